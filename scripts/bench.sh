@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Benchmarks for SPEC section 9 (see BENCHMARKS.md). Builds release, generates synthetic
+# workloads in a scratch folder, and times cdxs against floors (`true`, `find`) measured
+# in the same run. Uses hyperfine when installed, else a plain timing loop.
+#   scripts/bench.sh [section...]     sections: accounts (default: all)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+CDXS=$ROOT/target/release/cdxs
+WORK=${BENCH_DIR:-$ROOT/target/bench}
+RUNS=${BENCH_RUNS:-30}
+mkdir -p "$WORK"
+SECTIONS=${*:-accounts}
+
+# time_cmd LABEL CMD... : mean milliseconds over $RUNS runs (after 3 warm-ups)
+time_cmd() {
+  local label=$1; shift
+  if command -v hyperfine >/dev/null; then
+    hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/h.json" "$*" >/dev/null 2>&1
+    local mean
+    mean=$(python3 -c 'import json;print("%.2f"%(json.load(open("'"$WORK/h.json"'"))["results"][0]["mean"]*1000))')
+    printf '%-48s %10s ms\n' "$label" "$mean"
+  else
+    for _ in 1 2 3; do "$@" >/dev/null 2>&1; done
+    local start end
+    start=$(date +%s%N)
+    for _ in $(seq "$RUNS"); do "$@" >/dev/null 2>&1; done
+    end=$(date +%s%N)
+    printf '%-48s %10.2f ms\n' "$label" "$(echo "($end - $start) / $RUNS / 1000000" | bc -l)"
+  fi
+}
+
+echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "runs per figure: $RUNS"
+
+for section in $SECTIONS; do
+  case $section in
+  accounts)
+    echo; echo "## accounts: vault with 200 accounts"
+    export CDXS_STATE_DIR=$WORK/accounts-state HOME=$WORK/accounts-home
+    rm -rf "$CDXS_STATE_DIR" "$HOME"; mkdir -p "$HOME"
+    for i in $(seq 200); do printf 'sk-bench-%06d' "$i" | "$CDXS" account add-api-key --api-key-stdin -q; done
+    time_cmd "floor: true" true
+    time_cmd "cdxs account list --json (200 accounts)" "$CDXS" account list --json
+    ID=$("$CDXS" account list --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["accounts"][100]["id"])')
+    time_cmd "cdxs account show <id>" "$CDXS" account show "$ID"
+    ;;
+  *) echo "unknown section $section" >&2; exit 1 ;;
+  esac
+done

@@ -1,0 +1,427 @@
+//! `account ...`, `list`, `show`, `remove`: accounts in the vault, for people and scripts.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Ctx;
+use crate::backup::Backups;
+use crate::codex::auth::{self, AuthState, Credentials, WriteOutcome};
+use crate::error::{Error, Exit, Result};
+use crate::homes::{self, Expect};
+use crate::output::{Printer, Table, stdin_is_terminal};
+use crate::paths;
+use crate::secret::Secret;
+use crate::vault::accounts::{Upsert, find_in};
+use crate::vault::{Account, AccountKind, Vault};
+
+/// One account as `--json` shows it: identity and state, never a secret.
+#[derive(Debug, Serialize)]
+pub struct AccountView {
+    pub id: String,
+    pub kind: AccountKind,
+    pub name: String,
+    pub email: Option<String>,
+    pub workspace: Option<String>,
+    pub organization_id: Option<String>,
+    pub plan_type: Option<String>,
+    pub base_url: Option<String>,
+    pub requires_reauth: bool,
+    pub access_token_expires_at: Option<String>,
+    pub last_refresh: Option<String>,
+    pub last_used_at: Option<String>,
+    /// `sha256:xxxxxxxx` of the API key or refresh token: tells copies apart, reveals nothing.
+    pub secret_fingerprint: Option<String>,
+    /// Whether the default Codex home uses this account now.
+    pub current: bool,
+}
+
+fn rfc3339(ts: Option<i64>) -> Option<String> {
+    ts.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+impl AccountView {
+    pub fn new(a: &Account, current: bool) -> Self {
+        AccountView {
+            id: a.id.clone(),
+            kind: a.kind,
+            name: a.name().to_string(),
+            email: a.email.clone(),
+            workspace: a.chatgpt_account_id.clone(),
+            organization_id: a.organization_id.clone(),
+            plan_type: a.plan_type.clone(),
+            base_url: a.base_url.clone(),
+            requires_reauth: a.requires_reauth,
+            access_token_expires_at: rfc3339(a.access_expires_at),
+            last_refresh: a
+                .last_refresh
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            last_used_at: rfc3339(a.last_used_at),
+            secret_fingerprint: a.secret_fingerprint(),
+            current,
+        }
+    }
+}
+
+/// The vault account whose credentials `creds` are, if any.
+pub fn account_for_credentials<'a>(all: &'a [Account], creds: &Credentials) -> Option<&'a Account> {
+    match creds {
+        Credentials::ApiKey { key } => all
+            .iter()
+            .find(|a| a.kind == AccountKind::ApiKey && a.api_key.as_ref() == Some(key)),
+        Credentials::ChatGpt(_) => {
+            let probe = Account::from_credentials(creds, None, "probe", 0);
+            all.iter().find(|a| a.id == probe.id).or_else(|| {
+                all.iter().find(|a| {
+                    a.kind == AccountKind::OAuth
+                        && a.email.is_some()
+                        && a.email == probe.email
+                        && a.chatgpt_account_id == probe.chatgpt_account_id
+                })
+            })
+        }
+    }
+}
+
+/// The id of the account the home's auth.json holds (None when missing, foreign, unknown).
+fn current_account_id(all: &[Account], home: &Path) -> Option<String> {
+    match auth::read(home).ok()?.state {
+        AuthState::Credentials(creds) => account_for_credentials(all, &creds).map(|a| a.id.clone()),
+        _ => None,
+    }
+}
+
+/// "expires in 3d", "expired 2h ago", "-".
+pub fn token_age(a: &Account, now: i64) -> String {
+    match a.kind {
+        AccountKind::ApiKey => "-".into(),
+        AccountKind::OAuth => match a.access_expires_at {
+            None => "unknown".into(),
+            Some(exp) if exp > now => format!("expires in {}", human_duration(exp - now)),
+            Some(exp) => format!("expired {} ago", human_duration(now - exp)),
+        },
+    }
+}
+
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+pub fn list(ctx: &Ctx, json: bool) -> Result<Exit> {
+    let vault = ctx.vault()?;
+    let all = vault.accounts()?;
+    let current = paths::default_codex_home()
+        .ok()
+        .and_then(|home| current_account_id(&all, &home));
+    if json {
+        #[derive(Serialize)]
+        struct Out {
+            accounts: Vec<AccountView>,
+        }
+        ctx.printer.json(&Out {
+            accounts: all
+                .iter()
+                .map(|a| AccountView::new(a, current.as_deref() == Some(&a.id)))
+                .collect(),
+        });
+        return Ok(Exit::Success);
+    }
+    if all.is_empty() {
+        ctx.printer.status(
+            "no accounts yet: `cdxs import auth`, `cdxs login oauth` or `cdxs account add-api-key --api-key-stdin`",
+        );
+        return Ok(Exit::Success);
+    }
+    let mut table = Table::new(["", "ID", "NAME", "KIND", "PLAN", "TOKEN", "STATUS"]);
+    for a in &all {
+        let marker = if current.as_deref() == Some(&a.id) {
+            "*"
+        } else {
+            ""
+        };
+        table.row([
+            marker.to_string(),
+            a.id.clone(),
+            a.name().to_string(),
+            a.kind.as_str().to_string(),
+            a.plan_type.clone().unwrap_or_else(|| "-".into()),
+            token_age(a, ctx.ts()),
+            status_word(&ctx.printer, a),
+        ]);
+    }
+    ctx.printer.out(table.render());
+    Ok(Exit::Success)
+}
+
+fn status_word(p: &Printer, a: &Account) -> String {
+    if a.requires_reauth {
+        p.red("needs login")
+    } else {
+        p.green("ok")
+    }
+}
+
+pub fn show(ctx: &Ctx, query: &str, json: bool) -> Result<Exit> {
+    let vault = ctx.vault()?;
+    let all = vault.accounts()?;
+    let account = find_in(&all, query)?;
+    let current = paths::default_codex_home()
+        .ok()
+        .and_then(|home| current_account_id(&all, &home));
+    print_account(ctx, account, current.as_deref() == Some(&account.id), json);
+    Ok(Exit::Success)
+}
+
+fn print_account(ctx: &Ctx, a: &Account, current: bool, json: bool) {
+    if json {
+        #[derive(Serialize)]
+        struct Out {
+            account: AccountView,
+        }
+        ctx.printer.json(&Out {
+            account: AccountView::new(a, current),
+        });
+        return;
+    }
+    let p = &ctx.printer;
+    let dash = || "-".to_string();
+    let mut rows: Vec<(&str, String)> = vec![
+        ("id", a.id.clone()),
+        ("name", a.name().to_string()),
+        (
+            "kind",
+            match a.kind {
+                AccountKind::OAuth => "oauth (ChatGPT login)".into(),
+                AccountKind::ApiKey => "apikey".into(),
+            },
+        ),
+    ];
+    match a.kind {
+        AccountKind::OAuth => {
+            rows.push(("email", a.email.clone().unwrap_or_else(dash)));
+            rows.push((
+                "workspace",
+                a.chatgpt_account_id.clone().unwrap_or_else(dash),
+            ));
+            rows.push((
+                "organization",
+                a.organization_id.clone().unwrap_or_else(dash),
+            ));
+            rows.push(("plan", a.plan_type.clone().unwrap_or_else(dash)));
+            rows.push(("access token", token_age(a, ctx.ts())));
+            rows.push((
+                "last refresh",
+                a.last_refresh
+                    .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_else(dash),
+            ));
+            rows.push(("refresh token", a.secret_fingerprint().unwrap_or_else(dash)));
+            rows.push((
+                "needs login",
+                if a.requires_reauth {
+                    p.red("yes: run `cdxs login oauth`")
+                } else {
+                    "no".into()
+                },
+            ));
+        }
+        AccountKind::ApiKey => {
+            rows.push(("key", a.secret_fingerprint().unwrap_or_else(dash)));
+            rows.push((
+                "base url",
+                a.base_url.clone().unwrap_or_else(|| "(default)".into()),
+            ));
+        }
+    }
+    rows.push((
+        "current",
+        if current {
+            "yes (default home)".into()
+        } else {
+            "no".into()
+        },
+    ));
+    rows.push(("last used", rfc3339(a.last_used_at).unwrap_or_else(dash)));
+    let width = rows.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
+    for (k, v) in rows {
+        p.out(format!("{:width$}  {v}", format!("{k}:")));
+    }
+}
+
+pub fn current(ctx: &Ctx, json: bool, codex_home: Option<PathBuf>) -> Result<Exit> {
+    let home = match codex_home {
+        Some(h) => paths::absolute(&h),
+        None => paths::default_codex_home()?,
+    };
+    let vault = ctx.vault()?;
+    let all = vault.accounts()?;
+    let doc = auth::read(&home)?;
+    let found = match &doc.state {
+        AuthState::Credentials(creds) => account_for_credentials(&all, creds),
+        _ => None,
+    };
+    if let Some(account) = found {
+        print_account(ctx, account, true, json);
+        return Ok(Exit::Success);
+    }
+    let why = match &doc.state {
+        AuthState::Missing => "has no auth.json (not logged in)".to_string(),
+        AuthState::Empty => "has an auth.json without credentials".to_string(),
+        AuthState::Foreign { mode } => {
+            format!("uses auth mode `{mode}`, which cdxs does not manage")
+        }
+        AuthState::Credentials(c) => format!("holds {}, which is not in the vault", c.describe()),
+    };
+    if json {
+        #[derive(Serialize)]
+        struct Out {
+            account: Option<AccountView>,
+            home: String,
+            reason: String,
+        }
+        ctx.printer.json(&Out {
+            account: None,
+            home: home.display().to_string(),
+            reason: why,
+        });
+        return Ok(Exit::Success);
+    }
+    Err(
+        Error::user(format!("`{}` {why}", paths::display(&home))).with_help(
+            "import it with `cdxs import auth`, or pick an account with `cdxs switch ACCOUNT`",
+        ),
+    )
+}
+
+pub fn remove(ctx: &Ctx, query: &str) -> Result<Exit> {
+    let mut vault = ctx.vault()?;
+    let all = vault.accounts()?;
+    let account = find_in(&all, query)?.clone();
+    vault.remove(&account.id)?;
+    ctx.printer.status(format!(
+        "removed {} ({}) from the vault; homes that use it keep their auth.json",
+        account.name(),
+        account.id
+    ));
+    Ok(Exit::Success)
+}
+
+fn read_key(key: Option<String>, from_stdin: bool, printer: &Printer) -> Result<Secret> {
+    let raw = if let Some(k) = key {
+        printer.warn(
+            "a key on the command line is visible to other users in `ps`; prefer `--api-key-stdin`",
+        );
+        k
+    } else if from_stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::io("cannot read the key from standard input", e))?;
+        s
+    } else if stdin_is_terminal() {
+        rpassword::prompt_password("API key: ").map_err(|e| Error::io("cannot read the key", e))?
+    } else {
+        return Err(Error::user("no API key given").with_help(
+            "pipe it in with `--api-key-stdin` (e.g. `printf %s \"$OPENAI_API_KEY\" | cdxs account add-api-key --api-key-stdin`)",
+        ));
+    };
+    let key = raw.trim().to_string();
+    if key.is_empty() {
+        return Err(Error::user("the API key is empty"));
+    }
+    if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(
+            Error::user("the API key contains spaces or control characters")
+                .with_help("pass exactly one key"),
+        );
+    }
+    Ok(Secret::new(key))
+}
+
+pub fn add_api_key(
+    ctx: &Ctx,
+    key: Option<String>,
+    from_stdin: bool,
+    base_url: Option<String>,
+    switch: bool,
+) -> Result<Exit> {
+    if let Some(url) = &base_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(Error::user(format!("`{url}` is not an http(s) URL"))
+            .with_help("pass a base URL like `https://api.example.com/v1`"));
+    }
+    let key = read_key(key, from_stdin, &ctx.printer)?;
+    let mut vault = ctx.vault()?;
+    let account = Account::api_key(key, base_url, "add-api-key", ctx.ts());
+    let (outcome, stored) = vault.upsert(&account)?;
+    let verb = match outcome {
+        Upsert::Created => "added",
+        _ => "already had",
+    };
+    ctx.printer
+        .status(format!("{verb} {} ({})", stored.name(), stored.id));
+    if switch {
+        switch_default_home(ctx, &mut vault, &stored)?;
+    }
+    Ok(Exit::Success)
+}
+
+/// Write `account` into the default Codex home (`$CODEX_HOME` or `~/.codex`).
+pub fn switch_default_home(ctx: &Ctx, vault: &mut Vault, account: &Account) -> Result<()> {
+    let home = paths::default_codex_home()?;
+    write_into_home(ctx, vault, account, &home)
+}
+
+pub fn write_into_home(ctx: &Ctx, vault: &mut Vault, account: &Account, home: &Path) -> Result<()> {
+    let mut backups = Backups::new(&ctx.state_dir()?, "switch");
+    let result = homes::write_account(
+        vault,
+        &mut backups,
+        home,
+        &account.id,
+        &Expect::Anything,
+        ctx.ts(),
+    )?;
+    if let Some(h) = &result.harvested {
+        let what = if h.imported {
+            "saved new login"
+        } else {
+            "took newer tokens of"
+        };
+        ctx.printer.status(format!(
+            "{what} {} from `{}` into the vault first",
+            h.name,
+            paths::display(home)
+        ));
+    }
+    vault.touch_used(&account.id, ctx.ts())?;
+    match result.outcome {
+        WriteOutcome::Unchanged => ctx.printer.status(format!(
+            "`{}` already uses {}",
+            paths::display(home),
+            result.account.name()
+        )),
+        WriteOutcome::Written { backup } => {
+            ctx.printer.status(format!(
+                "`{}` now uses {}",
+                paths::display(home),
+                result.account.name()
+            ));
+            if let Some(b) = backup {
+                ctx.printer
+                    .detail(format!("previous auth.json saved at {}", b.display()));
+            }
+        }
+    }
+    Ok(())
+}

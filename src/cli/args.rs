@@ -1,0 +1,183 @@
+//! The command line: clap definitions only. Handlers live next to this file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::EXIT_CODE_HELP;
+use crate::output::ColorChoice;
+
+const ABOUT: &str = "Keep OpenAI Codex CLI homes, accounts and sessions in the shape you declared";
+
+const LONG_ABOUT: &str = "\
+cdxs keeps OpenAI Codex CLI state in the shape you declared in `cdxs.yaml`: accounts (by \
+reference into a local vault), CODEX_HOME folders and which account each uses, and session \
+policies. `cdxs plan` shows what differs, `cdxs apply` fixes it with backups.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cdxs",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXIT_CODE_HELP,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The manifest (default: `$CDXS_MANIFEST`, `./cdxs.yaml`, `~/.config/cdxs/cdxs.yaml`)
+    #[arg(short = 'f', long, global = true, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+
+    /// Folder of the vault and cdxs's own state (default: `$CDXS_STATE_DIR`,
+    /// `~/.local/share/cdxs`)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Print only data and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more detail (backups, locks, files read)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// When to use colors (`NO_COLOR` is honoured by `auto`)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import accounts from an auth.json or from the older tool
+    #[command(subcommand)]
+    Import(ImportCommand),
+
+    /// Manage accounts in the vault
+    #[command(subcommand)]
+    Account(AccountCommand),
+
+    /// List accounts (like `account list`)
+    #[command(after_help = "Examples:\n  cdxs list\n  cdxs list --json | jq '.accounts[].id'")]
+    List {
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+        /// Refresh cached data even when it is fresh
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// List accounts from the vault only, never calling the network
+    Show {
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Remove an account from the vault (like `account remove`)
+    Remove {
+        /// Alias, id, email or unique email prefix
+        account: String,
+    },
+
+    /// Print shell completions
+    #[command(
+        after_help = "Examples:\n  cdxs completions bash > ~/.local/share/bash-completion/completions/cdxs\n  cdxs completions zsh > ~/.zfunc/_cdxs"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import the account in a Codex auth.json into the vault
+    #[command(
+        after_help = "Examples:\n  cdxs import auth                      # from $CODEX_HOME or ~/.codex\n  cdxs import auth --file ./auth.json --switch\n  cdxs import auth --codex-home ~/codex-homes/work"
+    )]
+    Auth {
+        /// The auth.json to read (default: the home's auth.json)
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The Codex home to read from (default: `$CODEX_HOME`, else `~/.codex`)
+        #[arg(long, value_name = "PATH")]
+        codex_home: Option<PathBuf>,
+        /// Also make it the account of the default home
+        #[arg(long)]
+        switch: bool,
+    },
+
+    /// Import accounts (and homes) from the older tool's cdxs.toml
+    #[command(
+        after_help = "Examples:\n  cdxs import legacy                    # $CODEX_HOME/cdxs.toml or ~/.codex/cdxs.toml\n  cdxs import legacy ~/backup/cdxs.toml"
+    )]
+    Legacy {
+        /// Path of the old cdxs.toml
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Add an API-key account (the key is read from stdin or a prompt, never echoed)
+    #[command(
+        after_help = "Examples:\n  printf %s \"$OPENAI_API_KEY\" | cdxs account add-api-key --api-key-stdin\n  cdxs account add-api-key --api-key-stdin --base-url https://proxy.example/v1 --switch"
+    )]
+    AddApiKey {
+        /// The key on the command line (visible to other users in `ps`; prefer --api-key-stdin)
+        #[arg(long, value_name = "KEY", conflicts_with = "api_key_stdin")]
+        key: Option<String>,
+        /// Read the key from standard input
+        #[arg(long)]
+        api_key_stdin: bool,
+        /// API base URL for this key (a proxy or compatible endpoint)
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// Also make it the account of the default home
+        #[arg(long)]
+        switch: bool,
+    },
+
+    /// List accounts in the vault
+    List {
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Show the account a Codex home is using
+    Current {
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+        /// The Codex home (default: `$CODEX_HOME`, else `~/.codex`)
+        #[arg(long, value_name = "PATH")]
+        codex_home: Option<PathBuf>,
+    },
+
+    /// Show one account
+    Show {
+        /// Alias, id, email or unique email prefix
+        account: String,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Remove an account from the vault
+    Remove {
+        /// Alias, id, email or unique email prefix
+        account: String,
+    },
+}

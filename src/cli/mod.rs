@@ -1,0 +1,168 @@
+//! The imperative shell: parse argv once, hand typed intent to small handlers, render the
+//! outcome, map it to an exit code (the table lives in `error.rs`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{CommandFactory, Parser};
+
+use crate::error::{Error, Exit, Result};
+use crate::output::Printer;
+use crate::paths;
+use crate::vault::Vault;
+
+mod accounts;
+pub mod args;
+mod import;
+
+use args::{AccountCommand, Cli, Command, GlobalArgs, ImportCommand};
+
+/// What every handler gets: the printer, the global flags, and the clock.
+pub struct Ctx {
+    pub printer: Printer,
+    pub global: GlobalArgs,
+    pub now: DateTime<Utc>,
+}
+
+impl Ctx {
+    pub fn state_dir(&self) -> Result<PathBuf> {
+        paths::state_dir(self.global.state_dir.as_deref())
+    }
+
+    pub fn vault(&self) -> Result<Vault> {
+        let dir = self.state_dir()?;
+        self.printer.detail(format!(
+            "vault: {}",
+            dir.join(crate::vault::VAULT_FILE).display()
+        ));
+        Vault::open(&dir)
+    }
+
+    pub fn ts(&self) -> i64 {
+        self.now.timestamp()
+    }
+}
+
+/// `CDXS_NOW` (RFC 3339 or epoch seconds) fixes the clock for tests and demos.
+fn clock() -> DateTime<Utc> {
+    std::env::var("CDXS_NOW")
+        .ok()
+        .and_then(|v| {
+            DateTime::parse_from_rfc3339(&v)
+                .map(|d| d.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    v.parse::<i64>()
+                        .ok()
+                        .and_then(|s| DateTime::from_timestamp(s, 0))
+                })
+        })
+        .unwrap_or_else(Utc::now)
+}
+
+pub fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            let _ = err.print();
+            return match err.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
+                // Usage errors are errors (1); 2 is reserved for "plan has changes".
+                _ => ExitCode::from(Exit::Error.code()),
+            };
+        }
+    };
+    let printer = Printer::new(cli.global.color, cli.global.quiet, cli.global.verbose);
+    let ctx = Ctx {
+        printer,
+        global: cli.global.clone(),
+        now: clock(),
+    };
+    match run(&ctx, cli.command) {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(err) => {
+            report(&ctx.printer, &err);
+            ExitCode::from(err.exit().code())
+        }
+    }
+}
+
+/// Render an error for a person: message, causes, labelled spans, help line.
+pub fn report(printer: &Printer, err: &Error) {
+    use miette::{GraphicalReportHandler, GraphicalTheme};
+    let theme = if printer.color_stderr() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    // Wrap for people on a terminal; never wrap when piped (logs, scripts, tests grep it).
+    let width = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100)
+    } else {
+        usize::MAX / 2
+    };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(width);
+    let mut out = String::new();
+    if handler.render_report(&mut out, err).is_err() {
+        out = format!("error: {err}");
+    }
+    eprint!("{out}");
+}
+
+fn install_panic_hook() {
+    // A panic is a bug in cdxs, not bad input: say so briefly, without a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        let loc = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("cdxs: internal error: {msg}{loc}\nthis is a bug in cdxs; please report it");
+    }));
+}
+
+fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
+    match command {
+        Command::Import(ImportCommand::Auth {
+            file,
+            codex_home,
+            switch,
+        }) => import::auth(ctx, file, codex_home, switch),
+        Command::Import(ImportCommand::Legacy { path }) => import::legacy(ctx, path),
+        Command::Account(cmd) => match cmd {
+            AccountCommand::AddApiKey {
+                key,
+                api_key_stdin,
+                base_url,
+                switch,
+            } => accounts::add_api_key(ctx, key, api_key_stdin, base_url, switch),
+            AccountCommand::List { json } => accounts::list(ctx, json),
+            AccountCommand::Current { json, codex_home } => {
+                accounts::current(ctx, json, codex_home)
+            }
+            AccountCommand::Show { account, json } => accounts::show(ctx, &account, json),
+            AccountCommand::Remove { account } => accounts::remove(ctx, &account),
+        },
+        Command::List { json, force: _ } => accounts::list(ctx, json),
+        Command::Show { json } => accounts::list(ctx, json),
+        Command::Remove { account } => accounts::remove(ctx, &account),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "cdxs", &mut std::io::stdout());
+            Ok(Exit::Success)
+        }
+    }
+}

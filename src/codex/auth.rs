@@ -1,0 +1,532 @@
+//! `auth.json`: read every mode real Codex 0.169 knows, write exactly what Codex writes,
+//! under Codex's own lock protocol (`auth.lock`, then `auth.json.lock` for milliseconds,
+//! 0600 temp file, fsync, rename, fsync of the folder).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::jwt::{self, Claims};
+use crate::error::{Error, Result, tick};
+use crate::fsx::{self, LockSpec};
+use crate::secret::{Secret, fingerprint};
+
+pub const AUTH_FILE: &str = "auth.json";
+const AUTH_LOCK: &str = "auth.lock";
+const AUTH_JSON_LOCK: &str = "auth.json.lock";
+/// Codex polls `auth.json.lock` for about 5 s; we do the same and hold it for milliseconds.
+const COMMIT_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// ChatGPT OAuth tokens as Codex stores them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatGptTokens {
+    pub id_token: Secret,
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+    pub account_id: Option<String>,
+    pub last_refresh: Option<DateTime<Utc>>,
+}
+
+impl ChatGptTokens {
+    /// Claims of the id token (identity) — the file is rejected at parse time if this fails.
+    pub fn id_claims(&self) -> Claims {
+        jwt::decode(self.id_token.expose()).unwrap_or_default()
+    }
+
+    /// Claims of the access token (its `exp` drives refresh).
+    pub fn access_claims(&self) -> Claims {
+        jwt::decode(self.access_token.expose()).unwrap_or_default()
+    }
+}
+
+/// Credentials cdxs can manage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    ApiKey { key: Secret },
+    ChatGpt(ChatGptTokens),
+}
+
+/// What a home's `auth.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthState {
+    /// No `auth.json` (Codex: "Not logged in").
+    Missing,
+    /// A file without credentials, e.g. `{}` (Codex quirk: "Logged in using ChatGPT").
+    Empty,
+    Credentials(Credentials),
+    /// A mode cdxs does not manage (agent identity, PAT, Bedrock, headers, or unknown).
+    Foreign {
+        mode: String,
+    },
+}
+
+/// A parsed `auth.json` plus a fingerprint of its bytes (drift detection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthDocument {
+    pub state: AuthState,
+    /// `sha256:xxxxxxxx` of the file's bytes; `None` when the file is missing.
+    pub content_fingerprint: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("is not UTF-8 text (is it a binary file?)")]
+    NotUtf8,
+    #[error("is not valid JSON ({0})")]
+    Json(String),
+    #[error("is JSON but not an object")]
+    NotObject,
+    #[error("has a bad `{field}` field: {why}")]
+    Field { field: &'static str, why: String },
+}
+
+/// The raw shape, with every field optional so that unknown or partial files parse.
+#[derive(Deserialize)]
+struct RawAuth {
+    #[serde(default)]
+    auth_mode: Option<String>,
+    #[serde(rename = "OPENAI_API_KEY", default)]
+    openai_api_key: Option<String>,
+    #[serde(default)]
+    tokens: Option<Value>,
+    #[serde(default)]
+    last_refresh: Option<Value>,
+    #[serde(default)]
+    personal_access_token: Option<Value>,
+    #[serde(default)]
+    bedrock_api_key: Option<Value>,
+    #[serde(default)]
+    agent_identity: Option<Value>,
+}
+
+/// Parse `auth.json` bytes the way Codex resolves modes (codex-formats 1.1).
+pub fn parse(bytes: &[u8]) -> std::result::Result<AuthState, ParseError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::NotUtf8)?;
+    let value: Value = serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;
+    if !value.is_object() {
+        return Err(ParseError::NotObject);
+    }
+    let raw: RawAuth = serde_json::from_value(value).map_err(|e| ParseError::Field {
+        field: "auth",
+        why: e.to_string(),
+    })?;
+    let mode = match raw.auth_mode.as_deref() {
+        Some(mode) => mode.to_string(),
+        None if raw.personal_access_token.is_some() => "personalAccessToken".into(),
+        None if raw.bedrock_api_key.is_some() => "bedrockApiKey".into(),
+        None if raw.openai_api_key.is_some() => "apikey".into(),
+        None if raw.tokens.is_some() => "chatgpt".into(),
+        None if raw.agent_identity.is_some() => "agentIdentity".into(),
+        None => return Ok(AuthState::Empty),
+    };
+    match mode.as_str() {
+        "apikey" => match raw.openai_api_key {
+            Some(key) if !key.is_empty() => Ok(AuthState::Credentials(Credentials::ApiKey {
+                key: Secret::new(key),
+            })),
+            _ => Ok(AuthState::Empty),
+        },
+        "chatgpt" | "chatgptAuthTokens" => match raw.tokens {
+            None | Some(Value::Null) => Ok(AuthState::Empty),
+            Some(tokens) => Ok(AuthState::Credentials(Credentials::ChatGpt(parse_tokens(
+                tokens,
+                raw.last_refresh,
+            )?))),
+        },
+        _ => Ok(AuthState::Foreign { mode }),
+    }
+}
+
+fn parse_tokens(tokens: Value, last_refresh: Option<Value>) -> Result<ChatGptTokens, ParseError> {
+    let obj = tokens.as_object().ok_or(ParseError::Field {
+        field: "tokens",
+        why: "expected an object".into(),
+    })?;
+    let text = |field: &'static str| -> Result<String, ParseError> {
+        match obj.get(field) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(ParseError::Field {
+                field,
+                why: "expected a string".into(),
+            }),
+            None => Err(ParseError::Field {
+                field,
+                why: "missing".into(),
+            }),
+        }
+    };
+    let id_token = text("id_token")?;
+    // Codex rejects the whole file when the id token is not a JWT; so do we.
+    jwt::decode(&id_token).map_err(|e| ParseError::Field {
+        field: "id_token",
+        why: e.to_string(),
+    })?;
+    let access_token = text("access_token")?;
+    let refresh_token = match obj.get("refresh_token") {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let account_id = obj
+        .get("account_id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let last_refresh = match last_refresh {
+        Some(Value::String(s)) => Some(
+            DateTime::parse_from_rfc3339(&s)
+                .map_err(|e| ParseError::Field {
+                    field: "last_refresh",
+                    why: e.to_string(),
+                })?
+                .with_timezone(&Utc),
+        ),
+        _ => None,
+    };
+    Ok(ChatGptTokens {
+        id_token: Secret::new(id_token),
+        access_token: Secret::new(access_token),
+        refresh_token: Secret::new(refresh_token),
+        account_id,
+        last_refresh,
+    })
+}
+
+#[derive(Serialize)]
+struct AuthOut<'a> {
+    auth_mode: &'a str,
+    #[serde(rename = "OPENAI_API_KEY")]
+    openai_api_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens: Option<TokensOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_refresh: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TokensOut<'a> {
+    id_token: &'a str,
+    access_token: &'a str,
+    refresh_token: &'a str,
+    account_id: Option<&'a str>,
+}
+
+/// Render credentials exactly as Codex 0.169 writes them: 2-space pretty JSON, no
+/// trailing newline, `OPENAI_API_KEY` always present (null for ChatGPT), never `{}`.
+pub fn render(creds: &Credentials) -> Vec<u8> {
+    let out = match creds {
+        Credentials::ApiKey { key } => AuthOut {
+            auth_mode: "apikey",
+            openai_api_key: Some(key.expose()),
+            tokens: None,
+            last_refresh: None,
+        },
+        Credentials::ChatGpt(t) => AuthOut {
+            auth_mode: "chatgpt",
+            openai_api_key: None,
+            tokens: Some(TokensOut {
+                id_token: t.id_token.expose(),
+                access_token: t.access_token.expose(),
+                refresh_token: t.refresh_token.expose(),
+                account_id: t.account_id.as_deref(),
+            }),
+            last_refresh: t
+                .last_refresh
+                .map(|d| d.to_rfc3339_opts(SecondsFormat::Nanos, true)),
+        },
+    };
+    // Serializing plain strings into JSON cannot fail.
+    serde_json::to_vec_pretty(&out).expect("auth.json serializes")
+}
+
+pub fn auth_path(home: &Path) -> PathBuf {
+    home.join(AUTH_FILE)
+}
+
+/// Read and parse a home's `auth.json`. A missing file is [`AuthState::Missing`]; an
+/// unreadable one is an error naming the file.
+pub fn read(home: &Path) -> Result<AuthDocument> {
+    read_file(&auth_path(home))
+}
+
+/// Read and parse any `auth.json`-shaped file.
+pub fn read_file(path: &Path) -> Result<AuthDocument> {
+    match fsx::read_optional(path)? {
+        None => Ok(AuthDocument {
+            state: AuthState::Missing,
+            content_fingerprint: None,
+        }),
+        Some(bytes) => {
+            let state = parse(&bytes).map_err(|e| bad_file(path, &e))?;
+            Ok(AuthDocument {
+                state,
+                content_fingerprint: Some(fingerprint(&bytes)),
+            })
+        }
+    }
+}
+
+pub fn bad_file(path: &Path, e: &ParseError) -> Error {
+    Error::user(format!("{} {e}", tick(path))).with_help(
+        "cdxs reads the auth.json that Codex writes; if this one is damaged, restore it from a backup or write a fresh one with `cdxs switch ACCOUNT`",
+    )
+}
+
+/// What happened to `auth.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The file already held exactly these bytes.
+    Unchanged,
+    /// Written; the previous content (if any) was saved at `backup`.
+    Written { backup: Option<PathBuf> },
+}
+
+/// Write a home's `auth.json` under Codex's lock protocol.
+///
+/// `decide` sees the current bytes once both locks are held (so nobody can change them
+/// underneath) and returns what to write, or `None` to leave the file alone: this is where
+/// compare-and-swap and rotation safety (harvesting newer tokens) happen. `backup` saves
+/// the current bytes before they are replaced and returns where. The folder must exist.
+pub fn write_with(
+    home: &Path,
+    decide: impl FnOnce(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
+    backup: impl FnOnce(&Path, &[u8]) -> Result<PathBuf>,
+) -> Result<WriteOutcome> {
+    let path = auth_path(home);
+    // Codex blocks on auth.lock without a deadline; we wait a bounded time and say who holds it.
+    let _outer = fsx::lock_exclusive(
+        &home.join(AUTH_LOCK),
+        LockSpec::new(fsx::lock_timeout()).mode(0o644),
+        "Codex's `auth.lock`",
+    )?;
+    let _commit = fsx::lock_exclusive(
+        &home.join(AUTH_JSON_LOCK),
+        LockSpec::new(COMMIT_LOCK_WAIT),
+        "Codex's `auth.json.lock`",
+    )?;
+    let current = fsx::read_optional(&path)?;
+    let Some(content) = decide(current.as_deref())? else {
+        return Ok(WriteOutcome::Unchanged);
+    };
+    if current.as_deref() == Some(content.as_slice()) {
+        return Ok(WriteOutcome::Unchanged);
+    }
+    let saved = match &current {
+        Some(bytes) => Some(backup(&path, bytes)?),
+        None => None,
+    };
+    fsx::fault_point("auth.before_write");
+    fsx::write_atomic(&path, &content, fsx::SECRET_FILE_MODE)?;
+    fsx::fault_point("auth.after_write");
+    Ok(WriteOutcome::Written { backup: saved })
+}
+
+impl Credentials {
+    /// A short human description without secrets.
+    pub fn describe(&self) -> String {
+        match self {
+            Credentials::ApiKey { key } => format!("API key {}", key.fingerprint()),
+            Credentials::ChatGpt(t) => {
+                let c = t.id_claims();
+                format!(
+                    "ChatGPT {}{}",
+                    c.email.as_deref().unwrap_or("(no email)"),
+                    c.plan_type.map(|p| format!(" ({p})")).unwrap_or_default()
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn id_token(email: &str) -> String {
+        jwt::unsigned(&json!({
+            "email": email,
+            "https://api.openai.com/auth": {"chatgpt_plan_type": "plus", "chatgpt_account_id": "acct-1"},
+            "iat": 1, "exp": 2
+        }))
+    }
+
+    #[test]
+    fn api_key_round_trip_matches_codex_bytes() {
+        let creds = Credentials::ApiKey {
+            key: Secret::new("sk-test-1234"),
+        };
+        let bytes = render(&creds);
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            "{\n  \"auth_mode\": \"apikey\",\n  \"OPENAI_API_KEY\": \"sk-test-1234\"\n}"
+        );
+        assert_eq!(parse(&bytes).unwrap(), AuthState::Credentials(creds));
+    }
+
+    #[test]
+    fn chatgpt_round_trip_has_codex_keys_in_order() {
+        let tokens = ChatGptTokens {
+            id_token: Secret::new(id_token("a@b.c")),
+            access_token: Secret::new(id_token("a@b.c")),
+            refresh_token: Secret::new("rt_1"),
+            account_id: Some("acct-1".into()),
+            last_refresh: Some("2026-11-26T08:52:13.018315533Z".parse().unwrap()),
+        };
+        let creds = Credentials::ChatGpt(tokens);
+        let bytes = render(&creds);
+        let text = std::str::from_utf8(&bytes).unwrap();
+        let keys: Vec<_> = ["auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh"]
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\"")).unwrap())
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert!(text.contains("\"OPENAI_API_KEY\": null"));
+        assert!(text.contains("2026-11-26T08:52:13.018315533Z"));
+        assert!(!text.ends_with('\n'));
+        assert_eq!(parse(&bytes).unwrap(), AuthState::Credentials(creds));
+    }
+
+    #[test]
+    fn resolves_modes_like_codex() {
+        let cases = [
+            (json!({}), AuthState::Empty),
+            (json!({"OPENAI_API_KEY": null}), AuthState::Empty),
+            (json!({"auth_mode": "chatgpt"}), AuthState::Empty),
+            (
+                json!({"auth_mode": "headers"}),
+                AuthState::Foreign {
+                    mode: "headers".into(),
+                },
+            ),
+            (
+                json!({"auth_mode": "somethingNew", "OPENAI_API_KEY": "sk"}),
+                AuthState::Foreign {
+                    mode: "somethingNew".into(),
+                },
+            ),
+            (
+                json!({"personal_access_token": "pat"}),
+                AuthState::Foreign {
+                    mode: "personalAccessToken".into(),
+                },
+            ),
+            (
+                json!({"bedrock_api_key": {"k": 1}}),
+                AuthState::Foreign {
+                    mode: "bedrockApiKey".into(),
+                },
+            ),
+            (
+                json!({"OPENAI_API_KEY": "sk-x"}),
+                AuthState::Credentials(Credentials::ApiKey {
+                    key: Secret::new("sk-x"),
+                }),
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                parse(input.to_string().as_bytes()).unwrap(),
+                want,
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn chatgpt_without_mode_and_with_unknown_fields() {
+        let input = json!({
+            "OPENAI_API_KEY": null,
+            "tokens": {"id_token": id_token("x@y.z"), "access_token": "opaque", "refresh_token": "rt"},
+            "x_custom": true
+        });
+        match parse(input.to_string().as_bytes()).unwrap() {
+            AuthState::Credentials(Credentials::ChatGpt(t)) => {
+                assert_eq!(t.id_claims().email.as_deref(), Some("x@y.z"));
+                assert_eq!(t.account_id, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_errors_not_panics() {
+        assert_eq!(parse(b"\xff\xfe\x00"), Err(ParseError::NotUtf8));
+        assert!(matches!(
+            parse(b"{\"auth_mode\": \"api"),
+            Err(ParseError::Json(_))
+        ));
+        assert_eq!(parse(b"[1,2]"), Err(ParseError::NotObject));
+        let not_jwt =
+            json!({"tokens": {"id_token": "nope", "access_token": "a", "refresh_token": "r"}});
+        assert!(matches!(
+            parse(not_jwt.to_string().as_bytes()),
+            Err(ParseError::Field {
+                field: "id_token",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn write_is_locked_backed_up_and_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        std::fs::write(auth_path(home), b"{\"OPENAI_API_KEY\":\"old\"}").unwrap();
+        let new = render(&Credentials::ApiKey {
+            key: Secret::new("sk-new"),
+        });
+        let mut saved = Vec::new();
+        let outcome = write_with(
+            home,
+            |cur| {
+                assert_eq!(cur, Some(&b"{\"OPENAI_API_KEY\":\"old\"}"[..]));
+                Ok(Some(new.clone()))
+            },
+            |_, bytes| {
+                saved.extend_from_slice(bytes);
+                Ok(home.join("backup"))
+            },
+        )
+        .unwrap();
+        assert!(matches!(outcome, WriteOutcome::Written { backup: Some(_) }));
+        assert_eq!(saved, b"{\"OPENAI_API_KEY\":\"old\"}");
+        let mode = std::fs::metadata(auth_path(home))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        let again = write_with(
+            home,
+            |_| Ok(Some(new.clone())),
+            |_, _| panic!("no backup needed"),
+        )
+        .unwrap();
+        assert_eq!(again, WriteOutcome::Unchanged);
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn parse_never_panics_on_json_shapes(
+            mode in proptest::option::of("[a-zA-Z]{0,12}"),
+            key in proptest::option::of(".{0,10}"),
+            tokens in proptest::option::of(proptest::collection::hash_map("[a-z_]{1,14}", ".{0,20}", 0..5)),
+        ) {
+            let mut v = serde_json::Map::new();
+            if let Some(m) = mode { v.insert("auth_mode".into(), json!(m)); }
+            if let Some(k) = key { v.insert("OPENAI_API_KEY".into(), json!(k)); }
+            if let Some(t) = tokens { v.insert("tokens".into(), json!(t)); }
+            let _ = parse(Value::Object(v).to_string().as_bytes());
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! One real `CODEX_HOME`: its `auth.json`, and (later) its state DB, rollouts, session index
+//! and locks. Everything here follows what Codex 0.169 itself reads and writes.
+
+pub mod auth;
+pub mod jwt;

@@ -1,0 +1,186 @@
+//! Errors and the one exit-code table.
+//!
+//! The core returns [`Error`]; `main` renders it with miette and maps it to an exit code
+//! through [`Error::exit_code`]. Messages start lower-case, carry no trailing period, put
+//! commands and paths in backticks, and say what to do next in `help`.
+
+use std::fmt;
+use std::path::Path;
+
+/// Process exit codes, documented in `cdxs --help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success (and, for `plan --detailed-exitcode`, "no changes").
+    Success = 0,
+    /// Any error: bad input, bad manifest, failed action.
+    Error = 1,
+    /// `plan --detailed-exitcode`: the plan has changes.
+    Changes = 2,
+    /// A lock (vault, home, Codex's own) could not be taken in time.
+    LockTimeout = 3,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The exit-code table shown in `--help`.
+pub const EXIT_CODE_HELP: &str = "\
+Exit codes:
+  0  success (plan --detailed-exitcode: no changes)
+  1  error
+  2  plan --detailed-exitcode: changes present
+  3  a lock could not be taken in time (the message names its holder)";
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Something the user can fix: bad input, missing file, unknown account.
+    #[error("{message}")]
+    User {
+        message: String,
+        help: Option<String>,
+    },
+    /// A lock could not be taken within its deadline.
+    #[error("{message}")]
+    LockTimeout {
+        message: String,
+        help: Option<String>,
+    },
+    /// A manifest (or other source file) diagnostic with labelled spans.
+    #[error(transparent)]
+    Diagnostics(Box<crate::manifest::diagnostics::Report>),
+    /// An I/O failure, with what we were doing.
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The vault database failed.
+    #[error("vault database error")]
+    Sqlite(#[from] rusqlite::Error),
+    /// An action failed after some earlier ones were done (apply).
+    #[error("{message}")]
+    Action {
+        message: String,
+        help: Option<String>,
+        #[source]
+        source: Option<Box<Error>>,
+    },
+}
+
+impl Error {
+    pub fn user(message: impl Into<String>) -> Self {
+        Error::User {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn lock_timeout(message: impl Into<String>, help: impl Into<String>) -> Self {
+        Error::LockTimeout {
+            message: message.into(),
+            help: Some(help.into()),
+        }
+    }
+
+    /// Attach (or replace) the help line.
+    pub fn with_help(mut self, text: impl Into<String>) -> Self {
+        match &mut self {
+            Error::User { help, .. }
+            | Error::LockTimeout { help, .. }
+            | Error::Action { help, .. } => *help = Some(text.into()),
+            Error::Io { context, source } => {
+                return Error::Action {
+                    message: context.clone(),
+                    help: Some(text.into()),
+                    source: Some(Box::new(Error::Io {
+                        context: source.to_string(),
+                        source: std::io::Error::new(source.kind(), source.to_string()),
+                    })),
+                };
+            }
+            _ => {}
+        }
+        self
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::LockTimeout { .. } => Exit::LockTimeout,
+            Error::Action {
+                source: Some(inner),
+                ..
+            } => match inner.exit() {
+                Exit::LockTimeout => Exit::LockTimeout,
+                _ => Exit::Error,
+            },
+            _ => Exit::Error,
+        }
+    }
+}
+
+impl miette::Diagnostic for Error {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        match self {
+            Error::User { help, .. }
+            | Error::LockTimeout { help, .. }
+            | Error::Action { help, .. } => help
+                .as_ref()
+                .map(|h| Box::new(h.as_str()) as Box<dyn fmt::Display>),
+            Error::Sqlite(_) => Some(Box::new(
+                "another cdxs may be busy with the vault; retry, or check the state folder's disk space and permissions",
+            )),
+            Error::Diagnostics(report) => report.help(),
+            Error::Io { .. } => None,
+        }
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        match self {
+            Error::Diagnostics(report) => report.source_code(),
+            _ => None,
+        }
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        match self {
+            Error::Diagnostics(report) => report.labels(),
+            _ => None,
+        }
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        match self {
+            Error::Diagnostics(report) => report.related(),
+            _ => None,
+        }
+    }
+}
+
+/// Adds "what we were doing" to I/O results.
+pub trait IoContext<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::io(what(), source))
+    }
+}
+
+/// Backticked display of a path for messages.
+pub fn tick(path: &Path) -> String {
+    format!("`{}`", path.display())
+}

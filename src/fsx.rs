@@ -1,0 +1,379 @@
+//! File-system primitives every writer in cdxs goes through: atomic writes, private
+//! folders, advisory locks with bounded waits, and fault points for crash tests.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, IoContext, Result, tick};
+
+/// Mode of every file that may hold a secret.
+pub const SECRET_FILE_MODE: u32 = 0o600;
+/// Mode of folders cdxs creates for itself or for a Codex home.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+
+/// Create `dir` (and parents) and make sure the last component is 0700.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(PRIVATE_DIR_MODE)
+            .create(dir)
+            .context(|| format!("cannot create folder {}", tick(dir)))?;
+    }
+    let meta = fs::metadata(dir).context(|| format!("cannot read folder {}", tick(dir)))?;
+    if !meta.is_dir() {
+        return Err(Error::user(format!(
+            "{} exists but is not a folder",
+            tick(dir)
+        )));
+    }
+    if meta.permissions().mode() & 0o777 != PRIVATE_DIR_MODE {
+        fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE_DIR_MODE))
+            .context(|| format!("cannot restrict folder {} to 0700", tick(dir)))?;
+    }
+    Ok(())
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same folder (created 0600 or
+/// `mode`), fsync, rename over the target, fsync the folder. A crash leaves either the old
+/// file or the new one, never a torn one; a stray temp file is the worst case.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = parent_of(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let (tmp_path, mut tmp) = create_temp_in(&dir, &name, mode)?;
+    let result = (|| {
+        tmp.write_all(bytes)?;
+        tmp.sync_all()?;
+        drop(tmp);
+        fault_point("write_atomic.before_rename");
+        fs::rename(&tmp_path, path)?;
+        sync_dir(&dir)
+    })();
+    if let Err(source) = result {
+        let _ = fs::remove_file(&tmp_path);
+        return Err(Error::io(format!("cannot write {}", tick(path)), source));
+    }
+    Ok(())
+}
+
+/// Create `.<name>.cdxs-<random>` exclusively in `dir`.
+fn create_temp_in(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File)> {
+    for _ in 0..16 {
+        let candidate = dir.join(format!(".{name}.cdxs-{}", random_suffix()));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&candidate)
+        {
+            Ok(file) => {
+                // The umask may have cleared bits we asked for; never widen, only fix.
+                let _ = fs::set_permissions(&candidate, fs::Permissions::from_mode(mode));
+                return Ok((candidate, file));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Error::io(
+                    format!("cannot create a temporary file in {}", tick(dir)),
+                    e,
+                ));
+            }
+        }
+    }
+    Err(Error::user(format!(
+        "cannot create a temporary file in {}: too many name clashes",
+        tick(dir)
+    )))
+}
+
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 6];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// fsync a folder so that a rename in it is durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Restrict an existing file to 0600 (used after SQLite creates side files).
+pub fn restrict_file(path: &Path) -> Result<()> {
+    if let Ok(meta) = fs::metadata(path)
+        && meta.permissions().mode() & 0o777 != SECRET_FILE_MODE
+    {
+        fs::set_permissions(path, fs::Permissions::from_mode(SECRET_FILE_MODE))
+            .context(|| format!("cannot restrict {} to 0600", tick(path)))?;
+    }
+    Ok(())
+}
+
+/// Read a file that may be absent.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("cannot read {}", tick(path)), e)),
+    }
+}
+
+/// An advisory `flock` held until dropped. A killed process releases it with its file
+/// descriptors, so a crash never leaves a lock that blocks forever.
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl FileLock {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Record who holds the lock (for our own lock files only; Codex's stay empty).
+    pub fn write_holder(&mut self, what: &str) {
+        let text = format!(
+            "pid={} since={} {}\n",
+            std::process::id(),
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+            what
+        );
+        let _ = self.file.set_len(0);
+        let _ = (&self.file).write_all(text.as_bytes());
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// How to open a lock file.
+#[derive(Debug, Clone, Copy)]
+pub struct LockSpec {
+    /// Mode for a newly created lock file.
+    pub mode: u32,
+    /// How long to wait before giving up.
+    pub timeout: Duration,
+    /// How often to retry.
+    pub poll: Duration,
+}
+
+impl LockSpec {
+    pub fn new(timeout: Duration) -> Self {
+        LockSpec {
+            mode: SECRET_FILE_MODE,
+            timeout,
+            poll: Duration::from_millis(10),
+        }
+    }
+
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+}
+
+/// Take an exclusive flock on `path`, polling until `spec.timeout`. On timeout the error
+/// names the holder (pid and command, read from /proc/locks) and exits with code 3.
+pub fn lock_exclusive(path: &Path, spec: LockSpec, what: &str) -> Result<FileLock> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(spec.mode)
+        .open(path)
+        .context(|| format!("cannot open lock file {}", tick(path)))?;
+    let deadline = Instant::now() + spec.timeout;
+    loop {
+        match file.try_lock() {
+            Ok(()) => {
+                return Ok(FileLock {
+                    file,
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                if Instant::now() >= deadline {
+                    let holder = describe_holder(path);
+                    return Err(Error::lock_timeout(
+                        format!(
+                            "timed out after {:.1}s waiting for {what} ({}), held by {holder}",
+                            spec.timeout.as_secs_f64(),
+                            tick(path)
+                        ),
+                        "wait for that process to finish and retry, or raise the wait with `CDXS_LOCK_TIMEOUT=<seconds>`",
+                    ));
+                }
+                std::thread::sleep(spec.poll);
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format!("cannot lock {}", tick(path)), e));
+            }
+        }
+    }
+}
+
+/// Try once; `Ok(None)` when someone else holds it.
+pub fn try_lock_exclusive(path: &Path, mode: u32) -> Result<Option<FileLock>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(mode)
+        .open(path)
+        .context(|| format!("cannot open lock file {}", tick(path)))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(FileLock {
+            file,
+            path: path.to_path_buf(),
+        })),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(Error::io(format!("cannot lock {}", tick(path)), e)),
+    }
+}
+
+/// Who holds a flock on `path`: "pid 123 (codex)" from /proc/locks, plus what our own lock
+/// files say about themselves.
+pub fn describe_holder(path: &Path) -> String {
+    let mut parts = Vec::new();
+    if let Some((pid, comm)) = flock_holder(path) {
+        parts.push(match comm {
+            Some(c) => format!("pid {pid} ({c})"),
+            None => format!("pid {pid}"),
+        });
+    }
+    if let Ok(text) = fs::read_to_string(path) {
+        let text = text.trim();
+        if !text.is_empty() && text.len() < 400 {
+            parts.push(format!("[{text}]"));
+        }
+    }
+    if parts.is_empty() {
+        "another process".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// Find the pid holding a flock on `path` by matching its inode in /proc/locks.
+fn flock_holder(path: &Path) -> Option<(u32, Option<String>)> {
+    let inode = fs::metadata(path).ok()?.ino();
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    for line in locks.lines() {
+        // "1: FLOCK  ADVISORY  WRITE 12345 fd:01:1234567 0 EOF"
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 6 || fields[1] != "FLOCK" {
+            continue;
+        }
+        let Some(ino) = fields[5].rsplit(':').next() else {
+            continue;
+        };
+        if ino.parse::<u64>().ok() == Some(inode) {
+            let pid: u32 = fields[4].parse().ok()?;
+            let comm = fs::read_to_string(format!("/proc/{pid}/comm"))
+                .ok()
+                .map(|c| c.trim().to_string());
+            return Some((pid, comm));
+        }
+    }
+    None
+}
+
+/// The lock wait used for cdxs's own locks: `CDXS_LOCK_TIMEOUT` seconds, default 30.
+pub fn lock_timeout() -> Duration {
+    std::env::var("CDXS_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(30))
+}
+
+/// A named place in a write path where tests can kill the process (`CDXS_FAULT=<point>`).
+/// Compiled into debug builds only; release builds never read the variable.
+#[inline]
+pub fn fault_point(point: &str) {
+    #[cfg(debug_assertions)]
+    {
+        if let Ok(wanted) = std::env::var("CDXS_FAULT")
+            && wanted.split(',').any(|w| w == point)
+        {
+            eprintln!("cdxs: fault point `{point}` reached, aborting");
+            std::process::abort();
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_keeps_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.json");
+        write_atomic(&path, b"one", 0o600).unwrap();
+        write_atomic(&path, b"two", 0o600).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // no temp file left behind
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn lock_times_out_and_names_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let mut held = lock_exclusive(&path, LockSpec::new(Duration::from_secs(1)), "x").unwrap();
+        held.write_holder("cdxs apply");
+        let err = lock_exclusive(
+            &path,
+            LockSpec::new(Duration::from_millis(50)),
+            "the x lock",
+        )
+        .unwrap_err();
+        assert_eq!(err.exit(), crate::error::Exit::LockTimeout);
+        let msg = err.to_string();
+        assert!(msg.contains("the x lock"), "{msg}");
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
+        assert!(msg.contains("cdxs apply"), "{msg}");
+        drop(held);
+        lock_exclusive(&path, LockSpec::new(Duration::from_millis(50)), "x").unwrap();
+    }
+
+    #[test]
+    fn private_dir_is_0700() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a/b");
+        ensure_private_dir(&sub).unwrap();
+        let mode = fs::metadata(&sub).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+}

@@ -1,0 +1,18 @@
+//! cdxs: keep OpenAI Codex CLI state (accounts, `CODEX_HOME` folders, sessions) in the
+//! shape its user declared in `cdxs.yaml`.
+//!
+//! The engine never prints and never parses argv: `cli` is the imperative shell.
+
+pub mod auth;
+pub mod backup;
+pub mod cli;
+pub mod codex;
+pub mod error;
+pub mod fsx;
+pub mod homes;
+pub mod legacy;
+pub mod manifest;
+pub mod output;
+pub mod paths;
+pub mod secret;
+pub mod vault;

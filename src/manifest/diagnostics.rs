@@ -1,0 +1,155 @@
+//! Diagnostics on a source file (the manifest): one or many problems, each with labelled
+//! spans and a help line, rendered by miette with the file's name, line and column.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+
+/// One problem in a file.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub message: String,
+    pub labels: Vec<(SourceSpan, String)>,
+    pub help: Option<String>,
+}
+
+impl Problem {
+    pub fn new(message: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn label(mut self, span: impl Into<SourceSpan>, text: impl Into<String>) -> Self {
+        self.labels.push((span.into(), text.into()));
+        self
+    }
+
+    pub fn help(mut self, text: impl Into<String>) -> Self {
+        self.help = Some(text.into());
+        self
+    }
+}
+
+/// A problem bound to its file, so miette can show the snippet.
+#[derive(Debug, Clone)]
+pub struct Located {
+    problem: Problem,
+    source: Arc<NamedSource<String>>,
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problem.message)
+    }
+}
+
+impl std::error::Error for Located {}
+
+impl Diagnostic for Located {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.problem
+            .help
+            .as_ref()
+            .map(|h| Box::new(h.as_str()) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(self.source.as_ref())
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.problem.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.problem.labels.iter().map(|(span, text)| {
+            LabeledSpan::new_with_span(Some(text.clone()), *span)
+        })))
+    }
+}
+
+/// All problems found in one file. One problem renders as itself; several render as a
+/// summary with each problem below it.
+#[derive(Debug, Clone)]
+pub struct Report {
+    file: String,
+    items: Vec<Located>,
+}
+
+impl Report {
+    pub fn new(
+        file_name: impl Into<String>,
+        text: impl Into<String>,
+        problems: Vec<Problem>,
+    ) -> Self {
+        let file = file_name.into();
+        let source = Arc::new(NamedSource::new(file.clone(), text.into()));
+        Report {
+            file,
+            items: problems
+                .into_iter()
+                .map(|problem| Located {
+                    problem,
+                    source: source.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn messages(&self) -> Vec<&str> {
+        self.items
+            .iter()
+            .map(|i| i.problem.message.as_str())
+            .collect()
+    }
+
+    fn single(&self) -> Option<&Located> {
+        (self.items.len() == 1).then(|| &self.items[0])
+    }
+
+    pub fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        match self.single() {
+            Some(one) => one.help(),
+            None => Some(Box::new(
+                "fix the problems above, then run `cdxs validate` again",
+            )),
+        }
+    }
+
+    pub fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.items.first().and_then(|i| i.source_code())
+    }
+
+    pub fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.single().and_then(|one| one.labels())
+    }
+
+    pub fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.items.len() < 2 {
+            return None;
+        }
+        Some(Box::new(self.items.iter().map(|i| i as &dyn Diagnostic)))
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.single() {
+            Some(one) => write!(f, "{one}"),
+            None => write!(f, "`{}` has {} problems", self.file, self.items.len()),
+        }
+    }
+}
+
+impl std::error::Error for Report {}

@@ -1,0 +1,164 @@
+//! The one Printer: every byte cdxs shows goes through here, so quiet/verbose/JSON/color
+//! are decided in one place. Data goes to stdout; status, warnings and errors to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+mod table;
+
+pub use table::Table;
+
+/// `--color auto|always|never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub quiet: bool,
+    pub verbose: bool,
+    color_out: bool,
+    color_err: bool,
+}
+
+impl Printer {
+    pub fn new(color: ColorChoice, quiet: bool, verbose: bool) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let decide = |tty: bool| match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color && std::env::var("TERM").as_deref() != Ok("dumb"),
+        };
+        Printer {
+            quiet,
+            verbose,
+            color_out: decide(std::io::stdout().is_terminal()),
+            color_err: decide(std::io::stderr().is_terminal()),
+        }
+    }
+
+    /// A printer for tests and library callers: no color, not quiet.
+    pub fn plain() -> Self {
+        Printer {
+            quiet: false,
+            verbose: false,
+            color_out: false,
+            color_err: false,
+        }
+    }
+
+    pub fn color_stderr(&self) -> bool {
+        self.color_err
+    }
+
+    /// Data on stdout (tables, plans, paths). Never suppressed by `--quiet`.
+    pub fn out(&self, text: impl AsRef<str>) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", text.as_ref());
+    }
+
+    /// Data on stdout without a trailing newline.
+    pub fn out_raw(&self, text: impl AsRef<str>) {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{}", text.as_ref());
+        let _ = out.flush();
+    }
+
+    /// A status line on stderr, hidden by `--quiet`.
+    pub fn status(&self, text: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", text.as_ref());
+        }
+    }
+
+    /// Detail shown with `--verbose` only.
+    pub fn detail(&self, text: impl AsRef<str>) {
+        if self.verbose {
+            eprintln!("{}", self.dim_err(text.as_ref()));
+        }
+    }
+
+    pub fn warn(&self, text: impl AsRef<str>) {
+        let label = if self.color_err {
+            "\x1b[1;33mwarning\x1b[0m"
+        } else {
+            "warning"
+        };
+        eprintln!("{label}: {}", text.as_ref());
+    }
+
+    /// Versioned JSON on stdout: `{"version":1, ...payload}`.
+    pub fn json<T: Serialize>(&self, payload: &T) {
+        let value = versioned(payload);
+        let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".into());
+        self.out(text);
+    }
+
+    fn paint(&self, on: bool, code: &str, text: &str) -> String {
+        if on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn green(&self, text: &str) -> String {
+        self.paint(self.color_out, "32", text)
+    }
+    pub fn yellow(&self, text: &str) -> String {
+        self.paint(self.color_out, "33", text)
+    }
+    pub fn red(&self, text: &str) -> String {
+        self.paint(self.color_out, "31", text)
+    }
+    pub fn cyan(&self, text: &str) -> String {
+        self.paint(self.color_out, "36", text)
+    }
+    pub fn bold(&self, text: &str) -> String {
+        self.paint(self.color_out, "1", text)
+    }
+    pub fn dim(&self, text: &str) -> String {
+        self.paint(self.color_out, "2", text)
+    }
+    fn dim_err(&self, text: &str) -> String {
+        self.paint(self.color_err, "2", text)
+    }
+}
+
+/// Wrap a payload as `{"version": 1, ...}`; non-object payloads go under `"data"`.
+pub fn versioned<T: Serialize>(payload: &T) -> serde_json::Value {
+    let value = serde_json::to_value(payload).unwrap_or(serde_json::Value::Null);
+    let mut map = serde_json::Map::new();
+    map.insert("version".into(), serde_json::Value::from(JSON_VERSION));
+    match value {
+        serde_json::Value::Object(obj) => map.extend(obj),
+        other => {
+            map.insert("data".into(), other);
+        }
+    }
+    serde_json::Value::Object(map)
+}
+
+/// The version of every `--json` document cdxs prints.
+pub const JSON_VERSION: u32 = 1;
+
+/// Whether we can ask the person a question.
+pub fn stdin_is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// A bar of `width` cells for a percentage (quota).
+pub fn bar(percent: f64, width: usize) -> String {
+    let p = percent.clamp(0.0, 100.0);
+    let filled = ((p / 100.0) * width as f64).round() as usize;
+    format!(
+        "{}{}",
+        "█".repeat(filled),
+        "░".repeat(width - filled.min(width))
+    )
+}

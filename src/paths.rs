@@ -1,0 +1,213 @@
+//! Where things live: the state folder, the manifest, the default Codex home, and path
+//! expansion (`~`, `$VAR`, `${VAR}`, relative to the manifest's folder).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// `--state-dir`, else `$CDXS_STATE_DIR`, else `<data_dir>/cdxs`.
+pub fn state_dir(flag: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(absolute(p));
+    }
+    if let Some(p) = env_path("CDXS_STATE_DIR") {
+        return Ok(absolute(&p));
+    }
+    dirs::data_dir().map(|d| d.join("cdxs")).ok_or_else(|| {
+        Error::user("cannot find a data folder for the vault")
+            .with_help("pass `--state-dir PATH` or set `CDXS_STATE_DIR`")
+    })
+}
+
+/// Candidate manifest paths in order: `-f`, `$CDXS_MANIFEST`, `./cdxs.yaml`,
+/// `<config_dir>/cdxs/cdxs.yaml`. Returns the first that exists, or (for `init`) where a
+/// new one would go.
+pub struct ManifestLocation {
+    pub path: PathBuf,
+    pub exists: bool,
+    /// True when the user named this path (flag or env), so a missing file is an error.
+    pub explicit: bool,
+}
+
+pub fn manifest_location(flag: Option<&Path>) -> ManifestLocation {
+    let explicit = flag
+        .map(absolute)
+        .or_else(|| env_path("CDXS_MANIFEST").map(|p| absolute(&p)));
+    if let Some(path) = explicit {
+        return ManifestLocation {
+            exists: path.exists(),
+            path,
+            explicit: true,
+        };
+    }
+    let cwd = absolute(Path::new("cdxs.yaml"));
+    if cwd.exists() {
+        return ManifestLocation {
+            path: cwd,
+            exists: true,
+            explicit: false,
+        };
+    }
+    let config = dirs::config_dir().map(|d| d.join("cdxs").join("cdxs.yaml"));
+    match config {
+        Some(path) if path.exists() => ManifestLocation {
+            path,
+            exists: true,
+            explicit: false,
+        },
+        Some(path) => ManifestLocation {
+            path,
+            exists: false,
+            explicit: false,
+        },
+        None => ManifestLocation {
+            path: cwd,
+            exists: false,
+            explicit: false,
+        },
+    }
+}
+
+/// The home Codex uses right now: `$CODEX_HOME`, else `~/.codex`.
+pub fn default_codex_home() -> Result<PathBuf> {
+    if let Some(p) = env_path("CODEX_HOME") {
+        return Ok(absolute(&expand(&p.to_string_lossy(), None)?));
+    }
+    home_dir().map(|h| h.join(".codex"))
+}
+
+/// `~/.codex` regardless of `$CODEX_HOME`: the manifest's `default` home.
+pub fn codex_home_unset() -> Result<PathBuf> {
+    home_dir().map(|h| h.join(".codex"))
+}
+
+pub fn home_dir() -> Result<PathBuf> {
+    dirs::home_dir().ok_or_else(|| Error::user("cannot find your home folder (`$HOME` is unset)"))
+}
+
+fn env_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Make a path absolute against the current folder without touching the disk.
+pub fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        normalize(path)
+    } else {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        normalize(&cwd.join(path))
+    }
+}
+
+/// Remove `.` and resolve `..` lexically (no symlink resolution, the file may not exist).
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for comp in path.components() {
+        match comp {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Expand `~`, `~/x`, `$VAR` and `${VAR}`; make the result absolute against `base`
+/// (the manifest's folder) or the current folder.
+pub fn expand(raw: &str, base: Option<&Path>) -> Result<PathBuf> {
+    let mut text = String::with_capacity(raw.len());
+    let rest = if raw == "~" || raw.starts_with("~/") {
+        text.push_str(&home_dir()?.to_string_lossy());
+        &raw[1..]
+    } else {
+        raw
+    };
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            text.push(c);
+            continue;
+        }
+        let braced = chars.peek() == Some(&'{');
+        if braced {
+            chars.next();
+        }
+        let mut name = String::new();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_alphanumeric() || n == '_' {
+                name.push(n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        if braced && chars.next() != Some('}') {
+            return Err(Error::user(format!("unclosed `${{` in path `{raw}`")));
+        }
+        if name.is_empty() {
+            text.push('$');
+            continue;
+        }
+        match std::env::var(&name) {
+            Ok(value) => text.push_str(&value),
+            Err(_) => {
+                return Err(
+                    Error::user(format!("path `{raw}` uses `${name}`, which is not set"))
+                        .with_help(format!(
+                            "set `{name}` in the environment, or write the path out"
+                        )),
+                );
+            }
+        }
+    }
+    let path = PathBuf::from(text);
+    Ok(match (path.is_absolute(), base) {
+        (true, _) => normalize(&path),
+        (false, Some(base)) => normalize(&base.join(path)),
+        (false, None) => absolute(&path),
+    })
+}
+
+/// Show a path with the home folder as `~` (for people, not for scripts).
+pub fn display(path: &Path) -> String {
+    if let Ok(home) = home_dir()
+        && let Ok(rest) = path.strip_prefix(&home)
+    {
+        if rest.as_os_str().is_empty() {
+            return "~".into();
+        }
+        return format!("~/{}", rest.display());
+    }
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_relative_to_base() {
+        let p = expand("homes/work", Some(Path::new("/etc/cdxs"))).unwrap();
+        assert_eq!(p, PathBuf::from("/etc/cdxs/homes/work"));
+        let p = expand("../x/./y", Some(Path::new("/a/b"))).unwrap();
+        assert_eq!(p, PathBuf::from("/a/x/y"));
+    }
+
+    #[test]
+    fn expands_variables() {
+        // PATH is always set in test processes.
+        let path = std::env::var("PATH").unwrap();
+        let p = expand("/x/${PATH}", None).unwrap();
+        assert_eq!(p, normalize(&PathBuf::from(format!("/x/{path}"))));
+        let err = expand("$CDXS_SURELY_UNSET_VAR/x", None).unwrap_err();
+        assert!(err.to_string().contains("CDXS_SURELY_UNSET_VAR"));
+        assert!(expand("${HOME", None).is_err());
+    }
+}

@@ -1,0 +1,602 @@
+//! Accounts in the vault: model, upsert with rotation safety, lookup by id/email/prefix.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Vault, ids};
+use crate::auth::freshness::{self, Freshness};
+use crate::codex::auth::{ChatGptTokens, Credentials};
+use crate::codex::jwt;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    #[serde(rename = "oauth")]
+    OAuth,
+    #[serde(rename = "apikey")]
+    ApiKey,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::OAuth => "oauth",
+            AccountKind::ApiKey => "apikey",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "apikey" {
+            AccountKind::ApiKey
+        } else {
+            AccountKind::OAuth
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthTokens {
+    pub id_token: Secret,
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub kind: AccountKind,
+    pub email: Option<String>,
+    /// Display name for accounts without an email (API keys: `api-key-xxxxxxxx`).
+    pub label: Option<String>,
+    pub chatgpt_account_id: Option<String>,
+    pub chatgpt_user_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub plan_type: Option<String>,
+    pub tokens: Option<OAuthTokens>,
+    pub access_expires_at: Option<i64>,
+    pub token_issued_at: Option<i64>,
+    pub last_refresh: Option<DateTime<Utc>>,
+    pub api_key: Option<Secret>,
+    pub base_url: Option<String>,
+    pub requires_reauth: bool,
+    /// Where it came from: `import auth`, `login`, `legacy`, `add-api-key`.
+    pub source: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+impl Account {
+    /// Build an account from credentials found in an `auth.json` (or a login).
+    pub fn from_credentials(
+        creds: &Credentials,
+        base_url: Option<String>,
+        source: &str,
+        now: i64,
+    ) -> Account {
+        match creds {
+            Credentials::ApiKey { key } => Account::api_key(key.clone(), base_url, source, now),
+            Credentials::ChatGpt(t) => Account::oauth(t, source, now),
+        }
+    }
+
+    pub fn api_key(key: Secret, base_url: Option<String>, source: &str, now: i64) -> Account {
+        let base_url = base_url.filter(|b| !b.is_empty());
+        let id = ids::apikey_id(key.expose(), base_url.as_deref().unwrap_or(""));
+        let label = format!("api-key-{}", &id["apikey_".len().."apikey_".len() + 8]);
+        Account {
+            id,
+            kind: AccountKind::ApiKey,
+            email: None,
+            label: Some(label),
+            chatgpt_account_id: None,
+            chatgpt_user_id: None,
+            organization_id: None,
+            plan_type: None,
+            tokens: None,
+            access_expires_at: None,
+            token_issued_at: None,
+            last_refresh: None,
+            api_key: Some(key),
+            base_url,
+            requires_reauth: false,
+            source: Some(source.into()),
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+        }
+    }
+
+    pub fn oauth(t: &ChatGptTokens, source: &str, now: i64) -> Account {
+        let id_claims = t.id_claims();
+        let access = t.access_claims();
+        let chatgpt_account_id = t
+            .account_id
+            .clone()
+            .or_else(|| id_claims.chatgpt_account_id.clone())
+            .or_else(|| access.chatgpt_account_id.clone());
+        let email = id_claims.email.clone().or(access.email.clone());
+        let id = ids::oauth_id(
+            email.as_deref().unwrap_or(""),
+            chatgpt_account_id.as_deref().unwrap_or(""),
+            id_claims.organization_id.as_deref().unwrap_or(""),
+        );
+        Account {
+            id,
+            kind: AccountKind::OAuth,
+            email,
+            label: None,
+            chatgpt_account_id,
+            chatgpt_user_id: id_claims.chatgpt_user_id.clone(),
+            organization_id: id_claims.organization_id.clone(),
+            plan_type: id_claims.plan_type.clone().or(access.plan_type.clone()),
+            tokens: Some(OAuthTokens {
+                id_token: t.id_token.clone(),
+                access_token: t.access_token.clone(),
+                refresh_token: t.refresh_token.clone(),
+            }),
+            access_expires_at: access.exp.or(id_claims.exp),
+            token_issued_at: access.iat.or(id_claims.iat),
+            last_refresh: t.last_refresh,
+            api_key: None,
+            base_url: None,
+            requires_reauth: false,
+            source: Some(source.into()),
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+        }
+    }
+
+    /// What a person calls this account: its email, or its label.
+    pub fn name(&self) -> &str {
+        self.email
+            .as_deref()
+            .or(self.label.as_deref())
+            .unwrap_or(&self.id)
+    }
+
+    /// The credentials to write into a home's `auth.json`, if complete.
+    pub fn credentials(&self) -> Option<Credentials> {
+        match self.kind {
+            AccountKind::ApiKey => self.api_key.clone().map(|key| Credentials::ApiKey { key }),
+            AccountKind::OAuth => self.tokens.as_ref().map(|t| {
+                Credentials::ChatGpt(ChatGptTokens {
+                    id_token: t.id_token.clone(),
+                    access_token: t.access_token.clone(),
+                    refresh_token: t.refresh_token.clone(),
+                    account_id: self.chatgpt_account_id.clone(),
+                    last_refresh: self.last_refresh,
+                })
+            }),
+        }
+    }
+
+    pub fn freshness(&self) -> Freshness {
+        Freshness {
+            last_refresh: self.last_refresh,
+            issued_at: self.token_issued_at,
+            expires_at: self.access_expires_at,
+        }
+    }
+
+    /// A fingerprint of the secret that identifies this copy of the credentials.
+    pub fn secret_fingerprint(&self) -> Option<String> {
+        match self.kind {
+            AccountKind::ApiKey => self.api_key.as_ref().map(Secret::fingerprint),
+            AccountKind::OAuth => self.tokens.as_ref().map(|t| t.refresh_token.fingerprint()),
+        }
+    }
+
+    /// Take the tokens (and token-derived fields) of `newer`.
+    fn adopt_tokens(&mut self, newer: &Account) {
+        self.tokens = newer.tokens.clone();
+        self.access_expires_at = newer.access_expires_at;
+        self.token_issued_at = newer.token_issued_at;
+        self.last_refresh = newer.last_refresh;
+        self.requires_reauth = false;
+        if newer.plan_type.is_some() {
+            self.plan_type = newer.plan_type.clone();
+        }
+        if newer.chatgpt_user_id.is_some() {
+            self.chatgpt_user_id = newer.chatgpt_user_id.clone();
+        }
+    }
+}
+
+/// Freshness of tokens as found in an `auth.json`.
+pub fn tokens_freshness(t: &ChatGptTokens) -> Freshness {
+    let access = t.access_claims();
+    let id = t.id_claims();
+    Freshness {
+        last_refresh: t.last_refresh,
+        issued_at: access.iat.or(id.iat),
+        expires_at: access.exp.or(id.exp),
+    }
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upsert {
+    Created,
+    /// Existing account; its tokens or metadata changed.
+    Updated,
+    /// Same credentials already stored.
+    Unchanged,
+    /// The vault already held newer tokens; the incoming older copy was ignored.
+    KeptNewer,
+}
+
+const COLUMNS: &str = "id, kind, email, label, chatgpt_account_id, chatgpt_user_id, organization_id, \
+    plan_type, id_token, access_token, refresh_token, access_expires_at, token_issued_at, \
+    last_refresh, api_key, base_url, requires_reauth, source, created_at, updated_at, last_used_at";
+
+fn from_row(row: &Row) -> rusqlite::Result<Account> {
+    let secret = |i: usize| -> rusqlite::Result<Option<Secret>> {
+        Ok(row.get::<_, Option<String>>(i)?.map(Secret::new))
+    };
+    let id_token = secret(8)?;
+    let access_token = secret(9)?;
+    let refresh_token = secret(10)?;
+    let tokens = match (id_token, access_token) {
+        (Some(id_token), Some(access_token)) => Some(OAuthTokens {
+            id_token,
+            access_token,
+            refresh_token: refresh_token.unwrap_or_else(|| Secret::new("")),
+        }),
+        _ => None,
+    };
+    let last_refresh: Option<String> = row.get(13)?;
+    Ok(Account {
+        id: row.get(0)?,
+        kind: AccountKind::parse(&row.get::<_, String>(1)?),
+        email: row.get(2)?,
+        label: row.get(3)?,
+        chatgpt_account_id: row.get(4)?,
+        chatgpt_user_id: row.get(5)?,
+        organization_id: row.get(6)?,
+        plan_type: row.get(7)?,
+        tokens,
+        access_expires_at: row.get(11)?,
+        token_issued_at: row.get(12)?,
+        last_refresh: last_refresh
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|d| d.with_timezone(&Utc)),
+        api_key: secret(14)?,
+        base_url: row.get(15)?,
+        requires_reauth: row.get::<_, i64>(16)? != 0,
+        source: row.get(17)?,
+        created_at: row.get(18)?,
+        updated_at: row.get(19)?,
+        last_used_at: row.get(20)?,
+    })
+}
+
+fn save(tx: &rusqlite::Transaction, a: &Account) -> Result<()> {
+    let t = a.tokens.as_ref();
+    tx.execute(
+        &format!(
+            "INSERT INTO accounts ({COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, email = excluded.email, \
+             label = excluded.label, chatgpt_account_id = excluded.chatgpt_account_id, \
+             chatgpt_user_id = excluded.chatgpt_user_id, organization_id = excluded.organization_id, \
+             plan_type = excluded.plan_type, id_token = excluded.id_token, \
+             access_token = excluded.access_token, refresh_token = excluded.refresh_token, \
+             access_expires_at = excluded.access_expires_at, token_issued_at = excluded.token_issued_at, \
+             last_refresh = excluded.last_refresh, api_key = excluded.api_key, base_url = excluded.base_url, \
+             requires_reauth = excluded.requires_reauth, source = excluded.source, \
+             updated_at = excluded.updated_at, last_used_at = excluded.last_used_at"
+        ),
+        params![
+            a.id,
+            a.kind.as_str(),
+            a.email,
+            a.label,
+            a.chatgpt_account_id,
+            a.chatgpt_user_id,
+            a.organization_id,
+            a.plan_type,
+            t.map(|t| t.id_token.expose()),
+            t.map(|t| t.access_token.expose()),
+            t.map(|t| t.refresh_token.expose()),
+            a.access_expires_at,
+            a.token_issued_at,
+            a.last_refresh
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+            a.api_key.as_ref().map(|k| k.expose()),
+            a.base_url,
+            a.requires_reauth as i64,
+            a.source,
+            a.created_at,
+            a.updated_at,
+            a.last_used_at,
+        ],
+    )?;
+    tx.execute("DELETE FROM tombstones WHERE account_id = ?1", [&a.id])?;
+    Ok(())
+}
+
+impl Vault {
+    pub fn accounts(&self) -> Result<Vec<Account>> {
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT {COLUMNS} FROM accounts ORDER BY COALESCE(email, label, id), id"
+        ))?;
+        let rows = stmt.query_map([], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn account(&self, id: &str) -> Result<Option<Account>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM accounts WHERE id = ?1"),
+                [id],
+                from_row,
+            )
+            .optional()?)
+    }
+
+    /// Insert or update an account. For OAuth accounts an incoming copy never replaces
+    /// newer stored tokens (rotation safety). An OAuth account is matched by id, then by
+    /// (email, ChatGPT account id), so re-importing a migrated account keeps its id.
+    pub fn upsert(&mut self, incoming: &Account) -> Result<(Upsert, Account)> {
+        self.write(|tx| upsert_in(tx, incoming))
+    }
+
+    /// Overwrite an account row exactly (caller did its own merging under a lock).
+    pub fn put(&mut self, account: &Account) -> Result<()> {
+        self.write(|tx| save(tx, account))
+    }
+
+    pub fn remove(&mut self, id: &str) -> Result<bool> {
+        let now = Utc::now().timestamp();
+        self.write(|tx| {
+            let n = tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+            if n > 0 {
+                tx.execute(
+                    "INSERT OR REPLACE INTO tombstones (account_id, deleted_at) VALUES (?1, ?2)",
+                    params![id, now],
+                )?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    pub fn touch_used(&mut self, id: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE accounts SET last_used_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Find one account by exact id, exact email, unique id prefix or unique email/label
+    /// prefix. Ambiguity is an error listing the candidates.
+    pub fn find(&self, query: &str) -> Result<Account> {
+        let all = self.accounts()?;
+        find_in(&all, query).cloned()
+    }
+}
+
+pub(crate) fn upsert_in(
+    tx: &rusqlite::Transaction,
+    incoming: &Account,
+) -> Result<(Upsert, Account)> {
+    let existing = match tx
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM accounts WHERE id = ?1"),
+            [&incoming.id],
+            from_row,
+        )
+        .optional()?
+    {
+        Some(a) => Some(a),
+        None if incoming.kind == AccountKind::OAuth && incoming.email.is_some() => tx
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM accounts WHERE kind = 'oauth' AND email = ?1 \
+                     AND chatgpt_account_id IS ?2 ORDER BY created_at LIMIT 1"
+                ),
+                params![incoming.email, incoming.chatgpt_account_id],
+                from_row,
+            )
+            .optional()?,
+        None => None,
+    };
+    let Some(mut stored) = existing else {
+        save(tx, incoming)?;
+        return Ok((Upsert::Created, incoming.clone()));
+    };
+    let outcome = match incoming.kind {
+        AccountKind::ApiKey => {
+            if stored.api_key == incoming.api_key && stored.base_url == incoming.base_url {
+                Upsert::Unchanged
+            } else {
+                stored.api_key = incoming.api_key.clone();
+                stored.base_url = incoming.base_url.clone();
+                Upsert::Updated
+            }
+        }
+        AccountKind::OAuth => {
+            if stored.tokens == incoming.tokens {
+                Upsert::Unchanged
+            } else if stored.tokens.is_some()
+                && freshness::compare(&incoming.freshness(), &stored.freshness()) == Ordering::Less
+            {
+                Upsert::KeptNewer
+            } else {
+                stored.adopt_tokens(incoming);
+                Upsert::Updated
+            }
+        }
+    };
+    // Identity fields the incoming copy knows and the stored one lacks.
+    for (slot, new) in [
+        (&mut stored.email, &incoming.email),
+        (&mut stored.organization_id, &incoming.organization_id),
+        (&mut stored.chatgpt_account_id, &incoming.chatgpt_account_id),
+    ] {
+        if slot.is_none() && new.is_some() {
+            *slot = new.clone();
+        }
+    }
+    if outcome == Upsert::Updated {
+        stored.updated_at = incoming.updated_at;
+        save(tx, &stored)?;
+    }
+    Ok((outcome, stored))
+}
+
+/// Lookup rules shared by the vault and the manifest-aware resolver.
+pub fn find_in<'a>(all: &'a [Account], query: &str) -> Result<&'a Account> {
+    let q = query.trim();
+    if q.is_empty() {
+        return Err(Error::user("an account name cannot be empty"));
+    }
+    if let Some(a) = all.iter().find(|a| a.id == q) {
+        return Ok(a);
+    }
+    let lower = q.to_lowercase();
+    let exact: Vec<&Account> = all
+        .iter()
+        .filter(|a| {
+            a.email.as_deref().map(str::to_lowercase).as_deref() == Some(lower.as_str())
+                || a.label.as_deref() == Some(q)
+        })
+        .collect();
+    if exact.len() == 1 {
+        return Ok(exact[0]);
+    }
+    if exact.len() > 1 {
+        return Err(ambiguous(q, &exact));
+    }
+    let prefixed: Vec<&Account> = all
+        .iter()
+        .filter(|a| {
+            a.id.starts_with(q)
+                || a.email
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase().starts_with(&lower))
+                || a.label.as_deref().is_some_and(|l| l.starts_with(q))
+        })
+        .collect();
+    match prefixed.len() {
+        1 => Ok(prefixed[0]),
+        0 => Err(Error::user(format!("no account matches `{q}`")).with_help(
+            "see `cdxs account list`; accounts are named by alias, id, email or a unique email prefix",
+        )),
+        _ => Err(ambiguous(q, &prefixed)),
+    }
+}
+
+fn ambiguous(q: &str, candidates: &[&Account]) -> Error {
+    let list = candidates
+        .iter()
+        .map(|a| {
+            let ws = a
+                .chatgpt_account_id
+                .as_deref()
+                .map(|w| format!(", workspace {w}"))
+                .unwrap_or_default();
+            format!("  {}  {}{ws}", a.id, a.name())
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Error::user(format!(
+        "`{q}` matches {} accounts:\n{list}",
+        candidates.len()
+    ))
+    .with_help("name one of them by its id")
+}
+
+/// Seconds until the access token expires (negative when expired).
+pub fn expires_in(account: &Account, now: i64) -> Option<i64> {
+    account.access_expires_at.map(|exp| exp - now)
+}
+
+/// Re-derive token metadata after tokens change (refresh, harvest).
+pub fn claims_of(tokens: &OAuthTokens) -> (jwt::Claims, jwt::Claims) {
+    (
+        jwt::decode(tokens.id_token.expose()).unwrap_or_default(),
+        jwt::decode(tokens.access_token.expose()).unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tokens(email: &str, acct: &str, iat: i64, rt: &str) -> ChatGptTokens {
+        let claims = json!({
+            "email": email,
+            "https://api.openai.com/auth": {"chatgpt_plan_type": "plus", "chatgpt_account_id": acct},
+            "iat": iat, "exp": iat + 3600
+        });
+        ChatGptTokens {
+            id_token: Secret::new(jwt::unsigned(&claims)),
+            access_token: Secret::new(jwt::unsigned(&claims)),
+            refresh_token: Secret::new(rt),
+            account_id: Some(acct.into()),
+            last_refresh: None,
+        }
+    }
+
+    #[test]
+    fn upsert_never_replaces_newer_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vault::open(dir.path()).unwrap();
+        let newer = Account::oauth(&tokens("a@x.io", "acct-1", 2000, "rt-new"), "test", 1);
+        let older = Account::oauth(&tokens("a@x.io", "acct-1", 1000, "rt-old"), "test", 2);
+        assert_eq!(v.upsert(&newer).unwrap().0, Upsert::Created);
+        assert_eq!(v.upsert(&older).unwrap().0, Upsert::KeptNewer);
+        let stored = v.account(&newer.id).unwrap().unwrap();
+        assert_eq!(stored.tokens.unwrap().refresh_token.expose(), "rt-new");
+        assert_eq!(v.upsert(&newer).unwrap().0, Upsert::Unchanged);
+        let newest = Account::oauth(&tokens("a@x.io", "acct-1", 3000, "rt-3"), "test", 3);
+        assert_eq!(v.upsert(&newest).unwrap().0, Upsert::Updated);
+    }
+
+    #[test]
+    fn find_by_id_email_and_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vault::open(dir.path()).unwrap();
+        let a = Account::oauth(&tokens("alice@x.io", "acct-1", 1, "r1"), "t", 1);
+        let b = Account::oauth(&tokens("alina@x.io", "acct-2", 1, "r2"), "t", 1);
+        let k = Account::api_key(Secret::new("sk-1"), None, "t", 1);
+        for acc in [&a, &b, &k] {
+            v.upsert(acc).unwrap();
+        }
+        assert_eq!(v.find(&a.id).unwrap().id, a.id);
+        assert_eq!(v.find("ALICE@x.io").unwrap().id, a.id);
+        assert_eq!(v.find("alin").unwrap().id, b.id);
+        assert_eq!(v.find(k.label.as_deref().unwrap()).unwrap().id, k.id);
+        let err = v.find("ali").unwrap_err().to_string();
+        assert!(err.contains("matches 2 accounts"), "{err}");
+        assert!(err.contains(&a.id) && err.contains(&b.id), "{err}");
+        assert!(v.find("zed").is_err());
+    }
+
+    #[test]
+    fn same_email_two_workspaces_are_two_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vault::open(dir.path()).unwrap();
+        let a = Account::oauth(&tokens("me@x.io", "ws-1", 1, "r1"), "t", 1);
+        let b = Account::oauth(&tokens("me@x.io", "ws-2", 1, "r2"), "t", 1);
+        v.upsert(&a).unwrap();
+        v.upsert(&b).unwrap();
+        assert_eq!(v.accounts().unwrap().len(), 2);
+        let err = v.find("me@x.io").unwrap_err().to_string();
+        assert!(
+            err.contains("workspace ws-1") && err.contains("workspace ws-2"),
+            "{err}"
+        );
+    }
+}

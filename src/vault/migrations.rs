@@ -1,0 +1,49 @@
+//! Versioned schema of `cdxs.db`. Each entry runs once, in order, inside one transaction;
+//! `PRAGMA user_version` records how far a vault has come. Never edit a released entry:
+//! add a new one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: accounts, quota cache, key/value meta, tombstones (for sync).
+    r#"
+    CREATE TABLE accounts (
+        id                  TEXT PRIMARY KEY,
+        kind                TEXT NOT NULL CHECK (kind IN ('oauth', 'apikey')),
+        email               TEXT,
+        label               TEXT,
+        chatgpt_account_id  TEXT,
+        chatgpt_user_id     TEXT,
+        organization_id     TEXT,
+        plan_type           TEXT,
+        id_token            TEXT,
+        access_token        TEXT,
+        refresh_token       TEXT,
+        access_expires_at   INTEGER,
+        token_issued_at     INTEGER,
+        last_refresh        TEXT,
+        api_key             TEXT,
+        base_url            TEXT,
+        requires_reauth     INTEGER NOT NULL DEFAULT 0,
+        source              TEXT,
+        created_at          INTEGER NOT NULL,
+        updated_at          INTEGER NOT NULL,
+        last_used_at        INTEGER
+    );
+    CREATE INDEX accounts_email ON accounts (email);
+
+    CREATE TABLE quota (
+        account_id  TEXT PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+        fetched_at  INTEGER NOT NULL,
+        snapshot    TEXT NOT NULL
+    );
+
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE tombstones (
+        account_id  TEXT PRIMARY KEY,
+        deleted_at  INTEGER NOT NULL
+    );
+    "#,
+];

@@ -1,0 +1,244 @@
+//! Test harness: a temporary world per test (fake `$HOME`, state dir, Codex homes), the
+//! built `cdxs` binary with a clean environment, token fixtures, and the real Codex CLI.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub struct Env {
+    pub root: TempDir,
+    /// `$HOME` of the cdxs under test.
+    pub home: PathBuf,
+    /// `CDXS_STATE_DIR`.
+    pub state: PathBuf,
+    /// Current folder for commands.
+    pub work: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        // Keep temp worlds under target/ rather than /tmp: Codex refuses to set up helper
+        // binaries under temporary folders and says so on stderr.
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/it-tmp");
+        std::fs::create_dir_all(&base).unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("t")
+            .tempdir_in(&base)
+            .unwrap();
+        let home = root.path().join("home");
+        let state = root.path().join("state");
+        let work = root.path().join("work");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        Env {
+            home,
+            state,
+            work,
+            root,
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// `~/.codex` of the fake user.
+    pub fn default_codex_home(&self) -> PathBuf {
+        self.home.join(".codex")
+    }
+
+    /// `cdxs` with a clean, deterministic environment.
+    pub fn cdxs(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("cdxs").unwrap();
+        cmd.current_dir(&self.work)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("CDXS_STATE_DIR", &self.state)
+            .env("NO_COLOR", "1")
+            .env("TZ", "UTC")
+            .env("CDXS_LOCK_TIMEOUT", "10");
+        cmd
+    }
+
+    /// Run cdxs with args and stdin, returning the output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cdxs().args(args).output().unwrap()
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        self.cdxs().args(args).write_stdin(stdin).output().unwrap()
+    }
+
+    /// `cdxs list --json` parsed.
+    pub fn accounts_json(&self) -> Value {
+        let out = self.run(&["account", "list", "--json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn add_api_key(&self, key: &str) -> Output {
+        self.run_stdin(&["account", "add-api-key", "--api-key-stdin"], key)
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Both streams, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    )
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// An unsigned JWT, shaped like ChatGPT's (Codex never verifies signatures locally).
+pub fn jwt(claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{body}.c2ln")
+}
+
+/// A ChatGPT login as Codex writes it.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub email: String,
+    pub account_id: String,
+    pub plan: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub refresh_token: String,
+    pub last_refresh: Option<String>,
+}
+
+impl Login {
+    pub fn new(email: &str, account_id: &str) -> Login {
+        let now = chrono::Utc::now().timestamp();
+        Login {
+            email: email.into(),
+            account_id: account_id.into(),
+            plan: "plus".into(),
+            iat: now,
+            exp: now + 3600,
+            refresh_token: format!("rt_{}_1", account_id),
+            last_refresh: Some(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            ),
+        }
+    }
+
+    pub fn claims(&self) -> Value {
+        json!({
+            "email": self.email,
+            "https://api.openai.com/profile": {"email": self.email},
+            "https://api.openai.com/auth": {
+                "chatgpt_plan_type": self.plan,
+                "chatgpt_user_id": "user-test",
+                "user_id": "user-test",
+                "chatgpt_account_id": self.account_id,
+            },
+            "iat": self.iat,
+            "exp": self.exp,
+        })
+    }
+
+    pub fn auth_json(&self) -> String {
+        let mut v = json!({
+            "auth_mode": "chatgpt",
+            "OPENAI_API_KEY": null,
+            "tokens": {
+                "id_token": jwt(&self.claims()),
+                "access_token": jwt(&self.claims()),
+                "refresh_token": self.refresh_token,
+                "account_id": self.account_id,
+            },
+        });
+        if let Some(lr) = &self.last_refresh {
+            v["last_refresh"] = json!(lr);
+        }
+        serde_json::to_string_pretty(&v).unwrap()
+    }
+
+    pub fn write_to(&self, home: &Path) {
+        std::fs::create_dir_all(home).unwrap();
+        std::fs::write(home.join("auth.json"), self.auth_json()).unwrap();
+    }
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The real Codex CLI: `$CDXS_TEST_CODEX`, else `target/codex-cli` (installed by
+/// `scripts/install-codex.sh`). Under CI a missing Codex fails the test instead of skipping.
+pub fn codex() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CDXS_TEST_CODEX") {
+        return Some(PathBuf::from(p));
+    }
+    let local =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/codex-cli/node_modules/.bin/codex");
+    if local.exists() {
+        return Some(local);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "the real Codex CLI is missing: run `scripts/install-codex.sh` (CI must not skip these tests)"
+        );
+    }
+    eprintln!(
+        "skipping: real Codex CLI not installed (run `make test` or scripts/install-codex.sh)"
+    );
+    None
+}
+
+/// Run the real Codex with `CODEX_HOME` set, stdin closed.
+pub fn run_codex(codex: &Path, home: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(codex)
+        .args(args)
+        .env("CODEX_HOME", home)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("CODEX_API_KEY")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `codex login status` in `home`: (exit code, stderr) — Codex prints it on stderr.
+pub fn login_status(codex: &Path, home: &Path) -> (i32, String) {
+    let out = run_codex(codex, home, &["login", "status"]);
+    (code(&out), stderr(&out))
+}
+
+/// Skip the rest of a test when the real Codex is unavailable outside CI.
+#[macro_export]
+macro_rules! require_codex {
+    () => {
+        match $crate::harness::codex() {
+            Some(c) => c,
+            None => return,
+        }
+    };
+}
