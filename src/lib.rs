@@ -14,5 +14,6 @@ pub mod legacy;
 pub mod manifest;
 pub mod output;
 pub mod paths;
+pub mod reconcile;
 pub mod secret;
 pub mod vault;

@@ -14,7 +14,7 @@ use crate::homes::{self, Expect};
 use crate::output::{Printer, Table, stdin_is_terminal};
 use crate::paths;
 use crate::secret::Secret;
-use crate::vault::accounts::{Upsert, find_in};
+use crate::vault::accounts::{Upsert, find_in, match_credentials};
 use crate::vault::{Account, AccountKind, Vault};
 
 /// One account as `--json` shows it: identity and state, never a secret.
@@ -66,30 +66,10 @@ impl AccountView {
     }
 }
 
-/// The vault account whose credentials `creds` are, if any.
-pub fn account_for_credentials<'a>(all: &'a [Account], creds: &Credentials) -> Option<&'a Account> {
-    match creds {
-        Credentials::ApiKey { key } => all
-            .iter()
-            .find(|a| a.kind == AccountKind::ApiKey && a.api_key.as_ref() == Some(key)),
-        Credentials::ChatGpt(_) => {
-            let probe = Account::from_credentials(creds, None, "probe", 0);
-            all.iter().find(|a| a.id == probe.id).or_else(|| {
-                all.iter().find(|a| {
-                    a.kind == AccountKind::OAuth
-                        && a.email.is_some()
-                        && a.email == probe.email
-                        && a.chatgpt_account_id == probe.chatgpt_account_id
-                })
-            })
-        }
-    }
-}
-
 /// The id of the account the home's auth.json holds (None when missing, foreign, unknown).
 fn current_account_id(all: &[Account], home: &Path) -> Option<String> {
     match auth::read(home).ok()?.state {
-        AuthState::Credentials(creds) => account_for_credentials(all, &creds).map(|a| a.id.clone()),
+        AuthState::Credentials(creds) => match_credentials(all, &creds).map(|a| a.id.clone()),
         _ => None,
     }
 }
@@ -266,7 +246,7 @@ pub fn current(ctx: &Ctx, json: bool, codex_home: Option<PathBuf>) -> Result<Exi
     let all = vault.accounts()?;
     let doc = auth::read(&home)?;
     let found = match &doc.state {
-        AuthState::Credentials(creds) => account_for_credentials(&all, creds),
+        AuthState::Credentials(creds) => match_credentials(&all, creds),
         _ => None,
     };
     if let Some(account) = found {

@@ -90,6 +90,13 @@ pub enum Command {
         account: String,
     },
 
+    /// Check cdxs.yaml: every problem with file, line, column and a hint
+    #[command(after_help = "Examples:\n  cdxs validate\n  cdxs -f ci/cdxs.yaml validate")]
+    Validate,
+
+    /// Print the JSON schema of cdxs.yaml (for editors: yaml-language-server)
+    Schema,
+
     /// Print shell completions
     #[command(
         after_help = "Examples:\n  cdxs completions bash > ~/.local/share/bash-completion/completions/cdxs\n  cdxs completions zsh > ~/.zfunc/_cdxs"

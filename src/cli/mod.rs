@@ -15,6 +15,7 @@ use crate::vault::Vault;
 mod accounts;
 pub mod args;
 mod import;
+mod manifest_cmds;
 
 use args::{AccountCommand, Cli, Command, GlobalArgs, ImportCommand};
 
@@ -111,8 +112,23 @@ pub fn report(printer: &Printer, err: &Error) {
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(width);
     let mut out = String::new();
-    if handler.render_report(&mut out, err).is_err() {
-        out = format!("error: {err}");
+    // Several problems in one file: each as its own report, then one summary line.
+    if let Error::Diagnostics(report) = err
+        && report.len() > 1
+    {
+        for d in report.diagnostics() {
+            if handler.render_report(&mut out, d).is_err() {
+                out.push_str(&format!("error: {d}\n"));
+            }
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "error: `{}` has {} problems; fix them, then run `cdxs validate` again\n",
+            report.file(),
+            report.len()
+        ));
+    } else if handler.render_report(&mut out, err).is_err() {
+        out = format!("error: {err}\n");
     }
     eprint!("{out}");
 }
@@ -159,6 +175,11 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
         Command::List { json, force: _ } => accounts::list(ctx, json),
         Command::Show { json } => accounts::list(ctx, json),
         Command::Remove { account } => accounts::remove(ctx, &account),
+        Command::Validate => manifest_cmds::validate(ctx),
+        Command::Schema => {
+            ctx.printer.out_raw(crate::manifest::schema::json_schema());
+            Ok(Exit::Success)
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "cdxs", &mut std::io::stdout());

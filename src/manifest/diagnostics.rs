@@ -107,6 +107,15 @@ impl Report {
         self.items.is_empty()
     }
 
+    /// Each problem as its own diagnostic (rendered one after another).
+    pub fn diagnostics(&self) -> impl Iterator<Item = &dyn Diagnostic> {
+        self.items.iter().map(|i| i as &dyn Diagnostic)
+    }
+
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
     pub fn messages(&self) -> Vec<&str> {
         self.items
             .iter()

@@ -1,3 +1,134 @@
-//! `cdxs.yaml`: the desired state. Model, parsing with spans, validation, in-place edits.
+//! `cdxs.yaml`: the desired state. Model (serde + schemars), parsing with spans,
+//! validation with diagnostics, in-place edits that keep comments and formatting.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
 
 pub mod diagnostics;
+pub mod edit;
+pub mod load;
+pub mod model;
+pub mod schema;
+mod tree;
+mod validate;
+pub mod values;
+
+pub use load::{load, optional, parse, require};
+pub use model::{Strategy, WatchApply};
+pub use values::{Duration, Percent};
+
+/// A validated manifest with paths resolved.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Absolute path of the file.
+    pub path: PathBuf,
+    /// The text it was parsed from (edits and fingerprints start from it).
+    pub text: String,
+    pub accounts: IndexMap<String, AccountRef>,
+    pub pools: IndexMap<String, Vec<String>>,
+    pub homes: IndexMap<String, Home>,
+    pub sessions: Sessions,
+    pub sync: Vec<SyncTarget>,
+    pub watch: Watch,
+}
+
+/// How the manifest names an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountRef {
+    /// A vault login by email, optionally in one ChatGPT workspace.
+    Email {
+        email: String,
+        workspace: Option<String>,
+    },
+    /// A vault account by id.
+    Id(String),
+    /// An API key read from the environment at apply time, never stored.
+    ApiKeyEnv {
+        var: String,
+        base_url: Option<String>,
+    },
+    /// An auth.json imported at apply time.
+    AuthFile(PathBuf),
+}
+
+impl AccountRef {
+    /// One line for plans and listings, without secrets.
+    pub fn describe(&self) -> String {
+        match self {
+            AccountRef::Email {
+                email,
+                workspace: Some(w),
+            } => format!("{email} (workspace {w})"),
+            AccountRef::Email { email, .. } => email.clone(),
+            AccountRef::Id(id) => id.clone(),
+            AccountRef::ApiKeyEnv { var, .. } => format!("API key from ${var}"),
+            AccountRef::AuthFile(p) => format!("auth file {}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Home {
+    pub name: String,
+    pub path: PathBuf,
+    pub binding: Option<Binding>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Binding {
+    /// An alias from `accounts`.
+    Account(String),
+    Pool {
+        pool: String,
+        strategy: Strategy,
+        /// Percent (0 to 100).
+        switch_below: f64,
+    },
+}
+
+/// Default hysteresis for pools: switch when the current pick drops below 10%.
+pub const DEFAULT_SWITCH_BELOW: f64 = 10.0;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sessions {
+    pub trash_max_age: Option<Duration>,
+    pub auto_repair: bool,
+    pub share_threads: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncTarget {
+    pub name: String,
+    pub url: String,
+    pub user: String,
+    pub share_accounts: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    pub interval: Duration,
+    pub refresh_before_expiry: Duration,
+    pub apply: WatchApply,
+}
+
+impl Default for Watch {
+    fn default() -> Self {
+        Watch {
+            interval: Duration { seconds: 60 },
+            refresh_before_expiry: Duration { seconds: 600 },
+            apply: WatchApply::Safe,
+        }
+    }
+}
+
+impl Manifest {
+    pub fn home(&self, name: &str) -> Option<&Home> {
+        self.homes.get(name)
+    }
+
+    /// A fingerprint of the manifest's text (saved plans refuse a changed manifest).
+    pub fn fingerprint(&self) -> String {
+        crate::secret::fingerprint(self.text.as_bytes())
+    }
+}

@@ -516,6 +516,26 @@ fn ambiguous(q: &str, candidates: &[&Account]) -> Error {
     .with_help("name one of them by its id")
 }
 
+/// The vault account whose credentials `creds` are, if any.
+pub fn match_credentials<'a>(all: &'a [Account], creds: &Credentials) -> Option<&'a Account> {
+    match creds {
+        Credentials::ApiKey { key } => all
+            .iter()
+            .find(|a| a.kind == AccountKind::ApiKey && a.api_key.as_ref() == Some(key)),
+        Credentials::ChatGpt(_) => {
+            let probe = Account::from_credentials(creds, None, "probe", 0);
+            all.iter().find(|a| a.id == probe.id).or_else(|| {
+                all.iter().find(|a| {
+                    a.kind == AccountKind::OAuth
+                        && a.email.is_some()
+                        && a.email == probe.email
+                        && a.chatgpt_account_id == probe.chatgpt_account_id
+                })
+            })
+        }
+    }
+}
+
 /// Seconds until the access token expires (negative when expired).
 pub fn expires_in(account: &Account, now: i64) -> Option<i64> {
     account.access_expires_at.map(|exp| exp - now)

@@ -46,4 +46,48 @@ pub const MIGRATIONS: &[&str] = &[
         deleted_at  INTEGER NOT NULL
     );
     "#,
+    // 2: the apply journal (generations, their actions and the files they replaced) and,
+    // per auth.json, what cdxs last wrote there (drift baseline).
+    r#"
+    CREATE TABLE generations (
+        id           INTEGER PRIMARY KEY,
+        started_at   INTEGER NOT NULL,
+        finished_at  INTEGER,
+        command      TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),
+        manifest     TEXT,
+        rollback_of  INTEGER,
+        pid          INTEGER,
+        error        TEXT
+    );
+
+    CREATE TABLE journal_actions (
+        generation   INTEGER NOT NULL REFERENCES generations (id) ON DELETE CASCADE,
+        seq          INTEGER NOT NULL,
+        address      TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        description  TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed', 'skipped')),
+        error        TEXT,
+        PRIMARY KEY (generation, seq)
+    );
+
+    CREATE TABLE journal_files (
+        generation          INTEGER NOT NULL REFERENCES generations (id) ON DELETE CASCADE,
+        seq                 INTEGER NOT NULL,
+        path                TEXT NOT NULL,
+        backup              TEXT,
+        before_fingerprint  TEXT,
+        after_fingerprint   TEXT
+    );
+    CREATE INDEX journal_files_generation ON journal_files (generation);
+
+    CREATE TABLE baselines (
+        path         TEXT PRIMARY KEY,
+        fingerprint  TEXT NOT NULL,
+        account_id   TEXT,
+        generation   INTEGER,
+        written_at   INTEGER NOT NULL
+    );
+    "#,
 ];

@@ -14,6 +14,7 @@ use crate::fsx;
 
 pub mod accounts;
 pub mod ids;
+pub mod journal;
 mod migrations;
 
 pub use accounts::{Account, AccountKind};

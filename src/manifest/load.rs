@@ -1,0 +1,180 @@
+//! Reading a manifest: YAML with spans (serde-saphyr), structural errors turned into
+//! diagnostics with "did you mean", then semantic validation (validate.rs), then the
+//! resolved [`Manifest`] that plan works with.
+
+use std::path::{Path, PathBuf};
+
+use miette::SourceSpan;
+use serde_saphyr::{Location, MessageFormatter, UserMessageFormatter};
+
+use super::Manifest;
+use super::diagnostics::{Problem, Report};
+use super::model::RawManifest;
+use super::validate;
+use crate::error::{Error, Result, tick};
+
+/// Read and validate the manifest at `path`.
+pub fn load(path: &Path) -> Result<Manifest> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::io(format!("cannot read the manifest {}", tick(path)), e))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::user(format!("the manifest {} is not UTF-8 text", tick(path))))?;
+    parse(&text, path).map_err(|report| Error::Diagnostics(Box::new(report)))
+}
+
+/// Parse and validate manifest text. `path` names the file in diagnostics and anchors
+/// relative paths.
+pub fn parse(text: &str, path: &Path) -> std::result::Result<Manifest, Report> {
+    let file_name = path.display().to_string();
+    let raw: RawManifest =
+        match serde_saphyr::from_str_with_options(text, serde_saphyr::Options::default()) {
+            Ok(raw) => raw,
+            Err(err) => {
+                return Err(Report::new(
+                    file_name,
+                    text,
+                    vec![structural_problem(&err, text)],
+                ));
+            }
+        };
+    let base = crate::fsx::parent_of(path);
+    validate::validate(raw, path, &base, text)
+        .map_err(|problems| Report::new(file_name, text, problems))
+}
+
+/// A miette span for a serde-saphyr location.
+pub fn span(loc: &Location, text: &str) -> SourceSpan {
+    let s = loc.span();
+    let offset = s.byte_offset().map(|o| o as usize).unwrap_or_else(|| {
+        // Character offsets when byte offsets are unknown.
+        text.char_indices()
+            .nth(s.offset() as usize)
+            .map(|(i, _)| i)
+            .unwrap_or(text.len())
+    });
+    let len = s.byte_len().map(|l| l as usize).unwrap_or(s.len() as usize);
+    (
+        offset.min(text.len()),
+        len.max(if offset < text.len() { 1 } else { 0 }),
+    )
+        .into()
+}
+
+fn structural_problem(err: &serde_saphyr::Error, text: &str) -> Problem {
+    use serde_saphyr::Error as E;
+    let inner = err.without_snippet();
+    let at = |loc: &Location| span(loc, text);
+    match inner {
+        E::SerdeUnknownField {
+            field,
+            expected,
+            location,
+        } => {
+            let mut help = String::new();
+            if let Some(best) = did_you_mean(field, expected.iter().copied()) {
+                help.push_str(&format!("did you mean `{best}`? "));
+            }
+            if expected.is_empty() {
+                help.push_str("no keys are allowed here");
+            } else {
+                help.push_str(&format!("valid keys here: {}", expected.join(", ")));
+            }
+            Problem::new(format!("unknown key `{field}`"))
+                .label(at(location), "not a known key")
+                .help(help)
+        }
+        E::DuplicateMappingKey { key, location } => {
+            let name = key.as_deref().unwrap_or("?");
+            Problem::new(format!("duplicate key `{name}`"))
+                .label(at(location), "this key appears earlier in the same mapping")
+                .help("each key may appear once per mapping; merge the two entries")
+        }
+        E::SerdeMissingField { field, location } => Problem::new(format!("missing key `{field}`"))
+            .label(at(location), format!("needs `{field}`"))
+            .help(format!("add `{field}:` here")),
+        E::SerdeUnknownVariant {
+            variant,
+            expected,
+            location,
+        } => {
+            let mut help = format!("use one of: {}", expected.join(", "));
+            if let Some(best) = did_you_mean(variant, expected.iter().copied()) {
+                help = format!("did you mean `{best}`? {help}");
+            }
+            Problem::new(format!("unknown value `{variant}`"))
+                .label(at(location), "not allowed here")
+                .help(help)
+        }
+        other => {
+            let message = UserMessageFormatter.format_message(other).into_owned();
+            let message = message
+                .strip_prefix("error: ")
+                .unwrap_or(&message)
+                .to_string();
+            // The parser's wording is terse; say what the manifest expects.
+            let message = match message.as_str() {
+                "expected mapping start" => "expected a mapping (`key: value`) here".to_string(),
+                "expected sequence start" => {
+                    "expected a list (`[a, b]` or `- a` lines) here".to_string()
+                }
+                _ => message,
+            };
+            let mut problem = Problem::new(first_lower(&message))
+                .help("see `cdxs schema` or the examples in the README for the manifest's shape");
+            if let Some(loc) = other.location() {
+                problem = problem.label(at(&loc), "here");
+            }
+            problem
+        }
+    }
+}
+
+fn first_lower(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The closest candidate, when close enough to be a typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (c, strsim::jaro_winkler(word, c)))
+        .filter(|(_, score)| *score > 0.8)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| c)
+}
+
+/// Where the manifest lives, for commands that need one.
+pub fn require(flag: Option<&Path>) -> Result<Manifest> {
+    let loc = crate::paths::manifest_location(flag);
+    if !loc.exists {
+        return Err(missing(&loc.path, loc.explicit));
+    }
+    load(&loc.path)
+}
+
+/// The manifest if there is one; an error only if one was named and is missing or bad.
+pub fn optional(flag: Option<&Path>) -> Result<Option<Manifest>> {
+    let loc = crate::paths::manifest_location(flag);
+    match (loc.exists, loc.explicit) {
+        (true, _) => load(&loc.path).map(Some),
+        (false, true) => Err(missing(&loc.path, true)),
+        (false, false) => Ok(None),
+    }
+}
+
+fn missing(path: &PathBuf, explicit: bool) -> Error {
+    if explicit {
+        Error::user(format!("the manifest {} does not exist", tick(path)))
+            .with_help("create it with `cdxs init`, or point `-f` at an existing cdxs.yaml")
+    } else {
+        Error::user("no cdxs.yaml found (looked in `./cdxs.yaml` and the config folder)")
+            .with_help("run `cdxs init` to create one from your current Codex setup")
+    }
+}

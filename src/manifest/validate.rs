@@ -1,0 +1,475 @@
+//! Semantic checks of a parsed manifest. Every problem carries labelled spans and a help
+//! line; all problems are collected, not just the first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use miette::SourceSpan;
+use serde_saphyr::Spanned;
+
+use super::diagnostics::Problem;
+use super::load::{did_you_mean, span};
+use super::model::{RawAccount, RawBinding, RawManifest, Strategy};
+use super::{
+    AccountRef, Binding, DEFAULT_SWITCH_BELOW, Home, Manifest, Sessions, SyncTarget, Watch,
+};
+use crate::codex::auth::{self, AuthState, Credentials};
+
+struct Checker<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn at<T>(&self, s: &Spanned<T>) -> SourceSpan {
+        span(&s.referenced, self.text)
+    }
+
+    fn push(&mut self, p: Problem) {
+        self.problems.push(p);
+    }
+
+    /// Names are used in addresses (`home.<name>.auth`): keep them simple.
+    fn check_name(&mut self, what: &str, name: &Spanned<String>) {
+        let ok = name
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            let at = self.at(name);
+            self.push(
+                Problem::new(format!("`{}` is not a valid {what} name", name.value))
+                    .label(at, "invalid name")
+                    .help("use letters, digits, `-`, `_` and `.`, starting with a letter or digit"),
+            );
+        }
+    }
+}
+
+/// Is this reference an OAuth login (bindable to one home only)?
+fn is_oauth(r: &AccountRef) -> bool {
+    match r {
+        AccountRef::Email { .. } => true,
+        AccountRef::Id(id) => !id.starts_with("apikey_"),
+        AccountRef::ApiKeyEnv { .. } => false,
+        // Peek: a mounted API-key file may be bound anywhere.
+        AccountRef::AuthFile(p) => !matches!(
+            auth::read_file(p).map(|d| d.state),
+            Ok(AuthState::Credentials(Credentials::ApiKey { .. }))
+        ),
+    }
+}
+
+pub fn validate(
+    raw: RawManifest,
+    path: &Path,
+    base: &Path,
+    text: &str,
+) -> Result<Manifest, Vec<Problem>> {
+    let mut c = Checker {
+        text,
+        problems: Vec::new(),
+    };
+    if raw.version.value != 1 {
+        let at = c.at(&raw.version);
+        c.push(
+            Problem::new(format!(
+                "unsupported manifest version {}",
+                raw.version.value
+            ))
+            .label(at, "this cdxs reads version 1")
+            .help("set `version: 1`"),
+        );
+    }
+
+    // Accounts.
+    let mut accounts: IndexMap<String, AccountRef> = IndexMap::new();
+    let mut account_spans: HashMap<String, SourceSpan> = HashMap::new();
+    for (name, acc) in &raw.accounts {
+        c.check_name("account alias", name);
+        account_spans.insert(name.value.clone(), c.at(name));
+        if let Some(r) = account_ref(&mut c, name, acc, base) {
+            accounts.insert(name.value.clone(), r);
+        }
+    }
+    let alias_names: Vec<&str> = raw.accounts.keys().map(|k| k.value.as_str()).collect();
+
+    // Pools.
+    let mut pools: IndexMap<String, Vec<String>> = IndexMap::new();
+    for (name, members) in &raw.pools {
+        c.check_name("pool", name);
+        if members.value.is_empty() {
+            let at = c.at(name);
+            c.push(
+                Problem::new(format!("pool `{}` has no members", name.value))
+                    .label(at, "empty pool")
+                    .help("list account aliases: `any: [spare1, spare2]`"),
+            );
+        }
+        let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
+        for m in &members.value {
+            let at = c.at(m);
+            if let Some(first) = seen.insert(&m.value, at) {
+                c.push(
+                    Problem::new(format!(
+                        "`{}` is listed twice in pool `{}`",
+                        m.value, name.value
+                    ))
+                    .label(first, "first here")
+                    .label(at, "again here")
+                    .help("list each member once"),
+                );
+            }
+            if !accounts.contains_key(&m.value) && !alias_names.contains(&m.value.as_str()) {
+                c.push(unknown_alias(&m.value, at, &alias_names, "pool member"));
+            }
+        }
+        pools.insert(
+            name.value.clone(),
+            members.value.iter().map(|m| m.value.clone()).collect(),
+        );
+    }
+
+    // Homes.
+    let mut homes: IndexMap<String, Home> = IndexMap::new();
+    let mut by_path: BTreeMap<PathBuf, SourceSpan> = BTreeMap::new();
+    // alias -> (home, span of the binding) for OAuth double-binding checks
+    let mut bound: BTreeMap<String, (String, SourceSpan)> = BTreeMap::new();
+    let mut pooled: BTreeMap<String, (String, SourceSpan)> = BTreeMap::new();
+    for (name, home) in &raw.homes {
+        c.check_name("home", name);
+        let path_at = c.at(&home.value.path);
+        let path = match crate::paths::expand(&home.value.path.value, Some(base)) {
+            Ok(p) => p,
+            Err(e) => {
+                c.push(
+                    Problem::new(format!("cannot expand the path of home `{}`", name.value))
+                        .label(path_at, e.to_string())
+                        .help("set the variable, or write the path out"),
+                );
+                continue;
+            }
+        };
+        if let Some(first) = by_path.insert(path.clone(), path_at) {
+            c.push(
+                Problem::new(format!(
+                    "two homes use the folder `{}`",
+                    crate::paths::display(&path)
+                ))
+                .label(first, "first here")
+                .label(path_at, "and here")
+                .help("give each home its own folder; Codex keeps one login and one thread list per folder"),
+            );
+        }
+        let binding = match &home.value.account {
+            None => None,
+            Some(b) => {
+                let at = c.at(b);
+                match &b.value {
+                    RawBinding::Alias(alias) => {
+                        if !alias_names.contains(&alias.as_str()) {
+                            let mut p = unknown_alias(alias, at, &alias_names, "account");
+                            if raw.pools.keys().any(|k| &k.value == alias) {
+                                p = p.help(format!(
+                                    "`{alias}` is a pool; bind it as `account: {{ pool: {alias} }}`"
+                                ));
+                            }
+                            c.push(p);
+                        } else if accounts.get(alias).is_some_and(is_oauth) {
+                            if let Some((other, first)) =
+                                bound.insert(alias.clone(), (name.value.clone(), at))
+                            {
+                                c.push(double_binding(alias, &other, &name.value, first, at));
+                            }
+                        }
+                        Some(Binding::Account(alias.clone()))
+                    }
+                    RawBinding::Pool(p) => {
+                        let pool_at = c.at(&p.pool);
+                        match raw.pools.iter().find(|(k, _)| k.value == p.pool.value) {
+                            None => {
+                                let names: Vec<&str> =
+                                    raw.pools.keys().map(|k| k.value.as_str()).collect();
+                                let mut prob = Problem::new(format!(
+                                    "home `{}` uses pool `{}`, which is not declared",
+                                    name.value, p.pool.value
+                                ))
+                                .label(pool_at, "unknown pool");
+                                prob = match did_you_mean(&p.pool.value, names.iter().copied()) {
+                                    Some(best) => prob.help(format!("did you mean `{best}`?")),
+                                    None => prob.help("declare it under `pools:`"),
+                                };
+                                c.push(prob);
+                            }
+                            Some((_, members)) => {
+                                for m in &members.value {
+                                    pooled.insert(m.value.clone(), (name.value.clone(), pool_at));
+                                }
+                            }
+                        }
+                        Some(Binding::Pool {
+                            pool: p.pool.value.clone(),
+                            strategy: p.strategy.unwrap_or(Strategy::MostRemaining),
+                            switch_below: p
+                                .switch_below
+                                .map(|s| s.0)
+                                .unwrap_or(DEFAULT_SWITCH_BELOW),
+                        })
+                    }
+                }
+            }
+        };
+        homes.insert(
+            name.value.clone(),
+            Home {
+                name: name.value.clone(),
+                path,
+                binding,
+            },
+        );
+    }
+    // An OAuth account drawn from a pool must not also be bound directly elsewhere.
+    for (alias, (home, at)) in &bound {
+        if let Some((pool_home, pool_at)) = pooled.get(alias)
+            && pool_home != home
+        {
+            c.push(
+                Problem::new(format!(
+                    "account `{alias}` is bound to home `{home}` and is also in the pool that home `{pool_home}` uses"
+                ))
+                .label(*at, "bound here")
+                .label(*pool_at, "pool used here")
+                .help("a ChatGPT login may live in one home only (Codex rotates its refresh token); take it out of the pool or bind another account"),
+            );
+        }
+    }
+
+    // Sessions.
+    let mut sessions = Sessions::default();
+    if let Some(s) = &raw.sessions {
+        sessions.trash_max_age = s.trash_max_age;
+        sessions.auto_repair = s.auto_repair.unwrap_or(false);
+        if let Some(list) = &s.share_threads {
+            for h in list {
+                if !homes.contains_key(&h.value) && !raw.homes.keys().any(|k| k.value == h.value) {
+                    let names: Vec<&str> = raw.homes.keys().map(|k| k.value.as_str()).collect();
+                    let at = c.at(h);
+                    let mut p = Problem::new(format!(
+                        "`share_threads` names home `{}`, which is not declared",
+                        h.value
+                    ))
+                    .label(at, "unknown home");
+                    p = match did_you_mean(&h.value, names.iter().copied()) {
+                        Some(best) => p.help(format!("did you mean `{best}`?")),
+                        None => p.help("list homes declared under `homes:`"),
+                    };
+                    c.push(p);
+                }
+            }
+            sessions.share_threads = list.iter().map(|h| h.value.clone()).collect();
+            sessions.share_threads.dedup();
+        }
+    }
+
+    // Sync targets.
+    let mut sync = Vec::new();
+    if let Some(s) = &raw.sync {
+        let mut names: HashMap<&str, SourceSpan> = HashMap::new();
+        for t in &s.targets {
+            let at = c.at(&t.name);
+            c.check_name("sync target", &t.name);
+            if let Some(first) = names.insert(&t.name.value, at) {
+                c.push(
+                    Problem::new(format!("two sync targets are named `{}`", t.name.value))
+                        .label(first, "first here")
+                        .label(at, "again here")
+                        .help("give each target its own name"),
+                );
+            }
+            let url = t.url.value.trim_end_matches('/');
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                let at = c.at(&t.url);
+                c.push(
+                    Problem::new(format!("`{}` is not an http(s) URL", t.url.value))
+                        .label(at, "bad URL")
+                        .help("write the server's URL, e.g. `https://cdxs.example.net`"),
+                );
+            }
+            sync.push(SyncTarget {
+                name: t.name.value.clone(),
+                url: url.to_string(),
+                user: t.user.clone(),
+                share_accounts: t.share.contains(&super::model::ShareKind::Accounts),
+            });
+        }
+    }
+
+    let mut watch = Watch::default();
+    if let Some(w) = &raw.watch {
+        if let Some(i) = w.interval {
+            watch.interval = i;
+        }
+        if let Some(r) = w.refresh_before_expiry {
+            watch.refresh_before_expiry = r;
+        }
+        watch.apply = w.apply.unwrap_or_default();
+    }
+
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        text: text.to_string(),
+        accounts,
+        pools,
+        homes,
+        sessions,
+        sync,
+        watch,
+    })
+}
+
+fn account_ref(
+    c: &mut Checker,
+    name: &Spanned<String>,
+    acc: &Spanned<RawAccount>,
+    base: &Path,
+) -> Option<AccountRef> {
+    let a = &acc.value;
+    let kinds: Vec<(&str, &Spanned<String>)> = [
+        ("email", a.email.as_ref()),
+        ("id", a.id.as_ref()),
+        ("api_key_env", a.api_key_env.as_ref()),
+        ("auth_file", a.auth_file.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    let name_at = c.at(name);
+    if kinds.is_empty() {
+        c.push(
+            Problem::new(format!("account `{}` does not say which account it is", name.value))
+                .label(name_at, "needs `email`, `id`, `api_key_env` or `auth_file`")
+                .help("e.g. `personal: { email: me@example.com }` or `ci: { api_key_env: OPENAI_API_KEY }`"),
+        );
+        return None;
+    }
+    if kinds.len() > 1 {
+        let mut p = Problem::new(format!(
+            "account `{}` mixes {}",
+            name.value,
+            kinds
+                .iter()
+                .map(|(k, _)| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
+        for (k, v) in &kinds {
+            p = p.label(c.at(v), format!("`{k}`"));
+        }
+        c.push(p.help("an alias names one account: keep one of them"));
+        return None;
+    }
+    let (kind, value) = kinds[0];
+    if let Some(ws) = &a.workspace
+        && kind != "email"
+    {
+        let at = c.at(ws);
+        c.push(
+            Problem::new("`workspace` goes with `email`")
+                .label(at, "only meaningful with `email`")
+                .help("remove it, or name the account by `email` and `workspace`"),
+        );
+    }
+    if let Some(b) = &a.base_url
+        && kind != "api_key_env"
+    {
+        let at = c.at(b);
+        c.push(
+            Problem::new("`base_url` goes with `api_key_env`")
+                .label(at, "only meaningful with `api_key_env`")
+                .help("a vault API-key account keeps its own base URL (`cdxs account add-api-key --base-url`)"),
+        );
+    }
+    let v = value.value.trim();
+    if v.is_empty() {
+        let at = c.at(value);
+        c.push(
+            Problem::new(format!("`{kind}` of account `{}` is empty", name.value))
+                .label(at, "empty")
+                .help("fill it in"),
+        );
+        return None;
+    }
+    Some(match kind {
+        "email" => AccountRef::Email {
+            email: v.to_string(),
+            workspace: a.workspace.as_ref().map(|w| w.value.clone()),
+        },
+        "id" => AccountRef::Id(v.to_string()),
+        "api_key_env" => {
+            if !v.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                let at = c.at(value);
+                c.push(
+                    Problem::new(format!("`{v}` is not an environment variable name"))
+                        .label(at, "expected a name like OPENAI_API_KEY")
+                        .help("name the variable, not its value: keys never go into cdxs.yaml"),
+                );
+            }
+            AccountRef::ApiKeyEnv {
+                var: v.to_string(),
+                base_url: a.base_url.as_ref().map(|b| b.value.clone()),
+            }
+        }
+        _ => match crate::paths::expand(v, Some(base)) {
+            Ok(p) => AccountRef::AuthFile(p),
+            Err(e) => {
+                let at = c.at(value);
+                c.push(
+                    Problem::new(format!(
+                        "cannot expand the auth file path of `{}`",
+                        name.value
+                    ))
+                    .label(at, e.to_string())
+                    .help("set the variable, or write the path out"),
+                );
+                return None;
+            }
+        },
+    })
+}
+
+fn unknown_alias(alias: &str, at: SourceSpan, known: &[&str], what: &str) -> Problem {
+    let p = Problem::new(format!(
+        "{what} `{alias}` is not declared under `accounts:`"
+    ))
+    .label(at, "undeclared alias");
+    match did_you_mean(alias, known.iter().copied()) {
+        Some(best) => p.help(format!("did you mean `{best}`?")),
+        None => p.help(format!(
+            "declare it, e.g. `accounts: {{ {alias}: {{ email: you@example.com }} }}`"
+        )),
+    }
+}
+
+fn double_binding(
+    alias: &str,
+    first_home: &str,
+    second_home: &str,
+    first: SourceSpan,
+    second: SourceSpan,
+) -> Problem {
+    Problem::new(format!(
+        "ChatGPT account `{alias}` is bound to two homes, `{first_home}` and `{second_home}`"
+    ))
+    .label(first, "bound here")
+    .label(second, "and here")
+    .help("Codex rotates refresh tokens, so two live copies of one login end in `refresh_token_reused`; bind another account, or use a pool")
+}

@@ -1,0 +1,57 @@
+//! cdxs's own locks, so that `watch`, a second `apply` and `run` never interleave: one for
+//! the vault, one per home (keyed by the home's path). flock-based: a killed process
+//! releases them; a waiter gives up after `CDXS_LOCK_TIMEOUT` and names the holder.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::Result;
+use crate::fsx::{self, FileLock, LockSpec};
+use crate::secret::hex;
+
+fn lock_dir(state_dir: &Path) -> Result<PathBuf> {
+    let dir = state_dir.join("locks");
+    fsx::ensure_private_dir(&dir)?;
+    Ok(dir)
+}
+
+fn take(path: &Path, what: &str, holder: &str) -> Result<FileLock> {
+    let mut lock = fsx::lock_exclusive(path, LockSpec::new(fsx::lock_timeout()), what)?;
+    lock.write_holder(holder);
+    Ok(lock)
+}
+
+/// The vault lock (journal, harvest, refresh).
+pub fn vault(state_dir: &Path, holder: &str) -> Result<FileLock> {
+    take(
+        &lock_dir(state_dir)?.join("vault.lock"),
+        "the vault lock",
+        holder,
+    )
+}
+
+/// The lock of one home.
+pub fn home(state_dir: &Path, home: &Path, holder: &str) -> Result<FileLock> {
+    let key = hex(&Sha256::digest(home.to_string_lossy().as_bytes()));
+    take(
+        &lock_dir(state_dir)?.join(format!("home-{}.lock", &key[..16])),
+        &format!("the lock of home `{}`", crate::paths::display(home)),
+        holder,
+    )
+}
+
+/// Locks for several homes, taken in path order so two appliers never deadlock.
+pub fn homes<'a>(
+    state_dir: &Path,
+    paths: impl IntoIterator<Item = &'a Path>,
+    holder: &str,
+) -> Result<Vec<FileLock>> {
+    let mut paths: Vec<&Path> = paths.into_iter().collect();
+    paths.sort();
+    paths.dedup();
+    paths
+        .into_iter()
+        .map(|p| home(state_dir, p, holder))
+        .collect()
+}

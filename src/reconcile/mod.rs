@@ -1,0 +1,190 @@
+//! observe -> plan (pure) -> apply.
+//!
+//! `observe` reads every declared home, the vault and the environment into an [`Observed`]
+//! snapshot; `plan` is a pure function from (manifest, observed, now) to a [`Plan`]: a list
+//! of typed actions with addresses, never a secret; `apply` executes a plan under locks,
+//! with backups and a journal of generations.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub mod apply;
+pub mod locks;
+pub mod observe;
+pub mod plan;
+pub mod render;
+
+pub use observe::Observed;
+
+/// Terraform's four kinds: create `+`, update `~`, delete `-`, read `<=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    Create,
+    Update,
+    Delete,
+    Read,
+}
+
+impl ActionKind {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ActionKind::Create => "+",
+            ActionKind::Update => "~",
+            ActionKind::Delete => "-",
+            ActionKind::Read => "<=",
+        }
+    }
+}
+
+/// What apply does for one action. Holds references (ids, paths, variable names), never
+/// a secret: a saved plan file is safe to keep or show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Create a home's folder (0700).
+    CreateHomeDir { home: String, path: PathBuf },
+    /// Import an auth.json (a CI secret mount) into the vault.
+    ImportAuthFile { alias: String, path: PathBuf },
+    /// Take newer tokens that Codex wrote into a home's auth.json into the vault.
+    Harvest {
+        home: String,
+        path: PathBuf,
+        account_id: String,
+    },
+    /// Write a home's auth.json.
+    WriteAuth {
+        home: String,
+        path: PathBuf,
+        source: CredentialSource,
+        /// Fingerprint of the file at observe time (`None`: absent); apply refuses when it
+        /// changed meanwhile.
+        expect: Option<String>,
+    },
+}
+
+/// Where the credentials written into a home come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum CredentialSource {
+    Vault {
+        account_id: String,
+    },
+    /// An API key in an environment variable (never stored), with its fingerprint at plan
+    /// time so that apply notices a changed key.
+    Env {
+        var: String,
+        key_fingerprint: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub address: String,
+    pub kind: ActionKind,
+    /// One line: what and why.
+    pub description: String,
+    /// `label: before -> after` lines of the redacted diff.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    pub op: Op,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// A file changed outside cdxs since cdxs last wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub address: String,
+    pub path: PathBuf,
+    pub description: String,
+}
+
+/// Something plan cannot decide (unknown account, unset variable): no apply until fixed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanError {
+    pub address: String,
+    pub message: String,
+    pub help: String,
+}
+
+/// A note for the person (processes that keep old credentials, keyring stores).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    pub address: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+    pub read: usize,
+}
+
+/// What plan observed about a home, so that a saved plan can tell when it went stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HomeFingerprint {
+    pub path: PathBuf,
+    pub dir_exists: bool,
+    pub auth: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub manifest: PathBuf,
+    pub manifest_fingerprint: String,
+    pub actions: Vec<Action>,
+    #[serde(default)]
+    pub drift: Vec<Drift>,
+    #[serde(default)]
+    pub errors: Vec<PlanError>,
+    #[serde(default)]
+    pub notes: Vec<Note>,
+    /// Per home name.
+    pub observed: BTreeMap<String, HomeFingerprint>,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for a in &self.actions {
+            match a.kind {
+                ActionKind::Create => s.add += 1,
+                ActionKind::Update => s.change += 1,
+                ActionKind::Delete => s.destroy += 1,
+                ActionKind::Read => s.read += 1,
+            }
+        }
+        s
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
+    /// Keep only actions whose address is one of `targets` or lies under one
+    /// (`home.work` selects `home.work.dir` and `home.work.auth`).
+    pub fn retain_targets(&mut self, targets: &[String]) {
+        if targets.is_empty() {
+            return;
+        }
+        self.actions.retain(|a| {
+            targets.iter().any(|t| {
+                a.address == *t
+                    || a.address.starts_with(&format!("{t}."))
+                    || a.address.starts_with(&format!("{t}["))
+            })
+        });
+    }
+}

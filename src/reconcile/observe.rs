@@ -1,0 +1,262 @@
+//! Observe: read the actual state of every declared home, the vault, the environment
+//! variables and auth files the manifest references, and the drift baselines. All I/O of a
+//! plan happens here; the result holds fingerprints and identities, not secrets.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::auth::freshness::Freshness;
+use crate::codex::auth::{self, AuthState, Credentials};
+use crate::codex::processes::{self, CodexProcess};
+use crate::error::Result;
+use crate::manifest::{AccountRef, Manifest};
+use crate::secret::Secret;
+use crate::vault::accounts::{match_credentials, tokens_freshness};
+use crate::vault::journal::Baseline;
+use crate::vault::{Account, AccountKind, Vault};
+
+/// A vault account as plan sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountObs {
+    pub id: String,
+    pub kind: AccountKind,
+    pub name: String,
+    pub email: Option<String>,
+    pub workspace: Option<String>,
+    pub plan_type: Option<String>,
+    pub freshness: Freshness,
+    pub secret_fingerprint: Option<String>,
+    pub has_credentials: bool,
+    pub requires_reauth: bool,
+}
+
+impl AccountObs {
+    pub fn from_account(a: &Account) -> Self {
+        AccountObs {
+            id: a.id.clone(),
+            kind: a.kind,
+            name: a.name().to_string(),
+            email: a.email.clone(),
+            workspace: a.chatgpt_account_id.clone(),
+            plan_type: a.plan_type.clone(),
+            freshness: a.freshness(),
+            secret_fingerprint: a.secret_fingerprint(),
+            has_credentials: a.credentials().is_some(),
+            requires_reauth: a.requires_reauth,
+        }
+    }
+}
+
+/// Credentials found in a file, described without secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredObs {
+    ApiKey {
+        /// The id this key has (or would have) in the vault, without a base URL.
+        identity_id: String,
+        key_fingerprint: String,
+        /// The vault account with this key, if any.
+        account_id: Option<String>,
+    },
+    ChatGpt {
+        /// The id this login has (or would have) in the vault.
+        identity_id: String,
+        email: Option<String>,
+        workspace: Option<String>,
+        plan_type: Option<String>,
+        freshness: Freshness,
+        refresh_fingerprint: String,
+        account_id: Option<String>,
+    },
+}
+
+impl CredObs {
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            CredObs::ApiKey { account_id, .. } | CredObs::ChatGpt { account_id, .. } => {
+                account_id.as_deref()
+            }
+        }
+    }
+}
+
+/// What a home's auth.json holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthObs {
+    Missing,
+    Unreadable(String),
+    Empty,
+    Foreign(String),
+    Credentials(CredObs),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HomeObs {
+    pub path: PathBuf,
+    pub dir_exists: bool,
+    pub auth: AuthObs,
+    /// Fingerprint of auth.json's bytes (`None` when absent).
+    pub auth_fingerprint: Option<String>,
+    /// `cli_auth_credentials_store` from the home's config.toml when it is not `file`.
+    pub credentials_store: Option<String>,
+    pub processes: Vec<CodexProcess>,
+}
+
+/// An `auth_file` the manifest references.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileObs {
+    Unreadable(String),
+    Credentials(CredObs),
+    NoCredentials(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Observed {
+    /// By home name.
+    pub homes: BTreeMap<String, HomeObs>,
+    pub accounts: Vec<AccountObs>,
+    /// `api_key_env` variables: fingerprint of the key, or `None` when unset/empty.
+    pub env_keys: BTreeMap<String, Option<String>>,
+    pub auth_files: BTreeMap<PathBuf, FileObs>,
+    /// By auth.json path.
+    pub baselines: BTreeMap<PathBuf, Baseline>,
+    /// Cached quota by account id (remaining percentages).
+    pub quota: BTreeMap<String, QuotaObs>,
+}
+
+/// Remaining quota of an account, as cached.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct QuotaObs {
+    pub five_hour: Option<f64>,
+    pub weekly: Option<f64>,
+    pub fetched_at: i64,
+}
+
+impl QuotaObs {
+    /// The smaller of the two windows: what `most-remaining` ranks by.
+    pub fn remaining(&self) -> Option<f64> {
+        match (self.five_hour, self.weekly) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl Observed {
+    pub fn account(&self, id: &str) -> Option<&AccountObs> {
+        self.accounts.iter().find(|a| a.id == id)
+    }
+}
+
+pub fn describe_creds(creds: &Credentials, vault: &[Account]) -> CredObs {
+    let account_id = match_credentials(vault, creds).map(|a| a.id.clone());
+    match creds {
+        Credentials::ApiKey { key } => CredObs::ApiKey {
+            identity_id: crate::vault::ids::apikey_id(key.expose(), ""),
+            key_fingerprint: key.fingerprint(),
+            account_id,
+        },
+        Credentials::ChatGpt(t) => {
+            let probe = Account::oauth(t, "observe", 0);
+            CredObs::ChatGpt {
+                identity_id: probe.id.clone(),
+                email: probe.email.clone(),
+                workspace: probe.chatgpt_account_id.clone(),
+                plan_type: probe.plan_type.clone(),
+                freshness: tokens_freshness(t),
+                refresh_fingerprint: t.refresh_token.fingerprint(),
+                account_id,
+            }
+        }
+    }
+}
+
+fn observe_auth(home: &Path, vault: &[Account]) -> (AuthObs, Option<String>) {
+    let path = auth::auth_path(home);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (AuthObs::Missing, None),
+        Err(e) => return (AuthObs::Unreadable(e.to_string()), None),
+    };
+    let fp = Some(crate::secret::fingerprint(&bytes));
+    let obs = match auth::parse(&bytes) {
+        Err(e) => AuthObs::Unreadable(e.to_string()),
+        Ok(AuthState::Missing | AuthState::Empty) => AuthObs::Empty,
+        Ok(AuthState::Foreign { mode }) => AuthObs::Foreign(mode),
+        Ok(AuthState::Credentials(c)) => AuthObs::Credentials(describe_creds(&c, vault)),
+    };
+    (obs, fp)
+}
+
+fn credentials_store(home: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(home.join("config.toml")).ok()?;
+    let table: toml::Table = text.parse().ok()?;
+    let store = table.get("cli_auth_credentials_store")?.as_str()?;
+    (store != "file").then(|| store.to_string())
+}
+
+/// Read everything plan needs. `env` looks up environment variables (tests pass a map).
+pub fn observe(
+    manifest: &Manifest,
+    vault: &Vault,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Observed> {
+    let accounts = vault.accounts()?;
+    let mut observed = Observed {
+        accounts: accounts.iter().map(AccountObs::from_account).collect(),
+        baselines: vault.baselines()?,
+        ..Observed::default()
+    };
+    let default_home = crate::paths::codex_home_unset().unwrap_or_default();
+    let procs = processes::by_home(&default_home);
+    for (name, home) in &manifest.homes {
+        let dir_exists = home.path.is_dir();
+        let (auth, auth_fingerprint) = if dir_exists {
+            observe_auth(&home.path, &accounts)
+        } else {
+            (AuthObs::Missing, None)
+        };
+        let canonical = std::fs::canonicalize(&home.path).unwrap_or_else(|_| home.path.clone());
+        observed.homes.insert(
+            name.clone(),
+            HomeObs {
+                path: home.path.clone(),
+                dir_exists,
+                auth,
+                auth_fingerprint,
+                credentials_store: credentials_store(&home.path),
+                processes: procs.get(&canonical).cloned().unwrap_or_default(),
+            },
+        );
+    }
+    for r in manifest.accounts.values() {
+        match r {
+            AccountRef::ApiKeyEnv { var, .. } => {
+                let fp = env(var)
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .map(|v| Secret::new(v).fingerprint());
+                observed.env_keys.insert(var.clone(), fp);
+            }
+            AccountRef::AuthFile(path) => {
+                let obs = match auth::read_file(path) {
+                    Err(e) => FileObs::Unreadable(e.to_string()),
+                    Ok(doc) => match doc.state {
+                        AuthState::Credentials(c) => {
+                            FileObs::Credentials(describe_creds(&c, &accounts))
+                        }
+                        AuthState::Missing => FileObs::Unreadable("the file does not exist".into()),
+                        AuthState::Empty => {
+                            FileObs::NoCredentials("it holds no credentials".into())
+                        }
+                        AuthState::Foreign { mode } => {
+                            FileObs::NoCredentials(format!("it uses auth mode `{mode}`"))
+                        }
+                    },
+                };
+                observed.auth_files.insert(path.clone(), obs);
+            }
+            _ => {}
+        }
+    }
+    Ok(observed)
+}

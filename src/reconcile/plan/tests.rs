@@ -1,0 +1,399 @@
+//! Table-driven tests of the pure planner: manifests and observations built in memory.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::auth::freshness::Freshness;
+use crate::reconcile::observe::QuotaObs;
+use crate::vault::journal::Baseline;
+
+fn manifest(yaml: &str) -> Manifest {
+    crate::manifest::parse(yaml, Path::new("/cfg/cdxs.yaml")).unwrap_or_else(|r| panic!("{r}"))
+}
+
+fn fresh(t: i64) -> Freshness {
+    Freshness {
+        last_refresh: chrono::DateTime::from_timestamp(t, 0),
+        issued_at: Some(t),
+        expires_at: Some(t + 3600),
+    }
+}
+
+fn oauth(id: &str, email: &str, t: i64) -> AccountObs {
+    AccountObs {
+        id: id.into(),
+        kind: AccountKind::OAuth,
+        name: email.into(),
+        email: Some(email.into()),
+        workspace: Some(format!("ws-{id}")),
+        plan_type: Some("plus".into()),
+        freshness: fresh(t),
+        secret_fingerprint: Some(format!("sha256:rt-{id}-{t}")),
+        has_credentials: true,
+        requires_reauth: false,
+    }
+}
+
+fn chatgpt_file(a: &AccountObs, t: i64) -> AuthObs {
+    AuthObs::Credentials(CredObs::ChatGpt {
+        identity_id: a.id.clone(),
+        email: a.email.clone(),
+        workspace: a.workspace.clone(),
+        plan_type: a.plan_type.clone(),
+        freshness: fresh(t),
+        refresh_fingerprint: format!("sha256:rt-{}-{t}", a.id),
+        account_id: Some(a.id.clone()),
+    })
+}
+
+fn home(path: &str, auth: AuthObs) -> HomeObs {
+    HomeObs {
+        path: PathBuf::from(path),
+        dir_exists: true,
+        auth_fingerprint: match &auth {
+            AuthObs::Missing => None,
+            other => Some(format!("fp:{other:?}").chars().take(40).collect()),
+        },
+        auth,
+        credentials_store: None,
+        processes: vec![],
+    }
+}
+
+const TWO_HOMES: &str = "version: 1\naccounts:\n  me: { email: me@x.io }\n  work: { email: me@corp.io }\nhomes:\n  default: { path: /h/default, account: me }\n  work: { path: /h/work, account: work }\n";
+
+fn observed_two(default_auth: AuthObs, work_auth: AuthObs) -> Observed {
+    let mut o = Observed {
+        accounts: vec![
+            oauth("oauth_me", "me@x.io", 100),
+            oauth("oauth_work", "me@corp.io", 100),
+        ],
+        ..Observed::default()
+    };
+    o.homes
+        .insert("default".into(), home("/h/default", default_auth));
+    o.homes.insert("work".into(), home("/h/work", work_auth));
+    o
+}
+
+fn addresses(p: &Plan) -> Vec<(String, ActionKind)> {
+    p.actions
+        .iter()
+        .map(|a| (a.address.clone(), a.kind))
+        .collect()
+}
+
+#[test]
+fn homes_in_sync_plan_nothing() {
+    let m = manifest(TWO_HOMES);
+    let o = observed_two(
+        chatgpt_file(&oauth("oauth_me", "me@x.io", 100), 100),
+        chatgpt_file(&oauth("oauth_work", "me@corp.io", 100), 100),
+    );
+    let p = plan(&m, &o, 1000);
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert!(p.errors.is_empty() && p.drift.is_empty());
+    assert_eq!(p.observed.len(), 2);
+}
+
+#[test]
+fn missing_folder_and_file_are_created() {
+    let m = manifest(TWO_HOMES);
+    let mut o = observed_two(
+        AuthObs::Missing,
+        chatgpt_file(&oauth("oauth_work", "me@corp.io", 100), 100),
+    );
+    o.homes.get_mut("default").unwrap().dir_exists = false;
+    let p = plan(&m, &o, 1000);
+    assert_eq!(
+        addresses(&p),
+        vec![
+            ("home.default.dir".to_string(), ActionKind::Create),
+            ("home.default.auth".to_string(), ActionKind::Create),
+        ]
+    );
+    let write = &p.actions[1];
+    assert_eq!(write.changes[0].before, None);
+    assert_eq!(
+        write.changes[0].after.as_deref(),
+        Some("me = me@x.io (plus)")
+    );
+    assert!(
+        matches!(&write.op, Op::WriteAuth { source: CredentialSource::Vault { account_id }, expect: None, .. } if account_id == "oauth_me")
+    );
+    assert_eq!(p.summary().add, 2);
+}
+
+#[test]
+fn another_account_is_switched_with_a_redacted_diff() {
+    let m = manifest(TWO_HOMES);
+    let other = oauth("oauth_work", "me@corp.io", 100);
+    let o = observed_two(chatgpt_file(&other, 100), chatgpt_file(&other, 100));
+    let p = plan(&m, &o, 1000);
+    assert_eq!(
+        addresses(&p),
+        vec![("home.default.auth".to_string(), ActionKind::Update)]
+    );
+    let a = &p.actions[0];
+    assert_eq!(a.changes[0].before.as_deref(), Some("me@corp.io (plus)"));
+    assert_eq!(a.changes[0].after.as_deref(), Some("me = me@x.io (plus)"));
+    assert!(
+        a.description.contains("switch auth.json to me"),
+        "{}",
+        a.description
+    );
+}
+
+#[test]
+fn newer_tokens_in_a_home_are_harvested_not_overwritten() {
+    let m = manifest(TWO_HOMES);
+    let me = oauth("oauth_me", "me@x.io", 100);
+    let o = observed_two(
+        chatgpt_file(&me, 200),
+        chatgpt_file(&oauth("oauth_work", "me@corp.io", 100), 100),
+    );
+    let p = plan(&m, &o, 1000);
+    assert_eq!(
+        addresses(&p),
+        vec![("account.me.harvest".to_string(), ActionKind::Read)]
+    );
+    assert!(matches!(&p.actions[0].op, Op::Harvest { home, .. } if home == "default"));
+}
+
+#[test]
+fn harvest_comes_before_writes_even_from_an_unbound_home() {
+    let yaml = "version: 1\naccounts:\n  me: { email: me@x.io }\nhomes:\n  a: { path: /h/a, account: me }\n  old: { path: /h/old }\n";
+    let m = manifest(yaml);
+    let me = oauth("oauth_me", "me@x.io", 100);
+    let mut o = Observed {
+        accounts: vec![me.clone()],
+        ..Observed::default()
+    };
+    o.homes.insert("a".into(), home("/h/a", AuthObs::Missing));
+    o.homes
+        .insert("old".into(), home("/h/old", chatgpt_file(&me, 300)));
+    let p = plan(&m, &o, 1000);
+    assert_eq!(
+        addresses(&p),
+        vec![
+            ("account.me.harvest".to_string(), ActionKind::Read),
+            ("home.a.auth".to_string(), ActionKind::Create),
+        ]
+    );
+}
+
+#[test]
+fn a_newer_vault_copy_is_written_over_an_older_file() {
+    let m = manifest(TWO_HOMES);
+    let mut o = observed_two(
+        chatgpt_file(&oauth("oauth_me", "me@x.io", 100), 50),
+        chatgpt_file(&oauth("oauth_work", "me@corp.io", 100), 100),
+    );
+    o.accounts[0].freshness = fresh(100);
+    let p = plan(&m, &o, 1000);
+    assert_eq!(
+        addresses(&p),
+        vec![("home.default.auth".to_string(), ActionKind::Update)]
+    );
+    assert!(
+        p.actions[0].description.contains("newer tokens"),
+        "{}",
+        p.actions[0].description
+    );
+}
+
+#[test]
+fn drift_is_reported_but_a_codex_refresh_is_not() {
+    let m = manifest(TWO_HOMES);
+    let me = oauth("oauth_me", "me@x.io", 100);
+    let work = oauth("oauth_work", "me@corp.io", 100);
+    let mut o = observed_two(
+        AuthObs::Credentials(CredObs::ApiKey {
+            identity_id: "apikey_x".into(),
+            key_fingerprint: "sha256:aaaa".into(),
+            account_id: None,
+        }),
+        chatgpt_file(&work, 100),
+    );
+    o.baselines.insert(
+        PathBuf::from("/h/default/auth.json"),
+        Baseline {
+            fingerprint: "sha256:old".into(),
+            account_id: Some(me.id.clone()),
+            generation: Some(3),
+        },
+    );
+    // Codex refreshed work's tokens: the file changed, same account: not drift.
+    o.baselines.insert(
+        PathBuf::from("/h/work/auth.json"),
+        Baseline {
+            fingerprint: "sha256:older".into(),
+            account_id: Some(work.id.clone()),
+            generation: Some(3),
+        },
+    );
+    let p = plan(&m, &o, 1000);
+    assert_eq!(p.drift.len(), 1, "{:#?}", p.drift);
+    assert_eq!(p.drift[0].address, "home.default.auth");
+    assert!(
+        p.drift[0].description.contains("API key sha256:aaaa"),
+        "{}",
+        p.drift[0].description
+    );
+    assert!(p.drift[0].description.contains("generation 3"));
+    assert_eq!(
+        addresses(&p),
+        vec![("home.default.auth".to_string(), ActionKind::Update)]
+    );
+}
+
+#[test]
+fn unresolvable_accounts_are_errors() {
+    let yaml = "version: 1\naccounts:\n  ghost: { email: ghost@x.io }\n  ci: { api_key_env: CI_KEY }\nhomes:\n  a: { path: /h/a, account: ghost }\n  b: { path: /h/b, account: ci }\n";
+    let m = manifest(yaml);
+    let mut o = Observed::default();
+    o.homes.insert("a".into(), home("/h/a", AuthObs::Missing));
+    o.homes.insert("b".into(), home("/h/b", AuthObs::Missing));
+    o.env_keys.insert("CI_KEY".into(), None);
+    let p = plan(&m, &o, 0);
+    assert!(p.actions.is_empty());
+    let messages: Vec<_> = p.errors.iter().map(|e| e.message.as_str()).collect();
+    assert!(
+        messages[0].contains("no login for ghost@x.io"),
+        "{messages:?}"
+    );
+    assert!(messages[1].contains("`CI_KEY` is not set"), "{messages:?}");
+}
+
+#[test]
+fn env_key_is_compared_by_fingerprint() {
+    let yaml = "version: 1\naccounts:\n  ci: { api_key_env: CI_KEY }\nhomes:\n  a: { path: /h/a, account: ci }\n";
+    let m = manifest(yaml);
+    let mut o = Observed::default();
+    let key = |fp: &str| {
+        AuthObs::Credentials(CredObs::ApiKey {
+            identity_id: "x".into(),
+            key_fingerprint: fp.into(),
+            account_id: None,
+        })
+    };
+    o.homes
+        .insert("a".into(), home("/h/a", key("sha256:11111111")));
+    o.env_keys
+        .insert("CI_KEY".into(), Some("sha256:11111111".into()));
+    assert!(plan(&m, &o, 0).actions.is_empty());
+    o.env_keys
+        .insert("CI_KEY".into(), Some("sha256:22222222".into()));
+    let p = plan(&m, &o, 0);
+    assert!(
+        matches!(&p.actions[0].op, Op::WriteAuth { source: CredentialSource::Env { var, key_fingerprint }, .. } if var == "CI_KEY" && key_fingerprint == "sha256:22222222")
+    );
+}
+
+#[test]
+fn homes_sharing_a_pool_get_distinct_members_by_quota() {
+    let yaml = "version: 1\naccounts:\n  s1: { email: s1@x.io }\n  s2: { email: s2@x.io }\n  s3: { email: s3@x.io }\npools:\n  any: [s1, s2, s3]\nhomes:\n  a: { path: /h/a, account: { pool: any } }\n  b: { path: /h/b, account: { pool: any, switch_below: 20% } }\n";
+    let m = manifest(yaml);
+    let mut o = Observed {
+        accounts: vec![
+            oauth("id1", "s1@x.io", 1),
+            oauth("id2", "s2@x.io", 1),
+            oauth("id3", "s3@x.io", 1),
+        ],
+        ..Observed::default()
+    };
+    for (id, left) in [("id1", 30.0), ("id2", 90.0), ("id3", 60.0)] {
+        o.quota.insert(
+            id.into(),
+            QuotaObs {
+                five_hour: Some(left),
+                weekly: Some(99.0),
+                fetched_at: 0,
+            },
+        );
+    }
+    o.homes.insert("a".into(), home("/h/a", AuthObs::Missing));
+    // b currently holds s1 at 30% >= 20%: it stays (hysteresis).
+    o.homes.insert(
+        "b".into(),
+        home("/h/b", chatgpt_file(&o.accounts[0].clone(), 1)),
+    );
+    let p = plan(&m, &o, 0);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(
+        addresses(&p),
+        vec![("home.a.auth".to_string(), ActionKind::Create)]
+    );
+    assert!(
+        matches!(&p.actions[0].op, Op::WriteAuth { source: CredentialSource::Vault { account_id }, .. } if account_id == "id2")
+    );
+    assert!(
+        p.actions[0].description.contains("picked s2 (90% left)"),
+        "{}",
+        p.actions[0].description
+    );
+    // s1 drops to 10%: b moves to the best free member, s3 (a holds s2).
+    o.quota.get_mut("id1").unwrap().five_hour = Some(10.0);
+    o.homes.get_mut("a").unwrap().auth = chatgpt_file(&o.accounts[1].clone(), 1);
+    let p = plan(&m, &o, 0);
+    assert_eq!(
+        addresses(&p),
+        vec![("home.b.auth".to_string(), ActionKind::Update)]
+    );
+    assert!(
+        p.actions[0]
+            .description
+            .contains("s1 has 10% left < 20%, moving to s3"),
+        "{}",
+        p.actions[0].description
+    );
+}
+
+#[test]
+fn targets_select_actions_under_an_address() {
+    let m = manifest(TWO_HOMES);
+    let mut o = observed_two(AuthObs::Missing, AuthObs::Missing);
+    o.homes.get_mut("work").unwrap().dir_exists = false;
+    let mut p = plan(&m, &o, 0);
+    assert_eq!(p.actions.len(), 3);
+    p.retain_targets(&["home.work".to_string()]);
+    assert_eq!(
+        addresses(&p),
+        vec![
+            ("home.work.dir".to_string(), ActionKind::Create),
+            ("home.work.auth".to_string(), ActionKind::Create)
+        ]
+    );
+}
+
+#[test]
+fn unmanaged_home_only_gets_its_folder() {
+    let m = manifest("version: 1\nhomes:\n  s: { path: /h/s }\n");
+    let mut o = Observed::default();
+    let mut h = home("/h/s", AuthObs::Foreign("agentIdentity".into()));
+    h.dir_exists = false;
+    o.homes.insert("s".into(), h);
+    let p = plan(&m, &o, 0);
+    assert_eq!(
+        addresses(&p),
+        vec![("home.s.dir".to_string(), ActionKind::Create)]
+    );
+}
+
+#[test]
+fn keyring_store_and_running_processes_are_noted() {
+    let m = manifest(TWO_HOMES);
+    let mut o = observed_two(
+        AuthObs::Missing,
+        chatgpt_file(&oauth("oauth_me", "me@x.io", 1), 1),
+    );
+    o.homes.get_mut("default").unwrap().credentials_store = Some("keyring".into());
+    o.homes.get_mut("work").unwrap().processes = vec![crate::codex::processes::CodexProcess {
+        pid: 42,
+        command: "codex".into(),
+    }];
+    let p = plan(&m, &o, 0);
+    let notes: Vec<_> = p.notes.iter().map(|n| n.message.as_str()).collect();
+    assert!(notes.iter().any(|n| n.contains("keyring")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains("pid 42")), "{notes:?}");
+}

@@ -1,0 +1,1 @@
+//! Plans for people: Terraform-like blocks, a drift section, a summary line.

@@ -1,0 +1,289 @@
+//! The apply journal: each apply is a numbered generation with its actions, the files it
+//! replaced and where their backups are; plus, per auth.json, what cdxs last wrote there
+//! (the baseline against which drift is measured).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::Vault;
+use crate::error::Result;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Generation {
+    pub id: i64,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub command: String,
+    pub status: String,
+    pub manifest: Option<String>,
+    pub rollback_of: Option<i64>,
+    pub error: Option<String>,
+    pub actions: Vec<JournalAction>,
+    pub files: Vec<JournalFile>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalAction {
+    pub seq: i64,
+    pub address: String,
+    pub kind: String,
+    pub description: String,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalFile {
+    pub seq: i64,
+    pub path: PathBuf,
+    /// Where the previous content was saved; `None` when the file did not exist before.
+    pub backup: Option<PathBuf>,
+    pub before_fingerprint: Option<String>,
+    pub after_fingerprint: Option<String>,
+}
+
+/// What cdxs last wrote into (or accepted from) a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    pub fingerprint: String,
+    pub account_id: Option<String>,
+    pub generation: Option<i64>,
+}
+
+impl Vault {
+    /// Generations left `running` by a killed process become `interrupted`. Call with the
+    /// vault lock held: then no live apply can own them.
+    pub fn mark_interrupted(&mut self, now: i64) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE generations SET status = 'interrupted', finished_at = ?1,
+                 error = COALESCE(error, 'the process stopped before finishing')
+                 WHERE status = 'running'",
+                [now],
+            )?)
+        })
+    }
+
+    pub fn begin_generation(
+        &mut self,
+        command: &str,
+        manifest: Option<&str>,
+        rollback_of: Option<i64>,
+        actions: &[(String, String, String)],
+        now: i64,
+    ) -> Result<i64> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO generations (started_at, command, status, manifest, rollback_of, pid)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
+                params![now, command, manifest, rollback_of, std::process::id()],
+            )?;
+            let id = tx.last_insert_rowid();
+            for (seq, (address, kind, description)) in actions.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO journal_actions (generation, seq, address, kind, description, status)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+                    params![id, seq as i64, address, kind, description],
+                )?;
+            }
+            Ok(id)
+        })
+    }
+
+    pub fn finish_action(
+        &mut self,
+        generation: i64,
+        seq: usize,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE journal_actions SET status = ?3, error = ?4 WHERE generation = ?1 AND seq = ?2",
+                params![
+                    generation,
+                    seq as i64,
+                    if error.is_some() { "failed" } else { "done" },
+                    error
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn record_file(
+        &mut self,
+        generation: i64,
+        seq: usize,
+        path: &std::path::Path,
+        backup: Option<&std::path::Path>,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO journal_files (generation, seq, path, backup, before_fingerprint, after_fingerprint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    generation,
+                    seq as i64,
+                    path.to_string_lossy(),
+                    backup.map(|b| b.to_string_lossy().into_owned()),
+                    before,
+                    after
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn finish_generation(
+        &mut self,
+        id: i64,
+        ok: bool,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE journal_actions SET status = 'skipped' WHERE generation = ?1 AND status = 'pending'",
+                [id],
+            )?;
+            tx.execute(
+                "UPDATE generations SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
+                params![id, if ok { "ok" } else { "failed" }, now, error],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Generations, newest first (without their actions and files).
+    pub fn generations(&self, limit: usize) -> Result<Vec<Generation>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT id, started_at, finished_at, command, status, manifest, rollback_of, error
+             FROM generations ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(Generation {
+                id: r.get(0)?,
+                started_at: r.get(1)?,
+                finished_at: r.get(2)?,
+                command: r.get(3)?,
+                status: r.get(4)?,
+                manifest: r.get(5)?,
+                rollback_of: r.get(6)?,
+                error: r.get(7)?,
+                actions: Vec::new(),
+                files: Vec::new(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// One generation with its actions and files.
+    pub fn generation(&self, id: i64) -> Result<Option<Generation>> {
+        let Some(mut g) = self
+            .conn()
+            .query_row(
+                "SELECT id, started_at, finished_at, command, status, manifest, rollback_of, error
+                 FROM generations WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Generation {
+                        id: r.get(0)?,
+                        started_at: r.get(1)?,
+                        finished_at: r.get(2)?,
+                        command: r.get(3)?,
+                        status: r.get(4)?,
+                        manifest: r.get(5)?,
+                        rollback_of: r.get(6)?,
+                        error: r.get(7)?,
+                        actions: Vec::new(),
+                        files: Vec::new(),
+                    })
+                },
+            )
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn().prepare(
+            "SELECT seq, address, kind, description, status, error FROM journal_actions
+             WHERE generation = ?1 ORDER BY seq",
+        )?;
+        g.actions = stmt
+            .query_map([id], |r| {
+                Ok(JournalAction {
+                    seq: r.get(0)?,
+                    address: r.get(1)?,
+                    kind: r.get(2)?,
+                    description: r.get(3)?,
+                    status: r.get(4)?,
+                    error: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = self.conn().prepare(
+            "SELECT seq, path, backup, before_fingerprint, after_fingerprint FROM journal_files
+             WHERE generation = ?1 ORDER BY rowid",
+        )?;
+        g.files = stmt
+            .query_map([id], |r| {
+                Ok(JournalFile {
+                    seq: r.get(0)?,
+                    path: PathBuf::from(r.get::<_, String>(1)?),
+                    backup: r.get::<_, Option<String>>(2)?.map(PathBuf::from),
+                    before_fingerprint: r.get(3)?,
+                    after_fingerprint: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Some(g))
+    }
+
+    pub fn baselines(&self) -> Result<BTreeMap<PathBuf, Baseline>> {
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT path, fingerprint, account_id, generation FROM baselines")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                PathBuf::from(r.get::<_, String>(0)?),
+                Baseline {
+                    fingerprint: r.get(1)?,
+                    account_id: r.get(2)?,
+                    generation: r.get(3)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()?)
+    }
+
+    pub fn set_baseline(
+        &mut self,
+        path: &std::path::Path,
+        fingerprint: &str,
+        account_id: Option<&str>,
+        generation: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO baselines (path, fingerprint, account_id, generation, written_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (path) DO UPDATE SET fingerprint = excluded.fingerprint,
+                 account_id = excluded.account_id, generation = excluded.generation,
+                 written_at = excluded.written_at",
+                params![
+                    path.to_string_lossy(),
+                    fingerprint,
+                    account_id,
+                    generation,
+                    now
+                ],
+            )?;
+            Ok(())
+        })
+    }
+}
