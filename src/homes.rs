@@ -64,12 +64,33 @@ pub fn harvest(vault: &mut Vault, bytes: &[u8], now: i64) -> Result<Option<Harve
     })
 }
 
-/// Write `account_id`'s credentials into `home`, creating the folder (0700) if needed.
+/// Where the credentials come from.
+#[derive(Debug, Clone)]
+pub enum Source<'a> {
+    /// A vault account, read after the harvest so its newest tokens are written.
+    Vault(&'a str),
+    /// Credentials that are not stored (an API key from the environment).
+    Direct(Credentials),
+}
+
+/// Write an account into `home`, creating the folder (0700) if needed.
 pub fn write_account(
     vault: &mut Vault,
     backups: &mut Backups,
     home: &Path,
     account_id: &str,
+    expect: &Expect,
+    now: i64,
+) -> Result<HomeWrite> {
+    write_source(vault, backups, home, Source::Vault(account_id), expect, now)
+}
+
+/// Write credentials from `source` into `home`, creating the folder (0700) if needed.
+pub fn write_source(
+    vault: &mut Vault,
+    backups: &mut Backups,
+    home: &Path,
+    source: Source,
     expect: &Expect,
     now: i64,
 ) -> Result<HomeWrite> {
@@ -92,18 +113,28 @@ pub fn write_account(
             if let Some(bytes) = current {
                 harvested = harvest(vault, bytes, now)?;
             }
-            // Re-read after the harvest: the vault may now hold newer tokens.
-            let account = vault.account(account_id)?.ok_or_else(|| {
-                Error::user(format!("account `{account_id}` is not in the vault"))
-                    .with_help("see `cdxs account list`")
-            })?;
-            let creds = account.credentials().ok_or_else(|| {
-                Error::user(format!(
-                    "account `{}` has no stored credentials to write",
-                    account.name()
-                ))
-                .with_help("log in again with `cdxs login oauth` or `cdxs import auth`")
-            })?;
+            fsx::remove_stale_temps(home, auth::AUTH_FILE);
+            let (account, creds) = match &source {
+                Source::Direct(creds) => (
+                    Account::from_credentials(creds, None, "environment", now),
+                    creds.clone(),
+                ),
+                Source::Vault(account_id) => {
+                    // Re-read after the harvest: the vault may now hold newer tokens.
+                    let account = vault.account(account_id)?.ok_or_else(|| {
+                        Error::user(format!("account `{account_id}` is not in the vault"))
+                            .with_help("see `cdxs account list`")
+                    })?;
+                    let creds = account.credentials().ok_or_else(|| {
+                        Error::user(format!(
+                            "account `{}` has no stored credentials to write",
+                            account.name()
+                        ))
+                        .with_help("log in again with `cdxs login oauth` or `cdxs import auth`")
+                    })?;
+                    (account, creds)
+                }
+            };
             written = Some(account);
             Ok(Some(auth::render(&creds)))
         },

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::backup::Backups;
-use crate::codex::auth::{self, AuthState, Credentials, WriteOutcome};
+use crate::codex::auth::{self, AuthState, WriteOutcome};
 use crate::error::{Error, Exit, Result};
 use crate::homes::{self, Expect};
 use crate::output::{Printer, Table, stdin_is_terminal};

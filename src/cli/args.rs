@@ -90,6 +90,121 @@ pub enum Command {
         account: String,
     },
 
+    /// Create cdxs.yaml from the current Codex setup (refuses to overwrite)
+    #[command(
+        after_help = "Examples:\n  cdxs init                         # ~/.config/cdxs/cdxs.yaml\n  cdxs -f ~/dotfiles/cdxs.yaml init"
+    )]
+    Init,
+
+    /// Show what apply would change (drift, switches, folders, harvested tokens)
+    #[command(
+        after_help = "Examples:\n  cdxs plan\n  cdxs plan --detailed-exitcode      # 0 no changes, 1 error, 2 changes\n  cdxs plan --out plan.json && cdxs apply plan.json\n  cdxs plan --target home.work --json"
+    )]
+    Plan {
+        /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Print the plan as versioned JSON (no secrets)
+        #[arg(long)]
+        json: bool,
+        /// Save the plan (no secrets) for `cdxs apply FILE`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Only actions at or under this address (repeatable), e.g. `home.work`
+        #[arg(long = "target", value_name = "ADDRESS")]
+        targets: Vec<String>,
+        /// Never call the network (quota comes from the cache)
+        #[arg(long)]
+        offline: bool,
+    },
+
+    /// Make the Codex homes match cdxs.yaml (asks first on a terminal)
+    #[command(
+        after_help = "Examples:\n  cdxs apply\n  cdxs apply --yes                   # CI: no question\n  cdxs apply plan.json               # exactly a saved plan; refuses a stale one\n  cdxs apply --target home.work"
+    )]
+    Apply {
+        /// A plan saved by `cdxs plan --out FILE`
+        plan_file: Option<PathBuf>,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y', visible_alias = "auto-approve")]
+        yes: bool,
+        /// Only actions at or under this address (repeatable)
+        #[arg(long = "target", value_name = "ADDRESS", conflicts_with = "plan_file")]
+        targets: Vec<String>,
+        /// Never call the network (quota comes from the cache)
+        #[arg(long)]
+        offline: bool,
+    },
+
+    /// List apply generations, or show one
+    History {
+        /// A generation number
+        generation: Option<i64>,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Restore the files a generation changed, from its backups (a new generation)
+    #[command(
+        after_help = "Examples:\n  cdxs rollback            # the latest generation that changed files\n  cdxs rollback 12 --yes"
+    )]
+    Rollback {
+        /// The generation to undo (default: the latest that changed files)
+        generation: Option<i64>,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y', visible_alias = "auto-approve")]
+        yes: bool,
+    },
+
+    /// One screen: homes, bound accounts, token freshness, drift
+    Status {
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Point a home at an account (edits cdxs.yaml, then applies that home)
+    #[command(
+        after_help = "Examples:\n  cdxs switch work                   # the default home\n  cdxs switch me@corp.com --home work\n  cdxs switch oauth_4f2a --codex-home ~/codex-homes/ci\n  cdxs switch                        # the account with the most quota left"
+    )]
+    Switch {
+        /// Alias, id, email or unique email prefix (none: the most quota left)
+        account: Option<String>,
+        /// Pick the account with the most quota left
+        #[arg(long, conflicts_with = "account")]
+        auto: bool,
+        /// The home (a name from cdxs.yaml); default: `default`
+        #[arg(long, conflicts_with = "codex_home")]
+        home: Option<String>,
+        /// A Codex home folder (without a manifest: written directly)
+        #[arg(long, value_name = "PATH")]
+        codex_home: Option<PathBuf>,
+    },
+
+    /// Manage homes declared in cdxs.yaml
+    #[command(subcommand)]
+    Home(HomeCommand),
+
+    /// Run a command with CODEX_HOME set, after making sure that home's auth is right
+    #[command(
+        after_help = "Examples:\n  cdxs run --home work -- codex\n  cdxs run --account me@corp.com -- codex exec \"fix the tests\"\n  cdxs run --account ci --codex-home /tmp/ci-home -- codex login status"
+    )]
+    Run {
+        /// A home from cdxs.yaml
+        #[arg(long, conflicts_with_all = ["account", "codex_home"], required_unless_present = "account")]
+        home: Option<String>,
+        /// An account to write into the home first
+        #[arg(long)]
+        account: Option<String>,
+        /// With --account: the home folder (default: `$CODEX_HOME`, else `~/.codex`)
+        #[arg(long, value_name = "PATH", requires = "account")]
+        codex_home: Option<PathBuf>,
+        /// The command and its arguments
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+
     /// Check cdxs.yaml: every problem with file, line, column and a hint
     #[command(after_help = "Examples:\n  cdxs validate\n  cdxs -f ci/cdxs.yaml validate")]
     Validate,
@@ -187,4 +302,34 @@ pub enum AccountCommand {
         /// Alias, id, email or unique email prefix
         account: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HomeCommand {
+    /// List the homes declared in cdxs.yaml
+    List {
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Declare a home (and create it)
+    #[command(
+        after_help = "Examples:\n  cdxs home create work --path ~/codex-homes/work --account me@corp.com"
+    )]
+    Create {
+        /// A name: letters, digits, `-`, `_`, `.`
+        name: String,
+        /// The folder
+        #[arg(long, value_name = "PATH")]
+        path: PathBuf,
+        /// The account it uses
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Bind a home to an account (like `switch ACCOUNT --home NAME`)
+    Bind { name: String, account: String },
+    /// Print a home's folder
+    Path { name: String },
+    /// Stop managing a home (its folder is kept)
+    Remove { name: String },
 }

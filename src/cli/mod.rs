@@ -14,10 +14,14 @@ use crate::vault::Vault;
 
 mod accounts;
 pub mod args;
+mod homes;
 mod import;
 mod manifest_cmds;
+mod plan;
+mod quota_cmds;
+mod status_view;
 
-use args::{AccountCommand, Cli, Command, GlobalArgs, ImportCommand};
+use args::{AccountCommand, Cli, Command, GlobalArgs, HomeCommand, ImportCommand};
 
 /// What every handler gets: the printer, the global flags, and the clock.
 pub struct Ctx {
@@ -176,6 +180,61 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
         Command::Show { json } => accounts::list(ctx, json),
         Command::Remove { account } => accounts::remove(ctx, &account),
         Command::Validate => manifest_cmds::validate(ctx),
+        Command::Init => manifest_cmds::init(ctx),
+        Command::Plan {
+            detailed_exitcode,
+            json,
+            out,
+            targets,
+            offline: _,
+        } => plan::plan(
+            ctx,
+            plan::PlanArgs {
+                detailed_exitcode,
+                json,
+                out,
+                targets,
+            },
+        ),
+        Command::Apply {
+            plan_file,
+            yes,
+            targets,
+            offline: _,
+        } => plan::apply(
+            ctx,
+            plan::ApplyArgs {
+                plan_file,
+                yes,
+                targets,
+            },
+        ),
+        Command::History { generation, json } => plan::history(ctx, generation, json),
+        Command::Rollback { generation, yes } => plan::rollback(ctx, generation, yes),
+        Command::Status { json } => plan::status(ctx, json),
+        Command::Switch {
+            account,
+            auto: _,
+            home,
+            codex_home,
+        } => homes::switch(ctx, account, home, codex_home),
+        Command::Home(cmd) => match cmd {
+            HomeCommand::List { json } => homes::home_list(ctx, json),
+            HomeCommand::Create {
+                name,
+                path,
+                account,
+            } => homes::home_create(ctx, &name, &path, account),
+            HomeCommand::Bind { name, account } => homes::home_bind(ctx, &name, &account),
+            HomeCommand::Path { name } => homes::home_path(ctx, &name),
+            HomeCommand::Remove { name } => homes::home_remove(ctx, &name),
+        },
+        Command::Run {
+            home,
+            account,
+            codex_home,
+            command,
+        } => homes::run(ctx, home, account, codex_home, command),
         Command::Schema => {
             ctx.printer.out_raw(crate::manifest::schema::json_schema());
             Ok(Exit::Success)

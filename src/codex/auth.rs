@@ -323,6 +323,39 @@ pub fn write_with(
     Ok(WriteOutcome::Written { backup: saved })
 }
 
+/// Remove a home's `auth.json` under Codex's lock protocol (rollback of a generation that
+/// created it), after `decide` approved the current bytes and `backup` saved them.
+pub fn remove_with(
+    home: &Path,
+    decide: impl FnOnce(Option<&[u8]>) -> Result<bool>,
+    backup: impl FnOnce(&Path, &[u8]) -> Result<PathBuf>,
+) -> Result<WriteOutcome> {
+    let path = auth_path(home);
+    let _outer = fsx::lock_exclusive(
+        &home.join(AUTH_LOCK),
+        LockSpec::new(fsx::lock_timeout()).mode(0o644),
+        "Codex's `auth.lock`",
+    )?;
+    let _commit = fsx::lock_exclusive(
+        &home.join(AUTH_JSON_LOCK),
+        LockSpec::new(COMMIT_LOCK_WAIT),
+        "Codex's `auth.json.lock`",
+    )?;
+    let Some(current) = fsx::read_optional(&path)? else {
+        return Ok(WriteOutcome::Unchanged);
+    };
+    if !decide(Some(&current))? {
+        return Ok(WriteOutcome::Unchanged);
+    }
+    let saved = backup(&path, &current)?;
+    std::fs::remove_file(&path)
+        .map_err(|e| Error::io(format!("cannot remove {}", tick(&path)), e))?;
+    fsx::sync_dir(home).map_err(|e| Error::io(format!("cannot sync {}", tick(home)), e))?;
+    Ok(WriteOutcome::Written {
+        backup: Some(saved),
+    })
+}
+
 impl Credentials {
     /// A short human description without secrets.
     pub fn describe(&self) -> String {

@@ -55,6 +55,7 @@ pub struct RawManifest {
 
 /// A reference to an account. Exactly one of `email`, `id`, `api_key_env`, `auth_file`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Account")]
 #[serde(deny_unknown_fields)]
 pub struct RawAccount {
     /// The login's email in the vault.
@@ -85,6 +86,7 @@ pub struct RawAccount {
 
 /// One Codex home.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Home")]
 #[serde(deny_unknown_fields)]
 pub struct RawHome {
     /// The folder (`~` and `$VARS` expand; relative to the manifest's folder).
@@ -98,6 +100,7 @@ pub struct RawHome {
 
 /// An alias from `accounts`, or `{ pool, strategy, switch_below }`.
 #[derive(Debug, JsonSchema)]
+#[schemars(rename = "Binding")]
 #[serde(untagged)]
 pub enum RawBinding {
     /// An account alias.
@@ -107,6 +110,7 @@ pub enum RawBinding {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "PoolBinding")]
 #[serde(deny_unknown_fields)]
 pub struct RawPoolBinding {
     /// The pool's name.
@@ -158,6 +162,7 @@ impl<'de> Deserialize<'de> for RawBinding {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Sessions")]
 #[serde(deny_unknown_fields)]
 pub struct RawSessions {
     /// Purge trashed sessions older than this.
@@ -173,6 +178,7 @@ pub struct RawSessions {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Sync")]
 #[serde(deny_unknown_fields)]
 pub struct RawSync {
     /// Sync servers.
@@ -181,6 +187,7 @@ pub struct RawSync {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "SyncTarget")]
 #[serde(deny_unknown_fields)]
 pub struct RawSyncTarget {
     /// A name for this target.
@@ -204,6 +211,7 @@ pub enum ShareKind {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Watch")]
 #[serde(deny_unknown_fields)]
 pub struct RawWatch {
     /// How often `watch` runs a cycle without file events (default 60s).

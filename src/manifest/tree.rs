@@ -19,6 +19,7 @@ pub enum Node {
     },
     Seq {
         flow: bool,
+        #[allow(dead_code)] // part of the tree; edits do not touch lists yet
         items: Vec<Node>,
         range: Range<usize>,
     },

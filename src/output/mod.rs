@@ -147,6 +147,24 @@ pub fn versioned<T: Serialize>(payload: &T) -> serde_json::Value {
 /// The version of every `--json` document cdxs prints.
 pub const JSON_VERSION: u32 = 1;
 
+/// Ask for `yes` on a terminal. Without a terminal, refuse: the caller says how to skip
+/// the question (`--yes`).
+pub fn confirm(question: &str, what: &str) -> crate::error::Result<bool> {
+    if !stdin_is_terminal() {
+        return Err(crate::error::Error::user(format!(
+            "refusing to {what} without a terminal to confirm on"
+        ))
+        .with_help("review the plan, then pass `--yes` (alias `--auto-approve`)"));
+    }
+    eprint!("{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| crate::error::Error::io("cannot read the answer", e))?;
+    eprintln!();
+    Ok(line.trim() == "yes")
+}
+
 /// Whether we can ask the person a question.
 pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()

@@ -15,6 +15,7 @@ pub mod locks;
 pub mod observe;
 pub mod plan;
 pub mod render;
+pub mod rollback;
 
 pub use observe::Observed;
 
@@ -153,6 +154,19 @@ pub struct Plan {
     pub notes: Vec<Note>,
     /// Per home name.
     pub observed: BTreeMap<String, HomeFingerprint>,
+    /// Homes whose auth.json already holds what cdxs.yaml asks for: apply records them as
+    /// the baseline against which later drift is measured.
+    #[serde(default)]
+    pub accepted: Vec<Accepted>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    pub home: String,
+    /// The auth.json.
+    pub path: PathBuf,
+    pub fingerprint: String,
+    pub account_id: Option<String>,
 }
 
 impl Plan {

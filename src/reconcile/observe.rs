@@ -194,11 +194,21 @@ fn credentials_store(home: &Path) -> Option<String> {
     (store != "file").then(|| store.to_string())
 }
 
+/// What to observe.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only these homes (by name); `None` = all.
+    pub homes: Option<Vec<String>>,
+    /// Skip the scan for running Codex processes (`run` does not need it).
+    pub skip_processes: bool,
+}
+
 /// Read everything plan needs. `env` looks up environment variables (tests pass a map).
 pub fn observe(
     manifest: &Manifest,
     vault: &Vault,
     env: &dyn Fn(&str) -> Option<String>,
+    scope: &Scope,
 ) -> Result<Observed> {
     let accounts = vault.accounts()?;
     let mut observed = Observed {
@@ -206,9 +216,19 @@ pub fn observe(
         baselines: vault.baselines()?,
         ..Observed::default()
     };
-    let default_home = crate::paths::codex_home_unset().unwrap_or_default();
-    let procs = processes::by_home(&default_home);
+    let procs = if scope.skip_processes {
+        BTreeMap::new()
+    } else {
+        processes::by_home(&crate::paths::codex_home_unset().unwrap_or_default())
+    };
     for (name, home) in &manifest.homes {
+        if scope
+            .homes
+            .as_ref()
+            .is_some_and(|only| !only.contains(name))
+        {
+            continue;
+        }
         let dir_exists = home.path.is_dir();
         let (auth, auth_fingerprint) = if dir_exists {
             observe_auth(&home.path, &accounts)

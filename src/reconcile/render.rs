@@ -1,1 +1,115 @@
-//! Plans for people: Terraform-like blocks, a drift section, a summary line.
+//! Plans for people: Terraform-like blocks with a redacted diff, a drift section, notes,
+//! and the summary line. Colors come from the Printer (none with `NO_COLOR` or a pipe).
+
+use std::fmt::Write;
+
+use super::{ActionKind, Plan};
+use crate::output::Printer;
+
+fn verb(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::Create => "will be created",
+        ActionKind::Update => "will be updated in place",
+        ActionKind::Delete => "will be destroyed",
+        ActionKind::Read => "will be read during apply",
+    }
+}
+
+fn paint(p: &Printer, kind: ActionKind, text: &str) -> String {
+    match kind {
+        ActionKind::Create => p.green(text),
+        ActionKind::Update => p.yellow(text),
+        ActionKind::Delete => p.red(text),
+        ActionKind::Read => p.cyan(text),
+    }
+}
+
+/// The summary line Terraform prints.
+pub fn summary_line(plan: &Plan) -> String {
+    if !plan.has_changes() {
+        return "No changes. Your Codex homes match cdxs.yaml.".into();
+    }
+    let s = plan.summary();
+    let mut line = format!(
+        "Plan: {} to add, {} to change, {} to destroy",
+        s.add, s.change, s.destroy
+    );
+    if s.read > 0 {
+        let _ = write!(line, ", {} to read", s.read);
+    }
+    line.push('.');
+    line
+}
+
+pub fn render(plan: &Plan, p: &Printer) -> String {
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        let _ = writeln!(out, "{}", p.bold("Changes outside cdxs (drift):"));
+        out.push('\n');
+        for d in &plan.drift {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                p.yellow("~"),
+                p.bold(&d.address),
+                d.description
+            );
+        }
+        out.push('\n');
+    }
+    if plan.has_changes() {
+        let _ = writeln!(out, "cdxs will perform the following actions:\n");
+        for a in &plan.actions {
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.dim(&format!("# {} {}", a.address, verb(a.kind)))
+            );
+            let symbol = a.kind.symbol();
+            let pad = if symbol.len() == 1 { "  " } else { " " };
+            let _ = writeln!(
+                out,
+                "{pad}{} {}",
+                paint(p, a.kind, symbol),
+                p.bold(&a.address)
+            );
+            let _ = writeln!(out, "      {}", a.description);
+            for c in &a.changes {
+                match (&c.before, &c.after) {
+                    (Some(b), Some(af)) => {
+                        let _ =
+                            writeln!(out, "      {} {}: {} -> {}", p.yellow("~"), c.field, b, af);
+                    }
+                    (None, Some(af)) => {
+                        let _ = writeln!(out, "      {} {}: {}", p.green("+"), c.field, af);
+                    }
+                    (Some(b), None) => {
+                        let _ = writeln!(out, "      {} {}: {}", p.red("-"), c.field, b);
+                    }
+                    (None, None) => {}
+                }
+            }
+            out.push('\n');
+        }
+    }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(out, "{}", p.bold("Notes:"));
+        for n in &plan.notes {
+            let _ = writeln!(out, "  - {}: {}", n.address, n.message);
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", p.bold(&summary_line(plan)));
+    out
+}
+
+/// Errors of a plan, one block each.
+pub fn render_errors(plan: &Plan, p: &Printer) -> String {
+    let mut out = String::new();
+    for e in &plan.errors {
+        let _ = writeln!(out, "{} {}", p.red("Error:"), e.message);
+        let _ = writeln!(out, "  on {}", e.address);
+        let _ = writeln!(out, "  help: {}\n", e.help);
+    }
+    out
+}

@@ -40,6 +40,7 @@ struct Planner<'a> {
     notes: Vec<Note>,
     imported: BTreeSet<String>,
     harvested: BTreeSet<String>,
+    accepted: Vec<super::Accepted>,
 }
 
 pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
@@ -54,6 +55,7 @@ pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
         notes: Vec::new(),
         imported: BTreeSet::new(),
         harvested: BTreeSet::new(),
+        accepted: Vec::new(),
     };
     let mut observed = BTreeMap::new();
     // Harvest first, from every declared home: the vault must hold the newest tokens
@@ -97,6 +99,7 @@ pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
         errors: p.errors,
         notes: p.notes,
         observed,
+        accepted: p.accepted,
     }
 }
 
@@ -505,6 +508,22 @@ impl Planner<'_> {
             _ => false,
         };
         if in_sync {
+            let account_id = match &target {
+                Target::Vault { account_id } => Some(account_id.clone()),
+                Target::Env { .. } => None,
+            };
+            let path = auth_path(&home.path);
+            let known = self.o.baselines.get(&path).is_some_and(|b| {
+                Some(&b.fingerprint) == obs.auth_fingerprint.as_ref() && b.account_id == account_id
+            });
+            if let (Some(fp), false) = (&obs.auth_fingerprint, known) {
+                self.accepted.push(super::Accepted {
+                    home: name.clone(),
+                    path,
+                    fingerprint: fp.clone(),
+                    account_id,
+                });
+            }
             return;
         }
         let before = describe_auth(&obs.auth, self.o);
@@ -595,7 +614,7 @@ impl Planner<'_> {
             address: format!("home.{}.auth", home.name),
             path,
             description: format!(
-                "changed outside cdxs: now holds {now}; cdxs last wrote {wrote}{}",
+                "changed outside cdxs: now holds {now}; cdxs last left it holding {wrote}{}",
                 base.generation
                     .map(|g| format!(" (generation {g})"))
                     .unwrap_or_default()
