@@ -101,10 +101,25 @@ fn random_suffix() -> String {
 /// Remove temp files a killed cdxs left next to `name` in `dir` (`.name.cdxs-*`). Call only
 /// while holding the locks that serialize writers of that file.
 pub fn remove_stale_temps(dir: &Path, name: &str) {
+    remove_temps_older_than(dir, name, Duration::ZERO);
+}
+
+/// Like [`remove_stale_temps`], without the locks: only temps older than `age` go (a live
+/// writer holds its temp file for milliseconds).
+pub fn remove_temps_older_than(dir: &Path, name: &str, age: Duration) {
     let prefix = format!(".{name}.cdxs-");
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
+            if !e.file_name().to_string_lossy().starts_with(&prefix) {
+                continue;
+            }
+            let old_enough = age.is_zero()
+                || e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|el| el >= age);
+            if old_enough {
                 let _ = fs::remove_file(e.path());
             }
         }
@@ -319,17 +334,26 @@ pub fn lock_timeout() -> Duration {
         .unwrap_or(Duration::from_secs(30))
 }
 
-/// A named place in a write path where tests can kill the process (`CDXS_FAULT=<point>`).
-/// Compiled into debug builds only; release builds never read the variable.
+/// A named place in a write path where tests can kill the process:
+/// `CDXS_FAULT=<point>[:<n>]` aborts at the n-th time (default the first) the point is
+/// reached. Compiled into debug builds only; release builds never read the variable.
 #[inline]
 pub fn fault_point(point: &str) {
     #[cfg(debug_assertions)]
     {
-        if let Ok(wanted) = std::env::var("CDXS_FAULT")
-            && wanted.split(',').any(|w| w == point)
-        {
-            eprintln!("cdxs: fault point `{point}` reached, aborting");
-            std::process::abort();
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static HITS: AtomicUsize = AtomicUsize::new(0);
+        if let Ok(wanted) = std::env::var("CDXS_FAULT") {
+            for spec in wanted.split(',') {
+                let (name, nth) = match spec.split_once(':') {
+                    Some((n, k)) => (n, k.parse::<usize>().unwrap_or(1)),
+                    None => (spec, 1),
+                };
+                if name == point && HITS.fetch_add(1, Ordering::SeqCst) + 1 == nth {
+                    eprintln!("cdxs: fault point `{point}` reached, aborting");
+                    std::process::abort();
+                }
+            }
         }
     }
     #[cfg(not(debug_assertions))]

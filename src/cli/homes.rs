@@ -23,7 +23,7 @@ pub enum Named {
     /// A manifest alias (it may name an env key or auth file, not only vault accounts).
     Alias(String),
     /// A vault account, and its alias in the manifest if it has one.
-    Account(Account, Option<String>),
+    Account(Box<Account>, Option<String>),
 }
 
 /// Does `r` name vault account `a`?
@@ -57,13 +57,13 @@ pub fn resolve(m: Option<&Manifest>, vault: &Vault, query: &str) -> Result<Named
             .find(|(_, r)| ref_names(r, &account))
             .map(|(alias, _)| alias.clone())
     });
-    Ok(Named::Account(account, alias))
+    Ok(Named::Account(Box::new(account), alias))
 }
 
 /// The vault account an alias or query names, for commands that need a vault account.
 pub fn resolve_vault_account(m: Option<&Manifest>, vault: &Vault, query: &str) -> Result<Account> {
     match resolve(m, vault, query)? {
-        Named::Account(a, _) => Ok(a),
+        Named::Account(a, _) => Ok(*a),
         Named::Alias(alias) => {
             let r = &m.expect("aliases come from a manifest").accounts[&alias];
             let all = vault.accounts()?;
@@ -290,7 +290,7 @@ pub fn bind_named(
     let (Some(m), Some(home)) = (m, target_home) else {
         // Imperative fallback, as the older tool did: write the account into the folder.
         let account = match named {
-            Named::Account(a, _) => a,
+            Named::Account(a, _) => *a,
             Named::Alias(alias) => {
                 return Err(Error::user(format!(
                     "`{alias}` is an alias; name the home with `--home`"

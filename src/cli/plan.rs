@@ -128,7 +128,20 @@ pub fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Exit> {
                 .manifest
                 .clone()
                 .unwrap_or_else(|| plan.manifest.clone());
-            (manifest::load(&flag)?, plan, true)
+            let m = manifest::load(&flag)?;
+            // Refuse a stale plan up front, even one with nothing to do.
+            let vault = ctx.vault()?;
+            let scope = Scope {
+                homes: Some(plan.observed.keys().cloned().collect()),
+                skip_processes: true,
+            };
+            if let Some(why) =
+                apply::stale_reason(&plan, &m, &apply::observe_now(&m, &vault, &scope)?)
+            {
+                return Err(Error::user(format!("the plan is stale: {why}"))
+                    .with_help("make a new plan with `cdxs plan --out FILE` and review it"));
+            }
+            (m, plan, true)
         }
         None => {
             let m = manifest::require(ctx.global.manifest.as_deref())?;
@@ -154,7 +167,8 @@ pub fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Exit> {
     }
     ctx.printer
         .out(render::render(&plan, &ctx.printer).trim_end());
-    if !args.yes {
+    // A saved plan was the review (as in Terraform): no second question.
+    if !args.yes && !saved {
         ctx.printer.out("");
         if !confirm(
             "Do you want to perform these actions?\n  cdxs will perform the actions described above.",
@@ -269,7 +283,8 @@ pub(super) fn converge(
 }
 
 pub fn history(ctx: &Ctx, generation: Option<i64>, json: bool) -> Result<Exit> {
-    let vault = ctx.vault()?;
+    let mut vault = ctx.vault()?;
+    reconcile::locks::settle_interrupted(&ctx.state_dir()?, &mut vault, ctx.ts())?;
     if let Some(id) = generation {
         let g = vault.generation(id)?.ok_or_else(|| {
             Error::user(format!("there is no generation {id}")).with_help("see `cdxs history`")

@@ -2,7 +2,7 @@
 //! diagnostics with "did you mean", then semantic validation (validate.rs), then the
 //! resolved [`Manifest`] that plan works with.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use miette::SourceSpan;
 use serde_saphyr::{Location, MessageFormatter, UserMessageFormatter};
@@ -119,10 +119,16 @@ fn structural_problem(err: &serde_saphyr::Error, text: &str) -> Problem {
                 }
                 _ => message,
             };
-            let mut problem = Problem::new(first_lower(&message))
-                .help("see `cdxs schema` or the examples in the README for the manifest's shape");
+            let help = if message.contains("duration") || message.contains("unit") {
+                "durations are a number and a unit: `45s`, `10m`, `12h`, `30d`, `1w`"
+            } else if message.contains('%') || message.contains("percentage") {
+                "percentages go from `0%` to `100%`, e.g. `switch_below: 10%`"
+            } else {
+                "see `cdxs schema` or the examples in the README for the manifest's shape"
+            };
+            let mut problem = Problem::new(first_lower(&message)).help(help);
             if let Some(loc) = other.location() {
-                problem = problem.label(at(&loc), "here");
+                problem = problem.label(at(&loc), "not a valid value");
             }
             problem
         }
@@ -169,7 +175,7 @@ pub fn optional(flag: Option<&Path>) -> Result<Option<Manifest>> {
     }
 }
 
-fn missing(path: &PathBuf, explicit: bool) -> Error {
+fn missing(path: &Path, explicit: bool) -> Error {
     if explicit {
         Error::user(format!("the manifest {} does not exist", tick(path)))
             .with_help("create it with `cdxs init`, or point `-f` at an existing cdxs.yaml")

@@ -181,12 +181,11 @@ pub fn validate(
                                 ));
                             }
                             c.push(p);
-                        } else if accounts.get(alias).is_some_and(is_oauth) {
-                            if let Some((other, first)) =
+                        } else if accounts.get(alias).is_some_and(is_oauth)
+                            && let Some((other, first)) =
                                 bound.insert(alias.clone(), (name.value.clone(), at))
-                            {
-                                c.push(double_binding(alias, &other, &name.value, first, at));
-                            }
+                        {
+                            c.push(double_binding(alias, &other, &name.value, first, at));
                         }
                         Some(Binding::Account(alias.clone()))
                     }

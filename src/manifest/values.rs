@@ -34,9 +34,21 @@ impl Duration {
             "d" => 86_400,
             "w" => 7 * 86_400,
             other => {
-                return Err(format!(
-                    "unknown unit `{other}` in `{t}` (use s, m, h, d or w)"
-                ));
+                let short = match other.trim().trim_end_matches('s') {
+                    "sec" | "second" => Some("s"),
+                    "min" | "minute" => Some("m"),
+                    "hour" | "hr" => Some("h"),
+                    "day" => Some("d"),
+                    "week" | "wk" => Some("w"),
+                    _ => None,
+                };
+                return Err(match short {
+                    Some(u) => format!("`{t}` is not a duration: write `{num}{u}`"),
+                    None => format!(
+                        "unknown unit `{}` in `{t}` (use s, m, h, d or w)",
+                        other.trim()
+                    ),
+                });
             }
         };
         Ok(Duration {
@@ -51,7 +63,7 @@ impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.seconds;
         for (unit, size) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
-            if s >= size && s % size == 0 {
+            if s >= size && s.is_multiple_of(size) {
                 return write!(f, "{}{unit}", s / size);
             }
         }

@@ -130,6 +130,14 @@ pub fn apply(
     progress: &mut dyn FnMut(&Action),
 ) -> Result<Report> {
     vault.mark_interrupted(env.now)?;
+    // Temp files of a killed writer, in homes this apply does not otherwise touch.
+    for home in plan.observed.values() {
+        fsx::remove_temps_older_than(
+            &home.path,
+            auth::AUTH_FILE,
+            std::time::Duration::from_secs(60),
+        );
+    }
     if plan.actions.is_empty() && env.extra_files.is_empty() {
         accept(plan, vault, None, env.now)?;
         return Ok(Report {

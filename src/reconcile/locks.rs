@@ -31,6 +31,20 @@ pub fn vault(state_dir: &Path, holder: &str) -> Result<FileLock> {
     )
 }
 
+/// Mark generations a killed apply left `running` as `interrupted`, when no apply is
+/// running now (the vault lock is free). Never waits.
+pub fn settle_interrupted(
+    state_dir: &Path,
+    vault: &mut crate::vault::Vault,
+    now: i64,
+) -> Result<()> {
+    let path = lock_dir(state_dir)?.join("vault.lock");
+    if let Some(_lock) = fsx::try_lock_exclusive(&path, fsx::SECRET_FILE_MODE)? {
+        vault.mark_interrupted(now)?;
+    }
+    Ok(())
+}
+
 /// The lock of one home.
 pub fn home(state_dir: &Path, home: &Path, holder: &str) -> Result<FileLock> {
     let key = hex(&Sha256::digest(home.to_string_lossy().as_bytes()));

@@ -167,20 +167,20 @@ pub fn execute(
             before.as_deref(),
             after.as_deref(),
         )?;
-        if is_auth_json(&step.path) {
-            if let Some(fp) = &after {
-                let id = step
-                    .restore
-                    .as_deref()
-                    .and_then(|b| auth::parse(b).ok())
-                    .and_then(|s| match s {
-                        AuthState::Credentials(c) => {
-                            match_credentials(&vault.accounts().ok()?, &c).map(|a| a.id.clone())
-                        }
-                        _ => None,
-                    });
-                vault.set_baseline(&step.path, fp, id.as_deref(), Some(new_gen), now)?;
-            }
+        if is_auth_json(&step.path)
+            && let Some(fp) = &after
+        {
+            let id = step
+                .restore
+                .as_deref()
+                .and_then(|b| auth::parse(b).ok())
+                .and_then(|s| match s {
+                    AuthState::Credentials(c) => {
+                        match_credentials(&vault.accounts().ok()?, &c).map(|a| a.id.clone())
+                    }
+                    _ => None,
+                });
+            vault.set_baseline(&step.path, fp, id.as_deref(), Some(new_gen), now)?;
         }
         vault.finish_action(new_gen, seq, None)?;
         done.push((step.path.clone(), backup));

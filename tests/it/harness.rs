@@ -88,6 +88,41 @@ impl Env {
     }
 }
 
+impl Env {
+    /// Write `./cdxs.yaml` (the working folder's manifest) and return its path.
+    pub fn manifest(&self, text: &str) -> PathBuf {
+        let p = self.work.join("cdxs.yaml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn manifest_text(&self) -> String {
+        std::fs::read_to_string(self.work.join("cdxs.yaml")).unwrap()
+    }
+
+    /// Replace this test's temporary root with `[ROOT]` for snapshots.
+    pub fn redact(&self, text: &str) -> String {
+        let root = self.root.path().to_string_lossy().into_owned();
+        text.replace(&root, "[ROOT]")
+    }
+
+    /// Import a ChatGPT login into the vault (through a temp file).
+    pub fn import_login(&self, login: &Login) {
+        let f = self
+            .root
+            .path()
+            .join(format!("import-{}.json", login.account_id));
+        std::fs::write(&f, login.auth_json()).unwrap();
+        let out = self.run(&["import", "auth", "--file", f.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    /// A Codex home under the test root.
+    pub fn codex_home(&self, name: &str) -> PathBuf {
+        self.root.path().join("homes").join(name)
+    }
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -4,4 +4,8 @@ mod harness;
 
 mod accounts;
 mod bad_input;
+mod crash;
+mod manifest;
+mod plan_apply;
 mod real_codex_auth;
+mod real_codex_homes;

@@ -42,14 +42,14 @@ pub fn pick(
         .collect();
     let current_member =
         current.and_then(|id| free.iter().find(|c| c.account_id.as_deref() == Some(id)));
-    if let Some(cur) = current_member {
-        if cur.remaining.is_none_or(|r| r >= switch_below) {
-            return Ok(Pick {
-                alias: cur.alias.clone(),
-                account_id: cur.account_id.clone(),
-                reason: format!("pool: stays on {}, {}", cur.alias, pct(cur.remaining)),
-            });
-        }
+    if let Some(cur) = current_member
+        && cur.remaining.is_none_or(|r| r >= switch_below)
+    {
+        return Ok(Pick {
+            alias: cur.alias.clone(),
+            account_id: cur.account_id.clone(),
+            reason: format!("pool: stays on {}, {}", cur.alias, pct(cur.remaining)),
+        });
     }
     let above = |c: &&&Candidate| c.remaining.is_none_or(|r| r >= switch_below);
     let others: Vec<&Candidate> = free

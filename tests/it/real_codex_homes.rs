@@ -1,0 +1,147 @@
+//! plan/apply against the real Codex CLI: after apply, `codex login status` in each home
+//! reports the declared account; drift made by Codex itself is detected and repaired.
+
+use crate::harness::*;
+use crate::require_codex;
+
+fn write_stdin(cmd: &mut std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn after_apply_codex_reports_the_declared_account_in_each_home() {
+    let codex = require_codex!();
+    let env = Env::new();
+    env.import_login(&Login::new("mia@example.com", "acct-mia"));
+    assert!(
+        env.add_api_key("sk-proj-vaultkey0000000aaaaa")
+            .status
+            .success()
+    );
+    let key_id = env.accounts_json()["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "apikey")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  mia: {{ email: mia@example.com }}\n  key: {{ id: {key_id} }}\n  ci: {{ api_key_env: CDXS_IT_KEY }}\nhomes:\n  chat: {{ path: {}, account: mia }}\n  keyed: {{ path: {}, account: key }}\n  ci: {{ path: {}, account: ci }}\n",
+        env.codex_home("chat").display(),
+        env.codex_home("keyed").display(),
+        env.codex_home("ci").display()
+    ));
+    let out = env
+        .cdxs()
+        .env("CDXS_IT_KEY", "sk-proj-fromtheenv000bbbbb")
+        .args(["apply", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let (c, s) = login_status(&codex, &env.codex_home("chat"));
+    assert_eq!(c, 0, "{s}");
+    assert!(s.contains("Logged in using ChatGPT"), "{s}");
+    let (c, s) = login_status(&codex, &env.codex_home("keyed"));
+    assert_eq!(c, 0, "{s}");
+    assert!(s.contains("API key configured - sk-proj-***aaaaa"), "{s}");
+    let (c, s) = login_status(&codex, &env.codex_home("ci"));
+    assert_eq!(c, 0, "{s}");
+    assert!(s.contains("API key configured - sk-proj-***bbbbb"), "{s}");
+}
+
+#[test]
+fn drift_made_by_codex_login_is_detected_and_repaired_with_a_backup() {
+    let codex = require_codex!();
+    let env = Env::new();
+    env.import_login(&Login::new("ned@example.com", "acct-ned"));
+    let home = env.codex_home("work");
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  ned: {{ email: ned@example.com }}\nhomes:\n  work: {{ path: {}, account: ned }}\n",
+        home.display()
+    ));
+    assert!(env.run(&["apply", "--yes"]).status.success());
+    // Someone runs `codex login --with-api-key` in the managed home.
+    let out = write_stdin(
+        std::process::Command::new(&codex)
+            .args(["login", "--with-api-key"])
+            .env("CODEX_HOME", &home),
+        "sk-proj-drifted000000cccc\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, s) = login_status(&codex, &home);
+    assert!(s.contains("API key configured"), "{s}");
+    let codex_wrote = std::fs::read(home.join("auth.json")).unwrap();
+    // plan shows the drift and the repair
+    let out = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let shown = stdout(&out);
+    assert!(shown.contains("Changes outside cdxs (drift):"), "{shown}");
+    assert!(
+        shown.contains("home.work.auth: changed outside cdxs: now holds API key sha256:"),
+        "{shown}"
+    );
+    assert!(!shown.contains("sk-proj-drifted"), "{shown}");
+    assert!(env.run(&["apply", "--yes"]).status.success());
+    let (c, s) = login_status(&codex, &home);
+    assert_eq!(c, 0);
+    assert!(s.contains("Logged in using ChatGPT"), "{s}");
+    // the file Codex wrote is in the generation's backup
+    let v: serde_json::Value =
+        serde_json::from_slice(&env.run(&["history", "2", "--json"]).stdout).unwrap();
+    let backup = v["generation"]["files"][0]["backup"].as_str().unwrap();
+    assert_eq!(std::fs::read(backup).unwrap(), codex_wrote);
+    assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);
+}
+
+#[test]
+fn run_gives_codex_the_declared_home() {
+    let codex = require_codex!();
+    let env = Env::new();
+    assert!(
+        env.add_api_key("sk-proj-runrunrun00000ddddd")
+            .status
+            .success()
+    );
+    let id = env.accounts_json()["accounts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  k: {{ id: {id} }}\nhomes:\n  r: {{ path: {}, account: k }}\n",
+        env.codex_home("r").display()
+    ));
+    let out = env.run(&[
+        "run",
+        "--home",
+        "r",
+        "--",
+        codex.to_str().unwrap(),
+        "login",
+        "status",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("API key configured - sk-proj-***ddddd"),
+        "{}",
+        text(&out)
+    );
+}
