@@ -10,7 +10,7 @@ CDXS=$ROOT/target/release/cdxs
 WORK=${BENCH_DIR:-$ROOT/target/bench}
 RUNS=${BENCH_RUNS:-30}
 mkdir -p "$WORK"
-SECTIONS=${*:-accounts}
+SECTIONS=${*:-accounts homes}
 
 # time_cmd LABEL CMD... : mean milliseconds over $RUNS runs (after 3 warm-ups)
 time_cmd() {
@@ -44,6 +44,32 @@ for section in $SECTIONS; do
     time_cmd "cdxs account list --json (200 accounts)" "$CDXS" account list --json
     ID=$("$CDXS" account list --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["accounts"][100]["id"])')
     time_cmd "cdxs account show <id>" "$CDXS" account show "$ID"
+    ;;
+  homes)
+    # SPEC 9: `run` overhead over `env CODEX_HOME=... true`, and `plan` on many homes.
+    NH=${BENCH_HOMES:-100}
+    echo; echo "## homes: $NH homes, each bound to its own API-key account, converged"
+    export CDXS_STATE_DIR=$WORK/homes-state HOME=$WORK/homes-home
+    rm -rf "$CDXS_STATE_DIR" "$HOME" "$WORK/homes"; mkdir -p "$HOME"
+    M=$WORK/homes.yaml
+    { echo "version: 1"; echo "accounts:"; } > "$M"
+    for i in $(seq "$NH"); do
+      printf 'sk-bench-home-%06d' "$i" | "$CDXS" account add-api-key --api-key-stdin -q
+    done
+    "$CDXS" account list --json | python3 -c '
+import json, sys
+for i, a in enumerate(json.load(sys.stdin)["accounts"]):
+    print("  k%d: { id: %s }" % (i, a["id"]))' >> "$M"
+    echo "homes:" >> "$M"
+    for i in $(seq 0 $((NH - 1))); do
+      echo "  h$i: { path: $WORK/homes/h$i, account: k$i }" >> "$M"
+    done
+    "$CDXS" -f "$M" apply --yes -q >/dev/null
+    "$CDXS" -f "$M" plan --detailed-exitcode >/dev/null
+    time_cmd "floor: env CODEX_HOME=... true" env CODEX_HOME="$WORK/homes/h50" true
+    time_cmd "cdxs run --home h50 -- true" "$CDXS" -f "$M" run --home h50 -- true
+    time_cmd "cdxs plan --offline ($NH homes, no changes)" "$CDXS" -f "$M" plan --offline
+    time_cmd "cdxs status ($NH homes)" "$CDXS" -f "$M" status
     ;;
   *) echo "unknown section $section" >&2; exit 1 ;;
   esac

@@ -4,7 +4,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CDXS=${CDXS:-$ROOT/target/debug/cdxs}
-SANDBOX=$(mktemp -d "${TMPDIR:-/tmp}/cdxs-demo.XXXXXX")
+# Under target/: Codex refuses to set up helper binaries in /tmp and says so on stderr.
+mkdir -p "$ROOT/target"
+SANDBOX=$(mktemp -d "$ROOT/target/demo.XXXXXX")
 trap 'rm -rf "$SANDBOX"' EXIT
 export HOME=$SANDBOX/home CDXS_STATE_DIR=$SANDBOX/state
 unset CODEX_HOME CDXS_MANIFEST
@@ -27,5 +29,31 @@ if [ -x "$CODEX" ]; then
   echo; echo "# what the real Codex CLI thinks of the home cdxs just wrote:"
   step env CODEX_HOME="$HOME/.codex" "$CODEX" login status
 fi
-step "$CDXS" list --json
+
+echo; echo "# the declarative part: a manifest from the current state, then more homes"
+step "$CDXS" init
+M=$HOME/.config/cdxs/cdxs.yaml
+cat >> "$M" <<YAML
+  work:
+    path: ~/codex-homes/work
+    account: me-corp
+  scratch:
+    path: ~/codex-homes/scratch
+YAML
+step cat "$M"
+step "$CDXS" validate
+step "$CDXS" plan
+step "$CDXS" apply --yes
+step "$CDXS" plan --detailed-exitcode
+step "$CDXS" status
+if [ -x "$CODEX" ]; then
+  echo; echo "# drift: somebody runs \`codex login --with-api-key\` in a managed home"
+  printf 'sk-demo-drift-000000000' | CODEX_HOME=$HOME/codex-homes/work "$CODEX" login --with-api-key >/dev/null 2>&1
+  step "$CDXS" plan || true
+  step "$CDXS" apply --yes
+  step env CODEX_HOME="$HOME/codex-homes/work" "$CODEX" login status
+fi
+step "$CDXS" switch me@corp.example --home default || true
+step "$CDXS" history
+step "$CDXS" run --home work -- sh -c 'echo "running with CODEX_HOME=$CODEX_HOME"'
 echo; echo "demo finished; the sandbox is removed on exit"

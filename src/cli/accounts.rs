@@ -351,27 +351,84 @@ pub fn add_api_key(
     ctx.printer
         .status(format!("{verb} {} ({})", stored.name(), stored.id));
     if switch {
-        switch_default_home(ctx, &mut vault, &stored)?;
+        switch_default_home(ctx, &mut vault, &stored, "account add-api-key")?;
     }
     Ok(Exit::Success)
 }
 
 /// Write `account` into the default Codex home (`$CODEX_HOME` or `~/.codex`).
-pub fn switch_default_home(ctx: &Ctx, vault: &mut Vault, account: &Account) -> Result<()> {
+pub fn switch_default_home(
+    ctx: &Ctx,
+    vault: &mut Vault,
+    account: &Account,
+    command: &str,
+) -> Result<()> {
     let home = paths::default_codex_home()?;
-    write_into_home(ctx, vault, account, &home)
+    write_into_home(ctx, vault, account, &home, command)
 }
 
-pub fn write_into_home(ctx: &Ctx, vault: &mut Vault, account: &Account, home: &Path) -> Result<()> {
-    let mut backups = Backups::new(&ctx.state_dir()?, "switch");
-    let result = homes::write_account(
+/// Write `account` into a home outside plan/apply (no manifest, `run --account`): under the
+/// vault and home locks, as a journaled generation with a backup.
+pub fn write_into_home(
+    ctx: &Ctx,
+    vault: &mut Vault,
+    account: &Account,
+    home: &Path,
+    command: &str,
+) -> Result<()> {
+    let state_dir = ctx.state_dir()?;
+    let holder = format!("cdxs {command}");
+    let _vault_lock = crate::reconcile::locks::vault(&state_dir, &holder)?;
+    let _home_lock = crate::reconcile::locks::home(&state_dir, home, &holder)?;
+    vault.mark_interrupted(ctx.ts())?;
+    let file = auth::auth_path(home);
+    let address = format!("home[{}].auth", paths::display(home));
+    let generation = vault.begin_generation(
+        command,
+        None,
+        None,
+        &[(
+            address,
+            "update".into(),
+            format!("write {}", account.name()),
+        )],
+        ctx.ts(),
+    )?;
+    let mut backups = Backups::new(&state_dir, &format!("gen{generation}"));
+    let before = crate::fsx::read_optional(&file)?.map(|b| crate::secret::fingerprint(&b));
+    let result = match homes::write_account(
         vault,
         &mut backups,
         home,
         &account.id,
         &Expect::Anything,
         ctx.ts(),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            vault.finish_action(generation, 0, Some(&e.to_string()))?;
+            vault.finish_generation(generation, false, Some(&e.to_string()), ctx.ts())?;
+            return Err(e);
+        }
+    };
+    let after = crate::fsx::read_optional(&file)?.map(|b| crate::secret::fingerprint(&b));
+    let backup = match &result.outcome {
+        WriteOutcome::Written { backup } => backup.clone(),
+        WriteOutcome::Unchanged => None,
+    };
+    vault.record_file(
+        generation,
+        0,
+        &file,
+        backup.as_deref(),
+        before.as_deref(),
+        after.as_deref(),
     )?;
+    if let Some(fp) = &after {
+        vault.set_baseline(&file, fp, Some(&account.id), Some(generation), ctx.ts())?;
+    }
+    vault.finish_action(generation, 0, None)?;
+    vault.finish_generation(generation, true, None, ctx.ts())?;
     if let Some(h) = &result.harvested {
         let what = if h.imported {
             "saved new login"

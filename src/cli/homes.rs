@@ -103,6 +103,11 @@ fn slug(s: &str) -> String {
 /// A new alias for an account: the email's local part, else its label, made unique with
 /// the email's domain, then a number.
 pub fn alias_for(a: &Account, taken: &dyn Fn(&str) -> bool) -> String {
+    alias_with(a, taken, false)
+}
+
+/// `with_domain`: start from `local-domain` (when several accounts share a local part).
+pub fn alias_with(a: &Account, taken: &dyn Fn(&str) -> bool, with_domain: bool) -> String {
     let (local, domain) = match a.email.as_deref().and_then(|e| e.split_once('@')) {
         Some((l, d)) => (slug(l), slug(d.split('.').next().unwrap_or(d))),
         None => (slug(a.label.as_deref().unwrap_or(&a.id)), String::new()),
@@ -114,7 +119,7 @@ pub fn alias_for(a: &Account, taken: &dyn Fn(&str) -> bool) -> String {
     };
     let mut candidates = vec![base.clone()];
     if !domain.is_empty() {
-        candidates.push(format!("{base}-{domain}"));
+        candidates.insert(usize::from(!with_domain), format!("{base}-{domain}"));
     }
     candidates
         .into_iter()
@@ -301,7 +306,7 @@ pub fn bind_named(
             Some(p) => paths::absolute(&p),
             None => paths::default_codex_home()?,
         };
-        write_into_home(ctx, vault, &account, &path)?;
+        write_into_home(ctx, vault, &account, &path, "switch")?;
         ctx.printer.status(format!("note: {}", no_manifest_help()));
         return Ok(Exit::Success);
     };
@@ -467,8 +472,7 @@ pub fn run(
                 None => paths::default_codex_home()?,
             };
             if !holds_current(&vault, &account, &path)? {
-                let _lock = crate::reconcile::locks::home(&ctx.state_dir()?, &path, "cdxs run")?;
-                write_into_home(ctx, &mut vault, &account, &path)?;
+                write_into_home(ctx, &mut vault, &account, &path, "run")?;
             }
             path
         }

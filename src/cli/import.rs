@@ -60,7 +60,7 @@ pub fn auth(
         ),
     });
     if switch {
-        switch_default_home(ctx, &mut vault, &stored)?;
+        switch_default_home(ctx, &mut vault, &stored, "import auth")?;
     }
     Ok(Exit::Success)
 }

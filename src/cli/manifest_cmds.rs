@@ -64,7 +64,16 @@ pub fn init(ctx: &Ctx) -> Result<Exit> {
     let mut aliases: Vec<(String, String)> = Vec::new(); // (alias, flow mapping)
     let mut bound_alias = None;
     for a in &accounts {
-        let candidate = super::homes::alias_for(a, &|c| aliases.iter().any(|(x, _)| x == c));
+        let local = |x: &Account| {
+            x.email
+                .as_deref()
+                .and_then(|e| e.split('@').next())
+                .map(str::to_lowercase)
+        };
+        let shared =
+            local(a).is_some() && accounts.iter().filter(|o| local(o) == local(a)).count() > 1;
+        let candidate =
+            super::homes::alias_with(a, &|c| aliases.iter().any(|(x, _)| x == c), shared);
         let same_email = accounts
             .iter()
             .filter(|o| o.email.is_some() && o.email == a.email)
