@@ -67,6 +67,20 @@ impl Env {
         cmd
     }
 
+    /// Another program with the same clean environment as [`Env::cdxs`].
+    pub fn cdxs_process(&self, program: &str) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::new(program);
+        cmd.current_dir(&self.work)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("CDXS_STATE_DIR", &self.state)
+            .env("NO_COLOR", "1")
+            .env("TERM", "dumb")
+            .env("TZ", "UTC");
+        cmd
+    }
+
     /// Run cdxs with args and stdin, returning the output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.cdxs().args(args).output().unwrap()
