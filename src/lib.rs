@@ -14,6 +14,7 @@ pub mod legacy;
 pub mod manifest;
 pub mod output;
 pub mod paths;
+pub mod quota;
 pub mod reconcile;
 pub mod secret;
 pub mod vault;

@@ -1,3 +1,7 @@
-//! OAuth credentials: which copy of a token is newer (rotation safety).
+//! ChatGPT credentials: PKCE login, refresh with rotation safety, which copy of a token
+//! is newer, and where the endpoints are.
 
+pub mod endpoints;
 pub mod freshness;
+pub mod oauth;
+pub mod refresh;

@@ -36,6 +36,8 @@ pub struct AccountView {
     pub secret_fingerprint: Option<String>,
     /// Whether the default Codex home uses this account now.
     pub current: bool,
+    /// Cached quota (`null` for API keys and before the first fetch).
+    pub quota: Option<crate::quota::Quota>,
 }
 
 fn rfc3339(ts: Option<i64>) -> Option<String> {
@@ -62,6 +64,7 @@ impl AccountView {
             last_used_at: rfc3339(a.last_used_at),
             secret_fingerprint: a.secret_fingerprint(),
             current,
+            quota: None,
         }
     }
 }
@@ -97,7 +100,22 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 pub fn list(ctx: &Ctx, json: bool) -> Result<Exit> {
-    let vault = ctx.vault()?;
+    list_with_quota(ctx, json, None)
+}
+
+/// The account listing with quota columns. `refresh`: `None` never calls the network
+/// (`show`, `account list`); `Some(force)` first refreshes cached quota older than 5 minutes
+/// (all of it with `force`), as `list` does.
+pub fn list_with_quota(ctx: &Ctx, json: bool, refresh: Option<bool>) -> Result<Exit> {
+    let mut vault = ctx.vault()?;
+    if let Some(force) = refresh {
+        let m = crate::manifest::optional(ctx.global.manifest.as_deref())
+            .ok()
+            .flatten();
+        let ids: Vec<String> = vault.accounts()?.into_iter().map(|a| a.id).collect();
+        super::quota_cmds::refresh_stale(ctx, &mut vault, m.as_ref(), &ids, force)?;
+    }
+    let quotas = vault.quotas()?;
     let all = vault.accounts()?;
     let current = paths::default_codex_home()
         .ok()
@@ -110,7 +128,11 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Exit> {
         ctx.printer.json(&Out {
             accounts: all
                 .iter()
-                .map(|a| AccountView::new(a, current.as_deref() == Some(&a.id)))
+                .map(|a| {
+                    let mut v = AccountView::new(a, current.as_deref() == Some(&a.id));
+                    v.quota = quotas.get(&a.id).cloned();
+                    v
+                })
                 .collect(),
         });
         return Ok(Exit::Success);
@@ -121,7 +143,17 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Exit> {
         );
         return Ok(Exit::Success);
     }
-    let mut table = Table::new(["", "ID", "NAME", "KIND", "PLAN", "TOKEN", "STATUS"]);
+    let mut table = Table::new([
+        "",
+        "ID",
+        "NAME",
+        "KIND",
+        "PLAN",
+        "TOKEN",
+        "5H LEFT",
+        "WEEKLY LEFT",
+        "STATUS",
+    ]);
     for a in &all {
         let marker = if current.as_deref() == Some(&a.id) {
             "*"
@@ -135,11 +167,29 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Exit> {
             a.kind.as_str().to_string(),
             a.plan_type.clone().unwrap_or_else(|| "-".into()),
             token_age(a, ctx.ts()),
+            quota_cell(
+                a,
+                quotas.get(&a.id).and_then(|q| q.five_hour.as_ref()),
+                ctx.ts(),
+            ),
+            quota_cell(
+                a,
+                quotas.get(&a.id).and_then(|q| q.weekly.as_ref()),
+                ctx.ts(),
+            ),
             status_word(&ctx.printer, a),
         ]);
     }
     ctx.printer.out(table.render());
     Ok(Exit::Success)
+}
+
+fn quota_cell(a: &Account, w: Option<&crate::quota::Window>, now: i64) -> String {
+    match (a.kind, w) {
+        (AccountKind::ApiKey, _) => "n/a".into(),
+        (_, None) => "-".into(),
+        (_, Some(_)) => super::quota_cmds::window_cell(w, now),
+    }
 }
 
 fn status_word(p: &Printer, a: &Account) -> String {

@@ -66,6 +66,32 @@ pub enum Command {
     #[command(subcommand)]
     Account(AccountCommand),
 
+    /// Log in to ChatGPT (PKCE, as Codex does) and keep the tokens in the vault
+    #[command(subcommand)]
+    Login(LoginCommand),
+
+    /// Refresh an account's ChatGPT tokens now (rotation-safe)
+    #[command(after_help = "Examples:\n  cdxs refresh-token me@example.com")]
+    RefreshToken {
+        /// Alias, id, email or unique email prefix
+        account: String,
+    },
+
+    /// Show the ChatGPT quota left (5-hour and weekly windows)
+    #[command(
+        after_help = "Examples:\n  cdxs quota                 # the default home's account\n  cdxs quota --all --json\n  cdxs quota work"
+    )]
+    Quota {
+        /// Alias, id, email or unique email prefix (default: the default home's account)
+        account: Option<String>,
+        /// Every account in the vault
+        #[arg(long, conflicts_with = "account")]
+        all: bool,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+
     /// List accounts (like `account list`)
     #[command(after_help = "Examples:\n  cdxs list\n  cdxs list --json | jq '.accounts[].id'")]
     List {
@@ -332,4 +358,26 @@ pub enum HomeCommand {
     Path { name: String },
     /// Stop managing a home (its folder is kept)
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LoginCommand {
+    /// Browser login with PKCE; the browser comes back to http://localhost:PORT/auth/callback
+    #[command(
+        after_help = "Examples:\n  cdxs login oauth\n  cdxs login oauth --no-browser            # print the address only\n  cdxs login oauth --manual                # paste the address the browser ended on\n  cdxs login oauth --switch                # and make it the default home's account"
+    )]
+    Oauth {
+        /// Paste the callback address instead of listening for it
+        #[arg(long)]
+        manual: bool,
+        /// Port of the local callback (Codex's client allows 1455)
+        #[arg(long, default_value_t = crate::auth::endpoints::DEFAULT_CALLBACK_PORT)]
+        port: u16,
+        /// Do not try to open a browser
+        #[arg(long)]
+        no_browser: bool,
+        /// Also make it the default home's account
+        #[arg(long)]
+        switch: bool,
+    },
 }

@@ -27,7 +27,7 @@ pub enum Named {
 }
 
 /// Does `r` name vault account `a`?
-fn ref_names(r: &AccountRef, a: &Account) -> bool {
+pub fn ref_names(r: &AccountRef, a: &Account) -> bool {
     match r {
         AccountRef::Id(id) => *id == a.id,
         AccountRef::Email { email, workspace } => {
@@ -187,6 +187,7 @@ fn write_manifest(
         let scope = crate::reconcile::observe::Scope {
             homes: Some(vec![home.to_string()]),
             skip_processes: true,
+            ..crate::reconcile::observe::Scope::default()
         };
         let observed = crate::reconcile::apply::observe_now(&edited, &vault, &scope)?;
         let plan = crate::reconcile::plan::plan(&edited, &observed, ctx.ts());

@@ -16,12 +16,13 @@ mod accounts;
 pub mod args;
 mod homes;
 mod import;
+mod login;
 mod manifest_cmds;
 mod plan;
 mod quota_cmds;
 mod status_view;
 
-use args::{AccountCommand, Cli, Command, GlobalArgs, HomeCommand, ImportCommand};
+use args::{AccountCommand, Cli, Command, GlobalArgs, HomeCommand, ImportCommand, LoginCommand};
 
 /// What every handler gets: the printer, the global flags, and the clock.
 pub struct Ctx {
@@ -176,8 +177,16 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
             AccountCommand::Show { account, json } => accounts::show(ctx, &account, json),
             AccountCommand::Remove { account } => accounts::remove(ctx, &account),
         },
-        Command::List { json, force: _ } => accounts::list(ctx, json),
-        Command::Show { json } => accounts::list(ctx, json),
+        Command::List { json, force } => accounts::list_with_quota(ctx, json, Some(force)),
+        Command::Show { json } => accounts::list_with_quota(ctx, json, None),
+        Command::Login(LoginCommand::Oauth {
+            manual,
+            port,
+            no_browser,
+            switch,
+        }) => login::oauth(ctx, manual, port, no_browser, switch),
+        Command::RefreshToken { account } => quota_cmds::refresh_token(ctx, &account),
+        Command::Quota { account, all, json } => quota_cmds::quota(ctx, account, all, json),
         Command::Remove { account } => accounts::remove(ctx, &account),
         Command::Validate => manifest_cmds::validate(ctx),
         Command::Init => manifest_cmds::init(ctx),
@@ -186,10 +195,11 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
             json,
             out,
             targets,
-            offline: _,
+            offline,
         } => plan::plan(
             ctx,
             plan::PlanArgs {
+                offline,
                 detailed_exitcode,
                 json,
                 out,
@@ -200,10 +210,11 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
             plan_file,
             yes,
             targets,
-            offline: _,
+            offline,
         } => plan::apply(
             ctx,
             plan::ApplyArgs {
+                offline,
                 plan_file,
                 yes,
                 targets,

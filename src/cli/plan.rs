@@ -29,7 +29,12 @@ fn env_lookup(var: &str) -> Option<String> {
     std::env::var(var).ok()
 }
 
-fn make_plan(ctx: &Ctx, m: &Manifest, vault: &Vault, scope: &Scope) -> Result<Plan> {
+fn make_plan(ctx: &Ctx, m: &Manifest, vault: &mut Vault, scope: &Scope) -> Result<Plan> {
+    if !scope.offline {
+        // Pools pick by quota: refresh what is older than 5 minutes (failures keep the cache).
+        let ids = super::quota_cmds::pool_accounts(m, vault)?;
+        super::quota_cmds::refresh_stale(ctx, vault, Some(m), &ids, false)?;
+    }
     let observed = apply::observe_now(m, vault, scope)?;
     Ok(reconcile::plan::plan(m, &observed, ctx.ts()))
 }
@@ -48,6 +53,7 @@ fn fail_on_errors(ctx: &Ctx, plan: &Plan) -> Result<()> {
 }
 
 pub struct PlanArgs {
+    pub offline: bool,
     pub detailed_exitcode: bool,
     pub json: bool,
     pub out: Option<PathBuf>,
@@ -56,8 +62,12 @@ pub struct PlanArgs {
 
 pub fn plan(ctx: &Ctx, args: PlanArgs) -> Result<Exit> {
     let m = manifest::require(ctx.global.manifest.as_deref())?;
-    let vault = ctx.vault()?;
-    let mut plan = make_plan(ctx, &m, &vault, &Scope::default())?;
+    let mut vault = ctx.vault()?;
+    let scope = Scope {
+        offline: args.offline,
+        ..Scope::default()
+    };
+    let mut plan = make_plan(ctx, &m, &mut vault, &scope)?;
     plan.retain_targets(&args.targets);
     let doc = PlanDoc {
         format: PLAN_FORMAT.into(),
@@ -114,6 +124,7 @@ fn read_plan_file(path: &Path) -> Result<Plan> {
 }
 
 pub struct ApplyArgs {
+    pub offline: bool,
     pub plan_file: Option<PathBuf>,
     pub yes: bool,
     pub targets: Vec<String>,
@@ -134,6 +145,7 @@ pub fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Exit> {
             let scope = Scope {
                 homes: Some(plan.observed.keys().cloned().collect()),
                 skip_processes: true,
+                ..Scope::default()
             };
             if let Some(why) =
                 apply::stale_reason(&plan, &m, &apply::observe_now(&m, &vault, &scope)?)
@@ -145,8 +157,12 @@ pub fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Exit> {
         }
         None => {
             let m = manifest::require(ctx.global.manifest.as_deref())?;
-            let vault = ctx.vault()?;
-            let mut plan = make_plan(ctx, &m, &vault, &Scope::default())?;
+            let mut vault = ctx.vault()?;
+            let scope = Scope {
+                offline: args.offline,
+                ..Scope::default()
+            };
+            let mut plan = make_plan(ctx, &m, &mut vault, &scope)?;
             plan.retain_targets(&args.targets);
             (m, plan, false)
         }
@@ -197,6 +213,7 @@ fn execute(
     let scope = Scope {
         homes: Some(plan.observed.keys().cloned().collect()),
         skip_processes: true,
+        ..Scope::default()
     };
     let now = apply::observe_now(m, &vault, &scope)?;
     if let Some(why) = apply::stale_reason(plan, m, &now) {
@@ -254,12 +271,13 @@ pub(super) fn converge(
     extra: Vec<FileChange>,
     skip_processes: bool,
 ) -> Result<bool> {
-    let vault = ctx.vault()?;
+    let mut vault = ctx.vault()?;
     let scope = Scope {
         homes: Some(homes.to_vec()),
         skip_processes,
+        ..Scope::default()
     };
-    let mut plan = make_plan(ctx, m, &vault, &scope)?;
+    let mut plan = make_plan(ctx, m, &mut vault, &scope)?;
     drop(vault);
     let targets: Vec<String> = homes.iter().map(|h| format!("home.{h}")).collect();
     let reads: Vec<String> = plan

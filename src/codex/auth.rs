@@ -294,33 +294,67 @@ pub fn write_with(
     decide: impl FnOnce(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
     backup: impl FnOnce(&Path, &[u8]) -> Result<PathBuf>,
 ) -> Result<WriteOutcome> {
-    let path = auth_path(home);
-    // Codex blocks on auth.lock without a deadline; we wait a bounded time and say who holds it.
-    let _outer = fsx::lock_exclusive(
+    lock_home(home)?.write_with(decide, backup)
+}
+
+/// Codex's outer `auth.lock` of one home, held: Codex waits (it blocks on this lock
+/// before refreshing or writing), so cdxs can refresh a login and write the result back
+/// without Codex spending the same refresh token meanwhile.
+#[derive(Debug)]
+pub struct HomeAuthLock {
+    home: PathBuf,
+    _outer: fsx::FileLock,
+}
+
+/// Take a home's `auth.lock`; Codex blocks on it without a deadline, we wait a bounded time
+/// and say who holds it.
+pub fn lock_home(home: &Path) -> Result<HomeAuthLock> {
+    let outer = fsx::lock_exclusive(
         &home.join(AUTH_LOCK),
         LockSpec::new(fsx::lock_timeout()).mode(0o644),
         "Codex's `auth.lock`",
     )?;
-    let _commit = fsx::lock_exclusive(
-        &home.join(AUTH_JSON_LOCK),
-        LockSpec::new(COMMIT_LOCK_WAIT),
-        "Codex's `auth.json.lock`",
-    )?;
-    let current = fsx::read_optional(&path)?;
-    let Some(content) = decide(current.as_deref())? else {
-        return Ok(WriteOutcome::Unchanged);
-    };
-    if current.as_deref() == Some(content.as_slice()) {
-        return Ok(WriteOutcome::Unchanged);
+    Ok(HomeAuthLock {
+        home: home.to_path_buf(),
+        _outer: outer,
+    })
+}
+
+impl HomeAuthLock {
+    pub fn home(&self) -> &Path {
+        &self.home
     }
-    let saved = match &current {
-        Some(bytes) => Some(backup(&path, bytes)?),
-        None => None,
-    };
-    fsx::fault_point("auth.before_write");
-    fsx::write_atomic(&path, &content, fsx::SECRET_FILE_MODE)?;
-    fsx::fault_point("auth.after_write");
-    Ok(WriteOutcome::Written { backup: saved })
+
+    /// The second half of Codex's protocol: `auth.json.lock` for milliseconds, the decision
+    /// on the current bytes, backup, atomic write.
+    pub fn write_with(
+        &self,
+        decide: impl FnOnce(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
+        backup: impl FnOnce(&Path, &[u8]) -> Result<PathBuf>,
+    ) -> Result<WriteOutcome> {
+        let home = &self.home;
+        let path = auth_path(home);
+        let _commit = fsx::lock_exclusive(
+            &home.join(AUTH_JSON_LOCK),
+            LockSpec::new(COMMIT_LOCK_WAIT),
+            "Codex's `auth.json.lock`",
+        )?;
+        let current = fsx::read_optional(&path)?;
+        let Some(content) = decide(current.as_deref())? else {
+            return Ok(WriteOutcome::Unchanged);
+        };
+        if current.as_deref() == Some(content.as_slice()) {
+            return Ok(WriteOutcome::Unchanged);
+        }
+        let saved = match &current {
+            Some(bytes) => Some(backup(&path, bytes)?),
+            None => None,
+        };
+        fsx::fault_point("auth.before_write");
+        fsx::write_atomic(&path, &content, fsx::SECRET_FILE_MODE)?;
+        fsx::fault_point("auth.after_write");
+        Ok(WriteOutcome::Written { backup: saved })
+    }
 }
 
 /// Remove a home's `auth.json` under Codex's lock protocol (rollback of a generation that

@@ -67,8 +67,17 @@ pub fn lock_for(plan: &Plan, state_dir: &Path, holder: &str) -> Result<Held> {
             Op::CreateHomeDir { path, .. }
             | Op::WriteAuth { path, .. }
             | Op::Harvest { path, .. } => Some(path.as_path()),
-            Op::ImportAuthFile { .. } => None,
+            Op::ImportAuthFile { .. } | Op::Refresh { .. } => None,
         })
+        // A refresh may rewrite any home that holds the login.
+        .chain(
+            plan.actions
+                .iter()
+                .any(|a| matches!(a.op, Op::Refresh { .. }))
+                .then(|| plan.observed.values().map(|h| h.path.as_path()))
+                .into_iter()
+                .flatten(),
+        )
         .collect();
     let homes = locks::homes(state_dir, paths, holder)?;
     Ok(Held {
@@ -174,12 +183,24 @@ pub fn apply(
         )?;
     }
     fsx::fault_point("apply.after_begin");
-    let mut backups = Backups::new(env.state_dir, &format!("gen{generation}"));
+    let mut homes: Vec<PathBuf> = plan.observed.values().map(|h| h.path.clone()).collect();
+    if let Ok(default) = crate::paths::default_codex_home()
+        && !homes.contains(&default)
+    {
+        homes.push(default);
+    }
+    let mut run = Run {
+        generation,
+        backups: Backups::new(env.state_dir, &format!("gen{generation}")),
+        homes,
+        touched: Default::default(),
+        env,
+    };
     let mut done = Vec::new();
     for (seq, action) in plan.actions.iter().enumerate() {
         progress(action);
         fsx::fault_point("apply.before_action");
-        match run_action(action, seq, generation, vault, &mut backups, env) {
+        match run_action(action, seq, vault, &mut run) {
             Ok(d) => {
                 vault.finish_action(generation, seq, None)?;
                 fsx::fault_point("apply.after_action");
@@ -189,7 +210,8 @@ pub fn apply(
                 let cause = err.to_string();
                 vault.finish_action(generation, seq, Some(&cause))?;
                 vault.finish_generation(generation, false, Some(&cause), env.now)?;
-                let backup = backups
+                let backup = run
+                    .backups
                     .saved()
                     .last()
                     .map(|(orig, b)| (orig.clone(), b.clone()));
@@ -240,20 +262,66 @@ fn accept(plan: &Plan, vault: &mut Vault, generation: Option<i64>, now: i64) -> 
     Ok(())
 }
 
-fn run_action(
-    action: &Action,
-    seq: usize,
+/// What one apply run knows across its actions.
+struct Run<'a> {
     generation: i64,
-    vault: &mut Vault,
-    backups: &mut Backups,
-    env: &ApplyEnv,
-) -> Result<Done> {
+    backups: Backups,
+    /// Every home cdxs knows (declared ones and the default): refresh harvests from and
+    /// updates them.
+    homes: Vec<PathBuf>,
+    /// auth.json files this run already rewrote (a later write to one of them does not
+    /// compare against what plan saw).
+    touched: std::collections::BTreeSet<PathBuf>,
+    env: &'a ApplyEnv<'a>,
+}
+
+fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> Result<Done> {
+    let generation = run.generation;
+    let env = run.env;
+    let backups = &mut run.backups;
     let done = |message: String, backup: Option<PathBuf>| Done {
         address: action.address.clone(),
         message,
         backup,
     };
     match &action.op {
+        Op::Refresh { account_id } => {
+            let now = chrono::DateTime::from_timestamp(env.now, 0).unwrap_or_else(chrono::Utc::now);
+            let outcome = crate::auth::refresh::refresh_locked(
+                vault, backups, &run.homes, account_id, false, now,
+            )?;
+            for (file, backup) in &outcome.written {
+                let after = fsx::read_optional(file)?.map(|b| fingerprint(&b));
+                vault.record_file(
+                    generation,
+                    seq,
+                    file,
+                    backup.as_deref(),
+                    None,
+                    after.as_deref(),
+                )?;
+                if let Some(fp) = &after {
+                    vault.set_baseline(file, fp, Some(account_id), Some(generation), env.now)?;
+                }
+                run.touched.insert(file.clone());
+            }
+            let name = vault
+                .account(account_id)?
+                .map(|a| a.name().to_string())
+                .unwrap_or_default();
+            Ok(done(
+                match outcome.result {
+                    crate::auth::refresh::Refreshed::Refreshed => format!("refreshed {name}"),
+                    crate::auth::refresh::Refreshed::TookNewer => {
+                        format!("took newer tokens of {name} from a home")
+                    }
+                    crate::auth::refresh::Refreshed::NotNeeded => {
+                        format!("{name}'s tokens were fresh")
+                    }
+                },
+                None,
+            ))
+        }
         Op::CreateHomeDir { path, .. } => {
             fsx::ensure_private_dir(path)?;
             Ok(done(format!("created {}", tick(path)), None))
@@ -331,7 +399,11 @@ fn run_action(
                 backups,
                 path,
                 source,
-                &Expect::Fingerprint(expect.clone()),
+                &if run.touched.contains(&file) {
+                    Expect::Anything
+                } else {
+                    Expect::Fingerprint(expect.clone())
+                },
                 env.now,
             )?;
             let after = fsx::read_optional(&file)?.map(|b| fingerprint(&b));
@@ -339,6 +411,7 @@ fn run_action(
                 WriteOutcome::Written { backup } => backup.clone(),
                 WriteOutcome::Unchanged => None,
             };
+            run.touched.insert(file.clone());
             vault.record_file(
                 generation,
                 seq,

@@ -55,6 +55,9 @@ pub enum Op {
         path: PathBuf,
         account_id: String,
     },
+    /// Refresh a ChatGPT login's tokens (they expire within 5 minutes) before writing them;
+    /// homes holding the login get the new tokens at once.
+    Refresh { account_id: String },
     /// Write a home's auth.json.
     WriteAuth {
         home: String,

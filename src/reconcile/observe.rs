@@ -121,6 +121,8 @@ pub struct Observed {
     pub baselines: BTreeMap<PathBuf, Baseline>,
     /// Cached quota by account id (remaining percentages).
     pub quota: BTreeMap<String, QuotaObs>,
+    /// Whether apply may call the network (token refresh); `--offline` turns it off.
+    pub online: bool,
 }
 
 /// Remaining quota of an account, as cached.
@@ -128,15 +130,28 @@ pub struct Observed {
 pub struct QuotaObs {
     pub five_hour: Option<f64>,
     pub weekly: Option<f64>,
+    pub limit_reached: bool,
     pub fetched_at: i64,
 }
 
 impl QuotaObs {
     /// The smaller of the two windows: what `most-remaining` ranks by.
     pub fn remaining(&self) -> Option<f64> {
+        if self.limit_reached {
+            return Some(0.0);
+        }
         match (self.five_hour, self.weekly) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    pub fn from_quota(q: &crate::quota::Quota) -> Self {
+        QuotaObs {
+            five_hour: q.five_hour.map(|w| w.remaining_percent),
+            weekly: q.weekly.map(|w| w.remaining_percent),
+            limit_reached: q.limit_reached,
+            fetched_at: q.fetched_at,
         }
     }
 }
@@ -201,6 +216,8 @@ pub struct Scope {
     pub homes: Option<Vec<String>>,
     /// Skip the scan for running Codex processes (`run` does not need it).
     pub skip_processes: bool,
+    /// `--offline`: plan no token refresh (quota comes from the cache either way).
+    pub offline: bool,
 }
 
 /// Read everything plan needs. `env` looks up environment variables (tests pass a map).
@@ -214,6 +231,12 @@ pub fn observe(
     let mut observed = Observed {
         accounts: accounts.iter().map(AccountObs::from_account).collect(),
         baselines: vault.baselines()?,
+        quota: vault
+            .quotas()?
+            .iter()
+            .map(|(id, q)| (id.clone(), QuotaObs::from_quota(q)))
+            .collect(),
+        online: !scope.offline,
         ..Observed::default()
     };
     let procs = if scope.skip_processes {

@@ -19,6 +19,8 @@ pub struct Env {
     pub state: PathBuf,
     /// Current folder for commands.
     pub work: PathBuf,
+    /// Extra environment for every cdxs run (mock endpoints, keys).
+    pub extra: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Env {
@@ -41,6 +43,7 @@ impl Env {
             state,
             work,
             root,
+            extra: Default::default(),
         }
     }
 
@@ -63,8 +66,22 @@ impl Env {
             .env("CDXS_STATE_DIR", &self.state)
             .env("NO_COLOR", "1")
             .env("TZ", "UTC")
-            .env("CDXS_LOCK_TIMEOUT", "10");
+            .env("CDXS_LOCK_TIMEOUT", "10")
+            // No test may reach OpenAI: endpoints point at a closed local port unless a
+            // test points them at its mock.
+            .env("CDXS_AUTH_BASE_URL", "http://127.0.0.1:9")
+            .env("CDXS_CHATGPT_BASE_URL", "http://127.0.0.1:9/backend-api");
+        for (k, v) in self.extra.borrow().iter() {
+            cmd.env(k, v);
+        }
         cmd
+    }
+
+    /// Set an environment variable for every later cdxs run.
+    pub fn set_env(&self, key: &str, value: &str) {
+        self.extra
+            .borrow_mut()
+            .push((key.to_string(), value.to_string()));
     }
 
     /// Another program with the same clean environment as [`Env::cdxs`].

@@ -3,9 +3,12 @@
 mod harness;
 
 mod accounts;
+mod auth_quota;
 mod bad_input;
 mod crash;
 mod manifest;
+mod mock_openai;
 mod plan_apply;
 mod real_codex_auth;
 mod real_codex_homes;
+mod real_codex_rotation;

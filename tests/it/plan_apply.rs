@@ -574,7 +574,11 @@ fn auth_file_references_are_imported_at_apply_time() {
     let env = Env::new();
     let mounted = env.path("secrets/codex-auth.json");
     std::fs::create_dir_all(mounted.parent().unwrap()).unwrap();
-    std::fs::write(&mounted, Login::new("mount@example.com", "acct-mount").auth_json()).unwrap();
+    std::fs::write(
+        &mounted,
+        Login::new("mount@example.com", "acct-mount").auth_json(),
+    )
+    .unwrap();
     env.manifest(&format!(
         "version: 1\naccounts:\n  m: {{ auth_file: {} }}\nhomes:\n  ci: {{ path: {}, account: m }}\n",
         mounted.display(),
@@ -582,10 +586,20 @@ fn auth_file_references_are_imported_at_apply_time() {
     ));
     let out = env.run(&["plan"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stdout(&out).contains("<= account.m.import"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("<= account.m.import"),
+        "{}",
+        text(&out)
+    );
     apply_yes(&env);
-    assert_eq!(read_json(&env.codex_home("ci").join("auth.json"))["tokens"]["account_id"], "acct-mount");
-    assert_eq!(env.accounts_json()["accounts"][0]["email"], "mount@example.com");
+    assert_eq!(
+        read_json(&env.codex_home("ci").join("auth.json"))["tokens"]["account_id"],
+        "acct-mount"
+    );
+    assert_eq!(
+        env.accounts_json()["accounts"][0]["email"],
+        "mount@example.com"
+    );
     assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);
     // A missing mount is a plan error naming the file.
     std::fs::remove_file(&mounted).unwrap();
@@ -606,13 +620,21 @@ fn on_a_terminal(env: &Env, args: &str, answer: &str) -> std::process::Output {
 
 #[test]
 fn apply_asks_on_a_terminal_and_only_yes_approves() {
-    if std::process::Command::new("script").arg("--version").output().is_err() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipping: util-linux `script` is not installed");
         return;
     }
     let env = setup();
     let out = on_a_terminal(&env, "apply", "no");
-    assert!(stdout(&out).contains("Only 'yes' will be accepted"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("Only 'yes' will be accepted"),
+        "{}",
+        text(&out)
+    );
     assert!(!env.codex_home("main").exists(), "{}", text(&out));
     let out = on_a_terminal(&env, "apply", "yes");
     assert!(stdout(&out).contains("Apply complete!"), "{}", text(&out));

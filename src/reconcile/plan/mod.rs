@@ -40,7 +40,10 @@ struct Planner<'a> {
     notes: Vec<Note>,
     imported: BTreeSet<String>,
     harvested: BTreeSet<String>,
+    refreshed: BTreeSet<String>,
+    refreshes: Vec<Action>,
     accepted: Vec<super::Accepted>,
+    now: i64,
 }
 
 pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
@@ -55,7 +58,10 @@ pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
         notes: Vec::new(),
         imported: BTreeSet::new(),
         harvested: BTreeSet::new(),
+        refreshed: BTreeSet::new(),
+        refreshes: Vec::new(),
         accepted: Vec::new(),
+        now,
     };
     let mut observed = BTreeMap::new();
     // Harvest first, from every declared home: the vault must hold the newest tokens
@@ -86,10 +92,11 @@ pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
                 auth: obs.auth_fingerprint.clone(),
             },
         );
-        p.home(home, obs, &mut taken, now);
+        p.home(home, obs, &mut taken);
     }
     let mut actions = p.dirs;
     actions.extend(p.reads);
+    actions.extend(p.refreshes);
     actions.extend(p.writes);
     Plan {
         manifest: m.path.clone(),
@@ -103,11 +110,19 @@ pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
     }
 }
 
-/// "me@x.io (plus, workspace acct-1)".
-fn describe_account(a: &AccountObs) -> String {
+/// "me@x.io (plus, 5h 80% / wk 60% left)".
+fn describe_account(a: &AccountObs, o: &Observed) -> String {
     let mut extra = Vec::new();
     if let Some(p) = &a.plan_type {
         extra.push(p.clone());
+    }
+    if let Some(q) = o.quota.get(&a.id) {
+        let pct = |v: Option<f64>| v.map(|v| format!("{v:.0}%")).unwrap_or_else(|| "?".into());
+        extra.push(format!(
+            "5h {} / wk {} left",
+            pct(q.five_hour),
+            pct(q.weekly)
+        ));
     }
     if a.kind == AccountKind::ApiKey {
         extra.push(format!(
@@ -129,7 +144,7 @@ fn describe_auth(auth: &AuthObs, o: &Observed) -> Option<String> {
         AuthObs::Empty => "no credentials".into(),
         AuthObs::Foreign(mode) => format!("auth mode `{mode}` (not managed by cdxs)"),
         AuthObs::Credentials(c) => match c.account_id().and_then(|id| o.account(id)) {
-            Some(a) => describe_account(a),
+            Some(a) => describe_account(a, o),
             None => match c {
                 CredObs::ApiKey {
                     key_fingerprint, ..
@@ -323,8 +338,42 @@ impl Planner<'_> {
         }
     }
 
-    fn home(&mut self, home: &Home, obs: &HomeObs, taken: &mut BTreeSet<String>, now: i64) {
-        let _ = now;
+    /// A login written into a home is refreshed first when it expires within 5 minutes,
+    /// as Codex itself does (or noted, offline).
+    fn refresh_if_expiring(&mut self, alias: &str, a: &AccountObs, address: &str) {
+        if a.kind != AccountKind::OAuth || a.requires_reauth {
+            return;
+        }
+        let left = a.freshness.expires_at.map(|e| e - self.now);
+        if left.is_some_and(|l| l >= crate::auth::refresh::REFRESH_WINDOW_SECS) {
+            return;
+        }
+        let when = match left {
+            Some(l) if l > 0 => format!("its access token expires in {}s", l),
+            Some(_) => "its access token has expired".to_string(),
+            None => "its access token's expiry is unknown".to_string(),
+        };
+        if !self.o.online {
+            self.notes.push(Note {
+                address: address.to_string(),
+                message: format!("{alias}: {when}; offline, so Codex will refresh it itself"),
+            });
+            return;
+        }
+        if self.refreshed.insert(a.id.clone()) {
+            self.refreshes.push(Action {
+                address: format!("account.{alias}.refresh"),
+                kind: ActionKind::Update,
+                description: format!("refresh {alias}'s tokens first: {when}"),
+                changes: vec![],
+                op: Op::Refresh {
+                    account_id: a.id.clone(),
+                },
+            });
+        }
+    }
+
+    fn home(&mut self, home: &Home, obs: &HomeObs, taken: &mut BTreeSet<String>) {
         let name = &home.name;
         if !obs.dir_exists {
             self.dirs.push(Action {
@@ -450,6 +499,8 @@ impl Planner<'_> {
                 );
                 return;
             }
+            let a = a.clone();
+            self.refresh_if_expiring(&alias, &a, &address);
             if a.requires_reauth {
                 self.notes.push(Note {
                     address: address.clone(),
@@ -461,7 +512,7 @@ impl Planner<'_> {
             }
         }
         let after = match (&target, target_account) {
-            (_, Some(a)) => format!("{alias} = {}", describe_account(a)),
+            (_, Some(a)) => format!("{alias} = {}", describe_account(a, self.o)),
             (
                 Target::Env {
                     var,
@@ -605,7 +656,7 @@ impl Planner<'_> {
             .account_id
             .as_deref()
             .and_then(|id| self.o.account(id))
-            .map(describe_account)
+            .map(|a| describe_account(a, self.o))
             .or(base.account_id.clone())
             .unwrap_or_else(|| "a file".into());
         let now = describe_auth(&obs.auth, self.o)

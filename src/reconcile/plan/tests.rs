@@ -308,7 +308,7 @@ fn homes_sharing_a_pool_get_distinct_members_by_quota() {
             QuotaObs {
                 five_hour: Some(left),
                 weekly: Some(99.0),
-                fetched_at: 0,
+                ..QuotaObs::default()
             },
         );
     }
@@ -396,4 +396,42 @@ fn keyring_store_and_running_processes_are_noted() {
     let notes: Vec<_> = p.notes.iter().map(|n| n.message.as_str()).collect();
     assert!(notes.iter().any(|n| n.contains("keyring")), "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("pid 42")), "{notes:?}");
+}
+
+#[test]
+fn an_expiring_login_is_refreshed_before_it_is_written() {
+    let m = manifest(TWO_HOMES);
+    let mut o = observed_two(
+        AuthObs::Missing,
+        chatgpt_file(&oauth("oauth_work", "me@corp.io", 100), 100),
+    );
+    o.online = true;
+    // me's access token expires at 3700: at now=3500 that is within 5 minutes.
+    let p = plan(&m, &o, 3500);
+    assert_eq!(
+        addresses(&p),
+        vec![
+            ("account.me.refresh".to_string(), ActionKind::Update),
+            ("account.work.refresh".to_string(), ActionKind::Update),
+            ("home.default.auth".to_string(), ActionKind::Create),
+        ]
+    );
+    assert!(matches!(&p.actions[0].op, Op::Refresh { account_id } if account_id == "oauth_me"));
+    // Offline: no refresh, a note instead.
+    o.online = false;
+    let p = plan(&m, &o, 3500);
+    assert_eq!(
+        addresses(&p),
+        vec![("home.default.auth".to_string(), ActionKind::Create)]
+    );
+    assert!(
+        p.notes.iter().any(|n| n.message.contains("offline")),
+        "{:?}",
+        p.notes
+    );
+    // A login waiting for a new login is not refreshed.
+    o.online = true;
+    o.accounts[0].requires_reauth = true;
+    let p = plan(&m, &o, 3500);
+    assert!(!addresses(&p).iter().any(|(a, _)| a == "account.me.refresh"));
 }

@@ -1,0 +1,314 @@
+//! `login oauth`: PKCE (S256) against the Codex OAuth client, with a one-shot local callback
+//! at `http://localhost:<port>/auth/callback` or a pasted callback URL. It never runs
+//! `codex login` (which would revoke the login a home held before).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use super::endpoints;
+use super::refresh::TokenResponse;
+use crate::error::{Error, Result};
+
+/// One login attempt's secrets (never printed): the verifier and the state.
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+    pub state: String,
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::fill(&mut buf[..]);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+impl Pkce {
+    pub fn new() -> Pkce {
+        let verifier = random_token(32);
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        Pkce {
+            verifier,
+            challenge,
+            state: random_token(24),
+        }
+    }
+}
+
+impl Default for Pkce {
+    fn default() -> Self {
+        Pkce::new()
+    }
+}
+
+pub fn redirect_uri(port: u16) -> String {
+    format!("http://localhost:{port}/auth/callback")
+}
+
+/// The authorize URL Codex's own login opens.
+pub fn authorize_url(pkce: &Pkce, port: u16) -> String {
+    let mut url = url::Url::parse(&endpoints::authorize_url()).expect("a valid base URL");
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", endpoints::CLIENT_ID)
+        .append_pair("redirect_uri", &redirect_uri(port))
+        .append_pair("scope", endpoints::SCOPES)
+        .append_pair("code_challenge", &pkce.challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("id_token_add_organizations", "true")
+        .append_pair("codex_cli_simplified_flow", "true")
+        .append_pair("state", &pkce.state)
+        .append_pair("originator", endpoints::ORIGINATOR);
+    url.to_string()
+}
+
+/// Take the code from a callback: a full URL, `/auth/callback?...`, or just the query.
+pub fn parse_callback(input: &str, state: &str) -> Result<String> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(Error::user("nothing was pasted")
+            .with_help("paste the whole address the browser was sent to"));
+    }
+    let url = if input.starts_with("http://") || input.starts_with("https://") {
+        url::Url::parse(input)
+    } else if input.starts_with('/') {
+        url::Url::parse(&format!("http://localhost{input}"))
+    } else {
+        url::Url::parse(&format!(
+            "http://localhost/auth/callback?{}",
+            input.trim_start_matches('?')
+        ))
+    }
+    .map_err(|_| {
+        Error::user("that is not a callback address")
+            .with_help("paste the whole address the browser was sent to")
+    })?;
+    if url.path() != "/auth/callback" {
+        return Err(Error::user(format!(
+            "the address goes to `{}`, not `/auth/callback`",
+            url.path()
+        ))
+        .with_help("paste the address of the page the login ended on"));
+    }
+    let get = |k: &str| {
+        url.query_pairs()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    if let Some(err) = get("error") {
+        let desc = get("error_description").unwrap_or_default();
+        return Err(Error::user(
+            format!("the login was refused: {err} {desc}")
+                .trim()
+                .to_string(),
+        )
+        .with_help("start again with `cdxs login oauth`"));
+    }
+    match get("state") {
+        Some(s) if s == state => {}
+        Some(_) => {
+            return Err(
+                Error::user("the callback's state does not match this login").with_help(
+                    "it belongs to another login attempt; start again with `cdxs login oauth`",
+                ),
+            );
+        }
+        None => {
+            return Err(
+                Error::user("the callback has no state").with_help("paste the whole address")
+            );
+        }
+    }
+    get("code").filter(|c| !c.is_empty()).ok_or_else(|| {
+        Error::user("the callback has no authorization code").with_help("paste the whole address")
+    })
+}
+
+/// Wait for the browser's redirect on `listener`; answer it; return the code.
+pub fn wait_for_callback(listener: &TcpListener, state: &str, timeout: Duration) -> Result<String> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("cannot listen for the login callback", e))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if let Some(result) = handle(stream, state) {
+                    return result;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return Err(Error::user(format!(
+                        "no login callback within {} seconds",
+                        timeout.as_secs()
+                    ))
+                    .with_help("run `cdxs login oauth` again, or `cdxs login oauth --manual` to paste the address"));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(Error::io("cannot accept the login callback", e)),
+        }
+    }
+}
+
+/// One connection: `None` for requests that are not the callback (favicon, probes).
+fn handle(mut stream: TcpStream, state: &str) -> Option<Result<String>> {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    // Drain the headers.
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).ok()? <= 2 {
+            break;
+        }
+    }
+    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    if !target.starts_with("/auth/callback") {
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return None;
+    }
+    let result = parse_callback(&target, state);
+    let (status, body) = match &result {
+        Ok(_) => ("200 OK", "<html><body><h2>cdxs: login complete</h2><p>You can close this tab and return to the terminal.</p></body></html>".to_string()),
+        Err(e) => ("400 Bad Request", format!("<html><body><h2>cdxs: login failed</h2><p>{}</p></body></html>", html_escape(&e.to_string()))),
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.flush();
+    let mut sink = [0u8; 64];
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(10)));
+    let _ = stream.read(&mut sink);
+    Some(result)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Exchange the code for tokens (form-encoded, as Codex does).
+pub fn exchange(code: &str, pkce: &Pkce, port: u16) -> Result<TokenResponse> {
+    let client = endpoints::client()?;
+    let resp = client
+        .post(endpoints::token_url())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &redirect_uri(port)),
+            ("client_id", endpoints::CLIENT_ID),
+            ("code_verifier", &pkce.verifier),
+        ])
+        .send()
+        .map_err(|e| {
+            Error::user(format!(
+                "the token exchange failed: {}",
+                endpoints::describe(&e)
+            ))
+        })?;
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    if !(200..300).contains(&status) {
+        let code = match super::refresh::classify(status, &text) {
+            super::refresh::Failure::Permanent { code } => code,
+            super::refresh::Failure::Transient(t) => t,
+        };
+        return Err(
+            Error::user(format!("the token exchange was refused: {code}")).with_help(
+                "start again with `cdxs login oauth`; a code works once and only for a few minutes",
+            ),
+        );
+    }
+    let tokens: TokenResponse = serde_json::from_str(&text)
+        .map_err(|_| Error::user("the token endpoint answered something that is not JSON"))?;
+    if tokens.id_token.as_deref().is_none_or(str::is_empty)
+        || tokens.access_token.as_deref().is_none_or(str::is_empty)
+    {
+        return Err(Error::user(
+            "the token endpoint answered without an id token or access token",
+        ));
+    }
+    Ok(tokens)
+}
+
+/// Try to open a browser; say nothing if there is none.
+pub fn open_browser(url: &str) -> bool {
+    let candidates: Vec<String> = std::env::var("BROWSER")
+        .ok()
+        .into_iter()
+        .chain(["xdg-open".to_string(), "open".to_string()])
+        .collect();
+    candidates.iter().any(|b| {
+        std::process::Command::new(b)
+            .arg(url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_challenge_is_s256_of_the_verifier() {
+        let p = Pkce::new();
+        assert_eq!(
+            p.challenge,
+            URL_SAFE_NO_PAD.encode(Sha256::digest(p.verifier.as_bytes()))
+        );
+        assert!(p.verifier.len() >= 43);
+        assert_ne!(Pkce::new().state, p.state);
+    }
+
+    #[test]
+    fn authorize_url_has_codex_parameters() {
+        let p = Pkce::new();
+        let url = url::Url::parse(&authorize_url(&p, 1455)).unwrap();
+        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["client_id"], endpoints::CLIENT_ID);
+        assert_eq!(q["redirect_uri"], "http://localhost:1455/auth/callback");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"], p.challenge);
+        assert_eq!(q["state"], p.state);
+        assert!(q["scope"].starts_with("openid profile email offline_access"));
+        assert!(
+            !url.as_str().contains(&p.verifier),
+            "the verifier never leaves"
+        );
+    }
+
+    #[test]
+    fn callback_forms_and_errors() {
+        let ok = |s: &str| parse_callback(s, "st").unwrap();
+        assert_eq!(
+            ok("http://localhost:1455/auth/callback?code=abc&state=st"),
+            "abc"
+        );
+        assert_eq!(ok("/auth/callback?state=st&code=abc"), "abc");
+        assert_eq!(ok("?code=abc&state=st"), "abc");
+        assert_eq!(ok("code=abc&state=st"), "abc");
+        let err = |s: &str| parse_callback(s, "st").unwrap_err().to_string();
+        assert!(err("code=abc&state=other").contains("does not match"));
+        assert!(err("code=abc").contains("no state"));
+        assert!(err("state=st").contains("no authorization code"));
+        assert!(err("http://localhost/elsewhere?code=a&state=st").contains("not `/auth/callback`"));
+        assert!(err("error=access_denied&state=st").contains("refused: access_denied"));
+        assert!(err("   ").contains("nothing was pasted"));
+    }
+}

@@ -1,0 +1,422 @@
+//! Refreshing ChatGPT tokens without ever burning a refresh token.
+//!
+//! Codex rotates the refresh token on every refresh, so the rules (SPEC 5) are:
+//! - hold the vault lock (the caller does) and the `auth.lock` of every home holding the
+//!   login, so Codex waits instead of spending the same token at the same moment;
+//! - harvest first: any home holding a newer copy wins before anything is sent;
+//! - one request, no blind retry;
+//! - a permanent refusal (`refresh_token_reused`, `invalid_grant`, 401...) first looks for a
+//!   newer token in the homes (Codex may have rotated it meanwhile) and only then marks the
+//!   account `requires_reauth`;
+//! - the new tokens go into the vault and, at once, into every home that held the login
+//!   (its copy of the old refresh token is dead now).
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::endpoints;
+use crate::backup::Backups;
+use crate::codex::auth::{self, AuthState, WriteOutcome};
+use crate::error::{Error, Result};
+use crate::homes;
+use crate::secret::Secret;
+use crate::vault::accounts::{OAuthTokens, claims_of, match_credentials};
+use crate::vault::{Account, AccountKind, Vault};
+
+/// Refresh when the access token expires within this many seconds (as Codex does).
+pub const REFRESH_WINDOW_SECS: i64 = 300;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenResponse {
+    #[serde(default)]
+    pub id_token: Option<String>,
+    #[serde(default)]
+    pub access_token: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// Why a refresh request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The issuer will never accept this refresh token again.
+    Permanent { code: String },
+    /// Network trouble or a server error: try later.
+    Transient(String),
+}
+
+/// Classify an error answer the way Codex does (`classify_refresh_token_failure`): the code
+/// is `error.code`, or `error` when it is a string, or a top-level `code`;
+/// `refresh_token_expired|reused|invalidated` (any case), any 401 and 400 `invalid_grant`
+/// are permanent.
+pub fn classify(status: u16, body: &str) -> Failure {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+    let code = v
+        .get("error")
+        .and_then(|e| {
+            e.get("code")
+                .and_then(|c| c.as_str())
+                .or_else(|| e.as_str())
+        })
+        .or_else(|| v.get("code").and_then(|c| c.as_str()))
+        .unwrap_or("")
+        .to_string();
+    let lower = code.to_ascii_lowercase();
+    let permanent = matches!(
+        lower.as_str(),
+        "refresh_token_expired" | "refresh_token_reused" | "refresh_token_invalidated"
+    ) || status == 401
+        || (status == 400 && lower == "invalid_grant");
+    if permanent {
+        Failure::Permanent {
+            code: if code.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                code
+            },
+        }
+    } else {
+        Failure::Transient(if code.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            format!("HTTP {status} ({code})")
+        })
+    }
+}
+
+/// One refresh request, exactly as Codex 0.169 sends it.
+pub fn request(
+    refresh_token: &Secret,
+    reason: &str,
+) -> std::result::Result<TokenResponse, Failure> {
+    let client = endpoints::client().map_err(|e| Failure::Transient(e.to_string()))?;
+    let body = serde_json::json!({
+        "client_id": endpoints::CLIENT_ID,
+        "grant_type": "refresh_token",
+        "refresh_reason": reason,
+        "refresh_token": refresh_token.expose(),
+    });
+    let resp = client
+        .post(endpoints::token_url())
+        .json(&body)
+        .send()
+        .map_err(|e| Failure::Transient(endpoints::describe(&e)))?;
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    if !(200..300).contains(&status) {
+        return Err(classify(status, &text));
+    }
+    let parsed: TokenResponse = serde_json::from_str(&text).map_err(|_| {
+        Failure::Transient("the token endpoint answered something that is not JSON".into())
+    })?;
+    if parsed.access_token.as_deref().is_none_or(str::is_empty) {
+        return Err(Failure::Transient(
+            "the token endpoint answered without an access token".into(),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Take a token response into an account (fields absent from the answer are kept).
+pub fn adopt(account: &mut Account, resp: &TokenResponse, now: DateTime<Utc>) {
+    let old = account.tokens.clone();
+    let pick = |new: &Option<String>, old: Option<&Secret>| -> Secret {
+        new.as_deref()
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+            .or_else(|| old.cloned())
+            .unwrap_or_else(|| Secret::new(""))
+    };
+    let tokens = OAuthTokens {
+        id_token: pick(&resp.id_token, old.as_ref().map(|t| &t.id_token)),
+        access_token: pick(&resp.access_token, old.as_ref().map(|t| &t.access_token)),
+        refresh_token: pick(&resp.refresh_token, old.as_ref().map(|t| &t.refresh_token)),
+    };
+    let (id, access) = claims_of(&tokens);
+    account.access_expires_at = access.exp.or(id.exp);
+    account.token_issued_at = access.iat.or(id.iat);
+    if let Some(p) = id.plan_type.or(access.plan_type) {
+        account.plan_type = Some(p);
+    }
+    account.tokens = Some(tokens);
+    account.last_refresh = Some(now);
+    account.requires_reauth = false;
+    account.updated_at = now.timestamp();
+}
+
+/// What happened.
+#[derive(Debug)]
+pub struct Outcome {
+    pub result: Refreshed,
+    /// Homes whose auth.json got the new tokens: (auth.json, backup of the old one).
+    pub written: Vec<(PathBuf, Option<PathBuf>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refreshed {
+    /// A new token pair from the issuer.
+    Refreshed,
+    /// A home held a newer copy; no request was needed.
+    TookNewer,
+    /// The token was fresh enough.
+    NotNeeded,
+}
+
+pub fn expiring(account: &Account, now: i64) -> bool {
+    account
+        .access_expires_at
+        .is_none_or(|exp| exp - now < REFRESH_WINDOW_SECS)
+}
+
+/// Homes (among `homes`) whose auth.json holds `account`.
+fn holders(vault: &Vault, homes: &[PathBuf], account_id: &str) -> Result<Vec<PathBuf>> {
+    let all = vault.accounts()?;
+    let mut out = Vec::new();
+    for h in homes {
+        if let Ok(doc) = auth::read(h)
+            && let AuthState::Credentials(c) = doc.state
+            && match_credentials(&all, &c).is_some_and(|a| a.id == account_id)
+        {
+            out.push(h.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn harvest_all(vault: &mut Vault, homes: &[PathBuf], now: i64) -> Result<()> {
+    for h in homes {
+        if let Some(bytes) = crate::fsx::read_optional(&auth::auth_path(h))? {
+            homes::harvest(vault, &bytes, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Refresh `account_id`; the caller holds the vault lock. `homes` are every home cdxs knows
+/// (declared ones and the default), searched for newer copies and updated afterwards.
+pub fn refresh_locked(
+    vault: &mut Vault,
+    backups: &mut Backups,
+    homes: &[PathBuf],
+    account_id: &str,
+    force: bool,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    let ts = now.timestamp();
+    let account = vault
+        .account(account_id)?
+        .ok_or_else(|| Error::user(format!("no account `{account_id}` in the vault")))?;
+    if account.kind != AccountKind::OAuth {
+        return Err(Error::user(format!(
+            "{} is an API key: there is nothing to refresh",
+            account.name()
+        )));
+    }
+    // Codex waits on these while we work.
+    let holding = holders(vault, homes, account_id)?;
+    let locks = holding
+        .iter()
+        .map(|h| auth::lock_home(h))
+        .collect::<Result<Vec<_>>>()?;
+    let before = account.secret_fingerprint();
+    harvest_all(vault, homes, ts)?;
+    let mut account = vault.account(account_id)?.expect("still there");
+    let took_newer = account.secret_fingerprint() != before;
+    if !force && !expiring(&account, ts) {
+        let result = if took_newer {
+            Refreshed::TookNewer
+        } else {
+            Refreshed::NotNeeded
+        };
+        let written = write_back(vault, backups, &locks, account_id, ts)?;
+        return Ok(Outcome { result, written });
+    }
+    let Some(tokens) = account
+        .tokens
+        .clone()
+        .filter(|t| !t.refresh_token.is_empty())
+    else {
+        account.requires_reauth = true;
+        vault.put(&account)?;
+        return Err(needs_login(&account, "it has no refresh token"));
+    };
+    let reason = if force { "forced" } else { "proactive_expiry" };
+    match request(&tokens.refresh_token, reason) {
+        Ok(resp) => {
+            adopt(&mut account, &resp, now);
+            vault.put(&account)?;
+        }
+        Err(Failure::Transient(why)) => {
+            return Err(
+                Error::user(format!("cannot refresh {}: {why}", account.name()))
+                    .with_help("try again later; nothing was changed"),
+            );
+        }
+        Err(Failure::Permanent { code }) => {
+            // Before giving up: did Codex (or another home) rotate it meanwhile?
+            harvest_all(vault, homes, ts)?;
+            let mut latest = vault.account(account_id)?.expect("still there");
+            let sent = tokens.refresh_token.fingerprint();
+            let newer = latest.tokens.as_ref().is_some_and(|t| {
+                t.refresh_token.fingerprint() != sent && !t.refresh_token.is_empty()
+            });
+            if !newer {
+                latest.requires_reauth = true;
+                vault.put(&latest)?;
+                return Err(needs_login(
+                    &latest,
+                    &format!("the issuer refused its refresh token ({code})"),
+                ));
+            }
+            if !expiring(&latest, ts) && !force {
+                let written = write_back(vault, backups, &locks, account_id, ts)?;
+                return Ok(Outcome {
+                    result: Refreshed::TookNewer,
+                    written,
+                });
+            }
+            // A different, newer token: one request with it is not a blind retry.
+            let newer_tokens = latest.tokens.clone().expect("checked");
+            match request(&newer_tokens.refresh_token, reason) {
+                Ok(resp) => {
+                    adopt(&mut latest, &resp, now);
+                    vault.put(&latest)?;
+                }
+                Err(Failure::Permanent { code }) => {
+                    latest.requires_reauth = true;
+                    vault.put(&latest)?;
+                    return Err(needs_login(
+                        &latest,
+                        &format!("the issuer refused its refresh token ({code})"),
+                    ));
+                }
+                Err(Failure::Transient(why)) => {
+                    return Err(
+                        Error::user(format!("cannot refresh {}: {why}", latest.name()))
+                            .with_help("try again later; the vault kept the newest token"),
+                    );
+                }
+            }
+        }
+    }
+    let written = write_back(vault, backups, &locks, account_id, ts)?;
+    Ok(Outcome {
+        result: Refreshed::Refreshed,
+        written,
+    })
+}
+
+fn needs_login(account: &Account, why: &str) -> Error {
+    Error::user(format!("{} needs a new login: {why}", account.name())).with_help(format!(
+        "log in again with `cdxs login oauth` (as {}); cdxs marked the account `requires_reauth`",
+        account.email.as_deref().unwrap_or(&account.id)
+    ))
+}
+
+/// Write the vault's tokens into the homes that held the login (under their held
+/// `auth.lock`), harvesting first as always.
+fn write_back(
+    vault: &mut Vault,
+    backups: &mut Backups,
+    locks: &[auth::HomeAuthLock],
+    account_id: &str,
+    now: i64,
+) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
+    let mut written = Vec::new();
+    for lock in locks {
+        let outcome = lock.write_with(
+            |current| {
+                if let Some(bytes) = current {
+                    homes::harvest(vault, bytes, now)?;
+                }
+                let a = vault.account(account_id)?.expect("still there");
+                Ok(a.credentials().map(|c| auth::render(&c)))
+            },
+            |orig, bytes| backups.save(orig, bytes),
+        )?;
+        if let WriteOutcome::Written { backup } = outcome {
+            written.push((auth::auth_path(lock.home()), backup));
+        }
+    }
+    Ok(written)
+}
+
+/// Every home cdxs should look at for newer copies: the declared ones and the default.
+pub fn known_homes(manifest: Option<&crate::manifest::Manifest>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = manifest
+        .map(|m| m.homes.values().map(|h| h.path.clone()).collect())
+        .unwrap_or_default();
+    if let Ok(h) = crate::paths::default_codex_home()
+        && !out.contains(&h)
+    {
+        out.push(h);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_like_codex() {
+        let p = |code: &str| Failure::Permanent { code: code.into() };
+        assert_eq!(
+            classify(401, r#"{"error":{"code":"refresh_token_reused"}}"#),
+            p("refresh_token_reused")
+        );
+        assert_eq!(
+            classify(400, r#"{"error":"invalid_grant"}"#),
+            p("invalid_grant")
+        );
+        assert_eq!(
+            classify(400, r#"{"code":"REFRESH_TOKEN_EXPIRED"}"#),
+            p("REFRESH_TOKEN_EXPIRED")
+        );
+        assert_eq!(classify(401, "not json"), p("HTTP 401"));
+        assert!(matches!(
+            classify(500, r#"{"error":{"code":"server_error"}}"#),
+            Failure::Transient(_)
+        ));
+        assert!(matches!(
+            classify(400, r#"{"error":"invalid_request"}"#),
+            Failure::Transient(_)
+        ));
+        assert!(matches!(classify(429, ""), Failure::Transient(_)));
+    }
+
+    #[test]
+    fn adopt_keeps_fields_the_answer_lacks() {
+        let claims = serde_json::json!({"email": "a@b.c", "exp": 2000, "iat": 1000,
+            "https://api.openai.com/auth": {"chatgpt_plan_type": "pro"}});
+        let t = crate::codex::auth::ChatGptTokens {
+            id_token: Secret::new(crate::codex::jwt::unsigned(&claims)),
+            access_token: Secret::new("old-access"),
+            refresh_token: Secret::new("rt-1"),
+            account_id: None,
+            last_refresh: None,
+        };
+        let mut a = Account::oauth(&t, "t", 0);
+        a.requires_reauth = true;
+        let new_access =
+            crate::codex::jwt::unsigned(&serde_json::json!({"exp": 9000, "iat": 5000}));
+        adopt(
+            &mut a,
+            &TokenResponse {
+                id_token: None,
+                access_token: Some(new_access),
+                refresh_token: Some("rt-2".into()),
+            },
+            DateTime::from_timestamp(5000, 0).unwrap(),
+        );
+        let tokens = a.tokens.as_ref().unwrap();
+        assert_eq!(tokens.refresh_token.expose(), "rt-2");
+        assert_eq!(tokens.id_token.expose(), t.id_token.expose());
+        assert_eq!(a.access_expires_at, Some(9000));
+        assert_eq!(a.token_issued_at, Some(5000));
+        assert!(!a.requires_reauth);
+        assert_eq!(a.last_refresh.unwrap().timestamp(), 5000);
+    }
+}

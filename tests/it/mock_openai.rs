@@ -1,0 +1,373 @@
+//! A local stand-in for auth.openai.com and chatgpt.com/backend-api (127.0.0.1, free port):
+//! PKCE authorization codes, rotating refresh tokens with `refresh_token_reused` on reuse,
+//! and `/wham/usage` answers per account. Every request is logged.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::harness::jwt;
+
+#[derive(Debug, Clone)]
+pub struct MockAccount {
+    pub email: String,
+    pub account_id: String,
+    pub plan: String,
+    /// The one refresh token the issuer accepts now.
+    pub refresh_token: String,
+    /// Rotated-away tokens: presenting one is `refresh_token_reused`.
+    pub used: BTreeSet<String>,
+    pub generation: u32,
+    /// Lifetime of issued access tokens.
+    pub ttl: i64,
+    /// `/wham/usage` answer; `None` = 500.
+    pub usage: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub method: String,
+    pub path: String,
+    pub body: String,
+    pub headers: BTreeMap<String, String>,
+    pub status: u16,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub accounts: BTreeMap<String, MockAccount>,
+    /// code -> (email, code_challenge, redirect_uri)
+    pub codes: BTreeMap<String, (String, String, String)>,
+    /// Who logs in at /oauth/authorize.
+    pub login_as: Option<String>,
+    pub log: Vec<Logged>,
+}
+
+pub struct MockOpenAi {
+    pub url: String,
+    pub state: Arc<Mutex<State>>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+}
+
+pub fn usage(five_used: f64, week_used: f64) -> Value {
+    json!({
+        "plan_type": "plus",
+        "rate_limit": {
+            "allowed": true,
+            "limit_reached": false,
+            "primary_window": {"used_percent": five_used, "limit_window_seconds": 18000, "reset_after_seconds": 3600, "reset_at": chrono::Utc::now().timestamp() + 3600},
+            "secondary_window": {"used_percent": week_used, "limit_window_seconds": 604800, "reset_after_seconds": 86400}
+        },
+        "credits": {"has_credits": false, "unlimited": false}
+    })
+}
+
+impl MockAccount {
+    pub fn new(email: &str, account_id: &str) -> Self {
+        MockAccount {
+            email: email.into(),
+            account_id: account_id.into(),
+            plan: "plus".into(),
+            refresh_token: format!("rt_{account_id}_1"),
+            used: BTreeSet::new(),
+            generation: 1,
+            ttl: 3600,
+            usage: Some(usage(20.0, 40.0)),
+        }
+    }
+
+    fn claims(&self, iat: i64) -> Value {
+        json!({
+            "email": self.email,
+            "https://api.openai.com/profile": {"email": self.email},
+            "https://api.openai.com/auth": {
+                "chatgpt_plan_type": self.plan,
+                "chatgpt_user_id": format!("user-{}", self.account_id),
+                "user_id": format!("user-{}", self.account_id),
+                "chatgpt_account_id": self.account_id,
+            },
+            "iat": iat,
+            "exp": iat + self.ttl,
+        })
+    }
+
+    /// A fresh id/access token pair (the refresh token is rotated by the caller).
+    pub fn tokens(&self) -> (String, String) {
+        let now = chrono::Utc::now().timestamp();
+        let c = self.claims(now);
+        let mut access = c.clone();
+        access["jti"] = json!(format!("{}-{}", self.account_id, self.generation));
+        (jwt(&c), jwt(&access))
+    }
+}
+
+impl MockOpenAi {
+    pub fn start() -> MockOpenAi {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1"));
+        let port = server.server_addr().to_ip().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let (s, st) = (server.clone(), state.clone());
+        let thread = std::thread::spawn(move || {
+            for req in s.incoming_requests() {
+                handle(req, &st);
+            }
+        });
+        MockOpenAi {
+            url: format!("http://127.0.0.1:{port}"),
+            state,
+            server,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn auth_base(&self) -> String {
+        self.url.clone()
+    }
+
+    pub fn chatgpt_base(&self) -> String {
+        format!("{}/backend-api", self.url)
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth/token", self.url)
+    }
+
+    pub fn add(&self, a: MockAccount) {
+        self.state
+            .lock()
+            .unwrap()
+            .accounts
+            .insert(a.email.clone(), a);
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.lock().unwrap())
+    }
+
+    pub fn account(&self, email: &str) -> MockAccount {
+        self.state.lock().unwrap().accounts[email].clone()
+    }
+
+    pub fn log(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    pub fn count(&self, path_suffix: &str) -> usize {
+        self.log()
+            .iter()
+            .filter(|l| {
+                l.path
+                    .split('?')
+                    .next()
+                    .unwrap_or("")
+                    .ends_with(path_suffix)
+            })
+            .count()
+    }
+
+    /// An auth.json with tokens the issuer knows (current refresh token).
+    pub fn auth_json(&self, email: &str) -> String {
+        let a = self.account(email);
+        let (id, access) = a.tokens();
+        serde_json::to_string_pretty(&json!({
+            "auth_mode": "chatgpt",
+            "OPENAI_API_KEY": null,
+            "tokens": {"id_token": id, "access_token": access, "refresh_token": a.refresh_token, "account_id": a.account_id},
+            "last_refresh": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        }))
+        .unwrap()
+    }
+}
+
+impl Drop for MockOpenAi {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn respond(
+    req: tiny_http::Request,
+    status: u16,
+    body: Value,
+    st: &Arc<Mutex<State>>,
+    logged: Logged,
+) {
+    let mut logged = logged;
+    logged.status = status;
+    st.lock().unwrap().log.push(logged);
+    let data = body.to_string();
+    let resp = tiny_http::Response::from_string(data)
+        .with_status_code(status)
+        .with_header(
+            "Content-Type: application/json"
+                .parse::<tiny_http::Header>()
+                .unwrap(),
+        );
+    let _ = req.respond(resp);
+}
+
+fn form(body: &str) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn handle(mut req: tiny_http::Request, st: &Arc<Mutex<State>>) {
+    let mut body = String::new();
+    let _ = req.as_reader().read_to_string(&mut body);
+    let headers: BTreeMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_ascii_lowercase(),
+                h.value.as_str().to_string(),
+            )
+        })
+        .collect();
+    let url = req.url().to_string();
+    let path = url.split('?').next().unwrap_or("").to_string();
+    let logged = Logged {
+        method: req.method().as_str().to_string(),
+        path: url.clone(),
+        body: body.clone(),
+        headers: headers.clone(),
+        status: 0,
+    };
+    match (req.method().as_str(), path.as_str()) {
+        ("GET", "/oauth/authorize") => {
+            let q: BTreeMap<String, String> = url::Url::parse(&format!("http://x{url}"))
+                .unwrap()
+                .query_pairs()
+                .into_owned()
+                .collect();
+            let mut s = st.lock().unwrap();
+            let Some(email) = s.login_as.clone() else {
+                drop(s);
+                return respond(
+                    req,
+                    400,
+                    json!({"error": "no login configured"}),
+                    st,
+                    logged,
+                );
+            };
+            let code = format!("code-{}", s.codes.len() + 1);
+            s.codes.insert(
+                code.clone(),
+                (
+                    email,
+                    q["code_challenge"].clone(),
+                    q["redirect_uri"].clone(),
+                ),
+            );
+            let mut l = logged;
+            l.status = 302;
+            s.log.push(l);
+            drop(s);
+            let location = format!("{}?code={code}&state={}", q["redirect_uri"], q["state"]);
+            let resp = tiny_http::Response::empty(302).with_header(
+                format!("Location: {location}")
+                    .parse::<tiny_http::Header>()
+                    .unwrap(),
+            );
+            let _ = req.respond(resp);
+        }
+        ("POST", "/oauth/token") => {
+            let mut s = st.lock().unwrap();
+            let (status, answer) = if headers
+                .get("content-type")
+                .is_some_and(|c| c.contains("json"))
+            {
+                let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let rt = v["refresh_token"].as_str().unwrap_or("").to_string();
+                if v["grant_type"] != "refresh_token"
+                    || v["client_id"] != "app_EMoamEEZ73f0CkXaXp7hrann"
+                {
+                    (400, json!({"error": "invalid_request"}))
+                } else if let Some(a) = s.accounts.values_mut().find(|a| a.refresh_token == rt) {
+                    a.used.insert(rt);
+                    a.generation += 1;
+                    a.refresh_token = format!("rt_{}_{}", a.account_id, a.generation);
+                    let (id, access) = a.tokens();
+                    (
+                        200,
+                        json!({"id_token": id, "access_token": access, "refresh_token": a.refresh_token, "token_type": "Bearer", "expires_in": a.ttl}),
+                    )
+                } else if s.accounts.values().any(|a| a.used.contains(&rt)) {
+                    (
+                        401,
+                        json!({"error": {"code": "refresh_token_reused", "message": "Your refresh token has already been used"}}),
+                    )
+                } else {
+                    (400, json!({"error": "invalid_grant"}))
+                }
+            } else {
+                let f = form(&body);
+                let verifier = f.get("code_verifier").cloned().unwrap_or_default();
+                let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+                match s
+                    .codes
+                    .remove(f.get("code").map(String::as_str).unwrap_or(""))
+                {
+                    Some((email, want, redirect))
+                        if want == challenge
+                            && f.get("grant_type").map(String::as_str)
+                                == Some("authorization_code")
+                            && f.get("redirect_uri") == Some(&redirect)
+                            && f.get("client_id").map(String::as_str)
+                                == Some("app_EMoamEEZ73f0CkXaXp7hrann") =>
+                    {
+                        let a = s.accounts.get_mut(&email).expect("configured account");
+                        let (id, access) = a.tokens();
+                        (
+                            200,
+                            json!({"id_token": id, "access_token": access, "refresh_token": a.refresh_token}),
+                        )
+                    }
+                    Some(_) => (
+                        400,
+                        json!({"error": "invalid_grant", "error_description": "PKCE verification failed"}),
+                    ),
+                    None => (400, json!({"error": "invalid_grant"})),
+                }
+            };
+            drop(s);
+            respond(req, status, answer, st, logged);
+        }
+        ("GET", "/backend-api/wham/usage") => {
+            let token = headers
+                .get("authorization")
+                .and_then(|a| a.strip_prefix("Bearer "))
+                .unwrap_or("");
+            let email = token
+                .split('.')
+                .nth(1)
+                .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .and_then(|v| v["email"].as_str().map(str::to_string));
+            let s = st.lock().unwrap();
+            let found = email.and_then(|e| s.accounts.get(&e).cloned());
+            drop(s);
+            match found {
+                None => respond(req, 401, json!({"error": "unauthorized"}), st, logged),
+                Some(a) => match &a.usage {
+                    Some(u) => respond(req, 200, u.clone(), st, logged),
+                    None => respond(req, 500, json!({"error": "boom"}), st, logged),
+                },
+            }
+        }
+        _ => respond(req, 404, json!({"error": "not found"}), st, logged),
+    }
+}
