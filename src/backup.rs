@@ -49,6 +49,18 @@ impl Backups {
         Ok(target)
     }
 
+    /// A path in this operation's backup folder (for SQLite online backups).
+    pub fn path_for(&mut self, original: &Path) -> Result<PathBuf> {
+        fsx::ensure_private_dir(&self.dir)?;
+        let name = original
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        let target = self.dir.join(format!("{:03}-{name}", self.saved.len() + 1));
+        self.saved.push((original.to_path_buf(), target.clone()));
+        Ok(target)
+    }
+
     /// (original, backup) pairs saved so far.
     pub fn saved(&self) -> &[(PathBuf, PathBuf)] {
         &self.saved

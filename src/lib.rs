@@ -17,4 +17,5 @@ pub mod paths;
 pub mod quota;
 pub mod reconcile;
 pub mod secret;
+pub mod sessions;
 pub mod vault;

@@ -212,6 +212,10 @@ pub enum Command {
     #[command(subcommand)]
     Home(HomeCommand),
 
+    /// Codex sessions (threads): list, stats, trash/restore/purge, visibility, sharing
+    #[command(subcommand)]
+    Session(SessionCommand),
+
     /// Run a command with CODEX_HOME set, after making sure that home's auth is right
     #[command(
         after_help = "Examples:\n  cdxs run --home work -- codex\n  cdxs run --account me@corp.com -- codex exec \"fix the tests\"\n  cdxs run --account ci --codex-home /tmp/ci-home -- codex login status"
@@ -379,5 +383,139 @@ pub enum LoginCommand {
         /// Also make it the default home's account
         #[arg(long)]
         switch: bool,
+    },
+}
+
+/// Which homes a session command looks at.
+#[derive(Debug, Clone, Args)]
+pub struct HomesArg {
+    /// Every home in cdxs.yaml (and the default home)
+    #[arg(long, conflicts_with_all = ["home", "codex_home"])]
+    pub all_homes: bool,
+    /// A home from cdxs.yaml (default: `default`, else `$CODEX_HOME` or `~/.codex`)
+    #[arg(long, conflicts_with = "codex_home")]
+    pub home: Option<String>,
+    /// A Codex home folder
+    #[arg(long, value_name = "PATH")]
+    pub codex_home: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List threads of every provider and source, with why `codex resume` would hide them
+    #[command(
+        after_help = "Examples:\n  cdxs session list\n  cdxs session list --all-homes --json | jq '.threads[] | select(.hidden == [])'"
+    )]
+    List {
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tokens (from the rollout's last token_count), size, turns of one thread
+    Stats {
+        /// Thread id (or a unique prefix of at least 4 characters)
+        id: String,
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Also count lines and turns by reading the whole rollout
+        #[arg(long)]
+        lines: bool,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move threads into the home's trash (`cdxs-trash/`); Codex no longer shows them
+    #[command(
+        after_help = "Examples:\n  cdxs session trash 01a21730-653f-7990-89b7-d72a059f1914\n  cdxs session trash 01a2173 --home work --dry-run"
+    )]
+    Trash {
+        /// Thread ids (or unique prefixes)
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Show what would move, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List trashed threads
+    TrashList {
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put trashed threads back exactly (files, rows, name)
+    Restore {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Show what would come back, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete trashed threads for good
+    #[command(
+        after_help = "Examples:\n  cdxs session purge --older-than 30d --all-homes --yes\n  cdxs session purge 01a21730-653f --dry-run"
+    )]
+    Purge {
+        /// Trashed thread ids
+        #[arg(required_unless_present = "older_than", conflicts_with = "older_than")]
+        ids: Vec<String>,
+        /// Every trash entry older than this (e.g. `30d`)
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Show what would be deleted, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Find (check) or fix (repair) what hides threads from Codex
+    #[command(subcommand)]
+    Visibility(VisibilityCommand),
+    /// Copy threads a home lacks from the homes that have them
+    #[command(
+        after_help = "Examples:\n  cdxs session sync-threads --dry-run        # the homes in sessions.share_threads, else all\n  cdxs session sync-threads --all-homes"
+    )]
+    SyncThreads {
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Show the copies, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VisibilityCommand {
+    /// Report missing or moved rollouts, rollouts without rows, empty previews, index-only names
+    Check {
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fix them in place (rows only; never the database file, never a rollout's bytes)
+    Repair {
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Show the fixes, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
     },
 }

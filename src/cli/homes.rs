@@ -187,6 +187,7 @@ fn write_manifest(
         let scope = crate::reconcile::observe::Scope {
             homes: Some(vec![home.to_string()]),
             skip_processes: true,
+            skip_sessions: true,
             ..crate::reconcile::observe::Scope::default()
         };
         let observed = crate::reconcile::apply::observe_now(&edited, &vault, &scope)?;

@@ -20,9 +20,13 @@ mod login;
 mod manifest_cmds;
 mod plan;
 mod quota_cmds;
+mod sessions_cmds;
 mod status_view;
 
-use args::{AccountCommand, Cli, Command, GlobalArgs, HomeCommand, ImportCommand, LoginCommand};
+use args::{
+    AccountCommand, Cli, Command, GlobalArgs, HomeCommand, ImportCommand, LoginCommand,
+    SessionCommand, VisibilityCommand,
+};
 
 /// What every handler gets: the printer, the global flags, and the clock.
 pub struct Ctx {
@@ -239,6 +243,48 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
             HomeCommand::Bind { name, account } => homes::home_bind(ctx, &name, &account),
             HomeCommand::Path { name } => homes::home_path(ctx, &name),
             HomeCommand::Remove { name } => homes::home_remove(ctx, &name),
+        },
+        Command::Session(cmd) => match cmd {
+            SessionCommand::List { homes, json } => sessions_cmds::list(ctx, &homes, json),
+            SessionCommand::Stats {
+                id,
+                homes,
+                lines,
+                json,
+            } => sessions_cmds::stats(ctx, &id, &homes, lines, json),
+            SessionCommand::Trash {
+                ids,
+                homes,
+                dry_run,
+            } => sessions_cmds::trash(ctx, &ids, &homes, dry_run),
+            SessionCommand::TrashList { homes, json } => {
+                sessions_cmds::trash_list(ctx, &homes, json)
+            }
+            SessionCommand::Restore {
+                ids,
+                homes,
+                dry_run,
+            } => sessions_cmds::restore(ctx, &ids, &homes, dry_run),
+            SessionCommand::Purge {
+                ids,
+                older_than,
+                homes,
+                yes,
+                dry_run,
+            } => sessions_cmds::purge(ctx, &ids, older_than.as_deref(), &homes, yes, dry_run),
+            SessionCommand::Visibility(VisibilityCommand::Check { homes, json }) => {
+                sessions_cmds::visibility(ctx, &homes, false, false, json)
+            }
+            SessionCommand::Visibility(VisibilityCommand::Repair {
+                homes,
+                dry_run,
+                json,
+            }) => sessions_cmds::visibility(ctx, &homes, true, dry_run, json),
+            SessionCommand::SyncThreads {
+                homes,
+                dry_run,
+                json,
+            } => sessions_cmds::sync_threads(ctx, &homes, dry_run, json),
         },
         Command::Run {
             home,

@@ -145,6 +145,7 @@ pub fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Exit> {
             let scope = Scope {
                 homes: Some(plan.observed.keys().cloned().collect()),
                 skip_processes: true,
+                skip_sessions: true,
                 ..Scope::default()
             };
             if let Some(why) =
@@ -213,6 +214,7 @@ fn execute(
     let scope = Scope {
         homes: Some(plan.observed.keys().cloned().collect()),
         skip_processes: true,
+        skip_sessions: true,
         ..Scope::default()
     };
     let now = apply::observe_now(m, &vault, &scope)?;
@@ -275,6 +277,7 @@ pub(super) fn converge(
     let scope = Scope {
         homes: Some(homes.to_vec()),
         skip_processes,
+        skip_sessions: true,
         ..Scope::default()
     };
     let mut plan = make_plan(ctx, m, &mut vault, &scope)?;

@@ -2,5 +2,9 @@
 //! and locks. Everything here follows what Codex 0.169 itself reads and writes.
 
 pub mod auth;
+pub mod index;
 pub mod jwt;
 pub mod processes;
+pub mod rollout;
+pub mod state;
+pub mod writer_lock;

@@ -66,7 +66,10 @@ pub fn lock_for(plan: &Plan, state_dir: &Path, holder: &str) -> Result<Held> {
         .filter_map(|a| match &a.op {
             Op::CreateHomeDir { path, .. }
             | Op::WriteAuth { path, .. }
-            | Op::Harvest { path, .. } => Some(path.as_path()),
+            | Op::Harvest { path, .. }
+            | Op::RepairThread { path, .. }
+            | Op::PurgeTrash { path, .. } => Some(path.as_path()),
+            Op::CopyThread { to_path, .. } => Some(to_path.as_path()),
             Op::ImportAuthFile { .. } | Op::Refresh { .. } => None,
         })
         // A refresh may rewrite any home that holds the login.
@@ -194,6 +197,7 @@ pub fn apply(
         backups: Backups::new(env.state_dir, &format!("gen{generation}")),
         homes,
         touched: Default::default(),
+        dbs_saved: Default::default(),
         env,
     };
     let mut done = Vec::new();
@@ -272,6 +276,8 @@ struct Run<'a> {
     /// auth.json files this run already rewrote (a later write to one of them does not
     /// compare against what plan saw).
     touched: std::collections::BTreeSet<PathBuf>,
+    /// Homes whose Codex databases this run already backed up.
+    dbs_saved: std::collections::BTreeSet<PathBuf>,
     env: &'a ApplyEnv<'a>,
 }
 
@@ -284,7 +290,64 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
         message,
         backup,
     };
+    let save_dbs = |run: &mut Run, home: &Path| -> Result<()> {
+        if run.dbs_saved.insert(home.to_path_buf()) {
+            crate::sessions::trash::backup_dbs(home, &mut run.backups)?;
+        }
+        Ok(())
+    };
     match &action.op {
+        Op::RepairThread { home, path, issue } => {
+            save_dbs(run, path)?;
+            let h = crate::sessions::HomeRef {
+                name: home.clone(),
+                path: path.clone(),
+            };
+            let fixed = crate::sessions::visibility::repair(
+                &h,
+                std::slice::from_ref(issue),
+                &mut crate::sessions::visibility::Direct,
+                run.env.now,
+            )?;
+            Ok(done(
+                if fixed.is_empty() {
+                    "nothing left to fix".into()
+                } else {
+                    format!("fixed: {}", issue.describe())
+                },
+                None,
+            ))
+        }
+        Op::PurgeTrash { home, path, id } => {
+            let h = crate::sessions::HomeRef {
+                name: home.clone(),
+                path: path.clone(),
+            };
+            crate::sessions::trash::purge_one(&h, id)?;
+            Ok(done(format!("deleted trashed thread {id}"), None))
+        }
+        Op::CopyThread {
+            copy,
+            from_path,
+            to_path,
+        } => {
+            save_dbs(run, to_path)?;
+            let from = crate::sessions::HomeRef {
+                name: copy.from.clone(),
+                path: from_path.clone(),
+            };
+            let to = crate::sessions::HomeRef {
+                name: copy.to.clone(),
+                path: to_path.clone(),
+            };
+            let now =
+                chrono::DateTime::from_timestamp(run.env.now, 0).unwrap_or_else(chrono::Utc::now);
+            crate::sessions::share::copy(&from, &to, copy, now)?;
+            Ok(done(
+                format!("copied thread {} into {}", copy.id, tick(&copy.target)),
+                None,
+            ))
+        }
         Op::Refresh { account_id } => {
             let now = chrono::DateTime::from_timestamp(env.now, 0).unwrap_or_else(chrono::Utc::now);
             let outcome = crate::auth::refresh::refresh_locked(

@@ -58,6 +58,24 @@ pub enum Op {
     /// Refresh a ChatGPT login's tokens (they expire within 5 minutes) before writing them;
     /// homes holding the login get the new tokens at once.
     Refresh { account_id: String },
+    /// Fix one visibility problem in a home's state DB.
+    RepairThread {
+        home: String,
+        path: PathBuf,
+        issue: crate::sessions::visibility::Issue,
+    },
+    /// Delete a trashed thread for good (`trash_max_age`).
+    PurgeTrash {
+        home: String,
+        path: PathBuf,
+        id: String,
+    },
+    /// Copy a thread a home lacks (`share_threads`).
+    CopyThread {
+        copy: crate::sessions::share::Copy,
+        from_path: PathBuf,
+        to_path: PathBuf,
+    },
     /// Write a home's auth.json.
     WriteAuth {
         home: String,

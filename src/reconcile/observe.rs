@@ -123,6 +123,21 @@ pub struct Observed {
     pub quota: BTreeMap<String, QuotaObs>,
     /// Whether apply may call the network (token refresh); `--offline` turns it off.
     pub online: bool,
+    /// Session state of homes that session policies apply to (by home name).
+    pub sessions: BTreeMap<String, SessionsObs>,
+}
+
+/// What the session policies need to know about one home.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionsObs {
+    /// `auto_repair`: the visibility problems.
+    pub issues: Option<Vec<crate::sessions::visibility::Issue>>,
+    /// `trash_max_age`: trash entries (id, trashed_at).
+    pub trash: Option<Vec<(String, i64)>>,
+    /// `share_threads`: the threads this home has and knows.
+    pub threads: Option<crate::sessions::share::HomeThreads>,
+    /// Its database was migrated by a newer Codex: cdxs only reads it.
+    pub read_only: bool,
 }
 
 /// Remaining quota of an account, as cached.
@@ -218,6 +233,8 @@ pub struct Scope {
     pub skip_processes: bool,
     /// `--offline`: plan no token refresh (quota comes from the cache either way).
     pub offline: bool,
+    /// Do not look at sessions (`run`, `switch`: only the auth of one home matters).
+    pub skip_sessions: bool,
 }
 
 /// Read everything plan needs. `env` looks up environment variables (tests pass a map).
@@ -301,5 +318,57 @@ pub fn observe(
             _ => {}
         }
     }
+    if !scope.skip_sessions {
+        observe_sessions(manifest, vault, scope, &mut observed)?;
+    }
     Ok(observed)
+}
+
+fn observe_sessions(
+    manifest: &Manifest,
+    vault: &Vault,
+    scope: &Scope,
+    observed: &mut Observed,
+) -> Result<()> {
+    use crate::sessions::{HomeRef, share, trash, visibility};
+    let policy = &manifest.sessions;
+    if !policy.auto_repair && policy.trash_max_age.is_none() && policy.share_threads.is_empty() {
+        return Ok(());
+    }
+    let mut heads = crate::vault::heads::CachedHeads::new(vault);
+    for (name, home) in &manifest.homes {
+        if scope
+            .homes
+            .as_ref()
+            .is_some_and(|only| !only.contains(name))
+            || !home.path.is_dir()
+        {
+            continue;
+        }
+        let h = HomeRef {
+            name: name.clone(),
+            path: home.path.clone(),
+        };
+        let mut obs = SessionsObs {
+            read_only: crate::sessions::open_state(&h.path, false)?
+                .is_some_and(|db| db.version > crate::codex::state::KNOWN_STATE_VERSION),
+            ..SessionsObs::default()
+        };
+        if policy.auto_repair {
+            obs.issues = Some(visibility::check(&h, &mut heads)?);
+        }
+        if policy.trash_max_age.is_some() {
+            obs.trash = Some(
+                trash::entries(&h)?
+                    .into_iter()
+                    .map(|(_, m)| (m.id, m.trashed_at))
+                    .collect(),
+            );
+        }
+        if policy.share_threads.contains(name) {
+            obs.threads = Some(share::home_threads(&h)?);
+        }
+        observed.sessions.insert(name.clone(), obs);
+    }
+    Ok(())
 }

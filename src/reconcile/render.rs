@@ -3,8 +3,12 @@
 
 use std::fmt::Write;
 
-use super::{ActionKind, Plan};
+use super::{Action, ActionKind, Plan};
 use crate::output::Printer;
+
+/// A run of more than GROUP_LIMIT actions of one kind shows its first GROUP_SHOWN.
+const GROUP_LIMIT: usize = 20;
+const GROUP_SHOWN: usize = 10;
 
 fn verb(kind: ActionKind) -> &'static str {
     match kind {
@@ -59,37 +63,38 @@ pub fn render(plan: &Plan, p: &Printer) -> String {
     }
     if plan.has_changes() {
         let _ = writeln!(out, "cdxs will perform the following actions:\n");
-        for a in &plan.actions {
-            let _ = writeln!(
-                out,
-                "  {}",
-                p.dim(&format!("# {} {}", a.address, verb(a.kind)))
-            );
-            let symbol = a.kind.symbol();
-            let pad = if symbol.len() == 1 { "  " } else { " " };
-            let _ = writeln!(
-                out,
-                "{pad}{} {}",
-                paint(p, a.kind, symbol),
-                p.bold(&a.address)
-            );
-            let _ = writeln!(out, "      {}", a.description);
-            for c in &a.changes {
-                match (&c.before, &c.after) {
-                    (Some(b), Some(af)) => {
-                        let _ =
-                            writeln!(out, "      {} {}: {} -> {}", p.yellow("~"), c.field, b, af);
-                    }
-                    (None, Some(af)) => {
-                        let _ = writeln!(out, "      {} {}: {}", p.green("+"), c.field, af);
-                    }
-                    (Some(b), None) => {
-                        let _ = writeln!(out, "      {} {}: {}", p.red("-"), c.field, b);
-                    }
-                    (None, None) => {}
-                }
+        // Long runs of one kind of action (thousands of thread copies) are shortened.
+        let group_of = |a: &Action| {
+            (
+                a.kind,
+                a.address.split('[').next().unwrap_or("").to_string(),
+            )
+        };
+        // Runs of consecutive actions of one group: (group, start, length), in one pass.
+        let mut runs: Vec<((ActionKind, String), usize, usize)> = Vec::new();
+        for (i, a) in plan.actions.iter().enumerate() {
+            let g = group_of(a);
+            match runs.last_mut() {
+                Some((last, _, len)) if *last == g => *len += 1,
+                _ => runs.push((g, i, 1)),
             }
-            out.push('\n');
+        }
+        for (g, start, len) in runs {
+            let shown = if len > GROUP_LIMIT { GROUP_SHOWN } else { len };
+            for a in &plan.actions[start..start + shown] {
+                render_action(&mut out, a, p);
+            }
+            if shown < len {
+                let _ = writeln!(
+                    out,
+                    "  {}\n",
+                    p.dim(&format!(
+                        "... and {} more `{}[...]` actions (`--json` lists them all)",
+                        len - shown,
+                        g.1
+                    ))
+                );
+            }
         }
     }
     if !plan.notes.is_empty() {
@@ -101,6 +106,38 @@ pub fn render(plan: &Plan, p: &Printer) -> String {
     }
     let _ = writeln!(out, "{}", p.bold(&summary_line(plan)));
     out
+}
+
+fn render_action(out: &mut String, a: &Action, p: &Printer) {
+    let _ = writeln!(
+        out,
+        "  {}",
+        p.dim(&format!("# {} {}", a.address, verb(a.kind)))
+    );
+    let symbol = a.kind.symbol();
+    let pad = if symbol.len() == 1 { "  " } else { " " };
+    let _ = writeln!(
+        out,
+        "{pad}{} {}",
+        paint(p, a.kind, symbol),
+        p.bold(&a.address)
+    );
+    let _ = writeln!(out, "      {}", a.description);
+    for c in &a.changes {
+        match (&c.before, &c.after) {
+            (Some(b), Some(af)) => {
+                let _ = writeln!(out, "      {} {}: {} -> {}", p.yellow("~"), c.field, b, af);
+            }
+            (None, Some(af)) => {
+                let _ = writeln!(out, "      {} {}: {}", p.green("+"), c.field, af);
+            }
+            (Some(b), None) => {
+                let _ = writeln!(out, "      {} {}: {}", p.red("-"), c.field, b);
+            }
+            (None, None) => {}
+        }
+    }
+    out.push('\n');
 }
 
 /// Errors of a plan, one block each.

@@ -90,4 +90,14 @@ pub const MIGRATIONS: &[&str] = &[
         written_at   INTEGER NOT NULL
     );
     "#,
+    // 3: a cache of rollout heads keyed by (path, size, mtime), so that a plan with nothing
+    // changed never reads a rollout again.
+    r#"
+    CREATE TABLE rollout_heads (
+        path      TEXT PRIMARY KEY,
+        size      INTEGER NOT NULL,
+        mtime_ns  INTEGER NOT NULL,
+        head      TEXT NOT NULL
+    );
+    "#,
 ];

@@ -13,6 +13,7 @@ use crate::error::{Error, IoContext, Result, tick};
 use crate::fsx;
 
 pub mod accounts;
+pub mod heads;
 pub mod ids;
 pub mod journal;
 mod migrations;

@@ -16,6 +16,7 @@ use crate::manifest::{AccountRef, Binding, Home, Manifest};
 use crate::vault::AccountKind;
 
 mod pool;
+mod sessions;
 
 /// What a home's auth.json should hold.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,10 +95,12 @@ pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
         );
         p.home(home, obs, &mut taken);
     }
+    let sessions = sessions::actions(m, o, now, &mut p.notes);
     let mut actions = p.dirs;
     actions.extend(p.reads);
     actions.extend(p.refreshes);
     actions.extend(p.writes);
+    actions.extend(sessions);
     Plan {
         manifest: m.path.clone(),
         manifest_fingerprint: m.fingerprint(),

@@ -1,0 +1,422 @@
+//! Rollout files: `sessions/YYYY/MM/DD/rollout-<ts>-<uuid>[_<rollout>].jsonl[.zst]` and
+//! `archived_sessions/rollout-...`. cdxs reads their first records (session meta, first user
+//! message) and their last `token_count`, never rewrites their bytes (Codex keeps byte
+//! offsets into them), and reads `.jsonl.zst` transparently.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result, tick};
+
+pub const SESSIONS: &str = "sessions";
+pub const ARCHIVED: &str = "archived_sessions";
+
+/// A rollout file found on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutFile {
+    pub path: PathBuf,
+    pub thread_id: String,
+    pub archived: bool,
+    pub compressed: bool,
+}
+
+/// The thread id in a rollout file name, if it is one.
+pub fn thread_id_of(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("rollout-")?;
+    let stem = rest
+        .strip_suffix(".jsonl.zst")
+        .or_else(|| rest.strip_suffix(".jsonl"))?;
+    // "YYYY-MM-DDThh-mm-ss-" is 20 characters; then the uuid (36), then maybe "_<rollout id>".
+    let after = stem.get(20..)?;
+    let id = after.get(..36)?;
+    let valid = id.len() == 36
+        && id.chars().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    valid.then(|| id.to_ascii_lowercase())
+}
+
+/// Every rollout file under a home's `sessions/` and `archived_sessions/`.
+pub fn list(home: &Path) -> Vec<RolloutFile> {
+    let mut out = Vec::new();
+    for (dir, archived) in [(SESSIONS, false), (ARCHIVED, true)] {
+        walk(&home.join(dir), archived, &mut out);
+    }
+    out
+}
+
+fn walk(dir: &Path, archived: bool, out: &mut Vec<RolloutFile>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(kind) = e.file_type() else {
+            continue;
+        };
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if kind.is_dir() {
+            walk(&e.path(), archived, out);
+        } else if kind.is_file()
+            && let Some(id) = thread_id_of(&name)
+        {
+            out.push(RolloutFile {
+                path: e.path(),
+                thread_id: id,
+                archived,
+                compressed: name.ends_with(".zst"),
+            });
+        }
+    }
+}
+
+/// The other spelling of a rollout (`x.jsonl` <-> `x.jsonl.zst`).
+pub fn twin(path: &Path) -> PathBuf {
+    let s = path.to_string_lossy();
+    match s.strip_suffix(".zst") {
+        Some(plain) => PathBuf::from(plain),
+        None => PathBuf::from(format!("{s}.zst")),
+    }
+}
+
+/// Open a rollout for reading, decompressing `.zst`.
+pub fn open(path: &Path) -> Result<Box<dyn Read>> {
+    let file = File::open(path).map_err(|e| Error::io(format!("cannot open {}", tick(path)), e))?;
+    if path.extension().is_some_and(|e| e == "zst") {
+        let dec = zstd::Decoder::new(file)
+            .map_err(|e| Error::io(format!("cannot decompress {}", tick(path)), e))?;
+        Ok(Box::new(dec))
+    } else {
+        Ok(Box::new(file))
+    }
+}
+
+/// What cdxs reads from the first records of a rollout.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Head {
+    pub id: Option<String>,
+    pub timestamp: Option<String>,
+    pub cwd: Option<String>,
+    pub source: Option<String>,
+    pub model_provider: Option<String>,
+    pub cli_version: Option<String>,
+    pub originator: Option<String>,
+    pub thread_source: Option<String>,
+    pub history_mode: Option<String>,
+    pub creator_user_id: Option<String>,
+    pub creator_account_id: Option<String>,
+    /// The first user message (what Codex shows as the preview).
+    pub first_user_message: Option<String>,
+    pub model: Option<String>,
+    pub approval_policy: Option<String>,
+    /// JSON text of the permission profile / sandbox policy.
+    pub sandbox_policy: Option<String>,
+    pub reasoning_effort: Option<String>,
+}
+
+fn s(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+/// The text of a user-message record, in either the legacy or the 0.169 shape.
+fn user_text(payload: &Value) -> Option<String> {
+    match payload.get("type").and_then(Value::as_str)? {
+        "user_message" => s(payload, "message"),
+        "item_completed" => {
+            let item = payload.get("item")?;
+            if item.get("type").and_then(Value::as_str) != Some("UserMessage") {
+                return None;
+            }
+            let parts: Vec<&str> = item
+                .get("content")?
+                .as_array()?
+                .iter()
+                .filter_map(|c| c.get("text").and_then(Value::as_str))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("\n"))
+        }
+        _ => None,
+    }
+}
+
+/// Read the head the way Codex lists threads: the session meta and the first user message
+/// within the first couple of hundred records. Garbage lines are skipped, never fatal.
+pub fn read_head(path: &Path) -> Result<Head> {
+    let reader = BufReader::with_capacity(64 * 1024, open(path)?);
+    let mut head = Head::default();
+    for (n, line) in reader.split(b'\n').enumerate() {
+        if n > 210 || (head.first_user_message.is_some() && head.model.is_some()) {
+            break;
+        }
+        let Ok(line) = line else { break };
+        let Ok(v) = serde_json::from_slice::<Value>(&line) else {
+            continue;
+        };
+        let payload = v.get("payload").cloned().unwrap_or(Value::Null);
+        match v.get("type").and_then(Value::as_str) {
+            Some("session_meta") if head.id.is_none() => {
+                head.id = s(&payload, "id");
+                head.timestamp = s(&payload, "timestamp").or_else(|| s(&v, "timestamp"));
+                head.cwd = s(&payload, "cwd");
+                head.source = payload.get("source").map(|src| match src {
+                    Value::String(x) => x.clone(),
+                    other => other.to_string(),
+                });
+                head.model_provider = s(&payload, "model_provider");
+                head.cli_version = s(&payload, "cli_version");
+                head.originator = s(&payload, "originator");
+                head.thread_source = s(&payload, "thread_source");
+                head.history_mode = s(&payload, "history_mode");
+                head.creator_user_id = s(&payload, "creator_user_id");
+                head.creator_account_id = s(&payload, "creator_account_id");
+            }
+            Some("turn_context") if head.model.is_none() => {
+                head.model = s(&payload, "model");
+                head.approval_policy = s(&payload, "approval_policy");
+                head.sandbox_policy = payload
+                    .get("permission_profile")
+                    .or_else(|| payload.get("sandbox_policy"))
+                    .map(|p| p.to_string());
+                head.reasoning_effort = payload
+                    .pointer("/collaboration_mode/settings/reasoning_effort")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+            }
+            Some("event_msg") if head.first_user_message.is_none() => {
+                head.first_user_message = user_text(&payload);
+            }
+            _ => {}
+        }
+    }
+    Ok(head)
+}
+
+/// Cumulative token usage as Codex records it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    pub input_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub output_tokens: i64,
+    pub reasoning_output_tokens: i64,
+    pub total_tokens: i64,
+}
+
+fn usage_of(line: &[u8]) -> Option<TokenUsage> {
+    memchr::memmem::find(line, b"token_count")?;
+    let v: Value = serde_json::from_slice(line).ok()?;
+    let p = v.get("payload")?;
+    if p.get("type")?.as_str()? != "token_count" {
+        return None;
+    }
+    let t = p.pointer("/info/total_token_usage")?;
+    let n = |k: &str| t.get(k).and_then(Value::as_i64).unwrap_or(0);
+    Some(TokenUsage {
+        input_tokens: n("input_tokens"),
+        cached_input_tokens: n("cached_input_tokens"),
+        output_tokens: n("output_tokens"),
+        reasoning_output_tokens: n("reasoning_output_tokens"),
+        total_tokens: n("total_tokens"),
+    })
+}
+
+/// The thread's cumulative usage: the last `token_count` event, found by reading the file
+/// backwards from its end in growing chunks (a 1 GB rollout costs a few kilobytes).
+pub fn last_token_usage(path: &Path) -> Result<Option<TokenUsage>> {
+    if path.extension().is_some_and(|e| e == "zst") {
+        // Compressed: stream through it, keeping the last one.
+        let reader = BufReader::with_capacity(256 * 1024, open(path)?);
+        let mut last = None;
+        for line in reader.split(b'\n') {
+            let Ok(line) = line else { break };
+            if let Some(u) = usage_of(&line) {
+                last = Some(u);
+            }
+        }
+        return Ok(last);
+    }
+    let mut file =
+        File::open(path).map_err(|e| Error::io(format!("cannot open {}", tick(path)), e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(format!("cannot read {}", tick(path)), e))?
+        .len();
+    let mut end = len;
+    let mut chunk: u64 = 64 * 1024;
+    // Bytes of a line cut by the previous (later) chunk's start.
+    let mut carry: Vec<u8> = Vec::new();
+    while end > 0 {
+        let start = end.saturating_sub(chunk);
+        let mut buf = vec![0u8; (end - start) as usize];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut buf))
+            .map_err(|e| Error::io(format!("cannot read {}", tick(path)), e))?;
+        buf.extend_from_slice(&carry);
+        // Lines fully inside buf, last to first; the first piece may be cut (unless start 0).
+        let mut pieces: Vec<&[u8]> = buf.split(|b| *b == b'\n').collect();
+        let first = if start > 0 {
+            Some(pieces.remove(0))
+        } else {
+            None
+        };
+        for line in pieces.iter().rev() {
+            if let Some(u) = usage_of(line) {
+                return Ok(Some(u));
+            }
+        }
+        carry = first.map(<[u8]>::to_vec).unwrap_or_default();
+        end = start;
+        chunk = (chunk * 2).min(8 * 1024 * 1024);
+    }
+    Ok(None)
+}
+
+/// Count lines (full read; opt-in for big files).
+pub fn count_lines(path: &Path) -> Result<u64> {
+    let mut reader = open(path)?;
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut n = 0u64;
+    let mut last = b'\n';
+    loop {
+        let read = reader
+            .read(&mut buf)
+            .map_err(|e| Error::io(format!("cannot read {}", tick(path)), e))?;
+        if read == 0 {
+            break;
+        }
+        n += memchr::memchr_iter(b'\n', &buf[..read]).count() as u64;
+        last = buf[read - 1];
+    }
+    if last != b'\n' {
+        n += 1; // a last line without its newline still counts
+    }
+    Ok(n)
+}
+
+/// Count `turn_context` records (turns) in a full read.
+pub fn count_turns(path: &Path) -> Result<u64> {
+    let reader = BufReader::with_capacity(1024 * 1024, open(path)?);
+    let mut n = 0;
+    for line in reader.split(b'\n') {
+        let Ok(line) = line else { break };
+        if memchr::memmem::find(&line, b"\"type\":\"turn_context\"").is_some() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::Write;
+
+    #[test]
+    fn ids_from_file_names() {
+        let id = "01a21730-653f-7990-89b7-d72a059f1914";
+        assert_eq!(
+            thread_id_of(&format!("rollout-2026-11-26T09-29-37-{id}.jsonl")).as_deref(),
+            Some(id)
+        );
+        assert_eq!(
+            thread_id_of(&format!("rollout-2026-11-26T09-29-37-{id}.jsonl.zst")).as_deref(),
+            Some(id)
+        );
+        assert_eq!(
+            thread_id_of(&format!("rollout-2026-11-26T09-29-37-{id}_r2.jsonl")).as_deref(),
+            Some(id)
+        );
+        assert_eq!(thread_id_of("rollout-x.jsonl"), None);
+        assert_eq!(
+            thread_id_of(&format!("notes-2026-11-26T09-29-37-{id}.jsonl")),
+            None
+        );
+        assert_eq!(
+            thread_id_of("rollout-2026-11-26T09-29-37-zzzzzzzz-653f-7990-89b7-d72a059f1914.jsonl"),
+            None
+        );
+    }
+
+    fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+        let p = dir.join(name);
+        let mut f = File::create(&p).unwrap();
+        for l in lines {
+            writeln!(f, "{l}").unwrap();
+        }
+        p
+    }
+
+    fn token_line(total: i64) -> String {
+        format!(
+            r#"{{"type":"event_msg","payload":{{"type":"token_count","info":{{"total_token_usage":{{"input_tokens":1,"output_tokens":2,"total_tokens":{total}}}}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn head_and_tail_with_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = vec![
+            r#"{"type":"session_meta","payload":{"id":"abc","cwd":"/w","source":"exec","model_provider":"openai"}}"#.to_string(),
+            "not json at all".into(),
+            "\u{0}\u{1}binary".into(),
+            r#"{"type":"turn_context","payload":{"model":"gpt-5.1","approval_policy":"never","sandbox_policy":{"type":"read-only"}}}"#.into(),
+            r#"{"type":"event_msg","payload":{"type":"item_completed","item":{"type":"UserMessage","content":[{"type":"text","text":"hello"}]}}}"#.into(),
+            token_line(107),
+            token_line(214),
+            r#"{"type":"event_msg","payload":{"type":"task_compl"#.into(), // truncated
+        ];
+        let p = write(dir.path(), "r.jsonl", &lines);
+        let h = read_head(&p).unwrap();
+        assert_eq!(h.id.as_deref(), Some("abc"));
+        assert_eq!(h.first_user_message.as_deref(), Some("hello"));
+        assert_eq!(h.model.as_deref(), Some("gpt-5.1"));
+        assert_eq!(last_token_usage(&p).unwrap().unwrap().total_tokens, 214);
+        assert_eq!(count_lines(&p).unwrap(), 8);
+        // zstd twin reads the same
+        let z = dir.path().join("r.jsonl.zst");
+        let data = std::fs::read(&p).unwrap();
+        std::fs::write(&z, zstd::encode_all(&data[..], 3).unwrap()).unwrap();
+        assert_eq!(read_head(&z).unwrap(), h);
+        assert_eq!(last_token_usage(&z).unwrap().unwrap().total_tokens, 214);
+        assert_eq!(count_lines(&z).unwrap(), 8);
+    }
+
+    #[test]
+    fn tail_search_crosses_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lines = vec![token_line(5)];
+        let filler = format!(
+            r#"{{"type":"response_item","payload":{{"text":"{}"}}}}"#,
+            "x".repeat(50_000)
+        );
+        for _ in 0..10 {
+            lines.push(filler.clone());
+        }
+        let p = write(dir.path(), "big.jsonl", &lines);
+        assert_eq!(last_token_usage(&p).unwrap().unwrap().total_tokens, 5);
+        let empty = write(dir.path(), "empty.jsonl", &[]);
+        assert_eq!(last_token_usage(&empty).unwrap(), None);
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_rollouts_never_panic(lines in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 0..20)) {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("g.jsonl");
+            let mut data = Vec::new();
+            for l in &lines { data.extend_from_slice(l); data.push(b'\n'); }
+            std::fs::write(&p, &data).unwrap();
+            let _ = read_head(&p);
+            let _ = last_token_usage(&p);
+            let _ = count_lines(&p);
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! `session trash|restore|purge|trash-list`. Trashing moves a thread's rollout file(s) into
+//! `<home>/cdxs-trash/<id>/` (rename, same filesystem) and saves its `threads` row, the rows
+//! that hang off it, its `thread_history_1` rows and its `session_index.jsonl` lines in a
+//! manifest there, then removes them from Codex's files, under Codex's locks. Codex's own
+//! listing then cannot show it or bring it back (no rollout left to scan). Restore is the
+//! exact reverse, name included.
+//!
+//! Crash safety: the manifest is written first and records how far the operation got, so an
+//! interrupted trash is finished by running it again, and restore works from any stage.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{HomeRef, inside, open_history, open_state};
+use crate::backup::Backups;
+use crate::codex::rollout;
+use crate::codex::state::{self, CodexDb, Row};
+use crate::codex::{index, writer_lock};
+use crate::error::{Error, Result, tick};
+use crate::fsx;
+
+pub const TRASH_DIR: &str = "cdxs-trash";
+const MANIFEST: &str = "manifest.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Everything to restore is saved; nothing moved yet.
+    Saved,
+    /// The rollout files are in the trash.
+    FilesMoved,
+    /// Rows and index lines are gone from Codex's files.
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MovedFile {
+    pub original: PathBuf,
+    /// File name inside the trash folder.
+    pub stored: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableRows {
+    pub table: String,
+    pub rows: Vec<Row>,
+}
+
+/// `<home>/cdxs-trash/<id>/manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub id: String,
+    pub home: PathBuf,
+    pub trashed_at: i64,
+    pub name: Option<String>,
+    pub preview: Option<String>,
+    pub files: Vec<MovedFile>,
+    pub thread: Option<Row>,
+    pub state_rows: Vec<TableRows>,
+    pub history_rows: Vec<TableRows>,
+    pub index_lines: Vec<String>,
+    pub stage: Stage,
+}
+
+impl Manifest {
+    pub fn size(&self, dir: &Path) -> u64 {
+        self.files
+            .iter()
+            .filter_map(|f| std::fs::metadata(dir.join(&f.stored)).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+pub fn trash_dir(home: &Path) -> PathBuf {
+    home.join(TRASH_DIR)
+}
+
+fn entry_dir(home: &Path, id: &str) -> PathBuf {
+    trash_dir(home).join(id)
+}
+
+fn save_manifest(dir: &Path, m: &Manifest) -> Result<()> {
+    fsx::ensure_private_dir(dir)?;
+    let text = serde_json::to_vec_pretty(m).expect("manifest serializes");
+    fsx::write_atomic(&dir.join(MANIFEST), &text, fsx::SECRET_FILE_MODE)
+}
+
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let bytes =
+        std::fs::read(&path).map_err(|e| Error::io(format!("cannot read {}", tick(&path)), e))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::user(format!("{} is damaged: {e}", tick(&path)))
+            .with_help("the trashed files are still in that folder; move them back by hand")
+    })
+}
+
+/// Trash entries of a home.
+pub fn entries(home: &HomeRef) -> Result<Vec<(PathBuf, Manifest)>> {
+    let mut out = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(trash_dir(&home.path)) else {
+        return Ok(out);
+    };
+    for d in dirs.flatten() {
+        let dir = d.path();
+        if dir.join(MANIFEST).exists() {
+            out.push((dir.clone(), read_manifest(&dir)?));
+        }
+    }
+    out.sort_by_key(|e| std::cmp::Reverse(e.1.trashed_at));
+    Ok(out)
+}
+
+/// Back up Codex's databases (SQLite online backup) once per operation.
+pub fn backup_dbs(home: &Path, backups: &mut Backups) -> Result<()> {
+    for db in [open_state(home, false)?, open_history(home, false)?]
+        .into_iter()
+        .flatten()
+    {
+        let dest = backups.path_for(&db.path)?;
+        db.backup_to(&dest)?;
+    }
+    Ok(())
+}
+
+fn dependent_tables(db: &CodexDb) -> Result<Vec<String>> {
+    Ok(db
+        .tables_with("thread_id")?
+        .into_iter()
+        .filter(|t| t != "threads")
+        .collect())
+}
+
+/// What trashing `id` would move and save (for `--dry-run` and for the real thing).
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub id: String,
+    pub name: Option<String>,
+    pub preview: Option<String>,
+    pub files: Vec<PathBuf>,
+}
+
+fn files_of(
+    home: &Path,
+    id: &str,
+    all: &[rollout::RolloutFile],
+    row_path: Option<&str>,
+) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = all
+        .iter()
+        .filter(|f| f.thread_id == id)
+        .map(|f| f.path.clone())
+        .collect();
+    if let Some(p) = row_path.map(PathBuf::from) {
+        for candidate in [p.clone(), rollout::twin(&p)] {
+            if candidate.exists() && inside(&candidate, home) && !files.contains(&candidate) {
+                files.push(candidate);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+pub fn preview(home: &HomeRef, ids: &[String]) -> Result<Vec<Preview>> {
+    let all = rollout::list(&home.path);
+    let db = open_state(&home.path, false)?;
+    let mut out = Vec::new();
+    for id in ids {
+        let row = match &db {
+            Some(db) => state::thread_row(&db.conn, id)?,
+            None => None,
+        };
+        let files = files_of(
+            &home.path,
+            id,
+            &all,
+            row.as_ref().and_then(|r| r.text("rollout_path")),
+        );
+        if row.is_none() && files.is_empty() {
+            return Err(
+                Error::user(format!("no thread `{id}` in home `{}`", home.name))
+                    .with_help("see `cdxs session list --all-homes`"),
+            );
+        }
+        out.push(Preview {
+            id: id.clone(),
+            name: row
+                .as_ref()
+                .and_then(|r| r.text("name"))
+                .map(str::to_string),
+            preview: row
+                .as_ref()
+                .and_then(|r| r.text("preview"))
+                .map(str::to_string),
+            files,
+        });
+    }
+    Ok(out)
+}
+
+/// Trash one thread. `backups` must already hold the DB backups of this operation.
+pub fn trash_one(
+    home: &HomeRef,
+    id: &str,
+    all: &[rollout::RolloutFile],
+    backups: &mut Backups,
+    now: i64,
+) -> Result<Manifest> {
+    let _lock = writer_lock::lock(&home.path, id)?;
+    let dir = entry_dir(&home.path, id);
+    let mut m = if dir.join(MANIFEST).exists() {
+        // An interrupted trash of this thread: finish it.
+        read_manifest(&dir)?
+    } else {
+        let mut state_db = open_state(&home.path, true)?;
+        let mut history_db = open_history(&home.path, true)?;
+        let thread = match &state_db {
+            Some(db) => state::thread_row(&db.conn, id)?,
+            None => None,
+        };
+        let mut state_rows = Vec::new();
+        if let Some(db) = &mut state_db {
+            db.ensure_writable()?;
+            for t in dependent_tables(db)? {
+                let rows = state::select_rows(&db.conn, &t, "thread_id", id)?;
+                if !rows.is_empty() {
+                    state_rows.push(TableRows { table: t, rows });
+                }
+            }
+            for col in ["parent_thread_id", "child_thread_id"] {
+                if db
+                    .columns("thread_spawn_edges")
+                    .map(|c| c.iter().any(|x| x == col))
+                    .unwrap_or(false)
+                {
+                    let rows = state::select_rows(&db.conn, "thread_spawn_edges", col, id)?;
+                    if !rows.is_empty() {
+                        state_rows.push(TableRows {
+                            table: "thread_spawn_edges".into(),
+                            rows,
+                        });
+                    }
+                }
+            }
+        }
+        let mut history_rows = Vec::new();
+        if let Some(db) = &mut history_db {
+            db.ensure_writable()?;
+            for t in db.tables_with("thread_id")? {
+                let rows = state::select_rows(&db.conn, &t, "thread_id", id)?;
+                if !rows.is_empty() {
+                    history_rows.push(TableRows { table: t, rows });
+                }
+            }
+        }
+        let files = files_of(
+            &home.path,
+            id,
+            all,
+            thread.as_ref().and_then(|r| r.text("rollout_path")),
+        );
+        if thread.is_none() && files.is_empty() {
+            return Err(
+                Error::user(format!("no thread `{id}` in home `{}`", home.name))
+                    .with_help("see `cdxs session list --all-homes`"),
+            );
+        }
+        let mut moved = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stored = if moved.iter().any(|m: &MovedFile| m.stored == name) {
+                format!("{i}-{name}")
+            } else {
+                name
+            };
+            moved.push(MovedFile {
+                original: f.clone(),
+                stored,
+            });
+        }
+        let m = Manifest {
+            version: 1,
+            id: id.to_string(),
+            home: home.path.clone(),
+            trashed_at: now,
+            name: thread
+                .as_ref()
+                .and_then(|r| r.text("name"))
+                .map(str::to_string),
+            preview: thread
+                .as_ref()
+                .and_then(|r| r.text("preview"))
+                .map(str::to_string),
+            files: moved,
+            thread,
+            state_rows,
+            history_rows,
+            index_lines: index::lines_for(&home.path, id)?,
+            stage: Stage::Saved,
+        };
+        save_manifest(&dir, &m)?;
+        m
+    };
+    fsx::fault_point("trash.after_manifest");
+    if m.stage == Stage::Saved {
+        for f in &m.files {
+            if f.original.exists() {
+                std::fs::rename(&f.original, dir.join(&f.stored)).map_err(|e| {
+                    Error::io(
+                        format!("cannot move {} into the trash", tick(&f.original)),
+                        e,
+                    )
+                })?;
+            }
+        }
+        fsx::sync_dir(&dir).ok();
+        m.stage = Stage::FilesMoved;
+        save_manifest(&dir, &m)?;
+    }
+    fsx::fault_point("trash.after_move");
+    if m.stage == Stage::FilesMoved {
+        if let Some(mut db) = open_state(&home.path, true)? {
+            let tables: Vec<String> = m.state_rows.iter().map(|t| t.table.clone()).collect();
+            db.write(|tx| {
+                for t in &tables {
+                    if t == "thread_spawn_edges" {
+                        tx.execute(
+                            "DELETE FROM thread_spawn_edges WHERE parent_thread_id = ?1 OR child_thread_id = ?1",
+                            [id],
+                        )?;
+                    } else {
+                        tx.execute(&format!("DELETE FROM \"{t}\" WHERE thread_id = ?1"), [id])?;
+                    }
+                }
+                tx.execute("DELETE FROM threads WHERE id = ?1", [id])?;
+                Ok(())
+            })?;
+        }
+        if let Some(mut db) = open_history(&home.path, true)? {
+            let tables = db.tables_with("thread_id")?;
+            db.write(|tx| {
+                for t in &tables {
+                    tx.execute(&format!("DELETE FROM \"{t}\" WHERE thread_id = ?1"), [id])?;
+                }
+                Ok(())
+            })?;
+        }
+        index::remove(&home.path, &[id.to_string()], |orig, bytes| {
+            backups.save(orig, bytes)
+        })?;
+        m.stage = Stage::Done;
+        save_manifest(&dir, &m)?;
+    }
+    Ok(m)
+}
+
+/// Put a trashed thread back exactly: files, rows, index lines; then drop the entry.
+pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
+    let dir = entry_dir(&home.path, id);
+    if !dir.join(MANIFEST).exists() {
+        return Err(Error::user(format!(
+            "thread `{id}` is not in the trash of home `{}`",
+            home.name
+        ))
+        .with_help("see `cdxs session trash-list`"));
+    }
+    let m = read_manifest(&dir)?;
+    let _lock = writer_lock::lock(&home.path, id)?;
+    // Refuse to clobber: a file back at the original path, or a row Codex re-created.
+    for f in &m.files {
+        if f.original.exists() && dir.join(&f.stored).exists() {
+            return Err(Error::user(format!(
+                "cannot restore {id}: {} exists again",
+                tick(&f.original)
+            ))
+            .with_help("move that file away first, or purge this trash entry"));
+        }
+    }
+    let mut state_db = open_state(&home.path, true)?;
+    if let (Some(db), Stage::Done) = (&state_db, m.stage)
+        && state::has_thread(&db.conn, id)?
+    {
+        return Err(Error::user(format!(
+            "cannot restore {id}: Codex has a thread with that id again"
+        ))
+        .with_help("purge this trash entry, or trash the new thread first"));
+    }
+    for f in &m.files {
+        let stored = dir.join(&f.stored);
+        if stored.exists() {
+            if let Some(parent) = f.original.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::io(format!("cannot create {}", tick(parent)), e))?;
+            }
+            std::fs::rename(&stored, &f.original)
+                .map_err(|e| Error::io(format!("cannot move {} back", tick(&f.original)), e))?;
+        }
+    }
+    fsx::fault_point("restore.after_move");
+    if m.stage == Stage::Done {
+        if let (Some(db), Some(row)) = (&mut state_db, &m.thread) {
+            db.write(|tx| {
+                state::insert_row(tx, "threads", row, true)?;
+                for t in &m.state_rows {
+                    for r in &t.rows {
+                        state::insert_row(tx, &t.table, r, true)?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        if let Some(mut db) = open_history(&home.path, true)? {
+            db.write(|tx| {
+                for t in &m.history_rows {
+                    for r in &t.rows {
+                        state::insert_row(tx, &t.table, r, true)?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        index::append(&home.path, &m.index_lines)?;
+    }
+    std::fs::remove_dir_all(&dir)
+        .map_err(|e| Error::io(format!("cannot remove {}", tick(&dir)), e))?;
+    Ok(m)
+}
+
+/// Delete a trash entry for good.
+pub fn purge_one(home: &HomeRef, id: &str) -> Result<Manifest> {
+    let dir = entry_dir(&home.path, id);
+    let m = read_manifest(&dir)?;
+    std::fs::remove_dir_all(&dir)
+        .map_err(|e| Error::io(format!("cannot remove {}", tick(&dir)), e))?;
+    Ok(m)
+}
+
+/// Ids of a home's trash entries older than `age_secs`.
+pub fn older_than(home: &HomeRef, age_secs: u64, now: i64) -> Result<Vec<String>> {
+    Ok(entries(home)?
+        .into_iter()
+        .filter(|(_, m)| now - m.trashed_at >= age_secs as i64)
+        .map(|(_, m)| m.id)
+        .collect())
+}
+
+/// Ids by home for a list of (possibly prefixed) ids, looked up among the trash entries.
+pub fn find_trashed(homes: &[HomeRef], query: &str) -> Result<(HomeRef, String)> {
+    let q = query.trim().to_ascii_lowercase();
+    let mut hits: BTreeMap<String, HomeRef> = BTreeMap::new();
+    for h in homes {
+        for (_, m) in entries(h)? {
+            if m.id == q || (q.len() >= 4 && m.id.starts_with(&q)) {
+                hits.insert(format!("{}\u{0}{}", h.name, m.id), h.clone());
+            }
+        }
+    }
+    match hits.len() {
+        1 => {
+            let (k, h) = hits.into_iter().next().expect("one");
+            Ok((h, k.split('\u{0}').nth(1).unwrap_or_default().to_string()))
+        }
+        0 => Err(Error::user(format!("no trashed thread `{query}`"))
+            .with_help("see `cdxs session trash-list`")),
+        n => Err(
+            Error::user(format!("`{query}` matches {n} trashed threads"))
+                .with_help("give the full id, or `--home NAME`"),
+        ),
+    }
+}
