@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -307,4 +309,67 @@ macro_rules! require_codex {
             None => return,
         }
     };
+}
+
+/// `codex app-server` (stdio JSON-RPC): initialize, then one request; returns its answer.
+pub fn app_server_call(
+    codex: &Path,
+    home: &Path,
+    envs: &[(&str, String)],
+    method: &str,
+    params: Value,
+) -> Value {
+    let mut cmd = std::process::Command::new(codex);
+    cmd.arg("app-server")
+        .env("CODEX_HOME", home)
+        .env_remove("OPENAI_API_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && tx.send(v).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let send = |stdin: &mut std::process::ChildStdin, v: Value| {
+        writeln!(stdin, "{v}").unwrap();
+        stdin.flush().unwrap();
+    };
+    let wait_for = |id: i64| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(v) = rx.recv_timeout(Duration::from_millis(200))
+                && v.get("id").and_then(Value::as_i64) == Some(id)
+            {
+                return v;
+            }
+        }
+        panic!("codex app-server did not answer request {id}");
+    };
+    send(
+        &mut stdin,
+        json!({"id": 1, "method": "initialize", "params": {"clientInfo": {"name": "cdxs_test", "title": null, "version": "0"}, "capabilities": {"experimentalApi": true, "requestAttestation": false}}}),
+    );
+    wait_for(1);
+    send(&mut stdin, json!({"method": "initialized"}));
+    send(
+        &mut stdin,
+        json!({"id": 2, "method": method, "params": params}),
+    );
+    let answer = wait_for(2);
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    answer
 }

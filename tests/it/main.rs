@@ -1,6 +1,8 @@
 //! The one integration test binary (as ripgrep, jj and uv do): modules per area.
 
 mod harness;
+#[path = "../support/mock_responses.rs"]
+mod mock_responses;
 
 mod accounts;
 mod auth_quota;
@@ -12,3 +14,4 @@ mod plan_apply;
 mod real_codex_auth;
 mod real_codex_homes;
 mod real_codex_rotation;
+mod real_codex_sessions;
