@@ -2,7 +2,9 @@
 # Benchmarks for SPEC section 9 (see BENCHMARKS.md). Builds release, generates synthetic
 # workloads in a scratch folder, and times cdxs against floors (`true`, `find`) measured
 # in the same run. Uses hyperfine when installed, else a plain timing loop.
-#   scripts/bench.sh [section...]     sections: accounts (default: all)
+#   scripts/bench.sh [section...]     sections: accounts homes sessions (default: all)
+# The sessions section needs the real Codex (scripts/install-codex.sh) and ~3 GB of disk for
+# 5 x 10,000 synthetic threads and a 1 GB rollout (BENCH_HOMES_N, BENCH_THREADS, BENCH_BIG_MB).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
@@ -10,7 +12,7 @@ CDXS=$ROOT/target/release/cdxs
 WORK=${BENCH_DIR:-$ROOT/target/bench}
 RUNS=${BENCH_RUNS:-30}
 mkdir -p "$WORK"
-SECTIONS=${*:-accounts homes}
+SECTIONS=${*:-accounts homes sessions}
 
 # time_cmd LABEL CMD... : mean milliseconds over $RUNS runs (after 3 warm-ups)
 time_cmd() {
@@ -70,6 +72,49 @@ for i, a in enumerate(json.load(sys.stdin)["accounts"]):
     time_cmd "cdxs run --home h50 -- true" "$CDXS" -f "$M" run --home h50 -- true
     time_cmd "cdxs plan --offline ($NH homes, no changes)" "$CDXS" -f "$M" plan --offline
     time_cmd "cdxs status ($NH homes)" "$CDXS" -f "$M" status
+    ;;
+  sessions)
+    NH=${BENCH_HOMES_N:-5} NT=${BENCH_THREADS:-10000} BIG=${BENCH_BIG_MB:-1024}
+    CODEX=$ROOT/target/codex-cli/node_modules/.bin/codex
+    [ -x "$CODEX" ] || "$ROOT/scripts/install-codex.sh"
+    OUT=$WORK/synth
+    echo; echo "## sessions: $NH homes x $NT threads cloned from a real Codex 0.169 session, one ${BIG} MB rollout"
+    if [ ! -f "$OUT/.done-$NH-$NT-$BIG" ]; then
+      rm -rf "$OUT"
+      cargo build --release --quiet --example synth_homes --manifest-path "$ROOT/Cargo.toml"
+      "$ROOT/target/release/examples/synth_homes" --codex "$CODEX" --out "$OUT" --homes "$NH" --threads "$NT" --big-rollout-mb "$BIG" > "$OUT.list"
+      touch "$OUT/.done-$NH-$NT-$BIG"
+    fi
+    BIG_ID=$(awk '$1 == "big" {print $2}' "$OUT.list"); BIG_PATH=$(awk '$1 == "big" {print $3}' "$OUT.list")
+    export CDXS_STATE_DIR=$WORK/sessions-state HOME=$WORK/sessions-home
+    rm -rf "$CDXS_STATE_DIR" "$HOME"; mkdir -p "$HOME"
+    M=$WORK/sessions.yaml
+    { echo "version: 1"; echo "homes:"; } > "$M"
+    for i in $(seq 0 $((NH - 1))); do echo "  h$i: { path: $OUT/home-$i }" >> "$M"; done
+    printf 'sessions:\n  auto_repair: true\n  trash_max_age: 30d\n' >> "$M"
+    echo "rollouts: $(find "$OUT"/home-* -name 'rollout-*.jsonl' | wc -l), $(du -sh "$OUT" | cut -f1)"
+    DIRS=$(for i in $(seq 0 $((NH - 1))); do printf '%s ' "$OUT/home-$i"; done)
+    time_cmd "floor: find over all rollouts" sh -c "find $DIRS -name 'rollout-*.jsonl' > /dev/null"
+    # Codex's listing writes to its DB: it runs on a copy.
+    rm -rf "$WORK/codex-copy"; cp -a "$OUT/home-1" "$WORK/codex-copy"
+    RUNS_SAVED=$RUNS; RUNS=3
+    time_cmd "real Codex thread/list, one $NT-thread home, pages of 50" env CODEX_HOME="$WORK/codex-copy" "$ROOT/scripts/codex_thread_list.py" "$CODEX"
+    time_cmd "real Codex thread/list, same, state-DB-only pages" env CODEX_HOME="$WORK/codex-copy" "$ROOT/scripts/codex_thread_list.py" "$CODEX" --db-only
+    RUNS=$RUNS_SAVED
+    time_cmd "cdxs session list --home (one $NT-thread home)" "$CDXS" -f "$M" session list --home h1
+    time_cmd "cdxs session list --all-homes --json ($((NH * NT)) threads)" "$CDXS" -f "$M" session list --all-homes --json
+    "$CDXS" -f "$M" plan --offline > /dev/null   # warms the head cache
+    time_cmd "cdxs plan --offline, warm ($NH x $NT, auto_repair)" "$CDXS" -f "$M" plan --offline
+    time_cmd "floor: tail -c 64k of the ${BIG} MB rollout" tail -c 65536 "$BIG_PATH"
+    time_cmd "cdxs session stats (tokens from the tail)" "$CDXS" session stats "$BIG_ID" --codex-home "$OUT/home-0"
+    time_cmd "floor: wc -l of the ${BIG} MB rollout" wc -l "$BIG_PATH"
+    time_cmd "cdxs session stats --lines (full count)" "$CDXS" session stats "$BIG_ID" --codex-home "$OUT/home-0" --lines
+    for cmd in "session list --all-homes --json" "plan --offline"; do
+      kb=$( { /usr/bin/time -f '%M' "$CDXS" -f "$M" $cmd > /dev/null; } 2>&1 | tail -1)
+      printf '%-48s %10s MB\n' "peak RSS: cdxs $cmd" "$((kb / 1024))"
+    done
+    kb=$( { /usr/bin/time -f '%M' "$CDXS" session stats "$BIG_ID" --codex-home "$OUT/home-0" --lines > /dev/null; } 2>&1 | tail -1)
+    printf '%-48s %10s MB\n' "peak RSS: cdxs session stats --lines (${BIG} MB)" "$((kb / 1024))"
     ;;
   *) echo "unknown section $section" >&2; exit 1 ;;
   esac

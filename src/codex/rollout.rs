@@ -278,39 +278,43 @@ pub fn last_token_usage(path: &Path) -> Result<Option<TokenUsage>> {
     Ok(None)
 }
 
-/// Count lines (full read; opt-in for big files).
-pub fn count_lines(path: &Path) -> Result<u64> {
+/// Lines and turns (`turn_context` records) in one full read; opt-in for big files.
+pub fn count_lines_and_turns(path: &Path) -> Result<(u64, u64)> {
+    const TURN: &[u8] = b"\"type\":\"turn_context\"";
+    let finder = memchr::memmem::Finder::new(TURN);
     let mut reader = open(path)?;
-    let mut buf = vec![0u8; 1024 * 1024];
-    let mut n = 0u64;
+    let mut buf = vec![0u8; 1024 * 1024 + TURN.len()];
+    // The last TURN.len()-1 bytes of the previous chunk, so a match across chunks counts.
+    let mut keep = 0usize;
+    let (mut lines, mut turns) = (0u64, 0u64);
     let mut last = b'\n';
     loop {
         let read = reader
-            .read(&mut buf)
+            .read(&mut buf[keep..])
             .map_err(|e| Error::io(format!("cannot read {}", tick(path)), e))?;
         if read == 0 {
             break;
         }
-        n += memchr::memchr_iter(b'\n', &buf[..read]).count() as u64;
-        last = buf[read - 1];
+        let fresh = &buf[keep..keep + read];
+        lines += memchr::memchr_iter(b'\n', fresh).count() as u64;
+        last = fresh[read - 1];
+        let window = &buf[..keep + read];
+        turns += finder.find_iter(window).count() as u64;
+        // Carry a tail shorter than the pattern: it cannot hold a whole match counted above.
+        let carry = (TURN.len() - 1).min(window.len());
+        let start = window.len() - carry;
+        buf.copy_within(start..start + carry, 0);
+        keep = carry;
     }
     if last != b'\n' {
-        n += 1; // a last line without its newline still counts
+        lines += 1; // a last line without its newline still counts
     }
-    Ok(n)
+    Ok((lines, turns))
 }
 
-/// Count `turn_context` records (turns) in a full read.
-pub fn count_turns(path: &Path) -> Result<u64> {
-    let reader = BufReader::with_capacity(1024 * 1024, open(path)?);
-    let mut n = 0;
-    for line in reader.split(b'\n') {
-        let Ok(line) = line else { break };
-        if memchr::memmem::find(&line, b"\"type\":\"turn_context\"").is_some() {
-            n += 1;
-        }
-    }
-    Ok(n)
+/// Count lines (full read).
+pub fn count_lines(path: &Path) -> Result<u64> {
+    count_lines_and_turns(path).map(|(l, _)| l)
 }
 
 #[cfg(test)]
@@ -380,6 +384,7 @@ mod tests {
         assert_eq!(h.model.as_deref(), Some("gpt-5.1"));
         assert_eq!(last_token_usage(&p).unwrap().unwrap().total_tokens, 214);
         assert_eq!(count_lines(&p).unwrap(), 8);
+        assert_eq!(count_lines_and_turns(&p).unwrap(), (8, 1));
         // zstd twin reads the same
         let z = dir.path().join("r.jsonl.zst");
         let data = std::fs::read(&p).unwrap();
@@ -404,6 +409,17 @@ mod tests {
         assert_eq!(last_token_usage(&p).unwrap().unwrap().total_tokens, 5);
         let empty = write(dir.path(), "empty.jsonl", &[]);
         assert_eq!(last_token_usage(&empty).unwrap(), None);
+    }
+
+    #[test]
+    fn turns_straddling_a_read_boundary_count_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("edge.jsonl");
+        let mut data = vec![b'x'; 1024 * 1024 - 7];
+        data.extend_from_slice(b"{\"type\":\"turn_context\"}\n");
+        data.extend_from_slice(b"{\"type\":\"turn_context\"}\n");
+        std::fs::write(&p, &data).unwrap();
+        assert_eq!(count_lines_and_turns(&p).unwrap(), (2, 2));
     }
 
     proptest! {

@@ -99,6 +99,37 @@ impl Printer {
         self.out(text);
     }
 
+    /// Versioned JSON with one big array, written element by element (no whole-document
+    /// tree in memory): `{"version": 1, "<key>": [ {...}, ... ]}`, one element per line.
+    pub fn json_stream<T: Serialize>(
+        &self,
+        key: &str,
+        chunks: impl Iterator<Item = crate::error::Result<Vec<T>>>,
+    ) -> crate::error::Result<()> {
+        let out = std::io::stdout().lock();
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, out);
+        let io = |e: std::io::Error| crate::error::Error::io("cannot write to standard output", e);
+        write!(
+            w,
+            "{{\n  \"version\": {JSON_VERSION},\n  {}: [",
+            serde_json::to_string(key).unwrap_or_default()
+        )
+        .map_err(io)?;
+        let mut first = true;
+        for chunk in chunks {
+            for item in chunk? {
+                w.write_all(if first { b"\n    " } else { b",\n    " })
+                    .map_err(io)?;
+                serde_json::to_writer(&mut w, &item)
+                    .map_err(|e| crate::error::Error::user(format!("cannot encode JSON: {e}")))?;
+                first = false;
+            }
+        }
+        w.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })
+            .map_err(io)?;
+        w.flush().map_err(io)
+    }
+
     fn paint(&self, on: bool, code: &str, text: &str) -> String {
         if on {
             format!("\x1b[{code}m{text}\x1b[0m")

@@ -68,6 +68,15 @@ pub fn hidden_reasons(
 
 /// Threads of one home, newest first.
 pub fn threads(home: &HomeRef) -> Result<Vec<ThreadInfo>> {
+    threads_where(home, None)
+}
+
+/// Threads whose id is `prefix` or starts with it (an indexed lookup, not a full read).
+pub fn threads_matching(home: &HomeRef, prefix: &str) -> Result<Vec<ThreadInfo>> {
+    threads_where(home, Some(prefix))
+}
+
+fn threads_where(home: &HomeRef, prefix: Option<&str>) -> Result<Vec<ThreadInfo>> {
     let Some(db) = open_state(&home.path, false)? else {
         return Ok(Vec::new());
     };
@@ -81,16 +90,26 @@ pub fn threads(home: &HomeRef) -> Result<Vec<ThreadInfo>> {
     };
     let sql = format!(
         "SELECT id, rollout_path, created_at, updated_at, source, model_provider, cwd, title, \
-         {preview}, {name}, archived, tokens_used, {history}, {parent}, {updated_ms} FROM threads",
+         {preview}, {name}, archived, tokens_used, {history}, {parent}, {updated_ms} FROM threads{filter}",
         preview = col("preview", "''"),
         name = col("name", "NULL"),
         history = col("history_mode", "'legacy'"),
         parent = col("attached_thread_parent_id", "NULL"),
         updated_ms = col("updated_at_ms", "NULL"),
+        filter = if prefix.is_some() {
+            " WHERE id >= ?1 AND id < ?2"
+        } else {
+            ""
+        },
     );
     let provider = home_provider(&home.path);
+    let root = super::Root::new(&home.path);
     let mut stmt = db.conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| {
+    // A prefix as a range on the primary key: `id >= p AND id < p + '\u{10FFFF}'`.
+    let bounds: Vec<String> = prefix
+        .map(|p| vec![p.to_string(), format!("{p}\u{10FFFF}")])
+        .unwrap_or_default();
+    let rows = stmt.query_map(rusqlite::params_from_iter(bounds.iter()), |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
@@ -137,7 +156,7 @@ pub fn threads(home: &HomeRef) -> Result<Vec<ThreadInfo>> {
             archived != 0,
             preview.is_empty() && parent.is_none(),
             size.is_none(),
-            !inside(&rollout, &home.path),
+            !root.contains(&rollout),
         );
         out.push(ThreadInfo {
             home: home.name.clone(),
@@ -171,8 +190,11 @@ pub fn find(homes: &[HomeRef], query: &str) -> Result<(HomeRef, ThreadInfo)> {
     let q = query.trim().to_ascii_lowercase();
     let mut found = Vec::new();
     for h in homes {
-        for t in threads(h)? {
-            if t.id == q || (q.len() >= 4 && t.id.starts_with(&q)) {
+        if q.len() < 4 {
+            break;
+        }
+        for t in threads_matching(h, &q)? {
+            if t.id == q || t.id.starts_with(&q) {
                 found.push((h.clone(), t));
             }
         }

@@ -50,6 +50,34 @@ pub fn home_provider(home: &Path) -> String {
 
 /// Is `path` inside `home` (after resolving symlinks where possible)?
 pub fn inside(path: &Path, home: &Path) -> bool {
-    let canon_home = std::fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
-    path.starts_with(home) || path.starts_with(&canon_home)
+    Root::new(home).contains(path)
+}
+
+/// A home's folder as written and as resolved, computed once for many checks.
+pub struct Root {
+    plain: PathBuf,
+    canonical: PathBuf,
+}
+
+impl Root {
+    pub fn new(home: &Path) -> Root {
+        Root {
+            plain: home.to_path_buf(),
+            canonical: std::fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf()),
+        }
+    }
+
+    /// A byte-prefix test on whole components (much cheaper than `Path::starts_with`, which
+    /// matters for tens of thousands of rows).
+    pub fn contains(&self, path: &Path) -> bool {
+        under(path, &self.plain) || under(path, &self.canonical)
+    }
+}
+
+/// `path` is `dir` or lies below it (`dir` given without a trailing slash).
+pub fn under(path: &Path, dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+    let d = d.strip_suffix(b"/").unwrap_or(d);
+    p.starts_with(d) && (p.len() == d.len() || p[d.len()] == b'/')
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{HomeRef, inside, open_state};
+use super::{HomeRef, open_state};
 use crate::codex::state::{self, Cell};
 use crate::codex::{index, rollout};
 use crate::error::{Error, Result, tick};
@@ -37,6 +37,7 @@ pub struct HomeThreads {
 
 pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
     let mut out = HomeThreads::default();
+    let root = super::Root::new(&home.path);
     if let Some(db) = open_state(&home.path, false)? {
         let cols = db.columns("threads")?;
         let preview = if cols.iter().any(|c| c == "preview") {
@@ -59,7 +60,7 @@ pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
             let (id, path, preview, title) = row?;
             let path = PathBuf::from(path);
             out.known.insert(id.clone());
-            if path.exists() && inside(&path, &home.path) {
+            if root.contains(&path) && path.exists() {
                 out.present
                     .insert(id, (path, if preview.is_empty() { title } else { preview }));
             }

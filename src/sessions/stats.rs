@@ -57,10 +57,10 @@ pub fn stats(home: &HomeRef, t: &ThreadInfo, full: bool) -> Result<Stats> {
         }
     }
     let (lines, turns) = match (&path, full) {
-        (Some(p), true) => (
-            Some(rollout::count_lines(p)?),
-            turns.or(Some(rollout::count_turns(p)?)),
-        ),
+        (Some(p), true) => {
+            let (l, t) = rollout::count_lines_and_turns(p)?;
+            (Some(l), turns.or(Some(t)))
+        }
         _ => (None, turns),
     };
     Ok(Stats {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{HomeRef, inside, open_state};
+use super::{HomeRef, open_state};
 use crate::codex::index;
 use crate::codex::rollout::{self, Head, RolloutFile};
 use crate::codex::state::{self, Cell, Row};
@@ -220,19 +220,31 @@ pub fn check(home: &HomeRef, heads: &mut dyn HeadSource) -> Result<Vec<Issue>> {
             .or_else(|| list.first())
             .copied()
     };
+    let root = super::Root::new(&home.path);
+    // Existence from the walk, not one stat per row.
+    let on_disk: std::collections::HashSet<&std::ffi::OsStr> =
+        files.iter().map(|f| f.path.as_os_str()).collect();
+    // (A stat only when the walk did not see it: e.g. a row spelling the path another way.)
+    let exists = |p: &Path| {
+        on_disk.contains(p.as_os_str())
+            || on_disk.contains(rollout::twin(p).as_os_str())
+            || p.exists()
+            || rollout::twin(p).exists()
+    };
+    let archive = home.path.join(rollout::ARCHIVED);
     let mut issues = Vec::new();
     let mut with_rows: BTreeSet<&str> = BTreeSet::new();
     for r in &rows {
         with_rows.insert(&r.id);
         let local = pick(&r.id, r.archived);
-        let actual: Option<PathBuf> = if !inside(&r.rollout_path, &home.path) {
+        let actual: Option<PathBuf> = if !root.contains(&r.rollout_path) {
             issues.push(Issue::ForeignRollout {
                 id: r.id.clone(),
                 rollout_path: r.rollout_path.clone(),
                 local: local.map(|f| f.path.clone()),
             });
             local.map(|f| f.path.clone())
-        } else if !r.rollout_path.exists() && !rollout::twin(&r.rollout_path).exists() {
+        } else if !exists(&r.rollout_path) {
             issues.push(Issue::MissingRollout {
                 id: r.id.clone(),
                 rollout_path: r.rollout_path.clone(),
@@ -243,7 +255,7 @@ pub fn check(home: &HomeRef, heads: &mut dyn HeadSource) -> Result<Vec<Issue>> {
             Some(r.rollout_path.clone())
         };
         if let Some(path) = &actual {
-            let in_archive = path.starts_with(home.path.join(rollout::ARCHIVED));
+            let in_archive = super::under(path, &archive);
             if in_archive != r.archived {
                 issues.push(Issue::ArchivedMismatch {
                     id: r.id.clone(),
