@@ -14,7 +14,7 @@ use crate::homes::{self, Expect};
 use crate::output::{Printer, Table, stdin_is_terminal};
 use crate::paths;
 use crate::secret::Secret;
-use crate::vault::accounts::{Upsert, find_in, match_credentials};
+use crate::vault::accounts::{Upsert, match_credentials};
 use crate::vault::{Account, AccountKind, Vault};
 
 /// One account as `--json` shows it: identity and state, never a secret.
@@ -203,7 +203,10 @@ fn status_word(p: &Printer, a: &Account) -> String {
 pub fn show(ctx: &Ctx, query: &str, json: bool) -> Result<Exit> {
     let vault = ctx.vault()?;
     let all = vault.accounts()?;
-    let account = find_in(&all, query)?;
+    let m = crate::manifest::optional(ctx.global.manifest.as_deref())
+        .ok()
+        .flatten();
+    let account = &super::homes::resolve_vault_account(m.as_ref(), &vault, query)?;
     let current = paths::default_codex_home()
         .ok()
         .and_then(|home| current_account_id(&all, &home));
@@ -334,8 +337,30 @@ pub fn current(ctx: &Ctx, json: bool, codex_home: Option<PathBuf>) -> Result<Exi
 
 pub fn remove(ctx: &Ctx, query: &str) -> Result<Exit> {
     let mut vault = ctx.vault()?;
-    let all = vault.accounts()?;
-    let account = find_in(&all, query)?.clone();
+    let m = crate::manifest::optional(ctx.global.manifest.as_deref())
+        .ok()
+        .flatten();
+    let account = super::homes::resolve_vault_account(m.as_ref(), &vault, query)?;
+    if let Some(m) = &m {
+        let bound: Vec<&str> = m
+            .homes
+            .values()
+            .filter(|h| match &h.binding {
+                Some(crate::manifest::Binding::Account(alias)) => m
+                    .accounts
+                    .get(alias)
+                    .is_some_and(|r| super::homes::ref_names(r, &account)),
+                _ => false,
+            })
+            .map(|h| h.name.as_str())
+            .collect();
+        if !bound.is_empty() {
+            ctx.printer.warn(format!(
+                "cdxs.yaml binds home(s) {} to this account: `cdxs plan` will fail until you bind another",
+                bound.join(", ")
+            ));
+        }
+    }
     vault.remove(&account.id)?;
     ctx.printer.status(format!(
         "removed {} ({}) from the vault; homes that use it keep their auth.json",

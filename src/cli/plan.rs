@@ -36,6 +36,13 @@ fn make_plan(ctx: &Ctx, m: &Manifest, vault: &mut Vault, scope: &Scope) -> Resul
         super::quota_cmds::refresh_stale(ctx, vault, Some(m), &ids, false)?;
     }
     let observed = apply::observe_now(m, vault, scope)?;
+    if !observed.sessions.is_empty() {
+        ctx.printer.detail(format!(
+            "observed sessions of {} home(s); read {} rollout head(s) from disk",
+            observed.sessions.len(),
+            observed.heads_read
+        ));
+    }
     Ok(reconcile::plan::plan(m, &observed, ctx.ts()))
 }
 

@@ -125,6 +125,8 @@ pub struct Observed {
     pub online: bool,
     /// Session state of homes that session policies apply to (by home name).
     pub sessions: BTreeMap<String, SessionsObs>,
+    /// Rollout heads read from disk (not from the cache) while observing.
+    pub heads_read: usize,
 }
 
 /// What the session policies need to know about one home.
@@ -370,5 +372,6 @@ fn observe_sessions(
         }
         observed.sessions.insert(name.clone(), obs);
     }
+    observed.heads_read = heads.reads;
     Ok(())
 }

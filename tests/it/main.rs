@@ -15,3 +15,4 @@ mod real_codex_auth;
 mod real_codex_homes;
 mod real_codex_rotation;
 mod real_codex_sessions;
+mod sessions;
