@@ -14,7 +14,6 @@ use crate::manifest::{Binding, Manifest};
 use crate::output::{Table, bar};
 use crate::quota::{self, FetchError, Quota, Window};
 use crate::reconcile::locks;
-use crate::secret::fingerprint;
 use crate::vault::{Account, AccountKind, Vault};
 
 /// Refresh one login under the vault lock, journaling the homes it rewrote.
@@ -45,19 +44,14 @@ pub fn refresh_journaled(
             })
             .collect();
         let generation = vault.begin_generation(command, None, None, &actions, ctx.ts())?;
-        for (seq, (file, backup)) in outcome.written.iter().enumerate() {
-            let after = crate::fsx::read_optional(file)?.map(|b| fingerprint(&b));
-            vault.record_file(
+        for (seq, w) in outcome.written.iter().enumerate() {
+            vault.record_auth_writes(
                 generation,
                 seq,
-                file,
-                backup.as_deref(),
-                None,
-                after.as_deref(),
+                std::slice::from_ref(w),
+                account_id,
+                ctx.ts(),
             )?;
-            if let Some(fp) = &after {
-                vault.set_baseline(file, fp, Some(account_id), Some(generation), ctx.ts())?;
-            }
             vault.finish_action(generation, seq, None)?;
         }
         vault.finish_generation(generation, true, None, ctx.ts())?;

@@ -71,6 +71,21 @@ pub fn resolve_homes(ctx: &Ctx, arg: &HomesArg) -> Result<Vec<HomeRef>> {
     Ok(homes)
 }
 
+/// The named home, else every home (commands that look a thread up by id anywhere).
+fn homes_or_all(ctx: &Ctx, arg: &HomesArg) -> Result<Vec<HomeRef>> {
+    if arg.home.is_some() || arg.codex_home.is_some() {
+        return resolve_homes(ctx, arg);
+    }
+    resolve_homes(
+        ctx,
+        &HomesArg {
+            all_homes: true,
+            home: None,
+            codex_home: None,
+        },
+    )
+}
+
 /// Run actions as one journaled generation under the vault lock and the homes' locks.
 fn journaled<T>(
     ctx: &Ctx,
@@ -165,18 +180,8 @@ pub fn list(ctx: &Ctx, arg: &HomesArg, json: bool) -> Result<Exit> {
 }
 
 pub fn stats(ctx: &Ctx, id: &str, arg: &HomesArg, full: bool, json: bool) -> Result<Exit> {
-    let mut homes = resolve_homes(ctx, arg)?;
-    if arg.home.is_none() && arg.codex_home.is_none() && !arg.all_homes {
-        // A bare id may live in any declared home.
-        homes = resolve_homes(
-            ctx,
-            &HomesArg {
-                all_homes: true,
-                home: None,
-                codex_home: None,
-            },
-        )?;
-    }
+    // A bare id may live in any declared home.
+    let homes = homes_or_all(ctx, arg)?;
     let (home, t) = list::find(&homes, id)?;
     let s = stats::stats(&home, &t, full)?;
     if json {
@@ -324,17 +329,7 @@ fn pick_home_for(homes: &[HomeRef], ids: &[String]) -> Result<HomeRef> {
 }
 
 pub fn trash_list(ctx: &Ctx, arg: &HomesArg, json: bool) -> Result<Exit> {
-    let mut homes = resolve_homes(ctx, arg)?;
-    if arg.home.is_none() && arg.codex_home.is_none() {
-        homes = resolve_homes(
-            ctx,
-            &HomesArg {
-                all_homes: true,
-                home: None,
-                codex_home: None,
-            },
-        )?;
-    }
+    let homes = homes_or_all(ctx, arg)?;
     #[derive(Serialize)]
     struct Entry {
         home: String,
@@ -393,17 +388,7 @@ pub fn trash_list(ctx: &Ctx, arg: &HomesArg, json: bool) -> Result<Exit> {
 }
 
 fn trashed_targets(ctx: &Ctx, ids: &[String], arg: &HomesArg) -> Result<Vec<(HomeRef, String)>> {
-    let mut homes = resolve_homes(ctx, arg)?;
-    if arg.home.is_none() && arg.codex_home.is_none() {
-        homes = resolve_homes(
-            ctx,
-            &HomesArg {
-                all_homes: true,
-                home: None,
-                codex_home: None,
-            },
-        )?;
-    }
+    let homes = homes_or_all(ctx, arg)?;
     ids.iter().map(|q| trash::find_trashed(&homes, q)).collect()
 }
 
@@ -537,26 +522,28 @@ pub fn visibility(
         let repaired = if repair && !dry_run && issues.iter().any(Issue::repairable) {
             let mut backups = Backups::new(&ctx.state_dir()?, "visibility-repair");
             trash::backup_dbs(&h.path, &mut backups)?;
-            let fixable: Vec<&Issue> = issues.iter().filter(|i| i.repairable()).collect();
-            let actions = fixable
+            // One action per problem in the journal; the fixes go in one short transaction.
+            let actions: Vec<(String, String, String)> = issues
                 .iter()
+                .filter(|i| i.repairable())
                 .map(|i| {
-                    (
-                        format!("sessions.{}.repair[{}:{}]", h.name, i.kind(), i.id()),
-                        "update".into(),
-                        i.describe(),
-                    )
+                    let address = format!("sessions.{}.repair[{}:{}]", h.name, i.kind(), i.id());
+                    (address, "update".into(), i.describe())
                 })
-                .collect::<Vec<_>>();
-            let n = actions.len();
+                .collect();
             let mut fixed = Vec::new();
-            journaled(ctx, "session visibility repair", &[&h.path], actions, |i| {
-                if i == 0 {
-                    fixed = visibility::repair(h, &issues, &mut Direct, ctx.ts())?;
-                }
-                let _ = n;
-                Ok(())
-            })?;
+            journaled(
+                ctx,
+                "session visibility repair",
+                &[&h.path],
+                actions,
+                |seq| {
+                    if seq == 0 {
+                        fixed = visibility::repair(h, &issues, &mut Direct, ctx.ts())?;
+                    }
+                    Ok(())
+                },
+            )?;
             fixed
         } else {
             Vec::new()

@@ -353,21 +353,9 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             let outcome = crate::auth::refresh::refresh_locked(
                 vault, backups, &run.homes, account_id, false, now,
             )?;
-            for (file, backup) in &outcome.written {
-                let after = fsx::read_optional(file)?.map(|b| fingerprint(&b));
-                vault.record_file(
-                    generation,
-                    seq,
-                    file,
-                    backup.as_deref(),
-                    None,
-                    after.as_deref(),
-                )?;
-                if let Some(fp) = &after {
-                    vault.set_baseline(file, fp, Some(account_id), Some(generation), env.now)?;
-                }
-                run.touched.insert(file.clone());
-            }
+            vault.record_auth_writes(generation, seq, &outcome.written, account_id, env.now)?;
+            run.touched
+                .extend(outcome.written.iter().map(|(f, _)| f.clone()));
             let name = vault
                 .account(account_id)?
                 .map(|a| a.name().to_string())

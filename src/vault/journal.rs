@@ -53,6 +53,24 @@ pub struct Baseline {
     pub generation: Option<i64>,
 }
 
+const GENERATION_COLUMNS: &str =
+    "id, started_at, finished_at, command, status, manifest, rollback_of, error";
+
+fn generation_from_row(r: &rusqlite::Row) -> rusqlite::Result<Generation> {
+    Ok(Generation {
+        id: r.get(0)?,
+        started_at: r.get(1)?,
+        finished_at: r.get(2)?,
+        command: r.get(3)?,
+        status: r.get(4)?,
+        manifest: r.get(5)?,
+        rollback_of: r.get(6)?,
+        error: r.get(7)?,
+        actions: Vec::new(),
+        files: Vec::new(),
+    })
+}
+
 impl Vault {
     /// Generations left `running` by a killed process become `interrupted`. Call with the
     /// vault lock held: then no live apply can own them.
@@ -161,24 +179,10 @@ impl Vault {
 
     /// Generations, newest first (without their actions and files).
     pub fn generations(&self, limit: usize) -> Result<Vec<Generation>> {
-        let mut stmt = self.conn().prepare(
-            "SELECT id, started_at, finished_at, command, status, manifest, rollback_of, error
-             FROM generations ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok(Generation {
-                id: r.get(0)?,
-                started_at: r.get(1)?,
-                finished_at: r.get(2)?,
-                command: r.get(3)?,
-                status: r.get(4)?,
-                manifest: r.get(5)?,
-                rollback_of: r.get(6)?,
-                error: r.get(7)?,
-                actions: Vec::new(),
-                files: Vec::new(),
-            })
-        })?;
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT {GENERATION_COLUMNS} FROM generations ORDER BY id DESC LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map([limit as i64], generation_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -187,23 +191,9 @@ impl Vault {
         let Some(mut g) = self
             .conn()
             .query_row(
-                "SELECT id, started_at, finished_at, command, status, manifest, rollback_of, error
-                 FROM generations WHERE id = ?1",
+                &format!("SELECT {GENERATION_COLUMNS} FROM generations WHERE id = ?1"),
                 [id],
-                |r| {
-                    Ok(Generation {
-                        id: r.get(0)?,
-                        started_at: r.get(1)?,
-                        finished_at: r.get(2)?,
-                        command: r.get(3)?,
-                        status: r.get(4)?,
-                        manifest: r.get(5)?,
-                        rollback_of: r.get(6)?,
-                        error: r.get(7)?,
-                        actions: Vec::new(),
-                        files: Vec::new(),
-                    })
-                },
+                generation_from_row,
             )
             .optional()?
         else {
@@ -241,6 +231,33 @@ impl Vault {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(Some(g))
+    }
+
+    /// Journal auth.json files written for `account_id` (refresh write-backs) and make them
+    /// the drift baseline.
+    pub fn record_auth_writes(
+        &mut self,
+        generation: i64,
+        seq: usize,
+        written: &[(PathBuf, Option<PathBuf>)],
+        account_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        for (file, backup) in written {
+            let after = crate::fsx::read_optional(file)?.map(|b| crate::secret::fingerprint(&b));
+            self.record_file(
+                generation,
+                seq,
+                file,
+                backup.as_deref(),
+                None,
+                after.as_deref(),
+            )?;
+            if let Some(fp) = &after {
+                self.set_baseline(file, fp, Some(account_id), Some(generation), now)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn baselines(&self) -> Result<BTreeMap<PathBuf, Baseline>> {
