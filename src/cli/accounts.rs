@@ -456,6 +456,36 @@ pub fn write_into_home(
     let _vault_lock = crate::reconcile::locks::vault(&state_dir, &holder)?;
     let _home_lock = crate::reconcile::locks::home(&state_dir, home, &holder)?;
     vault.mark_interrupted(ctx.ts())?;
+    // As Codex does: a login about to expire is refreshed before it is written (rotation-safe).
+    if account.kind == AccountKind::OAuth
+        && !account.requires_reauth
+        && crate::auth::refresh::expiring(account, ctx.ts())
+    {
+        let m = crate::manifest::optional(ctx.global.manifest.as_deref())
+            .ok()
+            .flatten();
+        let mut homes = crate::auth::refresh::known_homes(m.as_ref());
+        if !homes.contains(&home.to_path_buf()) {
+            homes.push(home.to_path_buf());
+        }
+        let mut backups = Backups::new(&state_dir, "refresh");
+        match crate::auth::refresh::refresh_locked(
+            vault,
+            &mut backups,
+            &homes,
+            &account.id,
+            false,
+            ctx.now,
+        ) {
+            Ok(_) => ctx
+                .printer
+                .status(format!("refreshed {}'s tokens first", account.name())),
+            // Codex can still refresh it itself; say so, and write what the vault has.
+            Err(e) => ctx
+                .printer
+                .warn(format!("could not refresh {} first: {e}", account.name())),
+        }
+    }
     let file = auth::auth_path(home);
     let address = format!("home[{}].auth", paths::display(home));
     let generation = vault.begin_generation(

@@ -512,3 +512,34 @@ fn switch_without_an_account_picks_the_most_quota_left() {
         "acct-yui"
     );
 }
+
+#[test]
+fn run_with_an_account_refreshes_an_expiring_login_first() {
+    let mock = MockOpenAi::start();
+    let mut a = MockAccount::new("zed@example.com", "acct-zed");
+    a.ttl = 30;
+    mock.add(a);
+    let env = env_with(&mock);
+    import(&env, &mock, "zed@example.com");
+    mock.with(|s| s.accounts.get_mut("zed@example.com").unwrap().ttl = 3600);
+    let home = env.codex_home("r");
+    let out = env.run(&[
+        "run",
+        "--account",
+        "zed",
+        "--codex-home",
+        home.to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("refreshed zed@example.com's tokens first"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        read_json(&home.join("auth.json"))["tokens"]["refresh_token"],
+        "rt_acct-zed_2"
+    );
+}
