@@ -32,7 +32,7 @@ fn env_lookup(var: &str) -> Option<String> {
 fn make_plan(ctx: &Ctx, m: &Manifest, vault: &mut Vault, scope: &Scope) -> Result<Plan> {
     if !scope.offline {
         // Pools pick by quota: refresh what is older than 5 minutes (failures keep the cache).
-        let ids = super::quota_cmds::pool_accounts(m, vault)?;
+        let ids = super::quota_cmds::pool_accounts(m, vault, scope.homes.as_deref())?;
         super::quota_cmds::refresh_stale(ctx, vault, Some(m), &ids, false)?;
     }
     let observed = apply::observe_now(m, vault, scope)?;

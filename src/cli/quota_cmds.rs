@@ -143,9 +143,10 @@ pub fn refresh_stale(
 }
 
 /// Pool members whose quota plan needs.
-pub fn pool_accounts(m: &Manifest, vault: &Vault) -> Result<Vec<String>> {
+/// Members of the pools that `homes` (all when `None`) draw from.
+pub fn pool_accounts(m: &Manifest, vault: &Vault, homes: Option<&[String]>) -> Result<Vec<String>> {
     let mut ids = Vec::new();
-    for home in m.homes.values() {
+    for home in m.homes.values().filter(|h| homes.is_none_or(|only| only.contains(&h.name))) {
         if let Some(Binding::Pool { pool, .. }) = &home.binding {
             for alias in m.pools.get(pool).into_iter().flatten() {
                 if let Ok(a) = resolve_vault_account(Some(m), vault, alias)
