@@ -50,8 +50,12 @@ pub fn redirect_uri(port: u16) -> String {
 }
 
 /// The authorize URL Codex's own login opens.
-pub fn authorize_url(pkce: &Pkce, port: u16) -> String {
-    let mut url = url::Url::parse(&endpoints::authorize_url()).expect("a valid base URL");
+pub fn authorize_url(pkce: &Pkce, port: u16) -> crate::error::Result<String> {
+    let base = endpoints::authorize_url();
+    let mut url = url::Url::parse(&base).map_err(|e| {
+        Error::user(format!("`{base}` is not a URL: {e}"))
+            .with_help("check `CDXS_AUTH_BASE_URL` (e.g. `https://auth.openai.com`)")
+    })?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", endpoints::CLIENT_ID)
@@ -63,7 +67,7 @@ pub fn authorize_url(pkce: &Pkce, port: u16) -> String {
         .append_pair("codex_cli_simplified_flow", "true")
         .append_pair("state", &pkce.state)
         .append_pair("originator", endpoints::ORIGINATOR);
-    url.to_string()
+    Ok(url.to_string())
 }
 
 /// Take the code from a callback: a full URL, `/auth/callback?...`, or just the query.
@@ -279,7 +283,7 @@ mod tests {
     #[test]
     fn authorize_url_has_codex_parameters() {
         let p = Pkce::new();
-        let url = url::Url::parse(&authorize_url(&p, 1455)).unwrap();
+        let url = url::Url::parse(&authorize_url(&p, 1455).unwrap()).unwrap();
         let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         assert_eq!(q["client_id"], endpoints::CLIENT_ID);
         assert_eq!(q["redirect_uri"], "http://localhost:1455/auth/callback");

@@ -222,7 +222,7 @@ pub fn refresh_locked(
         .collect::<Result<Vec<_>>>()?;
     let before = account.secret_fingerprint();
     harvest_all(vault, homes, ts)?;
-    let mut account = vault.account(account_id)?.expect("still there");
+    let mut account = still_there(vault, account_id)?;
     let took_newer = account.secret_fingerprint() != before;
     if !force && !expiring(&account, ts) {
         let result = if took_newer {
@@ -257,7 +257,7 @@ pub fn refresh_locked(
         Err(Failure::Permanent { code }) => {
             // Before giving up: did Codex (or another home) rotate it meanwhile?
             harvest_all(vault, homes, ts)?;
-            let mut latest = vault.account(account_id)?.expect("still there");
+            let mut latest = still_there(vault, account_id)?;
             let sent = tokens.refresh_token.fingerprint();
             let newer = latest.tokens.as_ref().is_some_and(|t| {
                 t.refresh_token.fingerprint() != sent && !t.refresh_token.is_empty()
@@ -278,7 +278,9 @@ pub fn refresh_locked(
                 });
             }
             // A different, newer token: one request with it is not a blind retry.
-            let newer_tokens = latest.tokens.clone().expect("checked");
+            let Some(newer_tokens) = latest.tokens.clone() else {
+                return Err(needs_login(&latest, "it has no refresh token"));
+            };
             match request(&newer_tokens.refresh_token, reason) {
                 Ok(resp) => {
                     adopt(&mut latest, &resp, now);
@@ -308,6 +310,15 @@ pub fn refresh_locked(
     })
 }
 
+/// The account again (another cdxs may have removed it meanwhile).
+fn still_there(vault: &Vault, account_id: &str) -> Result<Account> {
+    vault.account(account_id)?.ok_or_else(|| {
+        Error::user(format!(
+            "account `{account_id}` was removed from the vault meanwhile"
+        ))
+    })
+}
+
 fn needs_login(account: &Account, why: &str) -> Error {
     Error::user(format!("{} needs a new login: {why}", account.name())).with_help(format!(
         "log in again with `cdxs login oauth` (as {}); cdxs marked the account `requires_reauth`",
@@ -331,7 +342,7 @@ fn write_back(
                 if let Some(bytes) = current {
                     homes::harvest(vault, bytes, now)?;
                 }
-                let a = vault.account(account_id)?.expect("still there");
+                let a = still_there(vault, account_id)?;
                 Ok(a.credentials().map(|c| auth::render(&c)))
             },
             |orig, bytes| backups.save(orig, bytes),

@@ -23,7 +23,7 @@ fn login_timeout() -> Duration {
 pub fn oauth(ctx: &Ctx, manual: bool, port: u16, no_browser: bool, switch: bool) -> Result<Exit> {
     let pkce = Pkce::new();
     let (code, port) = if manual {
-        let url = oauth::authorize_url(&pkce, port);
+        let url = oauth::authorize_url(&pkce, port)?;
         eprintln!("Open this address in a browser and log in:\n\n  {url}\n");
         eprintln!(
             "The browser then goes to http://localhost:{port}/auth/callback?... (the page may fail to load: that is fine).\nPaste that whole address here and press Enter:"
@@ -43,7 +43,7 @@ pub fn oauth(ctx: &Ctx, manual: bool, port: u16, no_browser: bool, switch: bool)
             .local_addr()
             .map_err(|e| Error::io("cannot read the callback port", e))?
             .port();
-        let url = oauth::authorize_url(&pkce, port);
+        let url = oauth::authorize_url(&pkce, port)?;
         eprintln!("Log in to ChatGPT in your browser:\n\n  {url}\n");
         if !no_browser && oauth::open_browser(&url) {
             eprintln!("(a browser was opened; if not, open the address above yourself)");

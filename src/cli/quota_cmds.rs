@@ -88,12 +88,17 @@ pub fn fetch_quota(
         Err(FetchError::Unauthorized) => {
             // The access token was revoked early: one forced refresh, then one more try.
             refresh_journaled(ctx, vault, m, &account.id, true, "quota")?;
-            let again = vault.account(&account.id)?.expect("still there");
+            let again = vault.account(&account.id)?.ok_or_else(|| {
+                Error::user(format!(
+                    "{} was removed from the vault meanwhile",
+                    account.name()
+                ))
+            })?;
             let token = again
                 .tokens
                 .as_ref()
                 .map(|t| t.access_token.clone())
-                .expect("refreshed");
+                .ok_or_else(|| Error::user("no access token after the refresh"))?;
             quota::fetch(&token, again.chatgpt_account_id.as_deref(), ctx.ts()).map_err(
                 |e| match e {
                     FetchError::Unauthorized => {
@@ -146,7 +151,11 @@ pub fn refresh_stale(
 /// Members of the pools that `homes` (all when `None`) draw from.
 pub fn pool_accounts(m: &Manifest, vault: &Vault, homes: Option<&[String]>) -> Result<Vec<String>> {
     let mut ids = Vec::new();
-    for home in m.homes.values().filter(|h| homes.is_none_or(|only| only.contains(&h.name))) {
+    for home in m
+        .homes
+        .values()
+        .filter(|h| homes.is_none_or(|only| only.contains(&h.name)))
+    {
         if let Some(Binding::Pool { pool, .. }) = &home.binding {
             for alias in m.pools.get(pool).into_iter().flatten() {
                 if let Ok(a) = resolve_vault_account(Some(m), vault, alias)
