@@ -241,10 +241,16 @@ fn execute(
         env: &env_lookup,
         extra_files: extra,
     };
+    let bar = ctx.printer.progress(plan.actions.len(), "applying");
     let report = apply::apply(plan, &mut vault, &env, &mut |a| {
-        ctx.printer
-            .detail(format!("{}: {}", a.address, a.description));
-    })?;
+        bar.inc(1);
+        if bar.is_hidden() {
+            ctx.printer
+                .detail(format!("{}: {}", a.address, a.description));
+        }
+    });
+    bar.finish_and_clear();
+    let report = report?;
     for d in &report.done {
         ctx.printer
             .status(format!("{}: {}", ctx.printer.bold(&d.address), d.message));

@@ -103,7 +103,9 @@ fn journaled<T>(
     let n = actions.len();
     let generation = vault.begin_generation(command, None, None, &actions, ctx.ts())?;
     let mut out = Vec::new();
+    let bar = ctx.printer.progress(n, command);
     for seq in 0..n {
+        bar.inc(1);
         match f(seq) {
             Ok(v) => {
                 vault.finish_action(generation, seq, None)?;
@@ -116,6 +118,7 @@ fn journaled<T>(
             }
         }
     }
+    bar.finish_and_clear();
     vault.finish_generation(generation, true, None, ctx.ts())?;
     Ok(out)
 }

@@ -109,9 +109,10 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<AuthState, ParseError> {
     if !value.is_object() {
         return Err(ParseError::NotObject);
     }
-    let raw: RawAuth = serde_json::from_value(value).map_err(|e| ParseError::Field {
+    // serde's message would quote the offending value, which may be a secret.
+    let raw: RawAuth = serde_json::from_value(value).map_err(|_| ParseError::Field {
         field: "auth",
-        why: e.to_string(),
+        why: "a field has the wrong type".into(),
     })?;
     let mode = match raw.auth_mode.as_deref() {
         Some(mode) => mode.to_string(),
@@ -136,7 +137,13 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<AuthState, ParseError> {
                 raw.last_refresh,
             )?))),
         },
-        _ => Ok(AuthState::Foreign { mode }),
+        // Shown in messages: only something that looks like a mode name, never arbitrary text.
+        _ if mode.len() <= 40 && mode.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            Ok(AuthState::Foreign { mode })
+        }
+        _ => Ok(AuthState::Foreign {
+            mode: "(unrecognized)".into(),
+        }),
     }
 }
 
@@ -536,6 +543,19 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn errors_never_quote_values() {
+        let err = parse(br#"{"OPENAI_API_KEY": 987654321987}"#).unwrap_err().to_string();
+        assert!(!err.contains("987654321987"), "{err}");
+        let odd = parse(br#"{"auth_mode": "sk-proj-looks-like-a-key", "OPENAI_API_KEY": "x"}"#).unwrap();
+        assert_eq!(
+            odd,
+            AuthState::Foreign {
+                mode: "(unrecognized)".into()
+            }
+        );
     }
 
     #[test]

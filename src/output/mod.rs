@@ -69,6 +69,22 @@ impl Printer {
         let _ = out.flush();
     }
 
+    /// A progress bar on stderr for long work (`len` steps): drawn only on a terminal, not
+    /// with `--quiet`, and only when there is enough work to watch.
+    pub fn progress(&self, len: usize, what: &str) -> indicatif::ProgressBar {
+        if self.quiet || len < 20 || !std::io::stderr().is_terminal() {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(len as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_string());
+        bar
+    }
+
     /// A status line on stderr, hidden by `--quiet`.
     pub fn status(&self, text: impl AsRef<str>) {
         if !self.quiet {
