@@ -547,9 +547,12 @@ mod tests {
 
     #[test]
     fn errors_never_quote_values() {
-        let err = parse(br#"{"OPENAI_API_KEY": 987654321987}"#).unwrap_err().to_string();
+        let err = parse(br#"{"OPENAI_API_KEY": 987654321987}"#)
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("987654321987"), "{err}");
-        let odd = parse(br#"{"auth_mode": "sk-proj-looks-like-a-key", "OPENAI_API_KEY": "x"}"#).unwrap();
+        let odd =
+            parse(br#"{"auth_mode": "sk-proj-looks-like-a-key", "OPENAI_API_KEY": "x"}"#).unwrap();
         assert_eq!(
             odd,
             AuthState::Foreign {

@@ -184,3 +184,39 @@ fn missing(path: &Path, explicit: bool) -> Error {
             .with_help("run `cdxs init` to create one from your current Codex setup")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Untrusted text never panics the parser or the validator.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            let _ = parse(&text, Path::new("/x/cdxs.yaml"));
+        }
+
+        /// Nor does text that looks like a manifest with random values in its slots.
+        #[test]
+        fn manifest_shaped_text_never_panics(
+            version in "[0-9a-z%]{0,4}",
+            alias in "[a-z0-9_.\\- ]{0,8}",
+            key in prop_oneof!["email", "id", "api_key_env", "auth_file", "workspace", "bogus"],
+            value in "[ -~]{0,20}",
+            path in "[ -~]{0,20}",
+            binding in prop_oneof![Just("a".to_string()), Just("{ pool: p }".to_string()), "[ -~]{0,12}"],
+            pct in "[0-9%.\\-a-z]{0,5}",
+            dur in "[0-9a-z ]{0,5}",
+        ) {
+            let text = format!(
+                "version: {version}\naccounts:\n  {alias}: {{ {key}: \"{value}\" }}\n  a: {{ email: a@x.io }}\npools:\n  p: [a, {alias}]\nhomes:\n  h: {{ path: \"{path}\", account: {binding} }}\n  g: {{ path: /g, account: {{ pool: p, switch_below: {pct} }} }}\nsessions:\n  trash_max_age: {dur}\n",
+                value = value.replace('"', ""),
+                path = path.replace('"', ""),
+            );
+            let _ = parse(&text, Path::new("/x/cdxs.yaml"));
+        }
+    }
+}
