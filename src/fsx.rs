@@ -149,6 +149,13 @@ pub fn restrict_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The permission bits of an existing file (`None` when it is absent).
+pub fn mode_of(path: &Path) -> Option<u32> {
+    fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
 /// Read a file that may be absent.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::read(path) {

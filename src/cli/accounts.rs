@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::backup::Backups;
 use crate::codex::auth::{self, AuthState, WriteOutcome};
+use crate::codex::config;
 use crate::error::{Error, Exit, Result};
 use crate::homes::{self, Expect};
 use crate::output::{Printer, Table, stdin_is_terminal};
@@ -55,7 +56,7 @@ impl AccountView {
             workspace: a.chatgpt_account_id.clone(),
             organization_id: a.organization_id.clone(),
             plan_type: a.plan_type.clone(),
-            base_url: a.base_url.clone(),
+            base_url: a.base_url.as_deref().map(config::display_url),
             requires_reauth: a.requires_reauth,
             access_token_expires_at: rfc3339(a.access_expires_at),
             last_refresh: a
@@ -410,10 +411,10 @@ pub fn add_api_key(
     switch: bool,
 ) -> Result<Exit> {
     if let Some(url) = &base_url
-        && !(url.starts_with("http://") || url.starts_with("https://"))
+        && let Err(why) = crate::codex::config::check_base_url(url)
     {
-        return Err(Error::user(format!("`{url}` is not an http(s) URL"))
-            .with_help("pass a base URL like `https://api.example.com/v1`"));
+        return Err(Error::user(why)
+            .with_help("pass the endpoint Codex should call, like `https://api.example.com/v1`"));
     }
     let key = read_key(key, from_stdin, &ctx.printer)?;
     let mut vault = ctx.vault()?;
@@ -440,6 +441,34 @@ pub fn switch_default_home(
 ) -> Result<()> {
     let home = paths::default_codex_home()?;
     write_into_home(ctx, vault, account, &home, command)
+}
+
+/// What `openai_base_url` change `home` needs for `account` (see [`config::base_url_change`]),
+/// with the config.toml seen. An unreadable config.toml is an error only when the account
+/// needs its endpoint there.
+pub fn base_url_change(
+    vault: &Vault,
+    account: &Account,
+    home: &Path,
+) -> Result<(config::ConfigObs, Option<Option<String>>)> {
+    let seen = config::observe(home);
+    let all = vault.accounts()?;
+    let known = |u: &str| all.iter().any(|a| a.base_url.as_deref() == Some(u));
+    let change = config::base_url_change(
+        account.base_url.as_deref(),
+        seen.base_url.as_deref(),
+        &known,
+    );
+    match (&seen.error, &change) {
+        (Some(why), Some(Some(_))) => Err(Error::user(format!(
+            "cannot read `{}` to set `openai_base_url` for {}: {why}",
+            paths::display(&config::config_path(home)),
+            account.name()
+        ))
+        .with_help("fix config.toml (Codex cannot read it either), then try again")),
+        (Some(_), _) => Ok((seen, None)),
+        (None, _) => Ok((seen, change)),
+    }
 }
 
 /// Write `account` into a home outside plan/apply (no manifest, `run --account`): under the
@@ -488,17 +517,23 @@ pub fn write_into_home(
     }
     let file = auth::auth_path(home);
     let address = format!("home[{}].auth", paths::display(home));
-    let generation = vault.begin_generation(
-        command,
-        None,
-        None,
-        &[(
-            address,
+    let (config_seen, base_url) = base_url_change(vault, account, home)?;
+    let mut listed = vec![(
+        address,
+        "update".to_string(),
+        format!("write {}", account.name()),
+    )];
+    if let Some(url) = &base_url {
+        listed.push((
+            format!("home[{}].base_url", paths::display(home)),
             "update".into(),
-            format!("write {}", account.name()),
-        )],
-        ctx.ts(),
-    )?;
+            match url {
+                Some(u) => format!("set openai_base_url = {}", config::display_url(u)),
+                None => "remove openai_base_url".into(),
+            },
+        ));
+    }
+    let generation = vault.begin_generation(command, None, None, &listed, ctx.ts())?;
     let mut backups = Backups::new(&state_dir, &format!("gen{generation}"));
     let before = crate::fsx::read_optional(&file)?.map(|b| crate::secret::fingerprint(&b));
     let result = match homes::write_account(
@@ -533,6 +568,42 @@ pub fn write_into_home(
         vault.set_baseline(&file, fp, Some(&account.id), Some(generation), ctx.ts())?;
     }
     vault.finish_action(generation, 0, None)?;
+    if let Some(url) = &base_url {
+        let w = match config::set_base_url(
+            home,
+            url.as_deref(),
+            Some(&config_seen.fingerprint),
+            &mut backups,
+        ) {
+            Ok(w) => w,
+            Err(e) => {
+                vault.finish_action(generation, 1, Some(&e.to_string()))?;
+                vault.finish_generation(generation, false, Some(&e.to_string()), ctx.ts())?;
+                return Err(e);
+            }
+        };
+        vault.record_file(
+            generation,
+            1,
+            &w.path,
+            w.backup.as_deref(),
+            w.before.as_deref(),
+            w.after.as_deref(),
+        )?;
+        vault.finish_action(generation, 1, None)?;
+        ctx.printer.status(match url {
+            Some(u) => format!(
+                "`{}` now calls {} (`openai_base_url` in config.toml)",
+                paths::display(home),
+                config::display_url(u)
+            ),
+            None => format!(
+                "removed `openai_base_url` from `{}`'s config.toml ({} uses the default endpoint)",
+                paths::display(home),
+                account.name()
+            ),
+        });
+    }
     vault.finish_generation(generation, true, None, ctx.ts())?;
     if let Some(h) = &result.harvested {
         let what = if h.imported {

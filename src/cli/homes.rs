@@ -473,7 +473,8 @@ pub fn run(
                 Some(p) => paths::absolute(&p),
                 None => paths::default_codex_home()?,
             };
-            if !holds_current(&vault, &account, &path)? {
+            let (_, base_url) = super::accounts::base_url_change(&vault, &account, &path)?;
+            if !holds_current(&vault, &account, &path)? || base_url.is_some() {
                 write_into_home(ctx, &mut vault, &account, &path, "run")?;
             }
             path

@@ -2,6 +2,7 @@
 //! and locks. Everything here follows what Codex 0.169 itself reads and writes.
 
 pub mod auth;
+pub mod config;
 pub mod index;
 pub mod jwt;
 pub mod processes;

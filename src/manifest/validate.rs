@@ -18,6 +18,8 @@ use crate::codex::auth::{self, AuthState, Credentials};
 
 struct Checker<'a> {
     text: &'a str,
+    /// The manifest's path, for problems that must not show a snippet.
+    file: String,
     problems: Vec<Problem>,
 }
 
@@ -74,6 +76,7 @@ pub fn validate(
 ) -> Result<Manifest, Vec<Problem>> {
     let mut c = Checker {
         text,
+        file: crate::paths::display(path),
         problems: Vec::new(),
     };
     if raw.version.value != 1 {
@@ -422,9 +425,28 @@ fn account_ref(
                         .help("name the variable, not its value: keys never go into cdxs.yaml"),
                 );
             }
+            if let Some(b) = &a.base_url
+                && let Err(why) = crate::codex::config::check_base_url(b.value.trim())
+            {
+                let (line, column) = (b.referenced.line(), b.referenced.column());
+                let problem = Problem::new(format!(
+                    "bad `base_url` of account `{}` at {}:{line}:{column}: {why}",
+                    name.value, c.file
+                ))
+                .help("write the endpoint Codex should call, like https://proxy.example.com/v1");
+                // A URL with a password is not shown back (no snippet of that line).
+                let holds_secret = url::Url::parse(b.value.trim())
+                    .is_ok_and(|u| !u.username().is_empty() || u.password().is_some());
+                c.push(if holds_secret {
+                    problem
+                } else {
+                    let at = c.at(b);
+                    problem.label(at, "not a usable endpoint")
+                });
+            }
             AccountRef::ApiKeyEnv {
                 var: v.to_string(),
-                base_url: a.base_url.as_ref().map(|b| b.value.clone()),
+                base_url: a.base_url.as_ref().map(|b| b.value.trim().to_string()),
             }
         }
         _ => match crate::paths::expand(v, Some(base)) {

@@ -9,6 +9,7 @@ use super::observe::{self, Observed};
 use super::{Action, CredentialSource, HomeFingerprint, Op, Plan, locks};
 use crate::backup::Backups;
 use crate::codex::auth::{self, Credentials, WriteOutcome};
+use crate::codex::config;
 use crate::error::{Error, Result, tick};
 use crate::fsx::{self, FileLock};
 use crate::homes::{self, Expect, Source};
@@ -66,6 +67,7 @@ pub fn lock_for(plan: &Plan, state_dir: &Path, holder: &str) -> Result<Held> {
         .filter_map(|a| match &a.op {
             Op::CreateHomeDir { path, .. }
             | Op::WriteAuth { path, .. }
+            | Op::SetBaseUrl { path, .. }
             | Op::Harvest { path, .. }
             | Op::RepairThread { path, .. }
             | Op::PurgeTrash { path, .. } => Some(path.as_path()),
@@ -371,6 +373,34 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                     }
                 },
                 None,
+            ))
+        }
+        Op::SetBaseUrl {
+            path, url, expect, ..
+        } => {
+            fsx::ensure_private_dir(path)?;
+            let file = config::config_path(path);
+            let check = (!run.touched.contains(&file)).then_some(expect);
+            let w = config::set_base_url(path, url.as_deref(), check, backups)?;
+            run.touched.insert(file.clone());
+            vault.record_file(
+                generation,
+                seq,
+                &file,
+                w.backup.as_deref(),
+                w.before.as_deref(),
+                w.after.as_deref(),
+            )?;
+            Ok(done(
+                match url {
+                    Some(u) => format!(
+                        "set `openai_base_url = \"{}\"` in {}",
+                        config::display_url(u),
+                        tick(&file)
+                    ),
+                    None => format!("removed `openai_base_url` from {}", tick(&file)),
+                },
+                w.backup,
             ))
         }
         Op::CreateHomeDir { path, .. } => {

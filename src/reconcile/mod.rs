@@ -76,6 +76,15 @@ pub enum Op {
         from_path: PathBuf,
         to_path: PathBuf,
     },
+    /// Set (`Some`) or remove (`None`) `openai_base_url` in a home's config.toml, so that
+    /// Codex calls the endpoint of the API-key account bound there.
+    SetBaseUrl {
+        home: String,
+        path: PathBuf,
+        url: Option<String>,
+        /// Fingerprint of config.toml at observe time (`None`: absent).
+        expect: Option<String>,
+    },
     /// Write a home's auth.json.
     WriteAuth {
         home: String,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::auth::freshness::Freshness;
 use crate::codex::auth::{self, AuthState, Credentials};
+use crate::codex::config::ConfigObs;
 use crate::codex::processes::{self, CodexProcess};
 use crate::error::Result;
 use crate::manifest::{AccountRef, Manifest};
@@ -28,6 +29,8 @@ pub struct AccountObs {
     pub secret_fingerprint: Option<String>,
     pub has_credentials: bool,
     pub requires_reauth: bool,
+    /// An API-key account's endpoint (`openai_base_url` in the homes that use it).
+    pub base_url: Option<String>,
 }
 
 impl AccountObs {
@@ -43,6 +46,7 @@ impl AccountObs {
             secret_fingerprint: a.secret_fingerprint(),
             has_credentials: a.credentials().is_some(),
             requires_reauth: a.requires_reauth,
+            base_url: a.base_url.clone(),
         }
     }
 }
@@ -96,8 +100,8 @@ pub struct HomeObs {
     pub auth: AuthObs,
     /// Fingerprint of auth.json's bytes (`None` when absent).
     pub auth_fingerprint: Option<String>,
-    /// `cli_auth_credentials_store` from the home's config.toml when it is not `file`.
-    pub credentials_store: Option<String>,
+    /// What the home's config.toml says (credentials store, `openai_base_url`).
+    pub config: ConfigObs,
     pub processes: Vec<CodexProcess>,
 }
 
@@ -219,13 +223,6 @@ fn observe_auth(home: &Path, vault: &[Account]) -> (AuthObs, Option<String>) {
     (obs, fp)
 }
 
-fn credentials_store(home: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(home.join("config.toml")).ok()?;
-    let table: toml::Table = text.parse().ok()?;
-    let store = table.get("cli_auth_credentials_store")?.as_str()?;
-    (store != "file").then(|| store.to_string())
-}
-
 /// What to observe.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
@@ -285,7 +282,11 @@ pub fn observe(
                 dir_exists,
                 auth,
                 auth_fingerprint,
-                credentials_store: credentials_store(&home.path),
+                config: if dir_exists {
+                    crate::codex::config::observe(&home.path)
+                } else {
+                    ConfigObs::default()
+                },
                 processes: procs.get(&canonical).cloned().unwrap_or_default(),
             },
         );

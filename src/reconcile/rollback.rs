@@ -143,7 +143,9 @@ pub fn execute(
             };
             match &step.restore {
                 Some(content) if current.as_deref() != Some(content.as_slice()) => {
-                    fsx::write_atomic(&step.path, content, 0o644)?;
+                    // Keep the file's mode; a re-created one may hold secrets (config.toml).
+                    let mode = fsx::mode_of(&step.path).unwrap_or(fsx::SECRET_FILE_MODE);
+                    fsx::write_atomic(&step.path, content, mode)?;
                     WriteOutcome::Written { backup }
                 }
                 None if current.is_some() => {

@@ -91,6 +91,15 @@ fn diagnostic_account_reference_mixing_kinds() {
 }
 
 #[test]
+fn diagnostic_base_url_with_a_password() {
+    let out = diagnose(
+        "version: 1\naccounts:\n  gw: { api_key_env: GW_KEY, base_url: 'https://bob:hunter2@gw.example/v1' }\n",
+    );
+    assert!(!out.contains("hunter2"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
 fn diagnostic_unknown_strategy_and_wrong_shape() {
     insta::assert_snapshot!(diagnose(
         "version: 1\nhomes:\n  h: { path: /h, account: { pool: p, strategy: most_remaining } }\n"

@@ -145,3 +145,143 @@ fn run_gives_codex_the_declared_home() {
         text(&out)
     );
 }
+
+/// An API-key account with a base URL (a proxy or gateway): after apply, the real Codex in
+/// that home sends that key to that endpoint. Binding a ChatGPT login afterwards takes the
+/// endpoint away again and leaves config.toml as the person wrote it; rollback brings it back.
+#[test]
+fn an_api_key_base_url_reaches_codex_through_config_toml() {
+    let codex = require_codex!();
+    let mock = crate::mock_responses::MockResponses::start("hi through the proxy");
+    let env = Env::new();
+    let home = env.codex_home("proxied");
+    std::fs::create_dir_all(&home).unwrap();
+    let original = "# mine\nmodel = \"gpt-5.1\" # keep\nmodel_provider = \"openai\"\n\n[projects.\"/src\"]\ntrust_level = \"trusted\"\n";
+    std::fs::write(home.join("config.toml"), original).unwrap();
+    let out = env.run_stdin(
+        &[
+            "account",
+            "add-api-key",
+            "--api-key-stdin",
+            "--base-url",
+            &mock.url,
+        ],
+        "sk-proxy-secret-000111222",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let key = env.accounts_json()["accounts"][0].clone();
+    assert_eq!(key["base_url"], mock.url.as_str());
+    env.import_login(&Login::new("mia@example.com", "acct-mia"));
+    let manifest = |alias: &str| {
+        env.manifest(&format!(
+            "version: 1\naccounts:\n  proxy: {{ id: {} }}\n  mia: {{ email: mia@example.com }}\nhomes:\n  proxied: {{ path: {}, account: {alias} }}\n",
+            key["id"].as_str().unwrap(),
+            home.display()
+        ))
+    };
+    manifest("proxy");
+    let out = env.run(&["plan"]);
+    let shown = text(&out);
+    assert!(shown.contains("home.proxied.base_url"), "{shown}");
+    assert!(!shown.contains("sk-proxy-secret"), "{shown}");
+    let out = env.run(&["apply", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    assert!(config.starts_with("# mine\n"), "{config}");
+    assert!(config.contains("model = \"gpt-5.1\" # keep"), "{config}");
+    assert!(
+        config.contains(&format!("openai_base_url = \"{}\"", mock.url)),
+        "{config}"
+    );
+
+    // The oracle: real Codex runs a turn against the proxy, with the proxy's key.
+    let tid = crate::mock_responses::codex_exec(&codex, &home, &env.path("work"), None, "hello");
+    assert!(tid.is_ok(), "{tid:?}");
+    assert_eq!(
+        mock.authorizations
+            .lock()
+            .unwrap()
+            .last()
+            .map(String::as_str),
+        Some("Bearer sk-proxy-secret-000111222")
+    );
+    // Converged: a second plan is empty.
+    let out = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
+    // Bind the ChatGPT login: the endpoint cdxs set goes away, the rest is untouched.
+    manifest("mia");
+    let out = env.run(&["apply", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(home.join("config.toml")).unwrap(),
+        original
+    );
+    let (c, s) = login_status(&codex, &home);
+    assert_eq!(c, 0, "{s}");
+    assert!(s.contains("ChatGPT"), "{s}");
+
+    // Rollback puts the proxy back, key and endpoint together.
+    let out = env.run(&["rollback", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        std::fs::read_to_string(home.join("config.toml"))
+            .unwrap()
+            .contains(&mock.url)
+    );
+    let (c, s) = login_status(&codex, &home);
+    assert_eq!(c, 0, "{s}");
+    assert!(s.contains("API key"), "{s}");
+}
+
+/// `run --account` (no manifest) writes the key and its endpoint into a fresh home.
+#[test]
+fn run_with_a_proxied_key_sets_the_endpoint_for_codex() {
+    let codex = require_codex!();
+    let mock = crate::mock_responses::MockResponses::start("hi");
+    let env = Env::new();
+    let out = env.run_stdin(
+        &[
+            "account",
+            "add-api-key",
+            "--api-key-stdin",
+            "--base-url",
+            &mock.url,
+        ],
+        "sk-run-proxy-000333444",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let home = env.codex_home("fresh");
+    let work = env.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let out = env
+        .cdxs()
+        .current_dir(&work)
+        .args(["run", "--account", "apikey", "--codex-home"])
+        .arg(&home)
+        .args([
+            "--",
+            codex.to_str().unwrap(),
+            "exec",
+            "--skip-git-repo-check",
+            "--json",
+            "hello",
+        ])
+        .env_remove("OPENAI_API_KEY")
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout(&out).contains("thread.started"), "{}", text(&out));
+    assert_eq!(
+        mock.authorizations
+            .lock()
+            .unwrap()
+            .last()
+            .map(String::as_str),
+        Some("Bearer sk-run-proxy-000333444")
+    );
+    let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    assert_eq!(config, format!("openai_base_url = \"{}\"\n", mock.url));
+    assert_eq!(mode(&home.join("config.toml")), 0o600);
+}

@@ -4,13 +4,15 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub struct MockResponses {
     pub url: String,
     pub requests: Arc<AtomicUsize>,
+    /// The `Authorization` header of every POST (tests check which key Codex sent).
+    pub authorizations: Arc<Mutex<Vec<String>>>,
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
 }
@@ -27,12 +29,21 @@ impl MockResponses {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1"));
         let port = server.server_addr().to_ip().expect("ip").port();
         let requests = Arc::new(AtomicUsize::new(0));
+        let authorizations = Arc::new(Mutex::new(Vec::new()));
         let (s, n, reply) = (server.clone(), requests.clone(), reply.to_string());
+        let seen = authorizations.clone();
         let thread = std::thread::spawn(move || {
             for mut req in s.incoming_requests() {
                 // Read a body only for POST: a websocket upgrade has none and reading would
                 // wait for the connection to close.
                 if req.method().as_str() == "POST" {
+                    if let Some(h) = req
+                        .headers()
+                        .iter()
+                        .find(|h| h.field.equiv("Authorization"))
+                    {
+                        seen.lock().unwrap().push(h.value.to_string());
+                    }
                     let mut body = String::new();
                     let _ = std::io::Read::read_to_string(req.as_reader(), &mut body);
                 }
@@ -81,6 +92,7 @@ impl MockResponses {
         MockResponses {
             url: format!("http://127.0.0.1:{port}/v1"),
             requests,
+            authorizations,
             server,
             thread: Some(thread),
         }

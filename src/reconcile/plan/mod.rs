@@ -12,6 +12,7 @@ use super::{
 };
 use crate::auth::freshness;
 use crate::codex::auth::auth_path;
+use crate::codex::config;
 use crate::manifest::{AccountRef, Binding, Home, Manifest};
 use crate::vault::AccountKind;
 
@@ -347,7 +348,7 @@ impl Planner<'_> {
             return;
         };
         let address = format!("home.{name}.auth");
-        if let Some(store) = &obs.credentials_store {
+        if let Some(store) = &obs.config.credentials_store {
             self.notes.push(Note {
                 address: address.clone(),
                 message: format!(
@@ -463,6 +464,11 @@ impl Planner<'_> {
                 });
             }
         }
+        let want_base_url = match &r {
+            AccountRef::ApiKeyEnv { base_url, .. } => base_url.clone(),
+            _ => target_account.and_then(|a| a.base_url.clone()),
+        };
+        self.base_url(home, obs, &alias, want_base_url.as_deref());
         let after = match (&target, target_account) {
             (_, Some(a)) => format!("{alias} = {}", describe_account(a, self.o)),
             (
@@ -582,6 +588,66 @@ impl Planner<'_> {
                     },
                 },
                 expect: obs.auth_fingerprint.clone(),
+            },
+        });
+    }
+
+    /// Point the home's `openai_base_url` at the bound account's endpoint, or take away one
+    /// that cdxs put there for another account.
+    fn base_url(&mut self, home: &Home, obs: &HomeObs, alias: &str, want: Option<&str>) {
+        let address = format!("home.{}.base_url", home.name);
+        let have = obs.config.base_url.as_deref();
+        let known =
+            |u: &str| {
+                self.o
+                    .accounts
+                    .iter()
+                    .any(|a| a.base_url.as_deref() == Some(u))
+                    || self.m.accounts.values().any(
+                        |r| matches!(r, AccountRef::ApiKeyEnv { base_url: Some(b), .. } if b == u),
+                    )
+            };
+        let Some(url) = config::base_url_change(want, have, &known) else {
+            return;
+        };
+        if let Some(why) = &obs.config.error {
+            self.error(
+                address,
+                format!("cannot read this home's config.toml to set `openai_base_url`: {why}"),
+                "fix config.toml (Codex cannot read it either), then plan again",
+            );
+            return;
+        }
+        let (kind, description) = match (&url, have) {
+            (Some(_), None) => (
+                ActionKind::Create,
+                format!("set `openai_base_url` in config.toml: {alias} calls its own endpoint"),
+            ),
+            (Some(_), Some(_)) => (
+                ActionKind::Update,
+                format!("change `openai_base_url` in config.toml to {alias}'s endpoint"),
+            ),
+            (None, _) => (
+                ActionKind::Delete,
+                format!(
+                    "remove `openai_base_url` from config.toml: {alias} uses the default endpoint"
+                ),
+            ),
+        };
+        self.writes.push(Action {
+            address,
+            kind,
+            description,
+            changes: vec![Change {
+                field: "openai_base_url".into(),
+                before: have.map(config::display_url),
+                after: url.as_deref().map(config::display_url),
+            }],
+            op: Op::SetBaseUrl {
+                home: home.name.clone(),
+                path: home.path.clone(),
+                url,
+                expect: obs.config.fingerprint.clone(),
             },
         });
     }

@@ -31,6 +31,7 @@ fn oauth(id: &str, email: &str, t: i64) -> AccountObs {
         secret_fingerprint: Some(format!("sha256:rt-{id}-{t}")),
         has_credentials: true,
         requires_reauth: false,
+        base_url: None,
     }
 }
 
@@ -55,7 +56,7 @@ fn home(path: &str, auth: AuthObs) -> HomeObs {
             other => Some(format!("fp:{other:?}").chars().take(40).collect()),
         },
         auth,
-        credentials_store: None,
+        config: Default::default(),
         processes: vec![],
     }
 }
@@ -387,7 +388,7 @@ fn keyring_store_and_running_processes_are_noted() {
         AuthObs::Missing,
         chatgpt_file(&oauth("oauth_me", "me@x.io", 1), 1),
     );
-    o.homes.get_mut("default").unwrap().credentials_store = Some("keyring".into());
+    o.homes.get_mut("default").unwrap().config.credentials_store = Some("keyring".into());
     o.homes.get_mut("work").unwrap().processes = vec![crate::codex::processes::CodexProcess {
         pid: 42,
         command: "codex".into(),
@@ -434,4 +435,134 @@ fn an_expiring_login_is_refreshed_before_it_is_written() {
     o.accounts[0].requires_reauth = true;
     let p = plan(&m, &o, 3500);
     assert!(!addresses(&p).iter().any(|(a, _)| a == "account.me.refresh"));
+}
+
+fn proxy_key(id: &str, base_url: Option<&str>) -> AccountObs {
+    AccountObs {
+        id: id.into(),
+        kind: AccountKind::ApiKey,
+        name: format!("API key {id}"),
+        email: None,
+        workspace: None,
+        plan_type: None,
+        freshness: Freshness::default(),
+        secret_fingerprint: Some(format!("sha256:key-{id}")),
+        has_credentials: true,
+        requires_reauth: false,
+        base_url: base_url.map(str::to_string),
+    }
+}
+
+fn key_file(a: &AccountObs) -> AuthObs {
+    AuthObs::Credentials(CredObs::ApiKey {
+        identity_id: a.id.clone(),
+        key_fingerprint: format!("sha256:key-{}", a.id),
+        account_id: Some(a.id.clone()),
+    })
+}
+
+const PROXY: &str = "https://proxy.example/v1";
+
+fn base_url_plan(bound: &str, file: AuthObs, config_url: Option<&str>) -> Plan {
+    let yaml = format!(
+        "version: 1\naccounts:\n  proxy: {{ id: apikey_proxy }}\n  me: {{ email: me@x.io }}\nhomes:\n  a: {{ path: /h/a, account: {bound} }}\n"
+    );
+    let mut o = Observed {
+        accounts: vec![
+            proxy_key("apikey_proxy", Some(PROXY)),
+            oauth("oauth_me", "me@x.io", 100),
+        ],
+        ..Observed::default()
+    };
+    let mut h = home("/h/a", file);
+    h.config.base_url = config_url.map(str::to_string);
+    h.config.fingerprint = config_url.map(|_| "sha256:config".to_string());
+    o.homes.insert("a".into(), h);
+    plan(&manifest(&yaml), &o, 1000)
+}
+
+#[test]
+fn an_api_key_with_a_base_url_sets_openai_base_url() {
+    let p = base_url_plan("proxy", AuthObs::Missing, None);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(
+        addresses(&p),
+        vec![
+            ("home.a.base_url".to_string(), ActionKind::Create),
+            ("home.a.auth".to_string(), ActionKind::Create),
+        ]
+    );
+    assert!(matches!(
+        &p.actions[0].op,
+        Op::SetBaseUrl { url: Some(u), expect: None, .. } if u == PROXY
+    ));
+    assert_eq!(p.actions[0].changes[0].after.as_deref(), Some(PROXY));
+
+    // Key already written, base URL already right: nothing to do.
+    let proxy = proxy_key("apikey_proxy", Some(PROXY));
+    assert!(
+        base_url_plan("proxy", key_file(&proxy), Some(PROXY))
+            .actions
+            .is_empty()
+    );
+
+    // Key written but config.toml lost the URL (or points elsewhere): only the URL changes.
+    let p = base_url_plan(
+        "proxy",
+        key_file(&proxy),
+        Some("https://elsewhere.example/v1"),
+    );
+    assert_eq!(
+        addresses(&p),
+        vec![("home.a.base_url".to_string(), ActionKind::Update)]
+    );
+    assert!(matches!(
+        &p.actions[0].op,
+        Op::SetBaseUrl { url: Some(u), expect: Some(fp), .. } if u == PROXY && fp == "sha256:config"
+    ));
+}
+
+#[test]
+fn a_base_url_cdxs_set_goes_away_with_its_account_but_a_hand_set_one_stays() {
+    let me = chatgpt_file(&oauth("oauth_me", "me@x.io", 100), 100);
+    let p = base_url_plan("me", me.clone(), Some(PROXY));
+    assert_eq!(
+        addresses(&p),
+        vec![("home.a.base_url".to_string(), ActionKind::Delete)]
+    );
+    assert!(matches!(&p.actions[0].op, Op::SetBaseUrl { url: None, .. }));
+    assert_eq!(p.actions[0].changes[0].before.as_deref(), Some(PROXY));
+
+    let p = base_url_plan("me", me, Some("https://my-own-gateway.example/v1"));
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+}
+
+#[test]
+fn an_unreadable_config_toml_is_a_plan_error_when_a_base_url_is_needed() {
+    let yaml = "version: 1\naccounts:\n  proxy: { id: apikey_proxy }\nhomes:\n  a: { path: /h/a, account: proxy }\n";
+    let mut o = Observed {
+        accounts: vec![proxy_key("apikey_proxy", Some(PROXY))],
+        ..Observed::default()
+    };
+    let mut h = home("/h/a", AuthObs::Missing);
+    h.config.error = Some("expected a value, line 1".into());
+    o.homes.insert("a".into(), h);
+    let p = plan(&manifest(yaml), &o, 0);
+    assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+    assert_eq!(p.errors[0].address, "home.a.base_url");
+    assert!(p.errors[0].message.contains("config.toml"));
+}
+
+#[test]
+fn an_env_key_takes_its_base_url_from_the_manifest() {
+    let yaml = "version: 1\naccounts:\n  ci: { api_key_env: CI_KEY, base_url: 'https://gw.example/v1' }\nhomes:\n  a: { path: /h/a, account: ci }\n";
+    let mut o = Observed::default();
+    o.homes.insert("a".into(), home("/h/a", AuthObs::Missing));
+    o.env_keys.insert("CI_KEY".into(), Some("sha256:1".into()));
+    let p = plan(&manifest(yaml), &o, 0);
+    assert!(matches!(
+        &p.actions[0].op,
+        Op::SetBaseUrl { url: Some(u), .. } if u == "https://gw.example/v1"
+    ));
+    assert!(matches!(&p.actions[1].op, Op::WriteAuth { .. }));
 }
