@@ -28,19 +28,12 @@ pub enum Named {
 
 /// Does `r` name vault account `a`?
 pub fn ref_names(r: &AccountRef, a: &Account) -> bool {
-    match r {
-        AccountRef::Id(id) => *id == a.id,
-        AccountRef::Email { email, workspace } => {
-            a.kind == AccountKind::OAuth
-                && a.email
-                    .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
-                && workspace
-                    .as_ref()
-                    .is_none_or(|w| a.chatgpt_account_id.as_deref() == Some(w.as_str()))
-        }
-        _ => false,
-    }
+    r.names(
+        &a.id,
+        a.kind,
+        a.email.as_deref(),
+        a.chatgpt_account_id.as_deref(),
+    )
 }
 
 pub fn resolve(m: Option<&Manifest>, vault: &Vault, query: &str) -> Result<Named> {

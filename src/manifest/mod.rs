@@ -53,6 +53,29 @@ pub enum AccountRef {
 }
 
 impl AccountRef {
+    /// Does this reference name the vault account with these fields? An email names an
+    /// OAuth login (in the given workspace, if any); an id names that id.
+    pub fn names(
+        &self,
+        id: &str,
+        kind: crate::vault::AccountKind,
+        email: Option<&str>,
+        workspace: Option<&str>,
+    ) -> bool {
+        match self {
+            AccountRef::Id(want) => want == id,
+            AccountRef::Email {
+                email: want,
+                workspace: want_ws,
+            } => {
+                kind == crate::vault::AccountKind::OAuth
+                    && email.is_some_and(|e| e.eq_ignore_ascii_case(want))
+                    && want_ws.as_deref().is_none_or(|w| workspace == Some(w))
+            }
+            AccountRef::ApiKeyEnv { .. } | AccountRef::AuthFile(_) => false,
+        }
+    }
+
     /// One line for plans and listings, without secrets.
     pub fn describe(&self) -> String {
         match self {

@@ -223,17 +223,7 @@ fn partial_quota_failures_show_what_worked_and_exit_1() {
     mock.add(bad);
     let env = env_with(&mock);
     for e in ["ok@example.com", "bad@example.com"] {
-        std::fs::write(env.path("a.json"), mock.auth_json(e)).unwrap();
-        assert!(
-            env.run(&[
-                "import",
-                "auth",
-                "--file",
-                env.path("a.json").to_str().unwrap()
-            ])
-            .status
-            .success()
-        );
+        env.import_auth_json(&mock.auth_json(e));
     }
     let out = env.run(&["quota", "--all"]);
     assert_eq!(code(&out), 1, "{}", text(&out));

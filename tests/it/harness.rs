@@ -141,11 +141,13 @@ impl Env {
 
     /// Import a ChatGPT login into the vault (through a temp file).
     pub fn import_login(&self, login: &Login) {
-        let f = self
-            .root
-            .path()
-            .join(format!("import-{}.json", login.account_id));
-        std::fs::write(&f, login.auth_json()).unwrap();
+        self.import_auth_json(&login.auth_json());
+    }
+
+    /// Import an auth.json's text into the vault (through a temp file); asserts success.
+    pub fn import_auth_json(&self, json: &str) {
+        let f = self.root.path().join("import-auth.json");
+        std::fs::write(&f, json).unwrap();
         let out = self.run(&["import", "auth", "--file", f.to_str().unwrap()]);
         assert!(out.status.success(), "{}", text(&out));
     }
@@ -280,6 +282,24 @@ pub fn codex() -> Option<PathBuf> {
         "skipping: real Codex CLI not installed (run `make test` or scripts/install-codex.sh)"
     );
     None
+}
+
+/// Run `cmd` with `input` on its stdin; its output.
+pub fn write_stdin(cmd: &mut std::process::Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// Run the real Codex with `CODEX_HOME` set, stdin closed.

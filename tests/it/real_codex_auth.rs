@@ -58,22 +58,12 @@ fn an_auth_json_written_by_codex_login_imports() {
     let env = Env::new();
     let home = env.path("codex-home");
     std::fs::create_dir_all(&home).unwrap();
-    let mut child = std::process::Command::new(&codex)
-        .args(["login", "--with-api-key"])
-        .env("CODEX_HOME", &home)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"sk-from-codex-login-5678\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = write_stdin(
+        std::process::Command::new(&codex)
+            .args(["login", "--with-api-key"])
+            .env("CODEX_HOME", &home),
+        "sk-from-codex-login-5678\n",
+    );
     assert!(
         out.status.success(),
         "{}",

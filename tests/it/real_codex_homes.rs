@@ -4,23 +4,6 @@
 use crate::harness::*;
 use crate::require_codex;
 
-fn write_stdin(cmd: &mut std::process::Command, input: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn after_apply_codex_reports_the_declared_account_in_each_home() {
     let codex = require_codex!();
@@ -146,6 +129,20 @@ fn run_gives_codex_the_declared_home() {
     );
 }
 
+fn add_proxied_key(env: &Env, url: &str, key: &str) {
+    let out = env.run_stdin(
+        &[
+            "account",
+            "add-api-key",
+            "--api-key-stdin",
+            "--base-url",
+            url,
+        ],
+        key,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 /// An API-key account with a base URL (a proxy or gateway): after apply, the real Codex in
 /// that home sends that key to that endpoint. Binding a ChatGPT login afterwards takes the
 /// endpoint away again and leaves config.toml as the person wrote it; rollback brings it back.
@@ -158,17 +155,7 @@ fn an_api_key_base_url_reaches_codex_through_config_toml() {
     std::fs::create_dir_all(&home).unwrap();
     let original = "# mine\nmodel = \"gpt-5.1\" # keep\nmodel_provider = \"openai\"\n\n[projects.\"/src\"]\ntrust_level = \"trusted\"\n";
     std::fs::write(home.join("config.toml"), original).unwrap();
-    let out = env.run_stdin(
-        &[
-            "account",
-            "add-api-key",
-            "--api-key-stdin",
-            "--base-url",
-            &mock.url,
-        ],
-        "sk-proxy-secret-000111222",
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    add_proxied_key(&env, &mock.url, "sk-proxy-secret-000111222");
     let key = env.accounts_json()["accounts"][0].clone();
     assert_eq!(key["base_url"], mock.url.as_str());
     env.import_login(&Login::new("mia@example.com", "acct-mia"));
@@ -198,11 +185,7 @@ fn an_api_key_base_url_reaches_codex_through_config_toml() {
     let tid = crate::mock_responses::codex_exec(&codex, &home, &env.path("work"), None, "hello");
     assert!(tid.is_ok(), "{tid:?}");
     assert_eq!(
-        mock.authorizations
-            .lock()
-            .unwrap()
-            .last()
-            .map(String::as_str),
+        mock.last_authorization().as_deref(),
         Some("Bearer sk-proxy-secret-000111222")
     );
     // Converged: a second plan is empty.
@@ -240,17 +223,7 @@ fn run_with_a_proxied_key_sets_the_endpoint_for_codex() {
     let codex = require_codex!();
     let mock = crate::mock_responses::MockResponses::start("hi");
     let env = Env::new();
-    let out = env.run_stdin(
-        &[
-            "account",
-            "add-api-key",
-            "--api-key-stdin",
-            "--base-url",
-            &mock.url,
-        ],
-        "sk-run-proxy-000333444",
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    add_proxied_key(&env, &mock.url, "sk-run-proxy-000333444");
     let home = env.codex_home("fresh");
     let work = env.path("work");
     std::fs::create_dir_all(&work).unwrap();
@@ -274,11 +247,7 @@ fn run_with_a_proxied_key_sets_the_endpoint_for_codex() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout(&out).contains("thread.started"), "{}", text(&out));
     assert_eq!(
-        mock.authorizations
-            .lock()
-            .unwrap()
-            .last()
-            .map(String::as_str),
+        mock.last_authorization().as_deref(),
         Some("Bearer sk-run-proxy-000333444")
     );
     let config = std::fs::read_to_string(home.join("config.toml")).unwrap();

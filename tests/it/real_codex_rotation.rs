@@ -34,17 +34,7 @@ fn a_token_codex_rotated_survives_switching_away_and_back() {
     env.set_env("CDXS_AUTH_BASE_URL", &mock.auth_base());
     env.set_env("CDXS_CHATGPT_BASE_URL", &mock.chatgpt_base());
     for e in ["ada@example.com", "ben@example.com"] {
-        std::fs::write(env.path("a.json"), mock.auth_json(e)).unwrap();
-        assert!(
-            env.run(&[
-                "import",
-                "auth",
-                "--file",
-                env.path("a.json").to_str().unwrap()
-            ])
-            .status
-            .success()
-        );
+        env.import_auth_json(&mock.auth_json(e));
     }
     let home = env.codex_home("h");
     env.manifest(&format!(

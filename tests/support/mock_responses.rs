@@ -98,6 +98,11 @@ impl MockResponses {
         }
     }
 
+    /// The `Authorization` header of the last turn Codex posted.
+    pub fn last_authorization(&self) -> Option<String> {
+        self.authorizations.lock().unwrap().last().cloned()
+    }
+
     /// The config.toml that sends a home's built-in `openai` provider here.
     pub fn config_toml(&self) -> String {
         format!(

@@ -185,20 +185,12 @@ impl Planner<'_> {
     /// Resolve a reference to a target, and whether an import is needed first.
     fn resolve_ref(&self, r: &AccountRef) -> Result<(Target, bool), (String, &'static str)> {
         match r {
-            AccountRef::Email { email, workspace } => {
+            AccountRef::Email { email, .. } => {
                 let found: Vec<&AccountObs> = self
                     .o
                     .accounts
                     .iter()
-                    .filter(|a| {
-                        a.kind == AccountKind::OAuth
-                            && a.email
-                                .as_deref()
-                                .is_some_and(|e| e.eq_ignore_ascii_case(email))
-                            && workspace
-                                .as_ref()
-                                .is_none_or(|w| a.workspace.as_deref() == Some(w.as_str()))
-                    })
+                    .filter(|a| r.names(&a.id, a.kind, a.email.as_deref(), a.workspace.as_deref()))
                     .collect();
                 match found.as_slice() {
                     [one] => Ok((
