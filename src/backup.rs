@@ -38,14 +38,11 @@ impl Backups {
 
     /// Save `bytes` (the current content of `original`) and return where they went.
     pub fn save(&mut self, original: &Path, bytes: &[u8]) -> Result<PathBuf> {
-        fsx::ensure_private_dir(&self.dir)?;
-        let name = original
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "file".into());
-        let target = self.dir.join(format!("{:03}-{name}", self.saved.len() + 1));
-        fsx::write_atomic(&target, bytes, fsx::SECRET_FILE_MODE)?;
-        self.saved.push((original.to_path_buf(), target.clone()));
+        let target = self.path_for(original)?;
+        if let Err(e) = fsx::write_atomic(&target, bytes, fsx::SECRET_FILE_MODE) {
+            self.saved.pop();
+            return Err(e);
+        }
         Ok(target)
     }
 

@@ -67,15 +67,21 @@ pub struct PlanArgs {
     pub targets: Vec<String>,
 }
 
-pub fn plan(ctx: &Ctx, args: PlanArgs) -> Result<Exit> {
+/// Load the manifest and plan every home (or only `targets`).
+fn fresh_plan(ctx: &Ctx, offline: bool, targets: &[String]) -> Result<(Manifest, Plan)> {
     let m = manifest::require(ctx.global.manifest.as_deref())?;
     let mut vault = ctx.vault()?;
     let scope = Scope {
-        offline: args.offline,
+        offline,
         ..Scope::default()
     };
     let mut plan = make_plan(ctx, &m, &mut vault, &scope)?;
-    plan.retain_targets(&args.targets);
+    plan.retain_targets(targets);
+    Ok((m, plan))
+}
+
+pub fn plan(ctx: &Ctx, args: PlanArgs) -> Result<Exit> {
+    let (_, plan) = fresh_plan(ctx, args.offline, &args.targets)?;
     let doc = PlanDoc {
         format: PLAN_FORMAT.into(),
         summary: plan.summary(),
@@ -164,14 +170,7 @@ pub fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Exit> {
             (m, plan, true)
         }
         None => {
-            let m = manifest::require(ctx.global.manifest.as_deref())?;
-            let mut vault = ctx.vault()?;
-            let scope = Scope {
-                offline: args.offline,
-                ..Scope::default()
-            };
-            let mut plan = make_plan(ctx, &m, &mut vault, &scope)?;
-            plan.retain_targets(&args.targets);
+            let (m, plan) = fresh_plan(ctx, args.offline, &args.targets)?;
             (m, plan, false)
         }
     };
