@@ -1,0 +1,438 @@
+//! Planning one declared home: its folder, drift, the account its auth.json should hold
+//! (bound directly or picked from a pool) and the endpoint its config.toml names.
+
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+use super::describe::{describe_account, describe_auth};
+use super::resolve::Target;
+use super::{Planner, pool};
+use crate::auth::freshness;
+use crate::codex::auth::auth_path;
+use crate::codex::config;
+use crate::manifest::{AccountRef, Binding, Home};
+use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs};
+use crate::reconcile::{Accepted, Action, ActionKind, Change, CredentialSource, Drift, Note, Op};
+
+/// What a home's auth.json gets, once resolved.
+struct Chosen {
+    alias: String,
+    /// Why a pool picked it.
+    reason: Option<String>,
+    target: Target,
+    /// The redacted "after" side of the diff.
+    after: String,
+}
+
+impl Planner<'_> {
+    pub(super) fn home(&mut self, home: &Home, obs: &HomeObs, taken: &mut BTreeSet<String>) {
+        let o = self.o;
+        self.create_dir(home, obs);
+        self.drift(home, obs);
+        let Some(binding) = &home.binding else {
+            return;
+        };
+        let address = format!("home.{}.auth", home.name);
+        if let Some(store) = &obs.config.credentials_store {
+            self.notes.push(Note {
+                address: address.clone(),
+                message: format!(
+                    "this home's config.toml sets `cli_auth_credentials_store = \"{store}\"`: Codex reads credentials from the OS keyring there, not from auth.json"
+                ),
+            });
+        }
+        let Some((alias, reason)) = self.pick_alias(home, obs, binding, taken, &address) else {
+            return;
+        };
+        let Some(r) = self.m.accounts.get(&alias).cloned() else {
+            return; // validate() rejects undeclared aliases
+        };
+        let (target, needs_import) = match self.resolve_ref(&r) {
+            Ok(t) => t,
+            Err((message, help)) => {
+                self.error(address, format!("account `{alias}`: {message}"), help);
+                return;
+            }
+        };
+        if needs_import && let AccountRef::AuthFile(path) = &r {
+            self.import_first(&alias, path);
+        }
+        let target_account = match &target {
+            Target::Vault { account_id } => o.account(account_id),
+            Target::Env { .. } => None,
+        };
+        if let Some(a) = target_account
+            && !self.usable(a, &alias, &address)
+        {
+            return;
+        }
+        let want_base_url = match &r {
+            AccountRef::ApiKeyEnv { base_url, .. } => base_url.clone(),
+            _ => target_account.and_then(|a| a.base_url.clone()),
+        };
+        self.base_url(home, obs, &alias, want_base_url.as_deref());
+        if holds_target(&obs.auth, &target, target_account) {
+            self.accept(home, obs, &target);
+            return;
+        }
+        let after = match (&target, target_account) {
+            (_, Some(a)) => format!("{alias} = {}", describe_account(a, o)),
+            (
+                Target::Env {
+                    var,
+                    key_fingerprint,
+                },
+                _,
+            ) => format!("{alias} = API key from ${var} ({key_fingerprint})"),
+            (Target::Vault { .. }, None) => format!("{alias} = {}", r.describe()),
+        };
+        let chosen = Chosen {
+            alias,
+            reason,
+            target,
+            after,
+        };
+        self.write_auth(home, obs, address, chosen);
+    }
+
+    fn create_dir(&mut self, home: &Home, obs: &HomeObs) {
+        if obs.dir_exists {
+            return;
+        }
+        self.dirs.push(Action {
+            address: format!("home.{}.dir", home.name),
+            kind: ActionKind::Create,
+            description: format!(
+                "create the Codex home folder `{}` (0700)",
+                crate::paths::display(&home.path)
+            ),
+            changes: vec![],
+            op: Op::CreateHomeDir {
+                home: home.name.clone(),
+                path: home.path.clone(),
+            },
+        });
+    }
+
+    /// The alias a binding names, with the reason a pool picked it. `None` (an error is
+    /// recorded) when a pool has no member to give.
+    fn pick_alias(
+        &mut self,
+        home: &Home,
+        obs: &HomeObs,
+        binding: &Binding,
+        taken: &mut BTreeSet<String>,
+        address: &str,
+    ) -> Option<(String, Option<String>)> {
+        let (pool, strategy, switch_below) = match binding {
+            Binding::Account(alias) => return Some((alias.clone(), None)),
+            Binding::Pool {
+                pool,
+                strategy,
+                switch_below,
+            } => (pool, *strategy, *switch_below),
+        };
+        let members = self.m.pools.get(pool).cloned().unwrap_or_default();
+        let candidates: Vec<pool::Candidate> = members
+            .iter()
+            .map(|alias| {
+                let account_id = match self.resolve_quiet(alias) {
+                    Some(Target::Vault { account_id }) => Some(account_id),
+                    _ => None,
+                };
+                let account = account_id.as_deref().and_then(|id| self.o.account(id));
+                pool::Candidate {
+                    alias: alias.clone(),
+                    usable: account.is_some_and(|a| a.has_credentials && !a.requires_reauth),
+                    remaining: account
+                        .and_then(|a| self.o.quota.get(&a.id))
+                        .and_then(|q| q.remaining()),
+                    account_id,
+                }
+            })
+            .collect();
+        let current = match &obs.auth {
+            AuthObs::Credentials(c) => c.account_id(),
+            _ => None,
+        };
+        match pool::pick(&candidates, strategy, switch_below, current, taken) {
+            Ok(pick) => {
+                if let Some(id) = &pick.account_id {
+                    taken.insert(id.clone());
+                }
+                Some((pick.alias, Some(pick.reason)))
+            }
+            Err(why) => {
+                self.error(
+                    address.to_string(),
+                    format!(
+                        "pool `{pool}` has no member for home `{}`: {why}",
+                        home.name
+                    ),
+                    "add accounts to the pool, or log them in again (`cdxs login oauth`)",
+                );
+                None
+            }
+        }
+    }
+
+    /// Import a mounted auth file into the vault before it is written anywhere (once).
+    fn import_first(&mut self, alias: &str, path: &std::path::Path) {
+        if !self.imported.insert(alias.to_string()) {
+            return;
+        }
+        self.reads.push(Action {
+            address: format!("account.{alias}.import"),
+            kind: ActionKind::Read,
+            description: format!("import `{}` into the vault", path.display()),
+            changes: vec![],
+            op: Op::ImportAuthFile {
+                alias: alias.to_string(),
+                path: path.to_path_buf(),
+            },
+        });
+    }
+
+    /// Can the vault account be written? Plans a refresh of tokens about to expire and notes
+    /// a login that needs re-authentication; `false` (an error) without credentials.
+    fn usable(&mut self, a: &AccountObs, alias: &str, address: &str) -> bool {
+        if !a.has_credentials {
+            self.error(
+                address.to_string(),
+                format!("account `{alias}` ({}) has no stored credentials", a.name),
+                "log in again with `cdxs login oauth` or import an auth.json",
+            );
+            return false;
+        }
+        self.refresh_if_expiring(alias, a, address);
+        if a.requires_reauth {
+            self.notes.push(Note {
+                address: address.to_string(),
+                message: format!(
+                    "account `{alias}` ({}) needs a new login: its refresh token was refused; run `cdxs login oauth`",
+                    a.name
+                ),
+            });
+        }
+        true
+    }
+
+    /// The home already holds what it should: record it as the drift baseline if new.
+    fn accept(&mut self, home: &Home, obs: &HomeObs, target: &Target) {
+        let account_id = match target {
+            Target::Vault { account_id } => Some(account_id.clone()),
+            Target::Env { .. } => None,
+        };
+        let path = auth_path(&home.path);
+        let known = self.o.baselines.get(&path).is_some_and(|b| {
+            Some(&b.fingerprint) == obs.auth_fingerprint.as_ref() && b.account_id == account_id
+        });
+        if let (Some(fp), false) = (&obs.auth_fingerprint, known) {
+            self.accepted.push(Accepted {
+                home: home.name.clone(),
+                path,
+                fingerprint: fp.clone(),
+                account_id,
+            });
+        }
+    }
+
+    fn write_auth(&mut self, home: &Home, obs: &HomeObs, address: String, chosen: Chosen) {
+        let Chosen {
+            alias,
+            reason,
+            target,
+            after,
+        } = chosen;
+        let refresh_only = matches!(
+            (&obs.auth, &target),
+            (AuthObs::Credentials(c), Target::Vault { account_id }) if c.account_id() == Some(account_id.as_str())
+        );
+        let mut description = match (&obs.auth, refresh_only) {
+            (AuthObs::Missing, _) => format!("write auth.json: {alias}"),
+            (_, true) => format!("write the vault's newer tokens of {alias}"),
+            _ => format!("switch auth.json to {alias}"),
+        };
+        if let Some(reason) = reason {
+            description.push_str(&format!(" ({reason})"));
+        }
+        if !refresh_only && !obs.processes.is_empty() {
+            self.notes.push(Note {
+                address: address.clone(),
+                message: format!(
+                    "running Codex processes keep the old credentials until restarted: {} (restart them; for the daemon: `codex app-server daemon restart`)",
+                    obs.processes
+                        .iter()
+                        .map(|p| format!("pid {} `{}`", p.pid, p.command))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        self.writes.push(Action {
+            address,
+            kind: if obs.auth == AuthObs::Missing {
+                ActionKind::Create
+            } else {
+                ActionKind::Update
+            },
+            description,
+            changes: vec![Change {
+                field: "account".into(),
+                before: describe_auth(&obs.auth, self.o),
+                after: Some(after),
+            }],
+            op: Op::WriteAuth {
+                home: home.name.clone(),
+                path: home.path.clone(),
+                source: match target {
+                    Target::Vault { account_id } => CredentialSource::Vault { account_id },
+                    Target::Env {
+                        var,
+                        key_fingerprint,
+                    } => CredentialSource::Env {
+                        var,
+                        key_fingerprint,
+                    },
+                },
+                expect: obs.auth_fingerprint.clone(),
+            },
+        });
+    }
+
+    /// Point the home's `openai_base_url` at the bound account's endpoint, or take away one
+    /// that cdxs put there for another account.
+    pub(super) fn base_url(&mut self, home: &Home, obs: &HomeObs, alias: &str, want: Option<&str>) {
+        let address = format!("home.{}.base_url", home.name);
+        let have = obs.config.base_url.as_deref();
+        let known =
+            |u: &str| {
+                self.o
+                    .accounts
+                    .iter()
+                    .any(|a| a.base_url.as_deref() == Some(u))
+                    || self.m.accounts.values().any(
+                        |r| matches!(r, AccountRef::ApiKeyEnv { base_url: Some(b), .. } if b == u),
+                    )
+            };
+        let Some(url) = config::base_url_change(want, have, &known) else {
+            return;
+        };
+        if let Some(why) = &obs.config.error {
+            self.error(
+                address,
+                format!("cannot read this home's config.toml to set `openai_base_url`: {why}"),
+                "fix config.toml (Codex cannot read it either), then plan again",
+            );
+            return;
+        }
+        let (kind, description) = match (&url, have) {
+            (Some(_), None) => (
+                ActionKind::Create,
+                format!("set `openai_base_url` in config.toml: {alias} calls its own endpoint"),
+            ),
+            (Some(_), Some(_)) => (
+                ActionKind::Update,
+                format!("change `openai_base_url` in config.toml to {alias}'s endpoint"),
+            ),
+            (None, _) => (
+                ActionKind::Delete,
+                format!(
+                    "remove `openai_base_url` from config.toml: {alias} uses the default endpoint"
+                ),
+            ),
+        };
+        self.writes.push(Action {
+            address,
+            kind,
+            description,
+            changes: vec![Change {
+                field: "openai_base_url".into(),
+                before: have.map(config::display_url),
+                after: url.as_deref().map(config::display_url),
+            }],
+            op: Op::SetBaseUrl {
+                home: home.name.clone(),
+                path: home.path.clone(),
+                url,
+                expect: obs.config.fingerprint.clone(),
+            },
+        });
+    }
+
+    /// A file cdxs wrote that now holds something else (not just newer tokens).
+    pub(super) fn drift(&mut self, home: &Home, obs: &HomeObs) {
+        let path = auth_path(&home.path);
+        let Some(base) = self.o.baselines.get(&path) else {
+            return;
+        };
+        if obs.auth_fingerprint.as_deref() == Some(base.fingerprint.as_str()) {
+            return;
+        }
+        let same_account = match &obs.auth {
+            AuthObs::Credentials(c) => {
+                base.account_id.is_some() && c.account_id() == base.account_id.as_deref()
+            }
+            _ => false,
+        };
+        if same_account {
+            return; // Codex refreshed the tokens: expected, harvested above.
+        }
+        let wrote = base
+            .account_id
+            .as_deref()
+            .and_then(|id| self.o.account(id))
+            .map(|a| describe_account(a, self.o))
+            .or(base.account_id.clone())
+            .unwrap_or_else(|| "a file".into());
+        let now = describe_auth(&obs.auth, self.o)
+            .unwrap_or_else(|| "nothing (the file was deleted)".into());
+        self.drift.push(Drift {
+            address: format!("home.{}.auth", home.name),
+            path,
+            description: format!(
+                "changed outside cdxs: now holds {now}; cdxs last left it holding {wrote}{}",
+                base.generation
+                    .map(|g| format!(" (generation {g})"))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+}
+
+/// Does the file already hold the target? The same login with older tokens than the
+/// vault's does not: the vault's newer copy is written.
+fn holds_target(auth: &AuthObs, target: &Target, vault: Option<&AccountObs>) -> bool {
+    match (auth, target) {
+        (AuthObs::Credentials(c), Target::Vault { account_id }) => {
+            let holds = c.account_id() == Some(account_id.as_str())
+                || matches!(c, CredObs::ChatGpt { identity_id, .. } | CredObs::ApiKey { identity_id, .. } if identity_id == account_id);
+            match (holds, c, vault) {
+                (false, _, _) => false,
+                (
+                    true,
+                    CredObs::ChatGpt {
+                        freshness: file,
+                        refresh_fingerprint,
+                        ..
+                    },
+                    Some(v),
+                ) => {
+                    v.secret_fingerprint.as_deref() == Some(refresh_fingerprint.as_str())
+                        || freshness::compare(&v.freshness, file) != Ordering::Greater
+                }
+                (true, _, _) => true,
+            }
+        }
+        (
+            AuthObs::Credentials(CredObs::ApiKey {
+                key_fingerprint, ..
+            }),
+            Target::Env {
+                key_fingerprint: want,
+                ..
+            },
+        ) => key_fingerprint == want,
+        _ => false,
+    }
+}

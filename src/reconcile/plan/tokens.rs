@@ -1,0 +1,82 @@
+//! Tokens before writes: take newer tokens Codex rotated into a home (harvest), refresh a
+//! login about to expire before it is written.
+
+use std::cmp::Ordering;
+
+use super::Planner;
+use crate::auth::freshness;
+use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs};
+use crate::reconcile::{Action, ActionKind, Note, Op};
+use crate::vault::AccountKind;
+
+impl Planner<'_> {
+    /// A home holds a vault login whose tokens are newer than the vault's copy.
+    pub(super) fn harvest_from(&mut self, name: &str, obs: &HomeObs) {
+        let AuthObs::Credentials(CredObs::ChatGpt {
+            freshness: file,
+            account_id: Some(id),
+            refresh_fingerprint,
+            ..
+        }) = &obs.auth
+        else {
+            return;
+        };
+        let Some(vault) = self.o.account(id) else {
+            return;
+        };
+        if vault.secret_fingerprint.as_deref() == Some(refresh_fingerprint.as_str())
+            || freshness::compare(file, &vault.freshness) != Ordering::Greater
+            || !self.harvested.insert(id.clone())
+        {
+            return;
+        }
+        self.reads.push(Action {
+            address: format!("account.{}.harvest", self.alias_of(id)),
+            kind: ActionKind::Read,
+            description: format!(
+                "take the newer tokens Codex wrote into home `{name}` into the vault (Codex rotated them)"
+            ),
+            changes: vec![],
+            op: Op::Harvest {
+                home: name.to_string(),
+                path: obs.path.clone(),
+                account_id: id.clone(),
+            },
+        });
+    }
+
+    /// A login written into a home is refreshed first when it expires within 5 minutes,
+    /// as Codex itself does (or noted, offline).
+    pub(super) fn refresh_if_expiring(&mut self, alias: &str, a: &AccountObs, address: &str) {
+        if a.kind != AccountKind::OAuth || a.requires_reauth {
+            return;
+        }
+        let left = a.freshness.expires_at.map(|e| e - self.now);
+        if left.is_some_and(|l| l >= crate::auth::refresh::REFRESH_WINDOW_SECS) {
+            return;
+        }
+        let when = match left {
+            Some(l) if l > 0 => format!("its access token expires in {}s", l),
+            Some(_) => "its access token has expired".to_string(),
+            None => "its access token's expiry is unknown".to_string(),
+        };
+        if !self.o.online {
+            self.notes.push(Note {
+                address: address.to_string(),
+                message: format!("{alias}: {when}; offline, so Codex will refresh it itself"),
+            });
+            return;
+        }
+        if self.refreshed.insert(a.id.clone()) {
+            self.refreshes.push(Action {
+                address: format!("account.{alias}.refresh"),
+                kind: ActionKind::Update,
+                description: format!("refresh {alias}'s tokens first: {when}"),
+                changes: vec![],
+                op: Op::Refresh {
+                    account_id: a.id.clone(),
+                },
+            });
+        }
+    }
+}
