@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::backup::Backups;
 use crate::codex::auth::{self, AuthState, Credentials, WriteOutcome};
+use crate::codex::config;
 use crate::error::{Error, Result, tick};
 use crate::fsx;
 use crate::secret::fingerprint;
@@ -73,16 +74,69 @@ pub enum Source<'a> {
     Direct(Credentials),
 }
 
-/// Write an account into `home`, creating the folder (0700) if needed.
-pub fn write_account(
+/// One write of a journaled generation (apply, switch, run).
+pub struct Step {
+    pub generation: i64,
+    pub seq: usize,
+}
+
+/// [`write_source`] as one action of a generation: the file's fingerprints before and
+/// after and its backup are recorded (for `history` and `rollback`), the new content becomes
+/// the drift baseline, and the account's last use is stamped. Returns the backup too.
+pub fn write_journaled(
     vault: &mut Vault,
     backups: &mut Backups,
     home: &Path,
-    account_id: &str,
+    source: Source,
     expect: &Expect,
+    step: Step,
     now: i64,
-) -> Result<HomeWrite> {
-    write_source(vault, backups, home, Source::Vault(account_id), expect, now)
+) -> Result<(HomeWrite, Option<std::path::PathBuf>)> {
+    let file = auth::auth_path(home);
+    let before = fsx::read_optional(&file)?.map(|b| fingerprint(&b));
+    let written = write_source(vault, backups, home, source, expect, now)?;
+    let after = fsx::read_optional(&file)?.map(|b| fingerprint(&b));
+    let backup = match &written.outcome {
+        WriteOutcome::Written { backup } => backup.clone(),
+        WriteOutcome::Unchanged => None,
+    };
+    vault.record_file(
+        step.generation,
+        step.seq,
+        &file,
+        backup.as_deref(),
+        before.as_deref(),
+        after.as_deref(),
+    )?;
+    if let Some(fp) = &after {
+        // Credentials from the environment are not in the vault: no account to name.
+        let id = vault.account(&written.account.id)?.map(|a| a.id);
+        vault.set_baseline(&file, fp, id.as_deref(), Some(step.generation), now)?;
+    }
+    vault.touch_used(&written.account.id, now)?;
+    Ok((written, backup))
+}
+
+/// [`config::set_base_url`] as one action of a generation, recorded for `history` and
+/// `rollback`.
+pub fn set_base_url_journaled(
+    vault: &mut Vault,
+    backups: &mut Backups,
+    home: &Path,
+    url: Option<&str>,
+    expect: Option<&Option<String>>,
+    step: Step,
+) -> Result<config::ConfigWrite> {
+    let w = config::set_base_url(home, url, expect, backups)?;
+    vault.record_file(
+        step.generation,
+        step.seq,
+        &w.path,
+        w.backup.as_deref(),
+        w.before.as_deref(),
+        w.after.as_deref(),
+    )?;
+    Ok(w)
 }
 
 /// Write credentials from `source` into `home`, creating the folder (0700) if needed.

@@ -515,7 +515,6 @@ pub fn write_into_home(
                 .warn(format!("could not refresh {} first: {e}", account.name())),
         }
     }
-    let file = auth::auth_path(home);
     let address = format!("home[{}].auth", paths::display(home));
     let (config_seen, base_url) = base_url_change(vault, account, home)?;
     let mut listed = vec![(
@@ -535,13 +534,13 @@ pub fn write_into_home(
     }
     let generation = vault.begin_generation(command, None, None, &listed, ctx.ts())?;
     let mut backups = Backups::new(&state_dir, &format!("gen{generation}"));
-    let before = crate::fsx::read_optional(&file)?.map(|b| crate::secret::fingerprint(&b));
-    let result = match homes::write_account(
+    let (result, _) = match homes::write_journaled(
         vault,
         &mut backups,
         home,
-        &account.id,
+        homes::Source::Vault(&account.id),
         &Expect::Anything,
+        homes::Step { generation, seq: 0 },
         ctx.ts(),
     ) {
         Ok(r) => r,
@@ -551,45 +550,20 @@ pub fn write_into_home(
             return Err(e);
         }
     };
-    let after = crate::fsx::read_optional(&file)?.map(|b| crate::secret::fingerprint(&b));
-    let backup = match &result.outcome {
-        WriteOutcome::Written { backup } => backup.clone(),
-        WriteOutcome::Unchanged => None,
-    };
-    vault.record_file(
-        generation,
-        0,
-        &file,
-        backup.as_deref(),
-        before.as_deref(),
-        after.as_deref(),
-    )?;
-    if let Some(fp) = &after {
-        vault.set_baseline(&file, fp, Some(&account.id), Some(generation), ctx.ts())?;
-    }
     vault.finish_action(generation, 0, None)?;
     if let Some(url) = &base_url {
-        let w = match config::set_base_url(
+        if let Err(e) = homes::set_base_url_journaled(
+            vault,
+            &mut backups,
             home,
             url.as_deref(),
             Some(&config_seen.fingerprint),
-            &mut backups,
+            homes::Step { generation, seq: 1 },
         ) {
-            Ok(w) => w,
-            Err(e) => {
-                vault.finish_action(generation, 1, Some(&e.to_string()))?;
-                vault.finish_generation(generation, false, Some(&e.to_string()), ctx.ts())?;
-                return Err(e);
-            }
-        };
-        vault.record_file(
-            generation,
-            1,
-            &w.path,
-            w.backup.as_deref(),
-            w.before.as_deref(),
-            w.after.as_deref(),
-        )?;
+            vault.finish_action(generation, 1, Some(&e.to_string()))?;
+            vault.finish_generation(generation, false, Some(&e.to_string()), ctx.ts())?;
+            return Err(e);
+        }
         vault.finish_action(generation, 1, None)?;
         ctx.printer.status(match url {
             Some(u) => format!(
@@ -617,7 +591,6 @@ pub fn write_into_home(
             paths::display(home)
         ));
     }
-    vault.touch_used(&account.id, ctx.ts())?;
     match result.outcome {
         WriteOutcome::Unchanged => ctx.printer.status(format!(
             "`{}` already uses {}",

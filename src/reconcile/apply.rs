@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::observe::{self, Observed};
 use super::{Action, CredentialSource, HomeFingerprint, Op, Plan, locks};
 use crate::backup::Backups;
-use crate::codex::auth::{self, Credentials, WriteOutcome};
+use crate::codex::auth::{self, Credentials};
 use crate::codex::config;
 use crate::error::{Error, Result, tick};
 use crate::fsx::{self, FileLock};
@@ -381,16 +381,15 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             fsx::ensure_private_dir(path)?;
             let file = config::config_path(path);
             let check = (!run.touched.contains(&file)).then_some(expect);
-            let w = config::set_base_url(path, url.as_deref(), check, backups)?;
-            run.touched.insert(file.clone());
-            vault.record_file(
-                generation,
-                seq,
-                &file,
-                w.backup.as_deref(),
-                w.before.as_deref(),
-                w.after.as_deref(),
+            let w = homes::set_base_url_journaled(
+                vault,
+                backups,
+                path,
+                url.as_deref(),
+                check,
+                homes::Step { generation, seq },
             )?;
+            run.touched.insert(file.clone());
             Ok(done(
                 match url {
                     Some(u) => format!(
@@ -474,38 +473,21 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                     Source::Direct(Credentials::ApiKey { key })
                 }
             };
-            let before = fsx::read_optional(&file)?.map(|b| fingerprint(&b));
-            let written = homes::write_source(
+            let expect = if run.touched.contains(&file) {
+                Expect::Anything
+            } else {
+                Expect::Fingerprint(expect.clone())
+            };
+            let (written, backup) = homes::write_journaled(
                 vault,
                 backups,
                 path,
                 source,
-                &if run.touched.contains(&file) {
-                    Expect::Anything
-                } else {
-                    Expect::Fingerprint(expect.clone())
-                },
+                &expect,
+                homes::Step { generation, seq },
                 env.now,
             )?;
-            let after = fsx::read_optional(&file)?.map(|b| fingerprint(&b));
-            let backup = match &written.outcome {
-                WriteOutcome::Written { backup } => backup.clone(),
-                WriteOutcome::Unchanged => None,
-            };
             run.touched.insert(file.clone());
-            vault.record_file(
-                generation,
-                seq,
-                &file,
-                backup.as_deref(),
-                before.as_deref(),
-                after.as_deref(),
-            )?;
-            if let Some(fp) = &after {
-                let id = vault.account(&written.account.id)?.map(|a| a.id);
-                vault.set_baseline(&file, fp, id.as_deref(), Some(generation), env.now)?;
-            }
-            vault.touch_used(&written.account.id, env.now)?;
             let mut message = format!("wrote {} ({})", tick(&file), written.account.name());
             if let Some(h) = &written.harvested {
                 message.push_str(&format!(

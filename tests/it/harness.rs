@@ -60,7 +60,18 @@ impl Env {
 
     /// `cdxs` with a clean, deterministic environment.
     pub fn cdxs(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("cdxs").unwrap();
+        self.isolated(assert_cmd::Command::cargo_bin("cdxs").unwrap())
+    }
+
+    /// Another program (`script`, which runs cdxs on a pty) with the same clean environment
+    /// as [`Env::cdxs`].
+    pub fn cdxs_process(&self, program: &str) -> assert_cmd::Command {
+        let mut cmd = self.isolated(assert_cmd::Command::new(program));
+        cmd.env("TERM", "dumb");
+        cmd
+    }
+
+    fn isolated(&self, mut cmd: assert_cmd::Command) -> assert_cmd::Command {
         cmd.current_dir(&self.work)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -84,20 +95,6 @@ impl Env {
         self.extra
             .borrow_mut()
             .push((key.to_string(), value.to_string()));
-    }
-
-    /// Another program with the same clean environment as [`Env::cdxs`].
-    pub fn cdxs_process(&self, program: &str) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::new(program);
-        cmd.current_dir(&self.work)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("CDXS_STATE_DIR", &self.state)
-            .env("NO_COLOR", "1")
-            .env("TERM", "dumb")
-            .env("TZ", "UTC");
-        cmd
     }
 
     /// Run cdxs with args and stdin, returning the output.

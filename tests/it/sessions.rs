@@ -1,7 +1,7 @@
 //! Sessions without the real Codex: fixtures built from Codex 0.169's schema (the real-Codex
 //! checks are in real_codex_sessions.rs).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use serde_json::Value;
@@ -41,18 +41,25 @@ fn fake_home(home: &Path, version: i64, threads: &[(&str, &str)]) {
     }
 }
 
+/// An Env whose manifest declares one fake home `default` (schema `version`, `threads`),
+/// with `sessions_yaml` appended.
+fn env_with_home(version: i64, threads: &[(&str, &str)], sessions_yaml: &str) -> (Env, PathBuf) {
+    let env = Env::new();
+    let home = env.codex_home("h");
+    fake_home(&home, version, threads);
+    env.manifest(&format!(
+        "version: 1\nhomes:\n  default: {{ path: {} }}\n{sessions_yaml}",
+        home.display()
+    ));
+    (env, home)
+}
+
 const T1: &str = "0199aaaa-0000-7000-8000-00000000000a";
 const T2: &str = "0199aaaa-0000-7000-8000-00000000000b";
 
 #[test]
 fn a_database_from_a_newer_codex_is_only_read() {
-    let env = Env::new();
-    let home = env.codex_home("new");
-    fake_home(&home, 99, &[(T1, "hello")]);
-    env.manifest(&format!(
-        "version: 1\nhomes:\n  default: {{ path: {} }}\nsessions:\n  auto_repair: true\n",
-        home.display()
-    ));
+    let (env, home) = env_with_home(99, &[(T1, "hello")], "sessions:\n  auto_repair: true\n");
     let out = env.run(&["session", "list", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -76,18 +83,16 @@ fn a_database_from_a_newer_codex_is_only_read() {
 
 #[test]
 fn a_second_plan_reads_no_rollout() {
-    let env = Env::new();
-    let home = env.codex_home("h");
-    fake_home(&home, 62, &[(T1, "hello"), (T2, "again")]);
+    let (env, home) = env_with_home(
+        62,
+        &[(T1, "hello"), (T2, "again")],
+        "sessions:\n  auto_repair: true\n",
+    );
     // An empty preview makes the check read a head; an orphan rollout too.
     let db = Connection::open(home.join("state_5.sqlite")).unwrap();
     db.execute("UPDATE threads SET preview = '' WHERE id = ?1", [T2])
         .unwrap();
     drop(db);
-    env.manifest(&format!(
-        "version: 1\nhomes:\n  default: {{ path: {} }}\nsessions:\n  auto_repair: true\n",
-        home.display()
-    ));
     let out = env.run(&["-v", "plan", "--offline"]);
     assert!(
         stderr(&out).contains("read 1 rollout head(s) from disk"),
@@ -112,13 +117,7 @@ fn a_second_plan_reads_no_rollout() {
 
 #[test]
 fn trash_dry_run_and_purge_ask_first() {
-    let env = Env::new();
-    let home = env.codex_home("h");
-    fake_home(&home, 62, &[(T1, "hello")]);
-    env.manifest(&format!(
-        "version: 1\nhomes:\n  default: {{ path: {} }}\n",
-        home.display()
-    ));
+    let (env, home) = env_with_home(62, &[(T1, "hello")], "");
     let out = env.run(&["session", "trash", &T1[..13], "--dry-run"]);
     assert!(stdout(&out).contains("would trash"), "{}", text(&out));
     assert!(
@@ -147,13 +146,7 @@ fn trash_dry_run_and_purge_ask_first() {
 #[test]
 fn interrupted_trash_is_finished_and_restore_works_from_any_stage() {
     for point in ["trash.after_manifest", "trash.after_move"] {
-        let env = Env::new();
-        let home = env.codex_home("h");
-        fake_home(&home, 62, &[(T1, "hello")]);
-        env.manifest(&format!(
-            "version: 1\nhomes:\n  default: {{ path: {} }}\n",
-            home.display()
-        ));
+        let (env, _) = env_with_home(62, &[(T1, "hello")], "");
         let out = env
             .cdxs()
             .env("CDXS_FAULT", point)

@@ -141,10 +141,15 @@ mod tests {
         }
     }
 
+    /// Pick with the default 10% threshold and nothing taken.
+    fn pick_free(cs: &[Candidate], s: Strategy, current: Option<&str>) -> Result<Pick, String> {
+        pick(cs, s, 10.0, current, &BTreeSet::new())
+    }
+
     #[test]
     fn most_remaining_picks_the_largest() {
         let cs = [c("a", Some(20.0)), c("b", Some(80.0)), c("c", None)];
-        let p = pick(&cs, Strategy::MostRemaining, 10.0, None, &BTreeSet::new()).unwrap();
+        let p = pick_free(&cs, Strategy::MostRemaining, None).unwrap();
         assert_eq!(p.alias, "b");
         assert!(p.reason.contains("80% left"), "{}", p.reason);
     }
@@ -152,24 +157,10 @@ mod tests {
     #[test]
     fn hysteresis_keeps_the_current_pick_above_the_threshold() {
         let cs = [c("a", Some(15.0)), c("b", Some(90.0))];
-        let p = pick(
-            &cs,
-            Strategy::MostRemaining,
-            10.0,
-            Some("id-a"),
-            &BTreeSet::new(),
-        )
-        .unwrap();
+        let p = pick_free(&cs, Strategy::MostRemaining, Some("id-a")).unwrap();
         assert_eq!(p.alias, "a", "15% >= 10%: no flapping");
         let cs = [c("a", Some(5.0)), c("b", Some(90.0))];
-        let p = pick(
-            &cs,
-            Strategy::MostRemaining,
-            10.0,
-            Some("id-a"),
-            &BTreeSet::new(),
-        )
-        .unwrap();
+        let p = pick_free(&cs, Strategy::MostRemaining, Some("id-a")).unwrap();
         assert_eq!(p.alias, "b");
         assert!(p.reason.contains("a has 5% left < 10%"), "{}", p.reason);
     }
@@ -192,45 +183,30 @@ mod tests {
     #[test]
     fn round_robin_and_first() {
         let cs = [c("a", Some(5.0)), c("b", Some(50.0)), c("c", Some(60.0))];
-        let p = pick(
-            &cs,
-            Strategy::RoundRobin,
-            10.0,
-            Some("id-a"),
-            &BTreeSet::new(),
-        )
-        .unwrap();
+        let p = pick_free(&cs, Strategy::RoundRobin, Some("id-a")).unwrap();
         assert_eq!(p.alias, "b");
-        let p = pick(&cs, Strategy::First, 10.0, None, &BTreeSet::new()).unwrap();
+        let p = pick_free(&cs, Strategy::First, None).unwrap();
         assert_eq!(p.alias, "b", "a is below the threshold");
     }
 
     #[test]
     fn all_below_threshold_takes_the_best_and_unusable_are_skipped() {
         let cs = [c("a", Some(3.0)), c("b", Some(7.0))];
-        let p = pick(&cs, Strategy::First, 10.0, None, &BTreeSet::new()).unwrap();
+        let p = pick_free(&cs, Strategy::First, None).unwrap();
         assert_eq!(p.alias, "b");
         let mut bad = c("x", Some(90.0));
         bad.usable = false;
-        let p = pick(
+        let p = pick_free(
             &[bad.clone(), c("y", Some(10.0))],
             Strategy::MostRemaining,
-            10.0,
             None,
-            &BTreeSet::new(),
         )
         .unwrap();
         assert_eq!(p.alias, "y");
         assert!(
-            pick(
-                &[bad],
-                Strategy::MostRemaining,
-                10.0,
-                None,
-                &BTreeSet::new()
-            )
-            .unwrap_err()
-            .contains("logged in")
+            pick_free(&[bad], Strategy::MostRemaining, None)
+                .unwrap_err()
+                .contains("logged in")
         );
     }
 }
