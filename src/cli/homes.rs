@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Ctx;
-use super::accounts::write_into_home;
 use super::plan::converge;
+use super::write_home::write_into_home;
 use crate::backup::Backups;
 use crate::error::{Error, Exit, Result, tick};
 use crate::manifest::{self, AccountRef, Binding, Manifest, edit};
@@ -466,7 +466,7 @@ pub fn run(
                 Some(p) => paths::absolute(&p),
                 None => paths::default_codex_home()?,
             };
-            let (_, base_url) = super::accounts::base_url_change(&vault, &account, &path)?;
+            let (_, base_url) = super::write_home::base_url_change(&vault, &account, &path)?;
             if !holds_current(&vault, &account, &path)? || base_url.is_some() {
                 write_into_home(ctx, &mut vault, &account, &path, "run")?;
             }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::Ctx;
-use super::accounts::switch_default_home;
+use super::write_home::switch_default_home;
 use crate::codex::auth::{self, AuthState};
 use crate::error::{Error, Exit, Result, tick};
 use crate::legacy;

@@ -22,6 +22,7 @@ mod plan;
 mod quota_cmds;
 mod sessions_cmds;
 mod status_view;
+mod write_home;
 
 use args::{
     AccountCommand, Cli, Command, GlobalArgs, HomeCommand, ImportCommand, LoginCommand,
