@@ -7,7 +7,7 @@ NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 build:
 	$(CARGO) build
 
-# The real Codex CLI (pinned) that the integration tests use as their oracle.
+# Every supported real Codex CLI release (pinned) that the integration tests use as their oracle.
 codex-cli:
 	scripts/install-codex.sh
 

@@ -75,10 +75,10 @@ for i, a in enumerate(json.load(sys.stdin)["accounts"]):
     ;;
   sessions)
     NH=${BENCH_HOMES_N:-5} NT=${BENCH_THREADS:-10000} BIG=${BENCH_BIG_MB:-1024}
-    CODEX=$ROOT/target/codex-cli/node_modules/.bin/codex
+    CODEX=$ROOT/target/codex-cli/0.171.0/node_modules/.bin/codex
     [ -x "$CODEX" ] || "$ROOT/scripts/install-codex.sh"
     OUT=$WORK/synth
-    echo; echo "## sessions: $NH homes x $NT threads cloned from a real Codex 0.169 session, one ${BIG} MB rollout"
+    echo; echo "## sessions: $NH homes x $NT threads cloned from a real Codex 0.171 session, one ${BIG} MB rollout"
     if [ ! -f "$OUT/.done-$NH-$NT-$BIG" ]; then
       rm -rf "$OUT"
       cargo build --release --quiet --example synth_homes --manifest-path "$ROOT/Cargo.toml"

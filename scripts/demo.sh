@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CDXS=${CDXS:-$ROOT/target/debug/cdxs}
-CODEX=$ROOT/target/codex-cli/node_modules/.bin/codex
+CODEX=$ROOT/target/codex-cli/0.171.0/node_modules/.bin/codex
 # Built before $HOME moves into the sandbox (cargo needs the real one).
 if [ -x "$CODEX" ]; then
   cargo build --quiet --example mock_responses --manifest-path "$ROOT/Cargo.toml"

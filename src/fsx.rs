@@ -308,7 +308,7 @@ pub fn describe_holder(path: &Path) -> String {
 }
 
 /// Find the pid holding a flock on `path` by matching its inode in /proc/locks.
-fn flock_holder(path: &Path) -> Option<(u32, Option<String>)> {
+pub fn flock_holder(path: &Path) -> Option<(u32, Option<String>)> {
     let inode = fs::metadata(path).ok()?.ino();
     let locks = fs::read_to_string("/proc/locks").ok()?;
     for line in locks.lines() {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backup;
 pub mod cli;
 pub mod codex;
+pub mod doctor;
 pub mod error;
 pub mod fsx;
 pub mod homes;

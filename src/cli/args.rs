@@ -239,6 +239,17 @@ pub enum Command {
     #[command(after_help = "Examples:\n  cdxs validate\n  cdxs -f ci/cdxs.yaml validate")]
     Validate,
 
+    /// Check the Codex releases, homes, state folder, manifest, locks and limits (exit 1 when
+    /// something needs doing, with the fix on its line)
+    #[command(
+        after_help = "Examples:\n  cdxs doctor\n  cdxs doctor --json    # for a bug report (no secrets)"
+    )]
+    Doctor {
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Print the JSON schema of cdxs.yaml (for editors: yaml-language-server)
     Schema,
 

@@ -14,6 +14,7 @@ use crate::vault::Vault;
 
 mod accounts;
 pub mod args;
+mod doctor;
 mod homes;
 mod import;
 mod login;
@@ -293,6 +294,7 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
             codex_home,
             command,
         } => homes::run(ctx, home, account, codex_home, command),
+        Command::Doctor { json } => doctor::doctor(ctx, json),
         Command::Schema => {
             ctx.printer.out_raw(crate::manifest::schema::json_schema());
             Ok(Exit::Success)

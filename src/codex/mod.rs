@@ -1,5 +1,5 @@
 //! One real `CODEX_HOME`: its `auth.json`, and (later) its state DB, rollouts, session index
-//! and locks. Everything here follows what Codex 0.169 itself reads and writes.
+//! and locks. Everything here follows what Codex itself (0.169 and 0.171) reads and writes.
 
 pub mod auth;
 pub mod config;
@@ -7,5 +7,6 @@ pub mod index;
 pub mod jwt;
 pub mod processes;
 pub mod rollout;
+pub mod schema;
 pub mod state;
 pub mod writer_lock;

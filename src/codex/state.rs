@@ -1,7 +1,8 @@
 //! Codex's SQLite databases (`state_5.sqlite`, `thread_history_1.sqlite`), opened the way a
 //! careful external writer must: busy timeout >= 5 s, `BEGIN IMMEDIATE` transactions of
-//! milliseconds, the journal mode left as it is, and never a migration. A database migrated
-//! by a newer Codex than the one cdxs knows is opened read-only, with a warning.
+//! milliseconds, the journal mode left as it is, and never a migration. Whether a database
+//! may be written is decided by its structure ([`super::schema`]): one a newer Codex changed
+//! in a way cdxs does not know is only read, with a message saying what differs.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,14 +11,11 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use super::schema::{self, Db, Verdict};
 use crate::error::{Error, Result, tick};
 
 pub const STATE_DB: &str = "state_5.sqlite";
 pub const HISTORY_DB: &str = "thread_history_1.sqlite";
-/// The newest `state_5` migration cdxs knows (Codex 0.169).
-pub const KNOWN_STATE_VERSION: i64 = 62;
-/// The newest `thread_history_1` migration cdxs knows (Codex 0.169).
-pub const KNOWN_HISTORY_VERSION: i64 = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a home keeps its databases: `sqlite_home` in its config.toml, else
@@ -42,12 +40,15 @@ pub struct CodexDb {
     pub path: PathBuf,
     /// `MAX(version)` of `_sqlx_migrations`.
     pub version: i64,
-    /// Migrated by a newer Codex: only read.
+    /// What the structural gate says (computed when opened for writing).
+    pub verdict: Option<Verdict>,
+    /// Opened read-only, or its structure is one cdxs does not know.
     pub read_only: bool,
 }
 
 /// Open `file` in `home`'s sqlite folder. `Ok(None)` when the database does not exist.
-pub fn open(home: &Path, file: &str, known: i64, write: bool) -> Result<Option<CodexDb>> {
+/// Opened for writing, the structural gate decides whether it may be written.
+pub fn open(home: &Path, file: &str, write: bool) -> Result<Option<CodexDb>> {
     let path = sqlite_home(home).join(file);
     if !path.exists() {
         return Ok(None);
@@ -65,12 +66,19 @@ pub fn open(home: &Path, file: &str, known: i64, write: bool) -> Result<Option<C
         })
         .map_err(|e| damaged(&path, &e))?;
     let version = version.unwrap_or(0);
-    Ok(Some(CodexDb {
+    let mut db = CodexDb {
         conn,
         path,
         version,
-        read_only: version > known || !write,
-    }))
+        verdict: None,
+        read_only: !write,
+    };
+    if write {
+        let verdict = db.judge()?;
+        db.read_only = !verdict.writable();
+        db.verdict = Some(verdict);
+    }
+    Ok(Some(db))
 }
 
 fn damaged(path: &Path, e: &rusqlite::Error) -> Error {
@@ -80,15 +88,38 @@ fn damaged(path: &Path, e: &rusqlite::Error) -> Error {
 }
 
 impl CodexDb {
-    /// Refuse writes to a database a newer Codex migrated.
+    /// The structural gate's verdict on this database.
+    pub fn judge(&self) -> Result<Verdict> {
+        if let Some(v) = &self.verdict {
+            return Ok(v.clone());
+        }
+        let file = self.path.file_name().and_then(|f| f.to_str()).unwrap_or("");
+        match Db::of_file(file) {
+            Some(db) => schema::judge(db, self.version, &self.conn),
+            None => Ok(Verdict::Older),
+        }
+    }
+
+    /// One line for a person when the gate did more than recognise a release: a newer
+    /// schema that cdxs writes because its structure is known, or one it only reads.
+    pub fn gate_message(&self) -> Result<Option<String>> {
+        Ok(gate_message(&self.path, self.version, &self.judge()?))
+    }
+
+    /// Refuse writes to a database whose structure cdxs does not know.
     pub fn ensure_writable(&self) -> Result<()> {
-        if self.read_only {
-            return Err(Error::user(format!(
-                "{} was migrated by a newer Codex (schema {}); cdxs only reads it",
-                tick(&self.path),
-                self.version
-            ))
-            .with_help("upgrade cdxs to change sessions in this home"));
+        let verdict = match &self.verdict {
+            Some(v) => v.clone(),
+            None => self.judge()?,
+        };
+        if !verdict.writable() || self.read_only {
+            return Err(Error::user(
+                gate_message(&self.path, self.version, &verdict)
+                    .unwrap_or_else(|| format!("{} was opened read-only", tick(&self.path))),
+            )
+            .with_help(
+                "upgrade cdxs to change sessions in this home; listing and stats keep working",
+            ));
         }
         Ok(())
     }
@@ -121,26 +152,46 @@ impl CodexDb {
 
     /// Column names of `table` (schema drift is tolerated: only known columns are used).
     pub fn columns(&self, table: &str) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(&format!("PRAGMA table_info({table})"))?;
-        let names = stmt.query_map([], |r| r.get::<_, String>(1))?;
-        Ok(names.collect::<rusqlite::Result<Vec<_>>>()?)
+        columns_of(&self.conn, table)
     }
 
-    /// Tables that have a column named `column`.
-    pub fn tables_with(&self, column: &str) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'")?;
-        let tables: Vec<String> = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut out = Vec::new();
-        for t in tables {
-            if self.columns(&t)?.iter().any(|c| c == column) {
-                out.push(t);
-            }
-        }
-        Ok(out)
+    /// The (table, column) pairs whose rows hang off a thread, from the live schema.
+    pub fn links(&self) -> Result<Vec<schema::Link>> {
+        schema::links(&self.conn)
+    }
+}
+
+fn columns_of(conn: &Connection, table: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("PRAGMA table_info({})", schema::quote(table)))?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(1))?;
+    Ok(names.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// What the gate's verdict means, in one line (`None` for a release cdxs knows).
+pub fn gate_message(path: &Path, version: i64, verdict: &Verdict) -> Option<String> {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match verdict {
+        Verdict::Known { .. } | Verdict::Older => None,
+        Verdict::Same {
+            like,
+            known_version,
+            newer,
+        } => Some(format!(
+            "`{file}` is at schema {version}, newer than Codex {like}'s ({known_version}; new: {}); what cdxs touches is unchanged, so it writes it",
+            newer.join(", ")
+        )),
+        Verdict::Different {
+            like,
+            known_version,
+            differences,
+        } => Some(format!(
+            "{} was migrated by a newer Codex (schema {version}) whose structure differs from Codex {like}'s (schema {known_version}): {}; cdxs only reads it",
+            tick(path),
+            differences.join("; ")
+        )),
     }
 }
 
@@ -212,7 +263,9 @@ impl Row {
 /// All rows of `table` where `column = value`.
 pub fn select_rows(conn: &Connection, table: &str, column: &str, value: &str) -> Result<Vec<Row>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT * FROM \"{table}\" WHERE \"{column}\" = ?1"
+        "SELECT * FROM {} WHERE {} = ?1",
+        schema::quote(table),
+        schema::quote(column)
     ))?;
     let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
     let rows = stmt.query_map([value], |r| {
@@ -232,18 +285,19 @@ pub fn insert_row(
     row: &Row,
     or_replace: bool,
 ) -> Result<()> {
-    let existing: Vec<String> = {
-        let mut stmt = tx.prepare(&format!("PRAGMA table_info(\"{table}\")"))?;
-        let names = stmt.query_map([], |r| r.get::<_, String>(1))?;
-        names.collect::<rusqlite::Result<Vec<_>>>()?
-    };
-    let cells: Vec<&(String, Cell)> = row.0.iter().filter(|(c, _)| existing.contains(c)).collect();
+    // Column names are taken from the live table, never from the row (it may come from a
+    // file in the home).
+    let existing = columns_of(tx, table)?;
+    let cells: Vec<(&String, &Cell)> = existing
+        .iter()
+        .filter_map(|c| row.get(c).map(|v| (c, v)))
+        .collect();
     if cells.is_empty() {
         return Ok(());
     }
     let cols = cells
         .iter()
-        .map(|(c, _)| format!("\"{c}\""))
+        .map(|(c, _)| schema::quote(c))
         .collect::<Vec<_>>()
         .join(", ");
     let marks = (1..=cells.len())
@@ -257,7 +311,10 @@ pub fn insert_row(
     };
     let values: Vec<SqlValue> = cells.iter().map(|(_, v)| v.to_sql()).collect();
     tx.execute(
-        &format!("{verb} INTO \"{table}\" ({cols}) VALUES ({marks})"),
+        &format!(
+            "{verb} INTO {} ({cols}) VALUES ({marks})",
+            schema::quote(table)
+        ),
         rusqlite::params_from_iter(values),
     )?;
     Ok(())

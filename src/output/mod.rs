@@ -177,6 +177,30 @@ impl Printer {
     }
 }
 
+/// Text from data (thread names, emails, server messages) made safe for a terminal:
+/// control characters (escape sequences, carriage returns, bidi overrides) become `\u{..}`.
+/// `--json` output keeps the exact text (JSON escapes it).
+pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if bad(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Wrap a payload as `{"version": 1, ...}`; non-object payloads go under `"data"`.
 pub fn versioned<T: Serialize>(payload: &T) -> serde_json::Value {
     let value = serde_json::to_value(payload).unwrap_or(serde_json::Value::Null);

@@ -142,8 +142,10 @@ pub struct SessionsObs {
     pub trash: Option<Vec<(String, i64)>>,
     /// `share_threads`: the threads this home has and knows.
     pub threads: Option<crate::sessions::share::HomeThreads>,
-    /// Its database was migrated by a newer Codex: cdxs only reads it.
+    /// Its databases have a structure cdxs does not know (a newer Codex): it only reads them.
     pub read_only: bool,
+    /// What the structural gate said, when it did more than recognise a release.
+    pub gate: Vec<String>,
 }
 
 /// Remaining quota of an account, as cached.
@@ -352,9 +354,10 @@ fn observe_sessions(
             name: name.clone(),
             path: home.path.clone(),
         };
+        let (writable, gate) = crate::sessions::gate(&h.path)?;
         let mut obs = SessionsObs {
-            read_only: crate::sessions::open_state(&h.path, false)?
-                .is_some_and(|db| db.version > crate::codex::state::KNOWN_STATE_VERSION),
+            read_only: !writable,
+            gate,
             ..SessionsObs::default()
         };
         if policy.auto_repair {

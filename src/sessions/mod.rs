@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::codex::state::{
-    self, CodexDb, HISTORY_DB, KNOWN_HISTORY_VERSION, KNOWN_STATE_VERSION, STATE_DB,
-};
+use crate::codex::state::{self, CodexDb, HISTORY_DB, STATE_DB};
 use crate::error::Result;
 
 pub mod list;
@@ -27,11 +25,28 @@ pub struct HomeRef {
 
 /// Open a home's state DB (`None` when Codex never ran there).
 pub fn open_state(home: &Path, write: bool) -> Result<Option<CodexDb>> {
-    state::open(home, STATE_DB, KNOWN_STATE_VERSION, write)
+    state::open(home, STATE_DB, write)
 }
 
 pub fn open_history(home: &Path, write: bool) -> Result<Option<CodexDb>> {
-    state::open(home, HISTORY_DB, KNOWN_HISTORY_VERSION, write)
+    state::open(home, HISTORY_DB, write)
+}
+
+/// What the structural gate says about a home's databases, one line each, for the ones
+/// where it did more than recognise a release (written anyway, or only read); and whether
+/// cdxs may write its sessions.
+pub fn gate(home: &Path) -> Result<(bool, Vec<String>)> {
+    let mut writable = true;
+    let mut notes = Vec::new();
+    for db in [open_state(home, false)?, open_history(home, false)?]
+        .into_iter()
+        .flatten()
+    {
+        let verdict = db.judge()?;
+        writable &= verdict.writable();
+        notes.extend(state::gate_message(&db.path, db.version, &verdict));
+    }
+    Ok((writable, notes))
 }
 
 /// The model provider Codex uses in this home (`model_provider` in config.toml; default

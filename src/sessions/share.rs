@@ -33,12 +33,15 @@ pub struct HomeThreads {
     pub present: std::collections::BTreeMap<String, (PathBuf, String)>,
     /// Every id with a row (even when its rollout is missing) or in the trash.
     pub known: BTreeSet<String>,
+    /// Codex made its state database here (a home without one cannot take copies yet).
+    pub has_db: bool,
 }
 
 pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
     let mut out = HomeThreads::default();
     let root = super::Root::new(&home.path);
     if let Some(db) = open_state(&home.path, false)? {
+        out.has_db = true;
         let cols = db.columns("threads")?;
         let preview = if cols.iter().any(|c| c == "preview") {
             "preview"
@@ -94,7 +97,7 @@ pub fn target_path(from: &HomeRef, to: &HomeRef, source: &Path) -> PathBuf {
 /// Copies that make every home in `homes` have every thread one of them has.
 pub fn plan_copies(homes: &[(HomeRef, HomeThreads)]) -> Vec<Copy> {
     let mut copies = Vec::new();
-    for (to, to_threads) in homes {
+    for (to, to_threads) in homes.iter().filter(|(_, t)| t.has_db) {
         let mut planned: BTreeSet<&str> = BTreeSet::new();
         for (from, from_threads) in homes {
             if from.path == to.path {
@@ -168,8 +171,26 @@ pub fn copy(
         }
     }
     let name = row.text("name").map(str::to_string);
+    // Rows that belong to the thread travel with it (dynamic tools, attachments, Codex
+    // 0.171's `session_model_ids`), into the tables the target's schema has; spawn edges
+    // relate two threads and stay behind.
+    let mut linked = Vec::new();
+    let target_links = dst_db.links()?;
+    for l in src_db.links()?.into_iter().filter(|l| l.owned()) {
+        if let Some(t) = target_links
+            .iter()
+            .find(|t| t.table == l.table && t.column == l.column)
+        {
+            for r in state::select_rows(&src_db.conn, &l.table, &l.column, &c.id)? {
+                linked.push((t.table.clone(), r));
+            }
+        }
+    }
     let inserted = dst_db.write(|tx| {
         state::insert_row(tx, "threads", &row, false)?;
+        for (table, r) in &linked {
+            state::insert_row(tx, table, r, true)?;
+        }
         Ok(())
     });
     if let Err(e) = inserted {
@@ -204,6 +225,7 @@ mod tests {
             ),
         );
         a.known.insert("t1".into());
+        a.has_db = true;
         let mut b = HomeThreads::default();
         b.present.insert(
             "t2".into(),
@@ -213,6 +235,7 @@ mod tests {
             ),
         );
         b.known.extend(["t2".to_string(), "t3".to_string()]);
+        b.has_db = true;
         let mut c = HomeThreads::default();
         c.present.insert(
             "t2".into(),
@@ -223,7 +246,14 @@ mod tests {
             (PathBuf::from("/h/c/sessions/x/r-t3.jsonl"), "three".into()),
         );
         c.known.extend(["t2".to_string(), "t3".to_string()]);
-        let copies = plan_copies(&[(home("a"), a), (home("b"), b), (home("c"), c)]);
+        c.has_db = true;
+        let fresh = HomeThreads::default();
+        let copies = plan_copies(&[
+            (home("a"), a),
+            (home("b"), b),
+            (home("c"), c),
+            (home("fresh"), fresh),
+        ]);
         let got: Vec<(String, String, String)> = copies
             .iter()
             .map(|c| (c.id.clone(), c.from.clone(), c.to.clone()))
@@ -236,7 +266,7 @@ mod tests {
                 ("t1".into(), "a".into(), "b".into()),
                 ("t1".into(), "a".into(), "c".into()),
             ],
-            "b knows t3 (trashed or missing rollout): never copied back"
+            "b knows t3 (trashed or missing rollout): never copied back; a home where Codex never ran takes no copies"
         );
         assert_eq!(
             copies[0].target,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{HomeRef, inside, open_history, open_state};
 use crate::backup::Backups;
 use crate::codex::rollout;
+use crate::codex::schema;
 use crate::codex::state::{self, CodexDb, Row};
 use crate::codex::{index, writer_lock};
 use crate::error::{Error, Result, tick};
@@ -127,12 +128,82 @@ pub fn backup_dbs(home: &Path, backups: &mut Backups) -> Result<()> {
     Ok(())
 }
 
-fn dependent_tables(db: &CodexDb) -> Result<Vec<String>> {
-    Ok(db
-        .tables_with("thread_id")?
+/// Refuse before anything moves when a database of the home is one cdxs only reads.
+fn ensure_writable(home: &Path) -> Result<()> {
+    for db in [open_state(home, true)?, open_history(home, true)?]
         .into_iter()
-        .filter(|t| t != "threads")
-        .collect())
+        .flatten()
+    {
+        db.ensure_writable()?;
+    }
+    Ok(())
+}
+
+/// The rows of `id` in every table of `db` that hangs off a thread (from the live schema:
+/// `thread_id`, `session_id` in Codex 0.171's `session_model_ids`, spawn edges, foreign
+/// keys to `threads`), grouped by table.
+fn linked_rows(db: &CodexDb, id: &str) -> Result<Vec<TableRows>> {
+    let mut out: Vec<TableRows> = Vec::new();
+    for link in db.links()? {
+        let rows = state::select_rows(&db.conn, &link.table, &link.column, id)?;
+        if rows.is_empty() {
+            continue;
+        }
+        match out.iter_mut().find(|t| t.table == link.table) {
+            Some(t) => {
+                for r in rows {
+                    if !t.rows.contains(&r) {
+                        t.rows.push(r);
+                    }
+                }
+            }
+            None => out.push(TableRows {
+                table: link.table,
+                rows,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Delete `id`'s rows from every linked table of the live schema (and, for the state DB,
+/// its `threads` row), in one short transaction.
+fn delete_linked(db: &mut CodexDb, id: &str, with_thread: bool) -> Result<()> {
+    let links = db.links()?;
+    db.write(|tx| {
+        for l in &links {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {} WHERE {} = ?1",
+                    schema::quote(&l.table),
+                    schema::quote(&l.column)
+                ),
+                [id],
+            )?;
+        }
+        if with_thread {
+            tx.execute("DELETE FROM threads WHERE id = ?1", [id])?;
+        }
+        Ok(())
+    })
+}
+
+/// Put saved rows back, only into tables the live schema links to a thread (a table name
+/// in a trash manifest is data from a file, never SQL).
+fn insert_linked(
+    tx: &rusqlite::Transaction,
+    links: &[schema::Link],
+    saved: &[TableRows],
+) -> Result<()> {
+    for t in saved {
+        let Some(live) = links.iter().find(|l| l.table == t.table) else {
+            continue;
+        };
+        for r in &t.rows {
+            state::insert_row(tx, &live.table, r, true)?;
+        }
+    }
+    Ok(())
 }
 
 /// What trashing `id` would move and save (for `--dry-run` and for the real thing).
@@ -212,6 +283,7 @@ pub fn trash_one(
     now: i64,
 ) -> Result<Manifest> {
     let _lock = writer_lock::lock(&home.path, id)?;
+    ensure_writable(&home.path)?;
     let dir = entry_dir(&home.path, id);
     let mut m = if dir.join(MANIFEST).exists() {
         // An interrupted trash of this thread: finish it.
@@ -226,37 +298,12 @@ pub fn trash_one(
         let mut state_rows = Vec::new();
         if let Some(db) = &mut state_db {
             db.ensure_writable()?;
-            for t in dependent_tables(db)? {
-                let rows = state::select_rows(&db.conn, &t, "thread_id", id)?;
-                if !rows.is_empty() {
-                    state_rows.push(TableRows { table: t, rows });
-                }
-            }
-            for col in ["parent_thread_id", "child_thread_id"] {
-                if db
-                    .columns("thread_spawn_edges")
-                    .map(|c| c.iter().any(|x| x == col))
-                    .unwrap_or(false)
-                {
-                    let rows = state::select_rows(&db.conn, "thread_spawn_edges", col, id)?;
-                    if !rows.is_empty() {
-                        state_rows.push(TableRows {
-                            table: "thread_spawn_edges".into(),
-                            rows,
-                        });
-                    }
-                }
-            }
+            state_rows = linked_rows(db, id)?;
         }
         let mut history_rows = Vec::new();
         if let Some(db) = &mut history_db {
             db.ensure_writable()?;
-            for t in db.tables_with("thread_id")? {
-                let rows = state::select_rows(&db.conn, &t, "thread_id", id)?;
-                if !rows.is_empty() {
-                    history_rows.push(TableRows { table: t, rows });
-                }
-            }
+            history_rows = linked_rows(db, id)?;
         }
         let files = files_of(
             &home.path,
@@ -328,30 +375,10 @@ pub fn trash_one(
     fsx::fault_point("trash.after_move");
     if m.stage == Stage::FilesMoved {
         if let Some(mut db) = open_state(&home.path, true)? {
-            let tables: Vec<String> = m.state_rows.iter().map(|t| t.table.clone()).collect();
-            db.write(|tx| {
-                for t in &tables {
-                    if t == "thread_spawn_edges" {
-                        tx.execute(
-                            "DELETE FROM thread_spawn_edges WHERE parent_thread_id = ?1 OR child_thread_id = ?1",
-                            [id],
-                        )?;
-                    } else {
-                        tx.execute(&format!("DELETE FROM \"{t}\" WHERE thread_id = ?1"), [id])?;
-                    }
-                }
-                tx.execute("DELETE FROM threads WHERE id = ?1", [id])?;
-                Ok(())
-            })?;
+            delete_linked(&mut db, id, true)?;
         }
         if let Some(mut db) = open_history(&home.path, true)? {
-            let tables = db.tables_with("thread_id")?;
-            db.write(|tx| {
-                for t in &tables {
-                    tx.execute(&format!("DELETE FROM \"{t}\" WHERE thread_id = ?1"), [id])?;
-                }
-                Ok(())
-            })?;
+            delete_linked(&mut db, id, false)?;
         }
         index::remove(&home.path, &[id.to_string()], |orig, bytes| {
             backups.save(orig, bytes)
@@ -374,6 +401,7 @@ pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
     }
     let m = read_manifest(&dir)?;
     let _lock = writer_lock::lock(&home.path, id)?;
+    ensure_writable(&home.path)?;
     // Refuse to clobber: a file back at the original path, or a row Codex re-created.
     for f in &m.files {
         if f.original.exists() && dir.join(&f.stored).exists() {
@@ -407,25 +435,15 @@ pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
     fsx::fault_point("restore.after_move");
     if m.stage == Stage::Done {
         if let (Some(db), Some(row)) = (&mut state_db, &m.thread) {
+            let links = db.links()?;
             db.write(|tx| {
                 state::insert_row(tx, "threads", row, true)?;
-                for t in &m.state_rows {
-                    for r in &t.rows {
-                        state::insert_row(tx, &t.table, r, true)?;
-                    }
-                }
-                Ok(())
+                insert_linked(tx, &links, &m.state_rows)
             })?;
         }
         if let Some(mut db) = open_history(&home.path, true)? {
-            db.write(|tx| {
-                for t in &m.history_rows {
-                    for r in &t.rows {
-                        state::insert_row(tx, &t.table, r, true)?;
-                    }
-                }
-                Ok(())
-            })?;
+            let links = db.links()?;
+            db.write(|tx| insert_linked(tx, &links, &m.history_rows))?;
         }
         index::append(&home.path, &m.index_lines)?;
     }

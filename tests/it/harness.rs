@@ -259,26 +259,71 @@ pub fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// The real Codex CLI: `$CDXS_TEST_CODEX`, else `target/codex-cli` (installed by
-/// `scripts/install-codex.sh`). Under CI a missing Codex fails the test instead of skipping.
-pub fn codex() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CDXS_TEST_CODEX") {
-        return Some(PathBuf::from(p));
-    }
-    let local =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/codex-cli/node_modules/.bin/codex");
-    if local.exists() {
-        return Some(local);
+/// Every Codex release cdxs supports (as `scripts/install-codex.sh` installs them and
+/// `cdxs::codex::schema::RELEASES` knows them). Each real-Codex test runs against each.
+pub const CODEX_RELEASES: &[&str] = &["0.169.0", "0.171.0"];
+
+/// The real Codex CLI of one release: `$CDXS_TEST_CODEX_DIR/<version>/`, else
+/// `target/codex-cli/<version>/` (installed by `scripts/install-codex.sh`). Under CI a
+/// missing Codex fails the test instead of skipping it.
+pub fn codex_release(version: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("CDXS_TEST_CODEX_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/codex-cli"));
+    let bin = dir.join(version).join("node_modules/.bin/codex");
+    if bin.exists() {
+        return Some(bin);
     }
     if std::env::var_os("CI").is_some() {
         panic!(
-            "the real Codex CLI is missing: run `scripts/install-codex.sh` (CI must not skip these tests)"
+            "the real Codex CLI {version} is missing at {}: run `scripts/install-codex.sh` (CI must not skip these tests)",
+            bin.display()
         );
     }
     eprintln!(
-        "skipping: real Codex CLI not installed (run `make test` or scripts/install-codex.sh)"
+        "skipping: real Codex CLI {version} not installed (run `make test` or scripts/install-codex.sh)"
     );
     None
+}
+
+/// The newest supported Codex (for tests that need one Codex but are not about it).
+pub fn codex() -> Option<PathBuf> {
+    codex_release(CODEX_RELEASES[CODEX_RELEASES.len() - 1])
+}
+
+/// Run the test function `$name(codex: PathBuf)` once per supported Codex release, as
+/// the tests `$name::codex_<version>`.
+#[macro_export]
+macro_rules! codex_matrix {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn codex_0_169_0() {
+                if let Some(codex) = $crate::harness::codex_release("0.169.0") {
+                    super::$name(codex)
+                }
+            }
+            #[test]
+            fn codex_0_171_0() {
+                if let Some(codex) = $crate::harness::codex_release("0.171.0") {
+                    super::$name(codex)
+                }
+            }
+        }
+    };
+}
+
+/// `codex --version` of a Codex binary (`0.171.0`).
+pub fn codex_version(codex: &Path) -> String {
+    let out = std::process::Command::new(codex)
+        .arg("--version")
+        .output()
+        .unwrap();
+    stdout(&out)
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Run `cmd` with `input` on its stdin; its output.

@@ -3,12 +3,12 @@
 use std::fs::File;
 use std::time::{Duration, Instant};
 
-use crate::harness::*;
-use crate::require_codex;
+use std::path::PathBuf;
 
-#[test]
-fn api_key_written_by_cdxs_is_what_codex_reports() {
-    let codex = require_codex!();
+use crate::harness::*;
+use crate::{codex_matrix, require_codex};
+
+fn api_key_written_by_cdxs_is_what_codex_reports(codex: PathBuf) {
     let env = Env::new();
     let out = env.run_stdin(
         &["account", "add-api-key", "--api-key-stdin", "--switch"],
@@ -23,10 +23,9 @@ fn api_key_written_by_cdxs_is_what_codex_reports() {
     );
     assert_eq!(mode(&env.default_codex_home().join("auth.json")), 0o600);
 }
+codex_matrix!(api_key_written_by_cdxs_is_what_codex_reports);
 
-#[test]
-fn chatgpt_tokens_written_by_cdxs_are_a_chatgpt_login_for_codex() {
-    let codex = require_codex!();
+fn chatgpt_tokens_written_by_cdxs_are_a_chatgpt_login_for_codex(codex: PathBuf) {
     let env = Env::new();
     let src = env.path("login.json");
     std::fs::write(
@@ -51,10 +50,9 @@ fn chatgpt_tokens_written_by_cdxs_are_a_chatgpt_login_for_codex() {
     assert_eq!(keys.len(), 4, "{keys:?}");
     assert_eq!(written["OPENAI_API_KEY"], serde_json::Value::Null);
 }
+codex_matrix!(chatgpt_tokens_written_by_cdxs_are_a_chatgpt_login_for_codex);
 
-#[test]
-fn an_auth_json_written_by_codex_login_imports() {
-    let codex = require_codex!();
+fn an_auth_json_written_by_codex_login_imports(codex: PathBuf) {
     let env = Env::new();
     let home = env.path("codex-home");
     std::fs::create_dir_all(&home).unwrap();
@@ -98,10 +96,9 @@ fn an_auth_json_written_by_codex_login_imports() {
     assert_eq!(status, 0);
     assert!(said.contains("API key configured"), "{said}");
 }
+codex_matrix!(an_auth_json_written_by_codex_login_imports);
 
-#[test]
-fn a_write_waits_for_a_held_auth_lock() {
-    let codex = require_codex!();
+fn a_write_waits_for_a_held_auth_lock(codex: PathBuf) {
     let env = Env::new();
     let home = env.default_codex_home();
     std::fs::create_dir_all(&home).unwrap();
@@ -128,6 +125,7 @@ fn a_write_waits_for_a_held_auth_lock() {
     assert_eq!(status, 0);
     assert!(said.contains("API key configured"), "{said}");
 }
+codex_matrix!(a_write_waits_for_a_held_auth_lock);
 
 #[test]
 fn a_lock_held_too_long_exits_3_naming_the_holder() {

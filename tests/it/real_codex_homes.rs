@@ -1,12 +1,12 @@
 //! plan/apply against the real Codex CLI: after apply, `codex login status` in each home
 //! reports the declared account; drift made by Codex itself is detected and repaired.
 
-use crate::harness::*;
-use crate::require_codex;
+use std::path::PathBuf;
 
-#[test]
-fn after_apply_codex_reports_the_declared_account_in_each_home() {
-    let codex = require_codex!();
+use crate::codex_matrix;
+use crate::harness::*;
+
+fn after_apply_codex_reports_the_declared_account_in_each_home(codex: PathBuf) {
     let env = Env::new();
     env.import_login(&Login::new("mia@example.com", "acct-mia"));
     assert!(
@@ -46,10 +46,9 @@ fn after_apply_codex_reports_the_declared_account_in_each_home() {
     assert_eq!(c, 0, "{s}");
     assert!(s.contains("API key configured - sk-proj-***bbbbb"), "{s}");
 }
+codex_matrix!(after_apply_codex_reports_the_declared_account_in_each_home);
 
-#[test]
-fn drift_made_by_codex_login_is_detected_and_repaired_with_a_backup() {
-    let codex = require_codex!();
+fn drift_made_by_codex_login_is_detected_and_repaired_with_a_backup(codex: PathBuf) {
     let env = Env::new();
     env.import_login(&Login::new("ned@example.com", "acct-ned"));
     let home = env.codex_home("work");
@@ -94,10 +93,9 @@ fn drift_made_by_codex_login_is_detected_and_repaired_with_a_backup() {
     assert_eq!(std::fs::read(backup).unwrap(), codex_wrote);
     assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);
 }
+codex_matrix!(drift_made_by_codex_login_is_detected_and_repaired_with_a_backup);
 
-#[test]
-fn run_gives_codex_the_declared_home() {
-    let codex = require_codex!();
+fn run_gives_codex_the_declared_home(codex: PathBuf) {
     let env = Env::new();
     assert!(
         env.add_api_key("sk-proj-runrunrun00000ddddd")
@@ -128,6 +126,7 @@ fn run_gives_codex_the_declared_home() {
         text(&out)
     );
 }
+codex_matrix!(run_gives_codex_the_declared_home);
 
 fn add_proxied_key(env: &Env, url: &str, key: &str) {
     let out = env.run_stdin(
@@ -146,9 +145,7 @@ fn add_proxied_key(env: &Env, url: &str, key: &str) {
 /// An API-key account with a base URL (a proxy or gateway): after apply, the real Codex in
 /// that home sends that key to that endpoint. Binding a ChatGPT login afterwards takes the
 /// endpoint away again and leaves config.toml as the person wrote it; rollback brings it back.
-#[test]
-fn an_api_key_base_url_reaches_codex_through_config_toml() {
-    let codex = require_codex!();
+fn an_api_key_base_url_reaches_codex_through_config_toml(codex: PathBuf) {
     let mock = crate::mock_responses::MockResponses::start("hi through the proxy");
     let env = Env::new();
     let home = env.codex_home("proxied");
@@ -216,11 +213,10 @@ fn an_api_key_base_url_reaches_codex_through_config_toml() {
     assert_eq!(c, 0, "{s}");
     assert!(s.contains("API key"), "{s}");
 }
+codex_matrix!(an_api_key_base_url_reaches_codex_through_config_toml);
 
 /// `run --account` (no manifest) writes the key and its endpoint into a fresh home.
-#[test]
-fn run_with_a_proxied_key_sets_the_endpoint_for_codex() {
-    let codex = require_codex!();
+fn run_with_a_proxied_key_sets_the_endpoint_for_codex(codex: PathBuf) {
     let mock = crate::mock_responses::MockResponses::start("hi");
     let env = Env::new();
     add_proxied_key(&env, &mock.url, "sk-run-proxy-000333444");
@@ -254,3 +250,4 @@ fn run_with_a_proxied_key_sets_the_endpoint_for_codex() {
     assert_eq!(config, format!("openai_base_url = \"{}\"\n", mock.url));
     assert_eq!(mode(&home.join("config.toml")), 0o600);
 }
+codex_matrix!(run_with_a_proxied_key_sets_the_endpoint_for_codex);

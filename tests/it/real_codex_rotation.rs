@@ -1,13 +1,13 @@
 //! The real Codex rotates a refresh token inside a home; cdxs switches away and back; the
 //! newest token survives and the issuer never sees a reused one.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::codex_matrix;
 use crate::harness::*;
 use crate::mock_openai::{MockAccount, MockOpenAi};
-use crate::require_codex;
 
 fn codex_refresh(codex: &Path, home: &Path, mock: &MockOpenAi) {
     std::fs::write(
@@ -24,9 +24,7 @@ fn codex_refresh(codex: &Path, home: &Path, mock: &MockOpenAi) {
     );
 }
 
-#[test]
-fn a_token_codex_rotated_survives_switching_away_and_back() {
-    let codex = require_codex!();
+fn a_token_codex_rotated_survives_switching_away_and_back(codex: PathBuf) {
     let mock = MockOpenAi::start();
     mock.add(MockAccount::new("ada@example.com", "acct-ada"));
     mock.add(MockAccount::new("ben@example.com", "acct-ben"));
@@ -89,3 +87,4 @@ fn a_token_codex_rotated_survives_switching_away_and_back() {
     assert_eq!(status, 0);
     assert!(said.contains("Logged in using ChatGPT"), "{said}");
 }
+codex_matrix!(a_token_codex_rotated_survives_switching_away_and_back);

@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use crate::codex_matrix;
 use crate::harness::*;
 use crate::mock_responses::{MockResponses, codex_exec, prepare_home};
-use crate::require_codex;
 
 const ALL_SOURCES: &[&str] = &["cli", "vscode", "exec", "appServer", "subAgent", "unknown"];
 
 /// What Codex lists in `home`: id -> (name, path). `db_only`: what the TUI picker's first
 /// page reads.
-fn codex_threads(
+pub(crate) fn codex_threads(
     codex: &Path,
     home: &Path,
     db_only: bool,
@@ -37,13 +37,19 @@ fn codex_threads(
         .collect()
 }
 
-fn ids(list: &[(String, Option<String>, PathBuf)]) -> Vec<String> {
+pub(crate) fn ids(list: &[(String, Option<String>, PathBuf)]) -> Vec<String> {
     let mut v: Vec<String> = list.iter().map(|t| t.0.clone()).collect();
     v.sort();
     v
 }
 
-fn make(codex: &Path, env: &Env, mock: &MockResponses, home: &Path, n: usize) -> Vec<String> {
+pub(crate) fn make(
+    codex: &Path,
+    env: &Env,
+    mock: &MockResponses,
+    home: &Path,
+    n: usize,
+) -> Vec<String> {
     prepare_home(home, mock);
     (0..n)
         .map(|i| {
@@ -68,9 +74,7 @@ fn session_env(home: &Path) -> Env {
     env
 }
 
-#[test]
-fn a_trashed_thread_is_gone_and_stays_gone_and_restore_brings_it_back_named() {
-    let codex = require_codex!();
+fn a_trashed_thread_is_gone_and_stays_gone_and_restore_brings_it_back_named(codex: PathBuf) {
     let mock = MockResponses::start("ok from mock");
     let env = Env::new();
     let home = env.codex_home("main");
@@ -138,10 +142,9 @@ fn a_trashed_thread_is_gone_and_stays_gone_and_restore_brings_it_back_named() {
         "resume appended to the rollout"
     );
 }
+codex_matrix!(a_trashed_thread_is_gone_and_stays_gone_and_restore_brings_it_back_named);
 
-#[test]
-fn a_live_thread_is_refused() {
-    let codex = require_codex!();
+fn a_live_thread_is_refused(codex: PathBuf) {
     let mock = MockResponses::start("ok");
     let env = Env::new();
     let home = env.codex_home("main");
@@ -166,10 +169,9 @@ fn a_live_thread_is_refused() {
         "nothing was touched"
     );
 }
+codex_matrix!(a_live_thread_is_refused);
 
-#[test]
-fn a_copied_home_is_repaired() {
-    let codex = require_codex!();
+fn a_copied_home_is_repaired(codex: PathBuf) {
     let mock = MockResponses::start("ok");
     let env = Env::new();
     let original = env.codex_home("original");
@@ -204,10 +206,9 @@ fn a_copied_home_is_repaired() {
         "{v}"
     );
 }
+codex_matrix!(a_copied_home_is_repaired);
 
-#[test]
-fn shared_threads_are_listed_and_resumable_in_the_other_home() {
-    let codex = require_codex!();
+fn shared_threads_are_listed_and_resumable_in_the_other_home(codex: PathBuf) {
     let mock = MockResponses::start("ok");
     let env = Env::new();
     let a = env.codex_home("a");
@@ -244,10 +245,9 @@ fn shared_threads_are_listed_and_resumable_in_the_other_home() {
     let resumed = codex_exec(&codex, &b, &env.path("work"), Some(&in_a[0]), "go on").unwrap();
     assert_eq!(resumed, in_a[0]);
 }
+codex_matrix!(shared_threads_are_listed_and_resumable_in_the_other_home);
 
-#[test]
-fn auto_repair_and_trash_max_age_are_plan_actions() {
-    let codex = require_codex!();
+fn auto_repair_and_trash_max_age_are_plan_actions(codex: PathBuf) {
     let mock = MockResponses::start("ok");
     let env = Env::new();
     let home = env.codex_home("h");
@@ -322,10 +322,9 @@ fn auto_repair_and_trash_max_age_are_plan_actions() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(!home.join("cdxs-trash").join(&made[1]).exists());
 }
+codex_matrix!(auto_repair_and_trash_max_age_are_plan_actions);
 
-#[test]
-fn garbage_and_truncated_rollouts_never_crash_anything() {
-    let codex = require_codex!();
+fn garbage_and_truncated_rollouts_never_crash_anything(codex: PathBuf) {
     let mock = MockResponses::start("ok");
     let env = Env::new();
     let home = env.codex_home("g");
@@ -390,6 +389,7 @@ fn garbage_and_truncated_rollouts_never_crash_anything() {
     assert_eq!(v["stats"]["tokens"]["total_tokens"], 107);
     assert_eq!(v["stats"]["compressed"], true);
 }
+codex_matrix!(garbage_and_truncated_rollouts_never_crash_anything);
 
 fn list_rollouts(home: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -406,7 +406,7 @@ fn list_rollouts(home: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let target = to.join(e.file_name());

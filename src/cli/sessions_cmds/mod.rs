@@ -107,6 +107,14 @@ fn journaled<T>(
     let _h = locks::homes(&state_dir, homes.iter().copied(), &holder)?;
     let mut vault = ctx.vault()?;
     vault.mark_interrupted(ctx.ts())?;
+    for home in homes {
+        let (writable, notes) = crate::sessions::gate(home)?;
+        if writable {
+            for n in notes {
+                ctx.printer.status(format!("note: {n}"));
+            }
+        }
+    }
     let n = actions.len();
     let generation = vault.begin_generation(command, None, None, &actions, ctx.ts())?;
     let mut out = Vec::new();

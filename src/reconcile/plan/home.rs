@@ -260,10 +260,10 @@ impl Planner<'_> {
             self.notes.push(Note {
                 address: address.clone(),
                 message: format!(
-                    "running Codex processes keep the old credentials until restarted: {} (restart them; for the daemon: `codex app-server daemon restart`)",
+                    "running Codex processes keep the old credentials until restarted: {} (restart them; for the daemon: `codex app-server daemon restart`; an app-server that `codex exec --remote` runs through serves its cached credentials to those clients until it restarts)",
                     obs.processes
                         .iter()
-                        .map(|p| format!("pid {} `{}`", p.pid, p.command))
+                        .map(|p| p.describe())
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),

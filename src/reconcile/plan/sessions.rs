@@ -13,10 +13,18 @@ pub fn actions(m: &Manifest, o: &Observed, now: i64, notes: &mut Vec<Note>) -> V
         let Some(s) = o.sessions.get(name) else {
             continue;
         };
+        for message in &s.gate {
+            notes.push(Note {
+                address: format!("sessions.{name}"),
+                message: message.clone(),
+            });
+        }
         if s.read_only {
             notes.push(Note {
                 address: format!("sessions.{name}"),
-                message: "its Codex database was migrated by a newer Codex; cdxs only reads it (upgrade cdxs)".into(),
+                message:
+                    "session policies skip this home until cdxs knows its Codex (upgrade cdxs)"
+                        .into(),
             });
             continue;
         }

@@ -392,14 +392,31 @@ fn keyring_store_and_running_processes_are_noted() {
         chatgpt_file(&oauth("oauth_me", "me@x.io", 1), 1),
     );
     o.homes.get_mut("default").unwrap().config.credentials_store = Some("keyring".into());
-    o.homes.get_mut("work").unwrap().processes = vec![crate::codex::processes::CodexProcess {
-        pid: 42,
-        command: "codex".into(),
-    }];
+    use crate::codex::processes::{CodexProcess, Role};
+    o.homes.get_mut("work").unwrap().processes = vec![
+        CodexProcess {
+            pid: 42,
+            command: "codex".into(),
+            role: Role::Session,
+        },
+        CodexProcess {
+            pid: 43,
+            command: "codex app-server --listen".into(),
+            role: Role::AppServer {
+                listen: Some("ws://127.0.0.1:4500".into()),
+            },
+        },
+    ];
     let p = plan(&m, &o, 0);
     let notes: Vec<_> = p.notes.iter().map(|n| n.message.as_str()).collect();
     assert!(notes.iter().any(|n| n.contains("keyring")), "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("pid 42")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.contains(
+            "pid 43 `codex app-server --listen` (an app-server on ws://127.0.0.1:4500: `codex exec --remote` clients use its cached credentials)"
+        )),
+        "{notes:?}"
+    );
 }
 
 #[test]
