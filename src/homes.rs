@@ -61,7 +61,7 @@ pub fn harvest(vault: &mut Vault, bytes: &[u8], now: i64) -> Result<Option<Harve
             name: stored.name().to_string(),
             imported: false,
         }),
-        Upsert::Unchanged | Upsert::KeptNewer => None,
+        Upsert::Unchanged | Upsert::KeptNewer | Upsert::Spent => None,
     })
 }
 
@@ -112,6 +112,11 @@ pub fn write_journaled(
         // Credentials from the environment are not in the vault: no account to name.
         let id = vault.account(&written.account.id)?.map(|a| a.id);
         vault.set_baseline(&file, fp, id.as_deref(), Some(step.generation), now)?;
+        // Every folder a vault login goes into is known, so a refresh reaches it.
+        match &id {
+            Some(id) => vault.set_placement(home, id, now)?,
+            None => vault.clear_placement(home)?,
+        }
     }
     vault.touch_used(&written.account.id, now)?;
     Ok((written, backup))
@@ -179,6 +184,20 @@ pub fn write_source(
                         Error::user(format!("account `{account_id}` is not in the vault"))
                             .with_help("see `cdxs account list`")
                     })?;
+                    // A spent refresh token is dead: writing it would log Codex out.
+                    if let Some(fp) = account.secret_fingerprint()
+                        && account.kind == crate::vault::AccountKind::OAuth
+                        && vault.is_spent(&fp)?
+                    {
+                        return Err(Error::user(format!(
+                            "{}'s refresh token in the vault was already spent",
+                            account.name()
+                        ))
+                        .with_help(format!(
+                            "log in again with `cdxs login oauth` (as {}), or import a newer auth.json",
+                            account.name()
+                        )));
+                    }
                     let creds = account.credentials().ok_or_else(|| {
                         Error::user(format!(
                             "account `{}` has no stored credentials to write",

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod backup;
 pub mod cli;
+pub mod clock;
 pub mod codex;
 pub mod doctor;
 pub mod error;

@@ -1,8 +1,11 @@
 //! Which of two copies of one account's OAuth tokens is newer.
 //!
 //! Codex rotates refresh tokens: an older copy written back over a newer one ends in
-//! `refresh_token_reused` and a logged-out user. Order: `last_refresh`, then the access
-//! token's `iat`, then its `exp`. Unknown on both sides means "cannot tell".
+//! `refresh_token_reused` and a logged-out user. Order: the access token's `iat` first (the
+//! issuer's clock, the same for every machine and every copy), then `last_refresh` (the
+//! clock of whoever wrote the copy, which may be off by an hour), then `exp`. Unknown on
+//! both sides means "cannot tell". Copies whose refresh token was already spent are never
+//! compared at all: the vault remembers them (`vault::spent`).
 
 use std::cmp::Ordering;
 
@@ -23,8 +26,8 @@ pub fn compare(a: &Freshness, b: &Freshness) -> Ordering {
             _ => None,
         }
     }
-    by(a.last_refresh, b.last_refresh)
-        .or_else(|| by(a.issued_at, b.issued_at))
+    by(a.issued_at, b.issued_at)
+        .or_else(|| by(a.last_refresh, b.last_refresh))
         .or_else(|| by(a.expires_at, b.expires_at))
         .unwrap_or(Ordering::Equal)
 }
@@ -42,17 +45,19 @@ mod tests {
     }
 
     #[test]
-    fn last_refresh_wins_then_iat_then_exp() {
-        let old = f(Some("2026-01-01T00:00:00Z"), Some(50), Some(500));
-        let new = f(Some("2026-01-02T00:00:00Z"), Some(10), Some(100));
-        assert_eq!(compare(&new, &old), Ordering::Greater);
-        assert_eq!(compare(&old, &new), Ordering::Less);
-        // same last_refresh: iat decides
-        let a = f(Some("2026-01-01T00:00:00Z"), Some(20), None);
-        let b = f(Some("2026-01-01T00:00:00Z"), Some(10), None);
+    fn iat_wins_then_last_refresh_then_exp() {
+        // A copy written on a machine whose clock runs an hour fast has the later
+        // `last_refresh`, but the issuer stamped the other one later: that one is newer.
+        let skewed = f(Some("2026-01-01T01:00:00Z"), Some(50), Some(500));
+        let fresh = f(Some("2026-01-01T00:00:10Z"), Some(60), Some(100));
+        assert_eq!(compare(&fresh, &skewed), Ordering::Greater);
+        assert_eq!(compare(&skewed, &fresh), Ordering::Less);
+        // same iat: last_refresh decides
+        let a = f(Some("2026-01-01T00:00:02Z"), Some(20), None);
+        let b = f(Some("2026-01-01T00:00:01Z"), Some(20), None);
         assert_eq!(compare(&a, &b), Ordering::Greater);
-        // one side lacks last_refresh: fall through to iat
-        let c = f(None, Some(30), None);
+        // one side lacks iat: fall through to last_refresh
+        let c = f(Some("2026-01-01T00:00:03Z"), None, None);
         assert_eq!(compare(&c, &b), Ordering::Greater);
         // nothing known
         assert_eq!(

@@ -18,17 +18,20 @@ use serde::Deserialize;
 
 use super::endpoints;
 use crate::backup::Backups;
+use crate::clock::Clock;
 use crate::codex::auth::{self, AuthState, WriteOutcome};
 use crate::error::{Error, Result};
 use crate::homes;
 use crate::secret::Secret;
 use crate::vault::accounts::{OAuthTokens, claims_of, match_credentials};
+use crate::vault::tokens::{Spent, placement_key};
 use crate::vault::{Account, AccountKind, Vault};
 
 /// Refresh when the access token expires within this many seconds (as Codex does).
 pub const REFRESH_WINDOW_SECS: i64 = 300;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The issuer's answer. No `Debug`: it holds raw tokens.
+#[derive(Clone, Default, Deserialize)]
 pub struct TokenResponse {
     #[serde(default)]
     pub id_token: Option<String>,
@@ -120,7 +123,8 @@ pub fn request(
 }
 
 /// Take a token response into an account (fields absent from the answer are kept).
-pub fn adopt(account: &mut Account, resp: &TokenResponse, now: DateTime<Utc>) {
+/// `stamp` is the `last_refresh` the new copy carries (see [`crate::clock::stamp_after`]).
+pub fn adopt(account: &mut Account, resp: &TokenResponse, stamp: DateTime<Utc>) {
     let old = account.tokens.clone();
     let pick = |new: &Option<String>, old: Option<&Secret>| -> Secret {
         new.as_deref()
@@ -141,9 +145,9 @@ pub fn adopt(account: &mut Account, resp: &TokenResponse, now: DateTime<Utc>) {
         account.plan_type = Some(p);
     }
     account.tokens = Some(tokens);
-    account.last_refresh = Some(now);
+    account.last_refresh = Some(stamp);
     account.requires_reauth = false;
-    account.updated_at = now.timestamp();
+    account.updated_at = stamp.timestamp();
 }
 
 /// What happened.
@@ -170,11 +174,25 @@ pub fn expiring(account: &Account, now: i64) -> bool {
         .is_none_or(|exp| exp - now < REFRESH_WINDOW_SECS)
 }
 
-/// Homes (among `homes`) whose auth.json holds `account`.
-fn holders(vault: &Vault, homes: &[PathBuf], account_id: &str) -> Result<Vec<PathBuf>> {
+/// Where to look for copies of `account_id`: the given homes and every folder cdxs ever
+/// wrote it into, one spelling each.
+fn candidates(vault: &Vault, homes: &[PathBuf], account_id: &str) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut keys = std::collections::BTreeSet::new();
+    for h in homes.iter().cloned().chain(vault.placements_of(account_id)?) {
+        if keys.insert(placement_key(&h)) {
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
+/// The folders (among `candidates`) whose auth.json holds `account_id`, in any copy (a
+/// spent one included: it needs the new tokens most).
+fn holders(vault: &Vault, candidates: &[PathBuf], account_id: &str) -> Result<Vec<PathBuf>> {
     let all = vault.accounts()?;
     let mut out = Vec::new();
-    for h in homes {
+    for h in candidates {
         if let Ok(doc) = auth::read(h)
             && let AuthState::Credentials(c) = doc.state
             && match_credentials(&all, &c).is_some_and(|a| a.id == account_id)
@@ -194,17 +212,19 @@ fn harvest_all(vault: &mut Vault, homes: &[PathBuf], now: i64) -> Result<()> {
     Ok(())
 }
 
-/// Refresh `account_id`; the caller holds the vault lock. `homes` are every home cdxs knows
-/// (declared ones and the default), searched for newer copies and updated afterwards.
+/// Refresh `account_id`; the caller holds the vault lock. `homes` are the homes cdxs knows
+/// (declared ones and the default); every folder the vault placed the login in is searched
+/// too. All of them that hold the login are locked first (Codex waits meanwhile; if one
+/// cannot be locked, nothing is refreshed), searched for newer copies, and get the new
+/// tokens. The clock is read when the new copy is stamped, never earlier.
 pub fn refresh_locked(
     vault: &mut Vault,
     backups: &mut Backups,
     homes: &[PathBuf],
     account_id: &str,
     force: bool,
-    now: DateTime<Utc>,
+    clock: &dyn Clock,
 ) -> Result<Outcome> {
-    let ts = now.timestamp();
     let account = vault
         .account(account_id)?
         .ok_or_else(|| Error::user(format!("no account `{account_id}` in the vault")))?;
@@ -214,23 +234,28 @@ pub fn refresh_locked(
             account.name()
         )));
     }
-    // Codex waits on these while we work.
-    let holding = holders(vault, homes, account_id)?;
+    let searched = candidates(vault, homes, account_id)?;
+    // Codex waits on these while we work: all of them, or no refresh at all.
+    let holding = holders(vault, &searched, account_id)?;
     let locks = holding
         .iter()
         .map(|h| auth::lock_home(h))
         .collect::<Result<Vec<_>>>()?;
     let before = account.secret_fingerprint();
-    harvest_all(vault, homes, ts)?;
+    harvest_all(vault, &searched, clock.ts())?;
     let mut account = still_there(vault, account_id)?;
     let took_newer = account.secret_fingerprint() != before;
-    if !force && !expiring(&account, ts) {
+    let spent = match account.secret_fingerprint() {
+        Some(fp) => vault.is_spent(&fp)?,
+        None => false,
+    };
+    if !force && !spent && !expiring(&account, clock.ts()) {
         let result = if took_newer {
             Refreshed::TookNewer
         } else {
             Refreshed::NotNeeded
         };
-        let written = write_back(vault, backups, &locks, account_id, ts)?;
+        let written = write_back(vault, backups, &locks, account_id, clock.ts())?;
         return Ok(Outcome { result, written });
     }
     let Some(tokens) = account
@@ -243,67 +268,61 @@ pub fn refresh_locked(
         return Err(needs_login(&account, "it has no refresh token"));
     };
     let reason = if force { "forced" } else { "proactive_expiry" };
-    match request(&tokens.refresh_token, reason) {
-        Ok(resp) => {
-            adopt(&mut account, &resp, now);
-            vault.put(&account)?;
-        }
-        Err(Failure::Transient(why)) => {
-            return Err(
-                Error::user(format!("cannot refresh {}: {why}", account.name()))
-                    .with_help("try again later; nothing was changed"),
-            );
-        }
-        Err(Failure::Permanent { code }) => {
-            // Before giving up: did Codex (or another home) rotate it meanwhile?
-            harvest_all(vault, homes, ts)?;
-            let mut latest = still_there(vault, account_id)?;
-            let sent = tokens.refresh_token.fingerprint();
-            let newer = latest.tokens.as_ref().is_some_and(|t| {
-                t.refresh_token.fingerprint() != sent && !t.refresh_token.is_empty()
-            });
-            if !newer {
-                latest.requires_reauth = true;
+    let mut sent = tokens.refresh_token.clone();
+    let mut second_try = false;
+    loop {
+        match request(&sent, reason) {
+            Ok(resp) => {
+                // The token we sent is dead now, whatever copies of it still exist.
+                vault.mark_spent(account_id, &sent.fingerprint(), Spent::Refreshed, clock.ts())?;
+                let mut latest = still_there(vault, account_id)?;
+                let stamp = crate::clock::stamp_after(clock.now(), latest.last_refresh);
+                adopt(&mut latest, &resp, stamp);
                 vault.put(&latest)?;
-                return Err(needs_login(
-                    &latest,
-                    &format!("the issuer refused its refresh token ({code})"),
-                ));
+                break;
             }
-            if !expiring(&latest, ts) && !force {
-                let written = write_back(vault, backups, &locks, account_id, ts)?;
-                return Ok(Outcome {
-                    result: Refreshed::TookNewer,
-                    written,
-                });
+            Err(Failure::Transient(why)) => {
+                return Err(
+                    Error::user(format!("cannot refresh {}: {why}", account.name()))
+                        .with_help("try again later; nothing was changed"),
+                );
             }
-            // A different, newer token: one request with it is not a blind retry.
-            let Some(newer_tokens) = latest.tokens.clone() else {
-                return Err(needs_login(&latest, "it has no refresh token"));
-            };
-            match request(&newer_tokens.refresh_token, reason) {
-                Ok(resp) => {
-                    adopt(&mut latest, &resp, now);
-                    vault.put(&latest)?;
-                }
-                Err(Failure::Permanent { code }) => {
+            Err(Failure::Permanent { code }) => {
+                vault.mark_spent(account_id, &sent.fingerprint(), Spent::Refused, clock.ts())?;
+                // Before giving up: did Codex (or another home) rotate it meanwhile?
+                harvest_all(vault, &searched, clock.ts())?;
+                let mut latest = still_there(vault, account_id)?;
+                let newer = latest
+                    .tokens
+                    .as_ref()
+                    .map(|t| t.refresh_token.clone())
+                    .filter(|t| !t.is_empty() && t.fingerprint() != sent.fingerprint());
+                let newer = match newer {
+                    Some(t) if !vault.is_spent(&t.fingerprint())? => Some(t),
+                    _ => None,
+                };
+                let Some(newer) = newer.filter(|_| !second_try) else {
                     latest.requires_reauth = true;
                     vault.put(&latest)?;
                     return Err(needs_login(
                         &latest,
                         &format!("the issuer refused its refresh token ({code})"),
                     ));
+                };
+                if !expiring(&latest, clock.ts()) && !force {
+                    let written = write_back(vault, backups, &locks, account_id, clock.ts())?;
+                    return Ok(Outcome {
+                        result: Refreshed::TookNewer,
+                        written,
+                    });
                 }
-                Err(Failure::Transient(why)) => {
-                    return Err(
-                        Error::user(format!("cannot refresh {}: {why}", latest.name()))
-                            .with_help("try again later; the vault kept the newest token"),
-                    );
-                }
+                // A different, newer token: one request with it is not a blind retry.
+                sent = newer;
+                second_try = true;
             }
         }
     }
-    let written = write_back(vault, backups, &locks, account_id, ts)?;
+    let written = write_back(vault, backups, &locks, account_id, clock.ts())?;
     Ok(Outcome {
         result: Refreshed::Refreshed,
         written,
@@ -327,7 +346,8 @@ fn needs_login(account: &Account, why: &str) -> Error {
 }
 
 /// Write the vault's tokens into the homes that held the login (under their held
-/// `auth.lock`), harvesting first as always.
+/// `auth.lock`), harvesting first as always: a copy in a home that is newer and not spent
+/// wins; a spent or older one is replaced.
 fn write_back(
     vault: &mut Vault,
     backups: &mut Backups,
@@ -347,6 +367,7 @@ fn write_back(
             },
             |orig, bytes| backups.save(orig, bytes),
         )?;
+        vault.set_placement(lock.home(), account_id, now)?;
         if let WriteOutcome::Written { backup } = outcome {
             written.push((auth::auth_path(lock.home()), backup));
         }

@@ -58,6 +58,9 @@ pub fn auth(
         Upsert::KeptNewer => format!(
             "the vault already holds newer tokens for {name}; kept them (the file's copy is older)"
         ),
+        Upsert::Spent => format!(
+            "the file's copy of {name} holds a refresh token that was already spent; the vault keeps its own"
+        ),
     });
     if switch {
         switch_default_home(ctx, &mut vault, &stored, "import auth")?;
@@ -78,7 +81,7 @@ pub fn legacy(ctx: &Ctx, path: Option<PathBuf>) -> Result<Exit> {
         match outcome {
             Upsert::Created => created += 1,
             Upsert::Updated => updated += 1,
-            Upsert::Unchanged | Upsert::KeptNewer => same += 1,
+            Upsert::Unchanged | Upsert::KeptNewer | Upsert::Spent => same += 1,
         }
         ctx.printer
             .detail(format!("{:?}: {} ({})", outcome, stored.name(), stored.id));

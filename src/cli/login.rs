@@ -63,7 +63,7 @@ pub fn oauth(ctx: &Ctx, manual: bool, port: u16, no_browser: bool, switch: bool)
         access_token: Secret::new(tokens.access_token.unwrap_or_default()),
         refresh_token: Secret::new(tokens.refresh_token.unwrap_or_default()),
         account_id: None,
-        last_refresh: Some(ctx.now),
+        last_refresh: Some(ctx.now()),
     };
     let mut account = Account::oauth(&creds, "login", ctx.ts());
     if account.email.is_none() {

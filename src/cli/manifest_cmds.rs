@@ -91,7 +91,7 @@ pub fn init(ctx: &Ctx) -> Result<Exit> {
         "# cdxs.yaml: the desired state of your Codex homes (no secrets here).\n\
          # Created by `cdxs init` on {}. Check it with `cdxs plan`; schema: `cdxs schema`.\n\
          version: 1\n",
-        ctx.now.format("%Y-%m-%d")
+        ctx.now().format("%Y-%m-%d")
     );
     if aliases.is_empty() {
         text.push_str("accounts: {}\n");

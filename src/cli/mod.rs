@@ -34,7 +34,7 @@ use args::{
 pub struct Ctx {
     pub printer: Printer,
     pub global: GlobalArgs,
-    pub now: DateTime<Utc>,
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
 impl Ctx {
@@ -51,26 +51,14 @@ impl Ctx {
         Vault::open(&dir)
     }
 
-    pub fn ts(&self) -> i64 {
-        self.now.timestamp()
+    /// The clock, read now (never the start time).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
-}
 
-/// `CDXS_NOW` (RFC 3339 or epoch seconds) fixes the clock for tests and demos.
-fn clock() -> DateTime<Utc> {
-    std::env::var("CDXS_NOW")
-        .ok()
-        .and_then(|v| {
-            DateTime::parse_from_rfc3339(&v)
-                .map(|d| d.with_timezone(&Utc))
-                .ok()
-                .or_else(|| {
-                    v.parse::<i64>()
-                        .ok()
-                        .and_then(|s| DateTime::from_timestamp(s, 0))
-                })
-        })
-        .unwrap_or_else(Utc::now)
+    pub fn ts(&self) -> i64 {
+        self.clock.ts()
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -93,7 +81,7 @@ pub fn main() -> ExitCode {
     let ctx = Ctx {
         printer,
         global: cli.global.clone(),
-        now: clock(),
+        clock: crate::clock::from_env(),
     };
     match run(&ctx, cli.command) {
         Ok(exit) => ExitCode::from(exit.code()),

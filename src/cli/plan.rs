@@ -235,7 +235,7 @@ fn execute(
     }
     let env = ApplyEnv {
         state_dir: &state_dir,
-        now: ctx.ts(),
+        clock: ctx.clock.as_ref(),
         command,
         env: &env_lookup,
         extra_files: extra,

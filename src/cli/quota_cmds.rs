@@ -30,7 +30,7 @@ pub fn refresh_journaled(
     vault.mark_interrupted(ctx.ts())?;
     let homes = refresh::known_homes(m);
     let mut backups = Backups::new(&state_dir, "refresh");
-    let outcome = refresh::refresh_locked(vault, &mut backups, &homes, account_id, force, ctx.now)?;
+    let outcome = refresh::refresh_locked(vault, &mut backups, &homes, account_id, force, ctx.clock.as_ref())?;
     if !outcome.written.is_empty() {
         let actions: Vec<(String, String, String)> = outcome
             .written

@@ -85,7 +85,7 @@ pub fn write_into_home(
             &homes,
             &account.id,
             false,
-            ctx.now,
+            ctx.clock.as_ref(),
         ) {
             Ok(_) => ctx
                 .printer

@@ -20,7 +20,8 @@ use crate::vault::{Account, Vault};
 /// What apply needs from the outside world.
 pub struct ApplyEnv<'a> {
     pub state_dir: &'a Path,
-    pub now: i64,
+    /// Read at every use: an apply that waited for a lock stamps the time it wrote.
+    pub clock: &'a dyn crate::clock::Clock,
     /// `apply`, `switch`, `run`, ... (recorded in the journal).
     pub command: &'a str,
     pub env: &'a dyn Fn(&str) -> Option<String>,
@@ -143,7 +144,7 @@ pub fn apply(
     env: &ApplyEnv,
     progress: &mut dyn FnMut(&Action),
 ) -> Result<Report> {
-    vault.mark_interrupted(env.now)?;
+    vault.mark_interrupted(env.clock.ts())?;
     // Temp files of a killed writer, in homes this apply does not otherwise touch.
     for home in plan.observed.values() {
         fsx::remove_temps_older_than(
@@ -153,7 +154,7 @@ pub fn apply(
         );
     }
     if plan.actions.is_empty() && env.extra_files.is_empty() {
-        accept(plan, vault, None, env.now)?;
+        accept(plan, vault, None, env.clock.ts())?;
         return Ok(Report {
             generation: None,
             done: Vec::new(),
@@ -175,7 +176,7 @@ pub fn apply(
         Some(&plan.manifest.to_string_lossy()),
         None,
         &listed,
-        env.now,
+        env.clock.ts(),
     )?;
     for (i, f) in env.extra_files.iter().enumerate() {
         vault.record_file(
@@ -215,7 +216,7 @@ pub fn apply(
             Err(err) => {
                 let cause = err.to_string();
                 vault.finish_action(generation, seq, Some(&cause))?;
-                vault.finish_generation(generation, false, Some(&cause), env.now)?;
+                vault.finish_generation(generation, false, Some(&cause), env.clock.ts())?;
                 let backup = run
                     .backups
                     .saved()
@@ -240,8 +241,8 @@ pub fn apply(
             }
         }
     }
-    accept(plan, vault, Some(generation), env.now)?;
-    vault.finish_generation(generation, true, None, env.now)?;
+    accept(plan, vault, Some(generation), env.clock.ts())?;
+    vault.finish_generation(generation, true, None, env.clock.ts())?;
     Ok(Report {
         generation: Some(generation),
         done,
@@ -309,7 +310,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 &h,
                 std::slice::from_ref(issue),
                 &mut crate::sessions::visibility::Direct,
-                run.env.now,
+                run.env.clock.ts(),
             )?;
             Ok(done(
                 if fixed.is_empty() {
@@ -342,20 +343,17 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 name: copy.to.clone(),
                 path: to_path.clone(),
             };
-            let now =
-                chrono::DateTime::from_timestamp(run.env.now, 0).unwrap_or_else(chrono::Utc::now);
-            crate::sessions::share::copy(&from, &to, copy, now)?;
+            crate::sessions::share::copy(&from, &to, copy, run.env.clock.now())?;
             Ok(done(
                 format!("copied thread {} into {}", copy.id, tick(&copy.target)),
                 None,
             ))
         }
         Op::Refresh { account_id } => {
-            let now = chrono::DateTime::from_timestamp(env.now, 0).unwrap_or_else(chrono::Utc::now);
             let outcome = crate::auth::refresh::refresh_locked(
-                vault, backups, &run.homes, account_id, false, now,
+                vault, backups, &run.homes, account_id, false, env.clock,
             )?;
-            vault.record_auth_writes(generation, seq, &outcome.written, account_id, env.now)?;
+            vault.record_auth_writes(generation, seq, &outcome.written, account_id, env.clock.ts())?;
             run.touched
                 .extend(outcome.written.iter().map(|(f, _)| f.clone()));
             let name = vault
@@ -414,7 +412,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                     tick(path)
                 )));
             };
-            let account = Account::from_credentials(&creds, None, "auth_file", env.now);
+            let account = Account::from_credentials(&creds, None, "auth_file", env.clock.ts());
             let (outcome, stored) = vault.upsert(&account)?;
             Ok(done(
                 format!("{alias}: {:?} {} ({})", outcome, stored.name(), stored.id).to_lowercase(),
@@ -428,13 +426,13 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             let Some(bytes) = fsx::read_optional(&file)? else {
                 return Ok(done("nothing to take: the file is gone".into(), None));
             };
-            let harvested = homes::harvest(vault, &bytes, env.now)?;
+            let harvested = homes::harvest(vault, &bytes, env.clock.ts())?;
             vault.set_baseline(
                 &file,
                 &fingerprint(&bytes),
                 Some(account_id),
                 Some(generation),
-                env.now,
+                env.clock.ts(),
             )?;
             Ok(done(
                 match harvested {
@@ -485,7 +483,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 source,
                 &expect,
                 homes::Step { generation, seq },
-                env.now,
+                env.clock.ts(),
             )?;
             run.touched.insert(file.clone());
             let mut message = format!("wrote {} ({})", tick(&file), written.account.name());

@@ -229,6 +229,8 @@ pub enum Upsert {
     Unchanged,
     /// The vault already held newer tokens; the incoming older copy was ignored.
     KeptNewer,
+    /// The incoming copy's refresh token was already spent: it is dead and was ignored.
+    Spent,
 }
 
 const COLUMNS: &str = "id, kind, email, label, chatgpt_account_id, chatgpt_user_id, organization_id, \
@@ -410,10 +412,28 @@ pub(crate) fn upsert_in(
             .optional()?,
         None => None,
     };
+    // A copy holding a spent refresh token is dead, however new its stamps look.
+    let spent = match (&incoming.kind, &incoming.tokens) {
+        (AccountKind::OAuth, Some(t)) if !t.refresh_token.is_empty() => tx
+            .query_row(
+                "SELECT 1 FROM spent_tokens WHERE fingerprint = ?1",
+                [t.refresh_token.fingerprint()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some(),
+        _ => false,
+    };
     let Some(mut stored) = existing else {
+        if spent {
+            return Ok((Upsert::Spent, incoming.clone()));
+        }
         save(tx, incoming)?;
         return Ok((Upsert::Created, incoming.clone()));
     };
+    if spent {
+        return Ok((Upsert::Spent, stored));
+    }
     let outcome = match incoming.kind {
         AccountKind::ApiKey => {
             if stored.api_key == incoming.api_key && stored.base_url == incoming.base_url {

@@ -100,4 +100,24 @@ pub const MIGRATIONS: &[&str] = &[
         head      TEXT NOT NULL
     );
     "#,
+    // 4: rotation safety. Refresh tokens that were spent (sent to the issuer and answered
+    // with new ones, or answered `refresh_token_reused`): a copy holding one is dead and is
+    // never harvested or written again. And every folder cdxs wrote a login into (declared
+    // in the manifest or not), so a refresh reaches all of them.
+    r#"
+    CREATE TABLE spent_tokens (
+        fingerprint  TEXT PRIMARY KEY,
+        account_id   TEXT NOT NULL,
+        spent_at     INTEGER NOT NULL,
+        why          TEXT NOT NULL
+    );
+    CREATE INDEX spent_tokens_account ON spent_tokens (account_id);
+
+    CREATE TABLE placements (
+        path        TEXT PRIMARY KEY,
+        account_id  TEXT NOT NULL,
+        written_at  INTEGER NOT NULL
+    );
+    CREATE INDEX placements_account ON placements (account_id);
+    "#,
 ];

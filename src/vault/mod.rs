@@ -17,6 +17,7 @@ pub mod heads;
 pub mod ids;
 pub mod journal;
 mod migrations;
+pub mod tokens;
 
 pub use accounts::{Account, AccountKind};
 
@@ -57,7 +58,9 @@ impl Vault {
         if !mode.eq_ignore_ascii_case("wal") {
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         }
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // FULL: a refresh token rotated a moment before a power loss must survive it (the
+        // issuer has already forgotten the one it replaced).
+        conn.pragma_update(None, "synchronous", "FULL")?;
         let mut vault = Vault {
             conn,
             state_dir: state_dir.to_path_buf(),

@@ -196,7 +196,7 @@ pub fn sync_threads(ctx: &Ctx, arg: &HomesArg, dry_run: bool, json: bool) -> Res
         .collect();
     journaled(ctx, "session sync-threads", &paths, actions, |i| {
         let c = &copies[i];
-        share::copy(&by_name(&c.from), &by_name(&c.to), c, ctx.now)
+        share::copy(&by_name(&c.from), &by_name(&c.to), c, ctx.now())
     })?;
     if !json {
         ctx.printer
