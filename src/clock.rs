@@ -69,13 +69,18 @@ pub fn parse_override(value: &str) -> Option<Arc<dyn Clock>> {
     DateTime::from_timestamp(secs, 0).map(|d| Arc::new(FixedClock(d)) as Arc<dyn Clock>)
 }
 
+/// Whether `CDXS_NOW` is honoured: in test and debug builds only. A release build always
+/// reads the machine's clock (a stray variable must never reorder token copies).
+pub const OVERRIDE_ALLOWED: bool = cfg!(debug_assertions);
+
 /// The clock for this process: the system clock, or `CDXS_NOW` in test and debug builds.
 pub fn from_env() -> Arc<dyn Clock> {
-    #[cfg(debug_assertions)]
-    if let Some(c) = std::env::var("CDXS_NOW")
-        .ok()
-        .and_then(|v| parse_override(&v))
-    {
+    from_vars(OVERRIDE_ALLOWED, std::env::var("CDXS_NOW").ok().as_deref())
+}
+
+/// [`from_env`] with its inputs given.
+pub fn from_vars(allow_override: bool, cdxs_now: Option<&str>) -> Arc<dyn Clock> {
+    if allow_override && let Some(c) = cdxs_now.and_then(parse_override) {
         return c;
     }
     Arc::new(SystemClock)

@@ -71,6 +71,49 @@ pub enum Error {
         #[source]
         source: Option<Box<Error>>,
     },
+    /// A name on the command line did not name one account.
+    #[error(transparent)]
+    Resolve(#[from] crate::resolve::ResolveError),
+    /// A plan a person reviewed (saved, or confirmed at the prompt) no longer matches the
+    /// world.
+    #[error("the plan is stale: {why}")]
+    Stale { why: String, saved: bool },
+    /// The manifest a command needs does not exist.
+    #[error("{}", no_manifest(path, *explicit))]
+    NoManifest {
+        path: std::path::PathBuf,
+        /// Named by `-f` or `$CDXS_MANIFEST` (else found by the default search).
+        explicit: bool,
+    },
+    /// A home name the manifest does not declare.
+    #[error("cdxs.yaml declares no home `{name}`")]
+    UnknownHome {
+        name: String,
+        suggestion: Option<String>,
+        declared: Vec<String>,
+    },
+    /// Plan found problems it cannot decide (unknown account, unset variable).
+    #[error("cannot plan: {} problem{} above", errors.len(), if errors.len() == 1 { "" } else { "s" })]
+    Plan {
+        errors: Vec<crate::reconcile::PlanError>,
+    },
+    /// A ChatGPT login is live in another folder: a second copy would be spent by one of
+    /// them (`refresh_token_reused`).
+    #[error("{account} is live in {}{}: a second copy would end in `refresh_token_reused`", tick(folder), home.as_ref().map(|h| format!(" (home `{h}`)")).unwrap_or_default())]
+    LiveElsewhere {
+        account: String,
+        folder: std::path::PathBuf,
+        /// The manifest home it is bound to, if any.
+        home: Option<String>,
+    },
+}
+
+fn no_manifest(path: &Path, explicit: bool) -> String {
+    if explicit {
+        format!("the manifest {} does not exist", tick(path))
+    } else {
+        "no cdxs.yaml found (looked in `./cdxs.yaml` and the config folder)".to_string()
+    }
 }
 
 impl Error {
@@ -116,6 +159,21 @@ impl Error {
         }
     }
 
+    /// The message with its causes (`cannot create X: Not a directory`), for one line.
+    pub fn full_message(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !out.contains(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            cause = c.source();
+        }
+        out
+    }
+
     pub fn exit(&self) -> Exit {
         match self {
             Error::LockTimeout { .. } => Exit::LockTimeout,
@@ -143,7 +201,8 @@ impl miette::Diagnostic for Error {
                 "another cdxs may be busy with the vault; retry, or check the state folder's disk space and permissions",
             )),
             Error::Diagnostics(report) => report.help(),
-            Error::Io { .. } => None,
+            // Typed errors: the shell adds the hints (they name commands).
+            _ => None,
         }
     }
 

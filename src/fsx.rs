@@ -165,6 +165,23 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// Read a file of at most `limit` bytes (a file that is `/dev/zero`, or a runaway one, is an
+/// error instead of all the memory there is).
+pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    Ok(buf)
+}
+
 /// An advisory `flock` held until dropped. A killed process releases it with its file
 /// descriptors, so a crash never leaves a lock that blocks forever.
 #[derive(Debug)]
@@ -333,12 +350,35 @@ pub fn flock_holder(path: &Path) -> Option<(u32, Option<String>)> {
 
 /// The lock wait used for cdxs's own locks: `CDXS_LOCK_TIMEOUT` seconds, default 30.
 pub fn lock_timeout() -> Duration {
+    if let Some(t) = LOCK_TIMEOUT.get() {
+        return *t;
+    }
     std::env::var("CDXS_LOCK_TIMEOUT")
         .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .and_then(|v| parse_seconds(&v, MAX_LOCK_WAIT_SECS).ok())
         .unwrap_or(Duration::from_secs(30))
+}
+
+/// The longest lock wait cdxs accepts (a day).
+pub const MAX_LOCK_WAIT_SECS: f64 = 86_400.0;
+
+static LOCK_TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// Fix the lock wait for this process (the shell reads `CDXS_LOCK_TIMEOUT` once, checked).
+pub fn set_lock_timeout(t: Duration) {
+    let _ = LOCK_TIMEOUT.set(t);
+}
+
+/// A number of seconds from the environment: finite, 0 to `max`.
+pub fn parse_seconds(text: &str, max: f64) -> std::result::Result<Duration, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{}` is not a number of seconds", text.trim()))?;
+    if !v.is_finite() || !(0.0..=max).contains(&v) {
+        return Err(format!("{v} is not between 0 and {max} seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
 }
 
 /// A named place in a write path where tests can kill the process:

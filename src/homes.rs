@@ -65,6 +65,20 @@ pub fn harvest(vault: &mut Vault, bytes: &[u8], now: i64) -> Result<Option<Harve
     })
 }
 
+/// The vault account an auth.json's bytes hold, if the vault knows it.
+pub fn account_of(vault: &Vault, bytes: &[u8]) -> Result<Option<String>> {
+    let Ok(AuthState::Credentials(creds)) = auth::parse(bytes) else {
+        return Ok(None);
+    };
+    let all = vault.accounts()?;
+    Ok(crate::vault::accounts::match_credentials(&all, &creds).map(|a| a.id.clone()))
+}
+
+/// Do these auth.json bytes hold (any copy of) vault account `account_id`?
+pub fn holds_account(vault: &Vault, bytes: &[u8], account_id: &str) -> Result<bool> {
+    Ok(account_of(vault, bytes)?.as_deref() == Some(account_id))
+}
+
 /// Where the credentials come from.
 #[derive(Debug, Clone)]
 pub enum Source<'a> {

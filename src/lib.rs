@@ -18,6 +18,7 @@ pub mod output;
 pub mod paths;
 pub mod quota;
 pub mod reconcile;
+pub mod resolve;
 pub mod secret;
 pub mod sessions;
 pub mod vault;

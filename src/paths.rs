@@ -19,6 +19,20 @@ pub fn state_dir(flag: Option<&Path>) -> Result<PathBuf> {
     })
 }
 
+/// A warning when an existing state folder is readable by other users (cdxs never
+/// changes the mode of a folder it did not create: it may be shared on purpose).
+pub fn state_dir_warning(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "the state folder `{}` is {mode:03o}: other users can reach it (it holds the vault); `chmod 700 {}`",
+            display(dir),
+            display(dir)
+        )
+    })
+}
+
 /// Candidate manifest paths in order: `-f`, `$CDXS_MANIFEST`, `./cdxs.yaml`,
 /// `<config_dir>/cdxs/cdxs.yaml`. Returns the first that exists, or (for `init`) where a
 /// new one would go.
@@ -66,6 +80,18 @@ pub fn manifest_location(flag: Option<&Path>) -> ManifestLocation {
             explicit: false,
         },
     }
+}
+
+/// Where a new manifest goes (`init`, `import legacy`): `-f`/`$CDXS_MANIFEST`, else the
+/// config folder's `cdxs/cdxs.yaml`.
+pub fn new_manifest_path(flag: Option<&Path>) -> Result<PathBuf> {
+    let loc = manifest_location(flag);
+    if loc.explicit {
+        return Ok(loc.path);
+    }
+    dirs::config_dir()
+        .map(|d| d.join("cdxs").join("cdxs.yaml"))
+        .ok_or_else(|| Error::user("cannot find a config folder").with_help("pass `-f PATH`"))
 }
 
 /// The home Codex uses right now: `$CODEX_HOME`, else `~/.codex`.
@@ -177,8 +203,13 @@ pub fn expand(raw: &str, base: Option<&Path>) -> Result<PathBuf> {
 
 /// Show a path with the home folder as `~` (for people, not for scripts).
 pub fn display(path: &Path) -> String {
-    if let Ok(home) = home_dir()
-        && let Ok(rest) = path.strip_prefix(&home)
+    display_with(path, home_dir().ok().as_deref())
+}
+
+/// [`display`] with the home folder given (pure code must not read `$HOME`).
+pub fn display_with(path: &Path, home: Option<&Path>) -> String {
+    if let Some(home) = home
+        && let Ok(rest) = path.strip_prefix(home)
     {
         if rest.as_os_str().is_empty() {
             return "~".into();

@@ -179,7 +179,11 @@ pub fn expiring(account: &Account, now: i64) -> bool {
 fn candidates(vault: &Vault, homes: &[PathBuf], account_id: &str) -> Result<Vec<PathBuf>> {
     let mut out: Vec<PathBuf> = Vec::new();
     let mut keys = std::collections::BTreeSet::new();
-    for h in homes.iter().cloned().chain(vault.placements_of(account_id)?) {
+    for h in homes
+        .iter()
+        .cloned()
+        .chain(vault.placements_of(account_id)?)
+    {
         if keys.insert(placement_key(&h)) {
             out.push(h);
         }
@@ -274,7 +278,12 @@ pub fn refresh_locked(
         match request(&sent, reason) {
             Ok(resp) => {
                 // The token we sent is dead now, whatever copies of it still exist.
-                vault.mark_spent(account_id, &sent.fingerprint(), Spent::Refreshed, clock.ts())?;
+                vault.mark_spent(
+                    account_id,
+                    &sent.fingerprint(),
+                    Spent::Refreshed,
+                    clock.ts(),
+                )?;
                 let mut latest = still_there(vault, account_id)?;
                 let stamp = crate::clock::stamp_after(clock.now(), latest.last_refresh);
                 adopt(&mut latest, &resp, stamp);

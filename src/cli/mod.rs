@@ -1,64 +1,133 @@
-//! The imperative shell: parse argv once, hand typed intent to small handlers, render the
-//! outcome, map it to an exit code (the table lives in `error.rs`).
+//! The imperative shell: parse argv once into typed settings, dispatch to one small handler
+//! per command (`commands/`), render the outcome, map it to an exit code (the table lives in
+//! `error.rs`). Handlers import only the engine, `output::views` and [`shell`]; never each
+//! other.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::error::{Error, Exit, Result};
-use crate::output::Printer;
-use crate::paths;
-use crate::vault::Vault;
+use crate::error::{EXIT_CODE_HELP, Exit, Result};
 
-mod accounts;
-pub mod args;
-mod doctor;
-mod homes;
-mod import;
-mod login;
-mod manifest_cmds;
-mod plan;
-mod quota_cmds;
-mod sessions_cmds;
-mod status_view;
-mod write_home;
+mod commands;
+pub mod error;
+pub mod settings;
+pub mod shell;
 
-use args::{
-    AccountCommand, Cli, Command, GlobalArgs, HomeCommand, ImportCommand, LoginCommand,
-    SessionCommand, VisibilityCommand,
-};
+use commands::*;
+use settings::{GlobalArgs, Settings};
+use shell::Shell;
 
-/// What every handler gets: the printer, the global flags, and the clock.
-pub struct Ctx {
-    pub printer: Printer,
+const ABOUT: &str = "Keep OpenAI Codex CLI homes, accounts and sessions in the shape you declared";
+
+const LONG_ABOUT: &str = "\
+cdxs keeps OpenAI Codex CLI state in the shape you declared in `cdxs.yaml`: accounts (by \
+reference into a local vault), CODEX_HOME folders and which account each uses, and session \
+policies. `cdxs plan` shows what differs, `cdxs apply` fixes it with backups.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cdxs",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXIT_CODE_HELP,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
     pub global: GlobalArgs,
-    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
+
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-impl Ctx {
-    pub fn state_dir(&self) -> Result<PathBuf> {
-        paths::state_dir(self.global.state_dir.as_deref())
-    }
-
-    pub fn vault(&self) -> Result<Vault> {
-        let dir = self.state_dir()?;
-        self.printer.detail(format!(
-            "vault: {}",
-            dir.join(crate::vault::VAULT_FILE).display()
-        ));
-        Vault::open(&dir)
-    }
-
-    /// The clock, read now (never the start time).
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    pub fn ts(&self) -> i64 {
-        self.clock.ts()
-    }
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import accounts from an auth.json or from the older tool
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// Manage accounts in the vault
+    #[command(subcommand)]
+    Account(account::AccountCommand),
+    /// Log in to ChatGPT (PKCE, as Codex does) and keep the tokens in the vault
+    #[command(subcommand)]
+    Login(login::LoginCommand),
+    /// Refresh an account's ChatGPT tokens now (rotation-safe)
+    #[command(after_help = "Examples:\n  cdxs refresh-token me@example.com")]
+    RefreshToken(quota::RefreshArgs),
+    /// Show the ChatGPT quota left (5-hour and weekly windows)
+    #[command(
+        after_help = "Examples:\n  cdxs quota                 # the default home's account\n  cdxs quota --all --json\n  cdxs quota work"
+    )]
+    Quota(quota::QuotaArgs),
+    /// List accounts with their quota (refreshes quota older than 5 minutes)
+    #[command(after_help = "Examples:\n  cdxs list\n  cdxs list --json | jq '.accounts[].id'")]
+    List(account::ListArgs),
+    /// List accounts from the vault only, never calling the network
+    Show(account::ShowArgs),
+    /// Remove an account from the vault (like `account remove`)
+    Remove(account::RemoveArgs),
+    /// Create cdxs.yaml from the current Codex setup (refuses to overwrite)
+    #[command(
+        after_help = "Examples:\n  cdxs init                         # ~/.config/cdxs/cdxs.yaml\n  cdxs -f ~/dotfiles/cdxs.yaml init"
+    )]
+    Init,
+    /// Check cdxs.yaml: every problem with file, line, column and a hint
+    #[command(after_help = "Examples:\n  cdxs validate\n  cdxs -f ci/cdxs.yaml validate")]
+    Validate,
+    /// Show what apply would change (drift, switches, folders, harvested tokens)
+    #[command(
+        after_help = "Examples:\n  cdxs plan\n  cdxs plan --detailed-exitcode      # 0 no changes, 1 error, 2 changes\n  cdxs plan --out plan.json && cdxs apply plan.json\n  cdxs plan --target home.work --json"
+    )]
+    Plan(plan::PlanArgs),
+    /// Make the Codex homes match cdxs.yaml (asks first on a terminal)
+    #[command(
+        after_help = "Examples:\n  cdxs apply\n  cdxs apply --yes                   # CI: no question\n  cdxs apply plan.json               # exactly a saved plan; refuses a stale one\n  cdxs apply --target home.work"
+    )]
+    Apply(apply::ApplyArgs),
+    /// List apply generations, or show one
+    History(history::HistoryArgs),
+    /// Restore the files a generation changed, from its backups (a new generation)
+    #[command(
+        after_help = "Examples:\n  cdxs rollback            # the latest generation that changed files\n  cdxs rollback 12 --yes"
+    )]
+    Rollback(history::RollbackArgs),
+    /// One screen: homes, bound accounts, token freshness, drift
+    Status(status::StatusArgs),
+    /// Point a home at an account (edits cdxs.yaml, then applies that home)
+    #[command(
+        after_help = "Examples:\n  cdxs switch work                   # the default home\n  cdxs switch me@corp.com --home work\n  cdxs switch oauth_4f2a --codex-home ~/codex-homes/ci\n  cdxs switch                        # the account with the most quota left"
+    )]
+    Switch(switch::SwitchArgs),
+    /// Manage homes declared in cdxs.yaml
+    #[command(subcommand)]
+    Home(home::HomeCommand),
+    /// Codex sessions (threads): list, stats, trash/restore/purge, visibility, sharing
+    #[command(subcommand)]
+    Session(session::SessionCommand),
+    /// Run a command with CODEX_HOME set, after making sure that home's auth is right
+    #[command(
+        after_help = "Examples:\n  cdxs run --home work -- codex\n  cdxs run --account me@corp.com -- codex exec \"fix the tests\"\n  cdxs run --account ci --codex-home /tmp/ci-home -- codex login status"
+    )]
+    Run(run::RunArgs),
+    /// Check the Codex releases, homes, state folder, manifest, locks and limits (exit 1 when
+    /// something needs doing, with the fix on its line)
+    #[command(
+        after_help = "Examples:\n  cdxs doctor\n  cdxs doctor --json    # for a bug report (no secrets)"
+    )]
+    Doctor(doctor::DoctorArgs),
+    /// Print the JSON schema of cdxs.yaml (for editors: yaml-language-server)
+    Schema,
+    /// Print shell completions
+    #[command(
+        after_help = "Examples:\n  cdxs completions bash > ~/.local/share/bash-completion/completions/cdxs\n  cdxs completions zsh > ~/.zfunc/_cdxs"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -77,63 +146,29 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let printer = Printer::new(cli.global.color, cli.global.quiet, cli.global.verbose);
-    let ctx = Ctx {
-        printer,
-        global: cli.global.clone(),
-        clock: crate::clock::from_env(),
+    let settings = match Settings::from_args(&cli.global) {
+        Ok(s) => s,
+        Err(e) => {
+            error::report(
+                &crate::output::Printer::new(cli.global.color, false, false),
+                &e,
+            );
+            return ExitCode::from(e.exit().code());
+        }
     };
-    match run(&ctx, cli.command) {
+    let mut shell = Shell::new(settings);
+    match dispatch(&mut shell, cli.command) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(err) => {
-            report(&ctx.printer, &err);
+            error::report(&shell.printer, &err);
             ExitCode::from(err.exit().code())
         }
     }
 }
 
-/// Render an error for a person: message, causes, labelled spans, help line.
-pub fn report(printer: &Printer, err: &Error) {
-    use miette::{GraphicalReportHandler, GraphicalTheme};
-    let theme = if printer.color_stderr() {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    // Wrap for people on a terminal; never wrap when piped (logs, scripts, tests grep it).
-    let width = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(100)
-    } else {
-        usize::MAX / 2
-    };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(width);
-    let mut out = String::new();
-    // Several problems in one file: each as its own report, then one summary line.
-    if let Error::Diagnostics(report) = err
-        && report.len() > 1
-    {
-        for d in report.diagnostics() {
-            if handler.render_report(&mut out, d).is_err() {
-                out.push_str(&format!("error: {d}\n"));
-            }
-            out.push('\n');
-        }
-        out.push_str(&format!(
-            "error: `{}` has {} problems; fix them, then run `cdxs validate` again\n",
-            report.file(),
-            report.len()
-        ));
-    } else if handler.render_report(&mut out, err).is_err() {
-        out = format!("error: {err}\n");
-    }
-    eprint!("{out}");
-}
-
 fn install_panic_hook() {
-    // A panic is a bug in cdxs, not bad input: say so briefly, without a backtrace.
+    // A panic is a bug in cdxs, not bad input: say so briefly, without a backtrace. A closed
+    // stdout (`cdxs list | head`) is not a bug: end quietly.
     std::panic::set_hook(Box::new(|info| {
         let msg = info
             .payload()
@@ -141,6 +176,9 @@ fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
+        if msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
         let loc = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -149,147 +187,37 @@ fn install_panic_hook() {
     }));
 }
 
-fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
+fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
     match command {
-        Command::Import(ImportCommand::Auth {
-            file,
-            codex_home,
-            switch,
-        }) => import::auth(ctx, file, codex_home, switch),
-        Command::Import(ImportCommand::Legacy { path }) => import::legacy(ctx, path),
-        Command::Account(cmd) => match cmd {
-            AccountCommand::AddApiKey {
-                key,
-                api_key_stdin,
-                base_url,
-                switch,
-            } => accounts::add_api_key(ctx, key, api_key_stdin, base_url, switch),
-            AccountCommand::List { json } => accounts::list(ctx, json),
-            AccountCommand::Current { json, codex_home } => {
-                accounts::current(ctx, json, codex_home)
-            }
-            AccountCommand::Show { account, json } => accounts::show(ctx, &account, json),
-            AccountCommand::Remove { account } => accounts::remove(ctx, &account),
-        },
-        Command::List { json, force } => accounts::list_with_quota(ctx, json, Some(force)),
-        Command::Show { json } => accounts::list_with_quota(ctx, json, None),
-        Command::Login(LoginCommand::Oauth {
-            manual,
-            port,
-            no_browser,
-            switch,
-        }) => login::oauth(ctx, manual, port, no_browser, switch),
-        Command::RefreshToken { account } => quota_cmds::refresh_token(ctx, &account),
-        Command::Quota { account, all, json } => quota_cmds::quota(ctx, account, all, json),
-        Command::Remove { account } => accounts::remove(ctx, &account),
-        Command::Validate => manifest_cmds::validate(ctx),
-        Command::Init => manifest_cmds::init(ctx),
-        Command::Plan {
-            detailed_exitcode,
-            json,
-            out,
-            targets,
-            offline,
-        } => plan::plan(
-            ctx,
-            plan::PlanArgs {
-                offline,
-                detailed_exitcode,
-                json,
-                out,
-                targets,
-            },
-        ),
-        Command::Apply {
-            plan_file,
-            yes,
-            targets,
-            offline,
-        } => plan::apply(
-            ctx,
-            plan::ApplyArgs {
-                offline,
-                plan_file,
-                yes,
-                targets,
-            },
-        ),
-        Command::History { generation, json } => plan::history(ctx, generation, json),
-        Command::Rollback { generation, yes } => plan::rollback(ctx, generation, yes),
-        Command::Status { json } => plan::status(ctx, json),
-        Command::Switch {
-            account,
-            auto: _,
-            home,
-            codex_home,
-        } => homes::switch(ctx, account, home, codex_home),
-        Command::Home(cmd) => match cmd {
-            HomeCommand::List { json } => homes::home_list(ctx, json),
-            HomeCommand::Create {
-                name,
-                path,
-                account,
-            } => homes::home_create(ctx, &name, &path, account),
-            HomeCommand::Bind { name, account } => homes::home_bind(ctx, &name, &account),
-            HomeCommand::Path { name } => homes::home_path(ctx, &name),
-            HomeCommand::Remove { name } => homes::home_remove(ctx, &name),
-        },
-        Command::Session(cmd) => match cmd {
-            SessionCommand::List { homes, json } => sessions_cmds::list(ctx, &homes, json),
-            SessionCommand::Stats {
-                id,
-                homes,
-                lines,
-                json,
-            } => sessions_cmds::stats(ctx, &id, &homes, lines, json),
-            SessionCommand::Trash {
-                ids,
-                homes,
-                dry_run,
-            } => sessions_cmds::trash(ctx, &ids, &homes, dry_run),
-            SessionCommand::TrashList { homes, json } => {
-                sessions_cmds::trash_list(ctx, &homes, json)
-            }
-            SessionCommand::Restore {
-                ids,
-                homes,
-                dry_run,
-            } => sessions_cmds::restore(ctx, &ids, &homes, dry_run),
-            SessionCommand::Purge {
-                ids,
-                older_than,
-                homes,
-                yes,
-                dry_run,
-            } => sessions_cmds::purge(ctx, &ids, older_than.as_deref(), &homes, yes, dry_run),
-            SessionCommand::Visibility(VisibilityCommand::Check { homes, json }) => {
-                sessions_cmds::visibility(ctx, &homes, false, false, json)
-            }
-            SessionCommand::Visibility(VisibilityCommand::Repair {
-                homes,
-                dry_run,
-                json,
-            }) => sessions_cmds::visibility(ctx, &homes, true, dry_run, json),
-            SessionCommand::SyncThreads {
-                homes,
-                dry_run,
-                json,
-            } => sessions_cmds::sync_threads(ctx, &homes, dry_run, json),
-        },
-        Command::Run {
-            home,
-            account,
-            codex_home,
-            command,
-        } => homes::run(ctx, home, account, codex_home, command),
-        Command::Doctor { json } => doctor::doctor(ctx, json),
+        Command::Import(cmd) => import::run(sh, cmd),
+        Command::Account(cmd) => account::run(sh, cmd),
+        Command::List(args) => account::list(sh, args),
+        Command::Show(args) => account::show_all(sh, args),
+        Command::Remove(args) => account::remove(sh, args),
+        Command::Login(cmd) => login::run(sh, cmd),
+        Command::RefreshToken(args) => quota::refresh_token(sh, args),
+        Command::Quota(args) => quota::quota(sh, args),
+        Command::Init => manifest::init(sh),
+        Command::Validate => manifest::validate(sh),
+        Command::Plan(args) => plan::run(sh, args),
+        Command::Apply(args) => apply::run(sh, args),
+        Command::History(args) => history::history(sh, args),
+        Command::Rollback(args) => history::rollback(sh, args),
+        Command::Status(args) => status::run(sh, args),
+        Command::Switch(args) => switch::run(sh, args),
+        Command::Home(cmd) => home::run(sh, cmd),
+        Command::Session(cmd) => session::run(sh, cmd),
+        Command::Run(args) => run::run(sh, args),
+        Command::Doctor(args) => doctor::run(sh, args),
         Command::Schema => {
-            ctx.printer.out_raw(crate::manifest::schema::json_schema());
+            sh.printer.out_raw(crate::manifest::schema::json_schema());
             Ok(Exit::Success)
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "cdxs", &mut std::io::stdout());
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "cdxs", &mut out);
+            sh.printer.out_raw(String::from_utf8_lossy(&out));
             Ok(Exit::Success)
         }
     }

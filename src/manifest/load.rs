@@ -176,12 +176,9 @@ pub fn optional(flag: Option<&Path>) -> Result<Option<Manifest>> {
 }
 
 fn missing(path: &Path, explicit: bool) -> Error {
-    if explicit {
-        Error::user(format!("the manifest {} does not exist", tick(path)))
-            .with_help("create it with `cdxs init`, or point `-f` at an existing cdxs.yaml")
-    } else {
-        Error::user("no cdxs.yaml found (looked in `./cdxs.yaml` and the config folder)")
-            .with_help("run `cdxs init` to create one from your current Codex setup")
+    Error::NoManifest {
+        path: path.to_path_buf(),
+        explicit,
     }
 }
 

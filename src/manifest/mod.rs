@@ -5,11 +5,14 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
+pub mod alias;
 pub mod diagnostics;
 pub mod edit;
+pub mod init;
 pub mod load;
 pub mod model;
 pub mod schema;
+pub mod select;
 mod tree;
 mod validate;
 pub mod values;

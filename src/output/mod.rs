@@ -5,7 +5,9 @@ use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
+pub mod format;
 mod table;
+pub mod views;
 
 pub use table::Table;
 
@@ -90,6 +92,12 @@ impl Printer {
         if !self.quiet {
             eprintln!("{}", text.as_ref());
         }
+    }
+
+    /// Something a person must see to go on (a login address, a question), on stderr even
+    /// with `--quiet`.
+    pub fn ask(&self, text: impl AsRef<str>) {
+        eprintln!("{}", text.as_ref());
     }
 
     /// Detail shown with `--verbose` only.

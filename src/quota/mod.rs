@@ -122,9 +122,27 @@ pub fn parse(body: &Value, now: i64) -> Quota {
 /// Why a usage request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchError {
-    /// The access token was refused: refresh and try once more.
+    /// 401: the access token was refused (it may have been revoked early).
     Unauthorized,
+    /// Another HTTP status (403: this account may not read its usage); shown as such,
+    /// never taken for a revoked token.
+    Status(u16),
     Other(String),
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FetchError::Unauthorized => {
+                f.write_str("the usage endpoint refused the access token (HTTP 401)")
+            }
+            FetchError::Status(403) => f.write_str(
+                "the usage endpoint answered HTTP 403 (this account may not read its usage)",
+            ),
+            FetchError::Status(s) => write!(f, "the usage endpoint answered HTTP {s}"),
+            FetchError::Other(s) => f.write_str(s),
+        }
+    }
 }
 
 /// One usage request.
@@ -145,17 +163,14 @@ pub fn fetch(
         .send()
         .map_err(|e| FetchError::Other(endpoints::describe(&e)))?;
     let status = resp.status().as_u16();
-    if status == 401 || status == 403 {
+    if status == 401 {
         return Err(FetchError::Unauthorized);
     }
-    let text = resp.text().unwrap_or_default();
     if !(200..300).contains(&status) {
         // Never echo the body: it may carry account details.
-        return Err(FetchError::Other(format!(
-            "HTTP {status} ({} bytes)",
-            text.len()
-        )));
+        return Err(FetchError::Status(status));
     }
+    let text = resp.text().unwrap_or_default();
     let body: Value = serde_json::from_str(&text).map_err(|_| {
         FetchError::Other("the usage endpoint answered something that is not JSON".into())
     })?;

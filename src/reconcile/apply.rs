@@ -1,13 +1,17 @@
-//! Apply: execute a plan's actions in order, under the vault lock and the locks of the
-//! homes they touch, each apply a numbered generation in the journal with the backups of
-//! what it replaced. A failed action stops the apply; the error names the action, the cause
-//! and the backup to restore from. Fault points let tests kill apply anywhere.
+//! The one executor: every command that writes (apply, switch, run, refresh-token,
+//! rollback, the session commands) runs a [`Plan`] through here, as one numbered generation
+//! in the journal ([`run_generation`]) with the backups of what it replaced. The caller
+//! holds the locks ([`lock_for`]). A failed action stops the run; the error names the
+//! action, the cause and the backup to restore from. Fault points let tests kill it
+//! anywhere.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::observe::{self, Observed};
+use super::observe::Observed;
 use super::{Action, CredentialSource, HomeFingerprint, Op, Plan, locks};
 use crate::backup::Backups;
+use crate::clock::Clock;
 use crate::codex::auth::{self, Credentials};
 use crate::codex::config;
 use crate::error::{Error, Result, tick};
@@ -15,19 +19,26 @@ use crate::fsx::{self, FileLock};
 use crate::homes::{self, Expect, Source};
 use crate::manifest::Manifest;
 use crate::secret::{Secret, fingerprint};
+use crate::sessions::HomeRef;
+use crate::vault::journal::{GenerationSpec, Stopped, run_generation};
 use crate::vault::{Account, Vault};
 
 /// What apply needs from the outside world.
 pub struct ApplyEnv<'a> {
     pub state_dir: &'a Path,
     /// Read at every use: an apply that waited for a lock stamps the time it wrote.
-    pub clock: &'a dyn crate::clock::Clock,
+    pub clock: &'a dyn Clock,
     /// `apply`, `switch`, `run`, ... (recorded in the journal).
     pub command: &'a str,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// Files the same command changed before the apply (the manifest, edited in place),
     /// journaled in this generation so that `rollback` restores them too.
     pub extra_files: Vec<FileChange>,
+    /// Every home cdxs knows (declared ones and the default): a refresh searches them (and
+    /// every folder the vault placed the login in) and updates them.
+    pub known_homes: Vec<PathBuf>,
+    /// The generation this one rolls back.
+    pub rollback_of: Option<i64>,
 }
 
 /// A file changed outside the plan's actions, for the journal.
@@ -47,53 +58,83 @@ pub struct Done {
     pub backup: Option<PathBuf>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Report {
     pub generation: Option<i64>,
     pub done: Vec<Done>,
 }
 
-/// The locks an apply holds while it checks and executes a plan.
+/// The locks an apply holds while it checks and executes a plan: the vault's, then one per
+/// folder it writes in.
 pub struct Held {
     _vault: FileLock,
-    _homes: Vec<FileLock>,
+    homes: Vec<(PathBuf, FileLock)>,
 }
 
-/// Take the vault lock and the locks of every home the plan touches.
-pub fn lock_for(plan: &Plan, state_dir: &Path, holder: &str) -> Result<Held> {
-    let vault = locks::vault(state_dir, holder)?;
-    let paths: Vec<&Path> = plan
+/// The folders a plan writes in (a refresh may rewrite any folder holding the login: all
+/// known homes and the vault's placements).
+fn folders(plan: &Plan, vault: &Vault, known_homes: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = plan
         .actions
         .iter()
-        .filter_map(|a| match &a.op {
-            Op::CreateHomeDir { path, .. }
-            | Op::WriteAuth { path, .. }
-            | Op::SetBaseUrl { path, .. }
-            | Op::Harvest { path, .. }
-            | Op::RepairThread { path, .. }
-            | Op::PurgeTrash { path, .. } => Some(path.as_path()),
-            Op::CopyThread { to_path, .. } => Some(to_path.as_path()),
-            Op::ImportAuthFile { .. } | Op::Refresh { .. } => None,
-        })
-        // A refresh may rewrite any home that holds the login.
-        .chain(
-            plan.actions
-                .iter()
-                .any(|a| matches!(a.op, Op::Refresh { .. }))
-                .then(|| plan.observed.values().map(|h| h.path.as_path()))
-                .into_iter()
-                .flatten(),
-        )
+        .flat_map(|a| a.op.folders())
+        .map(Path::to_path_buf)
         .collect();
-    let homes = locks::homes(state_dir, paths, holder)?;
-    Ok(Held {
-        _vault: vault,
-        _homes: homes,
-    })
+    for a in &plan.actions {
+        if let Op::Refresh { account_id, .. } = &a.op {
+            paths.extend(plan.observed.values().map(|h| h.path.clone()));
+            paths.extend(known_homes.iter().cloned());
+            paths.extend(vault.placements_of(account_id)?);
+        }
+    }
+    Ok(paths)
 }
 
-/// Compare what a (saved or shown) plan observed with the world now. Returns the first
-/// home that changed, in words.
+/// Take the vault lock and the locks of every folder the plan writes in.
+pub fn lock_for(
+    plan: &Plan,
+    state_dir: &Path,
+    holder: &str,
+    vault: &Vault,
+    known_homes: &[PathBuf],
+) -> Result<Held> {
+    let vault_lock = locks::vault(state_dir, holder)?;
+    let mut held = Held {
+        _vault: vault_lock,
+        homes: Vec::new(),
+    };
+    held.extend(plan, state_dir, holder, vault, known_homes)?;
+    Ok(held)
+}
+
+impl Held {
+    /// Also lock the folders of `plan` not held yet (a plan made again under the locks).
+    /// The vault lock is held, so no other cdxs can hold one of these while waiting for it.
+    pub fn extend(
+        &mut self,
+        plan: &Plan,
+        state_dir: &Path,
+        holder: &str,
+        vault: &Vault,
+        known_homes: &[PathBuf],
+    ) -> Result<()> {
+        let mut wanted: Vec<(PathBuf, PathBuf)> = folders(plan, vault, known_homes)?
+            .into_iter()
+            .map(|p| (locks::key(&p), p))
+            .filter(|(k, _)| !self.homes.iter().any(|(h, _)| h == k))
+            .collect();
+        wanted.sort();
+        wanted.dedup_by(|a, b| a.0 == b.0);
+        for (key, path) in wanted {
+            let lock = locks::home(state_dir, &path, holder)?;
+            self.homes.push((key, lock));
+        }
+        Ok(())
+    }
+}
+
+/// Compare what a plan observed with the world now. Returns the first difference, in
+/// words.
 pub fn stale_reason(plan: &Plan, manifest: &Manifest, now: &Observed) -> Option<String> {
     if plan.manifest_fingerprint != manifest.fingerprint() {
         return Some(format!(
@@ -136,8 +177,8 @@ pub fn stale_reason(plan: &Plan, manifest: &Manifest, now: &Observed) -> Option<
     None
 }
 
-/// Execute `plan`. The caller holds the locks (see [`lock_for`]) and has checked that the
-/// plan is not stale.
+/// Execute `plan` as one generation. The caller holds the locks (see [`lock_for`]) and has
+/// checked that the plan is not stale. `progress` sees each action before it runs.
 pub fn apply(
     plan: &Plan,
     vault: &mut Vault,
@@ -155,98 +196,99 @@ pub fn apply(
     }
     if plan.actions.is_empty() && env.extra_files.is_empty() {
         accept(plan, vault, None, env.clock.ts())?;
-        return Ok(Report {
-            generation: None,
-            done: Vec::new(),
-        });
+        return Ok(Report::default());
     }
-    let listed: Vec<(String, String, String)> = plan
-        .actions
-        .iter()
-        .map(|a| {
-            (
-                a.address.clone(),
-                format!("{:?}", a.kind).to_lowercase(),
-                a.description.clone(),
-            )
-        })
-        .collect();
-    let generation = vault.begin_generation(
-        env.command,
-        Some(&plan.manifest.to_string_lossy()),
-        None,
-        &listed,
-        env.clock.ts(),
-    )?;
-    for (i, f) in env.extra_files.iter().enumerate() {
-        vault.record_file(
-            generation,
-            plan.actions.len() + i,
-            &f.path,
-            f.backup.as_deref(),
-            f.before.as_deref(),
-            f.after.as_deref(),
-        )?;
-    }
-    fsx::fault_point("apply.after_begin");
-    let mut homes: Vec<PathBuf> = plan.observed.values().map(|h| h.path.clone()).collect();
-    if let Ok(default) = crate::paths::default_codex_home()
-        && !homes.contains(&default)
-    {
-        homes.push(default);
-    }
-    let mut run = Run {
-        generation,
-        backups: Backups::new(env.state_dir, &format!("gen{generation}")),
-        homes,
-        touched: Default::default(),
-        dbs_saved: Default::default(),
-        env,
+    let manifest_text = (!plan.manifest.as_os_str().is_empty())
+        .then(|| plan.manifest.to_string_lossy().into_owned());
+    let spec = GenerationSpec {
+        command: env.command,
+        manifest: manifest_text.as_deref(),
+        rollback_of: env.rollback_of,
+        actions: plan
+            .actions
+            .iter()
+            .map(|a| {
+                (
+                    a.address.clone(),
+                    format!("{:?}", a.kind).to_lowercase(),
+                    a.description.clone(),
+                )
+            })
+            .collect(),
     };
-    let mut done = Vec::new();
-    for (seq, action) in plan.actions.iter().enumerate() {
-        progress(action);
-        fsx::fault_point("apply.before_action");
-        match run_action(action, seq, vault, &mut run) {
-            Ok(d) => {
-                vault.finish_action(generation, seq, None)?;
-                fsx::fault_point("apply.after_action");
-                done.push(d);
-            }
-            Err(err) => {
-                let cause = err.to_string();
-                vault.finish_action(generation, seq, Some(&cause))?;
-                vault.finish_generation(generation, false, Some(&cause), env.clock.ts())?;
-                let backup = run
-                    .backups
-                    .saved()
-                    .last()
-                    .map(|(orig, b)| (orig.clone(), b.clone()));
-                let mut help = format!(
-                    "{} earlier action(s) of generation {generation} stayed done; see `cdxs history {generation}`",
-                    done.len()
-                );
-                if let Some((orig, b)) = backup {
-                    help.push_str(&format!(
-                        "; the previous {} is saved at {}",
-                        tick(&orig),
-                        tick(&b)
-                    ));
+    let mut run: Option<Run> = None;
+    let result = run_generation(
+        vault,
+        &spec,
+        env.clock,
+        |vault, generation, seq| {
+            let r = run.get_or_insert_with(|| Run::new(generation, env));
+            if seq == 0 {
+                for (i, f) in env.extra_files.iter().enumerate() {
+                    vault.record_file(
+                        generation,
+                        plan.actions.len() + i,
+                        &f.path,
+                        f.backup.as_deref(),
+                        f.before.as_deref(),
+                        f.after.as_deref(),
+                    )?;
                 }
-                return Err(Error::Action {
-                    message: format!("`{}` failed: {cause}", action.address),
-                    help: Some(help),
-                    source: None,
-                });
+                fsx::fault_point("apply.after_begin");
             }
+            let action = &plan.actions[seq];
+            progress(action);
+            fsx::fault_point("apply.before_action");
+            let done = run_action(action, seq, vault, r)?;
+            fsx::fault_point("apply.after_action");
+            Ok(done)
+        },
+        |vault, generation| accept(plan, vault, Some(generation), env.clock.ts()),
+    );
+    match result {
+        Ok((generation, done)) => Ok(Report {
+            generation: Some(generation),
+            done,
+        }),
+        Err(Stopped {
+            generation,
+            seq,
+            done,
+            error,
+        }) => {
+            let Some(action) = plan.actions.get(seq) else {
+                return Err(error);
+            };
+            // A lock that could not be taken says who holds it; it needs nothing more
+            // (and keeps its exit code, 3).
+            if matches!(error, Error::LockTimeout { .. }) {
+                return Err(error);
+            }
+            let mut help: Vec<String> = miette::Diagnostic::help(&error)
+                .map(|h| h.to_string())
+                .into_iter()
+                .collect();
+            help.push(if done > 0 {
+                format!(
+                    "{done} earlier action(s) of generation {generation} stayed done; see `cdxs history {generation}`"
+                )
+            } else {
+                format!("nothing else was changed; see `cdxs history {generation}`")
+            });
+            if let Some((orig, b)) = run.as_ref().and_then(|r| r.backups.saved().last()) {
+                help.push(format!(
+                    "the previous {} is saved at {}",
+                    tick(orig),
+                    tick(b)
+                ));
+            }
+            Err(Error::Action {
+                message: format!("`{}` failed: {}", action.address, error.full_message()),
+                help: (!help.is_empty()).then(|| help.join("; ")),
+                source: None,
+            })
         }
     }
-    accept(plan, vault, Some(generation), env.clock.ts())?;
-    vault.finish_generation(generation, true, None, env.clock.ts())?;
-    Ok(Report {
-        generation: Some(generation),
-        done,
-    })
 }
 
 /// Record the homes that already matched as the drift baseline.
@@ -273,44 +315,66 @@ fn accept(plan: &Plan, vault: &mut Vault, generation: Option<i64>, now: i64) -> 
 struct Run<'a> {
     generation: i64,
     backups: Backups,
-    /// Every home cdxs knows (declared ones and the default): refresh harvests from and
-    /// updates them.
+    /// Every home cdxs knows: refresh harvests from and updates them.
     homes: Vec<PathBuf>,
-    /// auth.json files this run already rewrote (a later write to one of them does not
-    /// compare against what plan saw).
-    touched: std::collections::BTreeSet<PathBuf>,
+    /// Files this run already rewrote (a later write to one of them does not compare
+    /// against what plan saw).
+    touched: BTreeSet<PathBuf>,
     /// Homes whose Codex databases this run already backed up.
-    dbs_saved: std::collections::BTreeSet<PathBuf>,
+    dbs_saved: BTreeSet<PathBuf>,
     env: &'a ApplyEnv<'a>,
+}
+
+impl<'a> Run<'a> {
+    fn new(generation: i64, env: &'a ApplyEnv<'a>) -> Self {
+        let mut homes = env.known_homes.clone();
+        if let Ok(default) = crate::paths::default_codex_home()
+            && !homes.contains(&default)
+        {
+            homes.push(default);
+        }
+        Run {
+            generation,
+            backups: Backups::new(env.state_dir, &format!("gen{generation}")),
+            homes,
+            touched: BTreeSet::new(),
+            dbs_saved: BTreeSet::new(),
+            env,
+        }
+    }
+
+    /// Back up a home's Codex databases once per run (SQLite's online backup API).
+    fn save_dbs(&mut self, home: &Path) -> Result<()> {
+        if self.dbs_saved.insert(home.to_path_buf()) {
+            crate::sessions::trash::backup_dbs(home, &mut self.backups)?;
+        }
+        Ok(())
+    }
+}
+
+fn home_ref(name: &str, path: &Path) -> HomeRef {
+    HomeRef {
+        name: name.to_string(),
+        path: path.to_path_buf(),
+    }
 }
 
 fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> Result<Done> {
     let generation = run.generation;
     let env = run.env;
-    let backups = &mut run.backups;
     let done = |message: String, backup: Option<PathBuf>| Done {
         address: action.address.clone(),
         message,
         backup,
     };
-    let save_dbs = |run: &mut Run, home: &Path| -> Result<()> {
-        if run.dbs_saved.insert(home.to_path_buf()) {
-            crate::sessions::trash::backup_dbs(home, &mut run.backups)?;
-        }
-        Ok(())
-    };
     match &action.op {
         Op::RepairThread { home, path, issue } => {
-            save_dbs(run, path)?;
-            let h = crate::sessions::HomeRef {
-                name: home.clone(),
-                path: path.clone(),
-            };
+            run.save_dbs(path)?;
             let fixed = crate::sessions::visibility::repair(
-                &h,
+                &home_ref(home, path),
                 std::slice::from_ref(issue),
                 &mut crate::sessions::visibility::Direct,
-                run.env.clock.ts(),
+                env.clock.ts(),
             )?;
             Ok(done(
                 if fixed.is_empty() {
@@ -321,12 +385,35 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 None,
             ))
         }
+        Op::TrashThread { home, path, id } => {
+            let h = home_ref(home, path);
+            // A live thread is refused before anything is backed up or moved.
+            crate::codex::writer_lock::lock(path, id)?;
+            run.save_dbs(path)?;
+            let all = crate::codex::rollout::list(path);
+            let m =
+                crate::sessions::trash::trash_one(&h, id, &all, &mut run.backups, env.clock.ts())?;
+            Ok(done(
+                format!(
+                    "moved thread {id} to the trash{}",
+                    m.name.map(|n| format!(" (\"{n}\")")).unwrap_or_default()
+                ),
+                None,
+            ))
+        }
+        Op::RestoreThread { home, path, id } => {
+            run.save_dbs(path)?;
+            let m = crate::sessions::trash::restore_one(&home_ref(home, path), id)?;
+            Ok(done(
+                format!(
+                    "restored thread {id}{}",
+                    m.name.map(|n| format!(" (\"{n}\")")).unwrap_or_default()
+                ),
+                None,
+            ))
+        }
         Op::PurgeTrash { home, path, id } => {
-            let h = crate::sessions::HomeRef {
-                name: home.clone(),
-                path: path.clone(),
-            };
-            crate::sessions::trash::purge_one(&h, id)?;
+            crate::sessions::trash::purge_one(&home_ref(home, path), id)?;
             Ok(done(format!("deleted trashed thread {id}"), None))
         }
         Op::CopyThread {
@@ -334,44 +421,58 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             from_path,
             to_path,
         } => {
-            save_dbs(run, to_path)?;
-            let from = crate::sessions::HomeRef {
-                name: copy.from.clone(),
-                path: from_path.clone(),
-            };
-            let to = crate::sessions::HomeRef {
-                name: copy.to.clone(),
-                path: to_path.clone(),
-            };
-            crate::sessions::share::copy(&from, &to, copy, run.env.clock.now())?;
+            run.save_dbs(to_path)?;
+            crate::sessions::share::copy(
+                &home_ref(&copy.from, from_path),
+                &home_ref(&copy.to, to_path),
+                copy,
+                env.clock.now(),
+            )?;
             Ok(done(
                 format!("copied thread {} into {}", copy.id, tick(&copy.target)),
                 None,
             ))
         }
-        Op::Refresh { account_id } => {
+        Op::Refresh { account_id, force } => {
             let outcome = crate::auth::refresh::refresh_locked(
-                vault, backups, &run.homes, account_id, false, env.clock,
+                vault,
+                &mut run.backups,
+                &run.homes,
+                account_id,
+                *force,
+                env.clock,
             )?;
-            vault.record_auth_writes(generation, seq, &outcome.written, account_id, env.clock.ts())?;
+            vault.record_auth_writes(
+                generation,
+                seq,
+                &outcome.written,
+                account_id,
+                env.clock.ts(),
+            )?;
             run.touched
                 .extend(outcome.written.iter().map(|(f, _)| f.clone()));
             let name = vault
                 .account(account_id)?
                 .map(|a| a.name().to_string())
                 .unwrap_or_default();
-            Ok(done(
-                match outcome.result {
-                    crate::auth::refresh::Refreshed::Refreshed => format!("refreshed {name}"),
-                    crate::auth::refresh::Refreshed::TookNewer => {
-                        format!("took newer tokens of {name} from a home")
-                    }
-                    crate::auth::refresh::Refreshed::NotNeeded => {
-                        format!("{name}'s tokens were fresh")
-                    }
-                },
-                None,
-            ))
+            let mut message = match outcome.result {
+                crate::auth::refresh::Refreshed::Refreshed if *force => {
+                    format!("refreshed {name}'s tokens")
+                }
+                crate::auth::refresh::Refreshed::Refreshed => {
+                    format!("refreshed {name}'s tokens first (they were about to expire)")
+                }
+                crate::auth::refresh::Refreshed::TookNewer => {
+                    format!("took newer tokens of {name} from a home")
+                }
+                crate::auth::refresh::Refreshed::NotNeeded => {
+                    format!("{name}'s tokens were fresh")
+                }
+            };
+            for (f, _) in &outcome.written {
+                message.push_str(&format!("; wrote the new tokens into {}", tick(f)));
+            }
+            Ok(done(message, None))
         }
         Op::SetBaseUrl {
             path, url, expect, ..
@@ -381,7 +482,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             let check = (!run.touched.contains(&file)).then_some(expect);
             let w = homes::set_base_url_journaled(
                 vault,
-                backups,
+                &mut run.backups,
                 path,
                 url.as_deref(),
                 check,
@@ -446,6 +547,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             path,
             source,
             expect,
+            any,
             ..
         } => {
             let file = auth::auth_path(path);
@@ -471,14 +573,14 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                     Source::Direct(Credentials::ApiKey { key })
                 }
             };
-            let expect = if run.touched.contains(&file) {
+            let expect = if *any || run.touched.contains(&file) {
                 Expect::Anything
             } else {
                 Expect::Fingerprint(expect.clone())
             };
             let (written, backup) = homes::write_journaled(
                 vault,
-                backups,
+                &mut run.backups,
                 path,
                 source,
                 &expect,
@@ -486,20 +588,75 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 env.clock.ts(),
             )?;
             run.touched.insert(file.clone());
-            let mut message = format!("wrote {} ({})", tick(&file), written.account.name());
+            let mut message = match &written.outcome {
+                auth::WriteOutcome::Unchanged => {
+                    format!("{} already held {}", tick(&file), written.account.name())
+                }
+                auth::WriteOutcome::Written { .. } => {
+                    format!("wrote {} ({})", tick(&file), written.account.name())
+                }
+            };
             if let Some(h) = &written.harvested {
-                message.push_str(&format!(
-                    "; first saved {}'s {} into the vault",
-                    h.name,
-                    if h.imported { "login" } else { "newer tokens" }
-                ));
+                message.push_str(&if h.imported {
+                    format!("; saved new login {} into the vault first", h.name)
+                } else {
+                    format!("; took newer tokens of {} into the vault first", h.name)
+                });
             }
             Ok(done(message, backup))
         }
+        Op::RemoveAuth { path, account_id } => {
+            let file = auth::auth_path(path);
+            let before = fsx::read_optional(&file)?.map(|b| fingerprint(&b));
+            let outcome = auth::remove_with(
+                path,
+                |current| {
+                    let Some(bytes) = current else {
+                        return Ok(false);
+                    };
+                    homes::harvest(vault, bytes, env.clock.ts())?;
+                    // Only the login being moved is removed; anything else stays.
+                    homes::holds_account(vault, bytes, account_id)
+                },
+                |orig, bytes| run.backups.save(orig, bytes),
+            )?;
+            let backup = match outcome {
+                auth::WriteOutcome::Written { backup } => backup,
+                auth::WriteOutcome::Unchanged => {
+                    return Ok(done(format!("{} no longer held it", tick(&file)), None));
+                }
+            };
+            vault.record_file(
+                generation,
+                seq,
+                &file,
+                backup.as_deref(),
+                before.as_deref(),
+                None,
+            )?;
+            vault.clear_placement(path)?;
+            Ok(done(
+                format!("removed the login from {}", tick(&file)),
+                backup,
+            ))
+        }
+        Op::RestoreFile {
+            path,
+            backup,
+            after,
+        } => {
+            let (message, saved) = super::rollback::restore(
+                vault,
+                &mut run.backups,
+                super::rollback::Restore {
+                    path,
+                    backup: backup.as_deref(),
+                    after: after.as_deref(),
+                },
+                homes::Step { generation, seq },
+                env.clock,
+            )?;
+            Ok(done(message, saved))
+        }
     }
-}
-
-/// Observe with the process environment.
-pub fn observe_now(manifest: &Manifest, vault: &Vault, scope: &observe::Scope) -> Result<Observed> {
-    observe::observe(manifest, vault, &|v| std::env::var(v).ok(), scope)
 }

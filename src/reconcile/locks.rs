@@ -45,9 +45,15 @@ pub fn settle_interrupted(
     Ok(())
 }
 
+/// What a home's lock is keyed by: its folder resolved (symlinks, `..`), so that two
+/// spellings of one folder are one lock.
+pub fn key(home: &Path) -> PathBuf {
+    crate::vault::tokens::placement_key(home)
+}
+
 /// The lock of one home.
 pub fn home(state_dir: &Path, home: &Path, holder: &str) -> Result<FileLock> {
-    let key = hex(&Sha256::digest(home.to_string_lossy().as_bytes()));
+    let key = hex(&Sha256::digest(key(home).to_string_lossy().as_bytes()));
     take(
         &lock_dir(state_dir)?.join(format!("home-{}.lock", &key[..16])),
         &format!("the lock of home `{}`", crate::paths::display(home)),
@@ -61,11 +67,11 @@ pub fn homes<'a>(
     paths: impl IntoIterator<Item = &'a Path>,
     holder: &str,
 ) -> Result<Vec<FileLock>> {
-    let mut paths: Vec<&Path> = paths.into_iter().collect();
+    let mut paths: Vec<(PathBuf, &Path)> = paths.into_iter().map(|p| (key(p), p)).collect();
     paths.sort();
-    paths.dedup();
+    paths.dedup_by(|a, b| a.0 == b.0);
     paths
         .into_iter()
-        .map(|p| home(state_dir, p, holder))
+        .map(|(_, p)| home(state_dir, p, holder))
         .collect()
 }

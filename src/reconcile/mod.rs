@@ -11,11 +11,14 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub mod apply;
+pub mod engine;
 pub mod locks;
 pub mod observe;
+pub mod ops;
 pub mod plan;
-pub mod render;
+pub mod plan_file;
 pub mod rollback;
+pub mod status;
 
 pub use observe::Observed;
 
@@ -55,9 +58,13 @@ pub enum Op {
         path: PathBuf,
         account_id: String,
     },
-    /// Refresh a ChatGPT login's tokens (they expire within 5 minutes) before writing them;
-    /// homes holding the login get the new tokens at once.
-    Refresh { account_id: String },
+    /// Refresh a ChatGPT login's tokens (they expire within the refresh window, or `force`:
+    /// `refresh-token`); every folder holding the login gets the new tokens at once.
+    Refresh {
+        account_id: String,
+        #[serde(default)]
+        force: bool,
+    },
     /// Fix one visibility problem in a home's state DB.
     RepairThread {
         home: String,
@@ -93,7 +100,60 @@ pub enum Op {
         /// Fingerprint of the file at observe time (`None`: absent); apply refuses when it
         /// changed meanwhile.
         expect: Option<String>,
+        /// An imperative write (`switch` without a manifest, `run --account`): whatever the
+        /// file holds now is harvested and replaced.
+        #[serde(default)]
+        any: bool,
     },
+    /// Remove a login from a folder (`switch --move`: it lives elsewhere now), with a
+    /// backup and after harvesting it.
+    RemoveAuth { path: PathBuf, account_id: String },
+    /// Put back a file a generation replaced (`rollback`). What an auth.json gets is
+    /// decided under the locks, after the harvest: never an older or spent copy of a login
+    /// than the vault or the file holds.
+    RestoreFile {
+        path: PathBuf,
+        /// The backup to restore; `None`: the generation created the file, remove it.
+        backup: Option<PathBuf>,
+        /// Fingerprint the generation left the file with (to say it changed since).
+        after: Option<String>,
+    },
+    /// Move a thread into its home's trash (`session trash`).
+    TrashThread {
+        home: String,
+        path: PathBuf,
+        id: String,
+    },
+    /// Put a trashed thread back (`session restore`).
+    RestoreThread {
+        home: String,
+        path: PathBuf,
+        id: String,
+    },
+}
+
+impl Op {
+    /// The folders this operation writes in (their cdxs locks are taken first).
+    pub fn folders(&self) -> Vec<&std::path::Path> {
+        match self {
+            Op::CreateHomeDir { path, .. }
+            | Op::WriteAuth { path, .. }
+            | Op::SetBaseUrl { path, .. }
+            | Op::Harvest { path, .. }
+            | Op::RepairThread { path, .. }
+            | Op::PurgeTrash { path, .. }
+            | Op::TrashThread { path, .. }
+            | Op::RestoreThread { path, .. }
+            | Op::RemoveAuth { path, .. } => vec![path.as_path()],
+            Op::CopyThread {
+                from_path, to_path, ..
+            } => vec![from_path.as_path(), to_path.as_path()],
+            Op::RestoreFile { path, .. } => {
+                vec![path.parent().unwrap_or(std::path::Path::new("/"))]
+            }
+            Op::ImportAuthFile { .. } | Op::Refresh { .. } => vec![],
+        }
+    }
 }
 
 /// Where the credentials written into a home come from.

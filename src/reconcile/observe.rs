@@ -131,6 +131,8 @@ pub struct Observed {
     pub sessions: BTreeMap<String, SessionsObs>,
     /// Rollout heads read from disk (not from the cache) while observing.
     pub heads_read: usize,
+    /// Fingerprints of refresh tokens that are spent: a copy holding one is dead.
+    pub spent: std::collections::BTreeSet<String>,
 }
 
 /// What the session policies need to know about one home.
@@ -255,6 +257,7 @@ pub fn observe(
             .map(|(id, q)| (id.clone(), QuotaObs::from_quota(q)))
             .collect(),
         online: !scope.offline,
+        spent: vault.spent()?,
         ..Observed::default()
     };
     let procs = if scope.skip_processes {

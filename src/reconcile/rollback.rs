@@ -1,35 +1,26 @@
 //! `rollback [GEN]`: put back what a generation replaced, from its backups, as a new
-//! generation (with its own backups). A restored auth.json never carries older tokens than
-//! the vault holds: if the backup is an older copy of a login the vault knows, the vault's
-//! newest copy of that login is written instead.
+//! generation (with its own backups), run by the one executor.
+//!
+//! What an auth.json gets is decided at the moment of writing, under Codex's locks and after
+//! the harvest: if the backup holds a ChatGPT login, the vault's newest copy of that login
+//! is written (it may have been refreshed, or rotated by Codex, since the backup was made),
+//! never an older or a spent one.
 
-use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
-use crate::auth::freshness;
+use super::{Action, ActionKind, Op, Plan};
 use crate::backup::Backups;
+use crate::clock::Clock;
 use crate::codex::auth::{self, AuthState, Credentials, WriteOutcome};
 use crate::error::{Error, Result, tick};
 use crate::fsx;
 use crate::homes;
 use crate::secret::fingerprint;
 use crate::vault::Vault;
-use crate::vault::accounts::{match_credentials, tokens_freshness};
+use crate::vault::accounts::match_credentials;
 use crate::vault::journal::Generation;
 
-/// One file to put back.
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub path: PathBuf,
-    /// Content to restore; `None` = the generation created the file: remove it.
-    pub restore: Option<Vec<u8>>,
-    /// The file changed after the generation wrote it (it will be backed up too).
-    pub changed_since: bool,
-    /// Why the content differs from the backup (newer tokens from the vault).
-    pub note: Option<String>,
-}
-
-/// The newest generation that changed files, other than rollbacks of it.
+/// The newest generation that changed files.
 pub fn default_target(vault: &Vault) -> Result<Option<i64>> {
     for g in vault.generations(200)? {
         if let Some(full) = vault.generation(g.id)?
@@ -41,151 +32,233 @@ pub fn default_target(vault: &Vault) -> Result<Option<i64>> {
     Ok(None)
 }
 
-pub fn prepare(vault: &Vault, generation: &Generation) -> Result<Vec<Step>> {
-    let accounts = vault.accounts()?;
-    let mut steps = Vec::new();
-    // Files in reverse order; only the first record of a path counts (its pre-generation state).
+/// A file to put back, as rollback shows it before asking.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub path: PathBuf,
+    /// `false`: the generation created the file; it is removed.
+    pub restore: bool,
+    /// The file changed after the generation wrote it (it is backed up too).
+    pub changed_since: bool,
+    /// What the vault's newer tokens would put in instead (decided again when writing).
+    pub note: Option<String>,
+}
+
+/// The plan that undoes `generation`: one `RestoreFile` per file it changed (the first
+/// record of a path is its state before the generation), in reverse order.
+pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)> {
     let mut seen = std::collections::BTreeSet::new();
     let firsts: Vec<_> = generation
         .files
         .iter()
         .filter(|f| seen.insert(f.path.clone()))
         .collect();
+    let mut actions = Vec::new();
+    let mut steps = Vec::new();
     for f in firsts.into_iter().rev() {
+        if let Some(b) = &f.backup
+            && !b.exists()
+        {
+            return Err(Error::user(format!(
+                "the backup {} of {} is gone",
+                tick(b),
+                tick(&f.path)
+            ))
+            .with_help("the backup folder was removed or damaged; restore the file by hand"));
+        }
         let current = fsx::read_optional(&f.path)?.map(|b| fingerprint(&b));
-        let changed_since = current != f.after_fingerprint;
-        let (restore, note) = match &f.backup {
-            None => (None, None),
-            Some(b) => {
-                let bytes = std::fs::read(b).map_err(|e| {
-                    Error::io(format!("cannot read the backup {}", tick(b)), e).with_help(
-                        "the backup folder was removed or damaged; restore the file by hand",
-                    )
-                })?;
-                newest_tokens(&accounts, bytes)
-            }
+        // A preview for the person; the content is decided again under the locks.
+        let note = match &f.backup {
+            Some(b) if is_auth_json(&f.path) => std::fs::read(b)
+                .ok()
+                .and_then(|saved| auth_content(vault, &saved).ok())
+                .and_then(|(_, note)| note),
+            _ => None,
         };
         steps.push(Step {
             path: f.path.clone(),
-            restore,
-            changed_since,
+            restore: f.backup.is_some(),
+            changed_since: current != f.after_fingerprint,
             note,
         });
+        actions.push(Action {
+            address: f.path.display().to_string(),
+            kind: ActionKind::Update,
+            description: format!("restore from generation {}", generation.id),
+            changes: vec![],
+            op: Op::RestoreFile {
+                path: f.path.clone(),
+                backup: f.backup.clone(),
+                after: f.after_fingerprint.clone(),
+            },
+        });
     }
-    Ok(steps)
-}
-
-/// If `bytes` is an older copy of a login the vault holds, the vault's copy instead.
-fn newest_tokens(
-    accounts: &[crate::vault::Account],
-    bytes: Vec<u8>,
-) -> (Option<Vec<u8>>, Option<String>) {
-    if let Ok(AuthState::Credentials(creds @ Credentials::ChatGpt(_))) = auth::parse(&bytes)
-        && let Credentials::ChatGpt(t) = &creds
-        && let Some(vault) = match_credentials(accounts, &creds)
-        && freshness::compare(&vault.freshness(), &tokens_freshness(t)) == Ordering::Greater
-        && let Some(newer) = vault.credentials()
-    {
-        return (
-            Some(auth::render(&newer)),
-            Some(format!("with the vault's newer tokens of {}", vault.name())),
-        );
-    }
-    (Some(bytes), None)
+    let plan = Plan {
+        manifest: PathBuf::new(),
+        manifest_fingerprint: String::new(),
+        actions,
+        drift: vec![],
+        errors: vec![],
+        notes: vec![],
+        observed: Default::default(),
+        accepted: vec![],
+    };
+    Ok((plan, steps))
 }
 
 fn is_auth_json(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n == auth::AUTH_FILE)
 }
 
-/// Restore the steps as generation `new_gen`.
-pub fn execute(
-    vault: &mut Vault,
-    steps: &[Step],
-    new_gen: i64,
-    state_dir: &Path,
-    now: i64,
-) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
-    let mut backups = Backups::new(state_dir, &format!("gen{new_gen}-rollback"));
-    let mut done = Vec::new();
-    for (seq, step) in steps.iter().enumerate() {
-        let before = fsx::read_optional(&step.path)?.map(|b| fingerprint(&b));
-        let outcome = if is_auth_json(&step.path) {
-            let home = fsx::parent_of(&step.path);
-            match &step.restore {
-                Some(content) => auth::write_with(
-                    &home,
-                    |current| {
-                        if let Some(bytes) = current {
-                            homes::harvest(vault, bytes, now)?;
-                        }
-                        Ok(Some(content.clone()))
-                    },
-                    |orig, bytes| backups.save(orig, bytes),
-                )?,
-                None => auth::remove_with(
-                    &home,
-                    |current| {
-                        if let Some(bytes) = current {
-                            homes::harvest(vault, bytes, now)?;
-                        }
-                        Ok(true)
-                    },
-                    |orig, bytes| backups.save(orig, bytes),
-                )?,
-            }
-        } else {
-            // Other files (the manifest): back up, then atomic write or remove.
-            let current = fsx::read_optional(&step.path)?;
-            let backup = match &current {
-                Some(bytes) => Some(backups.save(&step.path, bytes)?),
-                None => None,
-            };
-            match &step.restore {
-                Some(content) if current.as_deref() != Some(content.as_slice()) => {
-                    // Keep the file's mode; a re-created one may hold secrets (config.toml).
-                    let mode = fsx::mode_of(&step.path).unwrap_or(fsx::SECRET_FILE_MODE);
-                    fsx::write_atomic(&step.path, content, mode)?;
-                    WriteOutcome::Written { backup }
-                }
-                None if current.is_some() => {
-                    std::fs::remove_file(&step.path)
-                        .map_err(|e| Error::io(format!("cannot remove {}", tick(&step.path)), e))?;
-                    WriteOutcome::Written { backup }
-                }
-                _ => WriteOutcome::Unchanged,
-            }
-        };
-        let after = fsx::read_optional(&step.path)?.map(|b| fingerprint(&b));
-        let backup = match outcome {
-            WriteOutcome::Written { backup } => backup,
-            WriteOutcome::Unchanged => None,
-        };
-        vault.record_file(
-            new_gen,
-            seq,
-            &step.path,
-            backup.as_deref(),
-            before.as_deref(),
-            after.as_deref(),
-        )?;
-        if is_auth_json(&step.path)
-            && let Some(fp) = &after
-        {
-            let id = step
-                .restore
-                .as_deref()
-                .and_then(|b| auth::parse(b).ok())
-                .and_then(|s| match s {
-                    AuthState::Credentials(c) => {
-                        match_credentials(&vault.accounts().ok()?, &c).map(|a| a.id.clone())
-                    }
-                    _ => None,
-                });
-            vault.set_baseline(&step.path, fp, id.as_deref(), Some(new_gen), now)?;
+/// One `RestoreFile` action.
+pub struct Restore<'a> {
+    pub path: &'a Path,
+    pub backup: Option<&'a Path>,
+    pub after: Option<&'a str>,
+}
+
+/// What an auth.json restored from `saved` gets: for a ChatGPT login, the vault's newest
+/// copy (both the file's current copy and the backup were harvested just before); anything
+/// else (an API key, a foreign mode) as it was.
+fn auth_content(vault: &Vault, saved: &[u8]) -> Result<(Vec<u8>, Option<String>)> {
+    let Ok(AuthState::Credentials(creds @ Credentials::ChatGpt(_))) = auth::parse(saved) else {
+        return Ok((saved.to_vec(), None));
+    };
+    let all = vault.accounts()?;
+    let Some(account) = match_credentials(&all, &creds) else {
+        return Ok((saved.to_vec(), None));
+    };
+    let spent = match account.secret_fingerprint() {
+        Some(fp) => vault.is_spent(&fp)?,
+        None => false,
+    };
+    match account.credentials() {
+        Some(newest) if !spent => {
+            let bytes = auth::render(&newest);
+            let note = (bytes != saved)
+                .then(|| format!("with the vault's newer tokens of {}", account.name()));
+            Ok((bytes, note))
         }
-        vault.finish_action(new_gen, seq, None)?;
-        done.push((step.path.clone(), backup));
+        _ => Err(Error::user(format!(
+            "every copy of {}'s login that cdxs knows is spent; restoring it would log Codex out",
+            account.name()
+        ))
+        .with_help(format!(
+            "log in again with `cdxs login oauth` (as {})",
+            account.name()
+        ))),
     }
-    Ok(done)
+}
+
+/// Restore one file (the caller holds the locks). Returns what was done and the backup of
+/// the content it replaced.
+pub fn restore(
+    vault: &mut Vault,
+    backups: &mut Backups,
+    r: Restore,
+    step: homes::Step,
+    clock: &dyn Clock,
+) -> Result<(String, Option<PathBuf>)> {
+    let path = r.path;
+    let saved = match r.backup {
+        Some(b) => Some(std::fs::read(b).map_err(|e| {
+            Error::io(format!("cannot read the backup {}", tick(b)), e)
+                .with_help("the backup folder was removed or damaged; restore the file by hand")
+        })?),
+        None => None,
+    };
+    let before = fsx::read_optional(path)?.map(|b| fingerprint(&b));
+    let changed_since = before.as_deref() != r.after;
+    let mut note = None;
+    let outcome = if is_auth_json(path) {
+        let home = fsx::parent_of(path);
+        let now = clock.ts();
+        match &saved {
+            Some(saved) => auth::write_with(
+                &home,
+                |current| {
+                    // Inside Codex's locks: the newest copies are known before deciding.
+                    if let Some(bytes) = current {
+                        homes::harvest(vault, bytes, now)?;
+                    }
+                    homes::harvest(vault, saved, now)?;
+                    let (content, why) = auth_content(vault, saved)?;
+                    note = why;
+                    Ok(Some(content))
+                },
+                |orig, bytes| backups.save(orig, bytes),
+            )?,
+            None => auth::remove_with(
+                &home,
+                |current| {
+                    if let Some(bytes) = current {
+                        homes::harvest(vault, bytes, now)?;
+                    }
+                    Ok(true)
+                },
+                |orig, bytes| backups.save(orig, bytes),
+            )?,
+        }
+    } else {
+        // Other files (the manifest, config.toml): back up, then atomic write or remove.
+        let current = fsx::read_optional(path)?;
+        match (&saved, &current) {
+            (Some(content), cur) if cur.as_deref() != Some(content.as_slice()) => {
+                let backup = match cur {
+                    Some(bytes) => Some(backups.save(path, bytes)?),
+                    None => None,
+                };
+                // Keep the file's mode; a re-created one may hold secrets (config.toml).
+                let mode = fsx::mode_of(path).unwrap_or(fsx::SECRET_FILE_MODE);
+                fsx::write_atomic(path, content, mode)?;
+                WriteOutcome::Written { backup }
+            }
+            (None, Some(bytes)) => {
+                let backup = Some(backups.save(path, bytes)?);
+                std::fs::remove_file(path)
+                    .map_err(|e| Error::io(format!("cannot remove {}", tick(path)), e))?;
+                WriteOutcome::Written { backup }
+            }
+            _ => WriteOutcome::Unchanged,
+        }
+    };
+    let after = fsx::read_optional(path)?.map(|b| fingerprint(&b));
+    let backup = match outcome {
+        WriteOutcome::Written { backup } => backup,
+        WriteOutcome::Unchanged => None,
+    };
+    vault.record_file(
+        step.generation,
+        step.seq,
+        path,
+        backup.as_deref(),
+        before.as_deref(),
+        after.as_deref(),
+    )?;
+    if is_auth_json(path) {
+        let home = fsx::parent_of(path);
+        match (&after, fsx::read_optional(path)?) {
+            (Some(fp), Some(bytes)) => {
+                let id = homes::account_of(vault, &bytes)?;
+                vault.set_baseline(path, fp, id.as_deref(), Some(step.generation), clock.ts())?;
+                match id {
+                    Some(id) => vault.set_placement(&home, &id, clock.ts())?,
+                    None => vault.clear_placement(&home)?,
+                }
+            }
+            _ => vault.clear_placement(&home)?,
+        }
+    }
+    let what = match (&saved, after.is_some()) {
+        (None, false) => format!("removed {} (the generation created it)", tick(path)),
+        _ => format!("restored {}", tick(path)),
+    };
+    let mut message = what;
+    if let Some(n) = note {
+        message.push_str(&format!(" {n}"));
+    }
+    if changed_since {
+        message.push_str("; it had changed since, and that content is backed up too");
+    }
+    Ok((message, backup))
 }

@@ -9,7 +9,7 @@ use super::{Vault, ids};
 use crate::auth::freshness::{self, Freshness};
 use crate::codex::auth::{ChatGptTokens, Credentials};
 use crate::codex::jwt;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -383,7 +383,7 @@ impl Vault {
     /// prefix. Ambiguity is an error listing the candidates.
     pub fn find(&self, query: &str) -> Result<Account> {
         let all = self.accounts()?;
-        find_in(&all, query).cloned()
+        Ok(crate::resolve::find(&all, query)?.clone())
     }
 }
 
@@ -472,68 +472,6 @@ pub(crate) fn upsert_in(
         save(tx, &stored)?;
     }
     Ok((outcome, stored))
-}
-
-/// Lookup rules shared by the vault and the manifest-aware resolver.
-pub fn find_in<'a>(all: &'a [Account], query: &str) -> Result<&'a Account> {
-    let q = query.trim();
-    if q.is_empty() {
-        return Err(Error::user("an account name cannot be empty"));
-    }
-    if let Some(a) = all.iter().find(|a| a.id == q) {
-        return Ok(a);
-    }
-    let lower = q.to_lowercase();
-    let exact: Vec<&Account> = all
-        .iter()
-        .filter(|a| {
-            a.email.as_deref().map(str::to_lowercase).as_deref() == Some(lower.as_str())
-                || a.label.as_deref() == Some(q)
-        })
-        .collect();
-    if exact.len() == 1 {
-        return Ok(exact[0]);
-    }
-    if exact.len() > 1 {
-        return Err(ambiguous(q, &exact));
-    }
-    let prefixed: Vec<&Account> = all
-        .iter()
-        .filter(|a| {
-            a.id.starts_with(q)
-                || a.email
-                    .as_deref()
-                    .is_some_and(|e| e.to_lowercase().starts_with(&lower))
-                || a.label.as_deref().is_some_and(|l| l.starts_with(q))
-        })
-        .collect();
-    match prefixed.len() {
-        1 => Ok(prefixed[0]),
-        0 => Err(Error::user(format!("no account matches `{q}`")).with_help(
-            "see `cdxs account list`; accounts are named by alias, id, email or a unique email prefix",
-        )),
-        _ => Err(ambiguous(q, &prefixed)),
-    }
-}
-
-fn ambiguous(q: &str, candidates: &[&Account]) -> Error {
-    let list = candidates
-        .iter()
-        .map(|a| {
-            let ws = a
-                .chatgpt_account_id
-                .as_deref()
-                .map(|w| format!(", workspace {w}"))
-                .unwrap_or_default();
-            format!("  {}  {}{ws}", a.id, a.name())
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    Error::user(format!(
-        "`{q}` matches {} accounts:\n{list}",
-        candidates.len()
-    ))
-    .with_help("name one of them by its id")
 }
 
 /// The vault account whose credentials `creds` are, if any.

@@ -53,6 +53,80 @@ pub struct Baseline {
     pub generation: Option<i64>,
 }
 
+/// What a generation is about to do (for [`run_generation`]).
+pub struct GenerationSpec<'a> {
+    /// `apply`, `switch`, `run`, `session trash`, ...
+    pub command: &'a str,
+    pub manifest: Option<&'a str>,
+    pub rollback_of: Option<i64>,
+    /// (address, kind, description) of each action, in order.
+    pub actions: Vec<(String, String, String)>,
+}
+
+/// Why a generation stopped: the action that failed (its index), how many were done, and
+/// the cause. Later actions are journaled as `skipped`.
+#[derive(Debug)]
+pub struct Stopped {
+    pub generation: i64,
+    pub seq: usize,
+    pub done: usize,
+    pub error: crate::error::Error,
+}
+
+/// Run one journaled generation: every command that writes goes through here. `run` does
+/// action `seq`; the first failure finishes the generation as `failed` and stops.
+/// `finish` runs after the last action, before the generation is marked `ok` (the drift
+/// baseline is recorded there).
+pub fn run_generation<T>(
+    vault: &mut Vault,
+    spec: &GenerationSpec,
+    clock: &dyn crate::clock::Clock,
+    mut run: impl FnMut(&mut Vault, i64, usize) -> Result<T>,
+    finish: impl FnOnce(&mut Vault, i64) -> Result<()>,
+) -> std::result::Result<(i64, Vec<T>), Stopped> {
+    let stop = |generation, seq, done, error| Stopped {
+        generation,
+        seq,
+        done,
+        error,
+    };
+    let generation = vault
+        .begin_generation(
+            spec.command,
+            spec.manifest,
+            spec.rollback_of,
+            &spec.actions,
+            clock.ts(),
+        )
+        .map_err(|e| stop(0, 0, 0, e))?;
+    let mut out = Vec::with_capacity(spec.actions.len());
+    for seq in 0..spec.actions.len() {
+        match run(vault, generation, seq) {
+            Ok(v) => {
+                vault
+                    .finish_action(generation, seq, None)
+                    .map_err(|e| stop(generation, seq, out.len(), e))?;
+                out.push(v);
+            }
+            Err(e) => {
+                let cause = e.full_message();
+                let _ = vault.finish_action(generation, seq, Some(&cause));
+                let _ = vault.finish_generation(generation, false, Some(&cause), clock.ts());
+                return Err(stop(generation, seq, out.len(), e));
+            }
+        }
+    }
+    if let Err(e) = finish(vault, generation) {
+        let cause = e.to_string();
+        let _ = vault.finish_generation(generation, false, Some(&cause), clock.ts());
+        return Err(stop(generation, spec.actions.len(), out.len(), e));
+    }
+    vault
+        .finish_generation(generation, true, None, clock.ts())
+        .map_err(|e| stop(generation, spec.actions.len(), out.len(), e))?;
+    Ok((generation, out))
+}
+
 const GENERATION_COLUMNS: &str =
     "id, started_at, finished_at, command, status, manifest, rollback_of, error";
 

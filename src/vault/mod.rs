@@ -72,6 +72,13 @@ impl Vault {
         Ok(vault)
     }
 
+    /// `PRAGMA synchronous` of this connection (2 = FULL).
+    pub fn synchronous(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))?)
+    }
+
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
     }

@@ -71,7 +71,9 @@ impl Vault {
 
     /// Every spent fingerprint (plan observes them once).
     pub fn spent(&self) -> Result<BTreeSet<String>> {
-        let mut stmt = self.conn().prepare("SELECT fingerprint FROM spent_tokens")?;
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT fingerprint FROM spent_tokens")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<rusqlite::Result<BTreeSet<_>>>()?)
     }
@@ -145,7 +147,8 @@ mod tests {
         assert!(!v.is_spent("sha256:1").unwrap());
         v.mark_spent("oauth_a", "sha256:1", Spent::Refreshed, 10)
             .unwrap();
-        v.mark_spent("oauth_a", "sha256:1", Spent::Refused, 11).unwrap();
+        v.mark_spent("oauth_a", "sha256:1", Spent::Refused, 11)
+            .unwrap();
         assert!(v.is_spent("sha256:1").unwrap());
         assert_eq!(v.spent().unwrap().len(), 1);
         let home = dir.path().join("h");

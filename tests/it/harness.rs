@@ -71,23 +71,55 @@ impl Env {
         cmd
     }
 
-    fn isolated(&self, mut cmd: assert_cmd::Command) -> assert_cmd::Command {
-        cmd.current_dir(&self.work)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("CDXS_STATE_DIR", &self.state)
-            .env("NO_COLOR", "1")
-            .env("TZ", "UTC")
-            .env("CDXS_LOCK_TIMEOUT", "10")
+    /// The environment every cdxs under test gets (nothing else from the test's own).
+    fn env_pairs(&self) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = [
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("HOME", self.home.display().to_string()),
+            ("CDXS_STATE_DIR", self.state.display().to_string()),
+            ("NO_COLOR", "1".into()),
+            ("TZ", "UTC".into()),
+            ("CDXS_LOCK_TIMEOUT", "10".into()),
             // No test may reach OpenAI: endpoints point at a closed local port unless a
             // test points them at its mock.
-            .env("CDXS_AUTH_BASE_URL", "http://127.0.0.1:9")
-            .env("CDXS_CHATGPT_BASE_URL", "http://127.0.0.1:9/backend-api");
-        for (k, v) in self.extra.borrow().iter() {
+            ("CDXS_AUTH_BASE_URL", "http://127.0.0.1:9".into()),
+            (
+                "CDXS_CHATGPT_BASE_URL",
+                "http://127.0.0.1:9/backend-api".into(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        pairs.extend(self.extra.borrow().iter().cloned());
+        pairs
+    }
+
+    fn isolated(&self, mut cmd: assert_cmd::Command) -> assert_cmd::Command {
+        cmd.current_dir(&self.work).env_clear();
+        for (k, v) in self.env_pairs() {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// `cdxs` as a `std::process::Command` (to spawn it and do something while it runs),
+    /// with the same environment as [`Env::cdxs`]; stdin closed, output piped.
+    pub fn spawn(&self, args: &[&str], extra: &[(&str, &str)]) -> std::process::Child {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cdxs"));
+        cmd.current_dir(&self.work).env_clear();
+        for (k, v) in self.env_pairs() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 
     /// Set an environment variable for every later cdxs run.

@@ -17,4 +17,5 @@ mod real_codex_homes;
 mod real_codex_releases;
 mod real_codex_rotation;
 mod real_codex_sessions;
+mod rotation;
 mod sessions;

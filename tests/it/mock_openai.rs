@@ -29,6 +29,10 @@ pub struct MockAccount {
     pub ttl: i64,
     /// `/wham/usage` answer; `None` = 500.
     pub usage: Option<Value>,
+    /// When set, `/wham/usage` answers this status (403: the account may not read usage).
+    pub usage_status: Option<u16>,
+    /// The issuer's `iat` of the last pair it issued (issuer time only moves forward).
+    pub last_iat: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +85,8 @@ impl MockAccount {
             generation: 1,
             ttl: 3600,
             usage: Some(usage(20.0, 40.0)),
+            usage_status: None,
+            last_iat: 0,
         }
     }
 
@@ -99,9 +105,11 @@ impl MockAccount {
         })
     }
 
-    /// A fresh id/access token pair (the refresh token is rotated by the caller).
-    pub fn tokens(&self) -> (String, String) {
-        let now = chrono::Utc::now().timestamp();
+    /// A fresh id/access token pair (the refresh token is rotated by the caller). The
+    /// issuer's clock is the real one, and each pair is stamped later than the last.
+    pub fn tokens(&mut self) -> (String, String) {
+        let now = chrono::Utc::now().timestamp().max(self.last_iat + 1);
+        self.last_iat = now;
         let c = self.claims(now);
         let mut access = c.clone();
         access["jti"] = json!(format!("{}-{}", self.account_id, self.generation));
@@ -175,8 +183,11 @@ impl MockOpenAi {
 
     /// An auth.json with tokens the issuer knows (current refresh token).
     pub fn auth_json(&self, email: &str) -> String {
-        let a = self.account(email);
-        let (id, access) = a.tokens();
+        let (a, (id, access)) = self.with(|s| {
+            let a = s.accounts.get_mut(email).expect("configured account");
+            let t = a.tokens();
+            (a.clone(), t)
+        });
         serde_json::to_string_pretty(&json!({
             "auth_mode": "chatgpt",
             "OPENAI_API_KEY": null,
@@ -184,6 +195,91 @@ impl MockOpenAi {
             "last_refresh": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         }))
         .unwrap()
+    }
+}
+
+impl MockOpenAi {
+    /// What the real Codex does when it refreshes a login in `home` (codex-formats.md 1.2,
+    /// 1.3): `flock(auth.lock)` (waiting, as Codex does, while cdxs holds it), read the
+    /// token, one refresh at the issuer, write the rotated pair with `last_refresh` from
+    /// Codex's own clock (`skew_secs` off the real one). `Err` when the issuer refused the
+    /// token (a reused one: the guarantee under test is broken).
+    pub fn rotate_as_codex(
+        &self,
+        home: &std::path::Path,
+        skew_secs: i64,
+    ) -> Result<String, String> {
+        let outer = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(home.join("auth.lock"))
+            .unwrap();
+        outer.lock().unwrap();
+        let text = std::fs::read_to_string(home.join("auth.json")).map_err(|e| e.to_string())?;
+        let mut doc: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let rt = doc["tokens"]["refresh_token"]
+            .as_str()
+            .ok_or("no refresh token")?
+            .to_string();
+        let answer = self.with(|s| {
+            s.log.push(Logged {
+                method: "POST".into(),
+                path: "/oauth/token".into(),
+                body: "(codex)".into(),
+                headers: BTreeMap::new(),
+                status: 0,
+            });
+            let Some(a) = s.accounts.values_mut().find(|a| a.refresh_token == rt) else {
+                if let Some(l) = s.log.last_mut() {
+                    l.status = 401;
+                }
+                return Err(format!("the issuer refused {rt} (reused or unknown)"));
+            };
+            a.used.insert(rt.clone());
+            a.generation += 1;
+            a.refresh_token = format!("rt_{}_{}", a.account_id, a.generation);
+            let (id, access) = a.tokens();
+            if let Some(l) = s.log.last_mut() {
+                l.status = 200;
+            }
+            Ok((id, access, a.refresh_token.clone()))
+        })?;
+        doc["tokens"]["id_token"] = json!(answer.0);
+        doc["tokens"]["access_token"] = json!(answer.1);
+        doc["tokens"]["refresh_token"] = json!(answer.2);
+        doc["last_refresh"] = json!(
+            (chrono::Utc::now() + chrono::Duration::seconds(skew_secs))
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        );
+        let commit = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(home.join("auth.json.lock"))
+            .unwrap();
+        commit.lock().unwrap();
+        let tmp = home.join(".auth-codex-tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        std::fs::rename(&tmp, home.join("auth.json")).unwrap();
+        drop(commit);
+        drop(outer);
+        Ok(answer.2)
+    }
+
+    /// The refresh token the issuer accepts now for `email`.
+    pub fn current_token(&self, email: &str) -> String {
+        self.account(email).refresh_token
+    }
+
+    /// Requests the issuer refused (a reused or unknown refresh token).
+    pub fn refusals(&self) -> Vec<Logged> {
+        self.log()
+            .into_iter()
+            .filter(|l| l.path == "/oauth/token" && l.status != 200)
+            .collect()
     }
 }
 
@@ -362,6 +458,13 @@ fn handle(mut req: tiny_http::Request, st: &Arc<Mutex<State>>) {
             drop(s);
             match found {
                 None => respond(req, 401, json!({"error": "unauthorized"}), st, logged),
+                Some(a) if a.usage_status.is_some() => respond(
+                    req,
+                    a.usage_status.unwrap_or(500),
+                    json!({"error": {"code": "forbidden", "message": "not allowed"}}),
+                    st,
+                    logged,
+                ),
                 Some(a) => match &a.usage {
                     Some(u) => respond(req, 200, u.clone(), st, logged),
                     None => respond(req, 500, json!({"error": "boom"}), st, logged),

@@ -475,12 +475,18 @@ fn run_execs_the_command_in_the_home_with_its_exit_code() {
         read_json(&env.codex_home("side").join("auth.json"))["tokens"]["account_id"],
         "acct-bob"
     );
-    // --account with --codex-home writes that account there first
+    // --account with --codex-home writes that account there first (an API key: a ChatGPT
+    // login bound to another home is refused, see rotation.rs)
+    assert!(
+        env.add_api_key("sk-proj-adhoc-run-key-0001")
+            .status
+            .success()
+    );
     let other = env.codex_home("adhoc");
     let out = env.run(&[
         "run",
         "--account",
-        "ann",
+        "api-key-",
         "--codex-home",
         other.to_str().unwrap(),
         "--",
@@ -488,8 +494,8 @@ fn run_execs_the_command_in_the_home_with_its_exit_code() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
-        read_json(&other.join("auth.json"))["tokens"]["account_id"],
-        "acct-ann"
+        read_json(&other.join("auth.json"))["OPENAI_API_KEY"],
+        "sk-proj-adhoc-run-key-0001"
     );
     let out = env.run(&["run", "--home", "side", "--", "/no/such/program"]);
     assert_eq!(code(&out), 1);

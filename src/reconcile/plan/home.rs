@@ -71,7 +71,7 @@ impl Planner<'_> {
             _ => target_account.and_then(|a| a.base_url.clone()),
         };
         self.base_url(home, obs, &alias, want_base_url.as_deref());
-        if holds_target(&obs.auth, &target, target_account) {
+        if holds_target(&obs.auth, &target, target_account, &o.spent) {
             self.accept(home, obs, &target);
             return;
         }
@@ -104,7 +104,7 @@ impl Planner<'_> {
             kind: ActionKind::Create,
             description: format!(
                 "create the Codex home folder `{}` (0700)",
-                crate::paths::display(&home.path)
+                self.shown(&home.path)
             ),
             changes: vec![],
             op: Op::CreateHomeDir {
@@ -296,6 +296,7 @@ impl Planner<'_> {
                     },
                 },
                 expect: obs.auth_fingerprint.clone(),
+                any: false,
             },
         });
     }
@@ -402,7 +403,12 @@ impl Planner<'_> {
 
 /// Does the file already hold the target? The same login with older tokens than the
 /// vault's does not: the vault's newer copy is written.
-fn holds_target(auth: &AuthObs, target: &Target, vault: Option<&AccountObs>) -> bool {
+fn holds_target(
+    auth: &AuthObs,
+    target: &Target,
+    vault: Option<&AccountObs>,
+    spent: &std::collections::BTreeSet<String>,
+) -> bool {
     match (auth, target) {
         (AuthObs::Credentials(c), Target::Vault { account_id }) => {
             let holds = c.account_id() == Some(account_id.as_str())
@@ -418,8 +424,10 @@ fn holds_target(auth: &AuthObs, target: &Target, vault: Option<&AccountObs>) -> 
                     },
                     Some(v),
                 ) => {
-                    v.secret_fingerprint.as_deref() == Some(refresh_fingerprint.as_str())
-                        || freshness::compare(&v.freshness, file) != Ordering::Greater
+                    // A spent token in the file is dead: the vault's copy goes in.
+                    !spent.contains(refresh_fingerprint)
+                        && (v.secret_fingerprint.as_deref() == Some(refresh_fingerprint.as_str())
+                            || freshness::compare(&v.freshness, file) != Ordering::Greater)
                 }
                 (true, _, _) => true,
             }

@@ -1,4 +1,5 @@
-//! `plan(manifest, observed, now) -> Plan`: pure, no I/O, no clock (time is passed in).
+//! `plan(manifest, observed, inputs) -> Plan`: pure, no I/O, no clock, no environment (the
+//! time, the refresh window and the home folder for `~` come in as [`Inputs`]).
 //!
 //! Order of actions: folders first, then imports and harvests (the vault takes newer tokens
 //! before anything is overwritten), then refreshes, then writes (config.toml endpoints and
@@ -40,9 +41,34 @@ struct Planner<'a> {
     refreshes: Vec<Action>,
     accepted: Vec<super::Accepted>,
     now: i64,
+    inputs: &'a Inputs,
 }
 
-pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
+/// What plan needs besides the manifest and the observation.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Unix time of the plan.
+    pub now: i64,
+    /// A login written into a home is refreshed first when it expires within this many
+    /// seconds.
+    pub refresh_window: i64,
+    /// The user's home folder, to show paths as `~/...`.
+    pub home_dir: Option<std::path::PathBuf>,
+}
+
+impl Inputs {
+    /// The plan inputs at `now` with Codex's refresh window (tests).
+    pub fn at(now: i64) -> Inputs {
+        Inputs {
+            now,
+            refresh_window: crate::auth::refresh::REFRESH_WINDOW_SECS,
+            home_dir: None,
+        }
+    }
+}
+
+pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
+    let now = inputs.now;
     let mut p = Planner {
         m,
         o,
@@ -58,6 +84,7 @@ pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
         refreshes: Vec::new(),
         accepted: Vec::new(),
         now,
+        inputs,
     };
     let mut observed = BTreeMap::new();
     // Harvest first, from every declared home: the vault must hold the newest tokens
@@ -109,6 +136,11 @@ pub fn plan(m: &Manifest, o: &Observed, now: i64) -> Plan {
 }
 
 impl Planner<'_> {
+    /// A path for the person (`~/...`), without reading the environment.
+    fn shown(&self, path: &std::path::Path) -> String {
+        crate::paths::display_with(path, self.inputs.home_dir.as_deref())
+    }
+
     fn error(&mut self, address: String, message: String, help: &str) {
         self.errors.push(PlanError {
             address,

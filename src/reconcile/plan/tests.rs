@@ -94,7 +94,7 @@ fn homes_in_sync_plan_nothing() {
         chatgpt_file(&oauth("oauth_me", "me@x.io", 100), 100),
         chatgpt_file(&oauth("oauth_work", "me@corp.io", 100), 100),
     );
-    let p = plan(&m, &o, 1000);
+    let p = plan(&m, &o, &Inputs::at(1000));
     assert!(p.actions.is_empty(), "{:#?}", p.actions);
     assert!(p.errors.is_empty() && p.drift.is_empty());
     assert_eq!(p.observed.len(), 2);
@@ -108,7 +108,7 @@ fn missing_folder_and_file_are_created() {
         chatgpt_file(&oauth("oauth_work", "me@corp.io", 100), 100),
     );
     o.homes.get_mut("default").unwrap().dir_exists = false;
-    let p = plan(&m, &o, 1000);
+    let p = plan(&m, &o, &Inputs::at(1000));
     assert_eq!(
         addresses(&p),
         vec![
@@ -133,7 +133,7 @@ fn another_account_is_switched_with_a_redacted_diff() {
     let m = manifest(TWO_HOMES);
     let other = oauth("oauth_work", "me@corp.io", 100);
     let o = observed_two(chatgpt_file(&other, 100), chatgpt_file(&other, 100));
-    let p = plan(&m, &o, 1000);
+    let p = plan(&m, &o, &Inputs::at(1000));
     assert_eq!(
         addresses(&p),
         vec![("home.default.auth".to_string(), ActionKind::Update)]
@@ -156,7 +156,7 @@ fn newer_tokens_in_a_home_are_harvested_not_overwritten() {
         chatgpt_file(&me, 200),
         chatgpt_file(&oauth("oauth_work", "me@corp.io", 100), 100),
     );
-    let p = plan(&m, &o, 1000);
+    let p = plan(&m, &o, &Inputs::at(1000));
     assert_eq!(
         addresses(&p),
         vec![("account.me.harvest".to_string(), ActionKind::Read)]
@@ -176,7 +176,7 @@ fn harvest_comes_before_writes_even_from_an_unbound_home() {
     o.homes.insert("a".into(), home("/h/a", AuthObs::Missing));
     o.homes
         .insert("old".into(), home("/h/old", chatgpt_file(&me, 300)));
-    let p = plan(&m, &o, 1000);
+    let p = plan(&m, &o, &Inputs::at(1000));
     assert_eq!(
         addresses(&p),
         vec![
@@ -194,7 +194,7 @@ fn a_newer_vault_copy_is_written_over_an_older_file() {
         chatgpt_file(&oauth("oauth_work", "me@corp.io", 100), 100),
     );
     o.accounts[0].freshness = fresh(100);
-    let p = plan(&m, &o, 1000);
+    let p = plan(&m, &o, &Inputs::at(1000));
     assert_eq!(
         addresses(&p),
         vec![("home.default.auth".to_string(), ActionKind::Update)]
@@ -236,7 +236,7 @@ fn drift_is_reported_but_a_codex_refresh_is_not() {
             generation: Some(3),
         },
     );
-    let p = plan(&m, &o, 1000);
+    let p = plan(&m, &o, &Inputs::at(1000));
     assert_eq!(p.drift.len(), 1, "{:#?}", p.drift);
     assert_eq!(p.drift[0].address, "home.default.auth");
     assert!(
@@ -259,7 +259,7 @@ fn unresolvable_accounts_are_errors() {
     o.homes.insert("a".into(), home("/h/a", AuthObs::Missing));
     o.homes.insert("b".into(), home("/h/b", AuthObs::Missing));
     o.env_keys.insert("CI_KEY".into(), None);
-    let p = plan(&m, &o, 0);
+    let p = plan(&m, &o, &Inputs::at(0));
     assert!(p.actions.is_empty());
     let messages: Vec<_> = p.errors.iter().map(|e| e.message.as_str()).collect();
     assert!(
@@ -285,10 +285,10 @@ fn env_key_is_compared_by_fingerprint() {
         .insert("a".into(), home("/h/a", key("sha256:11111111")));
     o.env_keys
         .insert("CI_KEY".into(), Some("sha256:11111111".into()));
-    assert!(plan(&m, &o, 0).actions.is_empty());
+    assert!(plan(&m, &o, &Inputs::at(0)).actions.is_empty());
     o.env_keys
         .insert("CI_KEY".into(), Some("sha256:22222222".into()));
-    let p = plan(&m, &o, 0);
+    let p = plan(&m, &o, &Inputs::at(0));
     assert!(
         matches!(&p.actions[0].op, Op::WriteAuth { source: CredentialSource::Env { var, key_fingerprint }, .. } if var == "CI_KEY" && key_fingerprint == "sha256:22222222")
     );
@@ -322,7 +322,7 @@ fn homes_sharing_a_pool_get_distinct_members_by_quota() {
         "b".into(),
         home("/h/b", chatgpt_file(&o.accounts[0].clone(), 1)),
     );
-    let p = plan(&m, &o, 0);
+    let p = plan(&m, &o, &Inputs::at(0));
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(
         addresses(&p),
@@ -339,7 +339,7 @@ fn homes_sharing_a_pool_get_distinct_members_by_quota() {
     // s1 drops to 10%: b moves to the best free member, s3 (a holds s2).
     o.quota.get_mut("id1").unwrap().five_hour = Some(10.0);
     o.homes.get_mut("a").unwrap().auth = chatgpt_file(&o.accounts[1].clone(), 1);
-    let p = plan(&m, &o, 0);
+    let p = plan(&m, &o, &Inputs::at(0));
     assert_eq!(
         addresses(&p),
         vec![("home.b.auth".to_string(), ActionKind::Update)]
@@ -358,7 +358,7 @@ fn targets_select_actions_under_an_address() {
     let m = manifest(TWO_HOMES);
     let mut o = observed_two(AuthObs::Missing, AuthObs::Missing);
     o.homes.get_mut("work").unwrap().dir_exists = false;
-    let mut p = plan(&m, &o, 0);
+    let mut p = plan(&m, &o, &Inputs::at(0));
     assert_eq!(p.actions.len(), 3);
     p.retain_targets(&["home.work".to_string()]);
     assert_eq!(
@@ -377,7 +377,7 @@ fn unmanaged_home_only_gets_its_folder() {
     let mut h = home("/h/s", AuthObs::Foreign("agentIdentity".into()));
     h.dir_exists = false;
     o.homes.insert("s".into(), h);
-    let p = plan(&m, &o, 0);
+    let p = plan(&m, &o, &Inputs::at(0));
     assert_eq!(
         addresses(&p),
         vec![("home.s.dir".to_string(), ActionKind::Create)]
@@ -407,7 +407,7 @@ fn keyring_store_and_running_processes_are_noted() {
             },
         },
     ];
-    let p = plan(&m, &o, 0);
+    let p = plan(&m, &o, &Inputs::at(0));
     let notes: Vec<_> = p.notes.iter().map(|n| n.message.as_str()).collect();
     assert!(notes.iter().any(|n| n.contains("keyring")), "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("pid 42")), "{notes:?}");
@@ -428,7 +428,7 @@ fn an_expiring_login_is_refreshed_before_it_is_written() {
     );
     o.online = true;
     // me's access token expires at 3700: at now=3500 that is within 5 minutes.
-    let p = plan(&m, &o, 3500);
+    let p = plan(&m, &o, &Inputs::at(3500));
     assert_eq!(
         addresses(&p),
         vec![
@@ -437,10 +437,10 @@ fn an_expiring_login_is_refreshed_before_it_is_written() {
             ("home.default.auth".to_string(), ActionKind::Create),
         ]
     );
-    assert!(matches!(&p.actions[0].op, Op::Refresh { account_id } if account_id == "oauth_me"));
+    assert!(matches!(&p.actions[0].op, Op::Refresh { account_id, .. } if account_id == "oauth_me"));
     // Offline: no refresh, a note instead.
     o.online = false;
-    let p = plan(&m, &o, 3500);
+    let p = plan(&m, &o, &Inputs::at(3500));
     assert_eq!(
         addresses(&p),
         vec![("home.default.auth".to_string(), ActionKind::Create)]
@@ -453,7 +453,7 @@ fn an_expiring_login_is_refreshed_before_it_is_written() {
     // A login waiting for a new login is not refreshed.
     o.online = true;
     o.accounts[0].requires_reauth = true;
-    let p = plan(&m, &o, 3500);
+    let p = plan(&m, &o, &Inputs::at(3500));
     assert!(!addresses(&p).iter().any(|(a, _)| a == "account.me.refresh"));
 }
 
@@ -498,7 +498,7 @@ fn base_url_plan(bound: &str, file: AuthObs, config_url: Option<&str>) -> Plan {
     h.config.base_url = config_url.map(str::to_string);
     h.config.fingerprint = config_url.map(|_| "sha256:config".to_string());
     o.homes.insert("a".into(), h);
-    plan(&manifest(&yaml), &o, 1000)
+    plan(&manifest(&yaml), &o, &Inputs::at(1000))
 }
 
 #[test]
@@ -567,7 +567,7 @@ fn an_unreadable_config_toml_is_a_plan_error_when_a_base_url_is_needed() {
     let mut h = home("/h/a", AuthObs::Missing);
     h.config.error = Some("expected a value, line 1".into());
     o.homes.insert("a".into(), h);
-    let p = plan(&manifest(yaml), &o, 0);
+    let p = plan(&manifest(yaml), &o, &Inputs::at(0));
     assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
     assert_eq!(p.errors[0].address, "home.a.base_url");
     assert!(p.errors[0].message.contains("config.toml"));
@@ -579,7 +579,7 @@ fn an_env_key_takes_its_base_url_from_the_manifest() {
     let mut o = Observed::default();
     o.homes.insert("a".into(), home("/h/a", AuthObs::Missing));
     o.env_keys.insert("CI_KEY".into(), Some("sha256:1".into()));
-    let p = plan(&manifest(yaml), &o, 0);
+    let p = plan(&manifest(yaml), &o, &Inputs::at(0));
     assert!(matches!(
         &p.actions[0].op,
         Op::SetBaseUrl { url: Some(u), .. } if u == "https://gw.example/v1"

@@ -25,6 +25,7 @@ impl Planner<'_> {
             return;
         };
         if vault.secret_fingerprint.as_deref() == Some(refresh_fingerprint.as_str())
+            || self.o.spent.contains(refresh_fingerprint)
             || freshness::compare(file, &vault.freshness) != Ordering::Greater
             || !self.harvested.insert(id.clone())
         {
@@ -45,14 +46,14 @@ impl Planner<'_> {
         });
     }
 
-    /// A login written into a home is refreshed first when it expires within 5 minutes,
-    /// as Codex itself does (or noted, offline).
+    /// A login written into a home is refreshed first when it expires within the refresh
+    /// window (Codex's own is 5 minutes), as Codex itself does (or noted, offline).
     pub(super) fn refresh_if_expiring(&mut self, alias: &str, a: &AccountObs, address: &str) {
         if a.kind != AccountKind::OAuth || a.requires_reauth {
             return;
         }
         let left = a.freshness.expires_at.map(|e| e - self.now);
-        if left.is_some_and(|l| l >= crate::auth::refresh::REFRESH_WINDOW_SECS) {
+        if left.is_some_and(|l| l >= self.inputs.refresh_window) {
             return;
         }
         let when = match left {
@@ -75,6 +76,7 @@ impl Planner<'_> {
                 changes: vec![],
                 op: Op::Refresh {
                     account_id: a.id.clone(),
+                    force: false,
                 },
             });
         }

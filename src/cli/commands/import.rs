@@ -2,17 +2,58 @@
 
 use std::path::PathBuf;
 
-use super::Ctx;
-use super::write_home::switch_default_home;
+use clap::Subcommand;
+
+use crate::cli::shell::Shell;
 use crate::codex::auth::{self, AuthState};
 use crate::error::{Error, Exit, Result, tick};
 use crate::legacy;
+use crate::manifest::{self, Binding, edit};
+use crate::output::sanitize;
 use crate::paths;
 use crate::vault::Account;
 use crate::vault::accounts::Upsert;
 
-pub fn auth(
-    ctx: &Ctx,
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import the account in a Codex auth.json into the vault
+    #[command(
+        after_help = "Examples:\n  cdxs import auth                      # from $CODEX_HOME or ~/.codex\n  cdxs import auth --file ./auth.json --switch\n  cdxs import auth --codex-home ~/codex-homes/work"
+    )]
+    Auth {
+        /// The auth.json to read (default: the home's auth.json)
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The Codex home to read from (default: `$CODEX_HOME`, else `~/.codex`)
+        #[arg(long, value_name = "PATH")]
+        codex_home: Option<PathBuf>,
+        /// Also make it the account of the default home
+        #[arg(long)]
+        switch: bool,
+    },
+    /// Import accounts (and homes) from the older tool's cdxs.toml
+    #[command(
+        after_help = "Examples:\n  cdxs import legacy                    # $CODEX_HOME/cdxs.toml or ~/.codex/cdxs.toml\n  cdxs import legacy ~/backup/cdxs.toml"
+    )]
+    Legacy {
+        /// Path of the old cdxs.toml
+        path: Option<PathBuf>,
+    },
+}
+
+pub fn run(sh: &mut Shell, cmd: ImportCommand) -> Result<Exit> {
+    match cmd {
+        ImportCommand::Auth {
+            file,
+            codex_home,
+            switch,
+        } => import_auth(sh, file, codex_home, switch),
+        ImportCommand::Legacy { path } => import_legacy(sh, path),
+    }
+}
+
+fn import_auth(
+    sh: &mut Shell,
     file: Option<PathBuf>,
     codex_home: Option<PathBuf>,
     switch: bool,
@@ -41,17 +82,17 @@ pub fn auth(
         }
         AuthState::Foreign { mode } => {
             return Err(Error::user(format!(
-                "{} uses auth mode `{mode}`, which cdxs cannot import",
-                tick(&path)
+                "{} uses auth mode `{}`, which cdxs cannot import",
+                tick(&path),
+                sanitize(&mode)
             ))
             .with_help("cdxs manages API keys (`apikey`) and ChatGPT logins (`chatgpt`)"));
         }
     };
-    let account = Account::from_credentials(&creds, None, "import auth", ctx.ts());
-    let mut vault = ctx.vault()?;
-    let (outcome, stored) = vault.upsert(&account)?;
-    let name = format!("{} ({})", stored.name(), stored.id);
-    ctx.printer.status(match outcome {
+    let account = Account::from_credentials(&creds, None, "import auth", sh.now());
+    let (outcome, stored) = sh.engine()?.vault.upsert(&account)?;
+    let name = format!("{} ({})", sanitize(stored.name()), stored.id);
+    sh.printer.status(match outcome {
         Upsert::Created => format!("imported {name}"),
         Upsert::Updated => format!("updated {name} with the tokens in {}", tick(&path)),
         Upsert::Unchanged => format!("{name} is already in the vault"),
@@ -63,80 +104,71 @@ pub fn auth(
         ),
     });
     if switch {
-        switch_default_home(ctx, &mut vault, &stored, "import auth")?;
+        sh.switch_default(stored)?;
     }
     Ok(Exit::Success)
 }
 
-pub fn legacy(ctx: &Ctx, path: Option<PathBuf>) -> Result<Exit> {
+fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
     let path = match path {
         Some(p) => paths::absolute(&p),
         None => paths::default_codex_home()?.join("cdxs.toml"),
     };
-    let store = legacy::read(&path, ctx.ts())?;
-    let mut vault = ctx.vault()?;
+    let store = legacy::read(&path, sh.now())?;
     let (mut created, mut updated, mut same) = (0, 0, 0);
     for entry in &store.accounts {
-        let (outcome, stored) = vault.upsert(&entry.account)?;
+        let (outcome, stored) = sh.engine()?.vault.upsert(&entry.account)?;
         match outcome {
             Upsert::Created => created += 1,
             Upsert::Updated => updated += 1,
             Upsert::Unchanged | Upsert::KeptNewer | Upsert::Spent => same += 1,
         }
-        ctx.printer
-            .detail(format!("{:?}: {} ({})", outcome, stored.name(), stored.id));
+        sh.printer.detail(format!(
+            "{outcome:?}: {} ({})",
+            sanitize(stored.name()),
+            stored.id
+        ));
     }
     for why in &store.skipped {
-        ctx.printer.warn(format!("skipped {why}"));
+        sh.printer.warn(format!("skipped {}", sanitize(why)));
     }
-    ctx.printer.status(format!(
+    sh.printer.status(format!(
         "imported {} accounts from {}: {created} new, {updated} updated, {same} unchanged",
         store.accounts.len(),
         tick(&path)
     ));
     if !store.homes.is_empty() {
-        legacy_homes(ctx, &store, &vault)?;
+        legacy_homes(sh, &store)?;
     }
     Ok(Exit::Success)
 }
 
 /// The older tool's homes go into cdxs.yaml (created if there is none), with their bindings.
-fn legacy_homes(ctx: &Ctx, store: &legacy::LegacyStore, vault: &crate::vault::Vault) -> Result<()> {
-    use crate::manifest::{self, Binding, edit};
-    let existing = manifest::optional(ctx.global.manifest.as_deref())?;
+fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<()> {
+    let existing = sh.manifest()?;
     let (path, mut text) = match &existing {
         Some(m) => (m.path.clone(), m.text.clone()),
-        None => {
-            let loc = paths::manifest_location(ctx.global.manifest.as_deref());
-            let path = if loc.explicit {
-                loc.path
-            } else {
-                dirs::config_dir()
-                    .map(|d| d.join("cdxs").join("cdxs.yaml"))
-                    .ok_or_else(|| {
-                        Error::user("cannot find a config folder").with_help("pass `-f PATH`")
-                    })?
-            };
-            (
-                path,
-                "# cdxs.yaml: the desired state of your Codex homes (no secrets here).\n# Homes imported from the older tool's cdxs.toml by `cdxs import legacy`.\nversion: 1\naccounts: {}\nhomes: {}\n".to_string(),
-            )
-        }
+        None => (
+            paths::new_manifest_path(sh.settings.manifest_flag())?,
+            manifest::init::LEGACY.to_string(),
+        ),
     };
     let mut added = Vec::new();
     for h in &store.homes {
         let raw = h.path.to_string_lossy().to_string();
         if raw.contains('\\') || raw.chars().nth(1) == Some(':') {
-            ctx.printer.warn(format!(
-                "home `{}` has a Windows path ({raw}); declare it by hand",
-                h.name
+            sh.printer.warn(format!(
+                "home `{}` has a Windows path ({}); declare it by hand",
+                sanitize(&h.name),
+                sanitize(&raw)
             ));
             continue;
         }
         let abs = match paths::expand(&raw, None) {
             Ok(p) => p,
             Err(e) => {
-                ctx.printer.warn(format!("home `{}`: {e}", h.name));
+                sh.printer
+                    .warn(format!("home `{}`: {e}", sanitize(&h.name)));
                 continue;
             }
         };
@@ -161,19 +193,12 @@ fn legacy_homes(ctx: &Ctx, store: &legacy::LegacyStore, vault: &crate::vault::Va
         // The binding: an alias for the bound account, unless that login is bound elsewhere.
         let mut alias = None;
         if let Some(id) = &h.bound_account_id
-            && let Some(a) = vault.account(id)?
+            && let Some(a) = sh.engine()?.vault.account(id)?
         {
-            let found = current
-                .accounts
-                .iter()
-                .find(|(_, r)| super::homes::ref_names(r, &a))
-                .map(|(al, _)| al.clone());
-            let al = match found {
+            let al = match crate::resolve::alias_of(&current, &a) {
                 Some(al) => al,
                 None => {
-                    let al = super::homes::alias_for(&a, &|c| {
-                        current.accounts.contains_key(c) || current.pools.contains_key(c)
-                    });
+                    let al = manifest::alias::new_alias(&current, &a);
                     text = edit::add_account(&text, &al, "id", &a.id)?;
                     al
                 }
@@ -184,9 +209,9 @@ fn legacy_homes(ctx: &Ctx, store: &legacy::LegacyStore, vault: &crate::vault::Va
                     .values()
                     .any(|x| x.binding == Some(Binding::Account(al.clone())));
             if bound_elsewhere {
-                ctx.printer.warn(format!(
+                sh.printer.warn(format!(
                     "{} is already bound to another home; home `{name}` is declared without an account",
-                    a.name()
+                    sanitize(a.name())
                 ));
             } else {
                 alias = Some(al);
@@ -198,13 +223,13 @@ fn legacy_homes(ctx: &Ctx, store: &legacy::LegacyStore, vault: &crate::vault::Va
     if added.is_empty() {
         return Ok(());
     }
-    let mut backups = crate::backup::Backups::new(&ctx.state_dir()?, "manifest");
+    let mut backups = crate::backup::Backups::new(&sh.state_dir()?, "manifest");
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("cannot create {}", tick(dir)), e))?;
     }
     edit::write(&path, &text, &mut backups)?;
-    ctx.printer.status(format!(
+    sh.printer.status(format!(
         "declared {} home(s) in {}: {}; review them with `cdxs plan`",
         added.len(),
         tick(&path),

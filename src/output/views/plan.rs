@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::{Action, ActionKind, Plan};
-use crate::output::Printer;
+use crate::output::{Printer, sanitize};
+use crate::reconcile::{Action, ActionKind, Plan};
 
 /// A run of more than GROUP_LIMIT actions of one kind shows its first GROUP_SHOWN.
 const GROUP_LIMIT: usize = 20;
@@ -30,10 +30,14 @@ fn paint(p: &Printer, kind: ActionKind, text: &str) -> String {
 
 /// The summary line Terraform prints.
 pub fn summary_line(plan: &Plan) -> String {
-    if !plan.has_changes() {
+    summary_text(&plan.summary(), plan.has_changes())
+}
+
+/// [`summary_line`] from the counts.
+pub fn summary_text(s: &crate::reconcile::Summary, has_changes: bool) -> String {
+    if !has_changes {
         return "No changes. Your Codex homes match cdxs.yaml.".into();
     }
-    let s = plan.summary();
     let mut line = format!(
         "Plan: {} to add, {} to change, {} to destroy",
         s.add, s.change, s.destroy
@@ -56,7 +60,7 @@ pub fn render(plan: &Plan, p: &Printer) -> String {
                 "  {} {}: {}",
                 p.yellow("~"),
                 p.bold(&d.address),
-                d.description
+                sanitize(&d.description)
             );
         }
         out.push('\n');
@@ -100,7 +104,7 @@ pub fn render(plan: &Plan, p: &Printer) -> String {
     if !plan.notes.is_empty() {
         let _ = writeln!(out, "{}", p.bold("Notes:"));
         for n in &plan.notes {
-            let _ = writeln!(out, "  - {}: {}", n.address, n.message);
+            let _ = writeln!(out, "  - {}: {}", n.address, sanitize(&n.message));
         }
         out.push('\n');
     }
@@ -122,17 +126,24 @@ fn render_action(out: &mut String, a: &Action, p: &Printer) {
         paint(p, a.kind, symbol),
         p.bold(&a.address)
     );
-    let _ = writeln!(out, "      {}", a.description);
+    let _ = writeln!(out, "      {}", sanitize(&a.description));
     for c in &a.changes {
         match (&c.before, &c.after) {
             (Some(b), Some(af)) => {
-                let _ = writeln!(out, "      {} {}: {} -> {}", p.yellow("~"), c.field, b, af);
+                let _ = writeln!(
+                    out,
+                    "      {} {}: {} -> {}",
+                    p.yellow("~"),
+                    c.field,
+                    sanitize(b),
+                    sanitize(af)
+                );
             }
             (None, Some(af)) => {
-                let _ = writeln!(out, "      {} {}: {}", p.green("+"), c.field, af);
+                let _ = writeln!(out, "      {} {}: {}", p.green("+"), c.field, sanitize(af));
             }
             (Some(b), None) => {
-                let _ = writeln!(out, "      {} {}: {}", p.red("-"), c.field, b);
+                let _ = writeln!(out, "      {} {}: {}", p.red("-"), c.field, sanitize(b));
             }
             (None, None) => {}
         }
@@ -142,9 +153,14 @@ fn render_action(out: &mut String, a: &Action, p: &Printer) {
 
 /// Errors of a plan, one block each.
 pub fn render_errors(plan: &Plan, p: &Printer) -> String {
+    render_plan_errors(&plan.errors, p)
+}
+
+/// [`render_errors`] of a list.
+pub fn render_plan_errors(errors: &[crate::reconcile::PlanError], p: &Printer) -> String {
     let mut out = String::new();
-    for e in &plan.errors {
-        let _ = writeln!(out, "{} {}", p.red("Error:"), e.message);
+    for e in errors {
+        let _ = writeln!(out, "{} {}", p.red("Error:"), sanitize(&e.message));
         let _ = writeln!(out, "  on {}", e.address);
         let _ = writeln!(out, "  help: {}\n", e.help);
     }

@@ -1,13 +1,24 @@
 //! `cdxs doctor`: one screen for a person or a bug report (checks in `crate::doctor`).
 
-use super::Ctx;
+use clap::Args;
+
+use crate::cli::shell::Shell;
 use crate::doctor::{self, Inputs, Status};
 use crate::error::{Exit, Result};
 use crate::{manifest, paths};
 
-pub fn doctor(ctx: &Ctx, json: bool) -> Result<Exit> {
-    let state_dir = ctx.state_dir()?;
-    let loc = paths::manifest_location(ctx.global.manifest.as_deref());
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print versioned JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(sh: &mut Shell, args: DoctorArgs) -> Result<Exit> {
+    let json = args.json;
+    // Read only: the state folder is looked at, never created (no engine here).
+    let state_dir = sh.state_dir()?;
+    let loc = paths::manifest_location(sh.settings.manifest_flag());
     let manifest = loc
         .exists
         .then(|| manifest::load(&loc.path).map_err(|e| e.to_string()));
@@ -20,9 +31,9 @@ pub fn doctor(ctx: &Ctx, json: bool) -> Result<Exit> {
     };
     let report = doctor::run(&inputs);
     if json {
-        ctx.printer.json(&report);
+        sh.printer.json(&report);
     } else {
-        let p = &ctx.printer;
+        let p = &sh.printer;
         p.out(format!(
             "cdxs {} (supports Codex {})",
             report.cdxs_version,

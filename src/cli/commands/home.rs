@@ -1,0 +1,178 @@
+//! `home list|create|bind|path|remove`: homes declared in cdxs.yaml, edited in place
+//! (keeping comments and formatting); create and bind converge the home at once.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use crate::cli::shell::Shell;
+use crate::error::{Error, Exit, Result};
+use crate::manifest::{self, Binding, edit, select};
+use crate::output::views::View;
+use crate::output::{Printer, Table};
+use crate::paths;
+use crate::reconcile::engine::{SwitchTo, Target};
+use crate::reconcile::observe::Scope;
+use crate::resolve;
+
+#[derive(Debug, Subcommand)]
+pub enum HomeCommand {
+    /// List the homes declared in cdxs.yaml
+    List {
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Declare a home (and create it)
+    #[command(
+        after_help = "Examples:\n  cdxs home create work --path ~/codex-homes/work --account me@corp.com"
+    )]
+    Create {
+        /// A name: letters, digits, `-`, `_`, `.`
+        name: String,
+        /// The folder
+        #[arg(long, value_name = "PATH")]
+        path: PathBuf,
+        /// The account it uses
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Bind a home to an account (like `switch ACCOUNT --home NAME`)
+    Bind { name: String, account: String },
+    /// Print a home's folder
+    Path { name: String },
+    /// Stop managing a home (its folder is kept)
+    Remove { name: String },
+}
+
+#[derive(Debug, Serialize)]
+struct HomeView {
+    name: String,
+    path: String,
+    account: Option<String>,
+    pool: Option<String>,
+    exists: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct HomeList {
+    homes: Vec<HomeView>,
+}
+
+impl View for HomeList {
+    fn human(&self, _p: &Printer) -> String {
+        let mut t = Table::new(["NAME", "PATH", "ACCOUNT", "EXISTS"]);
+        for h in &self.homes {
+            t.row([
+                h.name.clone(),
+                paths::display(std::path::Path::new(&h.path)),
+                h.account
+                    .clone()
+                    .or(h.pool.as_ref().map(|p| format!("pool {p}")))
+                    .unwrap_or_else(|| "-".into()),
+                if h.exists { "yes".into() } else { "no".into() },
+            ]);
+        }
+        t.render()
+    }
+}
+
+pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
+    let m = sh.require_manifest()?;
+    match cmd {
+        HomeCommand::List { json } => {
+            let homes = m
+                .homes
+                .values()
+                .map(|h| HomeView {
+                    name: h.name.clone(),
+                    path: h.path.display().to_string(),
+                    account: match &h.binding {
+                        Some(Binding::Account(a)) => Some(a.clone()),
+                        _ => None,
+                    },
+                    pool: match &h.binding {
+                        Some(Binding::Pool { pool, .. }) => Some(pool.clone()),
+                        _ => None,
+                    },
+                    exists: h.path.is_dir(),
+                })
+                .collect();
+            sh.printer.emit(json, &HomeList { homes });
+        }
+        HomeCommand::Path { name } => {
+            let name = select::require_home(&m, &name)?;
+            sh.printer.out(m.homes[&name].path.display().to_string());
+        }
+        HomeCommand::Create {
+            name,
+            path,
+            account,
+        } => {
+            if m.homes.contains_key(&name) {
+                return Err(
+                    Error::user(format!("cdxs.yaml already declares home `{name}`")).with_help(
+                        format!(
+                            "bind it with `cdxs home bind {name} ACCOUNT`, or pick another name"
+                        ),
+                    ),
+                );
+            }
+            let shown = paths::display(&paths::absolute(&path));
+            let mut text = edit::add_home(&m.text, &name, &shown, None)?;
+            let mut bar = sh.progress("home create");
+            let engine = sh.engine()?;
+            if let Some(query) = account {
+                let all = engine.vault.accounts()?;
+                let named = resolve::named(Some(&m), &all, &query)?;
+                let with_home =
+                    manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
+                text = engine.bind_text(&with_home, &name, &named)?.0;
+            }
+            let (edited, extra) = engine.edit_manifest(&m, &text, Some(&name))?;
+            let applied = engine.converge(
+                &edited,
+                std::slice::from_ref(&name),
+                "home create",
+                extra,
+                Scope::default(),
+                &mut bar,
+            )?;
+            if let Some(a) = &applied {
+                crate::output::views::report::applied(&sh.printer, a, false);
+            }
+            sh.printer
+                .status(format!("home `{name}` declared at `{shown}`"));
+        }
+        HomeCommand::Bind { name, account } => {
+            let name = select::require_home(&m, &name)?;
+            let mut bar = sh.progress("home bind");
+            let engine = sh.engine()?;
+            let all = engine.vault.accounts()?;
+            let named = resolve::named(Some(&m), &all, &account)?;
+            let switched = engine.switch(
+                Some(&m),
+                SwitchTo::Named(named),
+                &Target {
+                    home: Some(name),
+                    ..Target::default()
+                },
+                &mut bar,
+            )?;
+            sh.report_switched(&switched);
+        }
+        HomeCommand::Remove { name } => {
+            let name = select::require_home(&m, &name)?;
+            let text = edit::remove_home(&m.text, &name)?;
+            manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
+            let mut backups = crate::backup::Backups::new(&sh.state_dir()?, "manifest");
+            edit::write(&m.path, &text, &mut backups)?;
+            sh.printer.status(format!(
+                "home `{name}` is no longer managed; its folder `{}` is kept",
+                paths::display(&m.homes[&name].path)
+            ));
+        }
+    }
+    Ok(Exit::Success)
+}

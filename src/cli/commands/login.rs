@@ -1,0 +1,120 @@
+//! `login oauth`: PKCE in the browser (or pasted), the tokens into the vault.
+
+use std::net::TcpListener;
+
+use clap::Subcommand;
+
+use crate::auth::oauth::{self, Pkce};
+use crate::cli::shell::Shell;
+use crate::codex::auth::ChatGptTokens;
+use crate::error::{Error, Exit, Result};
+use crate::output::sanitize;
+use crate::secret::Secret;
+use crate::vault::Account;
+use crate::vault::accounts::Upsert;
+
+#[derive(Debug, Subcommand)]
+pub enum LoginCommand {
+    /// Browser login with PKCE; the browser comes back to http://localhost:PORT/auth/callback
+    #[command(
+        after_help = "Examples:\n  cdxs login oauth\n  cdxs login oauth --no-browser            # print the address only\n  cdxs login oauth --manual                # paste the address the browser ended on\n  cdxs login oauth --switch                # and make it the default home's account"
+    )]
+    Oauth {
+        /// Paste the callback address instead of listening for it
+        #[arg(long)]
+        manual: bool,
+        /// Port of the local callback (Codex's client allows 1455)
+        #[arg(long, default_value_t = crate::auth::endpoints::DEFAULT_CALLBACK_PORT)]
+        port: u16,
+        /// Do not try to open a browser
+        #[arg(long)]
+        no_browser: bool,
+        /// Also make it the default home's account
+        #[arg(long)]
+        switch: bool,
+    },
+}
+
+pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
+    let LoginCommand::Oauth {
+        manual,
+        port,
+        no_browser,
+        switch,
+    } = cmd;
+    let pkce = Pkce::new();
+    let p = &sh.printer;
+    let timeout = sh.settings.login_timeout;
+    let (code, port) = if manual {
+        let url = oauth::authorize_url(&pkce, port)?;
+        p.ask(format!(
+            "Open this address in a browser and log in:\n\n  {url}\n"
+        ));
+        p.ask(format!(
+            "The browser then goes to http://localhost:{port}/auth/callback?... (the page may fail to load: that is fine).\nPaste that whole address here and press Enter:"
+        ));
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::Read::take(std::io::stdin().lock(), 16 * 1024),
+            &mut line,
+        )
+        .map_err(|e| Error::io("cannot read the pasted address", e))?;
+        (oauth::parse_callback(&line, &pkce.state)?, port)
+    } else {
+        let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+            Error::io(format!("cannot listen on localhost:{port} for the login callback"), e).with_help(
+                "another login may be running; pass `--port N`, or `--manual` to paste the address instead",
+            )
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| Error::io("cannot read the callback port", e))?
+            .port();
+        let url = oauth::authorize_url(&pkce, port)?;
+        p.ask(format!("Log in to ChatGPT in your browser:\n\n  {url}\n"));
+        if !no_browser && oauth::open_browser(&url) {
+            p.ask("(a browser was opened; if not, open the address above yourself)");
+        }
+        p.ask(format!(
+            "Waiting for the browser to come back to http://localhost:{port}/auth/callback (up to {} s)...",
+            timeout.as_secs()
+        ));
+        (
+            oauth::wait_for_callback(&listener, &pkce.state, timeout)?,
+            port,
+        )
+    };
+    let tokens = oauth::exchange(&code, &pkce, port)?;
+    let creds = ChatGptTokens {
+        id_token: Secret::new(tokens.id_token.unwrap_or_default()),
+        access_token: Secret::new(tokens.access_token.unwrap_or_default()),
+        refresh_token: Secret::new(tokens.refresh_token.unwrap_or_default()),
+        account_id: None,
+        last_refresh: Some(sh.settings.clock.now()),
+    };
+    let mut account = Account::oauth(&creds, "login", sh.now());
+    if account.email.is_none() {
+        return Err(Error::user("the login's id token carries no email")
+            .with_help("log in again; this account cannot be told apart"));
+    }
+    account.requires_reauth = false;
+    let (outcome, stored) = sh.engine()?.vault.upsert(&account)?;
+    sh.printer.status(format!(
+        "{} {} ({}{})",
+        match outcome {
+            Upsert::Created => "logged in as",
+            _ => "logged in again as",
+        },
+        sanitize(stored.name()),
+        stored.id,
+        stored
+            .plan_type
+            .as_deref()
+            .map(|p| format!(", {}", sanitize(p)))
+            .unwrap_or_default()
+    ));
+    if switch {
+        sh.switch_default(stored)?;
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,99 @@
+//! `validate` and `init`: the manifest itself.
+
+use crate::cli::shell::Shell;
+use crate::codex::auth::{self, AuthState};
+use crate::error::{Error, Exit, Result, tick};
+use crate::manifest;
+use crate::output::sanitize;
+use crate::reconcile::observe::Scope;
+use crate::vault::Account;
+
+pub fn validate(sh: &mut Shell) -> Result<Exit> {
+    let m = sh.require_manifest()?;
+    sh.printer.status(format!(
+        "`{}` is valid: {} accounts, {} pools, {} homes",
+        crate::paths::display(&m.path),
+        m.accounts.len(),
+        m.pools.len(),
+        m.homes.len()
+    ));
+    Ok(Exit::Success)
+}
+
+/// `cdxs init`: a manifest from the current state. The default home's login goes into the
+/// vault and becomes its binding; other vault accounts get aliases, unbound.
+pub fn init(sh: &mut Shell) -> Result<Exit> {
+    let path = crate::paths::new_manifest_path(sh.settings.manifest_flag())?;
+    if path.exists() {
+        return Err(Error::user(format!(
+            "{} already exists; `init` never overwrites",
+            tick(&path)
+        ))
+        .with_help("edit it, or pass `-f OTHER.yaml` to create another"));
+    }
+    let home = crate::paths::default_codex_home()?;
+    let now = sh.now();
+    let mut bound: Option<String> = None;
+    if home.is_dir() {
+        match auth::read(&home)?.state {
+            AuthState::Credentials(creds) => {
+                let account = Account::from_credentials(&creds, None, "init", now);
+                let (_, stored) = sh.engine()?.vault.upsert(&account)?;
+                sh.printer.status(format!(
+                    "imported {} from `{}`",
+                    sanitize(stored.name()),
+                    crate::paths::display(&home)
+                ));
+                bound = Some(stored.id);
+            }
+            AuthState::Foreign { mode } => sh.printer.warn(format!(
+                "`{}` uses auth mode `{}`; it is declared without an account",
+                crate::paths::display(&home),
+                sanitize(&mode)
+            )),
+            _ => {}
+        }
+    }
+    let accounts = sh.engine()?.vault.accounts()?;
+    let aliases = manifest::alias::aliases_for(&accounts);
+    let bound_alias = bound.and_then(|id| {
+        accounts
+            .iter()
+            .position(|a| a.id == id)
+            .map(|i| aliases[i].0.clone())
+    });
+    let text = manifest::init::render(
+        &aliases,
+        &crate::paths::display(&home),
+        bound_alias.as_deref(),
+        &sh.settings.clock.now().format("%Y-%m-%d").to_string(),
+    );
+    // Never write something `validate` would reject.
+    manifest::parse(&text, &path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create {}", tick(dir)), e))?;
+    }
+    crate::fsx::write_atomic(&path, text.as_bytes(), 0o644)?;
+    sh.printer.status(format!("created {}", tick(&path)));
+    // What matches now becomes the drift baseline.
+    let m = manifest::load(&path)?;
+    let mut bar = sh.progress("init");
+    let scope = Scope {
+        skip_processes: true,
+        ..Scope::default()
+    };
+    if let Err(e) = sh.engine()?.converge(
+        &m,
+        &["default".to_string()],
+        "init",
+        Vec::new(),
+        scope,
+        &mut bar,
+    ) {
+        sh.printer
+            .warn(format!("the default home does not match yet: {e}"));
+    }
+    sh.printer.status("next: review it, then `cdxs plan`");
+    Ok(Exit::Success)
+}

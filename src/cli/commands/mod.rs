@@ -1,0 +1,16 @@
+//! One file per command: its arguments beside its handler.
+
+pub mod account;
+pub mod apply;
+pub mod doctor;
+pub mod history;
+pub mod home;
+pub mod import;
+pub mod login;
+pub mod manifest;
+pub mod plan;
+pub mod quota;
+pub mod run;
+pub mod session;
+pub mod status;
+pub mod switch;

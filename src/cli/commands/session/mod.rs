@@ -1,0 +1,226 @@
+//! `session ...`: list, stats, trash, trash-list, restore, purge, visibility, sync-threads.
+//! Every command that writes is a plan run by the engine (one generation, backups first).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::cli::shell::Shell;
+use crate::error::{Exit, Result};
+use crate::manifest::select::{self, Selection};
+use crate::sessions::HomeRef;
+
+mod browse;
+mod repair;
+mod trash;
+
+/// Which homes a session command looks at.
+#[derive(Debug, Clone, Args)]
+pub struct HomesArg {
+    /// Every home in cdxs.yaml (and the default home)
+    #[arg(long, conflicts_with_all = ["home", "codex_home"])]
+    pub all_homes: bool,
+    /// A home from cdxs.yaml (default: `default`, else `$CODEX_HOME` or `~/.codex`)
+    #[arg(long, conflicts_with = "codex_home")]
+    pub home: Option<String>,
+    /// A Codex home folder
+    #[arg(long, value_name = "PATH")]
+    pub codex_home: Option<PathBuf>,
+}
+
+impl HomesArg {
+    fn selection(&self, all: bool) -> Selection {
+        Selection {
+            all_homes: self.all_homes || (all && self.home.is_none() && self.codex_home.is_none()),
+            home: self.home.clone(),
+            codex_home: self.codex_home.as_deref().map(crate::paths::absolute),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List threads of every provider and source, with why `codex resume` would hide them
+    #[command(
+        after_help = "Examples:\n  cdxs session list\n  cdxs session list --all-homes --json | jq '.threads[] | select(.hidden == [])'"
+    )]
+    List {
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tokens (from the rollout's last token_count), size, turns of one thread
+    Stats {
+        /// Thread id (or a unique prefix of at least 4 characters)
+        id: String,
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Also count lines and turns by reading the whole rollout
+        #[arg(long)]
+        lines: bool,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move threads into the home's trash (`cdxs-trash/`); Codex no longer shows them
+    #[command(
+        after_help = "Examples:\n  cdxs session trash 01a21730-653f-7990-89b7-d72a059f1914\n  cdxs session trash 01a2173 --home work --dry-run"
+    )]
+    Trash {
+        /// Thread ids (or unique prefixes)
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Show what would move, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List trashed threads
+    TrashList {
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put trashed threads back exactly (files, rows, name)
+    Restore {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Show what would come back, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete trashed threads for good
+    #[command(
+        after_help = "Examples:\n  cdxs session purge --older-than 30d --all-homes --yes\n  cdxs session purge 01a21730-653f --dry-run"
+    )]
+    Purge {
+        /// Trashed thread ids
+        #[arg(required_unless_present = "older_than", conflicts_with = "older_than")]
+        ids: Vec<String>,
+        /// Every trash entry older than this (e.g. `30d`)
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Show what would be deleted, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Find (check) or fix (repair) what hides threads from Codex
+    #[command(subcommand)]
+    Visibility(VisibilityCommand),
+    /// Copy threads a home lacks from the homes that have them
+    #[command(
+        after_help = "Examples:\n  cdxs session sync-threads --dry-run        # the homes in sessions.share_threads, else all\n  cdxs session sync-threads --all-homes"
+    )]
+    SyncThreads {
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Show the copies, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VisibilityCommand {
+    /// Report missing or moved rollouts, rollouts without rows, empty previews, index-only names
+    Check {
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fix them in place (rows only; never the database file, never a rollout's bytes)
+    Repair {
+        #[command(flatten)]
+        homes: HomesArg,
+        /// Show the fixes, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(sh: &mut Shell, cmd: SessionCommand) -> Result<Exit> {
+    match cmd {
+        SessionCommand::List { homes, json } => browse::list(sh, &homes, json),
+        SessionCommand::Stats {
+            id,
+            homes,
+            lines,
+            json,
+        } => browse::stats(sh, &id, &homes, lines, json),
+        SessionCommand::Trash {
+            ids,
+            homes,
+            dry_run,
+        } => trash::trash(sh, &ids, &homes, dry_run),
+        SessionCommand::TrashList { homes, json } => trash::trash_list(sh, &homes, json),
+        SessionCommand::Restore {
+            ids,
+            homes,
+            dry_run,
+        } => trash::restore(sh, &ids, &homes, dry_run),
+        SessionCommand::Purge {
+            ids,
+            older_than,
+            homes,
+            yes,
+            dry_run,
+        } => trash::purge(sh, &ids, older_than.as_deref(), &homes, yes, dry_run),
+        SessionCommand::Visibility(VisibilityCommand::Check { homes, json }) => {
+            repair::visibility(sh, &homes, false, false, json)
+        }
+        SessionCommand::Visibility(VisibilityCommand::Repair {
+            homes,
+            dry_run,
+            json,
+        }) => repair::visibility(sh, &homes, true, dry_run, json),
+        SessionCommand::SyncThreads {
+            homes,
+            dry_run,
+            json,
+        } => repair::sync_threads(sh, &homes, dry_run, json),
+    }
+}
+
+/// The homes a session command works on (`all`: every home unless one is named, for
+/// commands that look a thread up by id anywhere).
+fn homes(sh: &Shell, arg: &HomesArg, all: bool) -> Result<Vec<HomeRef>> {
+    let m = sh.manifest()?;
+    select::session_homes(
+        m.as_ref(),
+        &arg.selection(all),
+        &crate::paths::default_codex_home()?,
+    )
+}
+
+/// Print what the structural gate says about the homes a command is about to write.
+fn gate_notes(sh: &Shell, homes: &[&HomeRef]) -> Result<()> {
+    for h in homes {
+        let (writable, notes) = crate::sessions::gate(&h.path)?;
+        if writable {
+            for n in notes {
+                sh.printer.status(format!("note: {n}"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! `session trash`, `trash-list`, `restore`, `purge`: each a plan run as one generation.
+
+use super::{HomesArg, gate_notes, homes};
+use crate::cli::shell::Shell;
+use crate::error::{Error, Exit, Result};
+use crate::manifest;
+use crate::output::format::short;
+use crate::output::views::report;
+use crate::output::views::sessions::{TrashEntry, TrashList};
+use crate::reconcile::ops;
+use crate::sessions::{HomeRef, list, trash as bin};
+
+/// Resolve ids (or prefixes) to full thread ids within one home.
+fn ids_in(home: &HomeRef, queries: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let files = crate::codex::rollout::list(&home.path);
+    for q in queries {
+        let found = list::find(std::slice::from_ref(home), q).map(|(_, t)| t.id);
+        let id = match found {
+            Ok(id) => id,
+            // A rollout without a row can be trashed too.
+            Err(e) => files
+                .iter()
+                .find(|f| f.thread_id == q.to_ascii_lowercase())
+                .map(|f| f.thread_id.clone())
+                .ok_or(e)?,
+        };
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+pub fn trash(sh: &mut Shell, ids: &[String], arg: &HomesArg, dry_run: bool) -> Result<Exit> {
+    let homes = homes(sh, arg, false)?;
+    let home = match homes.as_slice() {
+        [one] => one.clone(),
+        _ => list::find(&homes, &ids[0])?.0,
+    };
+    let ids = ids_in(&home, ids)?;
+    if dry_run {
+        for p in bin::preview(&home, &ids)? {
+            sh.printer.out(format!(
+                "would trash {} {}{}",
+                p.id,
+                short(p.name.as_deref().or(p.preview.as_deref()).unwrap_or(""), 50),
+                p.files
+                    .iter()
+                    .map(|f| format!("\n    {}", f.display()))
+                    .collect::<String>()
+            ));
+        }
+        return Ok(Exit::Success);
+    }
+    gate_notes(sh, &[&home])?;
+    let plan = ops::trash(&home, &ids);
+    let mut bar = sh.progress("session trash");
+    let done = sh
+        .engine()?
+        .run(None, &plan, "session trash", None, &mut bar)?;
+    report::done(&sh.printer, &done);
+    sh.printer.status(format!(
+        "trashed {} thread(s) in home `{}`; `cdxs session restore ID` brings one back",
+        ids.len(),
+        home.name
+    ));
+    Ok(Exit::Success)
+}
+
+pub fn trash_list(sh: &mut Shell, arg: &HomesArg, json: bool) -> Result<Exit> {
+    let homes = homes(sh, arg, true)?;
+    let mut out = Vec::new();
+    for h in &homes {
+        for (dir, m) in bin::entries(h)? {
+            out.push(TrashEntry {
+                home: h.name.clone(),
+                id: m.id.clone(),
+                name: m.name.clone(),
+                preview: m.preview.clone(),
+                trashed_at: m.trashed_at,
+                files: m.files.len(),
+                size: m.size(&dir),
+                complete: m.stage == bin::Stage::Done,
+            });
+        }
+    }
+    if out.is_empty() && !json {
+        sh.printer.status("the trash is empty");
+        return Ok(Exit::Success);
+    }
+    sh.printer.emit(json, &TrashList { trash: out });
+    Ok(Exit::Success)
+}
+
+fn trashed_targets(sh: &Shell, ids: &[String], arg: &HomesArg) -> Result<Vec<(HomeRef, String)>> {
+    let homes = homes(sh, arg, true)?;
+    ids.iter().map(|q| bin::find_trashed(&homes, q)).collect()
+}
+
+pub fn restore(sh: &mut Shell, ids: &[String], arg: &HomesArg, dry_run: bool) -> Result<Exit> {
+    let targets = trashed_targets(sh, ids, arg)?;
+    if dry_run {
+        for (h, id) in &targets {
+            sh.printer
+                .out(format!("would restore {id} in home `{}`", h.name));
+        }
+        return Ok(Exit::Success);
+    }
+    gate_notes(sh, &targets.iter().map(|(h, _)| h).collect::<Vec<_>>())?;
+    let plan = ops::restore(&targets);
+    let mut bar = sh.progress("session restore");
+    let done = sh
+        .engine()?
+        .run(None, &plan, "session restore", None, &mut bar)?;
+    report::done(&sh.printer, &done);
+    Ok(Exit::Success)
+}
+
+pub fn purge(
+    sh: &mut Shell,
+    ids: &[String],
+    older_than: Option<&str>,
+    arg: &HomesArg,
+    yes: bool,
+    dry_run: bool,
+) -> Result<Exit> {
+    let targets: Vec<(HomeRef, String)> = match older_than {
+        Some(text) => {
+            let age = manifest::Duration::parse(text)
+                .map_err(|e| Error::user(e).with_help("e.g. `--older-than 30d`"))?;
+            let mut out = Vec::new();
+            for h in homes(sh, arg, true)? {
+                for id in bin::older_than(&h, age.seconds, sh.now())? {
+                    out.push((h.clone(), id));
+                }
+            }
+            out
+        }
+        None => trashed_targets(sh, ids, arg)?,
+    };
+    if targets.is_empty() {
+        sh.printer.status("nothing to purge");
+        return Ok(Exit::Success);
+    }
+    for (h, id) in &targets {
+        sh.printer.out(format!(
+            "{} {id} in home `{}`",
+            if dry_run { "would delete" } else { "delete" },
+            h.name
+        ));
+    }
+    if dry_run {
+        return Ok(Exit::Success);
+    }
+    if !yes
+        && !sh.confirm(
+            "Delete these trashed threads for good? They cannot be restored.",
+            "purge",
+        )?
+    {
+        return Err(Error::user("purge cancelled: only 'yes' approves"));
+    }
+    let plan = ops::purge(&targets);
+    let mut bar = sh.progress("session purge");
+    sh.engine()?
+        .run(None, &plan, "session purge", None, &mut bar)?;
+    sh.printer
+        .status(format!("deleted {} trashed thread(s)", targets.len()));
+    Ok(Exit::Success)
+}

@@ -1,0 +1,40 @@
+//! `status`: one screen with homes, bound accounts, token freshness, quota, drift.
+
+use clap::Args;
+
+use crate::cli::shell::Shell;
+use crate::error::{Exit, Result};
+use crate::output::views::status::StatusView;
+use crate::reconcile::engine::Request;
+use crate::reconcile::status;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print versioned JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(sh: &mut Shell, args: StatusArgs) -> Result<Exit> {
+    let m = sh.require_manifest()?;
+    let now = sh.now();
+    let mut bar = sh.progress("status");
+    let engine = sh.engine()?;
+    let o = engine.observe_cached(&m, &Request::default().scope, &mut bar)?;
+    let plan = crate::reconcile::plan::plan(&m, &o, &engine.plan_inputs());
+    let view = StatusView {
+        manifest: m.path.display().to_string(),
+        homes: status::rows(&m, &o, &plan),
+        summary: plan.summary(),
+        has_changes: plan.has_changes(),
+        drift: plan.drift.len(),
+        errors: plan.errors.len(),
+        drift_details: plan.drift.clone(),
+        error_details: plan.errors.clone(),
+        watch: None,
+        now,
+        watch_lines: Vec::new(),
+    };
+    sh.printer.emit(args.json, &view);
+    Ok(Exit::Success)
+}

@@ -1,0 +1,101 @@
+//! Raw arguments and environment become typed settings once (as ripgrep's hiargs do): the
+//! manifest's location, the state folder, the clock, lock and login waits, colour.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::output::ColorChoice;
+
+/// Flags accepted before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The manifest (default: `$CDXS_MANIFEST`, `./cdxs.yaml`, `~/.config/cdxs/cdxs.yaml`)
+    #[arg(short = 'f', long, global = true, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+
+    /// Folder of the vault and cdxs's own state (default: `$CDXS_STATE_DIR`,
+    /// `~/.local/share/cdxs`)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Print only data and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more detail (backups, locks, files read)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// When to use colors (`NO_COLOR` is honoured by `auto`)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// The longest `CDXS_LOGIN_TIMEOUT` cdxs accepts (a day).
+const MAX_LOGIN_WAIT_SECS: f64 = 86_400.0;
+
+pub struct Settings {
+    /// `-f`, if given.
+    pub manifest_flag: Option<PathBuf>,
+    state_dir: std::result::Result<PathBuf, String>,
+    pub clock: Arc<dyn Clock>,
+    pub lock_timeout: Duration,
+    pub login_timeout: Duration,
+    pub color: ColorChoice,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+fn seconds_var(var: &str, default: Duration, max: f64) -> Result<Duration> {
+    match std::env::var(var) {
+        Err(_) => Ok(default),
+        Ok(v) if v.trim().is_empty() => Ok(default),
+        Ok(v) => crate::fsx::parse_seconds(&v, max).map_err(|why| {
+            Error::user(format!("`{var}`: {why}")).with_help(format!(
+                "set it to a number of seconds from 0 to {max}, or unset it"
+            ))
+        }),
+    }
+}
+
+impl Settings {
+    pub fn from_args(global: &GlobalArgs) -> Result<Settings> {
+        let lock_timeout = seconds_var(
+            "CDXS_LOCK_TIMEOUT",
+            Duration::from_secs(30),
+            crate::fsx::MAX_LOCK_WAIT_SECS,
+        )?;
+        crate::fsx::set_lock_timeout(lock_timeout);
+        let login_timeout = seconds_var(
+            "CDXS_LOGIN_TIMEOUT",
+            Duration::from_secs(300),
+            MAX_LOGIN_WAIT_SECS,
+        )?;
+        Ok(Settings {
+            manifest_flag: global.manifest.clone(),
+            state_dir: crate::paths::state_dir(global.state_dir.as_deref())
+                .map_err(|e| e.to_string()),
+            clock: crate::clock::from_env(),
+            lock_timeout,
+            login_timeout,
+            color: global.color,
+            quiet: global.quiet,
+            verbose: global.verbose,
+        })
+    }
+
+    pub fn state_dir(&self) -> Result<&Path> {
+        self.state_dir.as_deref().map_err(|why| {
+            Error::user(why.clone()).with_help("pass `--state-dir PATH` or set `CDXS_STATE_DIR`")
+        })
+    }
+
+    pub fn manifest_flag(&self) -> Option<&Path> {
+        self.manifest_flag.as_deref()
+    }
+}

@@ -1,0 +1,50 @@
+//! What an apply did, for the person: one line per action, the summary, the generation.
+
+use crate::output::{Printer, sanitize};
+use crate::reconcile::apply::Report;
+use crate::reconcile::engine::Applied;
+
+/// Print what `applied` did. `headline`: the Terraform-style completion line (apply).
+pub fn applied(p: &Printer, applied: &Applied, headline: bool) {
+    if let Some(why) = &applied.replanned {
+        p.status(format!(
+            "the plan was made again under the locks: {}",
+            sanitize(why)
+        ));
+    }
+    done(p, &applied.report);
+    if headline && applied.plan.has_changes() {
+        let s = applied.plan.summary();
+        p.out(p.green(&format!(
+            "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
+            s.add, s.change, s.destroy
+        )));
+        if let Some(g) = applied.report.generation {
+            p.status(format!(
+                "generation {g} (`cdxs history {g}`, `cdxs rollback {g}`)"
+            ));
+        }
+    }
+    for n in &applied.plan.notes {
+        p.warn(format!("{}: {}", n.address, sanitize(&n.message)));
+    }
+}
+
+/// One line per action done.
+pub fn done(p: &Printer, report: &Report) {
+    for d in &report.done {
+        p.status(format!("{}: {}", p.bold(&d.address), sanitize(&d.message)));
+        if let Some(b) = &d.backup {
+            p.detail(format!("  backup: {}", b.display()));
+        }
+    }
+}
+
+/// The backups a run made (verbose).
+pub fn done_backups(p: &Printer, report: &Report) {
+    for d in &report.done {
+        if let Some(b) = &d.backup {
+            p.detail(format!("  backup: {}", b.display()));
+        }
+    }
+}

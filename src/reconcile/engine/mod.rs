@@ -1,0 +1,380 @@
+//! `reconcile::Engine`: the one pipeline every command and `watch` run on.
+//!
+//! observe (all reads, the quota fetch included) -> plan (pure) -> apply (locks, a re-plan
+//! or a stale check under them, the one executor, the journal). The engine never prints:
+//! what a person should see comes back as values, and live progress goes through
+//! [`Progress`]. Its clock is read at every use.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::apply::{self, ApplyEnv, FileChange, Report};
+use super::observe::{self, Observed, Scope};
+use super::plan::Inputs;
+use super::{ActionKind, Plan};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::vault::Vault;
+
+mod imperative;
+mod manifest_edit;
+mod quota;
+
+pub use imperative::{SwitchTo, Switched, Target};
+pub use quota::QuotaError;
+
+/// Environment lookups (`api_key_env`), injectable for tests.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Live feedback while the engine works (the CLI draws bars and status lines; watch logs).
+pub trait Progress {
+    /// An apply is about to run `n` actions.
+    fn start(&mut self, _n: usize) {}
+    /// One action is about to run.
+    fn action(&mut self, _a: &super::Action) {}
+    fn finish(&mut self) {}
+    /// Something went wrong that does not stop the command (a quota fetch failed).
+    fn warn(&mut self, _message: String) {}
+    /// Something worth a line in verbose output.
+    fn detail(&mut self, _message: String) {}
+    /// A status line (what was picked, what happened first).
+    fn status(&mut self, _message: String) {}
+}
+
+/// Progress nobody watches.
+pub struct Quiet;
+
+impl Progress for Quiet {}
+
+/// What to plan.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub scope: Scope,
+    /// Only actions at or under these addresses (`--target`).
+    pub targets: Vec<String>,
+}
+
+/// Whether a person reviewed the plan (a saved plan, or one confirmed at the prompt): such a
+/// plan is refused when the world changed; an unreviewed one is made again under the locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Review {
+    Unreviewed,
+    Confirmed,
+    Saved,
+}
+
+/// How to apply.
+pub struct ApplyOptions {
+    /// `apply`, `switch`, `run`, ... (recorded in the journal).
+    pub command: String,
+    pub review: Review,
+    /// What the plan was made from (to make it again under the locks).
+    pub request: Request,
+    /// Files the command changed before (the manifest, edited in place).
+    pub extra_files: Vec<FileChange>,
+    /// The generation this rolls back.
+    pub rollback_of: Option<i64>,
+}
+
+impl ApplyOptions {
+    pub fn new(command: &str, review: Review, request: Request) -> Self {
+        ApplyOptions {
+            command: command.to_string(),
+            review,
+            request,
+            extra_files: Vec::new(),
+            rollback_of: None,
+        }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug)]
+pub struct Applied {
+    /// The plan that ran (made again under the locks when the world had changed).
+    pub plan: Plan,
+    pub report: Report,
+    /// Why the plan was made again, when it was.
+    pub replanned: Option<String>,
+}
+
+pub struct Engine {
+    pub state_dir: PathBuf,
+    pub vault: Vault,
+    pub clock: Arc<dyn Clock>,
+    pub env: EnvLookup,
+    /// May call the network (quota, token refresh); `--offline` turns it off.
+    pub online: bool,
+    /// A login written into a home is refreshed first when it expires within this many
+    /// seconds (Codex's own window; `watch.refresh_before_expiry` raises it).
+    pub refresh_window: i64,
+}
+
+impl Engine {
+    pub fn open(state_dir: PathBuf, clock: Arc<dyn Clock>) -> Result<Engine> {
+        let vault = Vault::open(&state_dir)?;
+        Ok(Engine {
+            state_dir,
+            vault,
+            clock,
+            env: Arc::new(|v: &str| std::env::var(v).ok()),
+            online: true,
+            refresh_window: crate::auth::refresh::REFRESH_WINDOW_SECS,
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.ts()
+    }
+
+    /// Every home cdxs knows: the manifest's and the default one.
+    pub fn known_homes(&self, m: Option<&Manifest>) -> Vec<PathBuf> {
+        crate::auth::refresh::known_homes(m)
+    }
+
+    /// Read everything a plan needs. Stale quota of the pools in scope is fetched first
+    /// (unless offline); failures are warned about and the cache is used.
+    pub fn observe(
+        &mut self,
+        m: &Manifest,
+        scope: &Scope,
+        progress: &mut dyn Progress,
+    ) -> Result<Observed> {
+        if self.online && !scope.offline {
+            let ids = self.pool_accounts(m, scope.homes.as_deref())?;
+            self.refresh_stale_quota(Some(m), &ids, false, false, progress)?;
+        }
+        self.observe_cached(m, scope, progress)
+    }
+
+    /// [`Engine::observe`] without any network (under held locks, and for `status`).
+    pub fn observe_cached(
+        &mut self,
+        m: &Manifest,
+        scope: &Scope,
+        progress: &mut dyn Progress,
+    ) -> Result<Observed> {
+        let env = self.env.clone();
+        let mut scope = scope.clone();
+        scope.offline |= !self.online;
+        let o = observe::observe(m, &self.vault, &move |v| env(v), &scope)?;
+        if !o.sessions.is_empty() {
+            progress.detail(format!(
+                "observed sessions of {} home(s); read {} rollout head(s) from disk",
+                o.sessions.len(),
+                o.heads_read
+            ));
+        }
+        Ok(o)
+    }
+
+    /// What plan needs besides the manifest and the observation, now.
+    pub fn plan_inputs(&self) -> Inputs {
+        Inputs {
+            now: self.now(),
+            refresh_window: self.refresh_window,
+            home_dir: crate::paths::home_dir().ok(),
+        }
+    }
+
+    /// observe -> plan -> `--target`.
+    pub fn plan(
+        &mut self,
+        m: &Manifest,
+        req: &Request,
+        progress: &mut dyn Progress,
+    ) -> Result<Plan> {
+        let o = self.observe(m, &req.scope, progress)?;
+        let mut plan = super::plan::plan(m, &o, &self.plan_inputs());
+        plan.retain_targets(&req.targets);
+        Ok(plan)
+    }
+
+    fn plan_cached(&mut self, m: &Manifest, req: &Request) -> Result<Plan> {
+        let o = self.observe_cached(m, &req.scope, &mut Quiet)?;
+        let mut plan = super::plan::plan(m, &o, &self.plan_inputs());
+        plan.retain_targets(&req.targets);
+        Ok(plan)
+    }
+
+    /// Apply `plan` (made from `m`): take the locks, look again, then run it. A plan nobody
+    /// reviewed is made again under the locks when the world changed while it waited (two
+    /// concurrent `apply --yes` both succeed, the second finding less to do); a reviewed one
+    /// is refused as stale.
+    pub fn apply(
+        &mut self,
+        m: &Manifest,
+        plan: Plan,
+        opts: ApplyOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<Applied> {
+        let holder = format!("cdxs {}", opts.command);
+        let known = self.known_homes(Some(m));
+        let mut held = apply::lock_for(&plan, &self.state_dir, &holder, &self.vault, &known)?;
+        let mut plan = plan;
+        let mut manifest = m.clone();
+        let mut replanned = None;
+        if !plan.observed.is_empty() || !plan.manifest_fingerprint.is_empty() {
+            let scope = Scope {
+                homes: Some(plan.observed.keys().cloned().collect()),
+                skip_processes: true,
+                skip_sessions: true,
+                ..Scope::default()
+            };
+            // The manifest may have been edited while this apply waited for its locks.
+            let current = match crate::manifest::load(&m.path) {
+                Ok(c) => c,
+                Err(_) => m.clone(),
+            };
+            let now = self.observe_cached(&current, &scope, &mut Quiet)?;
+            if let Some(why) = apply::stale_reason(&plan, &current, &now) {
+                if opts.review != Review::Unreviewed {
+                    return Err(Error::Stale {
+                        why,
+                        saved: opts.review == Review::Saved,
+                    });
+                }
+                manifest = current;
+                let again = self.plan_cached(&manifest, &opts.request)?;
+                if !again.errors.is_empty() {
+                    return Err(Error::Plan {
+                        errors: again.errors,
+                    });
+                }
+                // The new plan may write in more folders: lock those too.
+                held.extend(&again, &self.state_dir, &holder, &self.vault, &known)?;
+                plan = again;
+                replanned = Some(why);
+            }
+        }
+        let env_fn = self.env.clone();
+        let lookup = move |v: &str| env_fn(v);
+        let env = ApplyEnv {
+            state_dir: &self.state_dir,
+            clock: self.clock.as_ref(),
+            command: &opts.command,
+            env: &lookup,
+            extra_files: opts.extra_files,
+            known_homes: known,
+            rollback_of: opts.rollback_of,
+        };
+        progress.start(plan.actions.len());
+        let report = apply::apply(&plan, &mut self.vault, &env, &mut |a| progress.action(a));
+        progress.finish();
+        drop(held);
+        let _ = manifest;
+        Ok(Applied {
+            plan,
+            report: report?,
+            replanned,
+        })
+    }
+
+    /// Converge some homes now (after `switch`, `home create|bind`, before `run`): the
+    /// command itself was the consent. Nothing to do returns `None`.
+    pub fn converge(
+        &mut self,
+        m: &Manifest,
+        homes: &[String],
+        command: &str,
+        extra_files: Vec<FileChange>,
+        scope: Scope,
+        progress: &mut dyn Progress,
+    ) -> Result<Option<Applied>> {
+        let mut targets: Vec<String> = homes.iter().map(|h| format!("home.{h}")).collect();
+        let req = Request {
+            scope: Scope {
+                homes: Some(homes.to_vec()),
+                skip_sessions: true,
+                ..scope
+            },
+            targets: Vec::new(),
+        };
+        let mut plan = self.plan(m, &req, progress)?;
+        // Harvests, imports and refreshes the homes' writes depend on come along.
+        targets.extend(
+            plan.actions
+                .iter()
+                .filter(|a| a.kind == ActionKind::Read || a.address.ends_with(".refresh"))
+                .map(|a| a.address.clone()),
+        );
+        plan.retain_targets(&targets);
+        plan.errors.retain(|e| {
+            homes
+                .iter()
+                .any(|h| e.address.starts_with(&format!("home.{h}.")))
+        });
+        if !plan.errors.is_empty() {
+            return Err(Error::Plan {
+                errors: plan.errors,
+            });
+        }
+        if !plan.has_changes() && extra_files.is_empty() && plan.accepted.is_empty() {
+            return Ok(None);
+        }
+        let mut opts = ApplyOptions::new(command, Review::Unreviewed, Request { targets, ..req });
+        opts.extra_files = extra_files;
+        self.apply(m, plan, opts, progress).map(Some)
+    }
+
+    /// Run a plan that is not made from a manifest (an imperative command: `switch` without
+    /// a manifest, `run --account`, `refresh-token`, `rollback`, the session commands) as one
+    /// generation, under its locks.
+    pub fn run(
+        &mut self,
+        m: Option<&Manifest>,
+        plan: &Plan,
+        command: &str,
+        rollback_of: Option<i64>,
+        progress: &mut dyn Progress,
+    ) -> Result<Report> {
+        let holder = format!("cdxs {command}");
+        let known = self.known_homes(m);
+        let held = apply::lock_for(plan, &self.state_dir, &holder, &self.vault, &known)?;
+        let env_fn = self.env.clone();
+        let lookup = move |v: &str| env_fn(v);
+        let env = ApplyEnv {
+            state_dir: &self.state_dir,
+            clock: self.clock.as_ref(),
+            command,
+            env: &lookup,
+            extra_files: Vec::new(),
+            known_homes: known,
+            rollback_of,
+        };
+        progress.start(plan.actions.len());
+        let report = apply::apply(plan, &mut self.vault, &env, &mut |a| progress.action(a));
+        progress.finish();
+        drop(held);
+        report
+    }
+
+    /// Members of the pools that `homes` (all when `None`) draw from.
+    pub fn pool_accounts(&self, m: &Manifest, homes: Option<&[String]>) -> Result<Vec<String>> {
+        let all = self.vault.accounts()?;
+        let mut ids = Vec::new();
+        for home in m
+            .homes
+            .values()
+            .filter(|h| homes.is_none_or(|only| only.contains(&h.name)))
+        {
+            if let Some(crate::manifest::Binding::Pool { pool, .. }) = &home.binding {
+                for alias in m.pools.get(pool).into_iter().flatten() {
+                    if let Ok(a) = crate::resolve::account(Some(m), &all, alias)
+                        && !ids.contains(&a.id)
+                    {
+                        ids.push(a.id);
+                    }
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Mark generations a killed apply left `running` as `interrupted`, when no apply runs
+    /// now. Never waits.
+    pub fn settle_interrupted(&mut self) -> Result<()> {
+        super::locks::settle_interrupted(&self.state_dir, &mut self.vault, self.clock.ts())
+    }
+}

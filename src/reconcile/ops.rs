@@ -1,0 +1,307 @@
+//! Imperative intents as plans, run by the one executor: write an account into a folder
+//! (`switch` without a manifest, `run --account`, `--switch` on imports), move a login, a
+//! refresh now, and the session commands (trash, restore, purge, repair, copy threads).
+//! Building them reads nothing; the caller observed what they need.
+
+use std::path::{Path, PathBuf};
+
+use super::{Action, ActionKind, CredentialSource, Op, Plan};
+use crate::codex::config::{self, ConfigObs};
+use crate::sessions::visibility::Issue;
+use crate::sessions::{HomeRef, share};
+use crate::vault::{Account, AccountKind};
+
+fn plan_of(actions: Vec<Action>) -> Plan {
+    Plan {
+        manifest: PathBuf::new(),
+        manifest_fingerprint: String::new(),
+        actions,
+        drift: vec![],
+        errors: vec![],
+        notes: vec![],
+        observed: Default::default(),
+        accepted: vec![],
+    }
+}
+
+/// Refresh one login now (`force`: even when it is fresh).
+pub fn refresh(account_id: &str, force: bool) -> Plan {
+    plan_of(vec![Action {
+        address: format!("account.{account_id}.refresh"),
+        kind: ActionKind::Update,
+        description: if force {
+            format!("refresh {account_id} now")
+        } else {
+            format!("refresh {account_id} if it expires soon")
+        },
+        changes: vec![],
+        op: Op::Refresh {
+            account_id: account_id.to_string(),
+            force,
+        },
+    }])
+}
+
+/// What writing an account into a folder needs to know.
+pub struct WriteInto<'a> {
+    pub account: &'a Account,
+    pub home: &'a Path,
+    /// The folder's config.toml as observed.
+    pub config: &'a ConfigObs,
+    /// Base URLs of accounts cdxs knows (a value it may take away again).
+    pub known_urls: &'a [String],
+    /// Refresh first: the login expires within the refresh window (and cdxs is online).
+    pub refresh_first: bool,
+    /// `--move`: the folder that holds the login now gives it up.
+    pub moved_from: Option<&'a Path>,
+}
+
+/// Write an account into a folder outside plan/apply, as one generation: a refresh first
+/// when it is about to expire (as Codex does), the login taken out of its old folder when
+/// it moves, auth.json, and the endpoint in config.toml. `Err` when config.toml must change
+/// but cannot be read.
+pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
+    let shown = crate::paths::display(w.home);
+    let mut actions = Vec::new();
+    if w.refresh_first && w.account.kind == AccountKind::OAuth && !w.account.requires_reauth {
+        actions.push(Action {
+            address: format!("account.{}.refresh", w.account.id),
+            kind: ActionKind::Update,
+            description: format!(
+                "refresh {}'s tokens first: they expire soon",
+                w.account.name()
+            ),
+            changes: vec![],
+            op: Op::Refresh {
+                account_id: w.account.id.clone(),
+                force: false,
+            },
+        });
+    }
+    if let Some(from) = w.moved_from {
+        actions.push(Action {
+            address: format!("home[{}].auth", crate::paths::display(from)),
+            kind: ActionKind::Delete,
+            description: format!(
+                "take {} out of `{}` (it moves to `{shown}`)",
+                w.account.name(),
+                crate::paths::display(from)
+            ),
+            changes: vec![],
+            op: Op::RemoveAuth {
+                path: from.to_path_buf(),
+                account_id: w.account.id.clone(),
+            },
+        });
+    }
+    actions.push(Action {
+        address: format!("home[{shown}].auth"),
+        kind: ActionKind::Update,
+        description: format!("write {}", w.account.name()),
+        changes: vec![],
+        op: Op::WriteAuth {
+            home: shown.clone(),
+            path: w.home.to_path_buf(),
+            source: CredentialSource::Vault {
+                account_id: w.account.id.clone(),
+            },
+            expect: None,
+            any: true,
+        },
+    });
+    let known = |u: &str| w.known_urls.iter().any(|k| k == u);
+    if let Some(url) = config::base_url_change(
+        w.account.base_url.as_deref(),
+        w.config.base_url.as_deref(),
+        &known,
+    ) {
+        if let (Some(why), Some(_)) = (&w.config.error, &url) {
+            return Err(format!(
+                "cannot read `{}` to set `openai_base_url` for {}: {why}",
+                crate::paths::display(&config::config_path(w.home)),
+                w.account.name()
+            ));
+        }
+        if w.config.error.is_none() {
+            actions.push(Action {
+                address: format!("home[{shown}].base_url"),
+                kind: ActionKind::Update,
+                description: match &url {
+                    Some(u) => format!("set openai_base_url = {}", config::display_url(u)),
+                    None => "remove openai_base_url".into(),
+                },
+                changes: vec![],
+                op: Op::SetBaseUrl {
+                    home: shown.clone(),
+                    path: w.home.to_path_buf(),
+                    url,
+                    expect: w.config.fingerprint.clone(),
+                },
+            });
+        }
+    }
+    Ok(plan_of(actions))
+}
+
+/// Move threads into their home's trash.
+pub fn trash(home: &HomeRef, ids: &[String]) -> Plan {
+    plan_of(
+        ids.iter()
+            .map(|id| Action {
+                address: format!("trash.{}[{id}]", home.name),
+                kind: ActionKind::Delete,
+                description: format!("move thread {id} to the trash"),
+                changes: vec![],
+                op: Op::TrashThread {
+                    home: home.name.clone(),
+                    path: home.path.clone(),
+                    id: id.clone(),
+                },
+            })
+            .collect(),
+    )
+}
+
+/// Put trashed threads back.
+pub fn restore(targets: &[(HomeRef, String)]) -> Plan {
+    plan_of(
+        targets
+            .iter()
+            .map(|(h, id)| Action {
+                address: format!("trash.{}[{id}]", h.name),
+                kind: ActionKind::Create,
+                description: format!("restore thread {id}"),
+                changes: vec![],
+                op: Op::RestoreThread {
+                    home: h.name.clone(),
+                    path: h.path.clone(),
+                    id: id.clone(),
+                },
+            })
+            .collect(),
+    )
+}
+
+/// Delete trashed threads for good.
+pub fn purge(targets: &[(HomeRef, String)]) -> Plan {
+    plan_of(
+        targets
+            .iter()
+            .map(|(h, id)| Action {
+                address: format!("trash.{}.purge[{id}]", h.name),
+                kind: ActionKind::Delete,
+                description: format!("delete trashed thread {id}"),
+                changes: vec![],
+                op: Op::PurgeTrash {
+                    home: h.name.clone(),
+                    path: h.path.clone(),
+                    id: id.clone(),
+                },
+            })
+            .collect(),
+    )
+}
+
+/// Fix a home's repairable visibility problems, one action each.
+pub fn repair(home: &HomeRef, issues: &[Issue]) -> Plan {
+    plan_of(
+        issues
+            .iter()
+            .filter(|i| i.repairable())
+            .map(|i| Action {
+                address: format!("sessions.{}.repair[{}:{}]", home.name, i.kind(), i.id()),
+                kind: ActionKind::Update,
+                description: i.describe(),
+                changes: vec![],
+                op: Op::RepairThread {
+                    home: home.name.clone(),
+                    path: home.path.clone(),
+                    issue: i.clone(),
+                },
+            })
+            .collect(),
+    )
+}
+
+/// Copy threads homes lack from the homes that have them.
+pub fn copies(homes: &[HomeRef], copies: &[share::Copy]) -> Plan {
+    let path_of = |name: &str| {
+        homes
+            .iter()
+            .find(|h| h.name == name)
+            .map(|h| h.path.clone())
+    };
+    plan_of(
+        copies
+            .iter()
+            .filter_map(|c| {
+                Some(Action {
+                    address: format!("threads.{}.copy[{}]", c.to, c.id),
+                    kind: ActionKind::Create,
+                    description: format!("copy thread {} from `{}`", c.id, c.from),
+                    changes: vec![],
+                    op: Op::CopyThread {
+                        copy: c.clone(),
+                        from_path: path_of(&c.from)?,
+                        to_path: path_of(&c.to)?,
+                    },
+                })
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn a_write_refreshes_first_moves_then_sets_the_endpoint() {
+        let a = Account::api_key(
+            Secret::new("sk-x"),
+            Some("https://gw.example/v1".into()),
+            "t",
+            0,
+        );
+        let plan = write_into(&WriteInto {
+            account: &a,
+            home: Path::new("/h/new"),
+            config: &ConfigObs::default(),
+            known_urls: &[],
+            refresh_first: true,
+            moved_from: Some(Path::new("/h/old")),
+        })
+        .unwrap();
+        let ops: Vec<&str> = plan
+            .actions
+            .iter()
+            .map(|a| match &a.op {
+                Op::Refresh { .. } => "refresh",
+                Op::RemoveAuth { .. } => "remove",
+                Op::WriteAuth { any: true, .. } => "write",
+                Op::SetBaseUrl { .. } => "base_url",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(
+            ops,
+            vec!["remove", "write", "base_url"],
+            "API keys are never refreshed"
+        );
+        let broken = ConfigObs {
+            error: Some("bad toml".into()),
+            ..ConfigObs::default()
+        };
+        let err = write_into(&WriteInto {
+            account: &a,
+            home: Path::new("/h/new"),
+            config: &broken,
+            known_urls: &[],
+            refresh_first: false,
+            moved_from: None,
+        })
+        .unwrap_err();
+        assert!(err.contains("cannot read"), "{err}");
+    }
+}
