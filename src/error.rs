@@ -159,6 +159,11 @@ impl Error {
         }
     }
 
+    /// Output went to a closed pipe (`cdxs session list --json | head`): not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     /// The message with its causes (`cannot create X: Not a directory`), for one line.
     pub fn full_message(&self) -> String {
         let mut out = self.to_string();

@@ -11,7 +11,6 @@ pub mod codex;
 pub mod doctor;
 pub mod error;
 pub mod fsx;
-pub mod homes;
 pub mod legacy;
 pub mod manifest;
 pub mod output;

@@ -159,6 +159,7 @@ pub fn main() -> ExitCode {
     let mut shell = Shell::new(settings);
     match dispatch(&mut shell, cli.command) {
         Ok(exit) => ExitCode::from(exit.code()),
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
         Err(err) => {
             error::report(&shell.printer, &err);
             ExitCode::from(err.exit().code())
@@ -184,6 +185,8 @@ fn install_panic_hook() {
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
         eprintln!("cdxs: internal error: {msg}{loc}\nthis is a bug in cdxs; please report it");
+        // Exit code 1 (an error), not Rust's 101: scripts see one failure code.
+        std::process::exit(Exit::Error.code().into());
     }));
 }
 

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod home_write;
 pub mod index;
 pub mod jwt;
 pub mod processes;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+use serde_saphyr::Location;
 
 /// One problem in a file.
 #[derive(Debug, Clone)]
@@ -162,3 +163,60 @@ impl fmt::Display for Report {
 }
 
 impl std::error::Error for Report {}
+
+/// A miette span for a serde-saphyr location.
+pub fn span(loc: &Location, text: &str) -> SourceSpan {
+    let s = loc.span();
+    let offset = s.byte_offset().map(|o| o as usize).unwrap_or_else(|| {
+        // Character offsets when byte offsets are unknown.
+        text.char_indices()
+            .nth(s.offset() as usize)
+            .map(|(i, _)| i)
+            .unwrap_or(text.len())
+    });
+    let len = s.byte_len().map(|l| l as usize).unwrap_or_else(|| {
+        // A length in characters, from the offset.
+        text.get(offset.min(text.len())..)
+            .unwrap_or("")
+            .chars()
+            .take(s.len() as usize)
+            .map(char::len_utf8)
+            .sum()
+    });
+    char_span(text, offset, len)
+}
+
+/// A span inside `text` on character boundaries (never less than one character where there
+/// is one): miette renders the excerpt by slicing the text there.
+pub fn char_span(text: &str, offset: usize, len: usize) -> SourceSpan {
+    let mut start = offset.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = start.saturating_add(len).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    if end == start && start < text.len() {
+        end = start
+            + text[start..]
+                .chars()
+                .next()
+                .map(char::len_utf8)
+                .unwrap_or(0);
+    }
+    (start, end - start).into()
+}
+
+/// The closest candidate, when close enough to be a typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (c, strsim::jaro_winkler(word, c)))
+        .filter(|(_, score)| *score > 0.8)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| c)
+}

@@ -4,11 +4,10 @@
 
 use std::path::Path;
 
-use miette::SourceSpan;
 use serde_saphyr::{Location, MessageFormatter, UserMessageFormatter};
 
 use super::Manifest;
-use super::diagnostics::{Problem, Report};
+use super::diagnostics::{Problem, Report, did_you_mean, span};
 use super::model::RawManifest;
 use super::validate;
 use crate::error::{Error, Result, tick};
@@ -40,24 +39,6 @@ pub fn parse(text: &str, path: &Path) -> std::result::Result<Manifest, Report> {
     let base = crate::fsx::parent_of(path);
     validate::validate(raw, path, &base, text)
         .map_err(|problems| Report::new(file_name, text, problems))
-}
-
-/// A miette span for a serde-saphyr location.
-pub fn span(loc: &Location, text: &str) -> SourceSpan {
-    let s = loc.span();
-    let offset = s.byte_offset().map(|o| o as usize).unwrap_or_else(|| {
-        // Character offsets when byte offsets are unknown.
-        text.char_indices()
-            .nth(s.offset() as usize)
-            .map(|(i, _)| i)
-            .unwrap_or(text.len())
-    });
-    let len = s.byte_len().map(|l| l as usize).unwrap_or(s.len() as usize);
-    (
-        offset.min(text.len()),
-        len.max(if offset < text.len() { 1 } else { 0 }),
-    )
-        .into()
 }
 
 fn structural_problem(err: &serde_saphyr::Error, text: &str) -> Problem {
@@ -141,19 +122,6 @@ fn first_lower(s: &str) -> String {
         Some(f) => f.to_lowercase().chain(c).collect(),
         None => String::new(),
     }
-}
-
-/// The closest candidate, when close enough to be a typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (c, strsim::jaro_winkler(word, c)))
-        .filter(|(_, score)| *score > 0.8)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(c, _)| c)
 }
 
 /// Where the manifest lives, for commands that need one.

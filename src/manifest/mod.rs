@@ -149,10 +149,6 @@ impl Default for Watch {
 }
 
 impl Manifest {
-    pub fn home(&self, name: &str) -> Option<&Home> {
-        self.homes.get(name)
-    }
-
     /// A fingerprint of the manifest's text (saved plans refuse a changed manifest).
     pub fn fingerprint(&self) -> String {
         crate::secret::fingerprint(self.text.as_bytes())

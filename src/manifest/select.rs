@@ -15,7 +15,7 @@ pub fn require_home(m: &Manifest, name: &str) -> Result<String> {
     let declared: Vec<String> = m.homes.keys().cloned().collect();
     Err(Error::UnknownHome {
         name: name.to_string(),
-        suggestion: super::load::did_you_mean(name, declared.iter().map(String::as_str))
+        suggestion: super::diagnostics::did_you_mean(name, declared.iter().map(String::as_str))
             .map(str::to_string),
         declared,
     })

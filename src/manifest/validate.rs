@@ -8,13 +8,11 @@ use indexmap::IndexMap;
 use miette::SourceSpan;
 use serde_saphyr::Spanned;
 
-use super::diagnostics::Problem;
-use super::load::{did_you_mean, span};
+use super::diagnostics::{Problem, did_you_mean, span};
 use super::model::{RawAccount, RawBinding, RawManifest, Strategy};
 use super::{
     AccountRef, Binding, DEFAULT_SWITCH_BELOW, Home, Manifest, Sessions, SyncTarget, Watch,
 };
-use crate::codex::auth::{self, AuthState, Credentials};
 
 struct Checker<'a> {
     text: &'a str,
@@ -54,17 +52,14 @@ impl Checker<'_> {
     }
 }
 
-/// Is this reference an OAuth login (bindable to one home only)?
+/// Is this reference an OAuth login (bindable to one home only)? Validation reads no file:
+/// what a mounted `auth_file` holds is known only to plan, which refuses a ChatGPT login
+/// in one bound to two homes.
 fn is_oauth(r: &AccountRef) -> bool {
     match r {
         AccountRef::Email { .. } => true,
         AccountRef::Id(id) => !id.starts_with("apikey_"),
-        AccountRef::ApiKeyEnv { .. } => false,
-        // Peek: a mounted API-key file may be bound anywhere.
-        AccountRef::AuthFile(p) => !matches!(
-            auth::read_file(p).map(|d| d.state),
-            Ok(AuthState::Credentials(Credentials::ApiKey { .. }))
-        ),
+        AccountRef::ApiKeyEnv { .. } | AccountRef::AuthFile(_) => false,
     }
 }
 

@@ -44,16 +44,6 @@ impl Printer {
         }
     }
 
-    /// A printer for tests and library callers: no color, not quiet.
-    pub fn plain() -> Self {
-        Printer {
-            quiet: false,
-            verbose: false,
-            color_out: false,
-            color_err: false,
-        }
-    }
-
     pub fn color_stderr(&self) -> bool {
         self.color_err
     }

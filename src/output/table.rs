@@ -39,10 +39,6 @@ impl Table {
         self
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.inner.row_count() == 0
-    }
-
     pub fn render(&self) -> String {
         // comfy-table pads the last column too; trim trailing spaces for clean diffs.
         self.inner

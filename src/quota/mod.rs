@@ -2,14 +2,11 @@
 //! and weekly (secondary) windows with their reset times, cached in the vault with the
 //! time they were fetched.
 
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::endpoints;
-use crate::error::Result;
 use crate::secret::Secret;
-use crate::vault::Vault;
 
 /// Cached quota older than this is refreshed by `list` and `plan` (not `show`).
 pub const STALE_AFTER_SECS: i64 = 300;
@@ -56,25 +53,31 @@ fn num(v: &Value) -> Option<f64> {
 
 fn window(v: Option<&Value>, now: i64) -> Option<Window> {
     let v = v?.as_object()?;
-    let used = v.get("used_percent").and_then(num)?;
+    // A percentage must be a finite number (`"NaN"` parses as a float): else no window.
+    let used = v
+        .get("used_percent")
+        .and_then(num)
+        .filter(|u| u.is_finite())?;
     let used = used.clamp(0.0, 100.0);
+    let secs = |f: f64| {
+        f.is_finite()
+            .then(|| f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+    };
     let resets_at = v
         .get("reset_at")
         .and_then(num)
-        .map(|t| t as i64)
+        .and_then(secs)
         .filter(|t| *t > 0)
         .or_else(|| {
             v.get("reset_after_seconds")
                 .and_then(num)
-                .map(|s| now + s as i64)
+                .and_then(secs)
+                .map(|s| now.saturating_add(s))
         });
     Some(Window {
         used_percent: used,
         remaining_percent: 100.0 - used,
-        window_seconds: v
-            .get("limit_window_seconds")
-            .and_then(num)
-            .map(|s| s as i64),
+        window_seconds: v.get("limit_window_seconds").and_then(num).and_then(secs),
         resets_at,
     })
 }
@@ -175,54 +178,6 @@ pub fn fetch(
         FetchError::Other("the usage endpoint answered something that is not JSON".into())
     })?;
     Ok(parse(&body, now))
-}
-
-impl Vault {
-    pub fn quota(&self, account_id: &str) -> Result<Option<Quota>> {
-        let text: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT snapshot FROM quota WHERE account_id = ?1",
-                [account_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
-    }
-
-    pub fn quotas(&self) -> Result<std::collections::BTreeMap<String, Quota>> {
-        let mut stmt = self
-            .conn()
-            .prepare("SELECT account_id, snapshot FROM quota")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = std::collections::BTreeMap::new();
-        for row in rows {
-            let (id, text) = row?;
-            if let Ok(q) = serde_json::from_str(&text) {
-                out.insert(id, q);
-            }
-        }
-        Ok(out)
-    }
-
-    pub fn set_quota(&mut self, account_id: &str, quota: &Quota) -> Result<()> {
-        let text = serde_json::to_string(quota).expect("quota serializes");
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO quota (account_id, fetched_at, snapshot) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (account_id) DO UPDATE SET fetched_at = excluded.fetched_at,
-                 snapshot = excluded.snapshot",
-                params![account_id, quota.fetched_at, text],
-            )?;
-            if let Some(plan) = &quota.plan_type {
-                tx.execute(
-                    "UPDATE accounts SET plan_type = ?2 WHERE id = ?1",
-                    params![account_id, plan],
-                )?;
-            }
-            Ok(())
-        })
-    }
 }
 
 #[cfg(test)]

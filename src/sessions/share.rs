@@ -35,6 +35,8 @@ pub struct HomeThreads {
     pub known: BTreeSet<String>,
     /// Codex made its state database here (a home without one cannot take copies yet).
     pub has_db: bool,
+    /// Every rollout file in the home (a copy never lands on one).
+    pub files: BTreeSet<PathBuf>,
 }
 
 pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
@@ -72,11 +74,21 @@ pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
     for (_, m) in super::trash::entries(home)? {
         out.known.insert(m.id);
     }
+    out.files = rollout::list(&home.path)
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
     Ok(out)
 }
 
 /// Where a copied rollout goes in `to`: the same relative path, else a folder of its own.
-pub fn target_path(from: &HomeRef, to: &HomeRef, source: &Path) -> PathBuf {
+/// `taken`: the rollout files `to` has (observed; planning reads no disk).
+pub fn target_path(
+    from: &HomeRef,
+    to: &HomeRef,
+    source: &Path,
+    taken: &BTreeSet<PathBuf>,
+) -> PathBuf {
     let rel = source
         .strip_prefix(&from.path)
         .map(Path::to_path_buf)
@@ -84,7 +96,7 @@ pub fn target_path(from: &HomeRef, to: &HomeRef, source: &Path) -> PathBuf {
             PathBuf::from(rollout::SESSIONS).join(source.file_name().unwrap_or_default())
         });
     let same = to.path.join(&rel);
-    if !same.exists() {
+    if !taken.contains(&same) {
         return same;
     }
     to.path
@@ -112,7 +124,7 @@ pub fn plan_copies(homes: &[(HomeRef, HomeThreads)]) -> Vec<Copy> {
                     from: from.name.clone(),
                     to: to.name.clone(),
                     source: source.clone(),
-                    target: target_path(from, to, source),
+                    target: target_path(from, to, source, &to_threads.files),
                     title: title.clone(),
                 });
             }
@@ -271,6 +283,18 @@ mod tests {
         assert_eq!(
             copies[0].target,
             PathBuf::from("/h/a/sessions/2026/01/02/r-t2.jsonl")
+        );
+        // A path the target already has (an orphan rollout, say) is never overwritten.
+        let taken: BTreeSet<PathBuf> =
+            [PathBuf::from("/h/a/sessions/2026/01/02/r-t2.jsonl")].into();
+        assert_eq!(
+            target_path(
+                &home("b"),
+                &home("a"),
+                Path::new("/h/b/sessions/2026/01/02/r-t2.jsonl"),
+                &taken
+            ),
+            PathBuf::from("/h/a/sessions/cdxs-sync/b/r-t2.jsonl")
         );
     }
 }

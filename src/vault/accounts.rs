@@ -494,11 +494,6 @@ pub fn match_credentials<'a>(all: &'a [Account], creds: &Credentials) -> Option<
     }
 }
 
-/// Seconds until the access token expires (negative when expired).
-pub fn expires_in(account: &Account, now: i64) -> Option<i64> {
-    account.access_expires_at.map(|exp| exp - now)
-}
-
 /// Re-derive token metadata after tokens change (refresh, harvest).
 pub fn claims_of(tokens: &OAuthTokens) -> (jwt::Claims, jwt::Claims) {
     (

@@ -17,6 +17,7 @@ pub mod heads;
 pub mod ids;
 pub mod journal;
 mod migrations;
+pub mod quota;
 pub mod tokens;
 
 pub use accounts::{Account, AccountKind};
@@ -132,25 +133,6 @@ impl Vault {
         }
         tx.commit()?;
         Ok(())
-    }
-
-    pub fn meta_get(&self, key: &str) -> Result<Option<String>> {
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
-    }
-
-    pub fn meta_set(&mut self, key: &str, value: &str) -> Result<()> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, value],
-            )?;
-            Ok(())
-        })
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Env {
     pub work: PathBuf,
     /// Extra environment for every cdxs run (mock endpoints, keys).
     pub extra: std::cell::RefCell<Vec<(String, String)>>,
+    /// The test clock every cdxs run sees (`CDXS_NOW`): the moment the world was made, so
+    /// that every command of one test agrees on "now". A test may set another.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl Env {
@@ -46,6 +49,7 @@ impl Env {
             work,
             root,
             extra: Default::default(),
+            now: chrono::Utc::now(),
         }
     }
 
@@ -80,6 +84,11 @@ impl Env {
             ("NO_COLOR", "1".into()),
             ("TZ", "UTC".into()),
             ("CDXS_LOCK_TIMEOUT", "10".into()),
+            (
+                "CDXS_NOW",
+                self.now
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ),
             // No test may reach OpenAI: endpoints point at a closed local port unless a
             // test points them at its mock.
             ("CDXS_AUTH_BASE_URL", "http://127.0.0.1:9".into()),
@@ -122,7 +131,7 @@ impl Env {
             .unwrap()
     }
 
-    /// Set an environment variable for every later cdxs run.
+    /// Set an environment variable for every later cdxs run (it wins over the defaults).
     pub fn set_env(&self, key: &str, value: &str) {
         self.extra
             .borrow_mut()
@@ -466,4 +475,47 @@ pub fn app_server_call(
     let _ = child.kill();
     let _ = child.wait();
     answer
+}
+
+// ---- snapshots of whole runs (exit code + stdout + stderr), as uv's `uv_snapshot!` ----
+
+/// A run as a snapshot shows it: exit code and both streams, with what changes from run to
+/// run filtered: the test's temporary root, times, fingerprints, durations, backup stamps.
+pub fn snapshot_text(env: &Env, out: &Output) -> String {
+    let text = format!(
+        "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+        code(out),
+        stdout(out),
+        stderr(out)
+    );
+    let text = env.redact(&text);
+    let filters: &[(&str, &str)] = &[
+        (r"\d{8}T\d{6}\.\d{3}Z-[a-z0-9_-]+-[0-9a-f]{6}", "[STAMP]"),
+        (
+            r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?",
+            "[TIME]",
+        ),
+        (r"sha256:[0-9a-f]{8}", "sha256:[FP]"),
+        (r"oauth_[0-9a-f]{16}", "oauth_[ID]"),
+        (r"apikey_[0-9a-f]{16}", "apikey_[ID]"),
+        (r"api-key-[0-9a-f]{8}", "api-key-[ID]"),
+        (r"(expires in|expired) \d+[dhms][0-9dhms]*", "$1 [DURATION]"),
+        (r"\d+[dhm]\d*[hm]? ago", "[DURATION] ago"),
+    ];
+    filters.iter().fold(text, |t, (pattern, with)| {
+        regex::Regex::new(pattern)
+            .unwrap()
+            .replace_all(&t, *with)
+            .into_owned()
+    })
+}
+
+/// Run cdxs and snapshot the whole run; returns the output for more assertions.
+#[macro_export]
+macro_rules! cdxs_snapshot {
+    ($env:expr, $args:expr) => {{
+        let out = $env.run($args);
+        insta::assert_snapshot!($crate::harness::snapshot_text(&$env, &out));
+        out
+    }};
 }

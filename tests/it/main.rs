@@ -1,6 +1,7 @@
 //! The one integration test binary (as ripgrep, jj and uv do): modules per area.
 
 mod harness;
+mod layout;
 #[path = "../support/mock_responses.rs"]
 mod mock_responses;
 
@@ -12,6 +13,7 @@ mod doctor;
 mod manifest;
 mod mock_openai;
 mod plan_apply;
+mod properties;
 mod real_codex_auth;
 mod real_codex_homes;
 mod real_codex_releases;

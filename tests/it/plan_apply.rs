@@ -646,3 +646,15 @@ fn apply_asks_on_a_terminal_and_only_yes_approves() {
     assert!(stdout(&out).contains("Apply complete!"), "{}", text(&out));
     assert!(env.codex_home("main").join("auth.json").exists());
 }
+
+#[test]
+fn apply_status_and_history_read_as_documented() {
+    let env = setup();
+    crate::cdxs_snapshot!(env, &["apply", "--yes"]);
+    crate::cdxs_snapshot!(env, &["status"]);
+    crate::cdxs_snapshot!(env, &["history"]);
+    crate::cdxs_snapshot!(env, &["history", "1"]);
+    // An error reads the same way: what, where, what to do next.
+    crate::cdxs_snapshot!(env, &["switch", "nobody@example.com", "--home", "main"]);
+    crate::cdxs_snapshot!(env, &["home", "path", "mian"]);
+}

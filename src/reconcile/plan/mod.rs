@@ -94,6 +94,9 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
             p.harvest_from(name, obs);
         }
     }
+    // A ChatGPT login in a mounted auth file bound to two homes (validation cannot know
+    // what the file holds: plan observed it).
+    p.auth_files_bound_once();
     // Accounts directly bound somewhere may not be picked by pools.
     let mut taken: BTreeSet<String> = BTreeSet::new();
     for home in m.homes.values() {
@@ -136,6 +139,38 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
 }
 
 impl Planner<'_> {
+    fn auth_files_bound_once(&mut self) {
+        use crate::manifest::AccountRef;
+        use crate::reconcile::observe::{CredObs, FileObs};
+        let mut first: BTreeMap<&std::path::Path, &str> = BTreeMap::new();
+        for home in self.m.homes.values() {
+            let Some(Binding::Account(alias)) = &home.binding else {
+                continue;
+            };
+            let Some(AccountRef::AuthFile(path)) = self.m.accounts.get(alias) else {
+                continue;
+            };
+            if !matches!(
+                self.o.auth_files.get(path),
+                Some(FileObs::Credentials(CredObs::ChatGpt { .. }))
+            ) {
+                continue;
+            }
+            if let Some(other) = first.insert(path, &home.name) {
+                self.error(
+                    format!("home.{}.auth", home.name),
+                    format!(
+                        "`{alias}` ({}) holds a ChatGPT login and is bound to homes `{other}` and `{}`: two live copies of one login end in `refresh_token_reused`",
+                        path.display(),
+                        home.name
+                    ),
+                    "bind it to one home only; give the other home its own account",
+                );
+                first.insert(path, other);
+            }
+        }
+    }
+
     /// A path for the person (`~/...`), without reading the environment.
     fn shown(&self, path: &std::path::Path) -> String {
         crate::paths::display_with(path, self.inputs.home_dir.as_deref())

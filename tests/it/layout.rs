@@ -1,0 +1,100 @@
+//! The shape the code must keep (../DESIGN of the engine step): command handlers never
+//! import each other (they share only the engine, `output::views` and `cli::shell`), the
+//! engine never prints, and plan stays pure.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(rust_files(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn src(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(rel)
+}
+
+/// Code lines (no comments).
+fn code_of(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn no_command_handler_imports_another() {
+    let commands = src("cli/commands");
+    for f in rust_files(&commands) {
+        let nested = f.parent() != Some(commands.as_path());
+        for (n, line) in code_of(&f).iter().enumerate() {
+            let bad = line.contains("cli::commands")
+                || (!nested && line.contains("super::"))
+                || line.contains("super::super");
+            assert!(
+                !bad,
+                "{}:{}: a command handler reaches into another: {line}",
+                f.display(),
+                n + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn the_engine_and_the_planner_never_print_or_read_the_environment() {
+    for dir in ["reconcile", "auth", "sessions", "vault", "codex", "quota"] {
+        for f in rust_files(&src(dir)) {
+            for (n, line) in code_of(&f).iter().enumerate() {
+                for forbidden in ["println!", "eprintln!", "print!(", "eprint!("] {
+                    assert!(
+                        !line.contains(forbidden),
+                        "{}:{}: the core prints: {line}",
+                        f.display(),
+                        n + 1
+                    );
+                }
+            }
+        }
+    }
+    for f in rust_files(&src("reconcile/plan")) {
+        for (n, line) in code_of(&f).iter().enumerate() {
+            for forbidden in [
+                "std::env::",
+                "std::fs::",
+                ".exists()",
+                "paths::display(",
+                "Utc::now",
+                "home_dir(",
+            ] {
+                assert!(
+                    !line.contains(forbidden),
+                    "{}:{}: plan() must stay pure: {line}",
+                    f.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_cli_stays_small() {
+    let lines: usize = rust_files(&src("cli"))
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap().lines().count())
+        .sum();
+    assert!(
+        lines <= 3200,
+        "src/cli/ has {lines} lines: engine code crept back in"
+    );
+}
