@@ -97,6 +97,10 @@ pub enum Error {
     Plan {
         errors: Vec<crate::reconcile::PlanError>,
     },
+    /// A ChatGPT login cannot be used until someone logs in again (its refresh token was
+    /// refused or spent).
+    #[error("{account} needs a new login: {why}")]
+    NeedsLogin { account: String, why: String },
     /// A ChatGPT login is live in another folder: a second copy would be spent by one of
     /// them (`refresh_token_reused`).
     #[error("{account} is live in {}{}: a second copy would end in `refresh_token_reused`", tick(folder), home.as_ref().map(|h| format!(" (home `{h}`)")).unwrap_or_default())]

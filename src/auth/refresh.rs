@@ -348,10 +348,10 @@ fn still_there(vault: &Vault, account_id: &str) -> Result<Account> {
 }
 
 fn needs_login(account: &Account, why: &str) -> Error {
-    Error::user(format!("{} needs a new login: {why}", account.name())).with_help(format!(
-        "log in again with `cdxs login oauth` (as {}); cdxs marked the account `requires_reauth`",
-        account.email.as_deref().unwrap_or(&account.id)
-    ))
+    Error::NeedsLogin {
+        account: account.name().to_string(),
+        why: format!("{why}; cdxs marked the account `requires_reauth`"),
+    }
 }
 
 /// Write the vault's tokens into the homes that held the login (under their held

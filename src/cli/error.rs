@@ -39,6 +39,10 @@ pub fn hint(err: &Error) -> Option<String> {
             "declare one with `cdxs home create NAME --path PATH`".into()
         }
         Error::UnknownHome { declared, .. } => format!("declared homes: {}", declared.join(", ")),
+        Error::NeedsLogin { account, .. } => format!(
+            "log in again with `cdxs login oauth` (as {}); until then cdxs writes this login nowhere",
+            crate::output::sanitize(account)
+        ),
         Error::Plan { .. } => {
             "fix them (cdxs.yaml, the vault, or the environment), then run `cdxs plan` again".into()
         }

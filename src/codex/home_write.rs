@@ -203,14 +203,10 @@ pub fn write_source(
                         && account.kind == crate::vault::AccountKind::OAuth
                         && vault.is_spent(&fp)?
                     {
-                        return Err(Error::user(format!(
-                            "{}'s refresh token in the vault was already spent",
-                            account.name()
-                        ))
-                        .with_help(format!(
-                            "log in again with `cdxs login oauth` (as {}), or import a newer auth.json",
-                            account.name()
-                        )));
+                        return Err(Error::NeedsLogin {
+                            account: account.name().to_string(),
+                            why: "its refresh token in the vault was already spent".into(),
+                        });
                     }
                     let creds = account.credentials().ok_or_else(|| {
                         Error::user(format!(

@@ -139,14 +139,12 @@ fn auth_content(vault: &Vault, saved: &[u8]) -> Result<(Vec<u8>, Option<String>)
                 .then(|| format!("with the vault's newer tokens of {}", account.name()));
             Ok((bytes, note))
         }
-        _ => Err(Error::user(format!(
-            "every copy of {}'s login that cdxs knows is spent; restoring it would log Codex out",
-            account.name()
-        ))
-        .with_help(format!(
-            "log in again with `cdxs login oauth` (as {})",
-            account.name()
-        ))),
+        _ => Err(Error::NeedsLogin {
+            account: account.name().to_string(),
+            why:
+                "every copy of its login that cdxs knows is spent; restoring it would log Codex out"
+                    .into(),
+        }),
     }
 }
 

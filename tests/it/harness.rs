@@ -62,9 +62,11 @@ impl Env {
         self.home.join(".codex")
     }
 
-    /// `cdxs` with a clean, deterministic environment.
+    /// `cdxs` with a clean, deterministic environment. `$CDXS_TEST_BIN` runs another build
+    /// under the same tests (an older commit, to see a regression test fail before its fix;
+    /// a release build).
     pub fn cdxs(&self) -> assert_cmd::Command {
-        self.isolated(assert_cmd::Command::cargo_bin("cdxs").unwrap())
+        self.isolated(assert_cmd::Command::new(cdxs_bin()))
     }
 
     /// Another program (`script`, which runs cdxs on a pty) with the same clean environment
@@ -115,7 +117,7 @@ impl Env {
     /// `cdxs` as a `std::process::Command` (to spawn it and do something while it runs),
     /// with the same environment as [`Env::cdxs`]; stdin closed, output piped.
     pub fn spawn(&self, args: &[&str], extra: &[(&str, &str)]) -> std::process::Child {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cdxs"));
+        let mut cmd = std::process::Command::new(cdxs_bin());
         cmd.current_dir(&self.work).env_clear();
         for (k, v) in self.env_pairs() {
             cmd.env(k, v);
@@ -194,6 +196,13 @@ impl Env {
     pub fn codex_home(&self, name: &str) -> PathBuf {
         self.root.path().join("homes").join(name)
     }
+}
+
+/// The cdxs binary under test.
+pub fn cdxs_bin() -> PathBuf {
+    std::env::var_os("CDXS_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| assert_cmd::cargo::cargo_bin("cdxs"))
 }
 
 pub fn stdout(out: &Output) -> String {

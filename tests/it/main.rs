@@ -20,4 +20,5 @@ mod real_codex_releases;
 mod real_codex_rotation;
 mod real_codex_sessions;
 mod rotation;
+mod rotation_model;
 mod sessions;
