@@ -56,9 +56,14 @@ pub fn hint(err: &Error) -> Option<String> {
         }
         Error::Action {
             source: Some(inner),
-            help: None,
+            help,
             ..
-        } => return hint(inner),
+        } => match (hint(inner), help) {
+            (Some(h), Some(journal)) => format!("{h}; {journal}"),
+            (Some(h), None) => h,
+            (None, Some(journal)) => journal.clone(),
+            (None, None) => return None,
+        },
         _ => return None,
     })
 }

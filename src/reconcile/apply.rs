@@ -282,10 +282,11 @@ pub fn apply(
                     tick(b)
                 ));
             }
+            // The cause stays the source (the shell shows it, and adds its hint).
             Err(Error::Action {
-                message: format!("`{}` failed: {}", action.address, error.full_message()),
+                message: format!("`{}` failed", action.address),
                 help: (!help.is_empty()).then(|| help.join("; ")),
-                source: None,
+                source: Some(Box::new(error)),
             })
         }
     }
