@@ -324,6 +324,30 @@ pub fn describe_holder(path: &Path) -> String {
     }
 }
 
+/// Every flock held on this machine: inode -> pid (from /proc/locks; empty elsewhere).
+pub fn flock_holders() -> std::collections::HashMap<u64, u32> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(locks) = fs::read_to_string("/proc/locks") else {
+        return out;
+    };
+    for line in locks.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 6 || fields[1] != "FLOCK" {
+            continue;
+        }
+        if let (Some(ino), Ok(pid)) = (
+            fields[5]
+                .rsplit(':')
+                .next()
+                .and_then(|i| i.parse::<u64>().ok()),
+            fields[4].parse::<u32>(),
+        ) {
+            out.insert(ino, pid);
+        }
+    }
+    out
+}
+
 /// Find the pid holding a flock on `path` by matching its inode in /proc/locks.
 pub fn flock_holder(path: &Path) -> Option<(u32, Option<String>)> {
     let inode = fs::metadata(path).ok()?.ino();

@@ -112,6 +112,8 @@ pub enum Command {
         after_help = "Examples:\n  cdxs run --home work -- codex\n  cdxs run --account me@corp.com -- codex exec \"fix the tests\"\n  cdxs run --account ci --codex-home /tmp/ci-home -- codex login status"
     )]
     Run(run::RunArgs),
+    /// Keep the homes in the declared shape continuously (foreground; for a user service)
+    Watch(watch::WatchArgs),
     /// Check the Codex releases, homes, state folder, manifest, locks and limits (exit 1 when
     /// something needs doing, with the fix on its line)
     #[command(
@@ -212,6 +214,7 @@ fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
         Command::Session(cmd) => session::run(sh, cmd),
         Command::Run(args) => run::run(sh, args),
         Command::Doctor(args) => doctor::run(sh, args),
+        Command::Watch(args) => watch::run(sh, args),
         Command::Schema => {
             sh.printer.out_raw(crate::manifest::schema::json_schema());
             Ok(Exit::Success)

@@ -136,6 +136,8 @@ pub struct Watch {
     pub interval: Duration,
     pub refresh_before_expiry: Duration,
     pub apply: WatchApply,
+    /// A pool home stays on a pick at least this long.
+    pub min_dwell: Duration,
 }
 
 impl Default for Watch {
@@ -144,6 +146,7 @@ impl Default for Watch {
             interval: Duration { seconds: 60 },
             refresh_before_expiry: Duration { seconds: 600 },
             apply: WatchApply::Safe,
+            min_dwell: Duration { seconds: 600 },
         }
     }
 }

@@ -223,6 +223,9 @@ pub struct RawWatch {
     /// `safe` (default) or `all`: whether watch overwrites files changed outside cdxs.
     #[serde(default)]
     pub apply: Option<WatchApply>,
+    /// A pool home stays on its pick at least this long (default 10m).
+    #[serde(default)]
+    pub min_dwell: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]

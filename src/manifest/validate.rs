@@ -316,6 +316,9 @@ pub fn validate(
             watch.refresh_before_expiry = r;
         }
         watch.apply = w.apply.unwrap_or_default();
+        if let Some(d) = w.min_dwell {
+            watch.min_dwell = d;
+        }
     }
 
     if !c.problems.is_empty() {

@@ -113,6 +113,14 @@ impl Printer {
         self.out(text);
     }
 
+    /// One versioned JSON object on one line (logs: JSON lines), flushed at once.
+    pub fn json_line<T: Serialize>(&self, payload: &T) {
+        let text = serde_json::to_string(&versioned(payload)).unwrap_or_else(|_| "{}".into());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
     /// Versioned JSON with one big array, written element by element (no whole-document
     /// tree in memory): `{"version": 1, "<key>": [ {...}, ... ]}`, one element per line.
     pub fn json_stream<T: Serialize>(

@@ -130,6 +130,8 @@ pub enum FetchError {
     /// Another HTTP status (403: this account may not read its usage); shown as such,
     /// never taken for a revoked token.
     Status(u16),
+    /// The endpoint could not be reached (offline, DNS, timeout).
+    Network(String),
     Other(String),
 }
 
@@ -143,7 +145,7 @@ impl std::fmt::Display for FetchError {
                 "the usage endpoint answered HTTP 403 (this account may not read its usage)",
             ),
             FetchError::Status(s) => write!(f, "the usage endpoint answered HTTP {s}"),
-            FetchError::Other(s) => f.write_str(s),
+            FetchError::Network(s) | FetchError::Other(s) => f.write_str(s),
         }
     }
 }
@@ -164,7 +166,7 @@ pub fn fetch(
     }
     let resp = req
         .send()
-        .map_err(|e| FetchError::Other(endpoints::describe(&e)))?;
+        .map_err(|e| FetchError::Network(endpoints::describe(&e)))?;
     let status = resp.status().as_u16();
     if status == 401 {
         return Err(FetchError::Unauthorized);

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod plan_file;
 pub mod rollback;
 pub mod status;
+pub mod watch;
 
 pub use observe::Observed;
 
@@ -104,6 +105,10 @@ pub enum Op {
         /// file holds now is harvested and replaced.
         #[serde(default)]
         any: bool,
+        /// The file holds another account now: this write switches the home (`watch` waits
+        /// for the home's turns to end, and keeps a pool home on a pick for `min_dwell`).
+        #[serde(default)]
+        switch: bool,
     },
     /// Remove a login from a folder (`switch --move`: it lives elsewhere now), with a
     /// backup and after harvesting it.

@@ -103,6 +103,34 @@ pub struct HomeObs {
     /// What the home's config.toml says (credentials store, `openai_base_url`).
     pub config: ConfigObs,
     pub processes: Vec<CodexProcess>,
+    /// Threads a running Codex has open (their writer lock is held): a turn may be running.
+    pub live_threads: Vec<LiveThread>,
+}
+
+/// A thread whose writer lock is held, and by which process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveThread {
+    pub id: String,
+    pub pid: Option<u32>,
+}
+
+impl HomeObs {
+    /// Why writing this home's auth.json now would change an account under a running turn
+    /// (`None`: idle). App-servers alone do not count: they run idle for hours (the note
+    /// about restarting them is given anyway).
+    pub fn busy(&self) -> Option<String> {
+        if let Some(t) = self.live_threads.first() {
+            return Some(format!(
+                "thread {} is live{}",
+                t.id,
+                t.pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+            ));
+        }
+        self.processes
+            .iter()
+            .find(|p| !matches!(p.role, crate::codex::processes::Role::AppServer { .. }))
+            .map(|p| format!("Codex pid {} uses it", p.pid))
+    }
 }
 
 /// An `auth_file` the manifest references.
@@ -265,6 +293,11 @@ pub fn observe(
     } else {
         processes::by_home(&crate::paths::codex_home_unset().unwrap_or_default())
     };
+    let held_locks = if scope.skip_processes {
+        Default::default()
+    } else {
+        crate::fsx::flock_holders()
+    };
     for (name, home) in &manifest.homes {
         if scope
             .homes
@@ -293,6 +326,11 @@ pub fn observe(
                     ConfigObs::default()
                 },
                 processes: procs.get(&canonical).cloned().unwrap_or_default(),
+                live_threads: if scope.skip_processes || !dir_exists {
+                    Vec::new()
+                } else {
+                    live_threads(&home.path, &held_locks)
+                },
             },
         );
     }
@@ -330,6 +368,32 @@ pub fn observe(
         observe_sessions(manifest, vault, scope, &mut observed)?;
     }
     Ok(observed)
+}
+
+/// The threads of `home` whose writer lock a process holds (from /proc/locks: nothing is
+/// locked to find out).
+fn live_threads(home: &Path, held: &std::collections::HashMap<u64, u32>) -> Vec<LiveThread> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(home.join("thread-writer-locks")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<LiveThread> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let id = name.strip_suffix(".lock")?.to_string();
+            if id.starts_with('.') {
+                return None;
+            }
+            let ino = e.metadata().ok()?.ino();
+            held.get(&ino).map(|pid| LiveThread {
+                id,
+                pid: Some(*pid),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
 }
 
 fn observe_sessions(

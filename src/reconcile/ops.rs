@@ -107,6 +107,7 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
             },
             expect: None,
             any: true,
+            switch: true,
         },
     });
     let known = |u: &str| w.known_urls.iter().any(|k| k == u);

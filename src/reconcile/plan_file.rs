@@ -149,6 +149,7 @@ mod tests {
                 },
                 expect: None,
                 any: false,
+                switch: false,
             },
         }
     }

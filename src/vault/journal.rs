@@ -51,6 +51,8 @@ pub struct Baseline {
     pub fingerprint: String,
     pub account_id: Option<String>,
     pub generation: Option<i64>,
+    /// When cdxs wrote (or accepted) it.
+    pub written_at: i64,
 }
 
 /// What a generation is about to do (for [`run_generation`]).
@@ -335,9 +337,9 @@ impl Vault {
     }
 
     pub fn baselines(&self) -> Result<BTreeMap<PathBuf, Baseline>> {
-        let mut stmt = self
-            .conn()
-            .prepare("SELECT path, fingerprint, account_id, generation FROM baselines")?;
+        let mut stmt = self.conn().prepare(
+            "SELECT path, fingerprint, account_id, generation, written_at FROM baselines",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 PathBuf::from(r.get::<_, String>(0)?),
@@ -345,6 +347,7 @@ impl Vault {
                     fingerprint: r.get(1)?,
                     account_id: r.get(2)?,
                     generation: r.get(3)?,
+                    written_at: r.get(4)?,
                 },
             ))
         })?;

@@ -22,3 +22,4 @@ mod real_codex_sessions;
 mod rotation;
 mod rotation_model;
 mod sessions;
+mod watch;

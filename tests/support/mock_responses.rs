@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -13,6 +13,8 @@ pub struct MockResponses {
     pub requests: Arc<AtomicUsize>,
     /// The `Authorization` header of every POST (tests check which key Codex sent).
     pub authorizations: Arc<Mutex<Vec<String>>>,
+    /// How long a turn takes (ms): the answer waits this long (a turn in progress).
+    pub delay_ms: Arc<AtomicU64>,
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
 }
@@ -32,6 +34,8 @@ impl MockResponses {
         let authorizations = Arc::new(Mutex::new(Vec::new()));
         let (s, n, reply) = (server.clone(), requests.clone(), reply.to_string());
         let seen = authorizations.clone();
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let delay = delay_ms.clone();
         let thread = std::thread::spawn(move || {
             for mut req in s.incoming_requests() {
                 // Read a body only for POST: a websocket upgrade has none and reading would
@@ -69,6 +73,9 @@ impl MockResponses {
                         serde_json::json!({"object": "list", "data": [], "models": []}),
                     ),
                     ("POST", p) if p.ends_with("/responses") => {
+                        std::thread::sleep(std::time::Duration::from_millis(
+                            delay.load(Ordering::SeqCst),
+                        ));
                         let k = n.fetch_add(1, Ordering::SeqCst);
                         let rid = format!("resp_{k}");
                         let events = [
@@ -93,9 +100,24 @@ impl MockResponses {
             url: format!("http://127.0.0.1:{port}/v1"),
             requests,
             authorizations,
+            delay_ms,
             server,
             thread: Some(thread),
         }
+    }
+
+    /// Make every turn take `ms` milliseconds.
+    pub fn set_delay(&self, ms: u64) {
+        self.delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// A config.toml with a provider of its own (`mock`): turns go here whatever login
+    /// auth.json holds (a ChatGPT login cannot run a turn offline).
+    pub fn custom_provider_toml(&self) -> String {
+        format!(
+            "model = \"gpt-5.1\"\nmodel_provider = \"mock\"\n[model_providers.mock]\nname = \"mock\"\nbase_url = \"{}\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\nsupports_websockets = false\nstream_idle_timeout_ms = 60000\n",
+            self.url
+        )
     }
 
     /// The `Authorization` header of the last turn Codex posted.

@@ -22,6 +22,11 @@ pub fn run(sh: &mut Shell, args: StatusArgs) -> Result<Exit> {
     let engine = sh.engine()?;
     let o = engine.observe_cached(&m, &Request::default().scope, &mut bar)?;
     let plan = crate::reconcile::plan::plan(&m, &o, &engine.plan_inputs());
+    let watch_status = crate::reconcile::watch::status::read(&engine.state_dir);
+    let watch_lines = watch_status
+        .as_ref()
+        .map(|w| crate::reconcile::watch::status::describe(w, now))
+        .unwrap_or_default();
     let view = StatusView {
         manifest: m.path.display().to_string(),
         homes: status::rows(&m, &o, &plan),
@@ -31,9 +36,15 @@ pub fn run(sh: &mut Shell, args: StatusArgs) -> Result<Exit> {
         errors: plan.errors.len(),
         drift_details: plan.drift.clone(),
         error_details: plan.errors.clone(),
-        watch: None,
+        watch: watch_status.as_ref().map(|w| {
+            let mut v = serde_json::to_value(w).unwrap_or_default();
+            v["liveness"] = serde_json::Value::from(
+                format!("{:?}", crate::reconcile::watch::status::liveness(w, now)).to_lowercase(),
+            );
+            v
+        }),
         now,
-        watch_lines: Vec::new(),
+        watch_lines,
     };
     sh.printer.emit(args.json, &view);
     Ok(Exit::Success)

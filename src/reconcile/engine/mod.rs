@@ -75,7 +75,13 @@ pub struct ApplyOptions {
     pub extra_files: Vec<FileChange>,
     /// The generation this rolls back.
     pub rollback_of: Option<i64>,
+    /// What of a plan made again under the locks may run (`watch` holds back drift and
+    /// switches under a running turn); `None`: all of it.
+    pub select: Option<Selector>,
 }
+
+/// Filters a plan made again under the locks, given what was observed then.
+pub type Selector = Box<dyn Fn(Plan, &Observed) -> Plan>;
 
 impl ApplyOptions {
     pub fn new(command: &str, review: Review, request: Request) -> Self {
@@ -85,6 +91,7 @@ impl ApplyOptions {
             request,
             extra_files: Vec::new(),
             rollback_of: None,
+            select: None,
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct Engine {
     /// A login written into a home is refreshed first when it expires within this many
     /// seconds (Codex's own window; `watch.refresh_before_expiry` raises it).
     pub refresh_window: i64,
+    /// The last time a request could not reach its endpoint, and why (`watch` backs off);
+    /// cleared by a request that got an answer.
+    pub network_error: Option<String>,
 }
 
 impl Engine {
@@ -121,6 +131,7 @@ impl Engine {
             env: Arc::new(|v: &str| std::env::var(v).ok()),
             online: true,
             refresh_window: crate::auth::refresh::REFRESH_WINDOW_SECS,
+            network_error: None,
         })
     }
 
@@ -191,11 +202,11 @@ impl Engine {
         Ok(plan)
     }
 
-    fn plan_cached(&mut self, m: &Manifest, req: &Request) -> Result<Plan> {
+    fn plan_cached(&mut self, m: &Manifest, req: &Request) -> Result<(Plan, Observed)> {
         let o = self.observe_cached(m, &req.scope, &mut Quiet)?;
         let mut plan = super::plan::plan(m, &o, &self.plan_inputs());
         plan.retain_targets(&req.targets);
-        Ok(plan)
+        Ok((plan, o))
     }
 
     /// Apply `plan` (made from `m`): take the locks, look again, then run it. A plan nobody
@@ -236,7 +247,11 @@ impl Engine {
                     });
                 }
                 manifest = current;
-                let again = self.plan_cached(&manifest, &opts.request)?;
+                let (again, seen) = self.plan_cached(&manifest, &opts.request)?;
+                let again = match &opts.select {
+                    Some(select) => select(again, &seen),
+                    None => again,
+                };
                 if !again.errors.is_empty() {
                     return Err(Error::Plan {
                         errors: again.errors,

@@ -21,6 +21,9 @@ pub enum QuotaError {
     NoToken,
     #[error("{0}")]
     Fetch(String),
+    /// The usage endpoint could not be reached (watch backs off).
+    #[error("{0}")]
+    Network(String),
 }
 
 impl Engine {
@@ -62,6 +65,7 @@ impl Engine {
                 self.clock.ts(),
             ) {
                 Ok(q) => {
+                    self.network_error = None;
                     self.vault.set_quota(account_id, &q)?;
                     return Ok(Ok(q));
                 }
@@ -78,6 +82,10 @@ impl Engine {
                     {
                         return Ok(Err(QuotaError::Fetch(e.to_string())));
                     }
+                }
+                Err(FetchError::Network(e)) => {
+                    self.network_error = Some(e.clone());
+                    return Ok(Err(QuotaError::Network(e)));
                 }
                 Err(e) => return Ok(Err(QuotaError::Fetch(e.to_string()))),
             }

@@ -297,6 +297,7 @@ impl Planner<'_> {
                 },
                 expect: obs.auth_fingerprint.clone(),
                 any: false,
+                switch: !refresh_only && matches!(obs.auth, AuthObs::Credentials(_)),
             },
         });
     }

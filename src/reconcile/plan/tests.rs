@@ -61,6 +61,7 @@ fn home(path: &str, auth: AuthObs) -> HomeObs {
         auth,
         config: Default::default(),
         processes: vec![],
+        live_threads: vec![],
     }
 }
 
@@ -225,6 +226,7 @@ fn drift_is_reported_but_a_codex_refresh_is_not() {
             fingerprint: "sha256:old".into(),
             account_id: Some(me.id.clone()),
             generation: Some(3),
+            written_at: 0,
         },
     );
     // Codex refreshed work's tokens: the file changed, same account: not drift.
@@ -234,6 +236,7 @@ fn drift_is_reported_but_a_codex_refresh_is_not() {
             fingerprint: "sha256:older".into(),
             account_id: Some(work.id.clone()),
             generation: Some(3),
+            written_at: 0,
         },
     );
     let p = plan(&m, &o, &Inputs::at(1000));

@@ -1,0 +1,108 @@
+//! `watch [--once] [--json]`: the observe -> plan -> apply loop, continuously, in the
+//! foreground (for a systemd user unit or a LaunchAgent; it never daemonizes). The loop is
+//! `reconcile::watch::run`; here: the arguments, the signals, the log's format.
+
+use std::sync::mpsc;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::cli::shell::Shell;
+use crate::error::{Exit, Result};
+use crate::output::{Printer, sanitize};
+use crate::reconcile::watch::LogLine;
+use crate::reconcile::watch::events::Msg;
+use crate::reconcile::watch::run::{self, Options, Sink};
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  cdxs watch                 # until SIGINT/SIGTERM\n  cdxs watch --json          # JSON lines, for a log collector\n  cdxs watch --once          # one cycle (cron, tests)\n\nAs a service: examples/cdxs-watch.service (systemd --user), examples/net.cdxs.watch.plist (launchd)."
+)]
+pub struct WatchArgs {
+    /// Run one cycle over every home, then exit
+    #[arg(long)]
+    once: bool,
+    /// One JSON object per line instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    time: String,
+    #[serde(flatten)]
+    line: &'a LogLine,
+}
+
+/// One line per action and per change of state: text, or JSON lines.
+struct Log {
+    printer: Printer,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    json: bool,
+}
+
+impl Sink for Log {
+    fn line(&mut self, line: &LogLine) {
+        let time = self
+            .clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if self.json {
+            self.printer.json_line(&JsonLine { time, line });
+        } else {
+            let home = line
+                .home
+                .as_deref()
+                .map(|h| format!(" [{}]", sanitize(h)))
+                .unwrap_or_default();
+            self.printer.out(format!(
+                "{time} {}{home} {}",
+                line.event,
+                sanitize(&line.message)
+            ));
+        }
+    }
+}
+
+/// Tests of the polling fallback set `CDXS_WATCH_MAX_WATCHES` (debug builds only): watch
+/// then acts as if the inotify limit were that low.
+fn max_watches() -> Option<usize> {
+    if cfg!(debug_assertions) {
+        std::env::var("CDXS_WATCH_MAX_WATCHES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    } else {
+        None
+    }
+}
+
+pub fn run(sh: &mut Shell, args: WatchArgs) -> Result<Exit> {
+    let m = sh.require_manifest()?;
+    let (tx, rx) = mpsc::channel::<Msg>();
+    // SIGINT and SIGTERM finish the current action, then stop (exit 0).
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|e| crate::error::Error::io("cannot catch SIGINT and SIGTERM", e))?;
+    let handle = signals.handle();
+    let stop = tx.clone();
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let _ = stop.send(Msg::Stop);
+        }
+    });
+    let mut log = Log {
+        printer: sh.printer.clone(),
+        clock: sh.settings.clock.clone(),
+        json: args.json,
+    };
+    let mut bar = sh.progress("watch");
+    let opts = Options {
+        once: args.once,
+        max_watches: max_watches(),
+    };
+    let result = run::run(sh.engine()?, m, &opts, (tx, rx), &mut log, &mut bar);
+    handle.close();
+    result.map(|_| Exit::Success)
+}

@@ -1,0 +1,386 @@
+//! What `watch` applies of a plan, and what waits (pure).
+//!
+//! `safe` (the default) applies creates, token refreshes and harvests, pool switches,
+//! repairs, purges and thread copies, and writes a binding only where the file is absent or
+//! was last written by cdxs: drift (a file someone else changed) is held and reported.
+//! `all` overwrites drift too, with a backup. Under either, an auth.json write (and the
+//! endpoint in config.toml that goes with it, and a refresh that writes back into a home)
+//! waits while the home is busy (a thread's writer lock is held, or a Codex session uses
+//! it), a pool home stays on its pick for `min_dwell`, and a flapping home is left alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::manifest::{Binding, Manifest, WatchApply};
+use crate::reconcile::observe::{AuthObs, CredObs, Observed};
+use crate::reconcile::{Action, Op, Plan};
+
+/// Why an action waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum Held {
+    /// Someone else changed the file (`watch.apply: safe`).
+    Drift { home: String, address: String },
+    /// A turn may be running: it happens at the next idle moment.
+    Busy {
+        home: String,
+        address: String,
+        detail: String,
+    },
+    /// The home switched less than `min_dwell` ago.
+    Dwell {
+        home: String,
+        address: String,
+        until: i64,
+    },
+    /// The home kept needing changes: watch stopped applying to it.
+    Flapping { home: String, address: String },
+}
+
+impl Held {
+    pub fn home(&self) -> &str {
+        match self {
+            Held::Drift { home, .. }
+            | Held::Busy { home, .. }
+            | Held::Dwell { home, .. }
+            | Held::Flapping { home, .. } => home,
+        }
+    }
+
+    /// One line for the log.
+    pub fn describe(&self) -> String {
+        match self {
+            Held::Drift { address, .. } => format!(
+                "{address}: changed outside cdxs; left as it is (`watch.apply: safe`; `cdxs apply` repairs it)"
+            ),
+            Held::Busy {
+                address, detail, ..
+            } => format!("{address}: waits for the turn to end ({detail})"),
+            Held::Dwell { address, until, .. } => format!(
+                "{address}: the home switched recently; it stays on its pick until {}",
+                crate::output::format::when_secs(*until)
+            ),
+            Held::Flapping { address, .. } => {
+                format!("{address}: the home is flapping; watch no longer applies to it")
+            }
+        }
+    }
+}
+
+/// What the policy knows besides the plan.
+pub struct Context<'a> {
+    pub now: i64,
+    pub apply: WatchApply,
+    pub min_dwell: i64,
+    /// When each home last switched accounts (from the journal).
+    pub last_switch: &'a BTreeMap<String, i64>,
+    pub flapping: &'a BTreeSet<String>,
+}
+
+/// The home an address belongs to (`home.work.auth`, `sessions.work.repair[...]`,
+/// `trash.work.purge[...]`, `threads.work.copy[...]`).
+pub fn home_of(address: &str) -> Option<&str> {
+    let mut parts = address.splitn(3, '.');
+    match parts.next()? {
+        "home" | "sessions" | "trash" | "threads" => {
+            parts.next().map(|h| h.split('[').next().unwrap_or(h))
+        }
+        _ => None,
+    }
+}
+
+/// The homes that hold `account_id` now.
+fn holders<'a>(o: &'a Observed, account_id: &str) -> Vec<&'a str> {
+    o.homes
+        .iter()
+        .filter(|(_, h)| {
+            matches!(&h.auth, AuthObs::Credentials(c) if c.account_id() == Some(account_id)
+                || matches!(c, CredObs::ChatGpt { identity_id, .. } if identity_id == account_id))
+        })
+        .map(|(n, _)| n.as_str())
+        .collect()
+}
+
+/// Split `plan` into what applies now and what waits.
+pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, Vec<Held>) {
+    let drifted: BTreeSet<String> = plan.drift.iter().map(|d| d.address.clone()).collect();
+    let mut keep: Vec<Action> = Vec::new();
+    let mut held = Vec::new();
+    let busy = |home: &str| o.homes.get(home).and_then(|h| h.busy());
+    for a in plan.actions.iter().cloned() {
+        let home = home_of(&a.address).map(str::to_string);
+        if let Some(h) = &home
+            && ctx.flapping.contains(h)
+        {
+            held.push(Held::Flapping {
+                home: h.clone(),
+                address: a.address.clone(),
+            });
+            continue;
+        }
+        let hold = match (&a.op, &home) {
+            (Op::WriteAuth { switch, .. }, Some(h)) => {
+                if ctx.apply == WatchApply::Safe && drifted.contains(&a.address) {
+                    Some(Held::Drift {
+                        home: h.clone(),
+                        address: a.address.clone(),
+                    })
+                } else if let Some(detail) = busy(h) {
+                    Some(Held::Busy {
+                        home: h.clone(),
+                        address: a.address.clone(),
+                        detail,
+                    })
+                } else if *switch
+                    && matches!(
+                        m.homes.get(h).and_then(|x| x.binding.as_ref()),
+                        Some(Binding::Pool { .. })
+                    )
+                    && let Some(at) = ctx.last_switch.get(h)
+                    && at + ctx.min_dwell > ctx.now
+                {
+                    Some(Held::Dwell {
+                        home: h.clone(),
+                        address: a.address.clone(),
+                        until: at + ctx.min_dwell,
+                    })
+                } else {
+                    None
+                }
+            }
+            // The endpoint goes with the account: it waits with the auth.json write.
+            (Op::SetBaseUrl { .. }, Some(h)) => busy(h).map(|detail| Held::Busy {
+                home: h.clone(),
+                address: a.address.clone(),
+                detail,
+            }),
+            // A refresh writes back into every home holding the login.
+            (Op::Refresh { account_id, .. }, _) => holders(o, account_id)
+                .into_iter()
+                .find_map(|h| busy(h).map(|d| (h.to_string(), d)))
+                .map(|(h, detail)| Held::Busy {
+                    home: h,
+                    address: a.address.clone(),
+                    detail,
+                }),
+            _ => None,
+        };
+        match hold {
+            Some(h) => held.push(h),
+            None => keep.push(a),
+        }
+    }
+    // A write that waits takes its endpoint change along (and the other way round).
+    let waiting: BTreeSet<String> = held
+        .iter()
+        .filter(|h| !matches!(h, Held::Drift { .. }))
+        .map(|h| h.home().to_string())
+        .collect();
+    let (keep, also): (Vec<Action>, Vec<Action>) = keep.into_iter().partition(|a| {
+        !matches!(a.op, Op::WriteAuth { .. } | Op::SetBaseUrl { .. })
+            || home_of(&a.address).is_none_or(|h| !waiting.contains(h))
+    });
+    for a in also {
+        if let Some(h) = home_of(&a.address) {
+            held.push(Held::Busy {
+                home: h.to_string(),
+                address: a.address.clone(),
+                detail: "waits with the home's auth.json".into(),
+            });
+        }
+    }
+    let accepted = plan
+        .accepted
+        .iter()
+        .filter(|acc| !ctx.flapping.contains(&acc.home))
+        .cloned()
+        .collect();
+    (
+        Plan {
+            actions: keep,
+            accepted,
+            ..plan
+        },
+        held,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::observe::{HomeObs, LiveThread};
+    use crate::reconcile::{ActionKind, CredentialSource, Drift};
+    use std::path::{Path, PathBuf};
+
+    fn manifest() -> Manifest {
+        crate::manifest::parse(
+            "version: 1\naccounts:\n  a: { email: a@x.io }\n  b: { email: b@x.io }\n  c: { email: c@x.io }\npools:\n  p: [a, b]\nhomes:\n  pooled: { path: /h/p, account: { pool: p } }\n  plain: { path: /h/q, account: c }\n",
+            Path::new("/c/cdxs.yaml"),
+        )
+        .unwrap()
+    }
+
+    fn write(home: &str, switch: bool) -> Action {
+        Action {
+            address: format!("home.{home}.auth"),
+            kind: ActionKind::Update,
+            description: "switch".into(),
+            changes: vec![],
+            op: Op::WriteAuth {
+                home: home.into(),
+                path: PathBuf::from(format!("/h/{home}")),
+                source: CredentialSource::Vault {
+                    account_id: "oauth_b".into(),
+                },
+                expect: None,
+                any: false,
+                switch,
+            },
+        }
+    }
+
+    fn plan(actions: Vec<Action>, drift: Vec<&str>) -> Plan {
+        Plan {
+            manifest: PathBuf::from("/c/cdxs.yaml"),
+            manifest_fingerprint: "f".into(),
+            actions,
+            drift: drift
+                .into_iter()
+                .map(|a| Drift {
+                    address: a.into(),
+                    path: PathBuf::from("/x"),
+                    description: "d".into(),
+                })
+                .collect(),
+            errors: vec![],
+            notes: vec![],
+            observed: Default::default(),
+            accepted: vec![],
+        }
+    }
+
+    fn observed(live: bool) -> Observed {
+        let mut o = Observed::default();
+        for (name, path) in [("pooled", "/h/p"), ("plain", "/h/q")] {
+            o.homes.insert(
+                name.into(),
+                HomeObs {
+                    path: PathBuf::from(path),
+                    dir_exists: true,
+                    auth: AuthObs::Missing,
+                    auth_fingerprint: None,
+                    config: Default::default(),
+                    processes: vec![],
+                    live_threads: if live && name == "pooled" {
+                        vec![LiveThread {
+                            id: "t1".into(),
+                            pid: Some(7),
+                        }]
+                    } else {
+                        vec![]
+                    },
+                },
+            );
+        }
+        o
+    }
+
+    fn ctx<'a>(
+        apply: WatchApply,
+        last: &'a BTreeMap<String, i64>,
+        flap: &'a BTreeSet<String>,
+    ) -> Context<'a> {
+        Context {
+            now: 10_000,
+            apply,
+            min_dwell: 600,
+            last_switch: last,
+            flapping: flap,
+        }
+    }
+
+    #[test]
+    fn a_switch_waits_while_a_thread_is_live_then_happens() {
+        let (last, flap) = (BTreeMap::new(), BTreeSet::new());
+        let p = plan(vec![write("pooled", true)], vec![]);
+        let (todo, held) = select(
+            p.clone(),
+            &manifest(),
+            &observed(true),
+            &ctx(WatchApply::Safe, &last, &flap),
+        );
+        assert!(todo.actions.is_empty());
+        assert!(
+            matches!(&held[0], Held::Busy { detail, .. } if detail.contains("thread t1 is live (pid 7)"))
+        );
+        let (todo, held) = select(
+            p,
+            &manifest(),
+            &observed(false),
+            &ctx(WatchApply::Safe, &last, &flap),
+        );
+        assert_eq!(todo.actions.len(), 1);
+        assert!(held.is_empty());
+    }
+
+    #[test]
+    fn drift_is_held_under_safe_and_repaired_under_all() {
+        let (last, flap) = (BTreeMap::new(), BTreeSet::new());
+        let p = plan(vec![write("plain", true)], vec!["home.plain.auth"]);
+        let (todo, held) = select(
+            p.clone(),
+            &manifest(),
+            &observed(false),
+            &ctx(WatchApply::Safe, &last, &flap),
+        );
+        assert!(todo.actions.is_empty());
+        assert!(matches!(held[0], Held::Drift { .. }));
+        let (todo, _) = select(
+            p,
+            &manifest(),
+            &observed(false),
+            &ctx(WatchApply::All, &last, &flap),
+        );
+        assert_eq!(todo.actions.len(), 1);
+    }
+
+    #[test]
+    fn a_pool_home_dwells_on_its_pick_and_flapping_homes_are_left_alone() {
+        let last: BTreeMap<String, i64> = [("pooled".to_string(), 9_900)].into();
+        let flap = BTreeSet::new();
+        let p = plan(vec![write("pooled", true), write("plain", true)], vec![]);
+        let (todo, held) = select(
+            p.clone(),
+            &manifest(),
+            &observed(false),
+            &ctx(WatchApply::Safe, &last, &flap),
+        );
+        assert_eq!(
+            todo.actions.len(),
+            1,
+            "the plain home is not a pool: no dwell"
+        );
+        assert!(matches!(held[0], Held::Dwell { until: 10_500, .. }));
+        let flap: BTreeSet<String> = ["plain".to_string()].into();
+        let (todo, held) = select(
+            p,
+            &manifest(),
+            &observed(false),
+            &ctx(WatchApply::All, &BTreeMap::new(), &flap),
+        );
+        assert_eq!(todo.actions.len(), 1);
+        assert!(
+            held.iter()
+                .any(|h| matches!(h, Held::Flapping { home, .. } if home == "plain"))
+        );
+    }
+
+    #[test]
+    fn addresses_name_their_home() {
+        assert_eq!(home_of("home.work.auth"), Some("work"));
+        assert_eq!(home_of("sessions.work.repair[x:y]"), Some("work"));
+        assert_eq!(home_of("trash.w.purge[1]"), Some("w"));
+        assert_eq!(home_of("account.a.refresh"), None);
+    }
+}
