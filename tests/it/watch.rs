@@ -556,3 +556,45 @@ fn a_pool_switch_waits_for_the_running_turn_to_end(codex: PathBuf) {
     assert_eq!(w.stop(), 0);
 }
 codex_matrix!(a_pool_switch_waits_for_the_running_turn_to_end);
+
+#[test]
+fn the_service_files_in_examples_run_cdxs_watch_in_the_foreground() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let unit = std::fs::read_to_string(dir.join("cdxs-watch.service")).unwrap();
+    let mut section = "";
+    let mut keys = Vec::new();
+    for line in unit.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let (k, v) = line.split_once('=').expect("key=value");
+        keys.push((section.to_string(), k.to_string(), v.to_string()));
+    }
+    let get = |s: &str, k: &str| {
+        keys.iter()
+            .find(|(sec, key, _)| sec == s && key == k)
+            .map(|(_, _, v)| v.clone())
+    };
+    assert!(
+        get("[Service]", "ExecStart").is_some_and(|v| v.ends_with("cdxs watch --json")),
+        "{keys:?}"
+    );
+    assert_eq!(get("[Service]", "Type"), None, "simple: watch stays in the foreground");
+    assert_eq!(get("[Install]", "WantedBy").as_deref(), Some("default.target"));
+    assert!(unit.contains("loginctl enable-linger"));
+    // The plist is a valid property list that runs `cdxs watch`.
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import plistlib,sys; p=plistlib.load(open(sys.argv[1],'rb')); print(' '.join(p['ProgramArguments'][1:]), p['Label'], p['RunAtLoad'])",
+            dir.join("net.cdxs.watch.plist").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stdout(&out).trim(), "watch --json net.cdxs.watch True");
+}
