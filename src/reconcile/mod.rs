@@ -18,6 +18,7 @@ pub mod ops;
 pub mod plan;
 pub mod plan_file;
 pub mod rollback;
+mod sessions_obs;
 pub mod status;
 pub mod watch;
 

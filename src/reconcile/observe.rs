@@ -164,7 +164,7 @@ pub struct Observed {
 }
 
 /// What the session policies need to know about one home.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SessionsObs {
     /// `auto_repair`: the visibility problems.
     pub issues: Option<Vec<crate::sessions::visibility::Issue>>,
@@ -402,47 +402,5 @@ fn observe_sessions(
     scope: &Scope,
     observed: &mut Observed,
 ) -> Result<()> {
-    use crate::sessions::{HomeRef, share, trash, visibility};
-    let policy = &manifest.sessions;
-    if !policy.auto_repair && policy.trash_max_age.is_none() && policy.share_threads.is_empty() {
-        return Ok(());
-    }
-    let mut heads = crate::vault::heads::CachedHeads::new(vault);
-    for (name, home) in &manifest.homes {
-        if scope
-            .homes
-            .as_ref()
-            .is_some_and(|only| !only.contains(name))
-            || !home.path.is_dir()
-        {
-            continue;
-        }
-        let h = HomeRef {
-            name: name.clone(),
-            path: home.path.clone(),
-        };
-        let (writable, gate) = crate::sessions::gate(&h.path)?;
-        let mut obs = SessionsObs {
-            read_only: !writable,
-            gate,
-            ..SessionsObs::default()
-        };
-        if policy.auto_repair {
-            obs.issues = Some(visibility::check(&h, &mut heads)?);
-        }
-        if policy.trash_max_age.is_some() {
-            obs.trash = Some(
-                trash::entries(&h)?
-                    .into_iter()
-                    .map(|(_, m)| (m.id, m.trashed_at))
-                    .collect(),
-            );
-        }
-        if policy.share_threads.contains(name) {
-            obs.threads = Some(share::home_threads(&h)?);
-        }
-        observed.sessions.insert(name.clone(), obs);
-    }
-    observed.heads_read = heads.reads;
-    Ok(())
+    super::sessions_obs::observe(manifest, vault, scope, observed)
 }

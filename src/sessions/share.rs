@@ -27,7 +27,7 @@ pub struct Copy {
 }
 
 /// What a home has, for planning copies.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HomeThreads {
     /// id -> (rollout path, title) of threads whose rollout exists in this home.
     pub present: std::collections::BTreeMap<String, (PathBuf, String)>,

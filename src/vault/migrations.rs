@@ -120,4 +120,14 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX placements_account ON placements (account_id);
     "#,
+    // 5: what a plan observed of a home's sessions (visibility problems, trash, threads),
+    // keyed by a fingerprint of the files it depends on: a plan with nothing changed does no
+    // per-thread work.
+    r#"
+    CREATE TABLE session_obs (
+        home  TEXT PRIMARY KEY,
+        key   TEXT NOT NULL,
+        obs   TEXT NOT NULL
+    );
+    "#,
 ];

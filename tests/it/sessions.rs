@@ -217,3 +217,60 @@ fn legacy_homes_go_into_the_manifest() {
     assert!(out.status.success());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), m);
 }
+
+#[test]
+fn the_session_cache_sees_a_new_rollout_a_changed_row_and_a_new_trash_entry() {
+    let (env, home) = env_with_home(
+        62,
+        &[(T1, "hello"), (T2, "again")],
+        "sessions:\n  auto_repair: true\n  trash_max_age: 1d\n",
+    );
+    let out = env.run(&["plan", "--offline", "--detailed-exitcode"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    // The cache is warm now; a second plan does no per-thread work.
+    let out = env.run(&["-v", "plan", "--offline"]);
+    assert!(
+        stderr(&out).contains("read 0 rollout head(s)"),
+        "{}",
+        text(&out)
+    );
+    // A rollout without a row appears in a day folder.
+    let orphan = "0199aaaa-0000-7000-8000-00000000000c";
+    std::fs::write(
+        home.join(format!("sessions/2026/11/26/rollout-2026-11-26T00-00-00-{orphan}.jsonl")),
+        format!("{{\"type\":\"session_meta\",\"payload\":{{\"id\":\"{orphan}\",\"cwd\":\"/w\",\"source\":\"cli\",\"model_provider\":\"openai\"}}}}\n{{\"type\":\"event_msg\",\"payload\":{{\"type\":\"user_message\",\"message\":\"new\"}}}}\n"),
+    )
+    .unwrap();
+    let out = env.run(&["plan", "--offline"]);
+    assert!(
+        stdout(&out).contains(&format!("orphan_rollout:{orphan}")),
+        "{}",
+        text(&out)
+    );
+    // A row changes in the database.
+    let db = Connection::open(home.join("state_5.sqlite")).unwrap();
+    db.execute("UPDATE threads SET preview = '' WHERE id = ?1", [T2])
+        .unwrap();
+    drop(db);
+    let out = env.run(&["plan", "--offline"]);
+    assert!(
+        stdout(&out).contains(&format!("empty_preview:{T2}")),
+        "{}",
+        text(&out)
+    );
+    // A trashed thread ages past trash_max_age.
+    assert!(env.run(&["apply", "--yes"]).status.success());
+    assert!(env.run(&["session", "trash", T1]).status.success());
+    let later = (env.now + chrono::Duration::days(2)).to_rfc3339();
+    let out = env
+        .cdxs()
+        .env("CDXS_NOW", &later)
+        .args(["plan", "--offline"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains(&format!("- trash.default.purge[{T1}]")),
+        "{}",
+        text(&out)
+    );
+}

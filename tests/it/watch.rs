@@ -583,8 +583,15 @@ fn the_service_files_in_examples_run_cdxs_watch_in_the_foreground() {
         get("[Service]", "ExecStart").is_some_and(|v| v.ends_with("cdxs watch --json")),
         "{keys:?}"
     );
-    assert_eq!(get("[Service]", "Type"), None, "simple: watch stays in the foreground");
-    assert_eq!(get("[Install]", "WantedBy").as_deref(), Some("default.target"));
+    assert_eq!(
+        get("[Service]", "Type"),
+        None,
+        "simple: watch stays in the foreground"
+    );
+    assert_eq!(
+        get("[Install]", "WantedBy").as_deref(),
+        Some("default.target")
+    );
     assert!(unit.contains("loginctl enable-linger"));
     // The plist is a valid property list that runs `cdxs watch`.
     let out = std::process::Command::new("python3")
