@@ -103,8 +103,22 @@ for i, a in enumerate(json.load(sys.stdin)["accounts"]):
     RUNS=$RUNS_SAVED
     time_cmd "cdxs session list --home (one $NT-thread home)" "$CDXS" -f "$M" session list --home h1
     time_cmd "cdxs session list --all-homes --json ($((NH * NT)) threads)" "$CDXS" -f "$M" session list --all-homes --json
-    "$CDXS" -f "$M" plan --offline > /dev/null   # warms the head cache
-    time_cmd "cdxs plan --offline, warm ($NH x $NT, auto_repair)" "$CDXS" -f "$M" plan --offline
+    "$CDXS" -f "$M" plan --offline > /dev/null   # warms the head and session caches
+    time_cmd "cdxs plan --offline, warm ($NH x $NT, auto_repair + trash_max_age)" "$CDXS" -f "$M" plan --offline
+    # watch over the same homes, every 5 s, once converged: CPU share of one core over 60 s.
+    W=$WORK/sessions-watch.yaml
+    { cat "$M"; printf 'watch:\n  interval: 5s\n'; } > "$W"
+    "$CDXS" -f "$W" apply --yes -q > /dev/null 2>&1 || true
+    "$CDXS" -f "$W" watch --json > "$WORK/watch.log" 2>&1 &
+    WPID=$!
+    sleep 10   # converge (first cycles)
+    TCK=$(getconf CLK_TCK)
+    T0=$(awk '{print $14 + $15}' /proc/$WPID/stat); S0=$(date +%s%N)
+    sleep "${BENCH_WATCH_SECS:-60}"
+    T1=$(awk '{print $14 + $15}' /proc/$WPID/stat); S1=$(date +%s%N)
+    kill -TERM $WPID; wait $WPID || true
+    CYCLES=$(python3 -c 'import json;print(json.load(open("'"$CDXS_STATE_DIR/watch.json"'"))["cycles"])')
+    python3 -c "print('%-48s %9.2f %% of one core (%d cycles in all)' % ('cdxs watch, converged, interval 5s', ($T1-$T0)/$TCK / (($S1-$S0)/1e9) * 100, $CYCLES))"
     time_cmd "floor: tail -c 64k of the ${BIG} MB rollout" tail -c 65536 "$BIG_PATH"
     time_cmd "cdxs session stats (tokens from the tail)" "$CDXS" session stats "$BIG_ID" --codex-home "$OUT/home-0"
     time_cmd "floor: wc -l of the ${BIG} MB rollout" wc -l "$BIG_PATH"
