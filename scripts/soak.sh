@@ -12,8 +12,8 @@ W=$(mktemp -d "$ROOT/target/soak.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 export HOME=$W/home CDXS_STATE_DIR=$W/state NO_COLOR=1 CDXS_LOCK_TIMEOUT=30
 mkdir -p "$HOME"
-"$CDXS" import auth -q --file "$ROOT/examples/demo/personal-auth.json"
-"$CDXS" import auth -q --file "$ROOT/examples/demo/work-auth.json"
+"$CDXS" import auth -q --file "$ROOT/tests/fixtures/personal-auth.json"
+"$CDXS" import auth -q --file "$ROOT/tests/fixtures/work-auth.json"
 manifest() {
   cat > "$W/cdxs.yaml" <<YAML
 version: 1

@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -227,12 +225,7 @@ pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
-/// An unsigned JWT, shaped like ChatGPT's (Codex never verifies signatures locally).
-pub fn jwt(claims: &Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
-    format!("{header}.{body}.c2ln")
-}
+pub use crate::mock_openai::jwt;
 
 /// A ChatGPT login as Codex writes it.
 #[derive(Debug, Clone)]

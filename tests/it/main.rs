@@ -11,6 +11,7 @@ mod bad_input;
 mod crash;
 mod doctor;
 mod manifest;
+#[path = "../support/mock_openai.rs"]
 mod mock_openai;
 mod plan_apply;
 mod properties;
