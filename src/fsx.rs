@@ -62,6 +62,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// Copy `from` to `to` atomically (a temp file next to `to`, fsync, rename, fsync of the
+/// folder), streaming (a rollout may be large), with `from`'s permission bits.
+pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let mode = mode_of(from).unwrap_or(0o600);
+    let dir = parent_of(to);
+    let name = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let mut source = File::open(from).context(|| format!("cannot read {}", tick(from)))?;
+    let (tmp_path, mut tmp) = create_temp_in(&dir, &name, mode)?;
+    let result = (|| {
+        io::copy(&mut source, &mut tmp)?;
+        tmp.sync_all()?;
+        drop(tmp);
+        fs::rename(&tmp_path, to)?;
+        sync_dir(&dir)
+    })();
+    if let Err(source) = result {
+        let _ = fs::remove_file(&tmp_path);
+        return Err(Error::io(format!("cannot write {}", tick(to)), source));
+    }
+    Ok(())
+}
+
 /// Create `.<name>.cdxs-<random>` exclusively in `dir`.
 fn create_temp_in(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File)> {
     for _ in 0..16 {
@@ -162,6 +187,49 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(format!("cannot read {}", tick(path)), e)),
+    }
+}
+
+/// Read at most `limit` bytes of a file another program writes (`auth.json`, an auth file,
+/// a trash manifest): a larger file, or one that never ends (`/dev/zero`, a FIFO that keeps
+/// writing), is a clean error instead of a read until memory runs out.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    read_optional_bounded(path, limit)?.ok_or_else(|| {
+        Error::io(
+            format!("cannot read {}", tick(path)),
+            io::Error::from(io::ErrorKind::NotFound),
+        )
+    })
+}
+
+/// [`read_bounded`] for a file that may be absent.
+pub fn read_optional_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(format!("cannot read {}", tick(path)), e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .context(|| format!("cannot read {}", tick(path)))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::user(format!(
+            "{} is larger than {} (or never ends); cdxs does not read it",
+            tick(path),
+            human_size(limit)
+        ))
+        .with_help("point cdxs at the real file; this one is not what Codex writes there"));
+    }
+    Ok(Some(bytes))
+}
+
+fn human_size(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} bytes"),
+        1024..1_048_576 => format!("{} KiB", n / 1024),
+        _ => format!("{} MiB", n / 1_048_576),
     }
 }
 

@@ -19,7 +19,8 @@ pub fn path(home: &Path) -> PathBuf {
     home.join(INDEX)
 }
 
-fn id_of(line: &str) -> Option<String> {
+/// The thread id an index line names.
+pub fn id_of(line: &str) -> Option<String> {
     serde_json::from_str::<Value>(line)
         .ok()?
         .get("id")?

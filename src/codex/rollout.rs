@@ -24,6 +24,32 @@ pub struct RolloutFile {
     pub compressed: bool,
 }
 
+/// Whether `id` has the shape of a Codex thread id (a UUID: 8-4-4-4-12 hex digits). Only
+/// such ids ever become part of a path (trash folders, writer locks, rollout names): a
+/// thread id read from a file or a database row is data, and `..` or `a/b` is not one.
+pub fn is_thread_id(id: &str) -> bool {
+    id.len() == 36
+        && id.chars().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// [`is_thread_id`] as a clean error naming where the id came from.
+pub fn check_thread_id(id: &str, from: &str) -> Result<()> {
+    if is_thread_id(id) {
+        return Ok(());
+    }
+    Err(Error::user(format!(
+        "{from} names `{}`, which is not a Codex thread id",
+        crate::output::sanitize(&id.chars().take(80).collect::<String>())
+    ))
+    .with_help("thread ids are UUIDs like `0199aaaa-0000-7000-8000-00000000000a`; cdxs leaves that entry alone"))
+}
+
 /// The thread id in a rollout file name, if it is one.
 pub fn thread_id_of(name: &str) -> Option<String> {
     let rest = name.strip_prefix("rollout-")?;
@@ -33,15 +59,10 @@ pub fn thread_id_of(name: &str) -> Option<String> {
     // "YYYY-MM-DDThh-mm-ss-" is 20 characters; then the uuid (36), then maybe "_<rollout id>".
     let after = stem.get(20..)?;
     let id = after.get(..36)?;
-    let valid = id.len() == 36
-        && id.chars().enumerate().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        });
-    valid.then(|| id.to_ascii_lowercase())
+    let rest = &after[36..];
+    // After the id: nothing, or `_<rollout id>` without separators.
+    let tail_ok = rest.is_empty() || (rest.starts_with('_') && !rest.contains(['/', '\\']));
+    (is_thread_id(id) && tail_ok).then(|| id.to_ascii_lowercase())
 }
 
 /// Every rollout file under a home's `sessions/` and `archived_sessions/`.

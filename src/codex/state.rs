@@ -278,12 +278,21 @@ pub fn select_rows(conn: &Connection, table: &str, column: &str, value: &str) ->
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// What an insert does when a row with the same key exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Fail (the transaction rolls back).
+    Fail,
+    /// Keep the existing row (`INSERT OR IGNORE`): rows from a file never replace rows.
+    Ignore,
+}
+
 /// Insert `row` into `table`, using only the columns the table still has.
 pub fn insert_row(
     tx: &rusqlite::Transaction,
     table: &str,
     row: &Row,
-    or_replace: bool,
+    on_conflict: OnConflict,
 ) -> Result<()> {
     // Column names are taken from the live table, never from the row (it may come from a
     // file in the home).
@@ -304,10 +313,9 @@ pub fn insert_row(
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let verb = if or_replace {
-        "INSERT OR REPLACE"
-    } else {
-        "INSERT"
+    let verb = match on_conflict {
+        OnConflict::Fail => "INSERT",
+        OnConflict::Ignore => "INSERT OR IGNORE",
     };
     let values: Vec<SqlValue> = cells.iter().map(|(_, v)| v.to_sql()).collect();
     tx.execute(

@@ -344,11 +344,11 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             };
             let now =
                 chrono::DateTime::from_timestamp(run.env.now, 0).unwrap_or_else(chrono::Utc::now);
-            crate::sessions::share::copy(&from, &to, copy, now)?;
-            Ok(done(
-                format!("copied thread {} into {}", copy.id, tick(&copy.target)),
-                None,
-            ))
+            let message = match crate::sessions::share::copy(&from, &to, copy, now)? {
+                crate::sessions::share::Copied::Live(why) => format!("skipped: {why}"),
+                _ => format!("copied thread {} into {}", copy.id, tick(&copy.target)),
+            };
+            Ok(done(message, None))
         }
         Op::Refresh { account_id } => {
             let now = chrono::DateTime::from_timestamp(env.now, 0).unwrap_or_else(chrono::Utc::now);

@@ -427,7 +427,7 @@ pub fn repair(
             fixed.push((*i).clone());
         }
         for row in &inserts {
-            state::insert_row(tx, "threads", row, false)?;
+            state::insert_row(tx, "threads", row, state::OnConflict::Fail)?;
         }
         Ok(())
     })?;

@@ -9,6 +9,7 @@ mod auth_quota;
 mod bad_input;
 mod crash;
 mod doctor;
+mod hostile;
 mod manifest;
 mod mock_openai;
 mod plan_apply;

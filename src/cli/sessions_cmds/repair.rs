@@ -194,13 +194,20 @@ pub fn sync_threads(ctx: &Ctx, arg: &HomesArg, dry_run: bool, json: bool) -> Res
             )
         })
         .collect();
-    journaled(ctx, "session sync-threads", &paths, actions, |i| {
+    let done = journaled(ctx, "session sync-threads", &paths, actions, |i| {
         let c = &copies[i];
         share::copy(&by_name(&c.from), &by_name(&c.to), c, ctx.now)
     })?;
+    let mut copied = 0;
+    for outcome in &done {
+        match outcome {
+            share::Copied::Live(why) => ctx.printer.warn(format!("skipped: {why}")),
+            share::Copied::Done => copied += 1,
+            share::Copied::AlreadyThere => {}
+        }
+    }
     if !json {
-        ctx.printer
-            .status(format!("copied {} thread(s)", copies.len()));
+        ctx.printer.status(format!("copied {copied} thread(s)"));
     }
     Ok(Exit::Success)
 }
