@@ -312,7 +312,9 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 run.env.now,
             )?;
             Ok(done(
-                if fixed.is_empty() {
+                if let Some(live) = fixed.live.first() {
+                    format!("skipped: {live}")
+                } else if fixed.fixed.is_empty() {
                     "nothing left to fix".into()
                 } else {
                     format!("fixed: {}", issue.describe())

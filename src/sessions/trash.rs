@@ -392,6 +392,18 @@ pub fn preview(home: &HomeRef, ids: &[String]) -> Result<Vec<Preview>> {
     Ok(out)
 }
 
+/// Refuse when a running Codex has any of `ids` open (its writer lock is held): checked
+/// before an operation announces or backs up anything. [`trash_one`] checks again, holding
+/// the lock.
+pub fn refuse_live(home: &Path, ids: &[String]) -> Result<()> {
+    for id in ids {
+        if writer_lock::try_lock(home, id)?.is_none() {
+            return Err(writer_lock::live_error(home, id));
+        }
+    }
+    Ok(())
+}
+
 /// Trash one thread. `backups` must already hold the DB backups of this operation.
 pub fn trash_one(
     home: &HomeRef,

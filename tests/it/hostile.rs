@@ -446,3 +446,287 @@ mod confinement {
         }
     }
 }
+
+/// Two Codex-shaped homes `a` and `c` sharing threads, and a third folder `b` (another
+/// home, not shared) whose auth.json holds a key.
+fn sharing_homes() -> (Env, PathBuf, PathBuf, PathBuf) {
+    let env = Env::new();
+    let (a, b, c) = (
+        env.codex_home("a"),
+        env.codex_home("b"),
+        env.codex_home("c"),
+    );
+    codex_like_home(&a);
+    codex_like_home(&c);
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(
+        b.join("auth.json"),
+        "{\"auth_mode\":\"apikey\",\"OPENAI_API_KEY\":\"sk-secret-of-home-b-123456\"}",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        b.join("auth.json"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    env.manifest(&format!(
+        "version: 1\nhomes:\n  a: {{ path: {} }}\n  c: {{ path: {} }}\nsessions:\n  share_threads: [a, c]\n",
+        a.display(),
+        c.display()
+    ));
+    (env, a, b, c)
+}
+
+#[test]
+fn hostile_sync_threads_does_not_copy_another_homes_auth_json_named_by_rollout_path() {
+    let (env, a, _b, c) = sharing_homes();
+    let crafted = format!("{}/sessions/../../b/auth.json", a.display());
+    add_thread(&a, T1, "one", Some(&crafted));
+    let out = env.run(&["session", "sync-threads"]);
+    assert_eq!(
+        any_file_contains(&c, b"sk-secret-of-home-b"),
+        None,
+        "a key from another home was copied: {}",
+        text(&out)
+    );
+    assert!(!stderr(&out).contains("internal error"), "{}", text(&out));
+    // The thread's own rollout is fine to share; nothing else is.
+    let plan = env.run(&["plan"]);
+    assert!(!stdout(&plan).contains("auth.json"), "{}", text(&plan));
+}
+
+#[test]
+fn hostile_sync_threads_skips_a_source_thread_a_live_codex_is_appending_to() {
+    let (env, a, _b, c) = sharing_homes();
+    add_thread(&a, T1, "one", None);
+    let lock = hold_writer_lock(&a, T1);
+    let out = env.run(&["session", "sync-threads"]);
+    assert!(
+        !c.join("sessions/2026/11/26")
+            .join(rollout_name(T1))
+            .exists(),
+        "a live thread was copied: {}",
+        text(&out)
+    );
+    assert_eq!(
+        count_rows(&c.join("state_5.sqlite"), "threads", "id", T1),
+        0
+    );
+    assert!(stderr(&out).contains("running Codex"), "{}", text(&out));
+    drop(lock);
+    let out = env.run(&["session", "sync-threads"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        count_rows(&c.join("state_5.sqlite"), "threads", "id", T1),
+        1
+    );
+}
+
+/// A home where T1's preview is empty (repairable) and T2 is a rollout without a row
+/// (an orphan), both held open by a "running Codex".
+fn live_threads_needing_repair(extra: &str) -> (Env, PathBuf, [std::fs::File; 2]) {
+    let (env, home) = one_home(extra);
+    add_thread(&home, T1, "one", None);
+    let db = rusqlite::Connection::open(home.join("state_5.sqlite")).unwrap();
+    db.execute("UPDATE threads SET preview = '' WHERE id = ?1", [T1])
+        .unwrap();
+    let dir = home.join("sessions/2026/11/26");
+    std::fs::write(dir.join(rollout_name(T2)), rollout_text(T2, "two", true)).unwrap();
+    let locks = [hold_writer_lock(&home, T1), hold_writer_lock(&home, T2)];
+    (env, home, locks)
+}
+
+fn assert_live_threads_untouched(home: &Path) {
+    let db = rusqlite::Connection::open(home.join("state_5.sqlite")).unwrap();
+    let preview: String = db
+        .query_row("SELECT preview FROM threads WHERE id = ?1", [T1], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(preview, "", "the row of a live thread was edited");
+    assert_eq!(
+        count_rows(&home.join("state_5.sqlite"), "threads", "id", T2),
+        0,
+        "a row was inserted for a live thread"
+    );
+}
+
+#[test]
+fn hostile_visibility_repair_leaves_live_threads_alone() {
+    let (env, home, locks) = live_threads_needing_repair("");
+    let out = env.run(&["session", "visibility", "repair"]);
+    assert_live_threads_untouched(&home);
+    assert!(
+        stdout(&out).contains("running Codex") || stderr(&out).contains("running Codex"),
+        "{}",
+        text(&out)
+    );
+    drop(locks);
+    let out = env.run(&["session", "visibility", "repair"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        count_rows(&home.join("state_5.sqlite"), "threads", "id", T2),
+        1
+    );
+}
+
+#[test]
+fn hostile_auto_repair_in_apply_leaves_live_threads_alone() {
+    let (env, home, locks) = live_threads_needing_repair("sessions:\n  auto_repair: true\n");
+    let out = env.run(&["apply", "--yes"]);
+    assert_live_threads_untouched(&home);
+    assert!(!stderr(&out).contains("internal error"), "{}", text(&out));
+    drop(locks);
+    assert!(env.run(&["apply", "--yes"]).status.success());
+    assert_eq!(
+        count_rows(&home.join("state_5.sqlite"), "threads", "id", T2),
+        1
+    );
+}
+
+/// Codex's own defaults for a thread whose rollout does not say (`ThreadMetadataBuilder`:
+/// a read-only sandbox, approval on request), as 0.169 and 0.171 store them.
+const CODEX_DEFAULT_SANDBOX: &str = r#"{"type":"managed","file_system":{"type":"restricted","entries":[{"path":{"type":"special","value":{"kind":"root"}},"access":"read"}]},"network":"restricted"}"#;
+
+#[test]
+fn hostile_repair_inserts_rows_with_codex_defaults_not_permissive_ones() {
+    let (env, home) = one_home("");
+    let dir = home.join("sessions/2026/11/26");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(rollout_name(T2)), rollout_text(T2, "two", false)).unwrap();
+    let out = env.run(&["session", "visibility", "repair"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let db = rusqlite::Connection::open(home.join("state_5.sqlite")).unwrap();
+    let (approval, sandbox, cwd, source, cli): (String, String, String, String, String) = db
+        .query_row(
+            "SELECT approval_mode, sandbox_policy, cwd, source, cli_version FROM threads WHERE id = ?1",
+            [T2],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(approval, "on-request", "never approve-less by default");
+    assert_eq!(
+        sandbox, CODEX_DEFAULT_SANDBOX,
+        "never an empty sandbox policy"
+    );
+    assert_eq!(
+        (cwd.as_str(), source.as_str(), cli.as_str()),
+        ("/w", "cli", "0.171.0"),
+        "from session_meta"
+    );
+}
+
+#[test]
+fn hostile_all_homes_never_gives_two_homes_the_same_name() {
+    let env = Env::new();
+    let declared = env.codex_home("declared-default");
+    let codex_default = env.default_codex_home();
+    codex_like_home(&declared);
+    codex_like_home(&codex_default);
+    add_thread(&declared, T1, "one", None);
+    add_thread(&codex_default, T2, "two", None);
+    env.manifest(&format!(
+        "version: 1\nhomes:\n  default: {{ path: {} }}\n",
+        declared.display()
+    ));
+    let out = env.run(&["session", "list", "--all-homes", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    let mut names: Vec<String> = v["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["home"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 2, "two homes, two names: {v}");
+    // Name-keyed operations then reach the right home.
+    let out = env.run(&["session", "sync-threads", "--all-homes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for home in [&declared, &codex_default] {
+        for id in [T1, T2] {
+            assert_eq!(
+                count_rows(&home.join("state_5.sqlite"), "threads", "id", id),
+                1,
+                "{} lacks {id}: {}",
+                home.display(),
+                text(&out)
+            );
+        }
+    }
+}
+
+#[test]
+fn hostile_trash_checks_the_writer_lock_before_backups_or_messages() {
+    let (env, home) = one_home("");
+    add_thread(&home, T1, "one", None);
+    let _lock = hold_writer_lock(&home, T1);
+    let out = env.run(&["session", "trash", T1]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("running Codex"), "{}", text(&out));
+    assert!(
+        !stdout(&out).contains(&format!("trash {T1}")),
+        "announced a trash it could not do: {}",
+        text(&out)
+    );
+    assert_eq!(
+        files_under(&env.state.join("backups")),
+        Vec::<PathBuf>::new(),
+        "backed up before checking the lock"
+    );
+}
+
+/// The row cdxs inserts for a rollout without one carries what Codex's own upsert would:
+/// compared column by column with the row the real Codex wrote for the same rollout.
+fn hostile_repaired_rows_match_codex_own_rows(codex: PathBuf) {
+    use crate::mock_responses::MockResponses;
+    use crate::real_codex_sessions::make;
+    let mock = MockResponses::start("ok");
+    let env = Env::new();
+    let home = env.codex_home("main");
+    let made = make(&codex, &env, &mock, &home, 1);
+    env.manifest(&format!(
+        "version: 1\nhomes:\n  default: {{ path: {} }}\n",
+        home.display()
+    ));
+    const COLUMNS: &str = "rollout_path, created_at, source, model_provider, cwd, title, sandbox_policy, approval_mode, tokens_used, archived, cli_version, first_user_message, preview, model, reasoning_effort, thread_source, history_mode, originator, memory_mode";
+    let row = |id: &str| -> Vec<rusqlite::types::Value> {
+        let db = rusqlite::Connection::open(home.join("state_5.sqlite")).unwrap();
+        db.query_row(
+            &format!("SELECT {COLUMNS} FROM threads WHERE id = ?1"),
+            [id],
+            |r| (0..19).map(|i| r.get(i)).collect(),
+        )
+        .unwrap()
+    };
+    let codex_row = row(&made[0]);
+    let db = rusqlite::Connection::open(home.join("state_5.sqlite")).unwrap();
+    db.execute("DELETE FROM threads WHERE id = ?1", [&made[0]])
+        .unwrap();
+    drop(db);
+    let out = env.run(&["session", "visibility", "repair"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ours = row(&made[0]);
+    let names: Vec<&str> = COLUMNS.split(", ").collect();
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(
+            ours[i], codex_row[i],
+            "column `{name}` differs from Codex's own row"
+        );
+    }
+}
+crate::codex_matrix!(hostile_repaired_rows_match_codex_own_rows);
+
+#[test]
+fn hostile_trash_list_names_the_crafted_entries_it_skips() {
+    let (env, home, _) = home_with_dotdot_trash("");
+    let out = env.run(&["session", "trash-list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("skipped trash entry `crafted`")
+            && stderr(&out).contains("not a Codex thread id"),
+        "{}",
+        text(&out)
+    );
+    assert!(home.exists());
+}

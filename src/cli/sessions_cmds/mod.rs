@@ -22,6 +22,8 @@ pub use browse::{list, stats};
 pub use repair::{sync_threads, visibility};
 pub use trash::{purge, restore, trash, trash_list};
 
+use std::cell::RefCell;
+
 /// The homes a session command works on.
 pub fn resolve_homes(ctx: &Ctx, arg: &HomesArg) -> Result<Vec<HomeRef>> {
     if let Some(p) = &arg.codex_home {
@@ -66,9 +68,16 @@ pub fn resolve_homes(ctx: &Ctx, arg: &HomesArg) -> Result<Vec<HomeRef>> {
             }]);
         }
     }
-    if !homes.iter().any(|h| h.path == default_path) {
+    let key = paths::resolved_key(&default_path);
+    if !homes.iter().any(|h| paths::resolved_key(&h.path) == key) {
+        // Names key journal addresses and copies: a second `default` goes by its path.
+        let name = if homes.iter().any(|h| h.name == "default") {
+            paths::display(&default_path)
+        } else {
+            "default".into()
+        };
         homes.push(HomeRef {
-            name: "default".into(),
+            name,
             path: default_path,
         });
     }
@@ -99,6 +108,20 @@ fn journaled<T>(
     command: &str,
     homes: &[&Path],
     actions: Vec<(String, String, String)>,
+    f: impl FnMut(usize) -> Result<T>,
+) -> Result<Vec<T>> {
+    journaled_with(ctx, command, homes, actions, || Ok(()), f)
+}
+
+/// [`journaled`] with a `prepare` step run once the locks are held and before the
+/// generation begins: checks that must come first (a live thread), then messages and
+/// backups.
+fn journaled_with<T>(
+    ctx: &Ctx,
+    command: &str,
+    homes: &[&Path],
+    actions: Vec<(String, String, String)>,
+    prepare: impl FnOnce() -> Result<()>,
     mut f: impl FnMut(usize) -> Result<T>,
 ) -> Result<Vec<T>> {
     let state_dir = ctx.state_dir()?;
@@ -115,6 +138,7 @@ fn journaled<T>(
             }
         }
     }
+    prepare()?;
     let n = actions.len();
     let generation = vault.begin_generation(command, None, None, &actions, ctx.ts())?;
     let mut out = Vec::new();

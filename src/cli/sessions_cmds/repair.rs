@@ -50,7 +50,11 @@ pub fn visibility(
                 actions,
                 |seq| {
                     if seq == 0 {
-                        fixed = visibility::repair(h, &issues, &mut Direct, ctx.ts())?;
+                        let done = visibility::repair(h, &issues, &mut Direct, ctx.ts())?;
+                        for live in &done.live {
+                            ctx.printer.warn(format!("skipped: {live}"));
+                        }
+                        fixed = done.fixed;
                     }
                     Ok(())
                 },

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{homes_or_all, human_bytes, journaled, resolve_homes, short, when};
+use super::{
+    RefCell, homes_or_all, human_bytes, journaled, journaled_with, resolve_homes, short, when,
+};
 use crate::backup::Backups;
 use crate::cli::Ctx;
 use crate::cli::args::HomesArg;
@@ -40,23 +42,24 @@ pub fn trash(ctx: &Ctx, ids: &[String], arg: &HomesArg, dry_run: bool) -> Result
     let home = pick_home_for(&homes, ids)?;
     let ids = ids_in(&home, ids)?;
     let previews = trash::preview(&home, &ids)?;
-    for p in &previews {
-        ctx.printer.out(format!(
-            "{} {} {}{}",
-            if dry_run { "would trash" } else { "trash" },
-            p.id,
-            short(p.name.as_deref().or(p.preview.as_deref()).unwrap_or(""), 50),
-            p.files
-                .iter()
-                .map(|f| format!("\n    {}", f.display()))
-                .collect::<String>()
-        ));
-    }
+    let announce = |verb: &str| {
+        for p in &previews {
+            ctx.printer.out(format!(
+                "{verb} {} {}{}",
+                p.id,
+                short(p.name.as_deref().or(p.preview.as_deref()).unwrap_or(""), 50),
+                p.files
+                    .iter()
+                    .map(|f| format!("\n    {}", f.display()))
+                    .collect::<String>()
+            ));
+        }
+    };
     if dry_run {
+        announce("would trash");
         return Ok(Exit::Success);
     }
-    let mut backups = Backups::new(&ctx.state_dir()?, "session-trash");
-    trash::backup_dbs(&home.path, &mut backups)?;
+    let backups = RefCell::new(Backups::new(&ctx.state_dir()?, "session-trash"));
     let all = crate::codex::rollout::list(&home.path);
     let actions = ids
         .iter()
@@ -68,8 +71,15 @@ pub fn trash(ctx: &Ctx, ids: &[String], arg: &HomesArg, dry_run: bool) -> Result
             )
         })
         .collect();
-    journaled(ctx, "session trash", &[&home.path], actions, |i| {
-        trash::trash_one(&home, &ids[i], &all, &mut backups, ctx.ts())
+    // Locks first, then a thread a running Codex has open is refused, and only then does
+    // anything get announced or backed up.
+    let prepare = || {
+        trash::refuse_live(&home.path, &ids)?;
+        announce("trash");
+        trash::backup_dbs(&home.path, &mut backups.borrow_mut())
+    };
+    journaled_with(ctx, "session trash", &[&home.path], actions, prepare, |i| {
+        trash::trash_one(&home, &ids[i], &all, &mut backups.borrow_mut(), ctx.ts())
     })?;
     ctx.printer.status(format!(
         "trashed {} thread(s) in home `{}`; `cdxs session restore ID` brings one back",
@@ -103,6 +113,9 @@ pub fn trash_list(ctx: &Ctx, arg: &HomesArg, json: bool) -> Result<Exit> {
     }
     let mut out = Vec::new();
     for h in &homes {
+        for problem in trash::problems(h) {
+            ctx.printer.warn(problem);
+        }
         for (dir, m) in trash::entries(h)? {
             out.push(Entry {
                 home: h.name.clone(),
