@@ -291,18 +291,45 @@ impl LockSpec {
     }
 }
 
-/// Take an exclusive flock on `path`, polling until `spec.timeout`. On timeout the error
-/// names the holder (pid and command, read from /proc/locks) and exits with code 3.
-pub fn lock_exclusive(path: &Path, spec: LockSpec, what: &str) -> Result<FileLock> {
+/// Open a lock file for flock: created with `mode` when absent, never through a symlink
+/// (`O_NOFOLLOW`: a link planted in a home must not make cdxs create or lock a file
+/// elsewhere), and never anything but a regular file.
+fn open_lock_file(path: &Path, mode: u32) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(spec.mode)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
-        .context(|| format!("cannot open lock file {}", tick(path)))?;
-    let deadline = Instant::now() + spec.timeout;
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::user(format!(
+                    "the lock file {} is a symlink; cdxs does not follow symlinks for lock files",
+                    tick(path)
+                ))
+                .with_help("remove that link (Codex and cdxs create their lock files themselves), then retry")
+            } else {
+                Error::io(format!("cannot open lock file {}", tick(path)), e)
+            }
+        })?;
+    let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+    if !is_file {
+        return Err(Error::user(format!(
+            "the lock file {} is not a regular file",
+            tick(path)
+        ))
+        .with_help("move it away, then retry"));
+    }
+    Ok(file)
+}
+
+/// Take an exclusive flock on `path`, polling until `spec.timeout`. On timeout the error
+/// names the holder (pid and command, read from /proc/locks) and exits with code 3.
+pub fn lock_exclusive(path: &Path, spec: LockSpec, what: &str) -> Result<FileLock> {
+    let file = open_lock_file(path, spec.mode)?;
+    let start = Instant::now();
     loop {
         match file.try_lock() {
             Ok(()) => {
@@ -312,7 +339,7 @@ pub fn lock_exclusive(path: &Path, spec: LockSpec, what: &str) -> Result<FileLoc
                 });
             }
             Err(fs::TryLockError::WouldBlock) => {
-                if Instant::now() >= deadline {
+                if start.elapsed() >= spec.timeout {
                     let holder = describe_holder(path);
                     return Err(Error::lock_timeout(
                         format!(
@@ -334,14 +361,7 @@ pub fn lock_exclusive(path: &Path, spec: LockSpec, what: &str) -> Result<FileLoc
 
 /// Try once; `Ok(None)` when someone else holds it.
 pub fn try_lock_exclusive(path: &Path, mode: u32) -> Result<Option<FileLock>> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(mode)
-        .open(path)
-        .context(|| format!("cannot open lock file {}", tick(path)))?;
+    let file = open_lock_file(path, mode)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(FileLock {
             file,
@@ -352,21 +372,23 @@ pub fn try_lock_exclusive(path: &Path, mode: u32) -> Result<Option<FileLock>> {
     }
 }
 
-/// Who holds a flock on `path`: "pid 123 (codex)" from /proc/locks, plus what our own lock
-/// files say about themselves.
+/// The most of a lock file cdxs reads to say who holds it.
+const MAX_HOLDER_BYTES: u64 = 512;
+
+/// Who holds a flock on `path`: "pid 123 (codex)" from /proc/locks, plus what cdxs itself
+/// wrote into its own lock files (`pid=... since=... <command>`). Anything else in the file
+/// is never shown (Codex's lock files are empty; a lock file may be a link to a secret),
+/// and the file is read without following a symlink, at most [`MAX_HOLDER_BYTES`].
 pub fn describe_holder(path: &Path) -> String {
     let mut parts = Vec::new();
     if let Some((pid, comm)) = flock_holder(path) {
         parts.push(match comm {
-            Some(c) => format!("pid {pid} ({c})"),
+            Some(c) => format!("pid {pid} ({})", crate::output::sanitize(&c)),
             None => format!("pid {pid}"),
         });
     }
-    if let Ok(text) = fs::read_to_string(path) {
-        let text = text.trim();
-        if !text.is_empty() && text.len() < 400 {
-            parts.push(format!("[{text}]"));
-        }
+    if let Some(mine) = read_holder_note(path) {
+        parts.push(format!("[{mine}]"));
     }
     if parts.is_empty() {
         "another process".to_string()
@@ -375,9 +397,47 @@ pub fn describe_holder(path: &Path) -> String {
     }
 }
 
+/// The note [`FileLock::write_holder`] left in a lock file, if that is what it holds.
+fn read_holder_note(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_HOLDER_BYTES).read_to_end(&mut bytes).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?.trim();
+    parse_holder_note(text)
+}
+
+/// `pid=<digits> since=<time> <command>` (one line) in, the same out with the command
+/// cleaned; anything else is not ours.
+fn parse_holder_note(text: &str) -> Option<String> {
+    if text.lines().count() != 1 {
+        return None;
+    }
+    let rest = text.strip_prefix("pid=")?;
+    let (pid, rest) = rest.split_once(' ')?;
+    let rest = rest.strip_prefix("since=")?;
+    let (since, what) = rest.split_once(' ').unwrap_or((rest, ""));
+    let since_ok = since.len() <= 30
+        && since
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | 'T' | 'Z'));
+    if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) || !since_ok {
+        return None;
+    }
+    let what = crate::output::sanitize(&crate::secret::redact(what)).into_owned();
+    Some(format!("pid={pid} since={since} {what}").trim().to_string())
+}
+
 /// Find the pid holding a flock on `path` by matching its inode in /proc/locks.
 pub fn flock_holder(path: &Path) -> Option<(u32, Option<String>)> {
-    let inode = fs::metadata(path).ok()?.ino();
+    let inode = fs::symlink_metadata(path).ok()?.ino();
     let locks = fs::read_to_string("/proc/locks").ok()?;
     for line in locks.lines() {
         // "1: FLOCK  ADVISORY  WRITE 12345 fd:01:1234567 0 EOF"

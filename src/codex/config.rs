@@ -203,14 +203,23 @@ pub fn display_url(u: &str) -> String {
         Ok(mut parsed) => {
             let _ = parsed.set_username("");
             let _ = parsed.set_password(None);
-            parsed.to_string()
+            // A query or fragment may carry a token (`?token=`, `#access_token=`).
+            if parsed.query().is_some() {
+                parsed.set_query(Some("(sensitive)"));
+            }
+            if parsed.fragment().is_some() {
+                parsed.set_fragment(Some("(sensitive)"));
+            }
+            crate::output::sanitize(parsed.as_str()).into_owned()
         }
-        Err(_) => u.to_string(),
+        // Not a URL: show nothing of it that could be a secret or a control sequence.
+        Err(_) => crate::output::sanitize(&crate::secret::redact(u)).into_owned(),
     }
 }
 
-/// Check a base URL given by the person: http(s), no credentials in it (they would end up
-/// in plans and listings; the key belongs in the API key).
+/// Check a base URL given by the person: http(s), no credentials in it, no query or
+/// fragment (any of those would end up in plans, listings and config.toml; the key
+/// belongs in the API key).
 pub fn check_base_url(u: &str) -> std::result::Result<(), String> {
     let parsed =
         url::Url::parse(u).map_err(|e| format!("`{}` is not a URL: {e}", display_url(u)))?;
@@ -222,6 +231,12 @@ pub fn check_base_url(u: &str) -> std::result::Result<(), String> {
             "the base URL holds a user name or password; put the secret in the API key instead"
                 .into(),
         );
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!(
+            "the base URL `{}` has a query or fragment (`?...`, `#...`), which may carry a token; give the endpoint only and put the secret in the API key",
+            display_url(u)
+        ));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use super::schema::{self, Db, Verdict};
-use crate::error::{Error, Result, tick};
+use crate::error::{Error, OnCodexDb, Result, tick};
 
 pub const STATE_DB: &str = "state_5.sqlite";
 pub const HISTORY_DB: &str = "thread_history_1.sqlite";
@@ -59,7 +59,7 @@ pub fn open(home: &Path, file: &str, write: bool) -> Result<Option<CodexDb>> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(&path, flags).map_err(|e| damaged(&path, &e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(BUSY_TIMEOUT).on_db(&path)?;
     let version: Option<i64> = conn
         .query_row("SELECT MAX(version) FROM _sqlx_migrations", [], |r| {
             r.get(0)
@@ -95,7 +95,7 @@ impl CodexDb {
         }
         let file = self.path.file_name().and_then(|f| f.to_str()).unwrap_or("");
         match Db::of_file(file) {
-            Some(db) => schema::judge(db, self.version, &self.conn),
+            Some(db) => schema::judge(db, self.version, &self.conn).on_db(&self.path),
             None => Ok(Verdict::Older),
         }
     }
@@ -127,11 +127,13 @@ impl CodexDb {
     /// A short write transaction (`BEGIN IMMEDIATE`), as Codex's own writers expect.
     pub fn write<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
         self.ensure_writable()?;
+        let path = self.path.clone();
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .on_db(&path)?;
+        let out = f(&tx).on_db(&path)?;
+        tx.commit().on_db(&path)?;
         Ok(out)
     }
 
@@ -140,10 +142,12 @@ impl CodexDb {
         if let Some(dir) = dest.parent() {
             crate::fsx::ensure_private_dir(dir)?;
         }
-        let mut out = Connection::open(dest)?;
+        let mut out = Connection::open(dest).on_db(dest)?;
         {
-            let backup = rusqlite::backup::Backup::new(&self.conn, &mut out)?;
-            backup.run_to_completion(256, Duration::from_millis(5), None)?;
+            let backup = rusqlite::backup::Backup::new(&self.conn, &mut out).on_db(&self.path)?;
+            backup
+                .run_to_completion(256, Duration::from_millis(5), None)
+                .on_db(&self.path)?;
         }
         drop(out);
         crate::fsx::restrict_file(dest)?;
@@ -152,12 +156,27 @@ impl CodexDb {
 
     /// Column names of `table` (schema drift is tolerated: only known columns are used).
     pub fn columns(&self, table: &str) -> Result<Vec<String>> {
-        columns_of(&self.conn, table)
+        columns_of(&self.conn, table).on_db(&self.path)
     }
 
     /// The (table, column) pairs whose rows hang off a thread, from the live schema.
     pub fn links(&self) -> Result<Vec<schema::Link>> {
-        schema::links(&self.conn)
+        schema::links(&self.conn).on_db(&self.path)
+    }
+
+    /// The `threads` row of `id`, if any.
+    pub fn thread_row(&self, id: &str) -> Result<Option<Row>> {
+        thread_row(&self.conn, id).on_db(&self.path)
+    }
+
+    /// Whether a thread row exists.
+    pub fn has_thread(&self, id: &str) -> Result<bool> {
+        has_thread(&self.conn, id).on_db(&self.path)
+    }
+
+    /// All rows of `table` where `column = value`.
+    pub fn select_rows(&self, table: &str, column: &str, value: &str) -> Result<Vec<Row>> {
+        select_rows(&self.conn, table, column, value).on_db(&self.path)
     }
 }
 

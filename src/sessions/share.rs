@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{HomeRef, Root, open_state};
 use crate::codex::state::{self, Cell};
 use crate::codex::{index, rollout, writer_lock};
-use crate::error::{Error, Result, tick};
+use crate::error::{Error, OnCodexDb, Result, tick};
 use crate::fsx;
 
 /// One planned copy.
@@ -48,19 +48,24 @@ pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
         } else {
             "title"
         };
-        let mut stmt = db.conn.prepare(&format!(
-            "SELECT id, rollout_path, {preview}, title FROM threads"
-        ))?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+        let mut stmt = db
+            .conn
+            .prepare(&format!(
+                "SELECT id, rollout_path, {preview}, title FROM threads"
             ))
-        })?;
+            .on_db(&db.path)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .on_db(&db.path)?;
         for row in rows {
-            let (id, path, preview, title) = row?;
+            let (id, path, preview, title) = row.on_db(&db.path)?;
             out.known.insert(id.clone());
             // Only a regular rollout file of this thread inside the home's session folders
             // (resolved: no `..`, no symlink out) is a copy source; a row may name anything.
@@ -204,14 +209,15 @@ pub fn copy(
     }
     let src_db = open_state(&from.path, false)?
         .ok_or_else(|| Error::user(format!("home `{}` has no state database", from.name)))?;
-    let mut row = state::thread_row(&src_db.conn, &c.id)?
+    let mut row = src_db
+        .thread_row(&c.id)?
         .ok_or_else(|| Error::user(format!("thread {} is gone from home `{}`", c.id, from.name)))?;
     let mut dst_db = open_state(&to.path, true)?.ok_or_else(|| {
         Error::user(format!("home `{}` has no state database yet", to.name))
             .with_help("run Codex there once (it creates its database), then retry")
     })?;
     dst_db.ensure_writable()?;
-    if state::has_thread(&dst_db.conn, &c.id)? {
+    if dst_db.has_thread(&c.id)? {
         return Ok(Copied::AlreadyThere);
     }
     if std::fs::symlink_metadata(&target).is_ok() {
@@ -257,7 +263,7 @@ pub fn copy(
             .iter()
             .find(|t| t.table == l.table && t.column == l.column)
         {
-            for r in state::select_rows(&src_db.conn, &l.table, &l.column, &c.id)? {
+            for r in src_db.select_rows(&l.table, &l.column, &c.id)? {
                 linked.push((t.table.clone(), r));
             }
         }

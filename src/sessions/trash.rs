@@ -248,7 +248,7 @@ fn ensure_writable(home: &Path) -> Result<()> {
 fn linked_rows(db: &CodexDb, id: &str) -> Result<Vec<TableRows>> {
     let mut out: Vec<TableRows> = Vec::new();
     for link in db.links()? {
-        let rows = state::select_rows(&db.conn, &link.table, &link.column, id)?;
+        let rows = db.select_rows(&link.table, &link.column, id)?;
         if rows.is_empty() {
             continue;
         }
@@ -361,7 +361,7 @@ pub fn preview(home: &HomeRef, ids: &[String]) -> Result<Vec<Preview>> {
     let mut out = Vec::new();
     for id in ids {
         let row = match &db {
-            Some(db) => state::thread_row(&db.conn, id)?,
+            Some(db) => db.thread_row(id)?,
             None => None,
         };
         let files = files_of(
@@ -422,7 +422,7 @@ pub fn trash_one(
         let mut state_db = open_state(&home.path, true)?;
         let mut history_db = open_history(&home.path, true)?;
         let thread = match &state_db {
-            Some(db) => state::thread_row(&db.conn, id)?,
+            Some(db) => db.thread_row(id)?,
             None => None,
         };
         let mut state_rows = Vec::new();
@@ -571,7 +571,7 @@ pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
     }
     let mut state_db = open_state(&home.path, true)?;
     if let (Some(db), Stage::Done) = (&state_db, m.stage)
-        && state::has_thread(&db.conn, id)?
+        && db.has_thread(id)?
     {
         return Err(Error::user(format!(
             "cannot restore {id}: Codex has a thread with that id again"

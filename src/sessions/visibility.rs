@@ -11,7 +11,7 @@ use super::{HomeRef, home_provider, open_state};
 use crate::codex::rollout::{self, Head, RolloutFile};
 use crate::codex::state::{self, Cell, Row};
 use crate::codex::{index, writer_lock};
-use crate::error::Result;
+use crate::error::{OnCodexDb, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -183,7 +183,7 @@ fn rows(home: &Path) -> Result<Vec<RowLite>> {
             "NULL"
         },
     );
-    let mut stmt = db.conn.prepare(&sql)?;
+    let mut stmt = db.conn.prepare(&sql).on_db(&db.path)?;
     let out = stmt
         .query_map([], |r| {
             Ok(RowLite {
@@ -194,8 +194,10 @@ fn rows(home: &Path) -> Result<Vec<RowLite>> {
                 name: r.get(4)?,
                 parent: r.get(5)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        })
+        .on_db(&db.path)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .on_db(&db.path)?;
     Ok(out)
 }
 
