@@ -459,14 +459,30 @@ pub fn flock_holder(path: &Path) -> Option<(u32, Option<String>)> {
     None
 }
 
+/// The default wait for a lock, in seconds.
+pub const DEFAULT_LOCK_WAIT_SECS: u64 = 30;
+/// The longest wait `CDXS_LOCK_TIMEOUT` can ask for: a day (`inf` and larger numbers are
+/// clamped to it).
+pub const MAX_LOCK_WAIT_SECS: u64 = 86_400;
+
 /// The lock wait used for cdxs's own locks: `CDXS_LOCK_TIMEOUT` seconds, default 30.
 pub fn lock_timeout() -> Duration {
-    std::env::var("CDXS_LOCK_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| *s >= 0.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(30))
+    lock_timeout_from(std::env::var("CDXS_LOCK_TIMEOUT").ok().as_deref())
+}
+
+/// `CDXS_LOCK_TIMEOUT`'s value as a wait, with bounds: a number of seconds from 0 to a day
+/// (larger, `inf` included, is clamped to a day); anything else (negative, `NaN`, not a
+/// number) is the default. Never a panic.
+pub fn lock_timeout_from(value: Option<&str>) -> Duration {
+    let default = Duration::from_secs(DEFAULT_LOCK_WAIT_SECS);
+    let Some(secs) = value.and_then(|v| v.trim().parse::<f64>().ok()) else {
+        return default;
+    };
+    if secs.is_nan() || secs < 0.0 {
+        return default;
+    }
+    let max = MAX_LOCK_WAIT_SECS as f64;
+    Duration::try_from_secs_f64(secs.min(max)).unwrap_or(default)
 }
 
 /// A named place in a write path where tests can kill the process:
@@ -538,6 +554,20 @@ mod tests {
         assert!(msg.contains("cdxs apply"), "{msg}");
         drop(held);
         lock_exclusive(&path, LockSpec::new(Duration::from_millis(50)), "x").unwrap();
+    }
+
+    #[test]
+    fn lock_timeouts_are_bounded() {
+        let secs = |v: &str| lock_timeout_from(Some(v)).as_secs_f64();
+        assert_eq!(secs("2.5"), 2.5);
+        assert_eq!(secs("0"), 0.0);
+        for huge in ["inf", "1e19", "18446744073709551616", "+inf"] {
+            assert_eq!(secs(huge), MAX_LOCK_WAIT_SECS as f64, "{huge}");
+        }
+        for bad in ["NaN", "-5", "abc", "", "-inf"] {
+            assert_eq!(secs(bad), DEFAULT_LOCK_WAIT_SECS as f64, "{bad}");
+        }
+        assert_eq!(lock_timeout_from(None).as_secs(), DEFAULT_LOCK_WAIT_SECS);
     }
 
     #[test]

@@ -45,6 +45,34 @@ impl Default for Pkce {
     }
 }
 
+/// How long `login oauth` waits for the browser by default.
+pub const DEFAULT_LOGIN_WAIT_SECS: u64 = 300;
+/// The longest wait `CDXS_LOGIN_TIMEOUT` may ask for: a day.
+pub const MAX_LOGIN_WAIT_SECS: u64 = 86_400;
+
+/// `CDXS_LOGIN_TIMEOUT` (seconds to wait for the browser), default 300.
+pub fn login_timeout() -> Result<Duration> {
+    login_timeout_from(std::env::var("CDXS_LOGIN_TIMEOUT").ok().as_deref())
+}
+
+/// The login wait from `CDXS_LOGIN_TIMEOUT`'s value: whole seconds from 1 to a day, else a
+/// clean error (never a panic, never a wait that overflows the clock).
+pub fn login_timeout_from(value: Option<&str>) -> Result<Duration> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(Duration::from_secs(DEFAULT_LOGIN_WAIT_SECS));
+    };
+    match v.parse::<u64>() {
+        Ok(secs) if (1..=MAX_LOGIN_WAIT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(Error::user(format!(
+            "`CDXS_LOGIN_TIMEOUT` is `{}`, not a number of seconds from 1 to {MAX_LOGIN_WAIT_SECS}",
+            crate::output::sanitize(&v.chars().take(40).collect::<String>())
+        ))
+        .with_help(format!(
+            "unset it for the default ({DEFAULT_LOGIN_WAIT_SECS} s), or set e.g. `CDXS_LOGIN_TIMEOUT=600`"
+        ))),
+    }
+}
+
 pub fn redirect_uri(port: u16) -> String {
     format!("http://localhost:{port}/auth/callback")
 }

@@ -1,7 +1,6 @@
 //! `login oauth`.
 
 use std::net::TcpListener;
-use std::time::Duration;
 
 use super::Ctx;
 use super::homes::{Named, bind_named};
@@ -12,15 +11,8 @@ use crate::secret::Secret;
 use crate::vault::Account;
 use crate::vault::accounts::Upsert;
 
-fn login_timeout() -> Duration {
-    std::env::var("CDXS_LOGIN_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(Duration::from_secs(300))
-}
-
 pub fn oauth(ctx: &Ctx, manual: bool, port: u16, no_browser: bool, switch: bool) -> Result<Exit> {
+    let timeout = oauth::login_timeout()?;
     let pkce = Pkce::new();
     let (code, port) = if manual {
         let url = oauth::authorize_url(&pkce, port)?;
@@ -50,10 +42,10 @@ pub fn oauth(ctx: &Ctx, manual: bool, port: u16, no_browser: bool, switch: bool)
         }
         eprintln!(
             "Waiting for the browser to come back to http://localhost:{port}/auth/callback (up to {} s)...",
-            login_timeout().as_secs()
+            timeout.as_secs()
         );
         (
-            oauth::wait_for_callback(&listener, &pkce.state, login_timeout())?,
+            oauth::wait_for_callback(&listener, &pkce.state, timeout)?,
             port,
         )
     };

@@ -930,3 +930,117 @@ fn hostile_a_broken_codex_database_is_not_called_the_vault() {
     assert!(!stderr(&out).contains("vault"), "{}", text(&out));
     assert!(stderr(&out).contains("state_5.sqlite"), "{}", text(&out));
 }
+
+#[test]
+fn hostile_cdxs_lock_timeout_inf_or_huge_is_not_a_panic() {
+    for value in ["inf", "1e19", "NaN", "-5", "18446744073709551616", "abc"] {
+        let env = Env::new();
+        let (home, id) = home_with_key(&env, "sk-in-auth-json-0123456789abcdefgh");
+        let out = env
+            .cdxs()
+            .env("CDXS_LOCK_TIMEOUT", value)
+            .args(["switch", &id, "--codex-home", home.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_ne!(code(&out), 101, "{value}: {}", text(&out));
+        assert!(
+            !stderr(&out).contains("internal error"),
+            "{value}: {}",
+            text(&out)
+        );
+        assert!(out.status.success(), "{value}: {}", text(&out));
+    }
+}
+
+#[test]
+fn hostile_a_huge_cdxs_login_timeout_is_a_clean_error() {
+    for value in ["18446744073709551615", "99999999999", "-1", "soon"] {
+        let env = Env::new();
+        let out = env
+            .cdxs()
+            .env("CDXS_LOGIN_TIMEOUT", value)
+            .env("BROWSER", "/bin/false")
+            .args(["login", "oauth", "--no-browser", "--port", "0"])
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 1, "{value}: {}", text(&out));
+        assert!(
+            stderr(&out).contains("CDXS_LOGIN_TIMEOUT"),
+            "{value}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn hostile_quota_percentages_must_be_finite_numbers_from_0_to_100() {
+    for bad in [
+        json!("NaN"),
+        json!("inf"),
+        json!("-inf"),
+        json!("1e999"),
+        json!("nan"),
+    ] {
+        let q = cdxs::quota::parse(
+            &json!({"rate_limit": {"primary_window": {"used_percent": bad}, "secondary_window": {"used_percent": 10}}}),
+            1_800_000_000,
+        );
+        let all = [q.five_hour, q.weekly];
+        for w in all.iter().flatten() {
+            assert!(
+                w.used_percent.is_finite()
+                    && w.remaining_percent.is_finite()
+                    && (0.0..=100.0).contains(&w.used_percent)
+                    && (0.0..=100.0).contains(&w.remaining_percent),
+                "{bad}: {w:?}"
+            );
+        }
+        assert!(q.five_hour.is_none(), "{bad} accepted as a percentage");
+        let left = q.remaining().unwrap();
+        assert!(left.is_finite(), "{bad}: {left}");
+    }
+}
+
+#[test]
+fn hostile_quota_reset_after_seconds_does_not_overflow() {
+    for huge in [
+        json!(9.2e18),
+        json!(i64::MAX),
+        json!(1e300),
+        json!("9223372036854775807"),
+        json!(-9.2e18),
+    ] {
+        let q = cdxs::quota::parse(
+            &json!({"rate_limit": {"primary_window": {"used_percent": 10, "reset_after_seconds": huge}}}),
+            1_800_000_000,
+        );
+        let w = q.five_hour.unwrap();
+        if let Some(at) = w.resets_at {
+            assert!(
+                (1_800_000_000..=1_800_000_000 + 10 * 366 * 86_400).contains(&at),
+                "{huge}: reset at {at}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hostile_a_jwt_with_exp_i64_min_does_not_wrap() {
+    let env = Env::new();
+    let mut login = Login::new("wrap@example.com", "acct-wrap");
+    login.exp = i64::MIN;
+    login.iat = i64::MIN;
+    env.import_login(&login);
+    let out = env.run(&["account", "list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!stderr(&out).contains("internal error"), "{}", text(&out));
+    let claims = cdxs::codex::jwt::decode(&jwt(&login.claims())).unwrap();
+    assert_eq!(
+        (claims.exp, claims.iat),
+        (None, None),
+        "an impossible time is no time"
+    );
+    let v = env.accounts_json();
+    assert!(v["accounts"][0]["access_token_expires_at"].is_null(), "{v}");
+}
