@@ -14,7 +14,9 @@ pub const SECRET_FILE_MODE: u32 = 0o600;
 /// Mode of folders cdxs creates for itself or for a Codex home.
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
 
-/// Create `dir` (and parents) and make sure the last component is 0700.
+/// Create `dir` (and parents) 0700 when it does not exist. A folder that exists is never
+/// chmodded: it may be shared on purpose (a 1777 folder, a group's folder), and a read-only
+/// command must not change it; [`crate::paths::state_dir_warning`] says when it is open.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
         fs::DirBuilder::new()
@@ -22,6 +24,9 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             .mode(PRIVATE_DIR_MODE)
             .create(dir)
             .context(|| format!("cannot create folder {}", tick(dir)))?;
+        // The umask may have cleared bits; a folder we just made is exactly 0700.
+        fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE_DIR_MODE))
+            .context(|| format!("cannot restrict folder {} to 0700", tick(dir)))?;
     }
     let meta = fs::metadata(dir).context(|| format!("cannot read folder {}", tick(dir)))?;
     if !meta.is_dir() {
@@ -29,10 +34,6 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             "{} exists but is not a folder",
             tick(dir)
         )));
-    }
-    if meta.permissions().mode() & 0o777 != PRIVATE_DIR_MODE {
-        fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE_DIR_MODE))
-            .context(|| format!("cannot restrict folder {} to 0700", tick(dir)))?;
     }
     Ok(())
 }
@@ -577,5 +578,10 @@ mod tests {
         ensure_private_dir(&sub).unwrap();
         let mode = fs::metadata(&sub).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+        // An existing folder keeps its mode.
+        fs::set_permissions(&sub, fs::Permissions::from_mode(0o1777)).unwrap();
+        ensure_private_dir(&sub).unwrap();
+        let mode = fs::metadata(&sub).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o1777);
     }
 }

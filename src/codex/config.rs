@@ -21,6 +21,8 @@ use crate::fsx;
 use crate::secret::fingerprint;
 
 pub const CONFIG_FILE: &str = "config.toml";
+/// The most a config.toml may weigh (they are a few kilobytes).
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 pub const BASE_URL_KEY: &str = "openai_base_url";
 
 pub fn config_path(home: &Path) -> PathBuf {
@@ -42,7 +44,7 @@ pub struct ConfigObs {
 
 pub fn observe(home: &Path) -> ConfigObs {
     let path = config_path(home);
-    match fsx::read_optional(&path) {
+    match fsx::read_optional_bounded(&path, MAX_CONFIG_BYTES) {
         Ok(None) => ConfigObs::default(),
         Err(e) => ConfigObs {
             error: Some(e.to_string()),
@@ -147,7 +149,7 @@ pub fn set_base_url(
     backups: &mut Backups,
 ) -> Result<ConfigWrite> {
     let path = config_path(home);
-    let current = fsx::read_optional(&path)?;
+    let current = fsx::read_optional_bounded(&path, MAX_CONFIG_BYTES)?;
     let before = current.as_deref().map(fingerprint);
     if let Some(expected) = expect
         && &before != expected

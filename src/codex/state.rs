@@ -21,7 +21,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where a home keeps its databases: `sqlite_home` in its config.toml, else
 /// `$CODEX_SQLITE_HOME`, else the home itself.
 pub fn sqlite_home(home: &Path) -> PathBuf {
-    if let Ok(text) = std::fs::read_to_string(home.join("config.toml"))
+    if let Ok(Some(bytes)) = crate::fsx::read_optional_bounded(
+        &home.join("config.toml"),
+        super::config::MAX_CONFIG_BYTES,
+    ) && let Ok(text) = String::from_utf8(bytes)
         && let Ok(table) = text.parse::<toml::Table>()
         && let Some(dir) = table.get("sqlite_home").and_then(|v| v.as_str())
     {

@@ -52,15 +52,20 @@ pub fn gate(home: &Path) -> Result<(bool, Vec<String>)> {
 /// The model provider Codex uses in this home (`model_provider` in config.toml; default
 /// `openai`): its picker shows only this provider's threads.
 pub fn home_provider(home: &Path) -> String {
-    std::fs::read_to_string(home.join("config.toml"))
-        .ok()
-        .and_then(|t| t.parse::<toml::Table>().ok())
-        .and_then(|t| {
-            t.get("model_provider")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "openai".to_string())
+    crate::fsx::read_optional_bounded(
+        &home.join("config.toml"),
+        crate::codex::config::MAX_CONFIG_BYTES,
+    )
+    .ok()
+    .flatten()
+    .and_then(|b| String::from_utf8(b).ok())
+    .and_then(|t| t.parse::<toml::Table>().ok())
+    .and_then(|t| {
+        t.get("model_provider")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    })
+    .unwrap_or_else(|| "openai".to_string())
 }
 
 /// Is `path` inside `home`? A lexical test (no `..` anywhere, a whole-component prefix of

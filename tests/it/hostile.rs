@@ -1407,3 +1407,133 @@ fn hostile_terminal_escapes_in_thread_names_and_previews_are_shown_escaped() {
         "--json keeps the exact text"
     );
 }
+
+#[test]
+fn hostile_an_auth_json_that_never_ends_is_a_clean_error_not_a_read_until_memory_runs_out() {
+    let env = Env::new();
+    let home = env.codex_home("zero");
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", home.join("auth.json")).unwrap();
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  z: {{ auth_file: /dev/zero }}\nhomes:\n  default: {{ path: {}, account: z }}\n",
+        home.display()
+    ));
+    let home_arg = home.to_str().unwrap();
+    for args in [
+        &["account", "current", "--codex-home", home_arg][..],
+        &["import", "auth", "--file", "/dev/zero"][..],
+        &["import", "auth", "--codex-home", home_arg][..],
+        &["plan", "--offline"][..],
+    ] {
+        let out = env.run_limited(args, 30);
+        assert_eq!(code(&out), 1, "{args:?}: {}", text(&out));
+        assert!(
+            stderr(&out).contains("larger than") || stderr(&out).contains("never ends"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    // `validate` only peeks at the file (bounded) to see what kind of login it holds.
+    let out = env.run_limited(&["validate"], 30);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", text(&out));
+}
+
+#[test]
+fn hostile_a_rollout_whose_first_line_never_ends_is_read_with_a_bound() {
+    let (env, home) = one_home("");
+    add_thread(&home, T1, "one", None);
+    // A 4 GB rollout without a newline (sparse: it costs no disk), an orphan and a row's.
+    let dir = home.join("sessions/2026/11/26");
+    for id in [T2, T9] {
+        let f = std::fs::File::create(dir.join(rollout_name(id))).unwrap();
+        f.set_len(4 << 30).unwrap();
+    }
+    let db = rusqlite::Connection::open(home.join("state_5.sqlite")).unwrap();
+    db.execute(
+        "UPDATE threads SET rollout_path = ?1, preview = '' WHERE id = ?2",
+        rusqlite::params![dir.join(rollout_name(T9)).to_string_lossy(), T1],
+    )
+    .unwrap();
+    drop(db);
+    let started = std::time::Instant::now();
+    for args in [
+        &["session", "visibility", "check"][..],
+        &["session", "stats", T1][..],
+        &["session", "list"][..],
+    ] {
+        let out = env.run_limited(args, 60);
+        assert!(
+            out.status.success(),
+            "{args:?} after {:?}: {}",
+            started.elapsed(),
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn hostile_editing_a_symlinked_manifest_keeps_the_link() {
+    let env = Env::new();
+    let dotfiles = env.path("dotfiles");
+    std::fs::create_dir_all(&dotfiles).unwrap();
+    let real = dotfiles.join("cdxs.yaml");
+    std::fs::write(
+        &real,
+        "# my dotfiles\nversion: 1\nhomes:\n  default: { path: ~/.codex }\n",
+    )
+    .unwrap();
+    let link = env.work.join("cdxs.yaml");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let scratch = env.codex_home("scratch");
+    let out = env.run(&[
+        "home",
+        "create",
+        "scratch",
+        "--path",
+        scratch.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced by a regular file"
+    );
+    let text_now = std::fs::read_to_string(&real).unwrap();
+    assert!(
+        text_now.starts_with("# my dotfiles\n") && text_now.contains("scratch"),
+        "{text_now}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dotfiles).unwrap().count(),
+        1,
+        "no temp file left next to the target"
+    );
+}
+
+#[test]
+fn hostile_read_only_commands_never_chmod_an_existing_state_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    for mode in [0o1777, 0o755] {
+        let env = Env::new();
+        std::fs::create_dir_all(&env.state).unwrap();
+        std::fs::set_permissions(&env.state, std::fs::Permissions::from_mode(mode)).unwrap();
+        for args in [&["account", "list"][..], &["show"][..], &["history"][..]] {
+            let out = env.run(args);
+            assert!(out.status.success(), "{args:?}: {}", text(&out));
+            let now = std::fs::metadata(&env.state).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(now, mode, "{args:?} changed the state folder's mode");
+        }
+        // What cdxs creates inside stays private.
+        assert_eq!(mode_of(&env.state.join("cdxs.db")), 0o600);
+    }
+    // A state folder cdxs creates is 0700.
+    let env = Env::new();
+    assert!(env.run(&["account", "list"]).status.success());
+    assert_eq!(mode_of(&env.state), 0o700);
+}
+
+fn mode_of(p: &Path) -> u32 {
+    mode(p)
+}
