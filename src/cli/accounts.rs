@@ -334,7 +334,7 @@ pub fn current(ctx: &Ctx, json: bool, codex_home: Option<PathBuf>) -> Result<Exi
     )
 }
 
-pub fn remove(ctx: &Ctx, query: &str) -> Result<Exit> {
+pub fn remove(ctx: &Ctx, query: &str, purge_backups: bool) -> Result<Exit> {
     let mut vault = ctx.vault()?;
     let m = crate::manifest::optional(ctx.global.manifest.as_deref())
         .ok()
@@ -366,7 +366,61 @@ pub fn remove(ctx: &Ctx, query: &str) -> Result<Exit> {
         account.name(),
         account.id
     ));
+    offer_backup_purge(ctx, &mut vault, &account, purge_backups)?;
     Ok(Exit::Success)
+}
+
+/// Backups of replaced auth.json files may still hold a removed account's secrets: delete
+/// them with `--purge-backups` (or when the person says yes on a terminal), else say how.
+fn offer_backup_purge(
+    ctx: &Ctx,
+    vault: &mut crate::vault::Vault,
+    account: &Account,
+    purge: bool,
+) -> Result<()> {
+    let mut secrets: Vec<&str> = Vec::new();
+    if let Some(k) = &account.api_key {
+        secrets.push(k.expose());
+    }
+    if let Some(t) = &account.tokens {
+        secrets.extend([
+            t.id_token.expose(),
+            t.access_token.expose(),
+            t.refresh_token.expose(),
+        ]);
+    }
+    let files = crate::backup::holding(vault.state_dir(), &secrets, &account.id);
+    if files.is_empty() {
+        return Ok(());
+    }
+    let n = files.len();
+    let yes = purge
+        || (stdin_is_terminal()
+            && crate::output::confirm(
+                &format!("{n} backup file(s) still hold this account's secrets. Delete them?"),
+                "delete backups",
+            )?);
+    if !yes {
+        ctx.printer.warn(format!(
+            "{n} backup file(s) still hold this account's secrets (pass `--purge-backups` to delete them with the account); delete them by hand:{}",
+            files
+                .iter()
+                .map(|f| format!("\n  {}", f.display()))
+                .collect::<String>()
+        ));
+        return Ok(());
+    }
+    let done = crate::backup::prune(
+        vault,
+        "account remove: purge backups",
+        &[],
+        &files,
+        ctx.ts(),
+    )?;
+    ctx.printer.status(format!(
+        "deleted {done} backup file(s) that held its secrets"
+    ));
+    Ok(())
 }
 
 fn read_key(key: Option<String>, from_stdin: bool, printer: &Printer) -> Result<Secret> {

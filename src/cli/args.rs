@@ -114,6 +114,9 @@ pub enum Command {
     Remove {
         /// Alias, id, email or unique email prefix
         account: String,
+        /// Also delete the backups that hold this account's secrets (asked on a terminal)
+        #[arg(long)]
+        purge_backups: bool,
     },
 
     /// Create cdxs.yaml from the current Codex setup (refuses to overwrite)
@@ -342,6 +345,9 @@ pub enum AccountCommand {
     Remove {
         /// Alias, id, email or unique email prefix
         account: String,
+        /// Also delete the backups that hold this account's secrets (asked on a terminal)
+        #[arg(long)]
+        purge_backups: bool,
     },
 }
 

@@ -181,7 +181,10 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
                 accounts::current(ctx, json, codex_home)
             }
             AccountCommand::Show { account, json } => accounts::show(ctx, &account, json),
-            AccountCommand::Remove { account } => accounts::remove(ctx, &account),
+            AccountCommand::Remove {
+                account,
+                purge_backups,
+            } => accounts::remove(ctx, &account, purge_backups),
         },
         Command::List { json, force } => accounts::list_with_quota(ctx, json, Some(force)),
         Command::Show { json } => accounts::list_with_quota(ctx, json, None),
@@ -193,7 +196,10 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
         }) => login::oauth(ctx, manual, port, no_browser, switch),
         Command::RefreshToken { account } => quota_cmds::refresh_token(ctx, &account),
         Command::Quota { account, all, json } => quota_cmds::quota(ctx, account, all, json),
-        Command::Remove { account } => accounts::remove(ctx, &account),
+        Command::Remove {
+            account,
+            purge_backups,
+        } => accounts::remove(ctx, &account, purge_backups),
         Command::Validate => manifest_cmds::validate(ctx),
         Command::Init => manifest_cmds::init(ctx),
         Command::Plan {

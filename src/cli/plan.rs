@@ -250,6 +250,9 @@ fn execute(
     });
     bar.finish_and_clear();
     let report = report?;
+    if let Some(w) = crate::backup::prune_after(&mut vault, Some(m), ctx.ts()) {
+        ctx.printer.warn(w);
+    }
     for d in &report.done {
         ctx.printer
             .status(format!("{}: {}", ctx.printer.bold(&d.address), d.message));

@@ -160,6 +160,12 @@ pub fn write_into_home(
         });
     }
     vault.finish_generation(generation, true, None, ctx.ts())?;
+    let m = crate::manifest::optional(ctx.global.manifest.as_deref())
+        .ok()
+        .flatten();
+    if let Some(w) = crate::backup::prune_after(vault, m.as_ref(), ctx.ts()) {
+        ctx.printer.warn(w);
+    }
     if let Some(h) = &result.harvested {
         let what = if h.imported {
             "saved new login"

@@ -335,6 +335,20 @@ pub fn validate(
         sessions,
         sync,
         watch,
+        backups: crate::backup::Retention {
+            max_age_secs: raw
+                .backups
+                .as_ref()
+                .and_then(|b| b.max_age)
+                .map(|d| d.seconds)
+                .unwrap_or(crate::backup::DEFAULT_RETENTION.max_age_secs),
+            keep_last: raw
+                .backups
+                .as_ref()
+                .and_then(|b| b.keep_last)
+                .map(|n| n as usize)
+                .unwrap_or(crate::backup::DEFAULT_RETENTION.keep_last),
+        },
     })
 }
 

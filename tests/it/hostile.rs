@@ -1537,3 +1537,130 @@ fn hostile_read_only_commands_never_chmod_an_existing_state_dir() {
 fn mode_of(p: &Path) -> u32 {
     mode(p)
 }
+
+/// Two API-key accounts; home `h` was switched A, B, A, B (so backups hold both keys).
+fn backups_of_two_keys(env: &Env) -> (PathBuf, String, String) {
+    let home = env.codex_home("h");
+    std::fs::create_dir_all(&home).unwrap();
+    let (a, b) = (
+        "sk-key-to-forget-0123456789abcdef",
+        "sk-key-that-stays-0123456789abcdef",
+    );
+    assert!(env.add_api_key(a).status.success());
+    let id_a = env.accounts_json()["accounts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(env.add_api_key(b).status.success());
+    let list = env.accounts_json();
+    let id_b = list["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .find(|i| *i != id_a)
+        .unwrap();
+    for id in [&id_a, &id_b, &id_a, &id_b] {
+        let out = env.run(&["switch", id, "--codex-home", home.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    (home, id_a, id_b)
+}
+
+#[test]
+fn hostile_account_remove_purges_the_backups_that_hold_its_key() {
+    let env = Env::new();
+    let (home, id_a, _) = backups_of_two_keys(&env);
+    let backups = env.state.join("backups");
+    assert!(
+        any_file_contains(&backups, b"sk-key-to-forget").is_some(),
+        "precondition"
+    );
+    let out = env.run(&["account", "remove", &id_a, "--purge-backups"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        any_file_contains(&backups, b"sk-key-to-forget"),
+        None,
+        "the removed key is still in a backup: {}",
+        text(&out)
+    );
+    assert!(
+        any_file_contains(&backups, b"sk-key-that-stays").is_some(),
+        "other backups stay"
+    );
+    assert!(
+        std::fs::read_to_string(home.join("auth.json"))
+            .unwrap()
+            .contains("sk-key-that-stays")
+    );
+    let history = env.run(&["history", "--json"]);
+    assert!(
+        stdout(&history).contains("purge backups"),
+        "journaled: {}",
+        text(&history)
+    );
+    // Without the flag and without a terminal: nothing deleted, and the files are named.
+    let env = Env::new();
+    let (_, id_a, _) = backups_of_two_keys(&env);
+    let out = env.run(&["account", "remove", &id_a]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("still hold this account's secrets"),
+        "{}",
+        text(&out)
+    );
+    assert!(any_file_contains(&env.state.join("backups"), b"sk-key-to-forget").is_some());
+}
+
+#[test]
+fn hostile_backups_past_their_retention_are_pruned_and_journaled() {
+    let env = Env::new();
+    let home = env.codex_home("h");
+    std::fs::create_dir_all(&home).unwrap();
+    env.manifest(&format!(
+        "version: 1\nhomes:\n  default: {{ path: {} }}\nbackups:\n  max_age: 7d\n  keep_last: 1\n",
+        home.display()
+    ));
+    let backups = env.state.join("backups");
+    let old = backups.join("20200101T000000.000Z-gen1-aaaaaa");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(
+        old.join("001-auth.json"),
+        "{\"OPENAI_API_KEY\":\"sk-very-old-key-0123456789\"}",
+    )
+    .unwrap();
+    let notes = backups.join("my-notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(notes.join("keep.txt"), "mine").unwrap();
+    assert!(
+        env.add_api_key("sk-current-key-0123456789abcdef")
+            .status
+            .success()
+    );
+    let id = env.accounts_json()["accounts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        home.join("auth.json"),
+        "{\"OPENAI_API_KEY\":\"sk-replaced-key-0123456789\"}",
+    )
+    .unwrap();
+    let out = env.run(&["switch", &id, "--codex-home", home.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!old.exists(), "an expired backup folder is still there");
+    assert!(
+        notes.join("keep.txt").exists(),
+        "a folder cdxs did not make was touched"
+    );
+    assert!(
+        any_file_contains(&backups, b"sk-replaced-key").is_some(),
+        "the newest backup is kept"
+    );
+    let history = env.run(&["history", "--json"]);
+    assert!(
+        stdout(&history).contains("prune backups"),
+        "{}",
+        text(&history)
+    );
+}

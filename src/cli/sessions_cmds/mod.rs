@@ -159,6 +159,12 @@ fn journaled_with<T>(
     }
     bar.finish_and_clear();
     vault.finish_generation(generation, true, None, ctx.ts())?;
+    let m = manifest::optional(ctx.global.manifest.as_deref())
+        .ok()
+        .flatten();
+    if let Some(w) = crate::backup::prune_after(&mut vault, m.as_ref(), ctx.ts()) {
+        ctx.printer.warn(w);
+    }
     Ok(out)
 }
 
