@@ -228,7 +228,12 @@ impl<R: BufRead> Iterator for BoundedLines<R> {
 /// within the first couple of hundred records. Garbage lines are skipped, never fatal;
 /// reading is bounded ([`MAX_LINE_BYTES`], [`MAX_HEAD_BYTES`]).
 pub fn read_head(path: &Path) -> Result<Head> {
-    let reader = BufReader::with_capacity(64 * 1024, open(path)?);
+    Ok(read_head_from(open(path)?))
+}
+
+/// [`read_head`] of rollout bytes from any reader (a file, a decompressor, fuzz input).
+pub fn read_head_from(reader: impl Read) -> Head {
+    let reader = BufReader::with_capacity(64 * 1024, reader);
     let mut head = Head::default();
     for (n, line) in BoundedLines::new(reader, MAX_HEAD_BYTES).enumerate() {
         if n > 210 || (head.first_user_message.is_some() && head.model.is_some()) {
@@ -273,7 +278,7 @@ pub fn read_head(path: &Path) -> Result<Head> {
             _ => {}
         }
     }
-    Ok(head)
+    head
 }
 
 /// Cumulative token usage as Codex records it.
@@ -286,7 +291,8 @@ pub struct TokenUsage {
     pub total_tokens: i64,
 }
 
-fn usage_of(line: &[u8]) -> Option<TokenUsage> {
+/// The cumulative usage a `token_count` line records (`None` for any other line).
+pub fn token_usage_in_line(line: &[u8]) -> Option<TokenUsage> {
     memchr::memmem::find(line, b"token_count")?;
     let v: Value = serde_json::from_slice(line).ok()?;
     let p = v.get("payload")?;
@@ -312,7 +318,7 @@ pub fn last_token_usage(path: &Path) -> Result<Option<TokenUsage>> {
         let reader = BufReader::with_capacity(256 * 1024, open(path)?);
         let mut last = None;
         for line in BoundedLines::new(reader, u64::MAX) {
-            if let Some(u) = usage_of(&line) {
+            if let Some(u) = token_usage_in_line(&line) {
                 last = Some(u);
             }
         }
@@ -344,7 +350,7 @@ pub fn last_token_usage(path: &Path) -> Result<Option<TokenUsage>> {
             None
         };
         for line in pieces.iter().rev() {
-            if let Some(u) = usage_of(line) {
+            if let Some(u) = token_usage_in_line(line) {
                 return Ok(Some(u));
             }
         }

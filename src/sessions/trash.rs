@@ -112,8 +112,12 @@ const MAX_MANIFEST_BYTES: u64 = 256 * 1024 * 1024;
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
     let bytes = fsx::read_bounded(&path, MAX_MANIFEST_BYTES)?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        Error::user(format!("{} is damaged: {e}", tick(&path)))
+    decode(&path, &bytes)
+}
+
+fn decode(path: &Path, bytes: &[u8]) -> Result<Manifest> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::user(format!("{} is damaged: {e}", tick(path)))
             .with_help("the trashed files are still in that folder; move them back by hand")
     })
 }
@@ -123,14 +127,27 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 pub fn load_entry(home: &Path, id: &str) -> Result<(PathBuf, Manifest)> {
     let dir = entry_dir(home, id)?;
     let m = read_manifest(&dir)?;
+    checked(home, id, m, &dir.join(MANIFEST))
+}
+
+/// Parse and check a trash manifest's bytes as the entry `id` of `home` (what
+/// [`load_entry`] does once it has read the file; also the fuzz target's entry point).
+pub fn parse_manifest(home: &Path, id: &str, bytes: &[u8]) -> Result<Manifest> {
+    rollout::check_thread_id(id, "the trash entry")?;
+    let path = entry_dir(home, id)?.join(MANIFEST);
+    let m = decode(&path, bytes)?;
+    checked(home, id, m, &path).map(|(_, m)| m)
+}
+
+fn checked(home: &Path, id: &str, m: Manifest, path: &Path) -> Result<(PathBuf, Manifest)> {
     check_manifest(home, id, &m).map_err(|why| {
         Error::user(format!(
             "the trash manifest {} does not describe thread {id} of this home: {why}",
-            tick(&dir.join(MANIFEST))
+            tick(path)
         ))
         .with_help("cdxs leaves that entry alone; look at it, and move its files back by hand if they are yours")
     })?;
-    Ok((dir, m))
+    Ok((crate::fsx::parent_of(path), m))
 }
 
 /// What makes a manifest one cdxs may act on: its id is the folder's; every file it moved

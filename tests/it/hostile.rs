@@ -1664,3 +1664,56 @@ fn hostile_backups_past_their_retention_are_pruned_and_journaled() {
         text(&history)
     );
 }
+
+// The two cases below need wiring in files the lead is rewriting (see the report): the
+// library functions exist (`paths::resolved_key`, `paths::state_dir_warning`, both unit
+// tested); enable these once `reconcile/locks.rs` and `cli::Ctx::vault` use them.
+
+#[test]
+#[ignore = "needs reconcile/locks.rs to key home locks by paths::resolved_key (lead's rewrite)"]
+fn hostile_home_locks_are_keyed_by_the_resolved_path() {
+    let env = Env::new();
+    let home = env.codex_home("h");
+    codex_like_home(&home);
+    add_thread(&home, T1, "one", None);
+    let link = env.path("link-to-h");
+    std::os::unix::fs::symlink(&home, &link).unwrap();
+    let out = env.run(&[
+        "session",
+        "trash",
+        T1,
+        "--codex-home",
+        home.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.run(&[
+        "session",
+        "restore",
+        T1,
+        "--codex-home",
+        link.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let home_locks: Vec<_> = std::fs::read_dir(env.state.join("locks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("home-"))
+        .collect();
+    assert_eq!(
+        home_locks.len(),
+        1,
+        "two spellings, two locks: {home_locks:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs cli::Ctx::vault to print paths::state_dir_warning (lead's rewrite)"]
+fn hostile_an_open_state_dir_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    std::fs::create_dir_all(&env.state).unwrap();
+    std::fs::set_permissions(&env.state, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = env.run(&["account", "list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stderr(&out).contains("chmod 700"), "{}", text(&out));
+}
