@@ -42,6 +42,24 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 /// `mode`), fsync, rename over the target, fsync the folder. A crash leaves either the old
 /// file or the new one, never a torn one; a stray temp file is the worst case.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    replace_atomically(path, mode, |tmp| tmp.write_all(bytes))
+}
+
+/// Copy `from` to `to` atomically (as [`write_atomic`]), streaming (a rollout may be
+/// large), with `from`'s permission bits.
+pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let mode = mode_of(from).unwrap_or(SECRET_FILE_MODE);
+    let mut source = File::open(from).context(|| format!("cannot read {}", tick(from)))?;
+    replace_atomically(to, mode, |tmp| io::copy(&mut source, tmp).map(|_| ()))
+}
+
+/// The temp file, fsync, rename, folder fsync steps of every atomic write; `fill` writes
+/// the content.
+fn replace_atomically(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<()> {
     let dir = parent_of(path);
     let name = path
         .file_name()
@@ -49,7 +67,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .unwrap_or_else(|| "file".into());
     let (tmp_path, mut tmp) = create_temp_in(&dir, &name, mode)?;
     let result = (|| {
-        tmp.write_all(bytes)?;
+        fill(&mut tmp)?;
         tmp.sync_all()?;
         drop(tmp);
         fault_point("write_atomic.before_rename");
@@ -63,29 +81,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     Ok(())
 }
 
-/// Copy `from` to `to` atomically (a temp file next to `to`, fsync, rename, fsync of the
-/// folder), streaming (a rollout may be large), with `from`'s permission bits.
-pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
-    let mode = mode_of(from).unwrap_or(0o600);
-    let dir = parent_of(to);
-    let name = to
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let mut source = File::open(from).context(|| format!("cannot read {}", tick(from)))?;
-    let (tmp_path, mut tmp) = create_temp_in(&dir, &name, mode)?;
-    let result = (|| {
-        io::copy(&mut source, &mut tmp)?;
-        tmp.sync_all()?;
-        drop(tmp);
-        fs::rename(&tmp_path, to)?;
-        sync_dir(&dir)
-    })();
-    if let Err(source) = result {
-        let _ = fs::remove_file(&tmp_path);
-        return Err(Error::io(format!("cannot write {}", tick(to)), source));
+/// Refuse a path that exists and is not a real folder (a symlink, a file): folders cdxs
+/// works in inside a home are never followed elsewhere. Absent is fine.
+pub fn refuse_non_dir(path: &Path, help: &str) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.is_dir() => Err(Error::user(format!(
+            "{} is not a folder (a symlink or a file); cdxs does not follow it",
+            tick(path)
+        ))
+        .with_help(help.to_string())),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Create `.<name>.cdxs-<random>` exclusively in `dir`.

@@ -87,13 +87,7 @@ fn entry_dir(home: &Path, id: &str) -> Result<PathBuf> {
     let trash = trash_dir(home);
     let dir = trash.join(id);
     for p in [&trash, &dir] {
-        if std::fs::symlink_metadata(p).is_ok_and(|m| !m.is_dir()) {
-            return Err(Error::user(format!(
-                "{} is not a folder (a symlink or a file): cdxs does not follow it",
-                tick(p)
-            ))
-            .with_help("move it away; trash entries are plain folders cdxs made"));
-        }
+        fsx::refuse_non_dir(p, "move it away; trash entries are plain folders cdxs made")?;
     }
     Ok(dir)
 }

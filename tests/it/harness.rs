@@ -463,27 +463,7 @@ pub fn codex_like_home(home: &Path) {
             )
             .unwrap();
         }
-        for (table, cols) in &known.tables {
-            let defs: Vec<String> = cols
-                .iter()
-                .map(|c| c.split(" PK").next().unwrap().to_string())
-                .collect();
-            let pk: Vec<&str> = cols
-                .iter()
-                .filter(|c| c.contains(" PK"))
-                .map(|c| c.split(' ').next().unwrap())
-                .collect();
-            let pk = if pk.is_empty() {
-                String::new()
-            } else {
-                format!(", PRIMARY KEY ({})", pk.join(", "))
-            };
-            conn.execute_batch(&format!(
-                "CREATE TABLE \"{table}\" ({}{pk});",
-                defs.join(", ")
-            ))
-            .unwrap();
-        }
+        known.create_tables(&conn).unwrap();
     }
 }
 
@@ -608,4 +588,60 @@ impl Env {
             .args(args);
         cmd.output().unwrap()
     }
+}
+
+impl Env {
+    /// `cdxs ARGS` as a process to talk to while it runs (a login waiting for its
+    /// callback): the same clean environment as [`Env::cdxs`], stdio piped.
+    pub fn spawn_cdxs(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cdxs"));
+        cmd.current_dir(&self.work)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("CDXS_STATE_DIR", &self.state)
+            .env("NO_COLOR", "1")
+            .env("BROWSER", "/bin/false")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in self.extra.borrow().iter() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Add an API-key account; its vault id.
+    pub fn add_api_key_id(&self, key: &str) -> String {
+        let ids = |v: Value| -> Vec<String> {
+            v["accounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a["id"].as_str().map(str::to_string))
+                .collect()
+        };
+        let before = ids(self.accounts_json());
+        let out = self.add_api_key(key);
+        assert!(out.status.success(), "{}", text(&out));
+        ids(self.accounts_json())
+            .into_iter()
+            .find(|id| !before.contains(id))
+            .expect("a new account")
+    }
+}
+
+/// Read a running login's stderr up to the authorize address it prints.
+pub fn authorize_url(stderr: &mut BufReader<std::process::ChildStderr>) -> String {
+    for _ in 0..20 {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(u) = line.trim().strip_prefix("http") {
+            return format!("http{u}");
+        }
+    }
+    panic!("no authorize URL printed")
 }

@@ -318,12 +318,15 @@ mod confinement {
             "{H}/auth.json".to_string(),
             "{H}/../outside/sentinel".to_string(),
             "{O}/new-file".to_string(),
-            "relative/path".to_string(),
+            "{H}/relative/../../outside/new-file".to_string(),
             "".to_string(),
         ];
+        // Random tails hang off the home or the outside folder: a relative path would
+        // resolve against the test's working folder (the repository).
         prop_oneof![
             proptest::sample::select(names.to_vec()),
-            "[a-zA-Z0-9./{}HO_-]{0,24}",
+            "[a-zA-Z0-9./_-]{0,24}".prop_map(|t| format!("{{H}}/{t}")),
+            "[a-zA-Z0-9./_-]{0,24}".prop_map(|t| format!("{{O}}/{t}")),
         ]
     }
 
@@ -789,16 +792,7 @@ fn home_with_key(env: &Env, key: &str) -> (PathBuf, String) {
         format!("{{\n  \"auth_mode\": \"apikey\",\n  \"OPENAI_API_KEY\": \"{key}\"\n}}"),
     )
     .unwrap();
-    assert!(
-        env.add_api_key("sk-other-account-000000000000")
-            .status
-            .success()
-    );
-    let id = env.accounts_json()["accounts"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (home, id)
+    (home, env.add_api_key_id("sk-other-account-000000000000"))
 }
 
 #[test]
@@ -1050,7 +1044,7 @@ mod oauth_callback {
     //! ignored, the deadline holds, connections are served concurrently with a bound per
     //! request, and server text never reaches the terminal raw.
 
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Read, Write};
     use std::net::TcpStream;
     use std::process::{Child, Stdio};
     use std::time::{Duration, Instant};
@@ -1067,35 +1061,14 @@ mod oauth_callback {
     }
 
     fn start(env: &Env, timeout: &str) -> Login {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cdxs"));
-        cmd.current_dir(&env.work)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", &env.home)
-            .env("CDXS_STATE_DIR", &env.state)
-            .env("NO_COLOR", "1")
+        let mut child = env
+            .spawn_cdxs(&["login", "oauth", "--no-browser", "--port", "0"])
             .env("CDXS_LOGIN_TIMEOUT", timeout)
-            .env("BROWSER", "/bin/false")
-            .args(["login", "oauth", "--no-browser", "--port", "0"])
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env.extra.borrow().iter() {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
+            .spawn()
+            .unwrap();
         let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut url = String::new();
-        for _ in 0..20 {
-            let mut line = String::new();
-            if err.read_line(&mut line).unwrap() == 0 {
-                break;
-            }
-            if let Some(u) = line.trim().strip_prefix("http") {
-                url = format!("http{u}");
-                break;
-            }
-        }
+        let url = authorize_url(&mut err);
         let q: std::collections::HashMap<String, String> = url::Url::parse(&url)
             .unwrap_or_else(|_| panic!("no authorize URL printed: {url}"))
             .query_pairs()
@@ -1289,34 +1262,12 @@ mod oauth_callback {
         });
         let env = Env::new();
         env.set_env("CDXS_AUTH_BASE_URL", &format!("http://127.0.0.1:{port}"));
-        let mut cmd = env.cdxs();
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cdxs"));
-        let _ = &mut cmd;
-        child
-            .current_dir(&env.work)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", &env.home)
-            .env("CDXS_STATE_DIR", &env.state)
-            .env("NO_COLOR", "1")
-            .env("CDXS_AUTH_BASE_URL", format!("http://127.0.0.1:{port}"))
-            .args(["login", "oauth", "--manual"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = child.spawn().unwrap();
+        let mut child = env
+            .spawn_cdxs(&["login", "oauth", "--manual"])
+            .spawn()
+            .unwrap();
         let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut url = String::new();
-        for _ in 0..20 {
-            let mut line = String::new();
-            if err.read_line(&mut line).unwrap() == 0 {
-                break;
-            }
-            if let Some(u) = line.trim().strip_prefix("http") {
-                url = format!("http{u}");
-                break;
-            }
-        }
+        let url = authorize_url(&mut err);
         let state = url::Url::parse(&url)
             .unwrap()
             .query_pairs()
@@ -1546,20 +1497,8 @@ fn backups_of_two_keys(env: &Env) -> (PathBuf, String, String) {
         "sk-key-to-forget-0123456789abcdef",
         "sk-key-that-stays-0123456789abcdef",
     );
-    assert!(env.add_api_key(a).status.success());
-    let id_a = env.accounts_json()["accounts"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(env.add_api_key(b).status.success());
-    let list = env.accounts_json();
-    let id_b = list["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap().to_string())
-        .find(|i| *i != id_a)
-        .unwrap();
+    let id_a = env.add_api_key_id(a);
+    let id_b = env.add_api_key_id(b);
     for id in [&id_a, &id_b, &id_a, &id_b] {
         let out = env.run(&["switch", id, "--codex-home", home.to_str().unwrap()]);
         assert!(out.status.success(), "{}", text(&out));
@@ -1632,15 +1571,7 @@ fn hostile_backups_past_their_retention_are_pruned_and_journaled() {
     let notes = backups.join("my-notes");
     std::fs::create_dir_all(&notes).unwrap();
     std::fs::write(notes.join("keep.txt"), "mine").unwrap();
-    assert!(
-        env.add_api_key("sk-current-key-0123456789abcdef")
-            .status
-            .success()
-    );
-    let id = env.accounts_json()["accounts"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.add_api_key_id("sk-current-key-0123456789abcdef");
     std::fs::write(
         home.join("auth.json"),
         "{\"OPENAI_API_KEY\":\"sk-replaced-key-0123456789\"}",
