@@ -32,19 +32,13 @@ fn coordination(dir: &Path) -> Result<FileLock> {
 
 fn lock_dir(home: &Path) -> Result<PathBuf> {
     let dir = home.join(DIR);
-    match std::fs::symlink_metadata(&dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(Error::user(format!(
-                "{} is not a folder (a symlink or a file)",
-                tick(&dir)
-            ))
-            .with_help(
-                "Codex keeps its thread locks in a plain folder there; move that entry away",
-            ));
-        }
-        Err(_) => std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("cannot create {}", tick(&dir)), e))?,
+    fsx::refuse_non_dir(
+        &dir,
+        "Codex keeps its thread locks in a plain folder there; move that entry away",
+    )?;
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", tick(&dir)), e))?;
     }
     Ok(dir)
 }

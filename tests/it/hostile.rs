@@ -1648,3 +1648,30 @@ fn hostile_an_open_state_dir_is_warned_about() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(stderr(&out).contains("chmod 700"), "{}", text(&out));
 }
+
+#[test]
+fn hostile_a_symlinked_thread_lock_folder_or_trash_is_not_followed() {
+    let (env, home) = one_home("");
+    add_thread(&home, T1, "one", None);
+    let elsewhere = env.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, home.join("thread-writer-locks")).unwrap();
+    let out = env.run(&["session", "trash", T1]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("does not follow"), "{}", text(&out));
+    std::fs::remove_file(home.join("thread-writer-locks")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, home.join("cdxs-trash")).unwrap();
+    let out = env.run(&["session", "trash", T1]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "{}",
+        text(&out)
+    );
+    assert!(
+        home.join("sessions/2026/11/26")
+            .join(rollout_name(T1))
+            .exists()
+    );
+}
