@@ -1,8 +1,10 @@
 # cdxs: the two set-up commands are `make demo` and `make test`.
 CARGO ?= cargo
+# bash: the fuzz recipe checks the exit status of the first command of a pipe.
+SHELL := /bin/bash
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: build test lint fmt schema bench demo codex-cli clean
+.PHONY: build test lint fmt schema bench demo codex-cli fuzz clean
 
 build:
 	$(CARGO) build
@@ -19,6 +21,23 @@ ifeq ($(NEXTEST),yes)
 else
 	CI=$${CI:-1} $(CARGO) test --no-fail-fast
 endif
+	$(MAKE) fuzz
+
+# A short bounded run of every fuzz target (cargo-fuzz's libFuzzer, on stable Rust: no
+# sanitizer, so no nightly flags), from the committed seeds in fuzz/seeds/<target>/ plus
+# what earlier runs found (fuzz/corpus/, not committed). FUZZ_SECONDS per target.
+FUZZ_TARGETS := manifest auth_json rollout_lines trash_manifest saved_plan
+FUZZ_SECONDS ?= 8
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  $(CARGO) fuzz run --dev --sanitizer none $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -print_final_stats=0 2>&1 \
+	    | grep -E "^(Done|==|INFO: (Seed|Loaded))|panicked|ERROR|SUMMARY" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 lint:
 	$(CARGO) fmt --check

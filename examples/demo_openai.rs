@@ -17,8 +17,22 @@ fn main() {
     };
     let mock = MockOpenAi::start();
     let logins = [
-        ("me@example.com", "acct-personal", "plus", 35.0, 62.0, "personal-auth.json"),
-        ("me@corp.example", "acct-work", "team", 8.0, 21.0, "work-auth.json"),
+        (
+            "me@example.com",
+            "acct-personal",
+            "plus",
+            35.0,
+            62.0,
+            "personal-auth.json",
+        ),
+        (
+            "me@corp.example",
+            "acct-work",
+            "team",
+            8.0,
+            21.0,
+            "work-auth.json",
+        ),
     ];
     for (email, id, plan, five, week, file) in logins {
         let mut a = MockAccount::new(email, id);

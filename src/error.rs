@@ -63,6 +63,13 @@ pub enum Error {
     /// The vault database failed.
     #[error("vault database error")]
     Sqlite(#[from] rusqlite::Error),
+    /// One of Codex's databases in a home failed (never called "the vault").
+    #[error("Codex's database {} failed", tick(path))]
+    CodexDb {
+        path: std::path::PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
     /// An action failed after some earlier ones were done (apply).
     #[error("{message}")]
     Action {
@@ -120,18 +127,28 @@ fn no_manifest(path: &Path, explicit: bool) -> String {
     }
 }
 
+/// Messages quote data (thread names, paths, server answers): a terminal gets them with
+/// control characters escaped, whoever built the message.
+fn clean(text: impl Into<String>) -> String {
+    let text = text.into();
+    match crate::output::sanitize(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(clean) => clean,
+    }
+}
+
 impl Error {
     pub fn user(message: impl Into<String>) -> Self {
         Error::User {
-            message: message.into(),
+            message: clean(message),
             help: None,
         }
     }
 
     pub fn lock_timeout(message: impl Into<String>, help: impl Into<String>) -> Self {
         Error::LockTimeout {
-            message: message.into(),
-            help: Some(help.into()),
+            message: clean(message),
+            help: Some(clean(help)),
         }
     }
 
@@ -140,7 +157,7 @@ impl Error {
         match &mut self {
             Error::User { help, .. }
             | Error::LockTimeout { help, .. }
-            | Error::Action { help, .. } => *help = Some(text.into()),
+            | Error::Action { help, .. } => *help = Some(clean(text)),
             Error::Io { context, source } => {
                 return Error::Action {
                     message: context.clone(),
@@ -158,7 +175,7 @@ impl Error {
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
-            context: context.into(),
+            context: clean(context),
             source,
         }
     }
@@ -209,6 +226,9 @@ impl miette::Diagnostic for Error {
             Error::Sqlite(_) => Some(Box::new(
                 "another cdxs may be busy with the vault; retry, or check the state folder's disk space and permissions",
             )),
+            Error::CodexDb { .. } => Some(Box::new(
+                "Codex may be busy with it, or it is damaged or from a Codex release cdxs does not know; run Codex once in that home, then retry (never delete it: thread names live only there)",
+            )),
             Error::Diagnostics(report) => report.help(),
             // Typed errors: the shell adds the hints (they name commands).
             _ => None,
@@ -234,6 +254,32 @@ impl miette::Diagnostic for Error {
             Error::Diagnostics(report) => report.related(),
             _ => None,
         }
+    }
+}
+
+/// Names the Codex database a failure happened in (instead of "the vault").
+pub trait OnCodexDb<T> {
+    fn on_db(self, path: &Path) -> Result<T>;
+}
+
+impl<T> OnCodexDb<T> for Result<T> {
+    fn on_db(self, path: &Path) -> Result<T> {
+        self.map_err(|e| match e {
+            Error::Sqlite(source) => Error::CodexDb {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        })
+    }
+}
+
+impl<T> OnCodexDb<T> for std::result::Result<T, rusqlite::Error> {
+    fn on_db(self, path: &Path) -> Result<T> {
+        self.map_err(|source| Error::CodexDb {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 

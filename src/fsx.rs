@@ -14,7 +14,9 @@ pub const SECRET_FILE_MODE: u32 = 0o600;
 /// Mode of folders cdxs creates for itself or for a Codex home.
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
 
-/// Create `dir` (and parents) and make sure the last component is 0700.
+/// Create `dir` (and parents) 0700 when it does not exist. A folder that exists is never
+/// chmodded: it may be shared on purpose (a 1777 folder, a group's folder), and a read-only
+/// command must not change it; [`crate::paths::state_dir_warning`] says when it is open.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
         fs::DirBuilder::new()
@@ -22,6 +24,9 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             .mode(PRIVATE_DIR_MODE)
             .create(dir)
             .context(|| format!("cannot create folder {}", tick(dir)))?;
+        // The umask may have cleared bits; a folder we just made is exactly 0700.
+        fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE_DIR_MODE))
+            .context(|| format!("cannot restrict folder {} to 0700", tick(dir)))?;
     }
     let meta = fs::metadata(dir).context(|| format!("cannot read folder {}", tick(dir)))?;
     if !meta.is_dir() {
@@ -30,10 +35,6 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             tick(dir)
         )));
     }
-    if meta.permissions().mode() & 0o777 != PRIVATE_DIR_MODE {
-        fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE_DIR_MODE))
-            .context(|| format!("cannot restrict folder {} to 0700", tick(dir)))?;
-    }
     Ok(())
 }
 
@@ -41,6 +42,24 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 /// `mode`), fsync, rename over the target, fsync the folder. A crash leaves either the old
 /// file or the new one, never a torn one; a stray temp file is the worst case.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    replace_atomically(path, mode, |tmp| tmp.write_all(bytes))
+}
+
+/// Copy `from` to `to` atomically (as [`write_atomic`]), streaming (a rollout may be
+/// large), with `from`'s permission bits.
+pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let mode = mode_of(from).unwrap_or(SECRET_FILE_MODE);
+    let mut source = File::open(from).context(|| format!("cannot read {}", tick(from)))?;
+    replace_atomically(to, mode, |tmp| io::copy(&mut source, tmp).map(|_| ()))
+}
+
+/// The temp file, fsync, rename, folder fsync steps of every atomic write; `fill` writes
+/// the content.
+fn replace_atomically(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<()> {
     let dir = parent_of(path);
     let name = path
         .file_name()
@@ -48,7 +67,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .unwrap_or_else(|| "file".into());
     let (tmp_path, mut tmp) = create_temp_in(&dir, &name, mode)?;
     let result = (|| {
-        tmp.write_all(bytes)?;
+        fill(&mut tmp)?;
         tmp.sync_all()?;
         drop(tmp);
         fault_point("write_atomic.before_rename");
@@ -60,6 +79,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         return Err(Error::io(format!("cannot write {}", tick(path)), source));
     }
     Ok(())
+}
+
+/// Refuse a path that exists and is not a real folder (a symlink, a file): folders cdxs
+/// works in inside a home are never followed elsewhere. Absent is fine.
+pub fn refuse_non_dir(path: &Path, help: &str) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.is_dir() => Err(Error::user(format!(
+            "{} is not a folder (a symlink or a file); cdxs does not follow it",
+            tick(path)
+        ))
+        .with_help(help.to_string())),
+        _ => Ok(()),
+    }
 }
 
 /// Create `.<name>.cdxs-<random>` exclusively in `dir`.
@@ -165,21 +197,47 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Read a file of at most `limit` bytes (a file that is `/dev/zero`, or a runaway one, is an
-/// error instead of all the memory there is).
-pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+/// Read at most `limit` bytes of a file another program writes (`auth.json`, an auth file,
+/// a trash manifest): a larger file, or one that never ends (`/dev/zero`, a FIFO that keeps
+/// writing), is a clean error instead of a read until memory runs out.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    read_optional_bounded(path, limit)?.ok_or_else(|| {
+        Error::io(
+            format!("cannot read {}", tick(path)),
+            io::Error::from(io::ErrorKind::NotFound),
+        )
+    })
+}
+
+/// [`read_bounded`] for a file that may be absent.
+pub fn read_optional_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
     use std::io::Read;
-    let mut buf = Vec::new();
-    fs::File::open(path)?
-        .take(limit + 1)
-        .read_to_end(&mut buf)?;
-    if buf.len() as u64 > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {limit} bytes"),
-        ));
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(format!("cannot read {}", tick(path)), e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .context(|| format!("cannot read {}", tick(path)))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::user(format!(
+            "{} is larger than {} (or never ends); cdxs does not read it",
+            tick(path),
+            human_size(limit)
+        ))
+        .with_help("point cdxs at the real file; this one is not what Codex writes there"));
     }
-    Ok(buf)
+    Ok(Some(bytes))
+}
+
+fn human_size(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} bytes"),
+        1024..1_048_576 => format!("{} KiB", n / 1024),
+        _ => format!("{} MiB", n / 1_048_576),
+    }
 }
 
 /// An advisory `flock` held until dropped. A killed process releases it with its file
@@ -240,18 +298,45 @@ impl LockSpec {
     }
 }
 
-/// Take an exclusive flock on `path`, polling until `spec.timeout`. On timeout the error
-/// names the holder (pid and command, read from /proc/locks) and exits with code 3.
-pub fn lock_exclusive(path: &Path, spec: LockSpec, what: &str) -> Result<FileLock> {
+/// Open a lock file for flock: created with `mode` when absent, never through a symlink
+/// (`O_NOFOLLOW`: a link planted in a home must not make cdxs create or lock a file
+/// elsewhere), and never anything but a regular file.
+fn open_lock_file(path: &Path, mode: u32) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(spec.mode)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
-        .context(|| format!("cannot open lock file {}", tick(path)))?;
-    let deadline = Instant::now() + spec.timeout;
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::user(format!(
+                    "the lock file {} is a symlink; cdxs does not follow symlinks for lock files",
+                    tick(path)
+                ))
+                .with_help("remove that link (Codex and cdxs create their lock files themselves), then retry")
+            } else {
+                Error::io(format!("cannot open lock file {}", tick(path)), e)
+            }
+        })?;
+    let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+    if !is_file {
+        return Err(Error::user(format!(
+            "the lock file {} is not a regular file",
+            tick(path)
+        ))
+        .with_help("move it away, then retry"));
+    }
+    Ok(file)
+}
+
+/// Take an exclusive flock on `path`, polling until `spec.timeout`. On timeout the error
+/// names the holder (pid and command, read from /proc/locks) and exits with code 3.
+pub fn lock_exclusive(path: &Path, spec: LockSpec, what: &str) -> Result<FileLock> {
+    let file = open_lock_file(path, spec.mode)?;
+    let start = Instant::now();
     loop {
         match file.try_lock() {
             Ok(()) => {
@@ -261,7 +346,7 @@ pub fn lock_exclusive(path: &Path, spec: LockSpec, what: &str) -> Result<FileLoc
                 });
             }
             Err(fs::TryLockError::WouldBlock) => {
-                if Instant::now() >= deadline {
+                if start.elapsed() >= spec.timeout {
                     let holder = describe_holder(path);
                     return Err(Error::lock_timeout(
                         format!(
@@ -283,14 +368,7 @@ pub fn lock_exclusive(path: &Path, spec: LockSpec, what: &str) -> Result<FileLoc
 
 /// Try once; `Ok(None)` when someone else holds it.
 pub fn try_lock_exclusive(path: &Path, mode: u32) -> Result<Option<FileLock>> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(mode)
-        .open(path)
-        .context(|| format!("cannot open lock file {}", tick(path)))?;
+    let file = open_lock_file(path, mode)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(FileLock {
             file,
@@ -301,21 +379,23 @@ pub fn try_lock_exclusive(path: &Path, mode: u32) -> Result<Option<FileLock>> {
     }
 }
 
-/// Who holds a flock on `path`: "pid 123 (codex)" from /proc/locks, plus what our own lock
-/// files say about themselves.
+/// The most of a lock file cdxs reads to say who holds it.
+const MAX_HOLDER_BYTES: u64 = 512;
+
+/// Who holds a flock on `path`: "pid 123 (codex)" from /proc/locks, plus what cdxs itself
+/// wrote into its own lock files (`pid=... since=... <command>`). Anything else in the file
+/// is never shown (Codex's lock files are empty; a lock file may be a link to a secret),
+/// and the file is read without following a symlink, at most [`MAX_HOLDER_BYTES`].
 pub fn describe_holder(path: &Path) -> String {
     let mut parts = Vec::new();
     if let Some((pid, comm)) = flock_holder(path) {
         parts.push(match comm {
-            Some(c) => format!("pid {pid} ({c})"),
+            Some(c) => format!("pid {pid} ({})", crate::output::sanitize(&c)),
             None => format!("pid {pid}"),
         });
     }
-    if let Ok(text) = fs::read_to_string(path) {
-        let text = text.trim();
-        if !text.is_empty() && text.len() < 400 {
-            parts.push(format!("[{text}]"));
-        }
+    if let Some(mine) = read_holder_note(path) {
+        parts.push(format!("[{mine}]"));
     }
     if parts.is_empty() {
         "another process".to_string()
@@ -348,9 +428,47 @@ pub fn flock_holders() -> std::collections::HashMap<u64, u32> {
     out
 }
 
+/// The note [`FileLock::write_holder`] left in a lock file, if that is what it holds.
+fn read_holder_note(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_HOLDER_BYTES).read_to_end(&mut bytes).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?.trim();
+    parse_holder_note(text)
+}
+
+/// `pid=<digits> since=<time> <command>` (one line) in, the same out with the command
+/// cleaned; anything else is not ours.
+fn parse_holder_note(text: &str) -> Option<String> {
+    if text.lines().count() != 1 {
+        return None;
+    }
+    let rest = text.strip_prefix("pid=")?;
+    let (pid, rest) = rest.split_once(' ')?;
+    let rest = rest.strip_prefix("since=")?;
+    let (since, what) = rest.split_once(' ').unwrap_or((rest, ""));
+    let since_ok = since.len() <= 30
+        && since
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | 'T' | 'Z'));
+    if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) || !since_ok {
+        return None;
+    }
+    let what = crate::output::sanitize(&crate::secret::redact(what)).into_owned();
+    Some(format!("pid={pid} since={since} {what}").trim().to_string())
+}
+
 /// Find the pid holding a flock on `path` by matching its inode in /proc/locks.
 pub fn flock_holder(path: &Path) -> Option<(u32, Option<String>)> {
-    let inode = fs::metadata(path).ok()?.ino();
+    let inode = fs::symlink_metadata(path).ok()?.ino();
     let locks = fs::read_to_string("/proc/locks").ok()?;
     for line in locks.lines() {
         // "1: FLOCK  ADVISORY  WRITE 12345 fd:01:1234567 0 EOF"
@@ -372,37 +490,40 @@ pub fn flock_holder(path: &Path) -> Option<(u32, Option<String>)> {
     None
 }
 
+/// The default wait for a lock, in seconds.
+pub const DEFAULT_LOCK_WAIT_SECS: u64 = 30;
+/// The longest wait `CDXS_LOCK_TIMEOUT` can ask for: a day (`inf` and larger numbers are
+/// clamped to it).
+pub const MAX_LOCK_WAIT_SECS: u64 = 86_400;
+
 /// The lock wait used for cdxs's own locks: `CDXS_LOCK_TIMEOUT` seconds, default 30.
 pub fn lock_timeout() -> Duration {
     if let Some(t) = LOCK_TIMEOUT.get() {
         return *t;
     }
-    std::env::var("CDXS_LOCK_TIMEOUT")
-        .ok()
-        .and_then(|v| parse_seconds(&v, MAX_LOCK_WAIT_SECS).ok())
-        .unwrap_or(Duration::from_secs(30))
+    lock_timeout_from(std::env::var("CDXS_LOCK_TIMEOUT").ok().as_deref())
 }
 
-/// The longest lock wait cdxs accepts (a day).
-pub const MAX_LOCK_WAIT_SECS: f64 = 86_400.0;
+/// `CDXS_LOCK_TIMEOUT`'s value as a wait, with bounds: a number of seconds from 0 to a day
+/// (larger, `inf` included, is clamped to a day); anything else (negative, `NaN`, not a
+/// number) is the default. Never a panic.
+pub fn lock_timeout_from(value: Option<&str>) -> Duration {
+    let default = Duration::from_secs(DEFAULT_LOCK_WAIT_SECS);
+    let Some(secs) = value.and_then(|v| v.trim().parse::<f64>().ok()) else {
+        return default;
+    };
+    if secs.is_nan() || secs < 0.0 {
+        return default;
+    }
+    let max = MAX_LOCK_WAIT_SECS as f64;
+    Duration::try_from_secs_f64(secs.min(max)).unwrap_or(default)
+}
 
 static LOCK_TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
 
-/// Fix the lock wait for this process (the shell reads `CDXS_LOCK_TIMEOUT` once, checked).
+/// Fix the lock wait for this process (the shell reads `CDXS_LOCK_TIMEOUT` once).
 pub fn set_lock_timeout(t: Duration) {
     let _ = LOCK_TIMEOUT.set(t);
-}
-
-/// A number of seconds from the environment: finite, 0 to `max`.
-pub fn parse_seconds(text: &str, max: f64) -> std::result::Result<Duration, String> {
-    let v: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{}` is not a number of seconds", text.trim()))?;
-    if !v.is_finite() || !(0.0..=max).contains(&v) {
-        return Err(format!("{v} is not between 0 and {max} seconds"));
-    }
-    Ok(Duration::from_secs_f64(v))
 }
 
 /// A named place in a write path where tests can kill the process:
@@ -477,11 +598,30 @@ mod tests {
     }
 
     #[test]
+    fn lock_timeouts_are_bounded() {
+        let secs = |v: &str| lock_timeout_from(Some(v)).as_secs_f64();
+        assert_eq!(secs("2.5"), 2.5);
+        assert_eq!(secs("0"), 0.0);
+        for huge in ["inf", "1e19", "18446744073709551616", "+inf"] {
+            assert_eq!(secs(huge), MAX_LOCK_WAIT_SECS as f64, "{huge}");
+        }
+        for bad in ["NaN", "-5", "abc", "", "-inf"] {
+            assert_eq!(secs(bad), DEFAULT_LOCK_WAIT_SECS as f64, "{bad}");
+        }
+        assert_eq!(lock_timeout_from(None).as_secs(), DEFAULT_LOCK_WAIT_SECS);
+    }
+
+    #[test]
     fn private_dir_is_0700() {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("a/b");
         ensure_private_dir(&sub).unwrap();
         let mode = fs::metadata(&sub).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+        // An existing folder keeps its mode.
+        fs::set_permissions(&sub, fs::Permissions::from_mode(0o1777)).unwrap();
+        ensure_private_dir(&sub).unwrap();
+        let mode = fs::metadata(&sub).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o1777);
     }
 }

@@ -47,10 +47,12 @@ pub struct LegacyHome {
     pub bound_account_id: Option<String>,
 }
 
+/// The most the older tool's `cdxs.toml` may weigh.
+const MAX_LEGACY_BYTES: u64 = 16 * 1024 * 1024;
+
 pub fn read(path: &Path, now: i64) -> Result<LegacyStore> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::io(format!("cannot read {}", tick(path)), e)
-            .with_help("pass the path of the older tool's `cdxs.toml`: `cdxs import legacy PATH`")
+    let bytes = crate::fsx::read_bounded(path, MAX_LEGACY_BYTES).map_err(|e| {
+        e.with_help("pass the path of the older tool's `cdxs.toml`: `cdxs import legacy PATH`")
     })?;
     let text = String::from_utf8(bytes).map_err(|_| {
         Error::user(format!("{} is not UTF-8 text", tick(path)))

@@ -19,20 +19,6 @@ pub fn state_dir(flag: Option<&Path>) -> Result<PathBuf> {
     })
 }
 
-/// A warning when an existing state folder is readable by other users (cdxs never
-/// changes the mode of a folder it did not create: it may be shared on purpose).
-pub fn state_dir_warning(dir: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir).ok()?.permissions().mode() & 0o777;
-    (mode & 0o077 != 0).then(|| {
-        format!(
-            "the state folder `{}` is {mode:03o}: other users can reach it (it holds the vault); `chmod 700 {}`",
-            display(dir),
-            display(dir)
-        )
-    })
-}
-
 /// Candidate manifest paths in order: `-f`, `$CDXS_MANIFEST`, `./cdxs.yaml`,
 /// `<config_dir>/cdxs/cdxs.yaml`. Returns the first that exists, or (for `init`) where a
 /// new one would go.
@@ -201,6 +187,48 @@ pub fn expand(raw: &str, base: Option<&Path>) -> Result<PathBuf> {
     })
 }
 
+/// The key under which cdxs locks or compares a folder: its resolved path (symlinks
+/// included) when it exists; else its deepest existing ancestor resolved, with the rest
+/// appended (normalized). Two spellings of one folder (`~/.codex`, a symlink to it,
+/// `/a/../home/me/.codex`) get one key, so they get one lock.
+pub fn resolved_key(path: &Path) -> PathBuf {
+    let path = absolute(path);
+    let mut rest: Vec<&std::ffi::OsStr> = Vec::new();
+    let mut cur: &Path = &path;
+    loop {
+        if let Ok(real) = std::fs::canonicalize(cur) {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name);
+                cur = parent;
+            }
+            _ => return path,
+        }
+    }
+}
+
+/// A warning for a state folder other users can read or enter (cdxs never changes the
+/// mode of a folder that exists: it may be shared on purpose). `None` when it is private
+/// or absent.
+pub fn state_dir_warning(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(dir).ok()?;
+    let mode = meta.permissions().mode() & 0o7777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "the state folder `{}` is mode {mode:04o}: other users can see which files it holds (the vault and backups inside stay 0600); make it private with `chmod 700 {}`, or move it with `--state-dir`",
+            display(dir),
+            display(dir)
+        )
+    })
+}
+
 /// Show a path with the home folder as `~` (for people, not for scripts).
 pub fn display(path: &Path) -> String {
     display_with(path, home_dir().ok().as_deref())
@@ -229,6 +257,38 @@ mod tests {
         assert_eq!(p, PathBuf::from("/etc/cdxs/homes/work"));
         let p = expand("../x/./y", Some(Path::new("/a/b"))).unwrap();
         assert_eq!(p, PathBuf::from("/a/x/y"));
+    }
+
+    #[test]
+    fn resolved_keys_agree_for_two_spellings_of_one_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir_all(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let a = resolved_key(&real);
+        assert_eq!(resolved_key(&dir.path().join("link")), a);
+        assert_eq!(resolved_key(&dir.path().join("real/../real/.")), a);
+        // A folder that does not exist yet: its existing ancestor is resolved.
+        assert_eq!(
+            resolved_key(&dir.path().join("link/new/x")),
+            a.join("new").join("x")
+        );
+    }
+
+    #[test]
+    fn a_shared_state_folder_is_warned_about_not_changed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        assert_eq!(state_dir_warning(&state), None);
+        std::fs::create_dir(&state).unwrap();
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(state_dir_warning(&state), None);
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let w = state_dir_warning(&state).unwrap();
+        assert!(w.contains("1777") && w.contains("chmod 700"), "{w}");
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o1777);
     }
 
     #[test]

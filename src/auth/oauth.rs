@@ -2,9 +2,8 @@
 //! at `http://localhost:<port>/auth/callback` or a pasted callback URL. It never runs
 //! `codex login` (which would revoke the login a home held before).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -42,6 +41,34 @@ impl Pkce {
 impl Default for Pkce {
     fn default() -> Self {
         Pkce::new()
+    }
+}
+
+/// How long `login oauth` waits for the browser by default.
+pub const DEFAULT_LOGIN_WAIT_SECS: u64 = 300;
+/// The longest wait `CDXS_LOGIN_TIMEOUT` may ask for: a day.
+pub const MAX_LOGIN_WAIT_SECS: u64 = 86_400;
+
+/// `CDXS_LOGIN_TIMEOUT` (seconds to wait for the browser), default 300.
+pub fn login_timeout() -> Result<Duration> {
+    login_timeout_from(std::env::var("CDXS_LOGIN_TIMEOUT").ok().as_deref())
+}
+
+/// The login wait from `CDXS_LOGIN_TIMEOUT`'s value: whole seconds from 1 to a day, else a
+/// clean error (never a panic, never a wait that overflows the clock).
+pub fn login_timeout_from(value: Option<&str>) -> Result<Duration> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(Duration::from_secs(DEFAULT_LOGIN_WAIT_SECS));
+    };
+    match v.parse::<u64>() {
+        Ok(secs) if (1..=MAX_LOGIN_WAIT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(Error::user(format!(
+            "`CDXS_LOGIN_TIMEOUT` is `{}`, not a number of seconds from 1 to {MAX_LOGIN_WAIT_SECS}",
+            crate::output::sanitize(&v.chars().take(40).collect::<String>())
+        ))
+        .with_help(format!(
+            "unset it for the default ({DEFAULT_LOGIN_WAIT_SECS} s), or set e.g. `CDXS_LOGIN_TIMEOUT=600`"
+        ))),
     }
 }
 
@@ -98,109 +125,21 @@ pub fn parse_callback(input: &str, state: &str) -> Result<String> {
         ))
         .with_help("paste the address of the page the login ended on"));
     }
-    let get = |k: &str| {
-        url.query_pairs()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.into_owned())
-    };
-    if let Some(err) = get("error") {
-        let desc = get("error_description").unwrap_or_default();
-        return Err(Error::user(
-            format!("the login was refused: {err} {desc}")
-                .trim()
-                .to_string(),
-        )
-        .with_help("start again with `cdxs login oauth`"));
-    }
-    match get("state") {
-        Some(s) if s == state => {}
-        Some(_) => {
-            return Err(
-                Error::user("the callback's state does not match this login").with_help(
-                    "it belongs to another login attempt; start again with `cdxs login oauth`",
-                ),
-            );
+    match super::callback::classify(url.query().unwrap_or(""), state) {
+        super::callback::Callback::Code(code) => Ok(code),
+        super::callback::Callback::Refused(why) => {
+            Err(Error::user(format!("the login was refused: {why}"))
+                .with_help("start again with `cdxs login oauth`"))
         }
-        None => {
-            return Err(
-                Error::user("the callback has no state").with_help("paste the whole address")
-            );
-        }
+        super::callback::Callback::NotOurs(why) => Err(Error::user(why).with_help(
+            "paste the whole address of the page this login ended on; an address from another login attempt does not work",
+        )),
     }
-    get("code").filter(|c| !c.is_empty()).ok_or_else(|| {
-        Error::user("the callback has no authorization code").with_help("paste the whole address")
-    })
 }
 
-/// Wait for the browser's redirect on `listener`; answer it; return the code.
+/// Wait for the browser's redirect on `listener` (see [`super::callback`]); the code.
 pub fn wait_for_callback(listener: &TcpListener, state: &str, timeout: Duration) -> Result<String> {
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::io("cannot listen for the login callback", e))?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                if let Some(result) = handle(stream, state) {
-                    return result;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if Instant::now() >= deadline {
-                    return Err(Error::user(format!(
-                        "no login callback within {} seconds",
-                        timeout.as_secs()
-                    ))
-                    .with_help("run `cdxs login oauth` again, or `cdxs login oauth --manual` to paste the address"));
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => return Err(Error::io("cannot accept the login callback", e)),
-        }
-    }
-}
-
-/// One connection: `None` for requests that are not the callback (favicon, probes).
-fn handle(mut stream: TcpStream, state: &str) -> Option<Result<String>> {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    // Drain the headers.
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? <= 2 {
-            break;
-        }
-    }
-    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    if !target.starts_with("/auth/callback") {
-        let _ = stream
-            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        return None;
-    }
-    let result = parse_callback(&target, state);
-    let (status, body) = match &result {
-        Ok(_) => ("200 OK", "<html><body><h2>cdxs: login complete</h2><p>You can close this tab and return to the terminal.</p></body></html>".to_string()),
-        Err(e) => ("400 Bad Request", format!("<html><body><h2>cdxs: login failed</h2><p>{}</p></body></html>", html_escape(&e.to_string()))),
-    };
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.flush();
-    let mut sink = [0u8; 64];
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(10)));
-    let _ = stream.read(&mut sink);
-    Some(result)
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    super::callback::wait(listener, state, timeout)
 }
 
 /// Exchange the code for tokens (form-encoded, as Codex does).
@@ -313,6 +252,7 @@ mod tests {
         assert!(err("state=st").contains("no authorization code"));
         assert!(err("http://localhost/elsewhere?code=a&state=st").contains("not `/auth/callback`"));
         assert!(err("error=access_denied&state=st").contains("refused: access_denied"));
+        assert!(err("error=access_denied").contains("no state"));
         assert!(err("   ").contains("nothing was pasted"));
     }
 }

@@ -30,7 +30,7 @@ use crate::vault::{Account, AccountKind, Vault};
 /// Refresh when the access token expires within this many seconds (as Codex does).
 pub const REFRESH_WINDOW_SECS: i64 = 300;
 
-/// The issuer's answer. No `Debug`: it holds raw tokens.
+/// The issuer's answer. Its `Debug` hides the tokens.
 #[derive(Clone, Default, Deserialize)]
 pub struct TokenResponse {
     #[serde(default)]
@@ -39,6 +39,18 @@ pub struct TokenResponse {
     pub access_token: Option<String>,
     #[serde(default)]
     pub refresh_token: Option<String>,
+}
+
+/// Tokens never reach a log or a panic message: only whether each is present.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |t: &Option<String>| t.as_ref().map(|_| "(sensitive)");
+        f.debug_struct("TokenResponse")
+            .field("id_token", &shown(&self.id_token))
+            .field("access_token", &shown(&self.access_token))
+            .field("refresh_token", &shown(&self.refresh_token))
+            .finish()
+    }
 }
 
 /// Why a refresh request failed.

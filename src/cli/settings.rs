@@ -36,53 +36,30 @@ pub struct GlobalArgs {
     pub color: ColorChoice,
 }
 
-/// The longest `CDXS_LOGIN_TIMEOUT` cdxs accepts (a day).
-const MAX_LOGIN_WAIT_SECS: f64 = 86_400.0;
-
 pub struct Settings {
     /// `-f`, if given.
     pub manifest_flag: Option<PathBuf>,
     state_dir: std::result::Result<PathBuf, String>,
     pub clock: Arc<dyn Clock>,
     pub lock_timeout: Duration,
-    pub login_timeout: Duration,
     pub color: ColorChoice,
     pub quiet: bool,
     pub verbose: bool,
 }
 
-fn seconds_var(var: &str, default: Duration, max: f64) -> Result<Duration> {
-    match std::env::var(var) {
-        Err(_) => Ok(default),
-        Ok(v) if v.trim().is_empty() => Ok(default),
-        Ok(v) => crate::fsx::parse_seconds(&v, max).map_err(|why| {
-            Error::user(format!("`{var}`: {why}")).with_help(format!(
-                "set it to a number of seconds from 0 to {max}, or unset it"
-            ))
-        }),
-    }
-}
-
 impl Settings {
     pub fn from_args(global: &GlobalArgs) -> Result<Settings> {
-        let lock_timeout = seconds_var(
-            "CDXS_LOCK_TIMEOUT",
-            Duration::from_secs(30),
-            crate::fsx::MAX_LOCK_WAIT_SECS,
-        )?;
+        // Bounded, never a panic: `inf` or `1e19` is a day, a value that is not a number
+        // of seconds is the default (fsx::lock_timeout_from).
+        let lock_timeout =
+            crate::fsx::lock_timeout_from(std::env::var("CDXS_LOCK_TIMEOUT").ok().as_deref());
         crate::fsx::set_lock_timeout(lock_timeout);
-        let login_timeout = seconds_var(
-            "CDXS_LOGIN_TIMEOUT",
-            Duration::from_secs(300),
-            MAX_LOGIN_WAIT_SECS,
-        )?;
         Ok(Settings {
             manifest_flag: global.manifest.clone(),
             state_dir: crate::paths::state_dir(global.state_dir.as_deref())
                 .map_err(|e| e.to_string()),
             clock: crate::clock::from_env(),
             lock_timeout,
-            login_timeout,
             color: global.color,
             quiet: global.quiet,
             verbose: global.verbose,

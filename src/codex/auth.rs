@@ -125,9 +125,15 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<AuthState, ParseError> {
     };
     match mode.as_str() {
         "apikey" => match raw.openai_api_key {
-            Some(key) if !key.is_empty() => Ok(AuthState::Credentials(Credentials::ApiKey {
-                key: Secret::new(key),
-            })),
+            Some(key) if !key.is_empty() => {
+                crate::secret::check_api_key(&key).map_err(|why| ParseError::Field {
+                    field: "OPENAI_API_KEY",
+                    why: why.into(),
+                })?;
+                Ok(AuthState::Credentials(Credentials::ApiKey {
+                    key: Secret::new(key),
+                }))
+            }
             _ => Ok(AuthState::Empty),
         },
         "chatgpt" | "chatgptAuthTokens" => match raw.tokens {
@@ -154,7 +160,14 @@ fn parse_tokens(tokens: Value, last_refresh: Option<Value>) -> Result<ChatGptTok
     })?;
     let text = |field: &'static str| -> Result<String, ParseError> {
         match obj.get(field) {
-            Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::String(s)) => {
+                // Tokens are visible ASCII; anything else would travel into files.
+                crate::secret::check_api_key(s).map_err(|why| ParseError::Field {
+                    field,
+                    why: why.into(),
+                })?;
+                Ok(s.clone())
+            }
             Some(_) => Err(ParseError::Field {
                 field,
                 why: "expected a string".into(),
@@ -173,7 +186,7 @@ fn parse_tokens(tokens: Value, last_refresh: Option<Value>) -> Result<ChatGptTok
     })?;
     let access_token = text("access_token")?;
     let refresh_token = match obj.get("refresh_token") {
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) if !s.is_empty() => text("refresh_token")?,
         _ => String::new(),
     };
     let account_id = obj
@@ -258,9 +271,18 @@ pub fn read(home: &Path) -> Result<AuthDocument> {
     read_file(&auth_path(home))
 }
 
+/// The most an `auth.json` may weigh: Codex's are a few kilobytes. A larger file (or one
+/// that never ends, like `/dev/zero`) is a clean error, not a read until memory runs out.
+pub const MAX_AUTH_BYTES: u64 = 1024 * 1024;
+
+/// Read a home's `auth.json` bytes, bounded by [`MAX_AUTH_BYTES`] (`None` when absent).
+pub fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>> {
+    fsx::read_optional_bounded(path, MAX_AUTH_BYTES)
+}
+
 /// Read and parse any `auth.json`-shaped file.
 pub fn read_file(path: &Path) -> Result<AuthDocument> {
-    match fsx::read_optional(path)? {
+    match read_bytes(path)? {
         None => Ok(AuthDocument {
             state: AuthState::Missing,
             content_fingerprint: None,
@@ -346,7 +368,7 @@ impl HomeAuthLock {
             LockSpec::new(COMMIT_LOCK_WAIT),
             "Codex's `auth.json.lock`",
         )?;
-        let current = fsx::read_optional(&path)?;
+        let current = read_bytes(&path)?;
         let Some(content) = decide(current.as_deref())? else {
             return Ok(WriteOutcome::Unchanged);
         };
@@ -382,7 +404,7 @@ pub fn remove_with(
         LockSpec::new(COMMIT_LOCK_WAIT),
         "Codex's `auth.json.lock`",
     )?;
-    let Some(current) = fsx::read_optional(&path)? else {
+    let Some(current) = read_bytes(&path)? else {
         return Ok(WriteOutcome::Unchanged);
     };
     if !decide(Some(&current))? {

@@ -21,6 +21,8 @@ use crate::fsx;
 use crate::secret::fingerprint;
 
 pub const CONFIG_FILE: &str = "config.toml";
+/// The most a config.toml may weigh (they are a few kilobytes).
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 pub const BASE_URL_KEY: &str = "openai_base_url";
 
 pub fn config_path(home: &Path) -> PathBuf {
@@ -42,7 +44,7 @@ pub struct ConfigObs {
 
 pub fn observe(home: &Path) -> ConfigObs {
     let path = config_path(home);
-    match fsx::read_optional(&path) {
+    match fsx::read_optional_bounded(&path, MAX_CONFIG_BYTES) {
         Ok(None) => ConfigObs::default(),
         Err(e) => ConfigObs {
             error: Some(e.to_string()),
@@ -147,7 +149,7 @@ pub fn set_base_url(
     backups: &mut Backups,
 ) -> Result<ConfigWrite> {
     let path = config_path(home);
-    let current = fsx::read_optional(&path)?;
+    let current = fsx::read_optional_bounded(&path, MAX_CONFIG_BYTES)?;
     let before = current.as_deref().map(fingerprint);
     if let Some(expected) = expect
         && &before != expected
@@ -203,14 +205,23 @@ pub fn display_url(u: &str) -> String {
         Ok(mut parsed) => {
             let _ = parsed.set_username("");
             let _ = parsed.set_password(None);
-            parsed.to_string()
+            // A query or fragment may carry a token (`?token=`, `#access_token=`).
+            if parsed.query().is_some() {
+                parsed.set_query(Some("(sensitive)"));
+            }
+            if parsed.fragment().is_some() {
+                parsed.set_fragment(Some("(sensitive)"));
+            }
+            crate::output::sanitize(parsed.as_str()).into_owned()
         }
-        Err(_) => u.to_string(),
+        // Not a URL: show nothing of it that could be a secret or a control sequence.
+        Err(_) => crate::output::sanitize(&crate::secret::redact(u)).into_owned(),
     }
 }
 
-/// Check a base URL given by the person: http(s), no credentials in it (they would end up
-/// in plans and listings; the key belongs in the API key).
+/// Check a base URL given by the person: http(s), no credentials in it, no query or
+/// fragment (any of those would end up in plans, listings and config.toml; the key
+/// belongs in the API key).
 pub fn check_base_url(u: &str) -> std::result::Result<(), String> {
     let parsed =
         url::Url::parse(u).map_err(|e| format!("`{}` is not a URL: {e}", display_url(u)))?;
@@ -222,6 +233,12 @@ pub fn check_base_url(u: &str) -> std::result::Result<(), String> {
             "the base URL holds a user name or password; put the secret in the API key instead"
                 .into(),
         );
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!(
+            "the base URL `{}` has a query or fragment (`?...`, `#...`), which may carry a token; give the endpoint only and put the secret in the API key",
+            display_url(u)
+        ));
     }
     Ok(())
 }

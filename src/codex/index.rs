@@ -14,12 +14,15 @@ use crate::fsx::{self, LockSpec};
 
 pub const INDEX: &str = "session_index.jsonl";
 const INDEX_LOCK: &str = "session_index.jsonl.lock";
+/// The most `session_index.jsonl` may weigh (one short line per rename).
+pub const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
 
 pub fn path(home: &Path) -> PathBuf {
     home.join(INDEX)
 }
 
-fn id_of(line: &str) -> Option<String> {
+/// The thread id an index line names.
+pub fn id_of(line: &str) -> Option<String> {
     serde_json::from_str::<Value>(line)
         .ok()?
         .get("id")?
@@ -30,7 +33,7 @@ fn id_of(line: &str) -> Option<String> {
 /// Latest name per thread id.
 pub fn names(home: &Path) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    let Some(bytes) = fsx::read_optional(&path(home))? else {
+    let Some(bytes) = fsx::read_optional_bounded(&path(home), MAX_INDEX_BYTES)? else {
         return Ok(out);
     };
     for line in String::from_utf8_lossy(&bytes).lines() {
@@ -50,7 +53,7 @@ pub fn names(home: &Path) -> Result<BTreeMap<String, String>> {
 
 /// The raw lines of the index that belong to `id`.
 pub fn lines_for(home: &Path, id: &str) -> Result<Vec<String>> {
-    let Some(bytes) = fsx::read_optional(&path(home))? else {
+    let Some(bytes) = fsx::read_optional_bounded(&path(home), MAX_INDEX_BYTES)? else {
         return Ok(Vec::new());
     };
     Ok(String::from_utf8_lossy(&bytes)
@@ -77,7 +80,7 @@ pub fn remove(
 ) -> Result<Vec<String>> {
     let file = path(home);
     let _lock = lock(home)?;
-    let Some(bytes) = fsx::read_optional(&file)? else {
+    let Some(bytes) = fsx::read_optional_bounded(&file, MAX_INDEX_BYTES)? else {
         return Ok(Vec::new());
     };
     let text = String::from_utf8_lossy(&bytes);

@@ -74,9 +74,19 @@ fn claims_from(map: &serde_json::Map<String, Value>) -> Claims {
         chatgpt_account_id: auth_str("chatgpt_account_id").or_else(|| auth_str("account_id")),
         chatgpt_user_id: auth_str("chatgpt_user_id").or_else(|| auth_str("user_id")),
         organization_id: auth_str("organization_id").or_else(|| default_org(auth)),
-        exp: map.get("exp").and_then(Value::as_i64),
-        iat: map.get("iat").and_then(Value::as_i64),
+        exp: time_claim(map.get("exp")),
+        iat: time_claim(map.get("iat")),
     }
+}
+
+/// The latest time a token may name: the end of year 9999 (chrono's range, and far past
+/// any real token); earlier than 1970 is no time either.
+const MAX_TIME: i64 = 253_402_300_799;
+
+/// `exp`/`iat`: whole seconds since 1970 within [`MAX_TIME`]; anything else (negative,
+/// `i64::MIN`, fractions, strings) is unknown, so time arithmetic on it cannot wrap.
+fn time_claim(v: Option<&Value>) -> Option<i64> {
+    v?.as_i64().filter(|t| (0..=MAX_TIME).contains(t))
 }
 
 /// Real ChatGPT tokens list organizations with an `is_default` flag.
@@ -121,6 +131,23 @@ mod tests {
         assert_eq!(c.chatgpt_user_id.as_deref(), Some("user-1"));
         assert_eq!(c.organization_id.as_deref(), Some("org-b"));
         assert_eq!((c.iat, c.exp), (Some(10), Some(20)));
+    }
+
+    #[test]
+    fn impossible_times_are_unknown() {
+        for t in [
+            json!(i64::MIN),
+            json!(-1),
+            json!(i64::MAX),
+            json!(253_402_300_800_i64),
+            json!("5"),
+            json!(1.5),
+        ] {
+            let c = decode(&unsigned(&json!({"exp": t, "iat": t}))).unwrap();
+            assert_eq!((c.exp, c.iat), (None, None), "{t}");
+        }
+        let c = decode(&unsigned(&json!({"exp": 1_800_000_000, "iat": 0}))).unwrap();
+        assert_eq!((c.exp, c.iat), (Some(1_800_000_000), Some(0)));
     }
 
     #[test]

@@ -24,6 +24,32 @@ pub struct RolloutFile {
     pub compressed: bool,
 }
 
+/// Whether `id` has the shape of a Codex thread id (a UUID: 8-4-4-4-12 hex digits). Only
+/// such ids ever become part of a path (trash folders, writer locks, rollout names): a
+/// thread id read from a file or a database row is data, and `..` or `a/b` is not one.
+pub fn is_thread_id(id: &str) -> bool {
+    id.len() == 36
+        && id.chars().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// [`is_thread_id`] as a clean error naming where the id came from.
+pub fn check_thread_id(id: &str, from: &str) -> Result<()> {
+    if is_thread_id(id) {
+        return Ok(());
+    }
+    Err(Error::user(format!(
+        "{from} names `{}`, which is not a Codex thread id",
+        crate::output::sanitize(&id.chars().take(80).collect::<String>())
+    ))
+    .with_help("thread ids are UUIDs like `0199aaaa-0000-7000-8000-00000000000a`; cdxs leaves that entry alone"))
+}
+
 /// The thread id in a rollout file name, if it is one.
 pub fn thread_id_of(name: &str) -> Option<String> {
     let rest = name.strip_prefix("rollout-")?;
@@ -33,15 +59,10 @@ pub fn thread_id_of(name: &str) -> Option<String> {
     // "YYYY-MM-DDThh-mm-ss-" is 20 characters; then the uuid (36), then maybe "_<rollout id>".
     let after = stem.get(20..)?;
     let id = after.get(..36)?;
-    let valid = id.len() == 36
-        && id.chars().enumerate().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        });
-    valid.then(|| id.to_ascii_lowercase())
+    let rest = &after[36..];
+    // After the id: nothing, or `_<rollout id>` without separators.
+    let tail_ok = rest.is_empty() || (rest.starts_with('_') && !rest.contains(['/', '\\']));
+    (is_thread_id(id) && tail_ok).then(|| id.to_ascii_lowercase())
 }
 
 /// Every rollout file under a home's `sessions/` and `archived_sessions/`.
@@ -147,16 +168,77 @@ fn user_text(payload: &Value) -> Option<String> {
     }
 }
 
+/// The longest rollout line cdxs reads (a `session_meta` with long base instructions is
+/// tens of kilobytes); a longer line ends the reading of that file.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+/// The most bytes the head of a rollout is read for.
+pub const MAX_HEAD_BYTES: u64 = 64 * 1024 * 1024;
+/// The most bytes read backwards from a rollout's end looking for its last `token_count`.
+pub const MAX_TAIL_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Lines of a rollout (without their `\n`), each at most [`MAX_LINE_BYTES`], and at most
+/// `budget` bytes in all: a rollout whose line never ends (a sparse file, `/dev/zero`
+/// behind a name) stops the reading instead of filling memory.
+pub struct BoundedLines<R> {
+    reader: R,
+    budget: u64,
+    done: bool,
+}
+
+impl<R: BufRead> BoundedLines<R> {
+    pub fn new(reader: R, budget: u64) -> Self {
+        BoundedLines {
+            reader,
+            budget,
+            done: false,
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for BoundedLines<R> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.done {
+            return None;
+        }
+        let limit = (MAX_LINE_BYTES as u64 + 1).min(self.budget);
+        let mut line = Vec::new();
+        let read = (&mut self.reader)
+            .take(limit)
+            .read_until(b'\n', &mut line)
+            .unwrap_or(0);
+        self.budget = self.budget.saturating_sub(read as u64);
+        if read == 0 {
+            self.done = true;
+            return None;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        } else if read as u64 == limit {
+            // Cut off by a bound: this line, and the rest of the file, are not read.
+            self.done = true;
+            return None;
+        }
+        Some(line)
+    }
+}
+
 /// Read the head the way Codex lists threads: the session meta and the first user message
-/// within the first couple of hundred records. Garbage lines are skipped, never fatal.
+/// within the first couple of hundred records. Garbage lines are skipped, never fatal;
+/// reading is bounded ([`MAX_LINE_BYTES`], [`MAX_HEAD_BYTES`]).
 pub fn read_head(path: &Path) -> Result<Head> {
-    let reader = BufReader::with_capacity(64 * 1024, open(path)?);
+    Ok(read_head_from(open(path)?))
+}
+
+/// [`read_head`] of rollout bytes from any reader (a file, a decompressor, fuzz input).
+pub fn read_head_from(reader: impl Read) -> Head {
+    let reader = BufReader::with_capacity(64 * 1024, reader);
     let mut head = Head::default();
-    for (n, line) in reader.split(b'\n').enumerate() {
+    for (n, line) in BoundedLines::new(reader, MAX_HEAD_BYTES).enumerate() {
         if n > 210 || (head.first_user_message.is_some() && head.model.is_some()) {
             break;
         }
-        let Ok(line) = line else { break };
         let Ok(v) = serde_json::from_slice::<Value>(&line) else {
             continue;
         };
@@ -196,7 +278,7 @@ pub fn read_head(path: &Path) -> Result<Head> {
             _ => {}
         }
     }
-    Ok(head)
+    head
 }
 
 /// Cumulative token usage as Codex records it.
@@ -209,7 +291,8 @@ pub struct TokenUsage {
     pub total_tokens: i64,
 }
 
-fn usage_of(line: &[u8]) -> Option<TokenUsage> {
+/// The cumulative usage a `token_count` line records (`None` for any other line).
+pub fn token_usage_in_line(line: &[u8]) -> Option<TokenUsage> {
     memchr::memmem::find(line, b"token_count")?;
     let v: Value = serde_json::from_slice(line).ok()?;
     let p = v.get("payload")?;
@@ -234,9 +317,8 @@ pub fn last_token_usage(path: &Path) -> Result<Option<TokenUsage>> {
         // Compressed: stream through it, keeping the last one.
         let reader = BufReader::with_capacity(256 * 1024, open(path)?);
         let mut last = None;
-        for line in reader.split(b'\n') {
-            let Ok(line) = line else { break };
-            if let Some(u) = usage_of(&line) {
+        for line in BoundedLines::new(reader, u64::MAX) {
+            if let Some(u) = token_usage_in_line(&line) {
                 last = Some(u);
             }
         }
@@ -252,8 +334,9 @@ pub fn last_token_usage(path: &Path) -> Result<Option<TokenUsage>> {
     let mut chunk: u64 = 64 * 1024;
     // Bytes of a line cut by the previous (later) chunk's start.
     let mut carry: Vec<u8> = Vec::new();
-    while end > 0 {
-        let start = end.saturating_sub(chunk);
+    let floor = len.saturating_sub(MAX_TAIL_BYTES);
+    while end > floor {
+        let start = end.saturating_sub(chunk).max(floor);
         let mut buf = vec![0u8; (end - start) as usize];
         file.seek(SeekFrom::Start(start))
             .and_then(|_| file.read_exact(&mut buf))
@@ -267,11 +350,15 @@ pub fn last_token_usage(path: &Path) -> Result<Option<TokenUsage>> {
             None
         };
         for line in pieces.iter().rev() {
-            if let Some(u) = usage_of(line) {
+            if let Some(u) = token_usage_in_line(line) {
                 return Ok(Some(u));
             }
         }
         carry = first.map(<[u8]>::to_vec).unwrap_or_default();
+        if carry.len() > MAX_LINE_BYTES {
+            // A line longer than any record cdxs reads: not a `token_count`.
+            carry.clear();
+        }
         end = start;
         chunk = (chunk * 2).min(8 * 1024 * 1024);
     }

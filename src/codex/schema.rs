@@ -201,6 +201,34 @@ impl Structure {
         Ok(s)
     }
 
+    /// Create these tables in an empty database (tests and synthetic homes: a database
+    /// with exactly the structure a release has). Column specs are SQL but for `PKn`, which
+    /// becomes a (composite) primary key after the columns.
+    pub fn create_tables(&self, conn: &Connection) -> Result<()> {
+        for (t, cols) in &self.tables {
+            let defs: Vec<&str> = cols
+                .iter()
+                .map(|c| c.split(" PK").next().unwrap_or(c))
+                .collect();
+            let pk: Vec<&str> = cols
+                .iter()
+                .filter(|c| c.contains(" PK"))
+                .filter_map(|c| c.split(' ').next())
+                .collect();
+            let pk = if pk.is_empty() {
+                String::new()
+            } else {
+                format!(", PRIMARY KEY ({})", pk.join(", "))
+            };
+            conn.execute_batch(&format!(
+                "CREATE TABLE {} ({}{pk});",
+                quote(t),
+                defs.join(", ")
+            ))?;
+        }
+        Ok(())
+    }
+
     /// The format of `src/codex/schema/*.txt` (without the comment line).
     pub fn parse(text: &str) -> Structure {
         let mut s = Structure::default();
@@ -374,31 +402,7 @@ mod tests {
             )
             .unwrap();
         }
-        for (t, cols) in &known.tables {
-            let defs: Vec<String> = cols
-                .iter()
-                .map(|c| {
-                    // `PKn` is not SQL: a composite primary key goes after the columns.
-                    c.split(" PK").next().unwrap().to_string()
-                })
-                .collect();
-            let pk: Vec<&str> = cols
-                .iter()
-                .filter(|c| c.contains(" PK"))
-                .map(|c| c.split(' ').next().unwrap())
-                .collect();
-            let pk = if pk.is_empty() {
-                String::new()
-            } else {
-                format!(", PRIMARY KEY ({})", pk.join(", "))
-            };
-            conn.execute_batch(&format!(
-                "CREATE TABLE {} ({}{pk});",
-                quote(t),
-                defs.join(", ")
-            ))
-            .unwrap();
-        }
+        known.create_tables(&conn).unwrap();
         conn
     }
 

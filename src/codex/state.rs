@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use super::schema::{self, Db, Verdict};
-use crate::error::{Error, Result, tick};
+use crate::error::{Error, OnCodexDb, Result, tick};
 
 pub const STATE_DB: &str = "state_5.sqlite";
 pub const HISTORY_DB: &str = "thread_history_1.sqlite";
@@ -21,7 +21,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where a home keeps its databases: `sqlite_home` in its config.toml, else
 /// `$CODEX_SQLITE_HOME`, else the home itself.
 pub fn sqlite_home(home: &Path) -> PathBuf {
-    if let Ok(text) = std::fs::read_to_string(home.join("config.toml"))
+    if let Ok(Some(bytes)) = crate::fsx::read_optional_bounded(
+        &home.join("config.toml"),
+        super::config::MAX_CONFIG_BYTES,
+    ) && let Ok(text) = String::from_utf8(bytes)
         && let Ok(table) = text.parse::<toml::Table>()
         && let Some(dir) = table.get("sqlite_home").and_then(|v| v.as_str())
     {
@@ -59,7 +62,7 @@ pub fn open(home: &Path, file: &str, write: bool) -> Result<Option<CodexDb>> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(&path, flags).map_err(|e| damaged(&path, &e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(BUSY_TIMEOUT).on_db(&path)?;
     let version: Option<i64> = conn
         .query_row("SELECT MAX(version) FROM _sqlx_migrations", [], |r| {
             r.get(0)
@@ -95,7 +98,7 @@ impl CodexDb {
         }
         let file = self.path.file_name().and_then(|f| f.to_str()).unwrap_or("");
         match Db::of_file(file) {
-            Some(db) => schema::judge(db, self.version, &self.conn),
+            Some(db) => schema::judge(db, self.version, &self.conn).on_db(&self.path),
             None => Ok(Verdict::Older),
         }
     }
@@ -127,11 +130,13 @@ impl CodexDb {
     /// A short write transaction (`BEGIN IMMEDIATE`), as Codex's own writers expect.
     pub fn write<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
         self.ensure_writable()?;
+        let path = self.path.clone();
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .on_db(&path)?;
+        let out = f(&tx).on_db(&path)?;
+        tx.commit().on_db(&path)?;
         Ok(out)
     }
 
@@ -140,10 +145,12 @@ impl CodexDb {
         if let Some(dir) = dest.parent() {
             crate::fsx::ensure_private_dir(dir)?;
         }
-        let mut out = Connection::open(dest)?;
+        let mut out = Connection::open(dest).on_db(dest)?;
         {
-            let backup = rusqlite::backup::Backup::new(&self.conn, &mut out)?;
-            backup.run_to_completion(256, Duration::from_millis(5), None)?;
+            let backup = rusqlite::backup::Backup::new(&self.conn, &mut out).on_db(&self.path)?;
+            backup
+                .run_to_completion(256, Duration::from_millis(5), None)
+                .on_db(&self.path)?;
         }
         drop(out);
         crate::fsx::restrict_file(dest)?;
@@ -152,12 +159,27 @@ impl CodexDb {
 
     /// Column names of `table` (schema drift is tolerated: only known columns are used).
     pub fn columns(&self, table: &str) -> Result<Vec<String>> {
-        columns_of(&self.conn, table)
+        columns_of(&self.conn, table).on_db(&self.path)
     }
 
     /// The (table, column) pairs whose rows hang off a thread, from the live schema.
     pub fn links(&self) -> Result<Vec<schema::Link>> {
-        schema::links(&self.conn)
+        schema::links(&self.conn).on_db(&self.path)
+    }
+
+    /// The `threads` row of `id`, if any.
+    pub fn thread_row(&self, id: &str) -> Result<Option<Row>> {
+        thread_row(&self.conn, id).on_db(&self.path)
+    }
+
+    /// Whether a thread row exists.
+    pub fn has_thread(&self, id: &str) -> Result<bool> {
+        has_thread(&self.conn, id).on_db(&self.path)
+    }
+
+    /// All rows of `table` where `column = value`.
+    pub fn select_rows(&self, table: &str, column: &str, value: &str) -> Result<Vec<Row>> {
+        select_rows(&self.conn, table, column, value).on_db(&self.path)
     }
 }
 
@@ -278,12 +300,21 @@ pub fn select_rows(conn: &Connection, table: &str, column: &str, value: &str) ->
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// What an insert does when a row with the same key exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Fail (the transaction rolls back).
+    Fail,
+    /// Keep the existing row (`INSERT OR IGNORE`): rows from a file never replace rows.
+    Ignore,
+}
+
 /// Insert `row` into `table`, using only the columns the table still has.
 pub fn insert_row(
     tx: &rusqlite::Transaction,
     table: &str,
     row: &Row,
-    or_replace: bool,
+    on_conflict: OnConflict,
 ) -> Result<()> {
     // Column names are taken from the live table, never from the row (it may come from a
     // file in the home).
@@ -304,10 +335,9 @@ pub fn insert_row(
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let verb = if or_replace {
-        "INSERT OR REPLACE"
-    } else {
-        "INSERT"
+    let verb = match on_conflict {
+        OnConflict::Fail => "INSERT",
+        OnConflict::Ignore => "INSERT OR IGNORE",
     };
     let values: Vec<SqlValue> = cells.iter().map(|(_, v)| v.to_sql()).collect();
     tx.execute(

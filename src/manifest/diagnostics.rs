@@ -35,11 +35,11 @@ impl Problem {
     }
 }
 
-/// A problem bound to its file, so miette can show the snippet.
+/// A problem bound to its file, so miette can show the snippet (`None`: no excerpt).
 #[derive(Debug, Clone)]
 pub struct Located {
     problem: Problem,
-    source: Arc<NamedSource<String>>,
+    source: Option<Arc<NamedSource<String>>>,
 }
 
 impl fmt::Display for Located {
@@ -59,11 +59,13 @@ impl Diagnostic for Located {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(self.source.as_ref())
+        self.source
+            .as_ref()
+            .map(|s| s.as_ref() as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.problem.labels.is_empty() {
+        if self.problem.labels.is_empty() || self.source.is_none() {
             return None;
         }
         Some(Box::new(self.problem.labels.iter().map(|(span, text)| {
@@ -81,23 +83,53 @@ pub struct Report {
 }
 
 impl Report {
+    /// The problems of one file. A diagnostic never shows a secret: words that look like a
+    /// key or a token are masked in the excerpt (byte for byte, so spans stay right) and
+    /// replaced in messages, and control characters from the file are escaped.
     pub fn new(
         file_name: impl Into<String>,
         text: impl Into<String>,
         problems: Vec<Problem>,
     ) -> Self {
         let file = file_name.into();
-        let source = Arc::new(NamedSource::new(file.clone(), text.into()));
+        let source = Arc::new(NamedSource::new(
+            clean(&file),
+            crate::secret::mask(&text.into()),
+        ));
         Report {
             file,
             items: problems
                 .into_iter()
-                .map(|problem| Located {
-                    problem,
-                    source: source.clone(),
+                .map(|p| Located {
+                    problem: Problem {
+                        message: clean(&p.message),
+                        labels: p.labels.into_iter().map(|(s, t)| (s, clean(&t))).collect(),
+                        help: p.help.as_deref().map(clean),
+                    },
+                    source: Some(source.clone()),
                 })
                 .collect(),
         }
+    }
+
+    /// The same problems without any excerpt of the file (for a file that is not a YAML
+    /// manifest: an auth.json, a `.env` passed with `-f` by mistake).
+    pub fn without_source(mut self) -> Self {
+        let file = clean(&self.file);
+        for item in &mut self.items {
+            item.source = None;
+            item.problem.message = format!("`{file}`: {}", item.problem.message);
+            item.problem.help = Some(format!(
+                "{}{}is this a cdxs manifest? Its name does not end in `.yaml` or `.yml`, so no line of it is shown",
+                item.problem.help.as_deref().unwrap_or(""),
+                if item.problem.help.is_some() {
+                    "; "
+                } else {
+                    ""
+                }
+            ));
+        }
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -219,4 +251,9 @@ pub fn did_you_mean<'a>(
         .filter(|(_, score)| *score > 0.8)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(c, _)| c)
+}
+
+/// Text of a diagnostic: no secrets, no terminal control characters.
+fn clean(text: &str) -> String {
+    crate::output::sanitize(&crate::secret::redact(text)).into_owned()
 }

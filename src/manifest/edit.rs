@@ -302,14 +302,46 @@ pub fn write(
         .with_help("please report this; edit cdxs.yaml by hand meanwhile")
     })?;
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
+    // A symlinked cdxs.yaml (a dotfiles setup) is edited where it points: the rename goes
+    // next to the target and the link stays a link.
+    let target = link_target(path)?;
+    let mode = std::fs::metadata(&target)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0o644);
-    if let Some(old) = crate::fsx::read_optional(path)? {
-        backups.save(path, &old)?;
+    if let Some(old) = crate::fsx::read_optional(&target)? {
+        backups.save(&target, &old)?;
     }
-    crate::fsx::write_atomic(path, new_text.as_bytes(), mode)?;
+    crate::fsx::write_atomic(&target, new_text.as_bytes(), mode)?;
     Ok(manifest)
+}
+
+/// The file a path names once its symlinks are followed (the path itself when it is not a
+/// link; a dangling link's final target, which the write then creates).
+fn link_target(path: &Path) -> Result<std::path::PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let next = std::fs::read_link(&current).map_err(|e| {
+                    Error::io(
+                        format!("cannot read the link {}", crate::error::tick(&current)),
+                        e,
+                    )
+                })?;
+                current = if next.is_absolute() {
+                    next
+                } else {
+                    crate::fsx::parent_of(&current).join(next)
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(Error::user(format!(
+        "{} is a loop of symlinks",
+        crate::error::tick(path)
+    ))
+    .with_help("point it at the real cdxs.yaml"))
 }
 
 #[cfg(test)]
@@ -413,6 +445,35 @@ mod tests {
         let out = remove_home(&out, "work").unwrap();
         assert!(out.contains("homes: {}\n"), "{out}");
         check(&out);
+    }
+
+    #[test]
+    fn a_write_through_a_symlink_edits_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles/cdxs.yaml");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, BASE).unwrap();
+        let link = dir.path().join("cdxs.yaml");
+        std::os::unix::fs::symlink("dotfiles/cdxs.yaml", &link).unwrap();
+        let hop = dir.path().join("hop.yaml");
+        std::os::unix::fs::symlink(&link, &hop).unwrap();
+        let mut backups = crate::backup::Backups::new(&dir.path().join("state"), "t");
+        let new = set_home_account(BASE, "default", "work").unwrap();
+        write(&hop, &new, &mut backups).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            std::fs::symlink_metadata(&hop)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), new);
+        assert_eq!(backups.saved()[0].0, real);
     }
 
     #[test]

@@ -12,13 +12,31 @@ use super::model::RawManifest;
 use super::validate;
 use crate::error::{Error, Result, tick};
 
-/// Read and validate the manifest at `path`.
+/// The most a manifest may weigh (a cdxs.yaml is a few kilobytes).
+const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Read and validate the manifest at `path`. Diagnostics show an excerpt of the file only
+/// when it is named like a YAML manifest (`.yaml`, `.yml`): `-f auth.json` or `-f .env`
+/// by mistake must not print the key lines of that file.
 pub fn load(path: &Path) -> Result<Manifest> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::io(format!("cannot read the manifest {}", tick(path)), e))?;
+    let bytes = crate::fsx::read_bounded(path, MAX_MANIFEST_BYTES)
+        .map_err(|e| Error::user(format!("cannot read the manifest: {e}")))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::user(format!("the manifest {} is not UTF-8 text", tick(path))))?;
-    parse(&text, path).map_err(|report| Error::Diagnostics(Box::new(report)))
+    parse(&text, path).map_err(|report| {
+        if is_yaml_name(path) {
+            Error::Diagnostics(Box::new(report))
+        } else {
+            Error::Diagnostics(Box::new(report.without_source()))
+        }
+    })
+}
+
+/// `cdxs.yaml`, `x.yml`: a file named like a YAML manifest.
+pub fn is_yaml_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }
 
 /// Parse and validate manifest text. `path` names the file in diagnostics and anchors

@@ -34,6 +34,8 @@ pub struct Manifest {
     pub sessions: Sessions,
     pub sync: Vec<SyncTarget>,
     pub watch: Watch,
+    /// `backups:`: how long backups are kept.
+    pub backups: crate::backup::Retention,
 }
 
 /// How the manifest names an account.

@@ -51,6 +51,10 @@ pub struct RawManifest {
     /// Settings of `cdxs watch`.
     #[serde(default)]
     pub watch: Option<RawWatch>,
+
+    /// How long backups of replaced files (old auth.json files among them) are kept.
+    #[serde(default)]
+    pub backups: Option<RawBackups>,
 }
 
 /// A reference to an account. Exactly one of `email`, `id`, `api_key_env`, `auth_file`.
@@ -175,6 +179,19 @@ pub struct RawSessions {
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub share_threads: Option<Vec<Name>>,
+}
+
+/// Backup retention (default: 30 days, and always the 10 newest backup folders).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Backups")]
+#[serde(deny_unknown_fields)]
+pub struct RawBackups {
+    /// Delete backup folders older than this (default `30d`).
+    #[serde(default)]
+    pub max_age: Option<Duration>,
+    /// Always keep this many of the newest backup folders, whatever their age (default 10).
+    #[serde(default)]
+    pub keep_last: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

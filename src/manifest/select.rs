@@ -102,9 +102,12 @@ pub fn session_homes(
         },
         path: default_path.to_path_buf(),
     };
+    // Compared by resolved path: `~/.codex` declared through a symlink is the same home.
+    let default_key = crate::paths::resolved_key(default_path);
+    let is_default = |h: &HomeRef| crate::paths::resolved_key(&h.path) == default_key;
     if sel.all_homes {
         let mut homes = declared.clone();
-        if !homes.iter().any(|h| h.path == default_path) {
+        if !homes.iter().any(is_default) {
             homes.push(default_ref());
         }
         return Ok(homes);
@@ -112,7 +115,7 @@ pub fn session_homes(
     if let Some(h) = declared.iter().find(|h| h.name == "default") {
         return Ok(vec![h.clone()]);
     }
-    if let Some(h) = declared.iter().find(|h| h.path == default_path) {
+    if let Some(h) = declared.iter().find(|h| is_default(h)) {
         return Ok(vec![h.clone()]);
     }
     Ok(vec![default_ref()])

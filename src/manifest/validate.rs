@@ -333,6 +333,20 @@ pub fn validate(
         sessions,
         sync,
         watch,
+        backups: crate::backup::Retention {
+            max_age_secs: raw
+                .backups
+                .as_ref()
+                .and_then(|b| b.max_age)
+                .map(|d| d.seconds)
+                .unwrap_or(crate::backup::DEFAULT_RETENTION.max_age_secs),
+            keep_last: raw
+                .backups
+                .as_ref()
+                .and_then(|b| b.keep_last)
+                .map(|n| n as usize)
+                .unwrap_or(crate::backup::DEFAULT_RETENTION.keep_last),
+        },
     })
 }
 
@@ -415,7 +429,18 @@ fn account_ref(
         },
         "id" => AccountRef::Id(v.to_string()),
         "api_key_env" => {
-            if !v.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            if crate::secret::looks_like_secret(v) {
+                // A key pasted where the variable's name goes: never quoted back.
+                let at = c.at(value);
+                c.push(
+                    Problem::new(format!(
+                        "`api_key_env` of account `{}` holds what looks like a key, not the name of a variable",
+                        name.value
+                    ))
+                    .label(at, "expected a name like OPENAI_API_KEY")
+                    .help("keys never go into cdxs.yaml: remove it from the file (and from its history, and rotate the key if the file was shared), then name the variable that holds it"),
+                );
+            } else if !v.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
                 let at = c.at(value);
                 c.push(
                     Problem::new(format!("`{v}` is not an environment variable name"))
@@ -432,9 +457,14 @@ fn account_ref(
                     name.value, c.file
                 ))
                 .help("write the endpoint Codex should call, like https://proxy.example.com/v1");
-                // A URL with a password is not shown back (no snippet of that line).
-                let holds_secret = url::Url::parse(b.value.trim())
-                    .is_ok_and(|u| !u.username().is_empty() || u.password().is_some());
+                // A URL with a password, a query or a fragment is not shown back (no
+                // snippet of that line).
+                let holds_secret = url::Url::parse(b.value.trim()).is_ok_and(|u| {
+                    !u.username().is_empty()
+                        || u.password().is_some()
+                        || u.query().is_some()
+                        || u.fragment().is_some()
+                });
                 c.push(if holds_secret {
                     problem
                 } else {

@@ -48,16 +48,18 @@ impl Printer {
         self.color_err
     }
 
-    /// Data on stdout (tables, plans, paths). Never suppressed by `--quiet`.
+    /// Data on stdout (tables, plans, paths). Never suppressed by `--quiet`. Whatever the
+    /// caller built, control characters from data reach the terminal escaped (only the
+    /// color codes this printer adds pass, and only when colors are on).
     pub fn out(&self, text: impl AsRef<str>) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", text.as_ref());
+        let _ = writeln!(out, "{}", terminal_safe(text.as_ref(), self.color_out));
     }
 
     /// Data on stdout without a trailing newline.
     pub fn out_raw(&self, text: impl AsRef<str>) {
         let mut out = std::io::stdout().lock();
-        let _ = write!(out, "{}", text.as_ref());
+        let _ = write!(out, "{}", terminal_safe(text.as_ref(), self.color_out));
         let _ = out.flush();
     }
 
@@ -80,7 +82,7 @@ impl Printer {
     /// A status line on stderr, hidden by `--quiet`.
     pub fn status(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", text.as_ref());
+            eprintln!("{}", terminal_safe(text.as_ref(), self.color_err));
         }
     }
 
@@ -93,7 +95,8 @@ impl Printer {
     /// Detail shown with `--verbose` only.
     pub fn detail(&self, text: impl AsRef<str>) {
         if self.verbose {
-            eprintln!("{}", self.dim_err(text.as_ref()));
+            let text = sanitize(text.as_ref());
+            eprintln!("{}", self.dim_err(&text));
         }
     }
 
@@ -103,14 +106,14 @@ impl Printer {
         } else {
             "warning"
         };
-        eprintln!("{label}: {}", text.as_ref());
+        eprintln!("{label}: {}", terminal_safe(text.as_ref(), self.color_err));
     }
 
     /// Versioned JSON on stdout: `{"version":1, ...payload}`.
     pub fn json<T: Serialize>(&self, payload: &T) {
         let value = versioned(payload);
         let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".into());
-        self.out(text);
+        self.out(json_safe(&text));
     }
 
     /// One versioned JSON object on one line (logs: JSON lines), flushed at once.
@@ -142,8 +145,9 @@ impl Printer {
             for item in chunk? {
                 w.write_all(if first { b"\n    " } else { b",\n    " })
                     .map_err(io)?;
-                serde_json::to_writer(&mut w, &item)
+                let text = serde_json::to_string(&item)
                     .map_err(|e| crate::error::Error::user(format!("cannot encode JSON: {e}")))?;
+                w.write_all(json_safe(&text).as_bytes()).map_err(io)?;
                 first = false;
             }
         }
@@ -183,21 +187,24 @@ impl Printer {
     }
 }
 
+/// Characters a terminal must not get raw from data: C0 and C1 controls (escape sequences,
+/// carriage returns, bells) except newline and tab, and bidi overrides and isolates.
+fn unsafe_char(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Text from data (thread names, emails, server messages) made safe for a terminal:
 /// control characters (escape sequences, carriage returns, bidi overrides) become `\u{..}`.
 /// `--json` output keeps the exact text (JSON escapes it).
 pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
-    let bad = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !text.chars().any(bad) {
+    if !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }
     std::borrow::Cow::Owned(
         text.chars()
             .map(|c| {
-                if bad(c) {
+                if unsafe_char(c) {
                     c.escape_unicode().to_string()
                 } else {
                     c.to_string()
@@ -205,6 +212,55 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+/// [`sanitize`] for whole output lines, letting through the SGR color codes
+/// (`ESC [ digits;... m`) the printer adds when `colors` is on. Color codes only change
+/// colors; every other escape (cursor moves, screen clears, titles, OSC) is escaped.
+pub fn terminal_safe(text: &str, colors: bool) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if colors && c == '\u{1b}' {
+            let sgr = rest[1..].strip_prefix('[').and_then(|tail| {
+                let end = tail.find(|ch: char| !(ch.is_ascii_digit() || ch == ';'))?;
+                (tail[end..].starts_with('m')).then_some(end + 3)
+            });
+            if let Some(len) = sgr {
+                out.push_str(&rest[..len]);
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        if unsafe_char(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// JSON text made safe for a terminal without changing what it says: the control and bidi
+/// characters serde_json leaves raw inside strings (C1 controls, DEL, bidi overrides)
+/// become `\uXXXX` escapes, which parse back to the exact same text.
+pub fn json_safe(json: &str) -> std::borrow::Cow<'_, str> {
+    if !json.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Wrap a payload as `{"version": 1, ...}`; non-object payloads go under `"data"`.
@@ -256,4 +312,30 @@ pub fn bar(percent: f64, width: usize) -> String {
         "█".repeat(filled),
         "░".repeat(width - filled.min(width))
     )
+}
+
+#[cfg(test)]
+mod sanitize_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_printers_color_codes_pass() {
+        let line = "\u{1b}[32mfixed\u{1b}[0m name\u{1b}[2J\u{1b}]0;t\u{7}\r";
+        assert_eq!(
+            terminal_safe(line, true),
+            "\u{1b}[32mfixed\u{1b}[0m name\\u{1b}[2J\\u{1b}]0;t\\u{7}\\u{d}"
+        );
+        assert!(!terminal_safe(line, false).contains('\u{1b}'));
+        assert_eq!(terminal_safe("plain", false), "plain");
+    }
+
+    #[test]
+    fn json_stays_exact() {
+        let v = serde_json::json!({"name": "a\u{9b}31m\u{202e}b\u{1b}c\u{7f}"});
+        let text = serde_json::to_string(&v).unwrap();
+        let safe = json_safe(&text);
+        assert!(!safe.chars().any(unsafe_char), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, v);
+    }
 }

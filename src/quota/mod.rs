@@ -46,11 +46,26 @@ impl Quota {
     }
 }
 
+/// The longest reset or window length cdxs believes: ten years.
+const MAX_SECONDS: f64 = 10.0 * 366.0 * 86_400.0;
+
+/// A finite number (a JSON number, or a string holding one); `NaN` and infinities are not.
 fn num(v: &Value) -> Option<f64> {
     v.as_f64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        .filter(|n: &f64| n.is_finite())
 }
 
+/// A duration in seconds from the server: finite, 0 to ten years, else unknown.
+fn seconds(v: Option<&Value>) -> Option<i64> {
+    num(v?)
+        .filter(|s| (0.0..=MAX_SECONDS).contains(s))
+        .map(|s| s as i64)
+}
+
+/// A window from the usage answer. Its used percentage must be a finite number; a value
+/// outside 0 to 100 is clamped (130% used is the limit reached). Reset times are bounded
+/// (at most ten years ahead) and computed with saturating arithmetic.
 fn window(v: Option<&Value>, now: i64) -> Option<Window> {
     let v = v?.as_object()?;
     // A percentage must be a finite number (`"NaN"` parses as a float): else no window.
@@ -59,25 +74,17 @@ fn window(v: Option<&Value>, now: i64) -> Option<Window> {
         .and_then(num)
         .filter(|u| u.is_finite())?;
     let used = used.clamp(0.0, 100.0);
-    let secs = |f: f64| {
-        f.is_finite()
-            .then(|| f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
-    };
+    // An absolute reset time: after 1970 and before the year 10000.
     let resets_at = v
         .get("reset_at")
         .and_then(num)
-        .and_then(secs)
-        .filter(|t| *t > 0)
-        .or_else(|| {
-            v.get("reset_after_seconds")
-                .and_then(num)
-                .and_then(secs)
-                .map(|s| now.saturating_add(s))
-        });
+        .filter(|t| *t > 0.0 && *t <= 253_402_300_799.0)
+        .map(|t| t as i64)
+        .or_else(|| seconds(v.get("reset_after_seconds")).map(|s| now.saturating_add(s)));
     Some(Window {
         used_percent: used,
         remaining_percent: 100.0 - used,
-        window_seconds: v.get("limit_window_seconds").and_then(num).and_then(secs),
+        window_seconds: seconds(v.get("limit_window_seconds")),
         resets_at,
     })
 }

@@ -378,7 +378,9 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 env.clock.ts(),
             )?;
             Ok(done(
-                if fixed.is_empty() {
+                if let Some(live) = fixed.live.first() {
+                    format!("skipped: {live}")
+                } else if fixed.fixed.is_empty() {
                     "nothing left to fix".into()
                 } else {
                     format!("fixed: {}", issue.describe())
@@ -423,16 +425,17 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             to_path,
         } => {
             run.save_dbs(to_path)?;
-            crate::sessions::share::copy(
+            let copied = crate::sessions::share::copy(
                 &home_ref(&copy.from, from_path),
                 &home_ref(&copy.to, to_path),
                 copy,
                 env.clock.now(),
             )?;
-            Ok(done(
-                format!("copied thread {} into {}", copy.id, tick(&copy.target)),
-                None,
-            ))
+            let message = match copied {
+                crate::sessions::share::Copied::Live(why) => format!("skipped: {why}"),
+                _ => format!("copied thread {} into {}", copy.id, tick(&copy.target)),
+            };
+            Ok(done(message, None))
         }
         Op::Refresh { account_id, force } => {
             let outcome = crate::auth::refresh::refresh_locked(

@@ -240,9 +240,9 @@ pub fn describe_creds(creds: &Credentials, vault: &[Account]) -> CredObs {
 
 fn observe_auth(home: &Path, vault: &[Account]) -> (AuthObs, Option<String>) {
     let path = auth::auth_path(home);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (AuthObs::Missing, None),
+    let bytes = match auth::read_bytes(&path) {
+        Ok(Some(b)) => b,
+        Ok(None) => return (AuthObs::Missing, None),
         Err(e) => return (AuthObs::Unreadable(e.to_string()), None),
     };
     let fp = Some(crate::secret::fingerprint(&bytes));

@@ -41,9 +41,12 @@ pub fn write(path: &Path, doc: &PlanDoc) -> Result<()> {
 
 /// Read a saved plan; anything but a cdxs plan of version 1 is refused.
 pub fn read(path: &Path) -> Result<Plan> {
-    let bytes = crate::fsx::read_bounded(path, 16 * 1024 * 1024)
-        .map_err(|e| Error::io(format!("cannot read the plan {}", tick(path)), e))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+    parse(&crate::fsx::read_bounded(path, 16 * 1024 * 1024)?, path)
+}
+
+/// A saved plan's bytes (`path` only names it in messages): what the fuzz target feeds.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Plan> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         Error::user(format!("{} is not a cdxs plan: {e}", tick(path)))
             .with_help("save one with `cdxs plan --out FILE`")
     })?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{HomeRef, home_provider, inside, open_state};
-use crate::error::Result;
+use crate::error::{OnCodexDb, Result};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ThreadInfo {
@@ -104,30 +104,32 @@ fn threads_where(home: &HomeRef, prefix: Option<&str>) -> Result<Vec<ThreadInfo>
     );
     let provider = home_provider(&home.path);
     let root = super::Root::new(&home.path);
-    let mut stmt = db.conn.prepare(&sql)?;
+    let mut stmt = db.conn.prepare(&sql).on_db(&db.path)?;
     // A prefix as a range on the primary key: `id >= p AND id < p + '\u{10FFFF}'`.
     let bounds: Vec<String> = prefix
         .map(|p| vec![p.to_string(), format!("{p}\u{10FFFF}")])
         .unwrap_or_default();
-    let rows = stmt.query_map(rusqlite::params_from_iter(bounds.iter()), |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?,
-            r.get::<_, String>(6)?,
-            r.get::<_, String>(7)?,
-            r.get::<_, String>(8)?,
-            r.get::<_, Option<String>>(9)?,
-            r.get::<_, i64>(10)?,
-            r.get::<_, i64>(11)?,
-            r.get::<_, String>(12)?,
-            r.get::<_, Option<String>>(13)?,
-            r.get::<_, Option<i64>>(14)?,
-        ))
-    })?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(bounds.iter()), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, String>(8)?,
+                r.get::<_, Option<String>>(9)?,
+                r.get::<_, i64>(10)?,
+                r.get::<_, i64>(11)?,
+                r.get::<_, String>(12)?,
+                r.get::<_, Option<String>>(13)?,
+                r.get::<_, Option<i64>>(14)?,
+            ))
+        })
+        .on_db(&db.path)?;
     let mut out = Vec::new();
     for row in rows {
         let (
@@ -146,7 +148,7 @@ fn threads_where(home: &HomeRef, prefix: Option<&str>) -> Result<Vec<ThreadInfo>
             history,
             parent,
             updated_ms,
-        ) = row?;
+        ) = row.on_db(&db.path)?;
         let rollout = PathBuf::from(&path);
         let size = std::fs::metadata(&rollout).ok().map(|m| m.len());
         let hidden = hidden_reasons(

@@ -52,18 +52,26 @@ pub fn gate(home: &Path) -> Result<(bool, Vec<String>)> {
 /// The model provider Codex uses in this home (`model_provider` in config.toml; default
 /// `openai`): its picker shows only this provider's threads.
 pub fn home_provider(home: &Path) -> String {
-    std::fs::read_to_string(home.join("config.toml"))
-        .ok()
-        .and_then(|t| t.parse::<toml::Table>().ok())
-        .and_then(|t| {
-            t.get("model_provider")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "openai".to_string())
+    crate::fsx::read_optional_bounded(
+        &home.join("config.toml"),
+        crate::codex::config::MAX_CONFIG_BYTES,
+    )
+    .ok()
+    .flatten()
+    .and_then(|b| String::from_utf8(b).ok())
+    .and_then(|t| t.parse::<toml::Table>().ok())
+    .and_then(|t| {
+        t.get("model_provider")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    })
+    .unwrap_or_else(|| "openai".to_string())
 }
 
-/// Is `path` inside `home` (after resolving symlinks where possible)?
+/// Is `path` inside `home`? A lexical test (no `..` anywhere, a whole-component prefix of
+/// the home as written or as resolved); for display and listing. Before anything is
+/// renamed, copied or removed, use [`Root::rollout_of`] or [`Root::resolve`], which resolve
+/// symlinks.
 pub fn inside(path: &Path, home: &Path) -> bool {
     Root::new(home).contains(path)
 }
@@ -82,11 +90,81 @@ impl Root {
         }
     }
 
-    /// A byte-prefix test on whole components (much cheaper than `Path::starts_with`, which
-    /// matters for tens of thousands of rows).
-    pub fn contains(&self, path: &Path) -> bool {
-        under(path, &self.plain) || under(path, &self.canonical)
+    /// The home's folder, resolved.
+    pub fn canonical(&self) -> &Path {
+        &self.canonical
     }
+
+    /// A byte-prefix test on whole components (much cheaper than `Path::starts_with`, which
+    /// matters for tens of thousands of rows); a path with a `..` component is never inside.
+    pub fn contains(&self, path: &Path) -> bool {
+        !has_parent_dir(path) && (under(path, &self.plain) || under(path, &self.canonical))
+    }
+
+    /// An existing path resolved (symlinks included), if the result lies inside the home.
+    pub fn resolve(&self, path: &Path) -> Option<PathBuf> {
+        let real = std::fs::canonicalize(path).ok()?;
+        under(&real, &self.canonical).then_some(real)
+    }
+
+    /// `path` when it is an existing rollout file of thread `id` in this home: a regular
+    /// file (not a symlink) named `rollout-...-<id>...jsonl[.zst]`, whose resolved path lies
+    /// under the home's own `sessions/` or `archived_sessions/`. Returns the resolved path.
+    pub fn rollout_of(&self, path: &Path, id: &str) -> Option<PathBuf> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let real = self.resolve(path)?;
+        self.rollout_place(&real, id).then_some(real)
+    }
+
+    /// Where a rollout of `id` may be put back or copied to: a rollout file name of `id`,
+    /// under this home's `sessions/` or `archived_sessions/`, with no `..`, and every folder
+    /// on the way that exists already resolving inside the home (no symlink out). Returns
+    /// the path to write, spelled with the resolved home.
+    pub fn rollout_target(&self, path: &Path, id: &str) -> Option<PathBuf> {
+        if has_parent_dir(path) || !path.is_absolute() {
+            return None;
+        }
+        // Spell it from the resolved home.
+        let rel = path
+            .strip_prefix(&self.canonical)
+            .or_else(|_| path.strip_prefix(&self.plain))
+            .ok()?;
+        let target = self.canonical.join(rel);
+        if !self.rollout_place(&target, id) {
+            return None;
+        }
+        // The deepest folder that exists must resolve to itself (no symlink on the way).
+        let mut dir = target.parent()?;
+        while !dir.exists() {
+            dir = dir.parent()?;
+        }
+        let real = std::fs::canonicalize(dir).ok()?;
+        (real == dir && under(&real, &self.canonical)).then_some(target)
+    }
+
+    /// A resolved path names a rollout of `id` in this home's session folders.
+    fn rollout_place(&self, real: &Path, id: &str) -> bool {
+        let named = real
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(crate::codex::rollout::thread_id_of)
+            .is_some_and(|t| t == id);
+        named
+            && [
+                crate::codex::rollout::SESSIONS,
+                crate::codex::rollout::ARCHIVED,
+            ]
+            .iter()
+            .any(|d| under(real, &self.canonical.join(d)))
+    }
+}
+
+fn has_parent_dir(path: &Path) -> bool {
+    path.components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
 }
 
 /// `path` is `dir` or lies below it (`dir` given without a trailing slash).

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{HomeRef, open_state};
+use super::{HomeRef, Root, open_state};
 use crate::codex::state::{self, Cell};
-use crate::codex::{index, rollout};
-use crate::error::{Error, Result, tick};
+use crate::codex::{index, rollout, writer_lock};
+use crate::error::{Error, OnCodexDb, Result, tick};
 use crate::fsx;
 
 /// One planned copy.
@@ -50,24 +50,30 @@ pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
         } else {
             "title"
         };
-        let mut stmt = db.conn.prepare(&format!(
-            "SELECT id, rollout_path, {preview}, title FROM threads"
-        ))?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+        let mut stmt = db
+            .conn
+            .prepare(&format!(
+                "SELECT id, rollout_path, {preview}, title FROM threads"
             ))
-        })?;
+            .on_db(&db.path)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .on_db(&db.path)?;
         for row in rows {
-            let (id, path, preview, title) = row?;
-            let path = PathBuf::from(path);
+            let (id, path, preview, title) = row.on_db(&db.path)?;
             out.known.insert(id.clone());
-            if root.contains(&path) && path.exists() {
+            // Only a regular rollout file of this thread inside the home's session folders
+            // (resolved: no `..`, no symlink out) is a copy source; a row may name anything.
+            if let Some(real) = root.rollout_of(Path::new(&path), &id) {
                 out.present
-                    .insert(id, (path, if preview.is_empty() { title } else { preview }));
+                    .insert(id, (real, if preview.is_empty() { title } else { preview }));
             }
         }
     }
@@ -81,29 +87,48 @@ pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
     Ok(out)
 }
 
-/// Where a copied rollout goes in `to`: the same relative path, else a folder of its own.
-/// `taken`: the rollout files `to` has (observed; planning reads no disk).
+/// Where a copied rollout goes in `to`: the same relative path, else a folder of its own;
+/// `None` when neither is a place inside `to` (a symlinked folder on the way). `taken`: the
+/// rollout files `to` has (observed: whether a file is there is not read again here).
 pub fn target_path(
     from: &HomeRef,
     to: &HomeRef,
+    id: &str,
     source: &Path,
     taken: &BTreeSet<PathBuf>,
-) -> PathBuf {
+) -> Option<PathBuf> {
+    let name = source.file_name()?;
+    let from_root = Root::new(&from.path);
+    let to_root = Root::new(&to.path);
     let rel = source
-        .strip_prefix(&from.path)
+        .strip_prefix(from_root.canonical())
+        .or_else(|_| source.strip_prefix(&from.path))
         .map(Path::to_path_buf)
-        .unwrap_or_else(|_| {
-            PathBuf::from(rollout::SESSIONS).join(source.file_name().unwrap_or_default())
-        });
-    let same = to.path.join(&rel);
-    if !taken.contains(&same) {
-        return same;
+        .unwrap_or_else(|_| PathBuf::from(rollout::SESSIONS).join(name));
+    if let Some(same) = to_root.rollout_target(&to_root.canonical().join(&rel), id)
+        && !taken.contains(&same)
+        && !taken.contains(&to.path.join(&rel))
+    {
+        return Some(same);
     }
-    to.path
+    let folder: String = from
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let own = to_root
+        .canonical()
         .join(rollout::SESSIONS)
         .join("cdxs-sync")
-        .join(&from.name)
-        .join(source.file_name().unwrap_or_default())
+        .join(folder)
+        .join(name);
+    to_root.rollout_target(&own, id)
 }
 
 /// Copies that make every home in `homes` have every thread one of them has.
@@ -116,15 +141,19 @@ pub fn plan_copies(homes: &[(HomeRef, HomeThreads)]) -> Vec<Copy> {
                 continue;
             }
             for (id, (source, title)) in &from_threads.present {
-                if to_threads.known.contains(id) || !planned.insert(id) {
+                if to_threads.known.contains(id) || planned.contains(id.as_str()) {
                     continue;
                 }
+                let Some(target) = target_path(from, to, id, source, &to_threads.files) else {
+                    continue;
+                };
+                planned.insert(id);
                 copies.push(Copy {
                     id: id.clone(),
                     from: from.name.clone(),
                     to: to.name.clone(),
                     source: source.clone(),
-                    target: target_path(from, to, source, &to_threads.files),
+                    target,
                     title: title.clone(),
                 });
             }
@@ -133,43 +162,98 @@ pub fn plan_copies(homes: &[(HomeRef, HomeThreads)]) -> Vec<Copy> {
     copies
 }
 
-/// Copy one thread. The target must not have it yet.
+/// What [`copy`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Copied {
+    Done,
+    /// The target has the thread already: nothing to do.
+    AlreadyThere,
+    /// A running Codex has the thread open in one of the homes (its writer lock is held):
+    /// it may be appending to the rollout, so it is not copied now.
+    Live(String),
+}
+
+/// Copy one thread. The target must not have it yet. The source must still be a rollout
+/// of that thread inside `from` and the target a place for it inside `to` (the copy may
+/// come from a saved plan: both are checked again here), and neither home may have the
+/// thread open in a running Codex.
 pub fn copy(
     from: &HomeRef,
     to: &HomeRef,
     c: &Copy,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
+) -> Result<Copied> {
+    rollout::check_thread_id(&c.id, "the thread copy")?;
+    let source = Root::new(&from.path)
+        .rollout_of(&c.source, &c.id)
+        .ok_or_else(|| {
+            Error::user(format!(
+                "{} is not a rollout of thread {} inside home `{}`",
+                tick(&c.source),
+                c.id,
+                from.name
+            ))
+            .with_help("run `cdxs plan` again; cdxs copies only rollout files from inside a home")
+        })?;
+    let target = Root::new(&to.path)
+        .rollout_target(&c.target, &c.id)
+        .ok_or_else(|| {
+            Error::user(format!(
+                "{} is not a place for a rollout inside home `{}`",
+                tick(&c.target),
+                to.name
+            ))
+            .with_help("a folder on the way may be a symlink; run `cdxs plan` again")
+        })?;
+    // Codex's writer locks of the thread in both homes, held for the whole copy: a live
+    // source may be appended to while it is read.
+    let mut locks = Vec::new();
+    for home in [from, to] {
+        match writer_lock::try_lock(&home.path, &c.id)? {
+            Some(l) => locks.push(l),
+            None => {
+                return Ok(Copied::Live(format!(
+                    "thread {} is open in a running Codex in home `{}` ({})",
+                    c.id,
+                    home.name,
+                    writer_lock::holder(&home.path, &c.id)
+                )));
+            }
+        }
+    }
     let src_db = open_state(&from.path, false)?
         .ok_or_else(|| Error::user(format!("home `{}` has no state database", from.name)))?;
-    let mut row = state::thread_row(&src_db.conn, &c.id)?
+    let mut row = src_db
+        .thread_row(&c.id)?
         .ok_or_else(|| Error::user(format!("thread {} is gone from home `{}`", c.id, from.name)))?;
     let mut dst_db = open_state(&to.path, true)?.ok_or_else(|| {
         Error::user(format!("home `{}` has no state database yet", to.name))
             .with_help("run Codex there once (it creates its database), then retry")
     })?;
     dst_db.ensure_writable()?;
-    if state::has_thread(&dst_db.conn, &c.id)? {
-        return Ok(()); // already there: nothing to do
+    if dst_db.has_thread(&c.id)? {
+        return Ok(Copied::AlreadyThere);
     }
-    if c.target.exists() {
-        return Err(Error::user(format!("{} exists already", tick(&c.target)))
+    if std::fs::symlink_metadata(&target).is_ok() {
+        return Err(Error::user(format!("{} exists already", tick(&target)))
             .with_help("run `cdxs plan` again"));
     }
-    if let Some(dir) = c.target.parent() {
+    if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("cannot create {}", tick(dir)), e))?;
     }
-    // Copy the bytes through a temp file: the target never exists half-written.
-    let bytes = std::fs::read(&c.source)
-        .map_err(|e| Error::io(format!("cannot read {}", tick(&c.source)), e))?;
-    fsx::write_atomic(&c.target, &bytes, 0o644)?;
+    // Copy the bytes through a temp file (the target never exists half-written), with the
+    // source's permissions, never wider.
+    fsx::copy_atomic(&source, &target)?;
     fsx::fault_point("share.after_file");
     row.set(
         "rollout_path",
-        Cell::Text(c.target.to_string_lossy().into_owned()),
+        Cell::Text(target.to_string_lossy().into_owned()),
     );
-    let archived = c.target.starts_with(to.path.join(rollout::ARCHIVED));
+    let archived = super::under(
+        &target,
+        &Root::new(&to.path).canonical().join(rollout::ARCHIVED),
+    );
     row.set("archived", Cell::Int(archived as i64));
     // Per-home organisation does not travel.
     for col in [
@@ -193,79 +277,75 @@ pub fn copy(
             .iter()
             .find(|t| t.table == l.table && t.column == l.column)
         {
-            for r in state::select_rows(&src_db.conn, &l.table, &l.column, &c.id)? {
+            for r in src_db.select_rows(&l.table, &l.column, &c.id)? {
                 linked.push((t.table.clone(), r));
             }
         }
     }
     let inserted = dst_db.write(|tx| {
-        state::insert_row(tx, "threads", &row, false)?;
+        state::insert_row(tx, "threads", &row, state::OnConflict::Fail)?;
         for (table, r) in &linked {
-            state::insert_row(tx, table, r, true)?;
+            state::insert_row(tx, table, r, state::OnConflict::Ignore)?;
         }
         Ok(())
     });
     if let Err(e) = inserted {
-        let _ = std::fs::remove_file(&c.target);
+        let _ = std::fs::remove_file(&target);
         return Err(e);
     }
     if let Some(name) = name.filter(|n| !n.is_empty()) {
         index::append(&to.path, &[index::line(&c.id, &name, now)])?;
     }
-    Ok(())
+    drop(locks);
+    Ok(Copied::Done)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn home(name: &str) -> HomeRef {
-        HomeRef {
-            name: name.into(),
-            path: PathBuf::from(format!("/h/{name}")),
-        }
+    const T1: &str = "0199cccc-0000-7000-8000-000000000001";
+    const T2: &str = "0199cccc-0000-7000-8000-000000000002";
+    const T3: &str = "0199cccc-0000-7000-8000-000000000003";
+
+    fn rollout(home: &Path, day: &str, id: &str) -> PathBuf {
+        home.join(format!(
+            "sessions/2026/01/{day}/rollout-2026-01-{day}T00-00-00-{id}.jsonl"
+        ))
     }
 
     #[test]
     fn copies_what_each_home_lacks_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let home = |name: &str| {
+            let path = root.join(name);
+            std::fs::create_dir_all(&path).unwrap();
+            HomeRef {
+                name: name.into(),
+                path,
+            }
+        };
+        let (ha, hb, hc, hf) = (home("a"), home("b"), home("c"), home("fresh"));
         let mut a = HomeThreads::default();
-        a.present.insert(
-            "t1".into(),
-            (
-                PathBuf::from("/h/a/sessions/2026/01/01/r-t1.jsonl"),
-                "one".into(),
-            ),
-        );
-        a.known.insert("t1".into());
+        a.present
+            .insert(T1.into(), (rollout(&ha.path, "01", T1), "one".into()));
+        a.known.insert(T1.into());
         a.has_db = true;
         let mut b = HomeThreads::default();
-        b.present.insert(
-            "t2".into(),
-            (
-                PathBuf::from("/h/b/sessions/2026/01/02/r-t2.jsonl"),
-                "two".into(),
-            ),
-        );
-        b.known.extend(["t2".to_string(), "t3".to_string()]);
+        b.present
+            .insert(T2.into(), (rollout(&hb.path, "02", T2), "two".into()));
+        b.known.extend([T2.to_string(), T3.to_string()]);
         b.has_db = true;
         let mut c = HomeThreads::default();
-        c.present.insert(
-            "t2".into(),
-            (PathBuf::from("/h/c/sessions/x/r-t2.jsonl"), "two".into()),
-        );
-        c.present.insert(
-            "t3".into(),
-            (PathBuf::from("/h/c/sessions/x/r-t3.jsonl"), "three".into()),
-        );
-        c.known.extend(["t2".to_string(), "t3".to_string()]);
+        c.present
+            .insert(T2.into(), (rollout(&hc.path, "03", T2), "two".into()));
+        c.present
+            .insert(T3.into(), (rollout(&hc.path, "03", T3), "three".into()));
+        c.known.extend([T2.to_string(), T3.to_string()]);
         c.has_db = true;
         let fresh = HomeThreads::default();
-        let copies = plan_copies(&[
-            (home("a"), a),
-            (home("b"), b),
-            (home("c"), c),
-            (home("fresh"), fresh),
-        ]);
+        let copies = plan_copies(&[(ha.clone(), a), (hb, b), (hc, c), (hf, fresh)]);
         let got: Vec<(String, String, String)> = copies
             .iter()
             .map(|c| (c.id.clone(), c.from.clone(), c.to.clone()))
@@ -273,28 +353,60 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("t2".into(), "b".into(), "a".into()),
-                ("t3".into(), "c".into(), "a".into()),
-                ("t1".into(), "a".into(), "b".into()),
-                ("t1".into(), "a".into(), "c".into()),
+                (T2.into(), "b".into(), "a".into()),
+                (T3.into(), "c".into(), "a".into()),
+                (T1.into(), "a".into(), "b".into()),
+                (T1.into(), "a".into(), "c".into()),
             ],
             "b knows t3 (trashed or missing rollout): never copied back; a home where Codex never ran takes no copies"
         );
+        assert_eq!(copies[0].target, rollout(&ha.path, "02", T2));
+    }
+
+    #[test]
+    fn a_symlinked_folder_in_the_target_home_is_no_place_for_a_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let from = HomeRef {
+            name: "a".into(),
+            path: root.join("a"),
+        };
+        let to = HomeRef {
+            name: "b".into(),
+            path: root.join("b"),
+        };
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
+        std::fs::create_dir_all(to.path.join("sessions/2026/01")).unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere"), to.path.join("sessions/2026/01/01"))
+            .unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere"), to.path.join("sessions/cdxs-sync"))
+            .unwrap();
+        let none = BTreeSet::new();
+        let source = rollout(&from.path, "01", T1);
+        assert_eq!(target_path(&from, &to, T1, &source, &none), None);
+        std::fs::remove_file(to.path.join("sessions/cdxs-sync")).unwrap();
+        let own = to
+            .path
+            .join("sessions/cdxs-sync/a")
+            .join(source.file_name().unwrap());
         assert_eq!(
-            copies[0].target,
-            PathBuf::from("/h/a/sessions/2026/01/02/r-t2.jsonl")
+            target_path(&from, &to, T1, &source, &none),
+            Some(own.clone())
         );
         // A path the target already has (an orphan rollout, say) is never overwritten.
-        let taken: BTreeSet<PathBuf> =
-            [PathBuf::from("/h/a/sessions/2026/01/02/r-t2.jsonl")].into();
+        let source = rollout(&from.path, "02", T1);
+        let same = to.path.join(source.strip_prefix(&from.path).unwrap());
         assert_eq!(
-            target_path(
-                &home("b"),
-                &home("a"),
-                Path::new("/h/b/sessions/2026/01/02/r-t2.jsonl"),
-                &taken
-            ),
-            PathBuf::from("/h/a/sessions/cdxs-sync/b/r-t2.jsonl")
+            target_path(&from, &to, T1, &source, &none),
+            Some(same.clone())
+        );
+        let own = to
+            .path
+            .join("sessions/cdxs-sync/a")
+            .join(source.file_name().unwrap());
+        assert_eq!(
+            target_path(&from, &to, T1, &source, &[same].into()),
+            Some(own)
         );
     }
 }

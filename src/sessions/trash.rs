@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{HomeRef, inside, open_history, open_state};
+use super::{HomeRef, Root, open_history, open_state};
 use crate::backup::Backups;
 use crate::codex::rollout;
 use crate::codex::schema;
@@ -80,40 +80,154 @@ pub fn trash_dir(home: &Path) -> PathBuf {
     home.join(TRASH_DIR)
 }
 
-fn entry_dir(home: &Path, id: &str) -> PathBuf {
-    trash_dir(home).join(id)
+/// `<home>/cdxs-trash/<id>`, for a valid thread id only, and only when neither the trash
+/// folder nor the entry is a symlink (both are data in a folder other programs write).
+fn entry_dir(home: &Path, id: &str) -> Result<PathBuf> {
+    rollout::check_thread_id(id, "the trash entry")?;
+    let trash = trash_dir(home);
+    let dir = trash.join(id);
+    for p in [&trash, &dir] {
+        fsx::refuse_non_dir(p, "move it away; trash entries are plain folders cdxs made")?;
+    }
+    Ok(dir)
 }
 
 fn save_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     fsx::ensure_private_dir(dir)?;
-    let text = serde_json::to_vec_pretty(m).expect("manifest serializes");
+    let text = serde_json::to_vec_pretty(m)
+        .map_err(|e| Error::user(format!("cannot encode the trash manifest: {e}")))?;
     fsx::write_atomic(&dir.join(MANIFEST), &text, fsx::SECRET_FILE_MODE)
 }
 
+/// The most a trash manifest may weigh (rows of one thread, saved as JSON).
+const MAX_MANIFEST_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Read an entry's manifest (the folder must already be checked by [`entry_dir`]).
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
-    let bytes =
-        std::fs::read(&path).map_err(|e| Error::io(format!("cannot read {}", tick(&path)), e))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        Error::user(format!("{} is damaged: {e}", tick(&path)))
+    let bytes = fsx::read_bounded(&path, MAX_MANIFEST_BYTES)?;
+    decode(&path, &bytes)
+}
+
+fn decode(path: &Path, bytes: &[u8]) -> Result<Manifest> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::user(format!("{} is damaged: {e}", tick(path)))
             .with_help("the trashed files are still in that folder; move them back by hand")
     })
 }
 
-/// Trash entries of a home.
+/// Read and check the entry of `id` in `home`: everything in its manifest is data from a
+/// file, so it must describe only that thread and only files inside the home.
+pub fn load_entry(home: &Path, id: &str) -> Result<(PathBuf, Manifest)> {
+    let dir = entry_dir(home, id)?;
+    let m = read_manifest(&dir)?;
+    checked(home, id, m, &dir.join(MANIFEST))
+}
+
+/// Parse and check a trash manifest's bytes as the entry `id` of `home` (what
+/// [`load_entry`] does once it has read the file; also the fuzz target's entry point).
+pub fn parse_manifest(home: &Path, id: &str, bytes: &[u8]) -> Result<Manifest> {
+    rollout::check_thread_id(id, "the trash entry")?;
+    let path = entry_dir(home, id)?.join(MANIFEST);
+    let m = decode(&path, bytes)?;
+    checked(home, id, m, &path).map(|(_, m)| m)
+}
+
+fn checked(home: &Path, id: &str, m: Manifest, path: &Path) -> Result<(PathBuf, Manifest)> {
+    check_manifest(home, id, &m).map_err(|why| {
+        Error::user(format!(
+            "the trash manifest {} does not describe thread {id} of this home: {why}",
+            tick(path)
+        ))
+        .with_help("cdxs leaves that entry alone; look at it, and move its files back by hand if they are yours")
+    })?;
+    Ok((crate::fsx::parent_of(path), m))
+}
+
+/// What makes a manifest one cdxs may act on: its id is the folder's; every file it moved
+/// was a rollout of that thread under the home's session folders, and is stored under a
+/// plain name in the entry; its rows and index lines belong to that thread.
+fn check_manifest(home: &Path, id: &str, m: &Manifest) -> std::result::Result<(), String> {
+    if m.id != id {
+        return Err(format!(
+            "it names thread `{}`",
+            crate::output::sanitize(&m.id.chars().take(80).collect::<String>())
+        ));
+    }
+    let root = Root::new(home);
+    for f in &m.files {
+        if !plain_name(&f.stored) {
+            return Err(format!(
+                "it stores a file as `{}`",
+                crate::output::sanitize(&f.stored)
+            ));
+        }
+        if root.rollout_target(&f.original, id).is_none() {
+            return Err(format!(
+                "{} is not a rollout of this thread inside the home",
+                tick(&f.original)
+            ));
+        }
+    }
+    if let Some(row) = &m.thread
+        && row.text("id") != Some(id)
+    {
+        return Err("its `threads` row belongs to another thread".into());
+    }
+    if m.index_lines
+        .iter()
+        .any(|l| index::id_of(l).as_deref() != Some(id))
+    {
+        return Err("its `session_index.jsonl` lines name another thread".into());
+    }
+    Ok(())
+}
+
+/// A single normal path component: no separator, not `.` or `..`, not empty.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains('/') && !name.contains('\0')
+}
+
+/// Trash entries of a home: the ones whose manifest checks out. Folders that are not
+/// thread ids, symlinks, damaged or crafted manifests are skipped (see [`problems`]).
 pub fn entries(home: &HomeRef) -> Result<Vec<(PathBuf, Manifest)>> {
+    Ok(scan(home).0)
+}
+
+/// What is wrong with the trash entries [`entries`] skips, one line each.
+pub fn problems(home: &HomeRef) -> Vec<String> {
+    scan(home).1
+}
+
+fn scan(home: &HomeRef) -> (Vec<(PathBuf, Manifest)>, Vec<String>) {
     let mut out = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(trash_dir(&home.path)) else {
-        return Ok(out);
+    let mut skipped = Vec::new();
+    let trash = trash_dir(&home.path);
+    if std::fs::symlink_metadata(&trash).is_ok_and(|m| !m.is_dir()) {
+        skipped.push(format!(
+            "{} is not a folder; its trash is ignored",
+            tick(&trash)
+        ));
+        return (out, skipped);
+    }
+    let Ok(dirs) = std::fs::read_dir(&trash) else {
+        return (out, skipped);
     };
     for d in dirs.flatten() {
-        let dir = d.path();
-        if dir.join(MANIFEST).exists() {
-            out.push((dir.clone(), read_manifest(&dir)?));
+        if !d.path().join(MANIFEST).exists() {
+            continue;
+        }
+        let name = d.file_name().to_string_lossy().into_owned();
+        match load_entry(&home.path, &name) {
+            Ok(entry) => out.push(entry),
+            Err(e) => skipped.push(format!(
+                "skipped trash entry `{}`: {e}",
+                crate::output::sanitize(&name)
+            )),
         }
     }
     out.sort_by_key(|e| std::cmp::Reverse(e.1.trashed_at));
-    Ok(out)
+    (out, skipped)
 }
 
 /// Back up Codex's databases (SQLite online backup) once per operation.
@@ -145,7 +259,7 @@ fn ensure_writable(home: &Path) -> Result<()> {
 fn linked_rows(db: &CodexDb, id: &str) -> Result<Vec<TableRows>> {
     let mut out: Vec<TableRows> = Vec::new();
     for link in db.links()? {
-        let rows = state::select_rows(&db.conn, &link.table, &link.column, id)?;
+        let rows = db.select_rows(&link.table, &link.column, id)?;
         if rows.is_empty() {
             continue;
         }
@@ -189,18 +303,24 @@ fn delete_linked(db: &mut CodexDb, id: &str, with_thread: bool) -> Result<()> {
 }
 
 /// Put saved rows back, only into tables the live schema links to a thread (a table name
-/// in a trash manifest is data from a file, never SQL).
+/// in a trash manifest is data from a file, never SQL), only rows whose link column names
+/// this thread, and never over a row that exists (`INSERT OR IGNORE`).
 fn insert_linked(
     tx: &rusqlite::Transaction,
     links: &[schema::Link],
     saved: &[TableRows],
+    id: &str,
 ) -> Result<()> {
     for t in saved {
-        let Some(live) = links.iter().find(|l| l.table == t.table) else {
+        let live: Vec<&schema::Link> = links.iter().filter(|l| l.table == t.table).collect();
+        let Some(first) = live.first() else {
             continue;
         };
         for r in &t.rows {
-            state::insert_row(tx, &live.table, r, true)?;
+            let ours = live.iter().any(|l| r.text(&l.column) == Some(id));
+            if ours {
+                state::insert_row(tx, &first.table, r, state::OnConflict::Ignore)?;
+            }
         }
     }
     Ok(())
@@ -215,22 +335,31 @@ pub struct Preview {
     pub files: Vec<PathBuf>,
 }
 
+/// The rollout files of `id`: those the walk found and the row's path (and its `.zst`
+/// twin), each only when it is a regular file of that thread inside the home's session
+/// folders after resolving symlinks. Anything else a row names is left alone.
 fn files_of(
     home: &Path,
     id: &str,
     all: &[rollout::RolloutFile],
     row_path: Option<&str>,
 ) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = all
+    let root = Root::new(home);
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut candidates: Vec<PathBuf> = all
         .iter()
         .filter(|f| f.thread_id == id)
         .map(|f| f.path.clone())
         .collect();
     if let Some(p) = row_path.map(PathBuf::from) {
-        for candidate in [p.clone(), rollout::twin(&p)] {
-            if candidate.exists() && inside(&candidate, home) && !files.contains(&candidate) {
-                files.push(candidate);
-            }
+        candidates.push(rollout::twin(&p));
+        candidates.push(p);
+    }
+    for c in candidates {
+        if let Some(real) = root.rollout_of(&c, id)
+            && !files.contains(&real)
+        {
+            files.push(real);
         }
     }
     files.sort();
@@ -243,7 +372,7 @@ pub fn preview(home: &HomeRef, ids: &[String]) -> Result<Vec<Preview>> {
     let mut out = Vec::new();
     for id in ids {
         let row = match &db {
-            Some(db) => state::thread_row(&db.conn, id)?,
+            Some(db) => db.thread_row(id)?,
             None => None,
         };
         let files = files_of(
@@ -274,6 +403,18 @@ pub fn preview(home: &HomeRef, ids: &[String]) -> Result<Vec<Preview>> {
     Ok(out)
 }
 
+/// Refuse when a running Codex has any of `ids` open (its writer lock is held): checked
+/// before an operation announces or backs up anything. [`trash_one`] checks again, holding
+/// the lock.
+pub fn refuse_live(home: &Path, ids: &[String]) -> Result<()> {
+    for id in ids {
+        if writer_lock::try_lock(home, id)?.is_none() {
+            return Err(writer_lock::live_error(home, id));
+        }
+    }
+    Ok(())
+}
+
 /// Trash one thread. `backups` must already hold the DB backups of this operation.
 pub fn trash_one(
     home: &HomeRef,
@@ -282,17 +423,17 @@ pub fn trash_one(
     backups: &mut Backups,
     now: i64,
 ) -> Result<Manifest> {
+    let dir = entry_dir(&home.path, id)?;
     let _lock = writer_lock::lock(&home.path, id)?;
     ensure_writable(&home.path)?;
-    let dir = entry_dir(&home.path, id);
     let mut m = if dir.join(MANIFEST).exists() {
-        // An interrupted trash of this thread: finish it.
-        read_manifest(&dir)?
+        // An interrupted trash of this thread: finish it (its manifest is checked first).
+        load_entry(&home.path, id)?.1
     } else {
         let mut state_db = open_state(&home.path, true)?;
         let mut history_db = open_history(&home.path, true)?;
         let thread = match &state_db {
-            Some(db) => state::thread_row(&db.conn, id)?,
+            Some(db) => db.thread_row(id)?,
             None => None,
         };
         let mut state_rows = Vec::new();
@@ -358,9 +499,11 @@ pub fn trash_one(
     };
     fsx::fault_point("trash.after_manifest");
     if m.stage == Stage::Saved {
+        let root = Root::new(&home.path);
         for f in &m.files {
-            if f.original.exists() {
-                std::fs::rename(&f.original, dir.join(&f.stored)).map_err(|e| {
+            // Only a regular rollout file of this thread inside the home moves.
+            if let Some(real) = root.rollout_of(&f.original, id) {
+                std::fs::rename(&real, dir.join(&f.stored)).map_err(|e| {
                     Error::io(
                         format!("cannot move {} into the trash", tick(&f.original)),
                         e,
@@ -391,7 +534,7 @@ pub fn trash_one(
 
 /// Put a trashed thread back exactly: files, rows, index lines; then drop the entry.
 pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
-    let dir = entry_dir(&home.path, id);
+    let dir = entry_dir(&home.path, id)?;
     if !dir.join(MANIFEST).exists() {
         return Err(Error::user(format!(
             "thread `{id}` is not in the trash of home `{}`",
@@ -399,51 +542,81 @@ pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
         ))
         .with_help("see `cdxs session trash-list`"));
     }
-    let m = read_manifest(&dir)?;
     let _lock = writer_lock::lock(&home.path, id)?;
+    let (_, m) = load_entry(&home.path, id)?;
     ensure_writable(&home.path)?;
-    // Refuse to clobber: a file back at the original path, or a row Codex re-created.
+    let root = Root::new(&home.path);
+    // Where each stored file goes back, checked before anything moves.
+    let mut moves = Vec::new();
     for f in &m.files {
-        if f.original.exists() && dir.join(&f.stored).exists() {
+        let stored = dir.join(&f.stored);
+        let target = root.rollout_target(&f.original, id).ok_or_else(|| {
+            Error::user(format!(
+                "cannot restore {id}: {} is no longer a place for its rollout inside the home",
+                tick(&f.original)
+            ))
+            .with_help(
+                "a folder on the way may have become a symlink; fix it, or purge this trash entry",
+            )
+        })?;
+        match std::fs::symlink_metadata(&stored) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                return Err(Error::user(format!(
+                    "cannot restore {id}: {} is not a regular file",
+                    tick(&stored)
+                ))
+                .with_help("cdxs only moves back the files it put there"));
+            }
+            Err(_) => continue, // already moved back by an interrupted restore
+        }
+        // Refuse to clobber: a file back at the original path.
+        if std::fs::symlink_metadata(&target).is_ok() {
             return Err(Error::user(format!(
                 "cannot restore {id}: {} exists again",
                 tick(&f.original)
             ))
             .with_help("move that file away first, or purge this trash entry"));
         }
+        moves.push((stored, target));
     }
     let mut state_db = open_state(&home.path, true)?;
     if let (Some(db), Stage::Done) = (&state_db, m.stage)
-        && state::has_thread(&db.conn, id)?
+        && db.has_thread(id)?
     {
         return Err(Error::user(format!(
             "cannot restore {id}: Codex has a thread with that id again"
         ))
         .with_help("purge this trash entry, or trash the new thread first"));
     }
-    for f in &m.files {
-        let stored = dir.join(&f.stored);
-        if stored.exists() {
-            if let Some(parent) = f.original.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| Error::io(format!("cannot create {}", tick(parent)), e))?;
+    for (stored, target) in &moves {
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(format!("cannot create {}", tick(parent)), e))?;
+            // The folders just made are ours; one that appeared meanwhile must still be in.
+            if root.resolve(parent).as_deref() != Some(parent) {
+                return Err(Error::user(format!(
+                    "cannot restore {id}: {} leads out of the home",
+                    tick(parent)
+                ))
+                .with_help("a folder on the way is a symlink; fix it and retry"));
             }
-            std::fs::rename(&stored, &f.original)
-                .map_err(|e| Error::io(format!("cannot move {} back", tick(&f.original)), e))?;
         }
+        std::fs::rename(stored, target)
+            .map_err(|e| Error::io(format!("cannot move {} back", tick(target)), e))?;
     }
     fsx::fault_point("restore.after_move");
     if m.stage == Stage::Done {
         if let (Some(db), Some(row)) = (&mut state_db, &m.thread) {
             let links = db.links()?;
             db.write(|tx| {
-                state::insert_row(tx, "threads", row, true)?;
-                insert_linked(tx, &links, &m.state_rows)
+                state::insert_row(tx, "threads", row, state::OnConflict::Fail)?;
+                insert_linked(tx, &links, &m.state_rows, id)
             })?;
         }
         if let Some(mut db) = open_history(&home.path, true)? {
             let links = db.links()?;
-            db.write(|tx| insert_linked(tx, &links, &m.history_rows))?;
+            db.write(|tx| insert_linked(tx, &links, &m.history_rows, id))?;
         }
         index::append(&home.path, &m.index_lines)?;
     }
@@ -452,10 +625,11 @@ pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
     Ok(m)
 }
 
-/// Delete a trash entry for good.
+/// Delete a trash entry for good (only a checked entry of a valid thread id: its folder
+/// is `<home>/cdxs-trash/<id>`, a real folder, never a symlink; `remove_dir_all` does not
+/// follow symlinks inside it).
 pub fn purge_one(home: &HomeRef, id: &str) -> Result<Manifest> {
-    let dir = entry_dir(&home.path, id);
-    let m = read_manifest(&dir)?;
+    let (dir, m) = load_entry(&home.path, id)?;
     std::fs::remove_dir_all(&dir)
         .map_err(|e| Error::io(format!("cannot remove {}", tick(&dir)), e))?;
     Ok(m)
@@ -465,7 +639,9 @@ pub fn purge_one(home: &HomeRef, id: &str) -> Result<Manifest> {
 pub fn older_than(home: &HomeRef, age_secs: u64, now: i64) -> Result<Vec<String>> {
     Ok(entries(home)?
         .into_iter()
-        .filter(|(_, m)| now - m.trashed_at >= age_secs as i64)
+        .filter(|(_, m)| {
+            now.saturating_sub(m.trashed_at) >= i64::try_from(age_secs).unwrap_or(i64::MAX)
+        })
         .map(|(_, m)| m.id)
         .collect())
 }
@@ -483,7 +659,10 @@ pub fn find_trashed(homes: &[HomeRef], query: &str) -> Result<(HomeRef, String)>
     }
     match hits.len() {
         1 => {
-            let (k, h) = hits.into_iter().next().expect("one");
+            let (k, h) = hits
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::user("no match"))?;
             Ok((h, k.split('\u{0}').nth(1).unwrap_or_default().to_string()))
         }
         0 => Err(Error::user(format!("no trashed thread `{query}`"))

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{HomeRef, open_state};
-use crate::codex::index;
+use super::{HomeRef, home_provider, open_state};
 use crate::codex::rollout::{self, Head, RolloutFile};
 use crate::codex::state::{self, Cell, Row};
-use crate::error::Result;
+use crate::codex::{index, writer_lock};
+use crate::error::{OnCodexDb, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -183,7 +183,7 @@ fn rows(home: &Path) -> Result<Vec<RowLite>> {
             "NULL"
         },
     );
-    let mut stmt = db.conn.prepare(&sql)?;
+    let mut stmt = db.conn.prepare(&sql).on_db(&db.path)?;
     let out = stmt
         .query_map([], |r| {
             Ok(RowLite {
@@ -194,8 +194,10 @@ fn rows(home: &Path) -> Result<Vec<RowLite>> {
                 name: r.get(4)?,
                 parent: r.get(5)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        })
+        .on_db(&db.path)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .on_db(&db.path)?;
     Ok(out)
 }
 
@@ -304,13 +306,29 @@ fn secs(ts: Option<&str>) -> Option<i64> {
         .map(|d| d.timestamp())
 }
 
-/// A full `threads` row for a rollout that has none, as Codex's own upsert would make it.
-pub fn row_from_head(id: &str, path: &Path, head: &Head, archived: bool, tokens: i64) -> Row {
+/// What Codex stores for a thread whose rollout names no sandbox policy: its
+/// `ThreadMetadataBuilder` default (a read-only sandbox), as 0.169 and 0.171 serialize it.
+pub const CODEX_DEFAULT_SANDBOX_POLICY: &str = r#"{"type":"managed","file_system":{"type":"restricted","entries":[{"path":{"type":"special","value":{"kind":"root"}},"access":"read"}]},"network":"restricted"}"#;
+/// Codex's default approval mode for such a thread (`AskForApproval::OnRequest`).
+pub const CODEX_DEFAULT_APPROVAL_MODE: &str = "on-request";
+
+/// A full `threads` row for a rollout that has none, as Codex's own upsert would make it:
+/// every value from the rollout's `session_meta` and first `turn_context`, and where they
+/// say nothing, Codex's own defaults (read-only sandbox, approval on request, the home's
+/// model provider), never more permissive ones.
+pub fn row_from_head(
+    id: &str,
+    path: &Path,
+    head: &Head,
+    archived: bool,
+    tokens: i64,
+    default_provider: &str,
+) -> Row {
     let mtime = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs() as i64)
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
         .unwrap_or(0);
     let created = secs(head.timestamp.as_deref()).unwrap_or(mtime);
     let text = head.first_user_message.clone().unwrap_or_default();
@@ -327,17 +345,17 @@ pub fn row_from_head(id: &str, path: &Path, head: &Head, archived: bool, tokens:
         ("source".into(), t(head.source.as_ref(), "cli")),
         (
             "model_provider".into(),
-            t(head.model_provider.as_ref(), "openai"),
+            t(head.model_provider.as_ref(), default_provider),
         ),
         ("cwd".into(), t(head.cwd.as_ref(), "")),
         ("title".into(), Cell::Text(text.clone())),
         (
             "sandbox_policy".into(),
-            t(head.sandbox_policy.as_ref(), "{}"),
+            t(head.sandbox_policy.as_ref(), CODEX_DEFAULT_SANDBOX_POLICY),
         ),
         (
             "approval_mode".into(),
-            t(head.approval_policy.as_ref(), "never"),
+            t(head.approval_policy.as_ref(), CODEX_DEFAULT_APPROVAL_MODE),
         ),
         ("tokens_used".into(), Cell::Int(tokens)),
         ("archived".into(), Cell::Int(archived as i64)),
@@ -363,17 +381,58 @@ pub fn row_from_head(id: &str, path: &Path, head: &Head, archived: bool, tokens:
     ])
 }
 
-/// Repair the repairable issues in one short transaction. Returns what was fixed.
+/// What [`repair`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Repaired {
+    pub fixed: Vec<Issue>,
+    /// Threads left alone because a running Codex has them open (writer lock held), each
+    /// with who holds it.
+    pub live: Vec<String>,
+}
+
+/// Repair the repairable issues in one short transaction, holding the writer lock of every
+/// thread it edits or adds (a thread a running Codex has open is left alone and named in
+/// [`Repaired::live`]).
 pub fn repair(
     home: &HomeRef,
     issues: &[Issue],
     heads: &mut dyn HeadSource,
     now: i64,
-) -> Result<Vec<Issue>> {
-    let todo: Vec<&Issue> = issues.iter().filter(|i| i.repairable()).collect();
-    if todo.is_empty() {
-        return Ok(Vec::new());
+) -> Result<Repaired> {
+    let mut out = Repaired::default();
+    let mut ids: Vec<&str> = issues
+        .iter()
+        .filter(|i| i.repairable())
+        .map(Issue::id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // Writer locks first, held until the transaction is done.
+    let mut locks = Vec::new();
+    let mut held: BTreeSet<&str> = BTreeSet::new();
+    for id in ids {
+        if !crate::codex::rollout::is_thread_id(id) {
+            continue; // a row whose id is not a thread id is only reported
+        }
+        match writer_lock::try_lock(&home.path, id)? {
+            Some(l) => {
+                locks.push(l);
+                held.insert(id);
+            }
+            None => out.live.push(format!(
+                "thread {id} is open in a running Codex ({}); repair it when that session ends",
+                writer_lock::holder(&home.path, id)
+            )),
+        }
     }
+    let todo: Vec<&Issue> = issues
+        .iter()
+        .filter(|i| i.repairable() && held.contains(i.id()))
+        .collect();
+    if todo.is_empty() {
+        return Ok(out);
+    }
+    let provider = home_provider(&home.path);
     // Build new rows before the transaction (file reads stay out of it).
     let mut inserts = Vec::new();
     for i in &todo {
@@ -386,11 +445,11 @@ pub fn repair(
                 .map(|u| u.total_tokens)
                 .unwrap_or(0);
             let archived = path.starts_with(home.path.join(rollout::ARCHIVED));
-            inserts.push(row_from_head(id, path, &head, archived, tokens));
+            inserts.push(row_from_head(id, path, &head, archived, tokens, &provider));
         }
     }
     let Some(mut db) = open_state(&home.path, true)? else {
-        return Ok(Vec::new());
+        return Ok(out);
     };
     let mut fixed = Vec::new();
     db.write(|tx| {
@@ -427,14 +486,16 @@ pub fn repair(
             fixed.push((*i).clone());
         }
         for row in &inserts {
-            state::insert_row(tx, "threads", row, false)?;
+            state::insert_row(tx, "threads", row, state::OnConflict::Fail)?;
         }
         Ok(())
     })?;
+    drop(locks);
     // Orphans are counted as fixed only when their row went in.
     fixed.retain(|i| {
         !matches!(i, Issue::OrphanRollout { .. })
             || inserts.iter().any(|r| r.text("id") == Some(i.id()))
     });
-    Ok(fixed)
+    out.fixed = fixed;
+    Ok(out)
 }

@@ -133,7 +133,7 @@ impl Vault {
 
 /// One spelling per folder: resolved when it exists, so two spellings are one placement.
 pub fn placement_key(home: &Path) -> PathBuf {
-    std::fs::canonicalize(home).unwrap_or_else(|_| crate::paths::normalize(home))
+    crate::paths::resolved_key(home)
 }
 
 #[cfg(test)]

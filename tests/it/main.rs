@@ -10,6 +10,7 @@ mod auth_quota;
 mod bad_input;
 mod crash;
 mod doctor;
+mod hostile;
 mod manifest;
 #[path = "../support/mock_openai.rs"]
 mod mock_openai;

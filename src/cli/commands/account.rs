@@ -15,6 +15,7 @@ use crate::resolve;
 use crate::secret::Secret;
 use crate::vault::Account;
 use crate::vault::accounts::{Upsert, match_credentials};
+use std::io::IsTerminal;
 
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
@@ -80,6 +81,9 @@ pub struct ShowArgs {
 pub struct RemoveArgs {
     /// Alias, id, email or unique email prefix
     account: String,
+    /// Also delete the backups that hold this account's secrets (asked on a terminal)
+    #[arg(long)]
+    purge_backups: bool,
 }
 
 pub fn run(sh: &mut Shell, cmd: AccountCommand) -> Result<Exit> {
@@ -255,7 +259,58 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
         sanitize(account.name()),
         account.id
     ));
+    offer_backup_purge(sh, &account, args.purge_backups)?;
     Ok(Exit::Success)
+}
+
+/// Backups of replaced auth.json files may still hold a removed account's secrets: delete
+/// them with `--purge-backups` (or when the person says yes on a terminal), else say how.
+fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<()> {
+    let mut secrets: Vec<&str> = Vec::new();
+    if let Some(k) = &account.api_key {
+        secrets.push(k.expose());
+    }
+    if let Some(t) = &account.tokens {
+        secrets.extend([
+            t.id_token.expose(),
+            t.access_token.expose(),
+            t.refresh_token.expose(),
+        ]);
+    }
+    let files = crate::backup::holding(&sh.state_dir()?, &secrets, &account.id);
+    if files.is_empty() {
+        return Ok(());
+    }
+    let n = files.len();
+    let yes = purge
+        || (std::io::stdin().is_terminal()
+            && sh.confirm(
+                &format!("{n} backup file(s) still hold this account's secrets. Delete them?"),
+                "delete backups",
+            )?);
+    if !yes {
+        sh.printer.warn(format!(
+            "{n} backup file(s) still hold this account's secrets (pass `--purge-backups` to delete them with the account); delete them by hand:{}",
+            files
+                .iter()
+                .map(|f| format!("\n  {}", crate::paths::display(f)))
+                .collect::<String>()
+        ));
+        return Ok(());
+    }
+    let now = sh.now();
+    let engine = sh.engine()?;
+    let done = crate::backup::prune(
+        &mut engine.vault,
+        "account remove: purge backups",
+        &[],
+        &files,
+        now,
+    )?;
+    sh.printer.status(format!(
+        "deleted {done} backup file(s) that held its secrets"
+    ));
+    Ok(())
 }
 
 fn read_key(key: Option<String>, from_stdin: bool, printer: &Printer) -> Result<Secret> {

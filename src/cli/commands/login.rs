@@ -42,9 +42,9 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
         no_browser,
         switch,
     } = cmd;
+    let timeout = oauth::login_timeout()?;
     let pkce = Pkce::new();
     let p = &sh.printer;
-    let timeout = sh.settings.login_timeout;
     let (code, port) = if manual {
         let url = oauth::authorize_url(&pkce, port)?;
         p.ask(format!(

@@ -278,7 +278,9 @@ impl Engine {
         let report = apply::apply(&plan, &mut self.vault, &env, &mut |a| progress.action(a));
         progress.finish();
         drop(held);
-        let _ = manifest;
+        if report.is_ok() {
+            self.prune_backups(Some(&manifest), progress);
+        }
         Ok(Applied {
             plan,
             report: report?,
@@ -362,7 +364,18 @@ impl Engine {
         let report = apply::apply(plan, &mut self.vault, &env, &mut |a| progress.action(a));
         progress.finish();
         drop(held);
+        if report.is_ok() {
+            self.prune_backups(m, progress);
+        }
         report
+    }
+
+    /// After a generation that changed files: backups past their retention (cdxs.yaml
+    /// `backups:`) go, as a journaled generation of their own. A failure only warns.
+    fn prune_backups(&mut self, m: Option<&Manifest>, progress: &mut dyn Progress) {
+        if let Some(w) = crate::backup::prune_after(&mut self.vault, m, self.clock.ts()) {
+            progress.warn(w);
+        }
     }
 
     /// Members of the pools that `homes` (all when `None`) draw from.

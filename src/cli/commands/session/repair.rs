@@ -29,7 +29,9 @@ pub fn visibility(
                     .run(None, &plan, "session visibility repair", None, &mut bar)?;
             // What each action fixed (an issue that went away meanwhile is not counted).
             for (a, d) in plan.actions.iter().zip(&done.done) {
-                if let Op::RepairThread { issue, .. } = &a.op
+                if let Some(live) = d.message.strip_prefix("skipped: ") {
+                    sh.printer.warn(format!("skipped: {live}"));
+                } else if let Op::RepairThread { issue, .. } = &a.op
                     && d.message.starts_with("fixed")
                 {
                     repaired.push(issue.clone());
@@ -102,11 +104,19 @@ pub fn sync_threads(sh: &mut Shell, arg: &HomesArg, dry_run: bool, json: bool) -
     gate_notes(sh, &homes.iter().collect::<Vec<_>>())?;
     let plan = ops::copies(&homes, &copies);
     let mut bar = sh.progress("session sync-threads");
-    sh.engine()?
+    let done = sh
+        .engine()?
         .run(None, &plan, "session sync-threads", None, &mut bar)?;
+    // A thread a running Codex has open is skipped (the action says so), not copied.
+    let mut copied = 0;
+    for d in &done.done {
+        match d.message.strip_prefix("skipped: ") {
+            Some(why) => sh.printer.warn(format!("skipped: {why}")),
+            None => copied += 1,
+        }
+    }
     if !json {
-        sh.printer
-            .status(format!("copied {} thread(s)", copies.len()));
+        sh.printer.status(format!("copied {copied} thread(s)"));
     }
     Ok(Exit::Success)
 }

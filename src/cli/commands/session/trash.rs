@@ -72,6 +72,9 @@ pub fn trash_list(sh: &mut Shell, arg: &HomesArg, json: bool) -> Result<Exit> {
     let homes = homes(sh, arg, true)?;
     let mut out = Vec::new();
     for h in &homes {
+        for problem in bin::problems(h) {
+            sh.printer.warn(problem);
+        }
         for (dir, m) in bin::entries(h)? {
             out.push(TrashEntry {
                 home: h.name.clone(),
