@@ -17,5 +17,7 @@ pub mod paths;
 pub mod quota;
 pub mod reconcile;
 pub mod secret;
+pub mod server;
 pub mod sessions;
+pub mod sync;
 pub mod vault;
