@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use super::commands::server::ServerCommand;
+use super::commands::sync::{SyncCommand, TargetArg};
 use crate::error::EXIT_CODE_HELP;
 use crate::output::ColorChoice;
 
@@ -241,6 +243,32 @@ pub enum Command {
 
     /// Print the JSON schema of cdxs.yaml (for editors: yaml-language-server)
     Schema,
+
+    /// Sync accounts between machines through a cdxs sync server (end-to-end encrypted)
+    #[command(subcommand)]
+    Sync(SyncCommand),
+
+    /// The sync server: run it, manage its users, import the older tool's users
+    #[command(subcommand)]
+    Server(ServerCommand),
+
+    /// Pull synced accounts (like `sync pull`)
+    Pull {
+        /// A full resync: the vault becomes the server's (after a backup)
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        target: TargetArg,
+    },
+
+    /// Pull, merge and push accounts (like `sync push`)
+    Push {
+        /// The server becomes this vault (after a backup of its records)
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        target: TargetArg,
+    },
 
     /// Print shell completions
     #[command(

@@ -14,6 +14,7 @@ use crate::vault::Vault;
 
 mod accounts;
 pub mod args;
+mod commands;
 mod homes;
 mod import;
 mod login;
@@ -293,6 +294,10 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
             codex_home,
             command,
         } => homes::run(ctx, home, account, codex_home, command),
+        Command::Sync(cmd) => commands::sync::run(ctx, cmd),
+        Command::Server(cmd) => commands::server::run(ctx, cmd),
+        Command::Pull { force, target } => commands::sync::pull(ctx, force, target.target),
+        Command::Push { force, target } => commands::sync::push(ctx, force, target.target),
         Command::Schema => {
             ctx.printer.out_raw(crate::manifest::schema::json_schema());
             Ok(Exit::Success)
