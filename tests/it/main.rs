@@ -16,3 +16,5 @@ mod real_codex_homes;
 mod real_codex_rotation;
 mod real_codex_sessions;
 mod sessions;
+mod sync_harness;
+mod sync_server;
