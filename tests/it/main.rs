@@ -16,5 +16,6 @@ mod real_codex_homes;
 mod real_codex_rotation;
 mod real_codex_sessions;
 mod sessions;
+mod sync_client;
 mod sync_harness;
 mod sync_server;

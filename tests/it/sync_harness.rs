@@ -310,10 +310,9 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value, reqwest::header::HeaderMap) {
-        let mut r = self.http.request(
-            method.parse().unwrap(),
-            format!("{}{path}", self.url),
-        );
+        let mut r = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url));
         if let Some(t) = token {
             r = r.bearer_auth(t);
         }
@@ -492,7 +491,15 @@ impl Pg {
         let out = self.run(
             "psql",
             &[
-                "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", "postgres", "-c",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
                 "CHECKPOINT",
             ],
         );
@@ -505,7 +512,16 @@ impl Pg {
         let out = self.run(
             "psql",
             &[
-                "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", "postgres", "-At", "-c",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-At",
+                "-c",
                 query,
             ],
         );
@@ -550,9 +566,9 @@ fn template(bin: &Path, as_postgres: bool, uid: Option<u32>) -> PathBuf {
     if let Some(u) = uid {
         std::os::unix::fs::chown(&base, Some(u), None).unwrap();
     }
-    let lock = std::fs::File::create(std::env::temp_dir().join(format!(
-        "cdxs-it-pg-template-{version}.lock"
-    )))
+    let lock = std::fs::File::create(
+        std::env::temp_dir().join(format!("cdxs-it-pg-template-{version}.lock")),
+    )
     .unwrap();
     lock.lock().unwrap();
     let data = base.join("data");

@@ -60,7 +60,10 @@ fn login_returns_an_expiring_prefixed_token(db: &Db) {
     assert!(token.starts_with("cdxs_") && token.len() > 40, "{token}");
     let expires = v["expires_at"].as_i64().unwrap();
     let now = chrono::Utc::now().timestamp();
-    assert!((expires - (now + 2 * 86_400)).abs() < 60, "{expires} vs {now}");
+    assert!(
+        (expires - (now + 2 * 86_400)).abs() < 60,
+        "{expires} vs {now}"
+    );
     assert_eq!(v["user"], "alice", "names are compared lower-case");
     let (status, _, _) = api.call("GET", "/v1/records?since=0", Some(token), None);
     assert_eq!(status, 200);
@@ -73,11 +76,24 @@ fn requests_without_or_with_a_forged_token_get_401(db: &Db) {
     let real = api.token("alice");
     // Same length and prefix, other bytes.
     let forged = format!("cdxs_{}", "A".repeat(real.len() - 5));
-    for token in [None, Some(forged.as_str()), Some("not-a-cdxs-token"), Some("")] {
+    for token in [
+        None,
+        Some(forged.as_str()),
+        Some("not-a-cdxs-token"),
+        Some(""),
+    ] {
         for (method, path, body) in [
             ("GET", "/v1/records?since=0", None),
-            ("POST", "/v1/records", Some(json!({"base_revision": 0, "records": []}))),
-            ("POST", "/v1/leases", Some(json!({"record_id": "r_1", "ttl_s": 5}))),
+            (
+                "POST",
+                "/v1/records",
+                Some(json!({"base_revision": 0, "records": []})),
+            ),
+            (
+                "POST",
+                "/v1/leases",
+                Some(json!({"record_id": "r_1", "ttl_s": 5})),
+            ),
             ("GET", "/v1/key", None),
             ("POST", "/v1/logout", None),
         ] {
@@ -187,7 +203,8 @@ fn a_64_mb_body_is_refused_and_the_server_stays_healthy(db: &Db) {
     let token = api.token("alice");
     let addr = s.url.trim_start_matches("http://");
     let mut conn = std::net::TcpStream::connect(addr).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let len = 64 * 1024 * 1024;
     write!(
         conn,
@@ -203,7 +220,8 @@ fn a_64_mb_body_is_refused_and_the_server_stays_healthy(db: &Db) {
     drop(conn);
     // A chunked body (no length up front) is cut off as well.
     let mut conn = std::net::TcpStream::connect(addr).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     write!(
         conn,
         "POST /v1/records HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -223,7 +241,10 @@ fn a_64_mb_body_is_refused_and_the_server_stays_healthy(db: &Db) {
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     // Still healthy, still serving.
     assert_eq!(api.call("GET", "/health", None, None).0, 200);
-    assert_eq!(api.call("GET", "/v1/records?since=0", Some(&token), None).0, 200);
+    assert_eq!(
+        api.call("GET", "/v1/records?since=0", Some(&token), None).0,
+        200
+    );
 }
 
 fn too_many_or_too_large_records_are_refused_with_413(db: &Db) {
@@ -288,7 +309,12 @@ fn another_user_sees_nothing(db: &Db) {
     let (_, page, _) = api.call("GET", "/v1/records?since=0", Some(&api.token("bob")), None);
     assert_eq!(page["records"], json!([]));
     assert_eq!(page["revision"], 0);
-    let (_, page, _) = api.call("GET", "/v1/records?since=0", Some(&api.token("alice")), None);
+    let (_, page, _) = api.call(
+        "GET",
+        "/v1/records?since=0",
+        Some(&api.token("alice")),
+        None,
+    );
     assert_eq!(page["records"].as_array().unwrap().len(), 1);
 }
 
@@ -446,8 +472,10 @@ fn the_servers_files_hold_no_key_token_email_or_password(db: &Db) {
     ok(b.run(&["sync", "pull"]));
     let cdxs_token = {
         let conn = rusqlite::Connection::open(a.state.join("cdxs.db")).unwrap();
-        conn.query_row("SELECT token FROM sync_targets", [], |r| r.get::<_, String>(0))
-            .unwrap()
+        conn.query_row("SELECT token FROM sync_targets", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap()
     };
     let key_bytes: Vec<u8> = {
         let conn = rusqlite::Connection::open(a.state.join("cdxs.db")).unwrap();
@@ -462,20 +490,42 @@ fn the_servers_files_hold_no_key_token_email_or_password(db: &Db) {
         ("email", b"secret.person@example.com".to_vec()),
         ("api key", b"sk-proj-never-on-the-server-42".to_vec()),
         ("refresh token", login.refresh_token.as_bytes().to_vec()),
-        ("access token", login.auth_json().split('"').find(|p| p.starts_with("eyJ")).unwrap().as_bytes().to_vec()),
+        (
+            "access token",
+            login
+                .auth_json()
+                .split('"')
+                .find(|p| p.starts_with("eyJ"))
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        ),
         ("password", PASSWORD.as_bytes().to_vec()),
         ("bearer token", cdxs_token.as_bytes().to_vec()),
-        ("bearer token body", cdxs_token["cdxs_".len()..].as_bytes().to_vec()),
+        (
+            "bearer token body",
+            cdxs_token.as_bytes()["cdxs_".len()..].to_vec(),
+        ),
         ("sync key", key_bytes.clone()),
         ("sync key hex", hex(&key_bytes).into_bytes()),
-        ("recovery phrase word run", phrase.split(' ').take(3).collect::<Vec<_>>().join(" ").into_bytes()),
+        (
+            "recovery phrase word run",
+            phrase
+                .split(' ')
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+                .into_bytes(),
+        ),
         ("account id", account_id.into_bytes()),
     ];
     let files = db.files(&env);
     assert!(!files.is_empty());
     let mut scanned = 0;
     for f in files {
-        let Ok(bytes) = std::fs::read(&f) else { continue };
+        let Ok(bytes) = std::fs::read(&f) else {
+            continue;
+        };
         scanned += bytes.len();
         for (what, needle) in &secrets {
             assert!(
@@ -490,7 +540,9 @@ fn the_servers_files_hold_no_key_token_email_or_password(db: &Db) {
     let log = s.log();
     for (what, needle) in &secrets {
         assert!(
-            !log.as_bytes().windows(needle.len()).any(|w| w == needle.as_slice()),
+            !log.as_bytes()
+                .windows(needle.len())
+                .any(|w| w == needle.as_slice()),
             "the server's log holds the {what}"
         );
     }
@@ -506,25 +558,42 @@ fn remove_deletes_the_users_records_too(db: &Db) {
     let out = server_cmd(&env, db, &["server", "user", "list", "--json"], "");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["version"], 1);
-    let alice = v["users"].as_array().unwrap().iter().find(|u| u["name"] == "alice").unwrap();
+    let alice = v["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "alice")
+        .unwrap();
     assert_eq!(alice["records"], 1);
     assert!(!stdout(&out).contains("sk-to-be-removed"));
     // Without a terminal and without --yes it refuses.
     let out = server_cmd(&env, db, &["server", "user", "remove", "alice"], "");
     assert!(!out.status.success());
-    let out = server_cmd(&env, db, &["server", "user", "remove", "alice", "--yes"], "");
+    let out = server_cmd(
+        &env,
+        db,
+        &["server", "user", "remove", "alice", "--yes"],
+        "",
+    );
     assert!(out.status.success(), "{}", text(&out));
     let api = Api::new(&s.url);
     assert_eq!(api.login("alice", PASSWORD).0, 401);
     let out = server_cmd(&env, db, &["server", "user", "list", "--json"], "");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = v["users"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["bob"]);
     match db {
         Db::Postgres(pg) => assert_eq!(pg.sql("SELECT COUNT(*) FROM records"), "0"),
         Db::Sqlite => {
             let conn = rusqlite::Connection::open(env.path("server/server.db")).unwrap();
-            let n: i64 = conn.query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0)).unwrap();
+            let n: i64 = conn
+                .query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))
+                .unwrap();
             assert_eq!(n, 0);
         }
     }
