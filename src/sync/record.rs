@@ -294,6 +294,32 @@ mod tests {
         assert!(open(&key, "alice", &tomb).unwrap().account.is_none());
     }
 
+    proptest::proptest! {
+        // Records come from a server: arbitrary envelopes never panic the client.
+        #[test]
+        fn arbitrary_records_never_panic(
+            id in ".{0,40}", version in proptest::prelude::any::<u64>(), deleted in proptest::prelude::any::<bool>(),
+            nonce in ".{0,40}", ciphertext in ".{0,200}", user in ".{0,20}",
+        ) {
+            let key = SyncKey::from_bytes([3u8; 32]);
+            let r = Record { record_id: id, version, updated_at: 0, deleted, nonce, ciphertext };
+            let _ = open(&key, &user, &r);
+        }
+
+        // A validly sealed body that is not an account is refused, never a panic.
+        #[test]
+        fn arbitrary_plaintexts_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let key = SyncKey::from_bytes([4u8; 32]);
+            let ad = AssociatedData { user: "u", record_id: "r_1", version: 1, deleted: false };
+            let s = key.seal(&ad, &body);
+            let r = Record {
+                record_id: "r_1".into(), version: 1, updated_at: 0, deleted: false,
+                nonce: STANDARD.encode(s.nonce), ciphertext: STANDARD.encode(&s.ciphertext),
+            };
+            proptest::prop_assert!(open(&key, "u", &r).is_err());
+        }
+    }
+
     #[test]
     fn a_plaintext_naming_another_account_is_a_mismatch() {
         let key = SyncKey::generate();

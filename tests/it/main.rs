@@ -17,5 +17,6 @@ mod real_codex_rotation;
 mod real_codex_sessions;
 mod sessions;
 mod sync_client;
+mod sync_crypto;
 mod sync_harness;
 mod sync_server;
