@@ -574,7 +574,21 @@ fn two_server_instances_on_one_postgres_serve_any_request() {
     add_user(&env, &db, "alice", PASSWORD);
     let s1 = SyncServer::start(&env, &db, &[]);
     let env2 = Env::new();
-    let s2 = SyncServer::start(&env2, &db, &[]);
+    // The second instance reads its URL from a file (Docker secrets).
+    let url_file = env2.path("database_url.txt");
+    let Db::Postgres(pg) = &db else {
+        unreachable!()
+    };
+    std::fs::write(&url_file, format!("{}\n", pg.url())).unwrap();
+    let s2 = SyncServer::start_with(
+        &env2,
+        vec!["--database-file".into(), url_file.display().to_string()],
+    );
+    assert!(
+        s2.log().contains("\"backend\":\"postgres\""),
+        "{}",
+        s2.log()
+    );
     assert_ne!(s1.url, s2.url);
     // A client on each instance.
     let a = Env::new();

@@ -93,6 +93,11 @@ impl SyncServer {
     pub fn start(env: &Env, db: &Db, extra: &[&str]) -> SyncServer {
         let mut args = db.args(env);
         args.extend(extra.iter().map(|s| s.to_string()));
+        SyncServer::start_with(env, args)
+    }
+
+    /// With exactly these arguments after `server run --bind ...`.
+    pub fn start_with(env: &Env, args: Vec<String>) -> SyncServer {
         let root = env.path("server");
         std::fs::create_dir_all(&root).unwrap();
         let mut s = SyncServer {

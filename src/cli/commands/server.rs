@@ -26,11 +26,33 @@ pub struct DataArgs {
         hide_env_values = true
     )]
     pub database: Option<String>,
+    /// A file holding the PostgreSQL URL (Docker and compose secrets)
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "CDXS_DATABASE_URL_FILE",
+        conflicts_with_all = ["data", "database"]
+    )]
+    pub database_file: Option<PathBuf>,
 }
 
 impl DataArgs {
     fn backend(&self, ctx: &Ctx) -> Result<Backend> {
-        if let Some(url) = &self.database {
+        let from_file = match &self.database_file {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| {
+                        Error::io(
+                            format!("cannot read the database URL from `{}`", p.display()),
+                            e,
+                        )
+                    })?
+                    .trim()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        if let Some(url) = from_file.as_ref().or(self.database.as_ref()) {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 return Err(Error::user("`--database` takes a `postgres://` URL")
                     .with_help("for SQLite pass `--data PATH` instead"));
