@@ -36,6 +36,7 @@ schema:
 
 bench:
 	scripts/bench.sh
+	scripts/bench-sync.sh
 
 # A sandboxed tour on an embedded default: temporary homes and state, no network.
 demo: build

@@ -10,11 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
@@ -34,18 +32,53 @@ const MAX_T_COST: u32 = 10;
 /// The prefix of an imported hash of the older tool: `legacy-sha256$<salt>$<hex>`.
 pub const LEGACY_PREFIX: &str = "legacy-sha256$";
 
-fn argon2() -> Argon2<'static> {
-    // Constant, valid parameters: cannot fail.
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+thread_local! {
+    /// Argon2's working memory, kept per hashing thread: a fresh 19 MiB allocation per
+    /// login fragments the allocator's heaps until the server's memory grows by a hash's
+    /// size per login.
+    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) of `password`.
+/// Argon2id of `password` with `salt` into `out`, with the thread's reusable memory.
+fn argon2id(
+    m: u32,
+    t: u32,
+    p: u32,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), String> {
+    let params = Params::new(m, t, p, Some(out.len())).map_err(|e| e.to_string())?;
+    let a = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    BLOCKS.with(|b| {
+        let mut b = b.borrow_mut();
+        let need = params.block_count();
+        if b.len() < need {
+            b.resize(need, Block::new());
+        }
+        a.hash_password_into_with_memory(password, salt, out, &mut b[..need])
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) of `password`.
 pub fn hash_password(password: &str) -> Result<String, String> {
-    argon2()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| format!("cannot hash the password: {e}"))
+    let mut salt = [0u8; 16];
+    rand::fill(&mut salt);
+    let mut out = Zeroizing::new([0u8; 32]);
+    argon2id(
+        M_COST_KIB,
+        T_COST,
+        P_COST,
+        password.as_bytes(),
+        &salt,
+        &mut out[..],
+    )?;
+    Ok(format!(
+        "$argon2id$v=19$m={M_COST_KIB},t={T_COST},p={P_COST}${}${}",
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(&out[..])
+    ))
 }
 
 /// What checking a password found.
@@ -55,6 +88,37 @@ pub enum Verified {
     Yes,
     /// Right, but stored with the older tool's hash: store this Argon2id hash instead.
     YesRehash(String),
+}
+
+/// The parameters, salt and hash of an Argon2id PHC string, when they are within bounds
+/// (a stored hash is data from outside: it never gets to ask for 4 GiB).
+fn parse_phc(stored: &str) -> Option<(u32, u32, u32, Vec<u8>, Vec<u8>)> {
+    let mut parts = stored.split('$');
+    if parts.next() != Some("") || parts.next() != Some("argon2id") || parts.next() != Some("v=19")
+    {
+        return None;
+    }
+    let (mut m, mut t, mut p) = (None, None, None);
+    for kv in parts.next()?.split(',') {
+        let (k, v) = kv.split_once('=')?;
+        let v: u32 = v.parse().ok()?;
+        match k {
+            "m" => m = Some(v),
+            "t" => t = Some(v),
+            "p" => p = Some(v),
+            _ => return None,
+        }
+    }
+    let (m, t, p) = (m?, t?, p?);
+    if m > MAX_M_COST_KIB || t > MAX_T_COST || p == 0 || p > 4 {
+        return None;
+    }
+    let salt = STANDARD_NO_PAD.decode(parts.next()?).ok()?;
+    let hash = STANDARD_NO_PAD.decode(parts.next()?).ok()?;
+    if parts.next().is_some() || hash.len() < 16 || hash.len() > 64 || salt.len() < 8 {
+        return None;
+    }
+    Some((m, t, p, salt, hash))
 }
 
 /// Check `password` against a stored hash (Argon2id PHC, or the older tool's).
@@ -72,25 +136,14 @@ pub fn verify_password(password: &str, stored: &str) -> Verified {
         }
         return Verified::No;
     }
-    let Ok(parsed) = PasswordHash::new(stored) else {
+    let Some((m, t, p, salt, want)) = parse_phc(stored) else {
         return Verified::No;
     };
-    let within_bounds = parsed
-        .params
-        .iter()
-        .all(|(k, v)| match (k.as_str(), v.decimal()) {
-            ("m", Ok(m)) => m <= MAX_M_COST_KIB,
-            ("t", Ok(t)) => t <= MAX_T_COST,
-            ("p", Ok(p)) => p <= 4,
-            _ => true,
-        });
-    if !within_bounds {
+    let mut out = Zeroizing::new(vec![0u8; want.len()]);
+    if argon2id(m, t, p, password.as_bytes(), &salt, &mut out).is_err() {
         return Verified::No;
     }
-    if argon2()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
-    {
+    if out.as_slice().ct_eq(&want).into() {
         Verified::Yes
     } else {
         Verified::No
@@ -132,11 +185,16 @@ pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
-/// Runs password hashing off the async threads, a few at a time.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs password hashing off the async threads, a few at a time, on its own threads: each
+/// hash needs 19 MiB, and a fixed pair of threads keeps that memory to a fixed pair of
+/// buffers (the blocking pool would spread it over dozens of threads' heaps).
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
     wait: Duration,
+    jobs: std::sync::mpsc::Sender<Job>,
     /// A real hash of a random password: unknown users cost the same as known ones.
     dummy: Arc<String>,
 }
@@ -147,12 +205,42 @@ pub struct Busy;
 
 impl Hasher {
     pub fn new(concurrency: usize, wait: Duration) -> Result<Hasher, String> {
-        let mut random = [0u8; 24];
-        rand::fill(&mut random);
-        let dummy = hash_password(&hex(&random))?;
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let threads = concurrency.max(1);
+        for i in 0..threads {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("cdxs-argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
+        }
+        // The dummy hash is made on a hashing thread too (its memory is that thread's).
+        let (done, got) = std::sync::mpsc::channel();
+        tx.send(Box::new(move || {
+            let mut random = [0u8; 24];
+            rand::fill(&mut random);
+            let _ = done.send(hash_password(&hex(&random)));
+        }))
+        .map_err(|_| "the hashing threads stopped".to_string())?;
+        let dummy = got
+            .recv()
+            .map_err(|_| "the hashing threads stopped".to_string())??;
         Ok(Hasher {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(threads)),
             wait,
+            jobs: tx,
             dummy: Arc::new(dummy),
         })
     }
@@ -165,14 +253,14 @@ impl Hasher {
             .await
             .map_err(|_| Busy)?
             .map_err(|_| Busy)?;
-        let out = tokio::task::spawn_blocking(move || {
-            let out = f();
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(|_| Busy)?;
-        Ok(out)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+                drop(permit);
+            }))
+            .map_err(|_| Busy)?;
+        rx.await.map_err(|_| Busy)
     }
 
     /// Verify against `stored`, or against the dummy hash when the user is unknown (so

@@ -110,8 +110,9 @@ pub enum ServerCommand {
         /// (repeatable)
         #[arg(long = "trusted-proxy", value_name = "CIDR")]
         trusted_proxies: Vec<Cidr>,
-        /// PostgreSQL connections of this instance
-        #[arg(long, default_value_t = 16, value_name = "N")]
+        /// PostgreSQL connections of this instance (about 4 per core: more only adds
+        /// processes competing for the cores)
+        #[arg(long, default_value_t = 8, value_name = "N")]
         pool_size: usize,
         /// Log lines as JSON (default) or text, on standard error
         #[arg(long, value_enum, default_value_t = LogFormat::Json)]

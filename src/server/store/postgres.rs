@@ -285,6 +285,78 @@ impl Storage for PgStore {
         })
     }
 
+    fn pull(
+        &self,
+        token_hash: String,
+        since: i64,
+        limit: usize,
+        now: i64,
+    ) -> Fut<'_, Option<(TokenInfo, Page)>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            // Token, revision and page in one statement (one snapshot, one round trip).
+            let st = c
+                .prepare_cached(
+                    "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_used_at, u.revision, \
+                     r.revision, r.record_id, r.version, r.updated_at, r.deleted, r.nonce, r.ciphertext \
+                     FROM tokens t JOIN users u ON u.id = t.user_id \
+                     LEFT JOIN LATERAL (SELECT revision, record_id, version, updated_at, deleted, nonce, ciphertext \
+                       FROM records WHERE user_id = t.user_id AND revision > $3 \
+                       ORDER BY revision, record_id LIMIT $4) r ON $4 > 0 \
+                     WHERE t.token_hash = $1 AND t.expires_at > $2",
+                )
+                .await?;
+            let fetch = if limit == 0 { 0 } else { (limit + 1) as i64 };
+            let rows = c.query(&st, &[&token_hash, &now, &since, &fetch]).await?;
+            let Some(first) = rows.first() else {
+                return Ok(None);
+            };
+            let info = TokenInfo {
+                token_id: first.get(0),
+                user_id: first.get(1),
+                user: first.get(2),
+                device: first.get(3),
+                key_id: first.get(4),
+            };
+            let last_used: Option<i64> = first.get(5);
+            let current: i64 = first.get(6);
+            let mut found = Vec::new();
+            for r in &rows {
+                let Some(rev) = r.get::<_, Option<i64>>(7) else {
+                    continue;
+                };
+                found.push((
+                    rev,
+                    Record {
+                        record_id: r.get(8),
+                        version: r.get::<_, i64>(9).max(0) as u64,
+                        updated_at: r.get(10),
+                        deleted: r.get(11),
+                        nonce: r.get(12),
+                        ciphertext: r.get(13),
+                    },
+                ));
+            }
+            if last_used.is_none_or(|t| t < now - 60) {
+                c.execute(
+                    "UPDATE tokens SET last_used_at = $2 WHERE id = $1",
+                    &[&info.token_id, &now],
+                )
+                .await?;
+            }
+            let page = if limit == 0 {
+                Page {
+                    revision: current,
+                    records: Vec::new(),
+                    more: false,
+                }
+            } else {
+                cut_page(found, limit, current)
+            };
+            Ok(Some((info, page)))
+        })
+    }
+
     fn revoke_token(&self, token_hash: String) -> Fut<'_, bool> {
         Box::pin(async move {
             let c = self.client().await?;
@@ -369,58 +441,63 @@ impl Storage for PgStore {
         Box::pin(async move {
             let mut c = self.client().await?;
             let tx = c.transaction().await?;
-            let row = tx
-                .query_one(
-                    "SELECT revision, key_id FROM users WHERE id = $1 FOR UPDATE",
-                    &[&user_id],
+            // The compare-and-set: one row, locked until commit, only at the base revision
+            // and with the user's key (or none yet).
+            let bump = tx
+                .prepare_cached(
+                    "UPDATE users SET revision = revision + 1, key_id = COALESCE(key_id, $3) \
+                     WHERE id = $1 AND revision = $2 AND (key_id IS NULL OR $3::text IS NULL OR key_id = $3) \
+                     RETURNING revision",
                 )
                 .await?;
-            let revision: i64 = row.get(0);
-            let stored_key: Option<String> = row.get(1);
-            if let (Some(stored), Some(given)) = (&stored_key, &key_id)
-                && stored != given
-            {
-                return Ok(PushOutcome::KeyMismatch(stored.clone()));
-            }
-            if revision != base_revision {
-                return Ok(PushOutcome::Conflict(revision));
-            }
-            let next = revision + 1;
+            let Some(row) = tx
+                .query_opt(&bump, &[&user_id, &base_revision, &key_id])
+                .await?
+            else {
+                let row = tx
+                    .query_one(
+                        "SELECT revision, key_id FROM users WHERE id = $1",
+                        &[&user_id],
+                    )
+                    .await?;
+                let stored: Option<String> = row.get(1);
+                return Ok(match (stored, &key_id) {
+                    (Some(s), Some(k)) if &s != k => PushOutcome::KeyMismatch(s),
+                    _ => PushOutcome::Conflict(row.get(0)),
+                });
+            };
+            let next: i64 = row.get(0);
+            // All records in one statement; a version that does not grow is not written,
+            // and then the whole push rolls back.
+            let ids: Vec<&str> = records.iter().map(|r| r.record_id.as_str()).collect();
+            let versions: Vec<i64> = records.iter().map(|r| r.version as i64).collect();
+            let deleted: Vec<bool> = records.iter().map(|r| r.deleted).collect();
+            let nonces: Vec<&str> = records.iter().map(|r| r.nonce.as_str()).collect();
+            let bodies: Vec<&str> = records.iter().map(|r| r.ciphertext.as_str()).collect();
             let up = tx
                 .prepare_cached(
                     "INSERT INTO records (user_id, record_id, version, revision, updated_at, \
-                     deleted, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     deleted, nonce, ciphertext) \
+                     SELECT $1, r.id, r.version, $2, $3, r.deleted, r.nonce, r.body \
+                     FROM UNNEST($4::text[], $5::bigint[], $6::bool[], $7::text[], $8::text[]) \
+                     AS r (id, version, deleted, nonce, body) \
                      ON CONFLICT (user_id, record_id) DO UPDATE SET version = excluded.version, \
                      revision = excluded.revision, updated_at = excluded.updated_at, \
                      deleted = excluded.deleted, nonce = excluded.nonce, \
                      ciphertext = excluded.ciphertext WHERE records.version < excluded.version",
                 )
                 .await?;
-            for r in &records {
-                let n = tx
-                    .execute(
-                        &up,
-                        &[
-                            &user_id,
-                            &r.record_id,
-                            &(r.version as i64),
-                            &next,
-                            &now,
-                            &r.deleted,
-                            &r.nonce,
-                            &r.ciphertext,
-                        ],
-                    )
-                    .await?;
-                if n != 1 {
-                    return Ok(PushOutcome::Conflict(revision));
-                }
+            let n = tx
+                .execute(
+                    &up,
+                    &[
+                        &user_id, &next, &now, &ids, &versions, &deleted, &nonces, &bodies,
+                    ],
+                )
+                .await?;
+            if n != records.len() as u64 {
+                return Ok(PushOutcome::Conflict(base_revision));
             }
-            tx.execute(
-                "UPDATE users SET revision = $2, key_id = COALESCE(key_id, $3) WHERE id = $1",
-                &[&user_id, &next, &key_id],
-            )
-            .await?;
             tx.commit().await?;
             Ok(PushOutcome::Stored(next))
         })

@@ -56,7 +56,7 @@ const READERS: usize = 4;
 
 struct Pool {
     conns: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
 }
 
 pub struct SqliteStore {
@@ -73,6 +73,12 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    // The bundled SQLite has STAT4: without the planner stability guarantee, a cached
+    // statement with a range on a bound parameter is re-parsed at every new binding.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -127,11 +133,11 @@ impl SqliteStore {
             path: path.to_path_buf(),
             readers: Arc::new(Pool {
                 conns: Mutex::new(readers),
-                permits: Semaphore::new(READERS),
+                permits: Arc::new(Semaphore::new(READERS)),
             }),
             writer: Arc::new(Pool {
                 conns: Mutex::new(vec![writer]),
-                permits: Semaphore::new(1),
+                permits: Arc::new(Semaphore::new(1)),
             }),
         })
     }
@@ -141,35 +147,151 @@ impl SqliteStore {
     }
 }
 
-/// Run `f` on a pooled connection on the blocking pool.
+/// Run `f` on a pooled connection on the blocking pool. The connection goes back to the
+/// pool (and the permit is released) inside the blocking task, so a request cancelled
+/// while it waits (the client went away) never loses a connection.
 fn with<T: Send + 'static>(
     pool: &Arc<Pool>,
     f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
 ) -> Fut<'static, T> {
     let pool = pool.clone();
     Box::pin(async move {
-        let _permit = pool
+        let permit = pool
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| StoreError::Db("the connection pool is closed".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .conns
+                .lock()
+                .map_err(|_| StoreError::Db("the connection pool is poisoned".into()))?
+                .pop()
+                .ok_or_else(|| StoreError::Db("no free connection".into()))?;
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn))) {
+                Ok(out) => {
+                    if let Ok(mut conns) = pool.conns.lock() {
+                        conns.push(conn);
+                    }
+                    drop(permit);
+                    out
+                }
+                Err(_) => {
+                    // That connection is gone: the pool shrinks by one instead of lying.
+                    permit.forget();
+                    Err(StoreError::Db("a database task panicked".into()))
+                }
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Db(format!("a database task failed: {e}")))?
+    })
+}
+
+/// A read on the calling (async) thread when a reader connection is free: reads of a WAL
+/// database are microseconds against pages in memory, and a hop to the blocking pool costs
+/// more than the query (two context switches). Never for writes: those may wait on the
+/// write lock, and they go through [`with`].
+fn read<T: Send + 'static>(
+    pool: &Arc<Pool>,
+    f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+) -> Fut<'static, T> {
+    let pool = pool.clone();
+    Box::pin(async move {
+        let Ok(permit) = pool.permits.clone().try_acquire_owned() else {
+            return with(&pool, f).await;
+        };
         let mut conn = pool
             .conns
             .lock()
             .map_err(|_| StoreError::Db("the connection pool is poisoned".into()))?
             .pop()
             .ok_or_else(|| StoreError::Db("no free connection".into()))?;
-        let (conn, out) = tokio::task::spawn_blocking(move || {
-            let out = f(&mut conn);
-            (conn, out)
-        })
-        .await
-        .map_err(|e| StoreError::Db(format!("a database task failed: {e}")))?;
-        if let Ok(mut conns) = pool.conns.lock() {
-            conns.push(conn);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn))) {
+            Ok(out) => {
+                if let Ok(mut conns) = pool.conns.lock() {
+                    conns.push(conn);
+                }
+                drop(permit);
+                out
+            }
+            Err(_) => {
+                permit.forget();
+                Err(StoreError::Db("a database task panicked".into()))
+            }
         }
-        out
     })
+}
+
+fn lookup_token(
+    c: &mut Connection,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<(TokenInfo, Option<i64>)>, StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_used_at \
+         FROM tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = ?1 AND t.expires_at > ?2",
+    )?
+    .query_row(params![token_hash, now], |r| {
+        Ok((
+            TokenInfo {
+                token_id: r.get(0)?,
+                user_id: r.get(1)?,
+                user: r.get(2)?,
+                device: r.get(3)?,
+                key_id: r.get(4)?,
+            },
+            r.get::<_, Option<i64>>(5)?,
+        ))
+    })
+    .optional()?)
+}
+
+/// Note a token's use, at most once a minute (a write per request would serialize reads).
+async fn note_use(
+    writer: &Arc<Pool>,
+    info: &TokenInfo,
+    last_used: Option<i64>,
+    now: i64,
+) -> Result<(), StoreError> {
+    if last_used.is_some_and(|t| t >= now - 60) {
+        return Ok(());
+    }
+    let id = info.token_id;
+    with(writer, move |c| {
+        c.execute(
+            "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
+        Ok(())
+    })
+    .await
+}
+
+/// The revision first, then the records: a push that lands in between only adds whole
+/// revisions, and the page says the larger revision.
+fn page(c: &mut Connection, user_id: i64, since: i64, limit: usize) -> Result<Page, StoreError> {
+    let current: i64 = c
+        .prepare_cached("SELECT revision FROM users WHERE id = ?1")?
+        .query_row([user_id], |r| r.get(0))?;
+    if limit == 0 {
+        return Ok(Page {
+            revision: current,
+            records: Vec::new(),
+            more: false,
+        });
+    }
+    let rows = c
+        .prepare_cached(
+            "SELECT revision, record_id, version, updated_at, deleted, nonce, ciphertext \
+             FROM records WHERE user_id = ?1 AND revision > ?2 \
+             ORDER BY revision, record_id LIMIT ?3",
+        )?
+        .query_map(params![user_id, since, (limit + 1) as i64], record_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(cut_page(rows, limit, current))
 }
 
 fn record_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, Record)> {
@@ -310,43 +432,39 @@ impl Storage for SqliteStore {
     }
 
     fn token(&self, token_hash: String, now: i64) -> Fut<'_, Option<TokenInfo>> {
+        let found = read(&self.readers, move |c| lookup_token(c, &token_hash, now));
         let writer = self.writer.clone();
-        let found = with(&self.readers, move |c| {
-            Ok(c.prepare_cached(
-                "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_used_at \
-                 FROM tokens t JOIN users u ON u.id = t.user_id \
-                 WHERE t.token_hash = ?1 AND t.expires_at > ?2",
-            )?
-            .query_row(params![token_hash, now], |r| {
-                Ok((
-                    TokenInfo {
-                        token_id: r.get(0)?,
-                        user_id: r.get(1)?,
-                        user: r.get(2)?,
-                        device: r.get(3)?,
-                        key_id: r.get(4)?,
-                    },
-                    r.get::<_, Option<i64>>(5)?,
-                ))
-            })
-            .optional()?)
-        });
         Box::pin(async move {
             let Some((info, last_used)) = found.await? else {
                 return Ok(None);
             };
-            if last_used.is_none_or(|t| t < now - 60) {
-                let id = info.token_id;
-                with(&writer, move |c| {
-                    c.execute(
-                        "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
-                        params![id, now],
-                    )?;
-                    Ok(())
-                })
-                .await?;
-            }
+            note_use(&writer, &info, last_used, now).await?;
             Ok(Some(info))
+        })
+    }
+
+    fn pull(
+        &self,
+        token_hash: String,
+        since: i64,
+        limit: usize,
+        now: i64,
+    ) -> Fut<'_, Option<(TokenInfo, Page)>> {
+        // One read for the token and the page.
+        let found = read(&self.readers, move |c| {
+            let Some((info, last_used)) = lookup_token(c, &token_hash, now)? else {
+                return Ok(None);
+            };
+            let page = page(c, info.user_id, since, limit)?;
+            Ok(Some((info, last_used, page)))
+        });
+        let writer = self.writer.clone();
+        Box::pin(async move {
+            let Some((info, last_used, page)) = found.await? else {
+                return Ok(None);
+            };
+            note_use(&writer, &info, last_used, now).await?;
+            Ok(Some((info, page)))
         })
     }
 
@@ -380,28 +498,7 @@ impl Storage for SqliteStore {
     }
 
     fn records_since(&self, user_id: i64, since: i64, limit: usize) -> Fut<'_, Page> {
-        with(&self.readers, move |c| {
-            let tx = c.transaction()?;
-            let current: i64 = tx
-                .prepare_cached("SELECT revision FROM users WHERE id = ?1")?
-                .query_row([user_id], |r| r.get(0))?;
-            if limit == 0 {
-                return Ok(Page {
-                    revision: current,
-                    records: Vec::new(),
-                    more: false,
-                });
-            }
-            let rows = tx
-                .prepare_cached(
-                    "SELECT revision, record_id, version, updated_at, deleted, nonce, ciphertext \
-                     FROM records WHERE user_id = ?1 AND revision > ?2 \
-                     ORDER BY revision, record_id LIMIT ?3",
-                )?
-                .query_map(params![user_id, since, (limit + 1) as i64], record_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(cut_page(rows, limit, current))
-        })
+        read(&self.readers, move |c| page(c, user_id, since, limit))
     }
 
     fn push(
