@@ -90,9 +90,17 @@ pub enum Verified {
     YesRehash(String),
 }
 
+struct Phc {
+    m: u32,
+    t: u32,
+    p: u32,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
 /// The parameters, salt and hash of an Argon2id PHC string, when they are within bounds
 /// (a stored hash is data from outside: it never gets to ask for 4 GiB).
-fn parse_phc(stored: &str) -> Option<(u32, u32, u32, Vec<u8>, Vec<u8>)> {
+fn parse_phc(stored: &str) -> Option<Phc> {
     let mut parts = stored.split('$');
     if parts.next() != Some("") || parts.next() != Some("argon2id") || parts.next() != Some("v=19")
     {
@@ -118,7 +126,13 @@ fn parse_phc(stored: &str) -> Option<(u32, u32, u32, Vec<u8>, Vec<u8>)> {
     if parts.next().is_some() || hash.len() < 16 || hash.len() > 64 || salt.len() < 8 {
         return None;
     }
-    Some((m, t, p, salt, hash))
+    Some(Phc {
+        m,
+        t,
+        p,
+        salt,
+        hash,
+    })
 }
 
 /// Check `password` against a stored hash (Argon2id PHC, or the older tool's).
@@ -136,14 +150,23 @@ pub fn verify_password(password: &str, stored: &str) -> Verified {
         }
         return Verified::No;
     }
-    let Some((m, t, p, salt, want)) = parse_phc(stored) else {
+    let Some(phc) = parse_phc(stored) else {
         return Verified::No;
     };
-    let mut out = Zeroizing::new(vec![0u8; want.len()]);
-    if argon2id(m, t, p, password.as_bytes(), &salt, &mut out).is_err() {
+    let mut out = Zeroizing::new(vec![0u8; phc.hash.len()]);
+    if argon2id(
+        phc.m,
+        phc.t,
+        phc.p,
+        password.as_bytes(),
+        &phc.salt,
+        &mut out,
+    )
+    .is_err()
+    {
         return Verified::No;
     }
-    if out.as_slice().ct_eq(&want).into() {
+    if out.as_slice().ct_eq(&phc.hash).into() {
         Verified::Yes
     } else {
         Verified::No
