@@ -221,12 +221,13 @@ pub fn login(vault: &mut Vault, args: LoginArgs) -> Result<LoginReport> {
     let same_identity = existing
         .as_ref()
         .is_some_and(|t| t.server_url == url && t.username == target.username);
-    let candidate = args.key.clone().or_else(|| {
-        existing
-            .as_ref()
-            .filter(|_| same_identity)
-            .and_then(|t| t.key.clone())
-    });
+    // The key belongs to the user's accounts, not to a server: moving to a new server
+    // (SQLite to PostgreSQL, another host) keeps it, and registers it there if that server
+    // has none yet.
+    let candidate = args
+        .key
+        .clone()
+        .or_else(|| existing.as_ref().and_then(|t| t.key.clone()));
     let key_state = match (&candidate, &server_kid) {
         (Some(k), Some(server)) if &k.key_id() != server => {
             // Refused before anything is written: revoke the token we just got.

@@ -684,3 +684,46 @@ fn two_machines_on_two_instances_refresh_one_account_once() {
     assert_eq!(vault_refresh_token(&a, &id), "rt_acct-two_2");
     assert_eq!(vault_refresh_token(&b, &id), "rt_acct-two_2");
 }
+
+#[test]
+fn moving_from_sqlite_to_postgres_keeps_the_key_and_rebuilds_from_the_machines() {
+    let old_env = Env::new();
+    let sqlite = Db::sqlite();
+    let old = server(&old_env, &sqlite, &["alice"]);
+    let a = Env::new();
+    let phrase = first_machine(&a, &old.url, "alice");
+    ok(a.add_api_key("sk-proj-moving-servers-0001"));
+    ok(a.run(&["push"]));
+    let b = Env::new();
+    ok(join(&b, &old.url, "alice", &phrase));
+    ok(b.run(&["pull"]));
+    let kid = status_json(&a)["targets"][0]["key_id"].clone();
+    // The new server starts empty: the admin adds the user there.
+    let new_env = Env::new();
+    let db = Db::postgres().unwrap_or(Db::Sqlite);
+    let new = server(&new_env, &db, &["alice"]);
+    drop(old);
+    // Each machine logs in to the new server; the key stays, the first push rebuilds.
+    let out = ok(login(&a, &new.url, "alice"));
+    assert!(stderr(&out).contains("sync key kid_"), "{}", text(&out));
+    let out = ok(a.run(&["push"]));
+    assert!(
+        stderr(&out).contains("pushed 1 account(s)"),
+        "{}",
+        text(&out)
+    );
+    ok(login(&b, &new.url, "alice"));
+    ok(b.run(&["pull"]));
+    assert_eq!(status_json(&b)["targets"][0]["key_id"], kid);
+    assert_eq!(status_json(&b)["targets"][0]["pending"], 0);
+    assert_eq!(account_ids(&a), account_ids(&b));
+    let api = Api::new(&new.url);
+    let (_, page, h) = api.call(
+        "GET",
+        "/v1/records?since=0",
+        Some(&api.token("alice")),
+        None,
+    );
+    assert_eq!(page["records"].as_array().unwrap().len(), 1);
+    assert_eq!(h["x-cdxs-key-id"], kid.as_str().unwrap());
+}
