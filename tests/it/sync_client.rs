@@ -8,21 +8,7 @@ use crate::mock_openai::{MockAccount, MockOpenAi};
 use crate::require_codex;
 use crate::sync_harness::*;
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $case() { super::$case(&super::Db::sqlite()) } )*
-        }
-        mod postgres {
-            $( #[test] fn $case() {
-                let Some(db) = super::Db::postgres() else { return };
-                super::$case(&db)
-            } )*
-        }
-    };
-}
-
-on_both_backends!(
+crate::on_both_backends!(
     two_machines_of_one_user_converge,
     concurrent_pushes_merge,
     two_machines_refreshing_one_account_send_one_refresh_and_both_get_the_new_token,

@@ -16,6 +16,22 @@ use crate::harness::{Env, stderr, text};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Each case runs twice: `sqlite::<case>` and `postgres::<case>` (a cluster of its own).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $case() { super::$case(&super::Db::sqlite()) } )*
+        }
+        mod postgres {
+            $( #[test] fn $case() {
+                let Some(db) = super::Db::postgres() else { return };
+                super::$case(&db)
+            } )*
+        }
+    };
+}
+
 /// Where the server keeps its data in a test.
 pub enum Db {
     Sqlite,
@@ -492,23 +508,7 @@ impl Pg {
 
     /// Flush everything to the data files (for scans of what is on disk).
     pub fn checkpoint(&self) {
-        let port = self.port.to_string();
-        let out = self.run(
-            "psql",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                "CHECKPOINT",
-            ],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
+        self.sql("CHECKPOINT");
     }
 
     /// Run SQL, returning psql's unaligned output.

@@ -10,22 +10,7 @@ use serde_json::json;
 use crate::harness::{Env, Login, stderr, stdout, text};
 use crate::sync_harness::*;
 
-/// Each case runs twice: `sqlite::<case>` and `postgres::<case>`.
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $case() { super::$case(&super::Db::sqlite()) } )*
-        }
-        mod postgres {
-            $( #[test] fn $case() {
-                let Some(db) = super::Db::postgres() else { return };
-                super::$case(&db)
-            } )*
-        }
-    };
-}
-
-on_both_backends!(
+crate::on_both_backends!(
     login_returns_an_expiring_prefixed_token,
     requests_without_or_with_a_forged_token_get_401,
     an_unknown_user_and_a_bad_password_get_the_same_401,

@@ -162,30 +162,9 @@ fn with<T: Send + 'static>(
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Db("the connection pool is closed".into()))?;
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .conns
-                .lock()
-                .map_err(|_| StoreError::Db("the connection pool is poisoned".into()))?
-                .pop()
-                .ok_or_else(|| StoreError::Db("no free connection".into()))?;
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn))) {
-                Ok(out) => {
-                    if let Ok(mut conns) = pool.conns.lock() {
-                        conns.push(conn);
-                    }
-                    drop(permit);
-                    out
-                }
-                Err(_) => {
-                    // That connection is gone: the pool shrinks by one instead of lying.
-                    permit.forget();
-                    Err(StoreError::Db("a database task panicked".into()))
-                }
-            }
-        })
-        .await
-        .map_err(|e| StoreError::Db(format!("a database task failed: {e}")))?
+        tokio::task::spawn_blocking(move || run_on(&pool, permit, f))
+            .await
+            .map_err(|e| StoreError::Db(format!("a database task failed: {e}")))?
     })
 }
 
@@ -202,26 +181,36 @@ fn read<T: Send + 'static>(
         let Ok(permit) = pool.permits.clone().try_acquire_owned() else {
             return with(&pool, f).await;
         };
-        let mut conn = pool
-            .conns
-            .lock()
-            .map_err(|_| StoreError::Db("the connection pool is poisoned".into()))?
-            .pop()
-            .ok_or_else(|| StoreError::Db("no free connection".into()))?;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn))) {
-            Ok(out) => {
-                if let Ok(mut conns) = pool.conns.lock() {
-                    conns.push(conn);
-                }
-                drop(permit);
-                out
-            }
-            Err(_) => {
-                permit.forget();
-                Err(StoreError::Db("a database task panicked".into()))
-            }
-        }
+        run_on(&pool, permit, f)
     })
+}
+
+/// Take a connection for the permit, run `f`, give the connection back. A panic loses that
+/// connection: the pool shrinks by one (the permit is forgotten) instead of lying.
+fn run_on<T>(
+    pool: &Pool,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut conn = pool
+        .conns
+        .lock()
+        .map_err(|_| StoreError::Db("the connection pool is poisoned".into()))?
+        .pop()
+        .ok_or_else(|| StoreError::Db("no free connection".into()))?;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn))) {
+        Ok(out) => {
+            if let Ok(mut conns) = pool.conns.lock() {
+                conns.push(conn);
+            }
+            drop(permit);
+            out
+        }
+        Err(_) => {
+            permit.forget();
+            Err(StoreError::Db("a database task panicked".into()))
+        }
+    }
 }
 
 fn lookup_token(
