@@ -134,9 +134,10 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/records", get(get_records))
         .merge(guarded)
         .fallback(not_found)
-        .layer(middleware::from_fn(versions))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
+        // Outside the body limits, so that a 413 carries the versions too.
+        .layer(middleware::from_fn(versions))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {

@@ -713,3 +713,94 @@ fn moving_from_sqlite_to_postgres_keeps_the_key_and_rebuilds_from_the_machines()
     assert_eq!(page["records"].as_array().unwrap().len(), 1);
     assert_eq!(h["x-cdxs-key-id"], kid.as_str().unwrap());
 }
+
+#[test]
+fn sync_targets_plan_a_pull_and_a_push_and_applying_them_leaves_nothing_to_do() {
+    use cdxs::sync::plan::{self, Direction};
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["alice"]);
+    let a = Env::new();
+    let phrase = first_machine(&a, &s.url, "alice");
+    let b = Env::new();
+    ok(join(&b, &s.url, "alice", &phrase));
+    ok(a.add_api_key("sk-proj-plan-from-a-0001"));
+    ok(a.run(&["push"]));
+    ok(b.add_api_key("sk-proj-plan-from-b-0002"));
+    let declared = vec![cdxs::manifest::SyncTarget {
+        name: "default".into(),
+        url: s.url.clone(),
+        user: "alice".into(),
+        share_accounts: true,
+    }];
+    let mut vault = cdxs::vault::Vault::open(&b.state).unwrap();
+    let seen = plan::observe(&vault, &declared, true).unwrap();
+    let actions = plan::actions(&seen);
+    let addrs: Vec<&str> = actions.iter().map(|a| a.address.as_str()).collect();
+    assert_eq!(addrs, ["sync.default.pull", "sync.default.push"]);
+    assert_eq!(actions[0].direction, Direction::Pull);
+    // Offline, only the push is planned (the server's revision is unknown).
+    let offline = plan::actions(&plan::observe(&vault, &declared, false).unwrap());
+    assert_eq!(offline.len(), 1);
+    assert_eq!(offline[0].direction, Direction::Push);
+    let now = chrono::Utc::now().timestamp();
+    for action in &actions {
+        let said = plan::apply(&mut vault, action, now).unwrap();
+        assert!(!said.contains("sk-proj"), "{said}");
+    }
+    let again = plan::actions(&plan::observe(&vault, &declared, true).unwrap());
+    assert!(again.is_empty(), "{again:?}");
+    drop(vault);
+    ok(a.run(&["pull"]));
+    assert_eq!(account_ids(&a), account_ids(&b));
+    assert_eq!(account_ids(&a).len(), 2);
+}
+
+#[test]
+fn offline_a_machine_refreshes_only_logins_bound_on_it() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let mut s = server(&env, &db, &["alice"]);
+    let mock = MockOpenAi::start();
+    mock.add(MockAccount::new("bound@example.com", "acct-bound"));
+    mock.add(MockAccount::new("free@example.com", "acct-free"));
+    let a = Env::new();
+    a.set_env("CDXS_AUTH_BASE_URL", &mock.auth_base());
+    first_machine(&a, &s.url, "alice");
+    let now = chrono::Utc::now().timestamp();
+    for (email, acct) in [
+        ("bound@example.com", "acct-bound"),
+        ("free@example.com", "acct-free"),
+    ] {
+        let mut login = Login::new(email, acct);
+        login.iat = now - 3500;
+        login.exp = now + 60;
+        login.refresh_token = mock.account(email).refresh_token;
+        a.import_login(&login);
+    }
+    ok(a.run(&["push"]));
+    a.manifest(&format!(
+        "version: 1\naccounts:\n  bound: {{ email: bound@example.com }}\nhomes:\n  default:\n    path: {}\n    account: bound\n",
+        a.default_codex_home().display()
+    ));
+    s.stop();
+    let err = fails(a.run(&["sync", "refresh", "free@example.com"]));
+    assert!(err.contains("cannot reach the sync server"), "{err}");
+    assert!(err.contains("not bound to a home on this machine"), "{err}");
+    assert_eq!(mock.count("/oauth/token"), 0);
+    let out = ok(a.run(&["sync", "refresh", "bound@example.com"]));
+    assert!(
+        stderr(&out).contains("unreachable; refreshed bound@example.com here"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(mock.count("/oauth/token"), 1);
+    // Back online, the new tokens go up with the next push.
+    s.restart();
+    let out = ok(a.run(&["push"]));
+    assert!(
+        stderr(&out).contains("pushed 1 account(s)"),
+        "{}",
+        text(&out)
+    );
+}
