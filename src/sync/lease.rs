@@ -120,7 +120,7 @@ pub fn refresh_guard<T>(
     account_id: &str,
     opts: &LeaseOptions,
     needs_refresh: impl Fn(&Account) -> bool,
-    refresh: impl FnOnce(&mut Vault) -> Result<T>,
+    mut refresh: impl FnMut(&mut Vault) -> Result<T>,
     now: impl Fn() -> i64,
 ) -> Result<Guarded<T>> {
     let account = vault
@@ -172,7 +172,14 @@ pub fn refresh_guard<T>(
             Err(e) => return Err(api_error(&target, e)),
         }
     };
-    let outcome = run_leased(vault, &target, account_id, &needs_refresh, refresh, &now);
+    let outcome = run_leased(
+        vault,
+        &target,
+        account_id,
+        &needs_refresh,
+        &mut refresh,
+        &now,
+    );
     let released = lease.release(vault);
     let outcome = outcome?;
     released?;
@@ -184,26 +191,34 @@ fn run_leased<T>(
     target: &Target,
     account_id: &str,
     needs_refresh: &impl Fn(&Account) -> bool,
-    refresh: impl FnOnce(&mut Vault) -> Result<T>,
+    refresh: &mut impl FnMut(&mut Vault) -> Result<T>,
     now: &impl Fn() -> i64,
 ) -> Result<Guarded<T>> {
     ops::pull(vault, Some(&target.name), false, now())?;
-    if let Some(a) = vault.account(account_id)?
-        && !needs_refresh(&a)
-    {
+    let Some(before) = vault.account(account_id)? else {
+        return Err(Error::user(format!(
+            "account `{account_id}` was removed (on this machine or another) meanwhile"
+        )));
+    };
+    if !needs_refresh(&before) {
         return Ok(Guarded::TookNewer);
     }
     let result = match refresh(vault) {
         Ok(r) => r,
         Err(e) => {
-            // An `invalid_grant` may mean a newer token is on the server already.
+            // An `invalid_grant` may mean a newer token is on the server already: pull, and
+            // take it, or try once more with it when it too needs a refresh.
             ops::pull(vault, Some(&target.name), false, now())?;
-            if let Some(a) = vault.account(account_id)?
-                && !needs_refresh(&a)
-            {
+            let Some(after) = vault.account(account_id)? else {
+                return Err(e);
+            };
+            if !needs_refresh(&after) {
                 return Ok(Guarded::TookNewer);
             }
-            return Err(e);
+            if after.secret_fingerprint() == before.secret_fingerprint() {
+                return Err(e);
+            }
+            refresh(vault)?
         }
     };
     ops::push(vault, Some(&target.name), false, now()).map_err(|e| {
