@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use super::commands::server::ServerCommand;
-use super::commands::sync::{SyncCommand, TargetArg};
+use super::commands::sync::{PullArgs, PushArgs, SyncCommand};
 use crate::error::EXIT_CODE_HELP;
 use crate::output::ColorChoice;
 
@@ -253,22 +253,10 @@ pub enum Command {
     Server(ServerCommand),
 
     /// Pull synced accounts (like `sync pull`)
-    Pull {
-        /// A full resync: the vault becomes the server's (after a backup)
-        #[arg(long)]
-        force: bool,
-        #[command(flatten)]
-        target: TargetArg,
-    },
+    Pull(PullArgs),
 
     /// Pull, merge and push accounts (like `sync push`)
-    Push {
-        /// The server becomes this vault (after a backup of its records)
-        #[arg(long)]
-        force: bool,
-        #[command(flatten)]
-        target: TargetArg,
-    },
+    Push(PushArgs),
 
     /// Print shell completions
     #[command(

@@ -296,8 +296,8 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit> {
         } => homes::run(ctx, home, account, codex_home, command),
         Command::Sync(cmd) => commands::sync::run(ctx, cmd),
         Command::Server(cmd) => commands::server::run(ctx, cmd),
-        Command::Pull { force, target } => commands::sync::pull(ctx, force, target.target),
-        Command::Push { force, target } => commands::sync::push(ctx, force, target.target),
+        Command::Pull(args) => commands::sync::pull(ctx, args),
+        Command::Push(args) => commands::sync::push(ctx, args),
         Command::Schema => {
             ctx.printer.out_raw(crate::manifest::schema::json_schema());
             Ok(Exit::Success)

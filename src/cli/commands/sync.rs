@@ -29,6 +29,28 @@ pub struct TargetArg {
     pub target: Option<String>,
 }
 
+/// `sync push` and the `push` shortcut.
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// Overwrite the server's accounts with this vault's, as new revisions, after saving the
+    /// server's records to a backup
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub target: TargetArg,
+}
+
+/// `sync pull` and the `pull` shortcut.
+#[derive(Debug, Clone, Args)]
+pub struct PullArgs {
+    /// Ignore every cursor and make the vault's accounts the server's, after a backup of the
+    /// vault
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub target: TargetArg,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
     /// Log in to a sync server (the token is kept in the vault)
@@ -72,26 +94,12 @@ pub enum SyncCommand {
     #[command(
         after_help = "Examples:\n  cdxs sync push\n  cdxs sync push --force     # the server becomes this vault (after a backup of its records)"
     )]
-    Push {
-        /// Overwrite the server's accounts with this vault's, as new revisions, after saving
-        /// the server's records to a backup
-        #[arg(long)]
-        force: bool,
-        #[command(flatten)]
-        target: TargetArg,
-    },
+    Push(PushArgs),
     /// Pull the accounts other machines pushed and merge them into the vault
     #[command(
         after_help = "Examples:\n  cdxs sync pull\n  cdxs sync pull --force     # a full resync: the vault becomes the server's (after a backup)"
     )]
-    Pull {
-        /// Ignore every cursor and make the vault's accounts the server's, after a backup of
-        /// the vault
-        #[arg(long)]
-        force: bool,
-        #[command(flatten)]
-        target: TargetArg,
-    },
+    Pull(PullArgs),
     /// Server, user, device, revisions, last push/pull, pending changes, leases held
     #[command(after_help = "Examples:\n  cdxs sync status\n  cdxs sync status --json")]
     Status {
@@ -146,8 +154,8 @@ pub fn run(ctx: &Ctx, cmd: SyncCommand) -> Result<Exit> {
         ),
         SyncCommand::Init { target } => init(ctx, target.target),
         SyncCommand::Logout { target } => logout(ctx, target.target),
-        SyncCommand::Push { force, target } => push(ctx, force, target.target),
-        SyncCommand::Pull { force, target } => pull(ctx, force, target.target),
+        SyncCommand::Push(a) => push(ctx, a),
+        SyncCommand::Pull(a) => pull(ctx, a),
         SyncCommand::Status { json } => status(ctx, json),
         SyncCommand::Key { set, target } => key(ctx, set, target.target),
         SyncCommand::Refresh { account, force } => refresh(ctx, &account, force),
@@ -317,9 +325,9 @@ fn key(ctx: &Ctx, set: bool, target: Option<String>) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-pub fn push(ctx: &Ctx, force: bool, target: Option<String>) -> Result<Exit> {
+pub fn push(ctx: &Ctx, args: PushArgs) -> Result<Exit> {
     let mut vault = ctx.vault()?;
-    let r = ops::push(&mut vault, target.as_deref(), force, now())?;
+    let r = ops::push(&mut vault, args.target.target.as_deref(), args.force, now())?;
     if let Some(b) = &r.backup {
         ctx.printer
             .status(format!("saved the server's records to `{b}` first"));
@@ -343,9 +351,9 @@ pub fn push(ctx: &Ctx, force: bool, target: Option<String>) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-pub fn pull(ctx: &Ctx, force: bool, target: Option<String>) -> Result<Exit> {
+pub fn pull(ctx: &Ctx, args: PullArgs) -> Result<Exit> {
     let mut vault = ctx.vault()?;
-    let r = ops::pull(&mut vault, target.as_deref(), force, now())?;
+    let r = ops::pull(&mut vault, args.target.target.as_deref(), args.force, now())?;
     if let Some(b) = &r.backup {
         ctx.printer
             .status(format!("saved the vault to `{b}` first"));
