@@ -4,7 +4,7 @@ CARGO ?= cargo
 SHELL := /bin/bash
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: build test lint fmt schema bench demo codex-cli fuzz clean
+.PHONY: build test lint fmt schema bench demo codex-cli postgres fuzz clean
 
 build:
 	$(CARGO) build
@@ -13,9 +13,13 @@ build:
 codex-cli:
 	scripts/install-codex.sh
 
+# PostgreSQL binaries for the sync tests (each test starts and removes its own cluster).
+postgres:
+	scripts/install-postgres.sh
+
 # The whole suite, as CI runs it (.ci/run calls exactly this): lint, then every test
-# (unit, integration, real Codex).
-test: codex-cli lint
+# (unit, integration, real Codex, the sync server on SQLite and PostgreSQL).
+test: codex-cli postgres lint
 ifeq ($(NEXTEST),yes)
 	CI=$${CI:-1} $(CARGO) nextest run --no-fail-fast
 else
@@ -51,6 +55,7 @@ schema:
 
 bench:
 	scripts/bench.sh
+	scripts/bench-sync.sh
 
 # A sandboxed tour on an embedded default: temporary homes and state, no network.
 demo: build

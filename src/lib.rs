@@ -19,5 +19,7 @@ pub mod quota;
 pub mod reconcile;
 pub mod resolve;
 pub mod secret;
+pub mod server;
 pub mod sessions;
+pub mod sync;
 pub mod vault;

@@ -11,6 +11,7 @@ use crate::error::{EXIT_CODE_HELP, Exit, Result};
 
 mod commands;
 pub mod error;
+pub mod input;
 pub mod settings;
 pub mod shell;
 
@@ -120,6 +121,16 @@ pub enum Command {
         after_help = "Examples:\n  cdxs doctor\n  cdxs doctor --json    # for a bug report (no secrets)"
     )]
     Doctor(doctor::DoctorArgs),
+    /// Sync accounts between machines through a cdxs sync server (end-to-end encrypted)
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
+    /// The sync server: run it, manage its users, import the older tool's users
+    #[command(subcommand)]
+    Server(server::ServerCommand),
+    /// Pull synced accounts (like `sync pull`)
+    Pull(sync::PullArgs),
+    /// Pull, merge and push accounts (like `sync push`)
+    Push(sync::PushArgs),
     /// Print the JSON schema of cdxs.yaml (for editors: yaml-language-server)
     Schema,
     /// Print shell completions
@@ -215,6 +226,10 @@ fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
         Command::Run(args) => run::run(sh, args),
         Command::Doctor(args) => doctor::run(sh, args),
         Command::Watch(args) => watch::run(sh, args),
+        Command::Sync(cmd) => sync::run(sh, cmd),
+        Command::Server(cmd) => server::run(sh, cmd),
+        Command::Pull(args) => sync::pull(sh, args),
+        Command::Push(args) => sync::push(sh, args),
         Command::Schema => {
             sh.printer.out_raw(crate::manifest::schema::json_schema());
             Ok(Exit::Success)

@@ -91,6 +91,11 @@ impl Shell {
     }
 
     /// Ask for `yes` on a terminal; refuse without one.
+    /// The vault (through the engine, which opened it).
+    pub fn vault(&mut self) -> Result<&mut crate::vault::Vault> {
+        Ok(&mut self.engine()?.vault)
+    }
+
     pub fn confirm(&self, question: &str, what: &str) -> Result<bool> {
         crate::output::confirm(question, what)
     }

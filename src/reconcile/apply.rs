@@ -415,6 +415,12 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 None,
             ))
         }
+        // The engine runs these outside the locks (engine/sync_actions.rs): a pull takes the
+        // vault lock itself, so under this executor's it would wait on itself.
+        Op::Sync { .. } => Err(crate::error::Error::user(format!(
+            "`{}` cannot run with the local actions",
+            action.address
+        ))),
         Op::PurgeTrash { home, path, id } => {
             crate::sessions::trash::purge_one(&home_ref(home, path), id)?;
             Ok(done(format!("deleted trashed thread {id}"), None))

@@ -136,6 +136,12 @@ pub enum Op {
         path: PathBuf,
         id: String,
     },
+    /// Pull from or push to a `sync.targets` server (`sync.<target>.pull|push`). It runs
+    /// outside the locks the local actions hold: a pull merges under the vault lock itself.
+    Sync {
+        target: String,
+        direction: crate::sync::plan::Direction,
+    },
 }
 
 impl Op {
@@ -157,7 +163,7 @@ impl Op {
             Op::RestoreFile { path, .. } => {
                 vec![path.parent().unwrap_or(std::path::Path::new("/"))]
             }
-            Op::ImportAuthFile { .. } | Op::Refresh { .. } => vec![],
+            Op::ImportAuthFile { .. } | Op::Refresh { .. } | Op::Sync { .. } => vec![],
         }
     }
 }

@@ -161,6 +161,9 @@ pub struct Observed {
     pub heads_read: usize,
     /// Fingerprints of refresh tokens that are spent: a copy holding one is dead.
     pub spent: std::collections::BTreeSet<String>,
+    /// The `sync.targets` that share accounts: cursors, pending changes, and (online) the
+    /// server's revision. Only for a plan of every home.
+    pub sync: Vec<crate::sync::plan::Observed>,
 }
 
 /// What the session policies need to know about one home.

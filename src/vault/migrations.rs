@@ -130,4 +130,52 @@ pub const MIGRATIONS: &[&str] = &[
         obs   TEXT NOT NULL
     );
     "#,
+    // 6: the sync client (SPEC 8): per target its server, user, device, token, sync key and
+    // cursor; per record what was last synced (version, fingerprint); per account the
+    // freshest token ever seen (high-water mark); leases this machine holds.
+    r#"
+    CREATE TABLE sync_targets (
+        name              TEXT PRIMARY KEY,
+        server_url        TEXT NOT NULL,
+        username          TEXT NOT NULL,
+        device_id         TEXT NOT NULL,
+        device_name       TEXT NOT NULL,
+        token             TEXT,
+        token_expires_at  INTEGER,
+        sync_key          BLOB,
+        key_id            TEXT,
+        revision          INTEGER NOT NULL DEFAULT 0,
+        last_pull_at      INTEGER,
+        last_push_at      INTEGER,
+        created_at        INTEGER NOT NULL
+    );
+
+    CREATE TABLE sync_records (
+        target       TEXT NOT NULL REFERENCES sync_targets (name) ON DELETE CASCADE,
+        record_id    TEXT NOT NULL,
+        account_id   TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        deleted      INTEGER NOT NULL DEFAULT 0,
+        fingerprint  TEXT,
+        synced_at    INTEGER NOT NULL,
+        PRIMARY KEY (target, record_id)
+    );
+    CREATE INDEX sync_records_account ON sync_records (target, account_id);
+
+    CREATE TABLE sync_high_water (
+        account_id    TEXT PRIMARY KEY,
+        issued_at     INTEGER,
+        last_refresh  TEXT,
+        expires_at    INTEGER,
+        updated_at    INTEGER NOT NULL
+    );
+
+    CREATE TABLE sync_leases (
+        target      TEXT NOT NULL REFERENCES sync_targets (name) ON DELETE CASCADE,
+        record_id   TEXT NOT NULL,
+        account_id  TEXT NOT NULL,
+        until       INTEGER NOT NULL,
+        PRIMARY KEY (target, record_id)
+    );
+    "#,
 ];

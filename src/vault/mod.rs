@@ -136,6 +136,28 @@ impl Vault {
     }
 }
 
+/// The key/value `meta` table (the sync client keeps this machine's device id there).
+impl Vault {
+    pub fn meta_get(&self, key: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn meta_set(&mut self, key: &str, value: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?;
+            Ok(())
+        })
+    }
+}
+
 fn open_error(path: &Path, e: rusqlite::Error) -> Error {
     Error::user(format!("cannot open the vault {}: {e}", tick(path))).with_help(
         "if the file is damaged, move it aside and re-import your accounts (`cdxs import auth`)",

@@ -89,12 +89,26 @@ fn the_engine_and_the_planner_never_print_or_read_the_environment() {
 
 #[test]
 fn the_cli_stays_small() {
-    let lines: usize = rust_files(&src("cli"))
-        .iter()
-        .map(|f| std::fs::read_to_string(f).unwrap().lines().count())
-        .sum();
+    // The commands of the engine step keep their budget; the sync and server groups (SPEC
+    // 8, thirteen subcommands, mostly argument definitions) have one of their own.
+    let (mut core, mut sync) = (0, 0);
+    for f in rust_files(&src("cli")) {
+        let n = std::fs::read_to_string(&f).unwrap().lines().count();
+        let name = f.file_name().unwrap().to_string_lossy();
+        if f.parent() == Some(src("cli/commands").as_path())
+            && (name == "sync.rs" || name == "server.rs")
+        {
+            sync += n;
+        } else {
+            core += n;
+        }
+    }
     assert!(
-        lines <= 3200,
-        "src/cli/ has {lines} lines: engine code crept back in"
+        core <= 3200,
+        "src/cli/ has {core} lines besides sync and server: engine code crept back in"
+    );
+    assert!(
+        sync <= 750,
+        "src/cli/commands/{{sync,server}}.rs have {sync} lines: move the work into crate::sync or crate::server"
     );
 }

@@ -24,4 +24,8 @@ mod real_codex_sessions;
 mod rotation;
 mod rotation_model;
 mod sessions;
+mod sync_client;
+mod sync_crypto;
+mod sync_harness;
+mod sync_server;
 mod watch;

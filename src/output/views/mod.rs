@@ -12,6 +12,7 @@ pub mod plan;
 pub mod report;
 pub mod sessions;
 pub mod status;
+pub mod sync;
 
 /// A listing: JSON as serialized, or text for a person.
 pub trait View: Serialize {

@@ -15,11 +15,14 @@ use super::{ActionKind, Plan};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
+use crate::sync::plan::Direction;
 use crate::vault::Vault;
 
 mod imperative;
+mod lease;
 mod manifest_edit;
 mod quota;
+mod sync_actions;
 
 pub use imperative::{SwitchTo, Switched, Target};
 pub use quota::QuotaError;
@@ -156,7 +159,9 @@ impl Engine {
             let ids = self.pool_accounts(m, scope.homes.as_deref())?;
             self.refresh_stale_quota(Some(m), &ids, false, false, progress)?;
         }
-        self.observe_cached(m, scope, progress)
+        let mut o = self.observe_cached(m, scope, progress)?;
+        o.sync = self.observe_sync(m, scope)?;
+        Ok(o)
     }
 
     /// [`Engine::observe`] without any network (under held locks, and for `status`).
@@ -220,10 +225,12 @@ impl Engine {
         opts: ApplyOptions,
         progress: &mut dyn Progress,
     ) -> Result<Applied> {
+        let mut plan = plan;
+        let sync = sync_actions::take_sync(&mut plan);
+        let mut pulled = self.run_sync(&sync, Direction::Pull, progress)?;
         let holder = format!("cdxs {}", opts.command);
         let known = self.known_homes(Some(m));
         let mut held = apply::lock_for(&plan, &self.state_dir, &holder, &self.vault, &known)?;
-        let mut plan = plan;
         let mut manifest = m.clone();
         let mut replanned = None;
         if !plan.observed.is_empty() || !plan.manifest_fingerprint.is_empty() {
@@ -263,6 +270,7 @@ impl Engine {
                 replanned = Some(why);
             }
         }
+        let leased = self.take_leased(&mut plan)?;
         let env_fn = self.env.clone();
         let lookup = move |v: &str| env_fn(v);
         let env = ApplyEnv {
@@ -274,16 +282,33 @@ impl Engine {
             known_homes: known,
             rollback_of: opts.rollback_of,
         };
-        progress.start(plan.actions.len());
-        let report = apply::apply(&plan, &mut self.vault, &env, &mut |a| progress.action(a));
-        progress.finish();
+        let report = if plan.actions.is_empty() && !(leased.is_empty() && sync.is_empty()) {
+            Ok(Report::default())
+        } else {
+            progress.start(plan.actions.len());
+            let r = apply::apply(&plan, &mut self.vault, &env, &mut |a| progress.action(a));
+            progress.finish();
+            r
+        };
         drop(held);
-        if report.is_ok() {
-            self.prune_backups(Some(&manifest), progress);
-        }
+        let mut report = report?;
+        report.done.extend(self.run_leased(
+            Some(&manifest),
+            leased.clone(),
+            &opts.command,
+            progress,
+        )?);
+        pulled.append(&mut report.done);
+        report.done = pulled;
+        report
+            .done
+            .extend(self.run_sync(&sync, Direction::Push, progress)?);
+        plan.actions.extend(leased);
+        plan.actions.extend(sync);
+        self.prune_backups(Some(&manifest), progress);
         Ok(Applied {
             plan,
-            report: report?,
+            report,
             replanned,
         })
     }
@@ -346,28 +371,36 @@ impl Engine {
         rollback_of: Option<i64>,
         progress: &mut dyn Progress,
     ) -> Result<Report> {
-        let holder = format!("cdxs {command}");
-        let known = self.known_homes(m);
-        let held = apply::lock_for(plan, &self.state_dir, &holder, &self.vault, &known)?;
-        let env_fn = self.env.clone();
-        let lookup = move |v: &str| env_fn(v);
-        let env = ApplyEnv {
-            state_dir: &self.state_dir,
-            clock: self.clock.as_ref(),
-            command,
-            env: &lookup,
-            extra_files: Vec::new(),
-            known_homes: known,
-            rollback_of,
+        let mut plan = plan.clone();
+        let leased = self.take_leased(&mut plan)?;
+        let mut report = if plan.actions.is_empty() && !leased.is_empty() {
+            Report::default()
+        } else {
+            let holder = format!("cdxs {command}");
+            let known = self.known_homes(m);
+            let held = apply::lock_for(&plan, &self.state_dir, &holder, &self.vault, &known)?;
+            let env_fn = self.env.clone();
+            let lookup = move |v: &str| env_fn(v);
+            let env = ApplyEnv {
+                state_dir: &self.state_dir,
+                clock: self.clock.as_ref(),
+                command,
+                env: &lookup,
+                extra_files: Vec::new(),
+                known_homes: known,
+                rollback_of,
+            };
+            progress.start(plan.actions.len());
+            let report = apply::apply(&plan, &mut self.vault, &env, &mut |a| progress.action(a));
+            progress.finish();
+            drop(held);
+            report?
         };
-        progress.start(plan.actions.len());
-        let report = apply::apply(plan, &mut self.vault, &env, &mut |a| progress.action(a));
-        progress.finish();
-        drop(held);
-        if report.is_ok() {
-            self.prune_backups(m, progress);
-        }
         report
+            .done
+            .extend(self.run_leased(m, leased, command, progress)?);
+        self.prune_backups(m, progress);
+        Ok(report)
     }
 
     /// After a generation that changed files: backups past their retention (cdxs.yaml

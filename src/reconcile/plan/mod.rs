@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::observe::Observed;
-use super::{Action, Drift, HomeFingerprint, Note, Plan, PlanError};
+use super::{Action, ActionKind, Drift, HomeFingerprint, Note, Op, Plan, PlanError};
 use crate::manifest::{Binding, Manifest};
 
 mod describe;
@@ -121,11 +121,24 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
         p.home(home, obs, &mut taken);
     }
     let sessions = sessions::actions(m, o, now, &mut p.notes);
+    let sync = crate::sync::plan::actions(&o.sync)
+        .into_iter()
+        .map(|a| Action {
+            address: a.address,
+            kind: ActionKind::Update,
+            description: a.description,
+            changes: vec![],
+            op: Op::Sync {
+                target: a.target,
+                direction: a.direction,
+            },
+        });
     let mut actions = p.dirs;
     actions.extend(p.reads);
     actions.extend(p.refreshes);
     actions.extend(p.writes);
     actions.extend(sessions);
+    actions.extend(sync);
     Plan {
         manifest: m.path.clone(),
         manifest_fingerprint: m.fingerprint(),

@@ -1,0 +1,211 @@
+//! Load for the sync server benchmark (`scripts/bench-sync.sh`, BENCHMARKS.md).
+//!
+//!   sync_load setup URL USERS RECORDS TOKENS_FILE   log every user in (passwords: `bench-password-<n>`),
+//!                                                 write one token per line, seed RECORDS records each
+//!   sync_load run URL TOKENS_FILE CLIENTS SECONDS   CLIENTS threads doing pull -> push cycles as a
+//!                                                 client does (pull since the cursor, push one changed
+//!                                                 record with the base revision, on 409 pull and retry);
+//!                                                 prints one JSON line with counts and latencies
+//!
+//! Records are opaque to the server, so sealed-looking bytes of a real record's size are
+//! enough: the server's work is the same.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use cdxs::sync::wire::{LoginRequest, LoginResponse, PushRequest, Record, RecordsPage};
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(4)
+        .build()
+        .expect("an HTTP client")
+}
+
+fn record(user: usize, i: usize, version: u64) -> Record {
+    let mut body = vec![0u8; 1500];
+    for (j, b) in body.iter_mut().enumerate() {
+        *b = (j * 31 + i * 7 + user + version as usize) as u8;
+    }
+    Record {
+        record_id: format!("r_{:032x}", user * 1000 + i),
+        version,
+        updated_at: 0,
+        deleted: false,
+        nonce: STANDARD.encode([version as u8; 24]),
+        ciphertext: STANDARD.encode(&body),
+    }
+}
+
+fn setup(url: &str, users: usize, records: usize, tokens_file: &str) {
+    let http = client();
+    let mut tokens = Vec::new();
+    for n in 0..users {
+        let resp: LoginResponse = http
+            .post(format!("{url}/v1/login"))
+            .json(&LoginRequest {
+                username: format!("bench{n}"),
+                password: format!("bench-password-{n}"),
+                device: Some("bench".into()),
+            })
+            .send()
+            .and_then(|r| r.error_for_status())
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("login of bench{n}: {e}"));
+        let recs: Vec<Record> = (0..records).map(|i| record(n, i, 1)).collect();
+        let page: RecordsPage = http
+            .get(format!("{url}/v1/records?since=0"))
+            .bearer_auth(&resp.token)
+            .send()
+            .and_then(|r| r.json())
+            .expect("a page");
+        if page.records.is_empty() {
+            http.post(format!("{url}/v1/records"))
+                .bearer_auth(&resp.token)
+                .json(&PushRequest {
+                    base_revision: page.revision,
+                    key_id: Some("kid_0000000000000000".into()),
+                    records: recs,
+                })
+                .send()
+                .and_then(|r| r.error_for_status())
+                .expect("seed push");
+        }
+        tokens.push(resp.token);
+    }
+    std::fs::write(tokens_file, tokens.join("\n") + "\n").expect("write tokens");
+}
+
+#[derive(Default)]
+struct Stats {
+    pulls: Vec<u32>,
+    pushes: Vec<u32>,
+    conflicts: u64,
+    errors: u64,
+    cycles: u64,
+}
+
+fn percentile(v: &mut [u32], p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_unstable();
+    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[idx] as f64 / 1000.0
+}
+
+fn run(url: &str, tokens_file: &str, clients: usize, seconds: u64) {
+    let tokens: Vec<String> = std::fs::read_to_string(tokens_file)
+        .expect("tokens")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let url = url.to_string();
+            // Client c works as user c (its own account set), like one machine each.
+            let token = tokens[c % tokens.len()].clone();
+            std::thread::spawn(move || {
+                let http = client();
+                let mut s = Stats::default();
+                let mut cursor = 0i64;
+                let mut version = 1u64;
+                let user = c % 100;
+                while Instant::now() < deadline {
+                    // Pull since the cursor.
+                    let t = Instant::now();
+                    let page = http
+                        .get(format!("{url}/v1/records?since={cursor}"))
+                        .bearer_auth(&token)
+                        .send()
+                        .and_then(|r| r.error_for_status())
+                        .and_then(|r| r.json::<RecordsPage>());
+                    s.pulls.push(t.elapsed().as_micros() as u32);
+                    let Ok(page) = page else {
+                        s.errors += 1;
+                        continue;
+                    };
+                    for r in &page.records {
+                        if r.record_id == record(user, 0, 0).record_id {
+                            version = version.max(r.version);
+                        }
+                    }
+                    cursor = page.revision;
+                    // Push one changed record with the base revision.
+                    let t = Instant::now();
+                    let resp = http
+                        .post(format!("{url}/v1/records"))
+                        .bearer_auth(&token)
+                        .json(&PushRequest {
+                            base_revision: cursor,
+                            key_id: Some("kid_0000000000000000".into()),
+                            records: vec![record(user, 0, version + 1)],
+                        })
+                        .send();
+                    s.pushes.push(t.elapsed().as_micros() as u32);
+                    match resp.map(|r| r.status().as_u16()) {
+                        Ok(200) => {
+                            version += 1;
+                            s.cycles += 1;
+                        }
+                        Ok(409) => s.conflicts += 1,
+                        _ => s.errors += 1,
+                    }
+                }
+                s
+            })
+        })
+        .collect();
+    let mut all = Stats::default();
+    for h in handles {
+        let s = h.join().expect("a client thread");
+        all.pulls.extend(s.pulls);
+        all.pushes.extend(s.pushes);
+        all.conflicts += s.conflicts;
+        all.errors += s.errors;
+        all.cycles += s.cycles;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let requests = all.pulls.len() + all.pushes.len();
+    let mut both: Vec<u32> = all.pulls.iter().chain(all.pushes.iter()).copied().collect();
+    println!(
+        "{{\"requests\":{requests},\"rps\":{:.1},\"cycles\":{},\"conflicts\":{},\"errors\":{},\"pull_p50_ms\":{:.2},\"pull_p99_ms\":{:.2},\"push_p50_ms\":{:.2},\"push_p99_ms\":{:.2},\"p99_ms\":{:.2}}}",
+        requests as f64 / secs,
+        all.cycles,
+        all.conflicts,
+        all.errors,
+        percentile(&mut all.pulls.clone(), 0.5),
+        percentile(&mut all.pulls, 0.99),
+        percentile(&mut all.pushes.clone(), 0.5),
+        percentile(&mut all.pushes, 0.99),
+        percentile(&mut both, 0.99),
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("setup") if args.len() == 6 => setup(
+            &args[2],
+            args[3].parse().expect("USERS"),
+            args[4].parse().expect("RECORDS"),
+            &args[5],
+        ),
+        Some("run") if args.len() == 6 => run(
+            &args[2],
+            &args[3],
+            args[4].parse().expect("CLIENTS"),
+            args[5].parse().expect("SECONDS"),
+        ),
+        _ => {
+            eprintln!(
+                "usage: sync_load setup URL USERS RECORDS TOKENS_FILE | run URL TOKENS_FILE CLIENTS SECONDS"
+            );
+            std::process::exit(2);
+        }
+    }
+}

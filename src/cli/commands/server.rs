@@ -1,0 +1,321 @@
+//! `cdxs server run|user|import-legacy`: clap definitions and handlers. The server is in
+//! `crate::server`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::cli::input::{Stdin, read_password};
+use crate::cli::shell::Shell;
+use crate::error::{Error, Exit, Result};
+use crate::output::views::sync::ServerUsers;
+use crate::server::{self, Backend, admin, api::Caps, limits::Cidr};
+
+/// Where the server's data lives (the same for `run` and the admin commands).
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// The SQLite database (default: `<state dir>/server.db`)
+    #[arg(long, value_name = "PATH", conflicts_with = "database")]
+    pub data: Option<PathBuf>,
+    /// A PostgreSQL (>= 14) URL instead of SQLite, e.g. `postgres://cdxs@db/cdxs`
+    /// (better from `$CDXS_DATABASE_URL`: an URL in argv is visible in `ps`)
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CDXS_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+    /// A file holding the PostgreSQL URL (Docker and compose secrets)
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "CDXS_DATABASE_URL_FILE",
+        conflicts_with_all = ["data", "database"]
+    )]
+    pub database_file: Option<PathBuf>,
+}
+
+impl DataArgs {
+    fn backend(&self, sh: &Shell) -> Result<Backend> {
+        let from_file = match &self.database_file {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| {
+                        Error::io(
+                            format!("cannot read the database URL from `{}`", p.display()),
+                            e,
+                        )
+                    })?
+                    .trim()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        if let Some(url) = from_file.as_ref().or(self.database.as_ref()) {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(Error::user("`--database` takes a `postgres://` URL")
+                    .with_help("for SQLite pass `--data PATH` instead"));
+            }
+            return Ok(Backend::Postgres(url.clone()));
+        }
+        Ok(Backend::Sqlite(match &self.data {
+            Some(p) => crate::paths::absolute(p),
+            None => sh.state_dir()?.join("server.db"),
+        }))
+    }
+}
+
+fn parse_duration(s: &str) -> std::result::Result<u64, String> {
+    crate::manifest::Duration::parse(s).map(|d| d.seconds)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Run the sync server (put TLS in front of it: see the README for Caddy and nginx)
+    #[command(
+        after_help = "Examples:\n  cdxs server run                                   # 127.0.0.1:8765, SQLite in the state dir\n  cdxs server run --bind 0.0.0.0:8765 --data /data/server.db\n  CDXS_DATABASE_URL=postgres://cdxs@db/cdxs cdxs server run --bind 0.0.0.0:8765\n  cdxs server run --trusted-proxy 127.0.0.1 --max-body 2097152"
+    )]
+    Run {
+        /// Address to listen on (`:0` picks a free port; the address is printed)
+        #[arg(long, default_value = "127.0.0.1:8765", value_name = "ADDR")]
+        bind: String,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Largest request body in bytes (413 above)
+        #[arg(long, default_value_t = Caps::default().max_body, value_name = "BYTES")]
+        max_body: usize,
+        /// Most records in one push (413 above)
+        #[arg(long, default_value_t = Caps::default().max_records, value_name = "N")]
+        max_records: usize,
+        /// Largest record in bytes (413 above)
+        #[arg(long, default_value_t = Caps::default().max_record_bytes, value_name = "BYTES")]
+        max_record_bytes: usize,
+        /// How long a login lasts (e.g. `30d`, `12h`)
+        #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+        token_ttl: u64,
+        /// Login attempts per user and minute (429 above)
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        login_limit_user: u32,
+        /// Login attempts per client address and minute (429 above; per instance)
+        #[arg(long, default_value_t = 30, value_name = "N")]
+        login_limit_ip: u32,
+        /// A proxy (address or network) whose `X-Forwarded-For` / `X-Real-IP` is believed
+        /// (repeatable)
+        #[arg(long = "trusted-proxy", value_name = "CIDR")]
+        trusted_proxies: Vec<Cidr>,
+        /// PostgreSQL connections of this instance (about 4 per core: more only adds
+        /// processes competing for the cores)
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        pool_size: usize,
+        /// Log lines as JSON (default) or text, on standard error
+        #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+        log_format: LogFormat,
+        /// Log level filter (`info`, `debug` for one line per request, `warn`)
+        #[arg(long, default_value = "info", env = "CDXS_LOG", value_name = "FILTER")]
+        log_level: String,
+    },
+    /// Manage the server's users (registration is closed: an admin adds them)
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Import the users of the older tool's server `cdxs.toml` (each re-hashed with
+    /// Argon2id at its next login)
+    #[command(
+        after_help = "Examples:\n  cdxs server import-legacy /data/cdxs.toml --data /data/server.db"
+    )]
+    ImportLegacy {
+        /// The older tool's server `cdxs.toml`
+        path: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user
+    #[command(
+        after_help = "Examples:\n  printf '%s\\n' \"$PASSWORD\" | cdxs server user add alice --password-stdin\n  cdxs server user add alice                  # prompts for the password"
+    )]
+    Add {
+        name: String,
+        /// Read the password from standard input
+        #[arg(long, conflicts_with = "password")]
+        password_stdin: bool,
+        /// The password on the command line (kept for the older tool; visible in `ps`)
+        #[arg(long, value_name = "PASSWORD")]
+        password: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List users, their devices (logins) and record counts
+    List {
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Remove a user with all their records and logins
+    Remove {
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Set a user's password; every login (token) of the user is revoked
+    Passwd {
+        name: String,
+        /// Read the password from standard input
+        #[arg(long, conflicts_with = "password")]
+        password_stdin: bool,
+        /// The password on the command line (visible in `ps`)
+        #[arg(long, value_name = "PASSWORD")]
+        password: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+const PASSWORD_HINT: &str = "pipe it in with `--password-stdin`, e.g. `printf '%s\\n' \"$PASSWORD\" | cdxs server user add NAME --password-stdin`";
+
+pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
+    match cmd {
+        ServerCommand::Run {
+            bind,
+            data,
+            max_body,
+            max_records,
+            max_record_bytes,
+            token_ttl,
+            login_limit_user,
+            login_limit_ip,
+            trusted_proxies,
+            pool_size,
+            log_format,
+            log_level,
+        } => {
+            let backend = data.backend(sh)?;
+            let described = backend.describe();
+            let cfg = server::Config {
+                bind,
+                backend,
+                caps: Caps {
+                    max_body,
+                    max_records: max_records.max(1),
+                    max_record_bytes,
+                    token_ttl_s: token_ttl.max(1) as i64,
+                    ..Caps::default()
+                },
+                login_per_user_per_min: login_limit_user,
+                login_per_ip_per_min: login_limit_ip,
+                trusted_proxies,
+                hash_concurrency: std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+                    .min(4),
+                pool_size,
+                log_json: log_format == LogFormat::Json,
+                log_level,
+            };
+            let printer = sh.printer.clone();
+            server::run(cfg, move |addr| {
+                printer.out(format!(
+                    "cdxs sync server listening on http://{addr} ({described})"
+                ));
+            })?;
+            Ok(Exit::Success)
+        }
+        ServerCommand::User(UserCommand::Add {
+            name,
+            password_stdin,
+            password,
+            data,
+        }) => {
+            let backend = data.backend(sh)?;
+            let pw = read_password(
+                password,
+                password_stdin,
+                &mut Stdin::new(),
+                &sh.printer,
+                PASSWORD_HINT,
+            )?;
+            let name = admin::add_user(&backend, &name, &pw)?;
+            sh.printer
+                .status(format!("added `{name}` ({})", backend.describe()));
+            Ok(Exit::Success)
+        }
+        ServerCommand::User(UserCommand::List { json, data }) => {
+            let backend = data.backend(sh)?;
+            let users = admin::list_users(&backend)?;
+            if users.is_empty() && !json {
+                sh.printer
+                    .status("no users yet: `cdxs server user add NAME --password-stdin`");
+                return Ok(Exit::Success);
+            }
+            sh.printer.emit(json, &ServerUsers { users });
+            Ok(Exit::Success)
+        }
+        ServerCommand::User(UserCommand::Remove { name, yes, data }) => {
+            let backend = data.backend(sh)?;
+            if !yes
+                && !sh.confirm(
+                    &format!("Remove the user `{name}` and all their synced records?"),
+                    "remove a user",
+                )?
+            {
+                return Err(Error::user("not removed"));
+            }
+            let name = admin::remove_user(&backend, &name)?;
+            sh.printer
+                .status(format!("removed `{name}` with their records and logins"));
+            Ok(Exit::Success)
+        }
+        ServerCommand::User(UserCommand::Passwd {
+            name,
+            password_stdin,
+            password,
+            data,
+        }) => {
+            let backend = data.backend(sh)?;
+            let pw = read_password(
+                password,
+                password_stdin,
+                &mut Stdin::new(),
+                &sh.printer,
+                PASSWORD_HINT,
+            )?;
+            let name = admin::passwd(&backend, &name, &pw)?;
+            sh.printer.status(format!(
+                "changed the password of `{name}`; every login of `{name}` was revoked"
+            ));
+            Ok(Exit::Success)
+        }
+        ServerCommand::ImportLegacy { path, data } => {
+            let backend = data.backend(sh)?;
+            let r = admin::import_legacy(&backend, &path)?;
+            for s in &r.skipped {
+                sh.printer.warn(format!("skipped {s}"));
+            }
+            sh.printer.status(format!(
+                "imported {} user(s) into {}: {}. Each keeps its password; it is re-hashed with Argon2id at its next login. Their machines migrate with `cdxs import legacy`, then `cdxs sync login`",
+                r.imported.len(),
+                backend.describe(),
+                if r.imported.is_empty() {
+                    "none".to_string()
+                } else {
+                    r.imported.join(", ")
+                }
+            ));
+            Ok(Exit::Success)
+        }
+    }
+}

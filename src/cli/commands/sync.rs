@@ -1,0 +1,381 @@
+//! `cdxs sync init|login|logout|push|pull|status|key|refresh` and the `pull`/`push`
+//! shortcuts: clap definitions and handlers. The work is in `crate::sync`.
+
+use clap::{Args, Subcommand};
+
+use crate::cli::input::{Stdin, read_password};
+use crate::cli::shell::Shell;
+use crate::error::{Error, Exit, Result};
+use crate::output::stdin_is_terminal;
+use crate::output::views::sync::{SyncStatus, date};
+use crate::sync::crypto::SyncKey;
+use crate::sync::ops::{self, KeyState, LoginArgs};
+
+const LOGIN_HELP: &str = "\
+Examples:
+  printf '%s\\n' \"$PASSWORD\" | cdxs sync login --server https://cdxs.example.net --user alice --password-stdin
+  cdxs sync login --server http://127.0.0.1:8765 --user alice          # prompts for the password
+  printf '%s\\n%s\\n' \"$PASSWORD\" \"$PHRASE\" | cdxs sync login --server URL --user alice --password-stdin --key-stdin
+
+With both --password-stdin and --key-stdin, the first line of standard input is the password
+and the rest is the 24-word recovery phrase. Then: `cdxs sync init` on the first machine,
+`cdxs sync key --set` (or --key-stdin here) on the others.";
+
+/// Which target (server and user) a sync command works on.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArg {
+    /// The sync target (a name from `sync.targets` in cdxs.yaml; default: the only one)
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+}
+
+/// `sync push` and the `push` shortcut.
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// Overwrite the server's accounts with this vault's, as new revisions, after saving the
+    /// server's records to a backup
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub target: TargetArg,
+}
+
+/// `sync pull` and the `pull` shortcut.
+#[derive(Debug, Clone, Args)]
+pub struct PullArgs {
+    /// Ignore every cursor and make the vault's accounts the server's, after a backup of the
+    /// vault
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub target: TargetArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Log in to a sync server (the token is kept in the vault)
+    #[command(after_help = LOGIN_HELP)]
+    Login {
+        /// The server's URL (default: the manifest's sync target)
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// The user on that server (default: the manifest's sync target)
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Read the password from the first line of standard input
+        #[arg(long, conflicts_with = "password")]
+        password_stdin: bool,
+        /// The password on the command line (kept for the older tool; visible in `ps`)
+        #[arg(long, value_name = "PASSWORD")]
+        password: Option<String>,
+        /// Join with an existing sync key: its recovery phrase on standard input
+        #[arg(long)]
+        key_stdin: bool,
+        /// A name for this machine (default: the host name)
+        #[arg(long, value_name = "NAME")]
+        device: Option<String>,
+        #[command(flatten)]
+        target: TargetArg,
+    },
+    /// Make the sync key (first machine only): 256 random bits, shown once as 24 words
+    #[command(
+        after_help = "Examples:\n  cdxs sync init             # prints the recovery phrase once: write it down"
+    )]
+    Init {
+        #[command(flatten)]
+        target: TargetArg,
+    },
+    /// Log out: revoke this machine's token on the server (the sync key stays)
+    Logout {
+        #[command(flatten)]
+        target: TargetArg,
+    },
+    /// Pull, merge, then push this machine's account changes (end-to-end encrypted)
+    #[command(
+        after_help = "Examples:\n  cdxs sync push\n  cdxs sync push --force     # the server becomes this vault (after a backup of its records)"
+    )]
+    Push(PushArgs),
+    /// Pull the accounts other machines pushed and merge them into the vault
+    #[command(
+        after_help = "Examples:\n  cdxs sync pull\n  cdxs sync pull --force     # a full resync: the vault becomes the server's (after a backup)"
+    )]
+    Pull(PullArgs),
+    /// Server, user, device, revisions, last push/pull, pending changes, leases held
+    #[command(after_help = "Examples:\n  cdxs sync status\n  cdxs sync status --json")]
+    Status {
+        /// Print versioned JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the sync key's recovery phrase, or set it (`--set`) to join other machines
+    #[command(
+        after_help = "Examples:\n  cdxs sync key                       # on a machine that syncs: the 24 words\n  cdxs sync key --set                 # here: paste them (or pipe them in)"
+    )]
+    Key {
+        /// Read a recovery phrase (from standard input or a prompt) and use that key
+        #[arg(long)]
+        set: bool,
+        #[command(flatten)]
+        target: TargetArg,
+    },
+    /// Refresh a ChatGPT login under the sync lease, so that two machines never spend the
+    /// same refresh token
+    #[command(
+        after_help = "Examples:\n  cdxs sync refresh me@example.com\n  cdxs sync refresh work --force"
+    )]
+    Refresh {
+        /// Alias, id, email or unique email prefix
+        account: String,
+        /// Refresh even when the token is not about to expire
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
+    match cmd {
+        SyncCommand::Login {
+            server,
+            user,
+            password_stdin,
+            password,
+            key_stdin,
+            device,
+            target,
+        } => login(
+            sh,
+            server,
+            user,
+            password_stdin,
+            password,
+            key_stdin,
+            device,
+            target.target,
+        ),
+        SyncCommand::Init { target } => init(sh, target.target),
+        SyncCommand::Logout { target } => logout(sh, target.target),
+        SyncCommand::Push(a) => push(sh, a),
+        SyncCommand::Pull(a) => pull(sh, a),
+        SyncCommand::Status { json } => status(sh, json),
+        SyncCommand::Key { set, target } => key(sh, set, target.target),
+        SyncCommand::Refresh { account, force } => refresh(sh, &account, force),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn login(
+    sh: &mut Shell,
+    server: Option<String>,
+    user: Option<String>,
+    password_stdin: bool,
+    password: Option<String>,
+    key_stdin: bool,
+    device: Option<String>,
+    target: Option<String>,
+) -> Result<Exit> {
+    let manifest = sh.manifest()?;
+    let declared = manifest.map(|m| m.sync).unwrap_or_default();
+    let (target, server, user) = ops::login_target(&declared, target, server, user)?;
+    let mut stdin = Stdin::new();
+    let password = read_password(
+        password,
+        password_stdin,
+        &mut stdin,
+        &sh.printer,
+        "pipe it in with `--password-stdin`, e.g. `printf '%s\\n' \"$PASSWORD\" | cdxs sync login --server URL --user NAME --password-stdin`",
+    )?;
+    let key = if key_stdin {
+        Some(parse_phrase(&stdin.rest()?)?)
+    } else {
+        None
+    };
+    let now = sh.now();
+    let vault = sh.vault()?;
+    let report = ops::login(
+        vault,
+        LoginArgs {
+            target,
+            server_url: server,
+            username: user,
+            password,
+            device_name: device,
+            key,
+            now,
+        },
+    )?;
+    let t = &report.target;
+    sh.printer.status(format!(
+        "logged in to `{}` as `{}` from `{}`; the login expires {}",
+        t.server_url,
+        t.username,
+        t.device_name,
+        date(report.expires_at)
+    ));
+    match report.key {
+        KeyState::Ready(kid) => sh.printer.status(format!(
+            "sync key {kid}; `cdxs sync push` syncs the accounts"
+        )),
+        KeyState::JoinNeeded(kid) => sh.printer.status(format!(
+            "`{}` already syncs with key {kid}: join it with `cdxs sync key --set` and the phrase `cdxs sync key` shows on a machine that syncs",
+            t.username
+        )),
+        KeyState::InitNeeded => sh.printer.status(
+            "no sync key yet: run `cdxs sync init` to make one (first machine only)",
+        ),
+    }
+    Ok(Exit::Success)
+}
+
+fn parse_phrase(text: &str) -> Result<SyncKey> {
+    SyncKey::from_phrase(text).map_err(|e| {
+        Error::user(format!("not a sync key: {e}"))
+            .with_help("paste the 24 words `cdxs sync key` prints on a machine that already syncs")
+    })
+}
+
+fn init(sh: &mut Shell, target: Option<String>) -> Result<Exit> {
+    let vault = sh.vault()?;
+    let (t, phrase) = ops::init(vault, target.as_deref())?;
+    sh.printer.status(format!(
+        "made the sync key {} for `{}` on `{}`. Its recovery phrase follows, shown this once:",
+        t.key_id.as_deref().unwrap_or(""),
+        t.username,
+        t.server_url
+    ));
+    sh.printer.out(phrase.expose());
+    sh.printer.status(
+        "write it down: other machines join with `cdxs sync key --set`; without it nobody, not even the server, can read the synced accounts",
+    );
+    Ok(Exit::Success)
+}
+
+fn logout(sh: &mut Shell, target: Option<String>) -> Result<Exit> {
+    let vault = sh.vault()?;
+    let (t, revoked) = ops::logout(vault, target.as_deref())?;
+    sh.printer.status(if revoked {
+        format!(
+            "logged out of `{}`; the server revoked this machine's token",
+            t.server_url
+        )
+    } else {
+        format!(
+            "logged out of `{}` (the token was no longer valid)",
+            t.server_url
+        )
+    });
+    Ok(Exit::Success)
+}
+
+fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
+    let vault = sh.vault()?;
+    if set {
+        let text = if stdin_is_terminal() {
+            rpassword::prompt_password("Recovery phrase (24 words): ")
+                .map_err(|e| Error::io("cannot read the phrase", e))?
+        } else {
+            Stdin::new().rest()?
+        };
+        let t = ops::set_key(vault, target.as_deref(), parse_phrase(&text)?)?;
+        sh.printer.status(format!(
+            "this machine now syncs with key {}; `cdxs sync pull` brings the accounts",
+            t.key_id.as_deref().unwrap_or("")
+        ));
+        return Ok(Exit::Success);
+    }
+    let t = ops::pick_target(vault, target.as_deref())?;
+    let k = t.key.ok_or_else(|| {
+        Error::user("this machine has no sync key")
+            .with_help("make one with `cdxs sync init`, or join with `cdxs sync key --set`")
+    })?;
+    sh.printer
+        .warn("this phrase is the key to every synced account: show it to nobody");
+    sh.printer.out(k.phrase().expose());
+    Ok(Exit::Success)
+}
+
+pub fn push(sh: &mut Shell, args: PushArgs) -> Result<Exit> {
+    let now = sh.now();
+    let vault = sh.vault()?;
+    let r = ops::push(vault, args.target.target.as_deref(), args.force, now)?;
+    if let Some(b) = &r.backup {
+        sh.printer
+            .status(format!("saved the server's records to `{b}` first"));
+    }
+    let p = &r.pull;
+    if p.created + p.updated + p.deleted > 0 {
+        sh.printer.status(format!(
+            "pulled: {} new, {} updated, {} removed",
+            p.created, p.updated, p.deleted
+        ));
+    }
+    report_unreadable(sh, p.unreadable);
+    sh.printer.status(if r.pushed + r.deleted == 0 {
+        format!("nothing to push; in step at revision {}", r.revision)
+    } else {
+        format!(
+            "pushed {} account(s) and {} deletion(s): revision {}",
+            r.pushed, r.deleted, r.revision
+        )
+    });
+    Ok(Exit::Success)
+}
+
+pub fn pull(sh: &mut Shell, args: PullArgs) -> Result<Exit> {
+    let now = sh.now();
+    let vault = sh.vault()?;
+    let r = ops::pull(vault, args.target.target.as_deref(), args.force, now)?;
+    if let Some(b) = &r.backup {
+        sh.printer.status(format!("saved the vault to `{b}` first"));
+    }
+    sh.printer.status(format!(
+        "pulled to revision {}: {} new, {} updated, {} removed{}{}",
+        r.revision,
+        r.created,
+        r.updated,
+        r.deleted,
+        if r.kept_local > 0 {
+            format!(", {} newer here (push them)", r.kept_local)
+        } else {
+            String::new()
+        },
+        if r.refused_older > 0 {
+            format!(", {} older token(s) refused", r.refused_older)
+        } else {
+            String::new()
+        }
+    ));
+    report_unreadable(sh, r.unreadable);
+    Ok(Exit::Success)
+}
+
+fn report_unreadable(sh: &mut Shell, n: usize) {
+    if n > 0 {
+        sh.printer.warn(format!(
+            "{n} record(s) on the server do not open with this machine's sync key and were skipped (altered, or sealed with another key)"
+        ));
+    }
+}
+
+fn status(sh: &mut Shell, json: bool) -> Result<Exit> {
+    let targets = ops::status(sh.vault()?)?;
+    if targets.is_empty() && !json {
+        sh.printer.status(
+            "not set up for sync: `cdxs sync login --server URL --user NAME --password-stdin`",
+        );
+        return Ok(Exit::Success);
+    }
+    sh.printer.emit(json, &SyncStatus { targets });
+    Ok(Exit::Success)
+}
+
+/// A ChatGPT login refreshed through the engine, which takes the sync lease around it.
+fn refresh(sh: &mut Shell, query: &str, force: bool) -> Result<Exit> {
+    let m = sh.manifest()?;
+    let mut bar = sh.progress("sync refresh");
+    let engine = sh.engine()?;
+    let account = crate::resolve::account(m.as_ref(), &engine.vault.accounts()?, query)?;
+    let report = engine.refresh(m.as_ref(), &account.id, force, "sync refresh", &mut bar)?;
+    drop(bar);
+    crate::output::views::report::done(&sh.printer, &report);
+    Ok(Exit::Success)
+}

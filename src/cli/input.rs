@@ -1,0 +1,69 @@
+//! Reading passwords and phrases: from a flag (with a warning), standard input or a prompt.
+
+use std::io::Read;
+
+use crate::error::{Error, Result};
+use crate::output::{Printer, stdin_is_terminal};
+use crate::secret::Secret;
+
+/// Standard input, read once, handed out line by line (`--password-stdin --key-stdin`
+/// reads the password from the first line and the phrase from the rest).
+#[derive(Default)]
+pub struct Stdin {
+    lines: Option<std::collections::VecDeque<String>>,
+}
+
+impl Stdin {
+    pub fn new() -> Stdin {
+        Stdin::default()
+    }
+
+    fn load(&mut self) -> Result<&mut std::collections::VecDeque<String>> {
+        if self.lines.is_none() {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Error::io("cannot read standard input", e))?;
+            self.lines = Some(s.lines().map(str::to_string).collect());
+        }
+        Ok(self.lines.get_or_insert_with(Default::default))
+    }
+
+    /// The next line (without its line break).
+    pub fn line(&mut self) -> Result<String> {
+        Ok(self.load()?.pop_front().unwrap_or_default())
+    }
+
+    /// Everything left, joined by spaces.
+    pub fn rest(&mut self) -> Result<String> {
+        let lines = self.load()?;
+        Ok(lines.drain(..).collect::<Vec<_>>().join(" "))
+    }
+}
+
+/// A password from `--password` (with a warning), the next line of stdin, or a prompt.
+pub fn read_password(
+    flag: Option<String>,
+    from_stdin: bool,
+    stdin: &mut Stdin,
+    printer: &Printer,
+    hint: &str,
+) -> Result<Secret> {
+    let raw = if let Some(p) = flag {
+        printer.warn(
+            "a password on the command line is visible to other users in `ps` and stays in your shell history; prefer `--password-stdin`",
+        );
+        p
+    } else if from_stdin {
+        stdin.line()?
+    } else if stdin_is_terminal() {
+        rpassword::prompt_password("Password: ")
+            .map_err(|e| Error::io("cannot read the password", e))?
+    } else {
+        return Err(Error::user("no password given").with_help(hint.to_string()));
+    };
+    if raw.is_empty() {
+        return Err(Error::user("the password is empty"));
+    }
+    Ok(Secret::new(raw))
+}

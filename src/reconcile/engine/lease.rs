@@ -1,0 +1,170 @@
+//! Refreshes of synced ChatGPT logins run under the sync lease (SPEC 8): Codex rotates
+//! refresh tokens, so two machines refreshing one login at once would leave one of them
+//! logged out. Every flow that refreshes (`apply`, `watch`, `refresh-token`, quota on a
+//! 401, `sync refresh`) goes through the engine, so this is the one place that takes it.
+//!
+//! The lease may wait for another machine, and a pull merges under the vault lock, so the
+//! leased refreshes are taken out of the plan and run after the rest, each outside the
+//! locks the rest held: take the lease, pull (someone may have refreshed already), refresh
+//! under the locks as usual, push the new tokens, release.
+
+use std::path::PathBuf;
+
+use super::{Engine, EnvLookup, Progress};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::reconcile::apply::{self, ApplyEnv, Done, Report};
+use crate::reconcile::{Action, Op, Plan};
+use crate::sync::{Guarded, LeaseOptions};
+use crate::vault::{Account, AccountKind, Vault};
+
+impl Engine {
+    /// Take out of `plan` the refreshes that must run under the lease (none when this
+    /// machine does not sync accounts).
+    pub(super) fn take_leased(&self, plan: &mut Plan) -> Result<Vec<Action>> {
+        let refreshes = plan
+            .actions
+            .iter()
+            .any(|a| matches!(a.op, Op::Refresh { .. }));
+        if !refreshes || !crate::sync::lease::syncing(&self.vault)? {
+            return Ok(Vec::new());
+        }
+        let oauth: Vec<String> = self
+            .vault
+            .accounts()?
+            .into_iter()
+            .filter(|a| a.kind == AccountKind::OAuth)
+            .map(|a| a.id)
+            .collect();
+        let mut leased = Vec::new();
+        plan.actions.retain(|a| match &a.op {
+            Op::Refresh { account_id, .. } if oauth.contains(account_id) => {
+                leased.push(a.clone());
+                false
+            }
+            _ => true,
+        });
+        Ok(leased)
+    }
+
+    /// Run each leased refresh (see the module doc); what each did.
+    pub(super) fn run_leased(
+        &mut self,
+        m: Option<&Manifest>,
+        actions: Vec<Action>,
+        command: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<Done>> {
+        let known = self.known_homes(m);
+        let mut out = Vec::new();
+        for action in actions {
+            let Op::Refresh { account_id, force } = &action.op else {
+                continue;
+            };
+            let force = *force;
+            let account = self
+                .vault
+                .account(account_id)?
+                .ok_or_else(|| Error::user(format!("no account `{account_id}` in the vault")))?;
+            let opts = LeaseOptions {
+                bound_here: crate::sync::lease::bound_here(m, &account),
+                ..LeaseOptions::default()
+            };
+            let (clock, window) = (self.clock.clone(), self.refresh_window);
+            let needs = move |a: &Account| {
+                force
+                    || a.access_expires_at
+                        .is_none_or(|exp| exp.saturating_sub(clock.ts()) < window)
+            };
+            let x = Exec {
+                state_dir: &self.state_dir,
+                clock: self.clock.as_ref(),
+                env: &self.env,
+                known: &known,
+            };
+            let single = crate::reconcile::ops::refresh(account_id, force);
+            let clock = self.clock.clone();
+            let guarded = crate::sync::refresh_guard(
+                &mut self.vault,
+                account_id,
+                &opts,
+                needs,
+                |v| x.run(v, &single, command, progress),
+                move || clock.ts(),
+            )?;
+            let name = account.name().to_string();
+            let (report, message) = match guarded {
+                Guarded::Refreshed(r) => (
+                    r,
+                    Some(format!(
+                        "refreshed {name} under the sync lease and pushed the new tokens"
+                    )),
+                ),
+                Guarded::TookNewer => {
+                    // Written into the homes here that hold the login (no refresh: fresh).
+                    let again = crate::reconcile::ops::refresh(account_id, false);
+                    (
+                        x.run(&mut self.vault, &again, command, progress)?,
+                        Some(format!(
+                            "another machine refreshed {name} meanwhile; took its new tokens"
+                        )),
+                    )
+                }
+                Guarded::Unsynced(r) => (r, None),
+                Guarded::Offline(r) => (
+                    r,
+                    Some(format!(
+                        "the sync server is unreachable; refreshed {name} here (it is bound on this machine): run `cdxs sync push` when it is back"
+                    )),
+                ),
+            };
+            for mut d in report.done {
+                if let Some(m) = &message {
+                    d.message = m.clone();
+                }
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What running a plan needs besides the vault (borrowed apart from it, so a leased
+/// refresh can run with the vault the lease holds).
+pub(super) struct Exec<'a> {
+    pub state_dir: &'a std::path::Path,
+    pub clock: &'a dyn Clock,
+    pub env: &'a EnvLookup,
+    pub known: &'a [PathBuf],
+}
+
+impl Exec<'_> {
+    /// Take the locks, run `plan` with the one executor, release.
+    pub fn run(
+        &self,
+        vault: &mut Vault,
+        plan: &Plan,
+        command: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<Report> {
+        let holder = format!("cdxs {command}");
+        let held = apply::lock_for(plan, self.state_dir, &holder, vault, self.known)?;
+        let env_fn = self.env.clone();
+        let lookup = move |v: &str| env_fn(v);
+        let env = ApplyEnv {
+            state_dir: self.state_dir,
+            clock: self.clock,
+            command,
+            env: &lookup,
+            extra_files: Vec::new(),
+            known_homes: self.known.to_vec(),
+            rollback_of: None,
+        };
+        progress.start(plan.actions.len());
+        let report = apply::apply(plan, vault, &env, &mut |a| progress.action(a));
+        progress.finish();
+        drop(held);
+        report
+    }
+}

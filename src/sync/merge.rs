@@ -1,0 +1,426 @@
+//! Merging a pulled record into the vault, per account (SPEC 8). Pure: no I/O, no clock.
+//!
+//! - ChatGPT tokens: the newer copy wins by the access token's issuer time (JWT `iat`),
+//!   then `last_refresh`, then `exp` ([`token_cmp`]), then the writing device's id.
+//!   (`auth::freshness::compare` orders `last_refresh` first; sync orders by the issuer's
+//!   own clock first, because two machines' `last_refresh` stamps come from two clocks.)
+//! - A per-account high-water mark (the freshest token ever seen here) keeps an older token
+//!   from ever coming back, even from a server that replays an old record.
+//! - API keys: the later `updated_at` wins, then the device id.
+//! - Tombstones remove; an account re-created after its deletion survives it.
+//! - Quota caches: the later fetch wins, whoever wins the tokens.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
+
+use super::record::Plaintext;
+use crate::quota::Quota;
+use crate::vault::{Account, AccountKind};
+
+/// The freshness of one copy of a login's tokens, in sync's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TokenStamp {
+    pub issued_at: Option<i64>,
+    pub last_refresh: Option<DateTime<Utc>>,
+    pub expires_at: Option<i64>,
+}
+
+impl TokenStamp {
+    pub fn of(a: &Account) -> TokenStamp {
+        TokenStamp {
+            issued_at: a.token_issued_at,
+            last_refresh: a.last_refresh,
+            expires_at: a.access_expires_at,
+        }
+    }
+
+    pub fn is_known(&self) -> bool {
+        self.issued_at.is_some() || self.last_refresh.is_some() || self.expires_at.is_some()
+    }
+}
+
+/// `Greater` when `a` is newer: `iat`, then `last_refresh`, then `exp`; a field unknown on
+/// either side is skipped; `Equal` when nothing tells them apart.
+pub fn token_cmp(a: &TokenStamp, b: &TokenStamp) -> Ordering {
+    fn by<T: Ord>(a: Option<T>, b: Option<T>) -> Option<Ordering> {
+        match (a, b) {
+            (Some(x), Some(y)) if x != y => Some(x.cmp(&y)),
+            _ => None,
+        }
+    }
+    by(a.issued_at, b.issued_at)
+        .or_else(|| by(a.last_refresh, b.last_refresh))
+        .or_else(|| by(a.expires_at, b.expires_at))
+        .unwrap_or(Ordering::Equal)
+}
+
+/// The later of two stamps (for the high-water mark).
+pub fn newest(a: Option<TokenStamp>, b: TokenStamp) -> TokenStamp {
+    match a {
+        Some(a) if token_cmp(&a, &b) == Ordering::Greater => a,
+        _ => b,
+    }
+}
+
+/// What the vault holds for one account before the merge.
+#[derive(Debug, Clone, Default)]
+pub struct Local<'a> {
+    pub account: Option<&'a Account>,
+    pub quota: Option<&'a Quota>,
+    /// When this vault deleted the account (its tombstone), if it did.
+    pub deleted_at: Option<i64>,
+    pub high_water: Option<TokenStamp>,
+    pub device_id: &'a str,
+    /// The local copy changed since it was last synced (it has something to push).
+    pub dirty: bool,
+}
+
+/// What to do with the vault.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Nothing changes locally.
+    Keep(Why),
+    /// Write this account (and quota) into the vault.
+    Take {
+        account: Box<Account>,
+        quota: Option<Quota>,
+        created: bool,
+    },
+    /// Remove the account from the vault (a tombstone arrived).
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Local and remote agree.
+    Same,
+    /// The local copy is newer; the next push sends it.
+    LocalNewer,
+    /// The remote token is older than one this machine has already seen.
+    BelowHighWater,
+    /// This machine deleted the account after the remote copy was written.
+    DeletedHere,
+    /// The account was re-created here after the remote deletion.
+    RecreatedHere,
+    /// A tombstone for an account this vault never had.
+    AlreadyGone,
+}
+
+/// Merge one decrypted record into what the vault holds.
+pub fn merge(local: &Local, remote: &Plaintext, remote_account: Option<Account>) -> Outcome {
+    let Some(mut incoming) = remote_account else {
+        // A tombstone.
+        return match local.account {
+            None => Outcome::Keep(Why::AlreadyGone),
+            Some(a) if a.updated_at > remote.written_at => Outcome::Keep(Why::RecreatedHere),
+            Some(_) => Outcome::Delete,
+        };
+    };
+    let remote_quota = remote.account.as_ref().and_then(|p| p.quota.clone());
+    let stamp = TokenStamp::of(&incoming);
+    let below_hw = incoming.kind == AccountKind::OAuth
+        && local
+            .high_water
+            .is_some_and(|hw| token_cmp(&stamp, &hw) == Ordering::Less);
+    let Some(current) = local.account else {
+        if local.deleted_at.is_some_and(|d| d >= remote.written_at) {
+            return Outcome::Keep(Why::DeletedHere);
+        }
+        if below_hw {
+            return Outcome::Keep(Why::BelowHighWater);
+        }
+        return Outcome::Take {
+            account: Box::new(incoming),
+            quota: remote_quota,
+            created: true,
+        };
+    };
+    let quota = newer_quota(local.quota, remote_quota.as_ref());
+    let quota_changed = quota.as_ref() != local.quota;
+    // Which copy's credentials are newer: `Greater` for the remote one.
+    let order = match incoming.kind {
+        AccountKind::OAuth if below_hw => Ordering::Less,
+        AccountKind::OAuth if current.tokens == incoming.tokens => Ordering::Equal,
+        AccountKind::OAuth => token_cmp(&stamp, &TokenStamp::of(current))
+            .then_with(|| remote.device_id.as_str().cmp(local.device_id)),
+        AccountKind::ApiKey
+            if current.api_key == incoming.api_key && current.base_url == incoming.base_url =>
+        {
+            Ordering::Equal
+        }
+        AccountKind::ApiKey if !local.dirty => Ordering::Greater,
+        AccountKind::ApiKey => incoming
+            .updated_at
+            .cmp(&current.updated_at)
+            .then_with(|| remote.device_id.as_str().cmp(local.device_id)),
+    };
+    // Same credentials: an unchanged local copy takes the remote one whole (labels, plan),
+    // so that both sides end byte-identical; a changed one is pushed next.
+    let remote_wins = match order {
+        Ordering::Greater => true,
+        Ordering::Less => false,
+        Ordering::Equal => !local.dirty,
+    };
+    if !remote_wins {
+        let why = if below_hw {
+            Why::BelowHighWater
+        } else if order == Ordering::Equal {
+            Why::Same
+        } else {
+            Why::LocalNewer
+        };
+        return keep_or_quota(current, quota, quota_changed, why);
+    }
+    // Local-only bookkeeping survives the remote copy.
+    incoming.last_used_at = current.last_used_at;
+    Outcome::Take {
+        account: Box::new(incoming),
+        quota,
+        created: false,
+    }
+}
+
+fn keep_or_quota(current: &Account, quota: Option<Quota>, changed: bool, why: Why) -> Outcome {
+    if changed {
+        Outcome::Take {
+            account: Box::new(current.clone()),
+            quota,
+            created: false,
+        }
+    } else {
+        Outcome::Keep(why)
+    }
+}
+
+fn newer_quota(local: Option<&Quota>, remote: Option<&Quota>) -> Option<Quota> {
+    match (local, remote) {
+        (Some(l), Some(r)) if r.fetched_at > l.fetched_at => Some(r.clone()),
+        (Some(l), _) => Some(l.clone()),
+        (None, r) => r.cloned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use crate::sync::record::{AccountPayload, PLAINTEXT_FORMAT};
+    use crate::vault::accounts::OAuthTokens;
+
+    fn oauth(iat: i64, rt: &str) -> Account {
+        let mut a = Account::api_key(Secret::new("x"), None, "t", 10);
+        a.id = "oauth_1".into();
+        a.kind = AccountKind::OAuth;
+        a.api_key = None;
+        a.email = Some("a@x.io".into());
+        a.tokens = Some(OAuthTokens {
+            id_token: Secret::new("id"),
+            access_token: Secret::new(format!("at-{rt}")),
+            refresh_token: Secret::new(rt),
+        });
+        a.token_issued_at = Some(iat);
+        a.access_expires_at = Some(iat + 3600);
+        a
+    }
+
+    fn remote(a: &Account, device: &str, written_at: i64) -> Plaintext {
+        Plaintext {
+            format: PLAINTEXT_FORMAT.into(),
+            record_id: "r_1".into(),
+            account_id: a.id.clone(),
+            device_id: device.into(),
+            written_at,
+            account: Some(AccountPayload::from_account(a, None)),
+        }
+    }
+
+    fn tombstone(device: &str, written_at: i64) -> Plaintext {
+        Plaintext {
+            format: PLAINTEXT_FORMAT.into(),
+            record_id: "r_1".into(),
+            account_id: "oauth_1".into(),
+            device_id: device.into(),
+            written_at,
+            account: None,
+        }
+    }
+
+    fn took(o: &Outcome) -> Option<String> {
+        match o {
+            Outcome::Take { account, .. } => account
+                .tokens
+                .as_ref()
+                .map(|t| t.refresh_token.expose().to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn issuer_time_decides_before_last_refresh() {
+        let mut local = oauth(2000, "rt-local");
+        local.last_refresh = Some(DateTime::from_timestamp(9000, 0).unwrap());
+        let mut newer = oauth(3000, "rt-remote");
+        newer.last_refresh = Some(DateTime::from_timestamp(100, 0).unwrap());
+        let l = Local {
+            account: Some(&local),
+            device_id: "dev-a",
+            ..Local::default()
+        };
+        let o = merge(&l, &remote(&newer, "dev-b", 1), Some(newer.clone()));
+        assert_eq!(took(&o).as_deref(), Some("rt-remote"));
+        let older = oauth(1000, "rt-old");
+        assert_eq!(
+            merge(&l, &remote(&older, "dev-b", 1), Some(older.clone())),
+            Outcome::Keep(Why::LocalNewer)
+        );
+    }
+
+    #[test]
+    fn equal_stamps_fall_back_to_the_device_id() {
+        let local = oauth(2000, "rt-a");
+        let other = oauth(2000, "rt-b");
+        let l = Local {
+            account: Some(&local),
+            device_id: "dev-m",
+            ..Local::default()
+        };
+        assert!(took(&merge(&l, &remote(&other, "dev-z", 1), Some(other.clone()))).is_some());
+        assert_eq!(
+            merge(&l, &remote(&other, "dev-a", 1), Some(other.clone())),
+            Outcome::Keep(Why::LocalNewer)
+        );
+    }
+
+    #[test]
+    fn the_high_water_mark_keeps_an_older_token_out() {
+        let old = oauth(1000, "rt-old");
+        let hw = TokenStamp::of(&oauth(2000, "rt-seen"));
+        // Even with no local copy (the account was removed and re-pulled from a replay).
+        let l = Local {
+            high_water: Some(hw),
+            device_id: "dev-a",
+            ..Local::default()
+        };
+        assert_eq!(
+            merge(&l, &remote(&old, "dev-b", 1), Some(old.clone())),
+            Outcome::Keep(Why::BelowHighWater)
+        );
+        let fresh = oauth(2500, "rt-new");
+        assert_eq!(
+            took(&merge(&l, &remote(&fresh, "dev-b", 1), Some(fresh.clone()))).as_deref(),
+            Some("rt-new")
+        );
+    }
+
+    #[test]
+    fn tombstones_remove_unless_recreated_later() {
+        let mut local = oauth(1000, "rt");
+        local.updated_at = 50;
+        let l = Local {
+            account: Some(&local),
+            device_id: "dev-a",
+            ..Local::default()
+        };
+        assert_eq!(merge(&l, &tombstone("dev-b", 60), None), Outcome::Delete);
+        assert_eq!(
+            merge(&l, &tombstone("dev-b", 40), None),
+            Outcome::Keep(Why::RecreatedHere)
+        );
+        let none = Local {
+            device_id: "dev-a",
+            ..Local::default()
+        };
+        assert_eq!(
+            merge(&none, &tombstone("dev-b", 60), None),
+            Outcome::Keep(Why::AlreadyGone)
+        );
+        // A local deletion after the remote write keeps the account deleted here.
+        let deleted = Local {
+            deleted_at: Some(70),
+            device_id: "dev-a",
+            ..Local::default()
+        };
+        assert_eq!(
+            merge(&deleted, &remote(&local, "dev-b", 60), Some(local.clone())),
+            Outcome::Keep(Why::DeletedHere)
+        );
+    }
+
+    #[test]
+    fn same_tokens_take_the_remote_metadata_unless_changed_here() {
+        let local = oauth(2000, "rt");
+        let mut relabelled = local.clone();
+        relabelled.plan_type = Some("pro".into());
+        let clean = Local {
+            account: Some(&local),
+            device_id: "dev-a",
+            ..Local::default()
+        };
+        match merge(
+            &clean,
+            &remote(&relabelled, "dev-b", 1),
+            Some(relabelled.clone()),
+        ) {
+            Outcome::Take { account, .. } => assert_eq!(account.plan_type.as_deref(), Some("pro")),
+            other => panic!("{other:?}"),
+        }
+        let dirty = Local {
+            dirty: true,
+            ..clean.clone()
+        };
+        assert_eq!(
+            merge(
+                &dirty,
+                &remote(&relabelled, "dev-b", 1),
+                Some(relabelled.clone())
+            ),
+            Outcome::Keep(Why::Same)
+        );
+    }
+
+    #[test]
+    fn api_keys_merge_by_update_time_and_quota_by_fetch_time() {
+        let mut local = Account::api_key(Secret::new("sk-1"), None, "t", 10);
+        local.updated_at = 10;
+        let mut changed = local.clone();
+        changed.base_url = Some("https://proxy/v1".into());
+        changed.updated_at = 20;
+        let l = Local {
+            account: Some(&local),
+            device_id: "dev-a",
+            ..Local::default()
+        };
+        match merge(&l, &remote(&changed, "dev-b", 20), Some(changed.clone())) {
+            Outcome::Take { account, .. } => {
+                assert_eq!(account.base_url.as_deref(), Some("https://proxy/v1"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let q_old = Quota {
+            plan_type: None,
+            limit_reached: false,
+            five_hour: None,
+            weekly: None,
+            fetched_at: 5,
+        };
+        let q_new = Quota {
+            fetched_at: 9,
+            ..q_old.clone()
+        };
+        let mut p = remote(&local, "dev-b", 10);
+        if let Some(a) = p.account.as_mut() {
+            a.quota = Some(q_new.clone());
+        }
+        let l = Local {
+            account: Some(&local),
+            quota: Some(&q_old),
+            device_id: "dev-a",
+            ..Local::default()
+        };
+        match merge(&l, &p, Some(local.clone())) {
+            Outcome::Take { quota, .. } => assert_eq!(quota, Some(q_new)),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,878 @@
+//! Sync between machines end to end: machines are `Env`s (own `$HOME`, own vault), the
+//! server is a real `cdxs server run`, the token issuer is the OpenAI mock.
+
+use std::process::{Command, Stdio};
+
+use crate::harness::{Env, Login, login_status, stderr, stdout, text};
+use crate::mock_openai::{MockAccount, MockOpenAi};
+use crate::require_codex;
+use crate::sync_harness::*;
+
+crate::on_both_backends!(
+    two_machines_of_one_user_converge,
+    concurrent_pushes_merge,
+    two_machines_refreshing_one_account_send_one_refresh_and_both_get_the_new_token,
+);
+
+fn server(env: &Env, db: &Db, users: &[&str]) -> SyncServer {
+    for u in users {
+        add_user(env, db, u, PASSWORD);
+    }
+    SyncServer::start(env, db, &[])
+}
+
+fn two_machines_of_one_user_converge(db: &Db) {
+    let env = Env::new();
+    let s = server(&env, db, &["alice"]);
+    let a = Env::new();
+    let phrase = first_machine(&a, &s.url, "alice");
+    let login = Login::new("alice@example.com", "acct-alice");
+    a.import_login(&login);
+    ok(a.add_api_key("sk-proj-synced0key0abcd1234"));
+    let out = ok(a.run(&["sync", "push"]));
+    assert!(
+        stderr(&out).contains("pushed 2 account(s)"),
+        "{}",
+        text(&out)
+    );
+    let b = Env::new();
+    ok(join(&b, &s.url, "alice", &phrase));
+    let out = ok(b.run(&["pull"]));
+    assert!(stderr(&out).contains("2 new"), "{}", text(&out));
+    assert_eq!(account_ids(&a), account_ids(&b));
+    let oauth = account_ids(&b)
+        .into_iter()
+        .find(|i| i.starts_with("oauth_"))
+        .unwrap();
+    assert_eq!(vault_refresh_token(&b, &oauth), login.refresh_token);
+    // The same account ids, emails and plans on both sides.
+    let (ja, jb) = (a.accounts_json(), b.accounts_json());
+    assert_eq!(ja["accounts"], jb["accounts"]);
+    // In step: nothing to push on either side.
+    for m in [&a, &b] {
+        let st: serde_json::Value =
+            serde_json::from_slice(&ok(m.run(&["sync", "status", "--json"])).stdout).unwrap();
+        assert_eq!(st["targets"][0]["pending"], 0, "{st}");
+    }
+    // A deletion travels as a tombstone.
+    let key = account_ids(&b)
+        .into_iter()
+        .find(|i| i.starts_with("apikey_"))
+        .unwrap();
+    ok(b.run(&["account", "remove", &key]));
+    let out = ok(b.run(&["push"]));
+    assert!(stderr(&out).contains("1 deletion"), "{}", text(&out));
+    let out = ok(a.run(&["sync", "pull"]));
+    assert!(stderr(&out).contains("1 removed"), "{}", text(&out));
+    assert_eq!(account_ids(&a), vec![oauth.clone()]);
+    // A second pull changes nothing.
+    let out = ok(a.run(&["sync", "pull"]));
+    assert!(
+        stderr(&out).contains("0 new, 0 updated, 0 removed"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_real_codex_reads_a_synced_api_key_on_the_second_machine() {
+    let codex = require_codex!();
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["alice"]);
+    let a = Env::new();
+    let phrase = first_machine(&a, &s.url, "alice");
+    ok(a.add_api_key("sk-proj-fromthefirstmachine9876"));
+    ok(a.run(&["push"]));
+    let b = Env::new();
+    ok(join(&b, &s.url, "alice", &phrase));
+    ok(b.run(&["pull"]));
+    let id = account_ids(&b).pop().unwrap();
+    let home = b.codex_home("synced");
+    ok(b.run(&["switch", &id, "--codex-home", home.to_str().unwrap()]));
+    let (status, said) = login_status(&codex, &home);
+    assert_eq!(status, 0, "{said}");
+    assert!(
+        said.contains("API key configured - sk-proj-***e9876"),
+        "{said}"
+    );
+}
+
+fn concurrent_pushes_merge(db: &Db) {
+    let env = Env::new();
+    let s = server(&env, db, &["alice"]);
+    let first = Env::new();
+    let phrase = first_machine(&first, &s.url, "alice");
+    let machines: Vec<Env> = (0..4).map(|_| Env::new()).collect();
+    for (i, m) in machines.iter().enumerate() {
+        ok(join(m, &s.url, "alice", &phrase));
+        ok(m.add_api_key(&format!("sk-proj-concurrent-{i}-0000")));
+    }
+    // All push at the same moment: every 409 is pulled, merged and retried.
+    let children: Vec<_> = machines
+        .iter()
+        .map(|m| spawn(m, &["sync", "push"]))
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    for m in machines.iter().chain([&first]) {
+        ok(m.run(&["sync", "pull"]));
+        assert_eq!(account_ids(m).len(), 4, "{:?}", account_ids(m));
+    }
+    let all: Vec<_> = machines.iter().map(account_ids).collect();
+    assert!(all.windows(2).all(|w| w[0] == w[1]));
+}
+
+/// `cdxs ARGS` on a machine, as a child process (to run several at once).
+fn spawn(m: &Env, args: &[&str]) -> std::process::Child {
+    let mut cmd = Command::new(cdxs_bin());
+    cmd.current_dir(&m.work)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &m.home)
+        .env("CDXS_STATE_DIR", &m.state)
+        .env("NO_COLOR", "1")
+        .env("CDXS_LOCK_TIMEOUT", "10")
+        .env("CDXS_AUTH_BASE_URL", "http://127.0.0.1:9")
+        .env("CDXS_CHATGPT_BASE_URL", "http://127.0.0.1:9/backend-api");
+    for (k, v) in m.extra.borrow().iter() {
+        cmd.env(k, v);
+    }
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn two_machines_refreshing_one_account_send_one_refresh_and_both_get_the_new_token(db: &Db) {
+    let env = Env::new();
+    let s = server(&env, db, &["alice"]);
+    let mock = MockOpenAi::start();
+    mock.add(MockAccount::new("lease@example.com", "acct-lease"));
+    let a = Env::new();
+    let b = Env::new();
+    for m in [&a, &b] {
+        m.set_env("CDXS_AUTH_BASE_URL", &mock.auth_base());
+    }
+    let phrase = first_machine(&a, &s.url, "alice");
+    // A token about to expire, with the refresh token the issuer accepts now.
+    let now = chrono::Utc::now().timestamp();
+    let mut login = Login::new("lease@example.com", "acct-lease");
+    login.iat = now - 3500;
+    login.exp = now + 60;
+    login.refresh_token = mock.account("lease@example.com").refresh_token;
+    a.import_login(&login);
+    ok(a.run(&["push"]));
+    ok(join(&b, &s.url, "alice", &phrase));
+    ok(b.run(&["pull"]));
+    let id = account_ids(&a).pop().unwrap();
+    // Both need a refresh at the same moment.
+    let ca = spawn(&a, &["sync", "refresh", "lease@example.com"]);
+    let cb = spawn(&b, &["sync", "refresh", "lease@example.com"]);
+    let (oa, ob) = (
+        ca.wait_with_output().unwrap(),
+        cb.wait_with_output().unwrap(),
+    );
+    assert!(oa.status.success(), "{}", text(&oa));
+    assert!(ob.status.success(), "{}", text(&ob));
+    assert_eq!(
+        mock.count("/oauth/token"),
+        1,
+        "exactly one refresh reaches the issuer:\nA: {}\nB: {}",
+        stderr(&oa),
+        stderr(&ob)
+    );
+    let said = format!("{}{}", stderr(&oa), stderr(&ob));
+    assert!(
+        said.contains("refreshed lease@example.com under the sync lease"),
+        "{said}"
+    );
+    assert!(
+        said.contains("another machine refreshed lease@example.com"),
+        "{said}"
+    );
+    let new_rt = mock.account("lease@example.com").refresh_token;
+    assert_eq!(new_rt, "rt_acct-lease_2");
+    assert_eq!(vault_refresh_token(&a, &id), new_rt);
+    assert_eq!(vault_refresh_token(&b, &id), new_rt);
+    // No lease is left behind.
+    let api = Api::new(&s.url);
+    let (_, leases, _) = api.call("GET", "/v1/leases", Some(&api.token("alice")), None);
+    assert_eq!(leases["leases"], serde_json::json!([]));
+}
+
+#[test]
+fn a_wrong_key_on_a_joining_machine_is_refused_before_any_write() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["alice"]);
+    let a = Env::new();
+    first_machine(&a, &s.url, "alice");
+    ok(a.add_api_key("sk-proj-first-machine-0001"));
+    ok(a.run(&["push"]));
+    let a_kid = status_json(&a)["targets"][0]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Machine B has its own (other) key, e.g. from `sync init` against another server.
+    let other = Env::new();
+    let env2 = Env::new();
+    let s2 = server(&env2, &db, &["alice"]);
+    let wrong_phrase = first_machine(&other, &s2.url, "alice");
+    let b = Env::new();
+    ok(b.add_api_key("sk-proj-second-machine-0002"));
+    let err = fails(join(&b, &s.url, "alice", &wrong_phrase));
+    let wrong_kid = status_json(&other)["targets"][0]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains(&a_kid) && err.contains(&wrong_kid), "{err}");
+    assert!(err.contains("cdxs sync key --set"), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    // Nothing on this machine...
+    assert_eq!(status_json(&b)["targets"], serde_json::json!([]));
+    // ...nor on the server: still one revision, one record, and the right key id.
+    let api = Api::new(&s.url);
+    let t = api.token("alice");
+    let (_, page, h) = api.call("GET", "/v1/records?since=0", Some(&t), None);
+    assert_eq!(page["revision"], 1);
+    assert_eq!(page["records"].as_array().unwrap().len(), 1);
+    assert_eq!(h["x-cdxs-key-id"], a_kid.as_str());
+    // `sync init` on a second machine is refused too: the user has a key already.
+    let c = Env::new();
+    ok(login(&c, &s.url, "alice"));
+    let err = fails(c.run(&["sync", "init"]));
+    assert!(
+        err.contains(&a_kid) && err.contains("sync key --set"),
+        "{err}"
+    );
+    // And `sync key --set` with the wrong phrase.
+    let err = fails(c.run_stdin(&["sync", "key", "--set"], &wrong_phrase));
+    assert!(err.contains(&a_kid) && err.contains(&wrong_kid), "{err}");
+    // A bad checksum is caught locally.
+    let mut words: Vec<&str> = wrong_phrase.split(' ').collect();
+    words[23] = if words[23] == "abandon" {
+        "zoo"
+    } else {
+        "abandon"
+    };
+    let err = fails(c.run_stdin(&["sync", "key", "--set"], &words.join(" ")));
+    assert!(err.contains("not a sync key"), "{err}");
+}
+
+fn status_json(m: &Env) -> serde_json::Value {
+    serde_json::from_slice(&ok(m.run(&["sync", "status", "--json"])).stdout).unwrap()
+}
+
+#[test]
+fn an_older_token_never_comes_back() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["alice"]);
+    let a = Env::new();
+    let phrase = first_machine(&a, &s.url, "alice");
+    let now = chrono::Utc::now().timestamp();
+    let mut old = Login::new("hw@example.com", "acct-hw");
+    old.iat = now - 7200;
+    old.refresh_token = "rt_old".into();
+    old.last_refresh = None;
+    a.import_login(&old);
+    ok(a.run(&["push"]));
+    let b = Env::new();
+    ok(join(&b, &s.url, "alice", &phrase));
+    ok(b.run(&["pull"]));
+    // A refreshes (a newer token, later issuer time) and pushes.
+    let mut new = old.clone();
+    new.iat = now;
+    new.refresh_token = "rt_new".into();
+    a.import_login(&new);
+    ok(a.run(&["push"]));
+    // B, stale, overwrites the server with its older copy...
+    let out = ok(b.run(&["push", "--force"]));
+    assert!(
+        stderr(&out).contains("saved the server's records"),
+        "{}",
+        text(&out)
+    );
+    // ...A refuses the older token and puts the newer one back.
+    let out = ok(a.run(&["pull"]));
+    assert!(
+        stderr(&out).contains("older token(s) refused"),
+        "{}",
+        text(&out)
+    );
+    let id = account_ids(&a).pop().unwrap();
+    assert_eq!(vault_refresh_token(&a, &id), "rt_new");
+    ok(a.run(&["push"]));
+    ok(b.run(&["pull"]));
+    assert_eq!(vault_refresh_token(&b, &id), "rt_new");
+    // Even a vault that lost the account never takes the older token back.
+    ok(a.run(&["account", "remove", &id]));
+    let conn = rusqlite::Connection::open(a.state.join("cdxs.db")).unwrap();
+    conn.execute("DELETE FROM sync_records", []).unwrap();
+    conn.execute("DELETE FROM tombstones", []).unwrap();
+    conn.execute("UPDATE sync_targets SET revision = 0", [])
+        .unwrap();
+    drop(conn);
+    ok(b.run(&["push", "--force"]));
+    ok(a.run(&["pull"]));
+    assert_eq!(vault_refresh_token(&a, &id), "rt_new");
+}
+
+#[test]
+fn forced_pull_makes_the_vault_the_servers_after_a_backup() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["alice"]);
+    let a = Env::new();
+    let phrase = first_machine(&a, &s.url, "alice");
+    ok(a.add_api_key("sk-proj-on-the-server-0001"));
+    ok(a.run(&["push"]));
+    let b = Env::new();
+    ok(join(&b, &s.url, "alice", &phrase));
+    ok(b.add_api_key("sk-proj-only-local-0002"));
+    let out = ok(b.run(&["pull", "--force"]));
+    let err = stderr(&out);
+    assert!(err.contains("saved the vault to"), "{err}");
+    assert!(err.contains("1 removed"), "{err}");
+    assert_eq!(account_ids(&b), account_ids(&a));
+    // The backup holds the vault as it was (with the local-only key).
+    let backups = walk_files(&b.state.join("backups"));
+    let db_backup = backups
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with("cdxs.db"))
+        .unwrap();
+    let conn = rusqlite::Connection::open(db_backup).unwrap();
+    let kept: String = conn
+        .query_row("SELECT api_key FROM accounts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, "sk-proj-only-local-0002");
+    assert_eq!(crate::harness::mode(db_backup), 0o600);
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn status_shows_pending_changes_and_never_a_secret() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["alice"]);
+    let a = Env::new();
+    let phrase = first_machine(&a, &s.url, "alice");
+    ok(a.add_api_key("sk-proj-status-0001"));
+    ok(a.add_api_key("sk-proj-status-0002"));
+    let st = status_json(&a);
+    let t = &st["targets"][0];
+    assert_eq!(st["version"], 1);
+    assert_eq!(t["pending"], 2);
+    assert_eq!(t["user"], "alice");
+    assert!(t["key_id"].as_str().unwrap().starts_with("kid_"));
+    ok(a.run(&["push"]));
+    let out = ok(a.run(&["sync", "status"]));
+    let shown = format!(
+        "{}{}",
+        stdout(&out),
+        stdout(&a.run(&["sync", "status", "--json"]))
+    );
+    assert!(shown.contains("0 change(s) to push"), "{shown}");
+    let token = {
+        let conn = rusqlite::Connection::open(a.state.join("cdxs.db")).unwrap();
+        conn.query_row("SELECT token FROM sync_targets", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap()
+    };
+    let words = phrase.split(' ').take(3).collect::<Vec<_>>().join(" ");
+    for secret in [
+        token.as_str(),
+        &token[5..],
+        words.as_str(),
+        "sk-proj-status",
+        "cdxs_",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
+
+#[test]
+fn the_older_tools_password_flag_still_logs_in_with_a_warning() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &[]);
+    // The older tool's admin command, same flags.
+    let out = env.run(&[
+        "server",
+        "user",
+        "add",
+        "alice",
+        "--password",
+        PASSWORD,
+        "--data",
+        env.path("server/server.db").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("visible to other users in `ps`"),
+        "{}",
+        text(&out)
+    );
+    let m = Env::new();
+    let out = ok(m.run(&[
+        "sync",
+        "login",
+        "--server",
+        &s.url,
+        "--user",
+        "alice",
+        "--password",
+        PASSWORD,
+    ]));
+    assert!(
+        stderr(&out).contains("prefer `--password-stdin`"),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr(&out).contains("cdxs sync init"), "{}", text(&out));
+}
+
+#[test]
+fn login_takes_the_server_and_user_from_the_manifests_sync_target() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["alice"]);
+    let m = Env::new();
+    m.manifest(&format!(
+        "version: 1\nsync:\n  targets:\n    - name: home-server\n      url: {}\n      user: alice\n      share: [accounts]\n",
+        s.url
+    ));
+    ok(m.run_stdin(
+        &["sync", "login", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    ));
+    ok(m.run(&["sync", "init"]));
+    ok(m.add_api_key("sk-proj-manifest-target-01"));
+    ok(m.run(&["sync", "push", "--target", "home-server"]));
+    let st = status_json(&m);
+    assert_eq!(st["targets"][0]["target"], "home-server");
+    assert_eq!(st["targets"][0]["revision"], 1);
+}
+
+#[test]
+fn import_legacy_users_log_in_with_their_old_password_once_rehashed() {
+    use sha2::Digest;
+    let env = Env::new();
+    let db = Db::sqlite();
+    let digest = hex(&sha2::Sha256::digest(
+        format!("saltysalt:{PASSWORD}").as_bytes(),
+    ));
+    let toml = env.path("old-server-cdxs.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "[meta]\n\n[[server.users]]\nusername = \"alice\"\nsalt = \"saltysalt\"\npassword_hash = \"{digest}\"\n\n[[server.users]]\nusername = \"broken\"\n\n[[server.sessions]]\ntoken_hash = \"x\"\n"
+        ),
+    )
+    .unwrap();
+    let out = server_cmd(
+        &env,
+        &db,
+        &["server", "import-legacy", toml.to_str().unwrap()],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("imported 1 user(s)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("skipped user broken"),
+        "{}",
+        text(&out)
+    );
+    let list = stdout(&server_cmd(&env, &db, &["server", "user", "list"], ""));
+    assert!(list.contains("(legacy hash)"), "{list}");
+    // The older tool's data file is not a database: `server run --data` says what to do.
+    let out = env.run(&["server", "run", "--data", toml.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("server import-legacy"),
+        "{}",
+        text(&out)
+    );
+    let s = SyncServer::start(&env, &db, &[]);
+    let api = Api::new(&s.url);
+    assert_eq!(api.login("alice", "not the password").0, 401);
+    assert_eq!(api.login("alice", PASSWORD).0, 200);
+    // Re-hashed with Argon2id at that login; the old password keeps working.
+    let conn = rusqlite::Connection::open(env.path("server/server.db")).unwrap();
+    let hash: String = conn
+        .query_row(
+            "SELECT password_hash FROM users WHERE name = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert_eq!(api.login("alice", PASSWORD).0, 200);
+}
+
+#[test]
+fn the_server_refuses_a_database_with_a_newer_schema() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    add_user(&env, &db, "alice", PASSWORD);
+    let conn = rusqlite::Connection::open(env.path("server/server.db")).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let out = env.run(&[
+        "server",
+        "run",
+        "--bind",
+        "127.0.0.1:0",
+        "--data",
+        env.path("server/server.db").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("schema 99") && err.contains("newer"), "{err}");
+}
+
+#[test]
+fn two_server_instances_on_one_postgres_serve_any_request() {
+    let Some(db) = Db::postgres() else { return };
+    let env = Env::new();
+    add_user(&env, &db, "alice", PASSWORD);
+    let s1 = SyncServer::start(&env, &db, &[]);
+    let env2 = Env::new();
+    // The second instance reads its URL from a file (Docker secrets).
+    let url_file = env2.path("database_url.txt");
+    let Db::Postgres(pg) = &db else {
+        unreachable!()
+    };
+    std::fs::write(&url_file, format!("{}\n", pg.url())).unwrap();
+    let s2 = SyncServer::start_with(
+        &env2,
+        vec!["--database-file".into(), url_file.display().to_string()],
+    );
+    assert!(
+        s2.log().contains("\"backend\":\"postgres\""),
+        "{}",
+        s2.log()
+    );
+    assert_ne!(s1.url, s2.url);
+    // A client on each instance.
+    let a = Env::new();
+    let phrase = first_machine(&a, &s1.url, "alice");
+    ok(a.add_api_key("sk-proj-instance-one-0001"));
+    ok(a.run(&["push"]));
+    let b = Env::new();
+    ok(join(&b, &s2.url, "alice", &phrase));
+    ok(b.run(&["pull"]));
+    assert_eq!(account_ids(&a), account_ids(&b));
+    ok(b.add_api_key("sk-proj-instance-two-0002"));
+    ok(b.run(&["push"]));
+    ok(a.run(&["pull"]));
+    assert_eq!(account_ids(&a).len(), 2);
+    // A token from one instance works on the other; a lease taken on one holds on both.
+    let api1 = Api::new(&s1.url);
+    let api2 = Api::new(&s2.url);
+    let t = api1.token("alice");
+    assert_eq!(api2.call("GET", "/v1/key", Some(&t), None).0, 200);
+    let (s, _, _) = api1.call(
+        "POST",
+        "/v1/leases",
+        Some(&t),
+        Some(serde_json::json!({"record_id": "r_shared", "ttl_s": 30})),
+    );
+    assert_eq!(s, 200);
+    let other = api2.token("alice");
+    let (_, v, _) = api2.call(
+        "POST",
+        "/v1/login",
+        None,
+        Some(serde_json::json!({"username": "alice", "password": PASSWORD, "device": "elsewhere"})),
+    );
+    let elsewhere = v["token"].as_str().unwrap().to_string();
+    let (s, v, _) = api2.call(
+        "POST",
+        "/v1/leases",
+        Some(&elsewhere),
+        Some(serde_json::json!({"record_id": "r_shared", "ttl_s": 30})),
+    );
+    assert_eq!(s, 409, "{v}");
+    // Logout on instance 2 revokes for instance 1.
+    assert_eq!(api2.call("POST", "/v1/logout", Some(&other), None).0, 204);
+    assert_eq!(api1.call("GET", "/v1/key", Some(&other), None).0, 401);
+    // Concurrent pushes through both instances still merge.
+    let c1 = spawn(&a, &["sync", "push"]);
+    ok(a.add_api_key("sk-proj-instance-one-0003"));
+    ok(b.add_api_key("sk-proj-instance-two-0004"));
+    let _ = c1.wait_with_output();
+    let (pa, pb) = (spawn(&a, &["sync", "push"]), spawn(&b, &["sync", "push"]));
+    for c in [pa, pb] {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    ok(a.run(&["pull"]));
+    ok(b.run(&["pull"]));
+    assert_eq!(account_ids(&a).len(), 4);
+    assert_eq!(account_ids(&a), account_ids(&b));
+}
+
+#[test]
+fn two_machines_on_two_instances_refresh_one_account_once() {
+    let Some(db) = Db::postgres() else { return };
+    let env = Env::new();
+    add_user(&env, &db, "alice", PASSWORD);
+    let s1 = SyncServer::start(&env, &db, &[]);
+    let env2 = Env::new();
+    let s2 = SyncServer::start(&env2, &db, &[]);
+    let mock = MockOpenAi::start();
+    mock.add(MockAccount::new("two@example.com", "acct-two"));
+    let (a, b) = (Env::new(), Env::new());
+    for m in [&a, &b] {
+        m.set_env("CDXS_AUTH_BASE_URL", &mock.auth_base());
+    }
+    let phrase = first_machine(&a, &s1.url, "alice");
+    let now = chrono::Utc::now().timestamp();
+    let mut login = Login::new("two@example.com", "acct-two");
+    login.iat = now - 3500;
+    login.exp = now + 30;
+    login.refresh_token = mock.account("two@example.com").refresh_token;
+    a.import_login(&login);
+    ok(a.run(&["push"]));
+    ok(join(&b, &s2.url, "alice", &phrase));
+    ok(b.run(&["pull"]));
+    let ca = spawn(&a, &["sync", "refresh", "two@example.com"]);
+    let cb = spawn(&b, &["sync", "refresh", "two@example.com"]);
+    for c in [ca, cb] {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    assert_eq!(mock.count("/oauth/token"), 1);
+    let id = account_ids(&a).pop().unwrap();
+    assert_eq!(vault_refresh_token(&a, &id), "rt_acct-two_2");
+    assert_eq!(vault_refresh_token(&b, &id), "rt_acct-two_2");
+}
+
+#[test]
+fn moving_from_sqlite_to_postgres_keeps_the_key_and_rebuilds_from_the_machines() {
+    let old_env = Env::new();
+    let sqlite = Db::sqlite();
+    let old = server(&old_env, &sqlite, &["alice"]);
+    let a = Env::new();
+    let phrase = first_machine(&a, &old.url, "alice");
+    ok(a.add_api_key("sk-proj-moving-servers-0001"));
+    ok(a.run(&["push"]));
+    let b = Env::new();
+    ok(join(&b, &old.url, "alice", &phrase));
+    ok(b.run(&["pull"]));
+    let kid = status_json(&a)["targets"][0]["key_id"].clone();
+    // The new server starts empty: the admin adds the user there.
+    let new_env = Env::new();
+    let db = Db::postgres().unwrap_or(Db::Sqlite);
+    let new = server(&new_env, &db, &["alice"]);
+    drop(old);
+    // Each machine logs in to the new server; the key stays, the first push rebuilds.
+    let out = ok(login(&a, &new.url, "alice"));
+    assert!(stderr(&out).contains("sync key kid_"), "{}", text(&out));
+    let out = ok(a.run(&["push"]));
+    assert!(
+        stderr(&out).contains("pushed 1 account(s)"),
+        "{}",
+        text(&out)
+    );
+    ok(login(&b, &new.url, "alice"));
+    ok(b.run(&["pull"]));
+    assert_eq!(status_json(&b)["targets"][0]["key_id"], kid);
+    assert_eq!(status_json(&b)["targets"][0]["pending"], 0);
+    assert_eq!(account_ids(&a), account_ids(&b));
+    let api = Api::new(&new.url);
+    let (_, page, h) = api.call(
+        "GET",
+        "/v1/records?since=0",
+        Some(&api.token("alice")),
+        None,
+    );
+    assert_eq!(page["records"].as_array().unwrap().len(), 1);
+    assert_eq!(h["x-cdxs-key-id"], kid.as_str().unwrap());
+}
+
+#[test]
+fn sync_targets_plan_a_pull_and_a_push_and_applying_them_leaves_nothing_to_do() {
+    use cdxs::sync::plan::{self, Direction};
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["alice"]);
+    let a = Env::new();
+    let phrase = first_machine(&a, &s.url, "alice");
+    let b = Env::new();
+    ok(join(&b, &s.url, "alice", &phrase));
+    ok(a.add_api_key("sk-proj-plan-from-a-0001"));
+    ok(a.run(&["push"]));
+    ok(b.add_api_key("sk-proj-plan-from-b-0002"));
+    let declared = vec![cdxs::manifest::SyncTarget {
+        name: "default".into(),
+        url: s.url.clone(),
+        user: "alice".into(),
+        share_accounts: true,
+    }];
+    let mut vault = cdxs::vault::Vault::open(&b.state).unwrap();
+    let seen = plan::observe(&vault, &declared, true).unwrap();
+    let actions = plan::actions(&seen);
+    let addrs: Vec<&str> = actions.iter().map(|a| a.address.as_str()).collect();
+    assert_eq!(addrs, ["sync.default.pull", "sync.default.push"]);
+    assert_eq!(actions[0].direction, Direction::Pull);
+    // Offline, only the push is planned (the server's revision is unknown).
+    let offline = plan::actions(&plan::observe(&vault, &declared, false).unwrap());
+    assert_eq!(offline.len(), 1);
+    assert_eq!(offline[0].direction, Direction::Push);
+    let now = chrono::Utc::now().timestamp();
+    for action in &actions {
+        let said = plan::apply(&mut vault, action, now).unwrap();
+        assert!(!said.contains("sk-proj"), "{said}");
+    }
+    let again = plan::actions(&plan::observe(&vault, &declared, true).unwrap());
+    assert!(again.is_empty(), "{again:?}");
+    drop(vault);
+    ok(a.run(&["pull"]));
+    assert_eq!(account_ids(&a), account_ids(&b));
+    assert_eq!(account_ids(&a).len(), 2);
+}
+
+#[test]
+fn offline_a_machine_refreshes_only_logins_bound_on_it() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let mut s = server(&env, &db, &["alice"]);
+    let mock = MockOpenAi::start();
+    mock.add(MockAccount::new("bound@example.com", "acct-bound"));
+    mock.add(MockAccount::new("free@example.com", "acct-free"));
+    let a = Env::new();
+    a.set_env("CDXS_AUTH_BASE_URL", &mock.auth_base());
+    first_machine(&a, &s.url, "alice");
+    let now = chrono::Utc::now().timestamp();
+    for (email, acct) in [
+        ("bound@example.com", "acct-bound"),
+        ("free@example.com", "acct-free"),
+    ] {
+        let mut login = Login::new(email, acct);
+        login.iat = now - 3500;
+        login.exp = now + 60;
+        login.refresh_token = mock.account(email).refresh_token;
+        a.import_login(&login);
+    }
+    ok(a.run(&["push"]));
+    a.manifest(&format!(
+        "version: 1\naccounts:\n  bound: {{ email: bound@example.com }}\nhomes:\n  default:\n    path: {}\n    account: bound\n",
+        a.default_codex_home().display()
+    ));
+    s.stop();
+    let err = fails(a.run(&["sync", "refresh", "free@example.com"]));
+    assert!(err.contains("cannot reach the sync server"), "{err}");
+    assert!(err.contains("not bound to a home on this machine"), "{err}");
+    assert_eq!(mock.count("/oauth/token"), 0);
+    let out = ok(a.run(&["sync", "refresh", "bound@example.com"]));
+    assert!(
+        stderr(&out).contains("unreachable; refreshed bound@example.com here"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(mock.count("/oauth/token"), 1);
+    // Back online, the new tokens go up with the next push.
+    s.restart();
+    let out = ok(a.run(&["push"]));
+    assert!(
+        stderr(&out).contains("pushed 1 account(s)"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// `sync.targets` are plan actions: `plan` shows a push of what the vault has and the server
+/// has not, `apply` runs it (and then there is nothing to do); on the other machine `plan`
+/// shows the pull and `apply` brings the account; `watch` runs them like any other action.
+#[test]
+fn sync_targets_are_plan_actions_that_apply_and_watch_run() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["alice"]);
+    let manifest = |m: &Env| {
+        m.manifest(&format!(
+            "version: 1\nsync:\n  targets:\n    - name: hs\n      url: {}\n      user: alice\n      share: [accounts]\n",
+            s.url
+        ))
+    };
+    let a = Env::new();
+    manifest(&a);
+    let phrase = first_machine(&a, &s.url, "alice");
+    ok(a.add_api_key("sk-proj-plan-action-0001"));
+    let out = a.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stdout(&out).contains("sync.hs.push"), "{}", text(&out));
+    let out = ok(a.run(&["apply", "--yes"]));
+    assert!(
+        stderr(&out).contains("pushed 1 account(s)"),
+        "{}",
+        text(&out)
+    );
+    let out = a.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let b = Env::new();
+    manifest(&b);
+    ok(join(&b, &s.url, "alice", &phrase));
+    // A joining login pulls nothing by itself: the plan says what a pull brings.
+    let before = account_ids(&b).len();
+    let out = b.run(&["plan", "--json"]);
+    let addresses: Vec<String> = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        ["plan"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["address"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(addresses, ["sync.hs.pull"], "{}", text(&out));
+    ok(b.run(&["apply", "--yes"]));
+    assert_eq!(account_ids(&b).len(), before + 1);
+    assert_eq!(account_ids(&b), account_ids(&a));
+
+    // watch pushes a change made on B, and A's watch pulls it.
+    ok(b.add_api_key("sk-proj-plan-action-0002"));
+    for m in [&b, &a] {
+        m.manifest(&format!(
+            "version: 1\nwatch:\n  interval: 1s\nsync:\n  targets:\n    - name: hs\n      url: {}\n      user: alice\n      share: [accounts]\n",
+            s.url
+        ));
+    }
+    let mut wb = b.spawn(&["watch"], &[("CDXS_NOW", "+0")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut wa = a.spawn(&["watch"], &[("CDXS_NOW", "+0")]);
+    while account_ids(&a).len() < before + 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    for w in [&mut wa, &mut wb] {
+        let _ = Command::new("kill")
+            .args(["-TERM", &w.id().to_string()])
+            .status();
+        let _ = w.wait();
+    }
+    assert_eq!(account_ids(&a), account_ids(&b));
+    assert_eq!(account_ids(&a).len(), before + 2);
+}
