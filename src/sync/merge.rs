@@ -12,47 +12,23 @@
 
 use std::cmp::Ordering;
 
-use chrono::{DateTime, Utc};
-
 use super::record::Plaintext;
 use crate::quota::Quota;
 use crate::vault::{Account, AccountKind};
 
-/// The freshness of one copy of a login's tokens, in sync's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TokenStamp {
-    pub issued_at: Option<i64>,
-    pub last_refresh: Option<DateTime<Utc>>,
-    pub expires_at: Option<i64>,
-}
+/// The freshness of one copy of a login's tokens: the order every copy is compared by
+/// (`auth::freshness`: the issuer's `iat` first), for sync as for harvests and refreshes.
+pub use crate::auth::freshness::Freshness as TokenStamp;
+pub use crate::auth::freshness::compare as token_cmp;
 
 impl TokenStamp {
     pub fn of(a: &Account) -> TokenStamp {
-        TokenStamp {
-            issued_at: a.token_issued_at,
-            last_refresh: a.last_refresh,
-            expires_at: a.access_expires_at,
-        }
+        a.freshness()
     }
 
     pub fn is_known(&self) -> bool {
         self.issued_at.is_some() || self.last_refresh.is_some() || self.expires_at.is_some()
     }
-}
-
-/// `Greater` when `a` is newer: `iat`, then `last_refresh`, then `exp`; a field unknown on
-/// either side is skipped; `Equal` when nothing tells them apart.
-pub fn token_cmp(a: &TokenStamp, b: &TokenStamp) -> Ordering {
-    fn by<T: Ord>(a: Option<T>, b: Option<T>) -> Option<Ordering> {
-        match (a, b) {
-            (Some(x), Some(y)) if x != y => Some(x.cmp(&y)),
-            _ => None,
-        }
-    }
-    by(a.issued_at, b.issued_at)
-        .or_else(|| by(a.last_refresh, b.last_refresh))
-        .or_else(|| by(a.expires_at, b.expires_at))
-        .unwrap_or(Ordering::Equal)
 }
 
 /// The later of two stamps (for the high-water mark).
@@ -259,9 +235,9 @@ mod tests {
     #[test]
     fn issuer_time_decides_before_last_refresh() {
         let mut local = oauth(2000, "rt-local");
-        local.last_refresh = Some(DateTime::from_timestamp(9000, 0).unwrap());
+        local.last_refresh = Some(chrono::DateTime::from_timestamp(9000, 0).unwrap());
         let mut newer = oauth(3000, "rt-remote");
-        newer.last_refresh = Some(DateTime::from_timestamp(100, 0).unwrap());
+        newer.last_refresh = Some(chrono::DateTime::from_timestamp(100, 0).unwrap());
         let l = Local {
             account: Some(&local),
             device_id: "dev-a",
