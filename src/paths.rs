@@ -132,8 +132,23 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 /// Expand `~`, `~/x`, `$VAR` and `${VAR}`; make the result absolute against `base`
-/// (the manifest's folder) or the current folder.
+/// (the manifest's folder) or the current folder. An unset variable is an error.
 pub fn expand(raw: &str, base: Option<&Path>) -> Result<PathBuf> {
+    let (path, unset) = expand_keeping_unset(raw, base)?;
+    match unset.first() {
+        None => Ok(path),
+        Some(name) => Err(
+            Error::user(format!("path `{raw}` uses `${name}`, which is not set")).with_help(
+                format!("set `{name}` in the environment, or write the path out"),
+            ),
+        ),
+    }
+}
+
+/// [`expand`], except that a variable that is not set stays as written (`${NAME}`) and is
+/// named in the list: `validate` checks the file, not the environment it runs in.
+pub fn expand_keeping_unset(raw: &str, base: Option<&Path>) -> Result<(PathBuf, Vec<String>)> {
+    let mut unset = Vec::new();
     let mut text = String::with_capacity(raw.len());
     let rest = if raw == "~" || raw.starts_with("~/") {
         text.push_str(&home_dir()?.to_string_lossy());
@@ -170,21 +185,20 @@ pub fn expand(raw: &str, base: Option<&Path>) -> Result<PathBuf> {
         match std::env::var(&name) {
             Ok(value) => text.push_str(&value),
             Err(_) => {
-                return Err(
-                    Error::user(format!("path `{raw}` uses `${name}`, which is not set"))
-                        .with_help(format!(
-                            "set `{name}` in the environment, or write the path out"
-                        )),
-                );
+                text.push_str(&format!("${{{name}}}"));
+                if !unset.contains(&name) {
+                    unset.push(name);
+                }
             }
         }
     }
     let path = PathBuf::from(text);
-    Ok(match (path.is_absolute(), base) {
+    let path = match (path.is_absolute(), base) {
         (true, _) => normalize(&path),
         (false, Some(base)) => normalize(&base.join(path)),
         (false, None) => absolute(&path),
-    })
+    };
+    Ok((path, unset))
 }
 
 /// The key under which cdxs locks or compares a folder: its resolved path (symlinks

@@ -113,8 +113,19 @@ impl miette::Diagnostic for Shown<'_> {
     }
 }
 
-/// Render an error for a person: message, causes, labelled spans, help line.
-pub fn report(printer: &Printer, err: &Error) {
+/// Render the warnings of a file (`validate`), each with its span and help line.
+pub fn warnings(printer: &Printer, report: &crate::manifest::diagnostics::Report) {
+    let handler = handler(printer);
+    let mut out = String::new();
+    for d in report.diagnostics() {
+        if handler.render_report(&mut out, d).is_err() {
+            out.push_str(&format!("warning: {d}\n"));
+        }
+    }
+    eprint!("{out}");
+}
+
+fn handler(printer: &Printer) -> miette::GraphicalReportHandler {
     use miette::{GraphicalReportHandler, GraphicalTheme};
     let theme = if printer.color_stderr() {
         GraphicalTheme::unicode()
@@ -131,7 +142,12 @@ pub fn report(printer: &Printer, err: &Error) {
     } else {
         usize::MAX / 2
     };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(width);
+    GraphicalReportHandler::new_themed(theme).with_width(width)
+}
+
+/// Render an error for a person: message, causes, labelled spans, help line.
+pub fn report(printer: &Printer, err: &Error) {
+    let handler = handler(printer);
     let mut out = String::new();
     if let Error::Plan { errors } = err {
         out.push_str(&crate::output::views::plan::render_plan_errors(
@@ -149,9 +165,10 @@ pub fn report(printer: &Printer, err: &Error) {
             out.push('\n');
         }
         out.push_str(&format!(
-            "error: `{}` has {} problems; fix them, then run `cdxs validate` again\n",
+            "error: `{}` has {} problems; {}\n",
             report.file(),
-            report.len()
+            report.len(),
+            report.next()
         ));
     } else {
         let shown = Shown {

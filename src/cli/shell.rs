@@ -53,32 +53,59 @@ impl Shell {
         }
     }
 
-    /// The manifest, for commands that need one (`plan`, `apply`, `home ...`).
+    /// The manifest, for commands that need one (`plan`, `apply`, `home ...`): every
+    /// variable its paths use must be set.
     pub fn require_manifest(&self) -> Result<Manifest> {
-        manifest::require(self.settings.manifest_flag())
+        let m = manifest::require(self.settings.manifest_flag())?;
+        m.require_expanded()?;
+        Ok(m)
     }
 
-    /// The manifest if there is one (a named file that is missing or bad is an error).
+    /// The manifest if there is one (a named file that is missing or bad is an error), for
+    /// commands that use its homes: every variable its paths use must be set.
     pub fn manifest(&self) -> Result<Option<Manifest>> {
+        let m = self.manifest_file()?;
+        if let Some(m) = &m {
+            m.require_expanded()?;
+        }
+        Ok(m)
+    }
+
+    /// The manifest as a file (`validate`, aliases, sync targets): paths may use variables
+    /// that are not set here.
+    pub fn manifest_file(&self) -> Result<Option<Manifest>> {
         manifest::optional(self.settings.manifest_flag())
     }
 
     /// For commands that use the manifest only for aliases (`list`, `quota`, `account ...`):
     /// a named manifest that does not exist yet is a one-line note, not an error.
     pub fn manifest_for_aliases(&self) -> Result<Option<Manifest>> {
-        match self.manifest() {
+        match self.manifest_file() {
             Err(Error::NoManifest {
                 path,
                 explicit: true,
             }) => {
-                self.printer.status(format!(
-                    "note: {} does not exist yet (`cdxs init` creates it); working from the vault",
-                    crate::error::tick(&path)
-                ));
+                self.note_missing(&path);
                 Ok(None)
             }
             other => other,
         }
+    }
+
+    /// For listings that never read the manifest (`show`, `account list|current`): the same
+    /// one-line note as the others when the named one does not exist yet.
+    pub fn note_missing_manifest(&self) {
+        let at = crate::paths::manifest_location(self.settings.manifest_flag());
+        if at.explicit && !at.exists {
+            self.note_missing(&at.path);
+        }
+    }
+
+    fn note_missing(&self, path: &Path) {
+        self.printer.status(format!(
+            "note: {} does not exist yet (`cdxs init` creates it); working from the vault",
+            crate::error::tick(path)
+        ));
     }
 
     /// Live progress on this terminal.
@@ -90,12 +117,12 @@ impl Shell {
         }
     }
 
-    /// Ask for `yes` on a terminal; refuse without one.
     /// The vault (through the engine, which opened it).
     pub fn vault(&mut self) -> Result<&mut crate::vault::Vault> {
         Ok(&mut self.engine()?.vault)
     }
 
+    /// Ask for `yes` on a terminal; refuse without one.
     pub fn confirm(&self, question: &str, what: &str) -> Result<bool> {
         crate::output::confirm(question, what)
     }

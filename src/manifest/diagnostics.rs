@@ -13,6 +13,8 @@ pub struct Problem {
     pub message: String,
     pub labels: Vec<(SourceSpan, String)>,
     pub help: Option<String>,
+    /// A warning: the file is valid, but something needs doing before it is used.
+    pub warning: bool,
 }
 
 impl Problem {
@@ -21,6 +23,14 @@ impl Problem {
             message: message.into(),
             labels: Vec::new(),
             help: None,
+            warning: false,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Problem {
+            warning: true,
+            ..Problem::new(message)
         }
     }
 
@@ -51,6 +61,14 @@ impl fmt::Display for Located {
 impl std::error::Error for Located {}
 
 impl Diagnostic for Located {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.problem.warning {
+            miette::Severity::Warning
+        } else {
+            miette::Severity::Error
+        })
+    }
+
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.problem
             .help
@@ -80,6 +98,8 @@ impl Diagnostic for Located {
 pub struct Report {
     file: String,
     items: Vec<Located>,
+    /// What to do once the problems are fixed (default: run `cdxs validate` again).
+    next: Option<String>,
 }
 
 impl Report {
@@ -98,6 +118,7 @@ impl Report {
         ));
         Report {
             file,
+            next: None,
             items: problems
                 .into_iter()
                 .map(|p| Located {
@@ -105,6 +126,7 @@ impl Report {
                         message: clean(&p.message),
                         labels: p.labels.into_iter().map(|(s, t)| (s, clean(&t))).collect(),
                         help: p.help.as_deref().map(clean),
+                        warning: p.warning,
                     },
                     source: Some(source.clone()),
                 })
@@ -136,6 +158,23 @@ impl Report {
         self.items.len()
     }
 
+    /// The same problems, each an error (a warning of `validate` that stops `plan`).
+    pub fn as_errors(&self) -> Report {
+        let mut r = self.clone();
+        for i in &mut r.items {
+            i.problem.warning = false;
+        }
+        r.next = Some("set the variables where this command runs, then run it again".into());
+        r
+    }
+
+    /// What to do once the problems are fixed.
+    pub fn next(&self) -> &str {
+        self.next
+            .as_deref()
+            .unwrap_or("fix them, then run `cdxs validate` again")
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
@@ -163,9 +202,7 @@ impl Report {
     pub fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         match self.single() {
             Some(one) => one.help(),
-            None => Some(Box::new(
-                "fix the problems above, then run `cdxs validate` again",
-            )),
+            None => Some(Box::new(self.next())),
         }
     }
 

@@ -17,7 +17,7 @@ mod tree;
 mod validate;
 pub mod values;
 
-pub use load::{load, optional, parse, require};
+pub use load::{is_yaml_name, load, optional, parse, require};
 pub use model::{Strategy, WatchApply};
 pub use values::{Duration, Percent};
 
@@ -36,6 +36,37 @@ pub struct Manifest {
     pub watch: Watch,
     /// `backups:`: how long backups are kept.
     pub backups: crate::backup::Retention,
+    /// What `validate` warns about (the file is valid; plan and apply stop on these).
+    pub warnings: Vec<diagnostics::Problem>,
+    /// Variables its paths use that are not set here (those paths keep `${NAME}`).
+    pub unset: Vec<String>,
+}
+
+impl Manifest {
+    /// The warnings, rendered against the file.
+    pub fn warnings_report(&self) -> diagnostics::Report {
+        diagnostics::Report::new(
+            self.path.display().to_string(),
+            self.text.as_str(),
+            self.warnings.clone(),
+        )
+    }
+
+    /// Plan, apply and every command that uses the homes' paths need every variable in
+    /// them: the warnings of `validate` are errors there.
+    pub fn require_expanded(&self) -> crate::error::Result<()> {
+        if self.unset.is_empty() {
+            return Ok(());
+        }
+        let report = self.warnings_report().as_errors();
+        Err(crate::error::Error::Diagnostics(Box::new(
+            if is_yaml_name(&self.path) {
+                report
+            } else {
+                report.without_source()
+            },
+        )))
+    }
 }
 
 /// How the manifest names an account.

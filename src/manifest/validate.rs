@@ -19,6 +19,10 @@ struct Checker<'a> {
     /// The manifest's path, for problems that must not show a snippet.
     file: String,
     problems: Vec<Problem>,
+    /// Things to fix before plan and apply (they stop those, not `validate`).
+    warnings: Vec<Problem>,
+    /// Variables in paths that are not set here.
+    unset: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -28,6 +32,38 @@ impl Checker<'_> {
 
     fn push(&mut self, p: Problem) {
         self.problems.push(p);
+    }
+
+    /// Expand a path of the file. A variable that is not set here is a warning (CI sets
+    /// `$CI_PROJECT_DIR` where it runs plan; validate checks the file, on any machine) and
+    /// stays in the path as written; anything else wrong with it is a problem.
+    fn path(&mut self, value: &Spanned<String>, base: &Path, what: &str) -> Option<PathBuf> {
+        let at = self.at(value);
+        match crate::paths::expand_keeping_unset(&value.value, Some(base)) {
+            Ok((path, unset)) => {
+                for var in unset {
+                    self.warnings.push(
+                        Problem::warning(format!("{what} uses `${var}`, which is not set here"))
+                            .label(at, format!("`${var}` is not set"))
+                            .help(format!(
+                                "set `{var}` where `cdxs plan` and `apply` run (they stop until it is), or write the path out"
+                            )),
+                    );
+                    if !self.unset.contains(&var) {
+                        self.unset.push(var);
+                    }
+                }
+                Some(path)
+            }
+            Err(e) => {
+                self.push(
+                    Problem::new(format!("cannot expand {what}"))
+                        .label(at, e.to_string())
+                        .help("write the path out"),
+                );
+                None
+            }
+        }
     }
 
     /// Names are used in addresses (`home.<name>.auth`): keep them simple.
@@ -73,6 +109,8 @@ pub fn validate(
         text,
         file: crate::paths::display(path),
         problems: Vec::new(),
+        warnings: Vec::new(),
+        unset: Vec::new(),
     };
     if raw.version.value != 1 {
         let at = c.at(&raw.version);
@@ -143,16 +181,12 @@ pub fn validate(
     for (name, home) in &raw.homes {
         c.check_name("home", name);
         let path_at = c.at(&home.value.path);
-        let path = match crate::paths::expand(&home.value.path.value, Some(base)) {
-            Ok(p) => p,
-            Err(e) => {
-                c.push(
-                    Problem::new(format!("cannot expand the path of home `{}`", name.value))
-                        .label(path_at, e.to_string())
-                        .help("set the variable, or write the path out"),
-                );
-                continue;
-            }
+        let Some(path) = c.path(
+            &home.value.path,
+            base,
+            &format!("the path of home `{}`", name.value),
+        ) else {
+            continue;
         };
         if let Some(first) = by_path.insert(path.clone(), path_at) {
             c.push(
@@ -327,6 +361,8 @@ pub fn validate(
     Ok(Manifest {
         path: path.to_path_buf(),
         text: text.to_string(),
+        warnings: c.warnings,
+        unset: c.unset,
         accounts,
         pools,
         homes,
@@ -477,21 +513,11 @@ fn account_ref(
                 base_url: a.base_url.as_ref().map(|b| b.value.trim().to_string()),
             }
         }
-        _ => match crate::paths::expand(v, Some(base)) {
-            Ok(p) => AccountRef::AuthFile(p),
-            Err(e) => {
-                let at = c.at(value);
-                c.push(
-                    Problem::new(format!(
-                        "cannot expand the auth file path of `{}`",
-                        name.value
-                    ))
-                    .label(at, e.to_string())
-                    .help("set the variable, or write the path out"),
-                );
-                return None;
-            }
-        },
+        _ => AccountRef::AuthFile(c.path(
+            value,
+            base,
+            &format!("the auth file path of `{}`", name.value),
+        )?),
     })
 }
 

@@ -143,6 +143,8 @@ fn schema_file_is_up_to_date() {
     assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
 }
 
+/// Every shipped example validates in a clean environment (a laptop, a pre-commit hook):
+/// validation checks the file, not the machine.
 #[test]
 fn every_example_validates() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
@@ -151,17 +153,60 @@ fn every_example_validates() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let env = Env::new();
-            let out = env
-                .cdxs()
-                .env("CI_PROJECT_DIR", env.path("ci"))
-                .args(["-f", path.to_str().unwrap(), "validate"])
-                .output()
-                .unwrap();
+            let out = env.run(&["-f", path.to_str().unwrap(), "validate"]);
             assert!(out.status.success(), "{}: {}", path.display(), text(&out));
             n += 1;
         }
     }
     assert!(n >= 3, "expected at least three examples, found {n}");
+}
+
+/// An unset variable in a path: a warning in `validate` (its name, where, what to do), an
+/// error in `plan`, `apply` and the commands that use the homes; set, all is well.
+#[test]
+fn an_unset_variable_in_a_path_warns_in_validate_and_stops_plan() {
+    let env = Env::new();
+    env.manifest(
+        "version: 1\naccounts:\n  ci: { api_key_env: OPENAI_API_KEY }\nhomes:\n  ci:\n    path: $CDXS_TEST_PROJECT/.codex-ci\n    account: ci\n",
+    );
+    let out = env.run(&["validate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("uses `$CDXS_TEST_PROJECT`, which is not set here"),
+        "{err}"
+    );
+    assert!(
+        err.contains("set `CDXS_TEST_PROJECT` where `cdxs plan`"),
+        "{err}"
+    );
+    assert!(err.contains("cdxs.yaml:6:"), "names the line: {err}");
+    assert!(err.contains("1 warning(s)"), "{err}");
+    for args in [
+        &["plan"][..],
+        &["apply", "--yes"],
+        &["status"],
+        &["session", "list", "--all-homes"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(code(&out), 1, "{args:?}: {}", text(&out));
+        assert!(
+            stderr(&out).contains("`$CDXS_TEST_PROJECT`, which is not set here"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    // Commands that use the manifest only for aliases still work.
+    assert!(env.run(&["account", "list"]).status.success());
+    let out = env
+        .cdxs()
+        .env("CDXS_TEST_PROJECT", env.path("project"))
+        .env("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+        .args(["plan"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout(&out).contains("project/.codex-ci"), "{}", text(&out));
 }
 
 #[test]
@@ -185,6 +230,68 @@ fn commands_without_a_manifest_name_init() {
     let out = env.run(&["-f", "/nope/cdxs.yaml", "plan"]);
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("/nope/cdxs.yaml"), "{}", text(&out));
+}
+
+/// One rule for a named manifest (`-f`, `CDXS_MANIFEST`) that does not exist yet: commands
+/// that use it only for aliases say so in one line and work on the vault; commands that
+/// need it fail with the `cdxs init` hint.
+#[test]
+fn a_named_manifest_that_does_not_exist_yet_one_rule_per_group() {
+    let env = Env::new();
+    let id = env.add_api_key_id("sk-proj-aliases-only-0001");
+    assert!(env.run(&["switch", &id]).status.success());
+    let missing = env.path("not-yet/cdxs.yaml");
+    let run = |args: &[&str]| {
+        env.cdxs()
+            .env("CDXS_MANIFEST", &missing)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["list"][..],
+        &["show"],
+        &["quota", "--all"],
+        &["account", "list"],
+        &["account", "show", &id],
+        &["account", "current"],
+        &["session", "list"],
+        &["session", "trash-list"],
+        &["session", "visibility", "check"],
+    ] {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        let notes = stderr(&out).matches("does not exist yet").count();
+        assert_eq!(notes, 1, "{args:?}: one note: {}", text(&out));
+    }
+    let out = run(&["refresh-token", &id]);
+    assert!(
+        stderr(&out).contains("does not exist yet"),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr(&out).contains("API key"), "{}", text(&out));
+    for args in [
+        &["plan"][..],
+        &["apply", "--yes"],
+        &["switch", &id],
+        &["home", "list"],
+        &["run", "--home", "work", "--", "true"],
+        &["session", "list", "--home", "work"],
+    ] {
+        let out = run(args);
+        assert_eq!(code(&out), 1, "{args:?}: {}", text(&out));
+        assert!(
+            stderr(&out).contains("cdxs init"),
+            "{args:?}: {}",
+            text(&out)
+        );
+        assert!(
+            stderr(&out).contains("not-yet/cdxs.yaml"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
 }
 
 #[test]

@@ -151,6 +151,7 @@ pub fn list(sh: &mut Shell, args: ListArgs) -> Result<Exit> {
 
 /// `show`, `account list`: from the vault, never the network.
 pub fn show_all(sh: &mut Shell, args: ShowArgs) -> Result<Exit> {
+    sh.note_missing_manifest();
     listing(sh, args.json)
 }
 
@@ -175,6 +176,7 @@ fn show(sh: &mut Shell, query: &str, json: bool) -> Result<Exit> {
 }
 
 fn current(sh: &mut Shell, json: bool, codex_home: Option<PathBuf>) -> Result<Exit> {
+    sh.note_missing_manifest();
     let home = match codex_home {
         Some(h) => paths::absolute(&h),
         None => paths::default_codex_home()?,

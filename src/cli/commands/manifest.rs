@@ -8,14 +8,29 @@ use crate::output::sanitize;
 use crate::reconcile::observe::Scope;
 use crate::vault::Account;
 
+/// The file only: a variable its paths use that is not set here is a warning (plan and
+/// apply, where it must be set, stop on it).
 pub fn validate(sh: &mut Shell) -> Result<Exit> {
-    let m = sh.require_manifest()?;
+    let m = manifest::require(sh.settings.manifest_flag())?;
+    if !m.warnings.is_empty() {
+        let report = m.warnings_report();
+        let report = if manifest::is_yaml_name(&m.path) {
+            report
+        } else {
+            report.without_source()
+        };
+        crate::cli::error::warnings(&sh.printer, &report);
+    }
     sh.printer.status(format!(
-        "`{}` is valid: {} accounts, {} pools, {} homes",
+        "`{}` is valid: {} accounts, {} pools, {} homes{}",
         crate::paths::display(&m.path),
         m.accounts.len(),
         m.pools.len(),
-        m.homes.len()
+        m.homes.len(),
+        match m.warnings.len() {
+            0 => String::new(),
+            n => format!(" ({n} warning(s) above: `plan` and `apply` stop until they are fixed)"),
+        }
     ));
     Ok(Exit::Success)
 }

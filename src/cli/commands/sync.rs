@@ -173,7 +173,7 @@ fn login(
     device: Option<String>,
     target: Option<String>,
 ) -> Result<Exit> {
-    let manifest = sh.manifest()?;
+    let manifest = sh.manifest_file()?;
     let declared = manifest.map(|m| m.sync).unwrap_or_default();
     let (target, server, user) = ops::login_target(&declared, target, server, user)?;
     let mut stdin = Stdin::new();

@@ -201,6 +201,7 @@ impl Engine {
         req: &Request,
         progress: &mut dyn Progress,
     ) -> Result<Plan> {
+        m.require_expanded()?;
         let o = self.observe(m, &req.scope, progress)?;
         let mut plan = super::plan::plan(m, &o, &self.plan_inputs());
         plan.retain_targets(&req.targets);
@@ -225,6 +226,7 @@ impl Engine {
         opts: ApplyOptions,
         progress: &mut dyn Progress,
     ) -> Result<Applied> {
+        m.require_expanded()?;
         let mut plan = plan;
         let sync = sync_actions::take_sync(&mut plan);
         let mut pulled = self.run_sync(&sync, Direction::Pull, progress)?;
@@ -324,6 +326,7 @@ impl Engine {
         scope: Scope,
         progress: &mut dyn Progress,
     ) -> Result<Option<Applied>> {
+        m.require_expanded()?;
         let mut targets: Vec<String> = homes.iter().map(|h| format!("home.{h}")).collect();
         let req = Request {
             scope: Scope {

@@ -204,12 +204,25 @@ pub fn run(sh: &mut Shell, cmd: SessionCommand) -> Result<Exit> {
 /// The homes a session command works on (`all`: every home unless one is named, for
 /// commands that look a thread up by id anywhere).
 fn homes(sh: &Shell, arg: &HomesArg, all: bool) -> Result<Vec<HomeRef>> {
-    let m = sh.manifest()?;
+    let m = manifest(sh, arg)?;
     select::session_homes(
         m.as_ref(),
         &arg.selection(all),
         &crate::paths::default_codex_home()?,
     )
+}
+
+/// The manifest of a session command. Without `--home` it only adds homes: a named one
+/// that does not exist yet is a note, as for the other commands that can do without it.
+fn manifest(sh: &Shell, arg: &HomesArg) -> Result<Option<crate::manifest::Manifest>> {
+    if arg.home.is_some() {
+        return sh.manifest();
+    }
+    let m = sh.manifest_for_aliases()?;
+    if let Some(m) = &m {
+        m.require_expanded()?;
+    }
+    Ok(m)
 }
 
 /// Print what the structural gate says about the homes a command is about to write.

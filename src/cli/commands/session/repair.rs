@@ -1,6 +1,6 @@
 //! `session visibility` and `session sync-threads`: fixes Codex's thread list needs.
 
-use super::{HomesArg, gate_notes, homes};
+use super::{HomesArg, gate_notes, homes, manifest};
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::output::views::sessions::{Copies, HomeIssues, Visibility};
@@ -63,7 +63,7 @@ pub fn visibility(
 }
 
 pub fn sync_threads(sh: &mut Shell, arg: &HomesArg, dry_run: bool, json: bool) -> Result<Exit> {
-    let m = sh.manifest()?;
+    let m = manifest(sh, arg)?;
     let named = arg.all_homes || arg.home.is_some() || arg.codex_home.is_some();
     let homes: Vec<HomeRef> = match &m {
         Some(m) if !named && !m.sessions.share_threads.is_empty() => m
