@@ -38,7 +38,9 @@ fn main() {
         let mut a = MockAccount::new(email, id);
         a.plan = plan.into();
         a.ttl = TEN_DAYS;
-        a.usage = Some(usage(five, week));
+        let mut u = usage(five, week);
+        u["plan_type"] = plan.into();
+        a.usage = Some(u);
         mock.add(a);
         let path = out.join(file);
         let written = std::fs::write(&path, mock.auth_json(email)).and_then(|()| {

@@ -77,8 +77,11 @@ if [ -x "$CODEX" ]; then
   step env CODEX_HOME="$HOME/codex-homes/work" "$CODEX" login status
 fi
 
+say "one ChatGPT login lives in one home (Codex rotates its refresh token): cdxs refuses a second"
+step "$CDXS" switch me@corp.example --home default || true
 say "switch edits the manifest and the home in one generation; rollback undoes it from backups"
-step "$CDXS" switch me@corp.example --home default
+KEY=$("$CDXS" account list --json | python3 -c 'import json,sys; print(next(a["id"] for a in json.load(sys.stdin)["accounts"] if a["kind"] == "apikey"))')
+step "$CDXS" switch "$KEY" --home default
 step "$CDXS" account current
 step "$CDXS" history
 step "$CDXS" rollback --yes
@@ -104,7 +107,7 @@ if [ -x "$CODEX" ]; then
   step "$CDXS" session trash-list
   step "$CDXS" session restore "$ID"
   step "$CDXS" session visibility check --home scratch
-  say "and Codex itself still lists all three threads:"
+  say "how many threads Codex itself lists in that home (its app-server, thread/list):"
   step env CODEX_HOME="$S" python3 "$ROOT/scripts/codex_thread_list.py" "$CODEX"
 fi
 
