@@ -34,6 +34,8 @@ time_cmd() {
 
 echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "runs per figure: $RUNS"
+# What `cargo install --path .` installs (target: under 25 MB, stripped).
+echo "release binary: $(stat -c %s "$CDXS") bytes ($(du -h "$CDXS" | cut -f1))"
 
 for section in $SECTIONS; do
   case $section in

@@ -141,6 +141,15 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+    /// Write man pages: `cdxs.1` and one per subcommand (`cdxs-plan.1`, ...)
+    #[command(
+        after_help = "Examples:\n  cdxs man --dir ~/.local/share/man/man1 && man cdxs\n  cdxs man > cdxs.1                 # the main page only, on stdout"
+    )]
+    Man {
+        /// Write every page into this folder (default: the main page on stdout)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -241,5 +250,28 @@ fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
             sh.printer.out_raw(String::from_utf8_lossy(&out));
             Ok(Exit::Success)
         }
+        Command::Man { dir } => man(sh, dir),
     }
+}
+
+/// Man pages from the same definitions as `--help` (clap_mangen).
+fn man(sh: &Shell, dir: Option<std::path::PathBuf>) -> Result<Exit> {
+    let cmd = Cli::command();
+    let Some(dir) = dir else {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .render(&mut out)
+            .map_err(|e| crate::error::Error::io("cannot render the man page", e))?;
+        sh.printer.out_raw(String::from_utf8_lossy(&out));
+        return Ok(Exit::Success);
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| crate::error::Error::io(format!("cannot create {}", dir.display()), e))?;
+    clap_mangen::generate_to(cmd, &dir)
+        .map_err(|e| crate::error::Error::io(format!("cannot write into {}", dir.display()), e))?;
+    sh.printer.status(format!(
+        "wrote the man pages into `{}`; `man cdxs` finds them when it is on MANPATH",
+        crate::paths::display(&dir)
+    ));
+    Ok(Exit::Success)
 }

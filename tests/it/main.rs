@@ -11,6 +11,7 @@ mod bad_input;
 mod crash;
 mod doctor;
 mod hostile;
+mod install;
 mod manifest;
 #[path = "../support/mock_openai.rs"]
 mod mock_openai;
