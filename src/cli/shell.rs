@@ -153,8 +153,12 @@ impl Shell {
             Switched::Manifest {
                 home,
                 alias,
+                edit,
                 applied,
             } => {
+                if let Some(d) = edit {
+                    p.status(crate::output::views::plan::render_diff(d, p, "  ").trim_end());
+                }
                 if let Some(a) = applied {
                     crate::output::views::report::applied(p, a, false);
                 }

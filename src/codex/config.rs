@@ -40,6 +40,8 @@ pub struct ConfigObs {
     pub credentials_store: Option<String>,
     /// Why the file could not be read or parsed.
     pub error: Option<String>,
+    /// Its text (bounded), for the diff a plan shows of an edit.
+    pub text: Option<String>,
 }
 
 pub fn observe(home: &Path) -> ConfigObs {
@@ -53,6 +55,7 @@ pub fn observe(home: &Path) -> ConfigObs {
         Ok(Some(bytes)) => {
             let mut obs = parse(&bytes);
             obs.fingerprint = Some(fingerprint(&bytes));
+            obs.text = String::from_utf8(bytes).ok();
             obs
         }
     }
@@ -79,6 +82,7 @@ fn parse(bytes: &[u8]) -> ConfigObs {
         base_url: string(BASE_URL_KEY),
         credentials_store: string("cli_auth_credentials_store").filter(|s| s != "file"),
         error: None,
+        text: None,
     }
 }
 

@@ -48,6 +48,8 @@ pub struct FileChange {
     pub backup: Option<PathBuf>,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// What changed in it, for people (redacted).
+    pub diff: Option<super::text_diff::TextDiff>,
 }
 
 /// One action's outcome, for the person.

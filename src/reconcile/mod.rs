@@ -20,6 +20,7 @@ pub mod plan_file;
 pub mod rollback;
 mod sessions_obs;
 pub mod status;
+pub mod text_diff;
 pub mod watch;
 
 pub use observe::Observed;
@@ -202,6 +203,9 @@ pub struct Change {
     pub before: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// The file's diff, where cdxs edits a text file people edit too (config.toml).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<text_diff::TextDiff>,
 }
 
 /// A file changed outside cdxs since cdxs last wrote it.

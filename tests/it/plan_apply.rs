@@ -308,6 +308,19 @@ fn switch_and_home_commands_edit_the_manifest_in_place() {
     // switch to an account without an alias: the alias is added, comments survive
     let out = env.run(&["switch", "cid@example.com", "--home", "side"]);
     assert!(out.status.success(), "{}", text(&out));
+    // The edit is shown as a diff of cdxs.yaml.
+    let said = stderr(&out);
+    assert!(
+        said.contains("--- ") && said.contains("cdxs.yaml"),
+        "{said}"
+    );
+    assert!(said.contains("-    account: bob"), "{said}");
+    assert!(said.contains("+    account: cid"), "{said}");
+    assert!(
+        said.contains("+  cid: { email: cid@example.com }"),
+        "{said}"
+    );
+    assert!(said.contains("   # a comment that must survive"), "{said}");
     let m = env.manifest_text();
     assert!(m.contains("  cid: { email: cid@example.com }\n"), "{m}");
     assert!(
@@ -343,8 +356,13 @@ fn switch_and_home_commands_edit_the_manifest_in_place() {
     let out = env.run(&["home", "list", "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["homes"].as_array().unwrap().len(), 4);
-    let out = env.run(&["home", "remove", "new"]);
+    let out = env.run(&["--color", "always", "home", "remove", "new"]);
     assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("\u{1b}[31m-  new:"),
+        "removed lines in red on a terminal: {}",
+        text(&out)
+    );
     assert!(!env.manifest_text().contains("new:"));
     assert!(new_home.join("auth.json").exists(), "the folder is kept");
     let out = env.run(&["home", "path", "nwe"]);

@@ -168,6 +168,20 @@ fn an_api_key_base_url_reaches_codex_through_config_toml(codex: PathBuf) {
     let shown = text(&out);
     assert!(shown.contains("home.proxied.base_url"), "{shown}");
     assert!(!shown.contains("sk-proxy-secret"), "{shown}");
+    // A real diff of config.toml: the file, a hunk, the added line, context around it.
+    assert!(
+        shown.contains("--- ") && shown.contains("config.toml"),
+        "{shown}"
+    );
+    assert!(shown.contains("@@ "), "{shown}");
+    assert!(
+        shown.contains(&format!("+openai_base_url = \"{}\"", mock.url)),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(" model_provider = \"openai\""),
+        "context lines: {shown}"
+    );
     let out = env.run(&["apply", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     let config = std::fs::read_to_string(home.join("config.toml")).unwrap();

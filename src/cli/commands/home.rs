@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::manifest::{self, Binding, edit, select};
-use crate::output::views::View;
+use crate::output::views::{self, View};
 use crate::output::{Printer, Table};
 use crate::paths;
 use crate::reconcile::engine::{SwitchTo, Target};
@@ -122,6 +122,7 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
             let shown = paths::display(&paths::absolute(&path));
             let mut text = edit::add_home(&m.text, &name, &shown, None)?;
             let mut bar = sh.progress("home create");
+            let printer = sh.printer.clone();
             let engine = sh.engine()?;
             if let Some(query) = account {
                 let all = engine.vault.accounts()?;
@@ -131,6 +132,9 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
                 text = engine.bind_text(&with_home, &name, &named)?.0;
             }
             let (edited, extra) = engine.edit_manifest(&m, &text, Some(&name))?;
+            if let Some(d) = extra.first().and_then(|c| c.diff.as_ref()) {
+                printer.status(views::plan::render_diff(d, &printer, "  ").trim_end());
+            }
             let applied = engine.converge(
                 &edited,
                 std::slice::from_ref(&name),
@@ -166,6 +170,12 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
             let name = select::require_home(&m, &name)?;
             let text = edit::remove_home(&m.text, &name)?;
             manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
+            if let Some(d) =
+                crate::reconcile::text_diff::between(&paths::display(&m.path), &m.text, &text)
+            {
+                sh.printer
+                    .status(views::plan::render_diff(&d, &sh.printer, "  ").trim_end());
+            }
             let mut backups = crate::backup::Backups::new(&sh.state_dir()?, "manifest");
             edit::write(&m.path, &text, &mut backups)?;
             sh.printer.status(format!(

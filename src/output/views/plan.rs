@@ -147,8 +147,35 @@ fn render_action(out: &mut String, a: &Action, p: &Printer) {
             }
             (None, None) => {}
         }
+        if let Some(d) = &c.diff {
+            out.push_str(&render_diff(d, p, "        "));
+        }
     }
     out.push('\n');
+}
+
+/// A file's diff as a person reads it: the file, then the hunks, colored on a terminal.
+pub fn render_diff(d: &crate::reconcile::text_diff::TextDiff, p: &Printer, indent: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{indent}{}",
+        p.dim(&format!("--- {}", sanitize(&d.file)))
+    );
+    for line in &d.lines {
+        let shown = sanitize(line);
+        let painted = if line.starts_with("@@") {
+            p.dim(&shown)
+        } else if line.starts_with('+') {
+            p.green(&shown)
+        } else if line.starts_with('-') {
+            p.red(&shown)
+        } else {
+            shown.into_owned()
+        };
+        let _ = writeln!(out, "{indent}{painted}");
+    }
+    out
 }
 
 /// Errors of a plan, one block each.

@@ -23,6 +23,8 @@ pub enum Switched {
     Manifest {
         home: String,
         alias: String,
+        /// The edit of cdxs.yaml (`None`: it already said so).
+        edit: Option<crate::reconcile::text_diff::TextDiff>,
         applied: Option<Box<Applied>>,
     },
     /// No manifest home: the account was written into the folder.
@@ -225,6 +227,7 @@ impl Engine {
         };
         let (text, alias) = self.bind_text(m, &home, &named)?;
         let (edited, extra) = self.edit_manifest(m, &text, Some(&home))?;
+        let edit = extra.first().and_then(|c| c.diff.clone());
         let applied = self.converge(
             &edited,
             std::slice::from_ref(&home),
@@ -236,6 +239,7 @@ impl Engine {
         Ok(Switched::Manifest {
             home,
             alias,
+            edit,
             applied: applied.map(Box::new),
         })
     }

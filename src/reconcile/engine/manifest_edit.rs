@@ -54,6 +54,11 @@ impl Engine {
                 backup,
                 before: Some(fingerprint(m.text.as_bytes())),
                 after: Some(fingerprint(new_text.as_bytes())),
+                diff: crate::reconcile::text_diff::between(
+                    &crate::paths::display(&m.path),
+                    &m.text,
+                    new_text,
+                ),
             }],
         ))
     }

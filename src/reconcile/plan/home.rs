@@ -281,6 +281,7 @@ impl Planner<'_> {
                 field: "account".into(),
                 before: describe_auth(&obs.auth, self.o),
                 after: Some(after),
+                diff: None,
             }],
             op: Op::WriteAuth {
                 home: home.name.clone(),
@@ -352,6 +353,7 @@ impl Planner<'_> {
                 field: "openai_base_url".into(),
                 before: have.map(config::display_url),
                 after: url.as_deref().map(config::display_url),
+                diff: self.config_diff(home, obs, url.as_deref()),
             }],
             op: Op::SetBaseUrl {
                 home: home.name.clone(),
@@ -360,6 +362,23 @@ impl Planner<'_> {
                 expect: obs.config.fingerprint.clone(),
             },
         });
+    }
+
+    /// What setting `openai_base_url` does to the home's config.toml, as a diff (from the
+    /// text observed; the same edit apply makes).
+    fn config_diff(
+        &self,
+        home: &Home,
+        obs: &HomeObs,
+        url: Option<&str>,
+    ) -> Option<crate::reconcile::text_diff::TextDiff> {
+        let old = obs.config.text.as_deref().unwrap_or("");
+        let new = config::with_base_url(old, url).ok()?;
+        crate::reconcile::text_diff::between(
+            &self.shown(&config::config_path(&home.path)),
+            old,
+            &new,
+        )
     }
 
     /// A file cdxs wrote that now holds something else (not just newer tokens).
