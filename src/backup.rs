@@ -157,6 +157,22 @@ const MAX_SEARCHED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Backup files that hold an account's secrets: any file containing one of `secrets`
 /// (an API key, a token), and any `auth.json` whose login is `account_id` (older, rotated
+/// [`holding`] the key or any token of `account`.
+pub fn holding_account(state_dir: &Path, account: &crate::vault::Account) -> Vec<PathBuf> {
+    let mut secrets: Vec<&str> = Vec::new();
+    if let Some(k) = &account.api_key {
+        secrets.push(k.expose());
+    }
+    if let Some(t) = &account.tokens {
+        secrets.extend([
+            t.id_token.expose(),
+            t.access_token.expose(),
+            t.refresh_token.expose(),
+        ]);
+    }
+    holding(state_dir, &secrets, &account.id)
+}
+
 /// copies of the same login hold tokens the vault no longer has).
 pub fn holding(state_dir: &Path, secrets: &[&str], account_id: &str) -> Vec<PathBuf> {
     let needles: Vec<&[u8]> = secrets

@@ -206,6 +206,102 @@ fn account(entry: &Value, now: i64) -> std::result::Result<LegacyAccount, String
     })
 }
 
+/// What [`declare_homes`] did to the manifest text.
+pub struct Declared {
+    pub text: String,
+    /// Names of the homes added.
+    pub added: Vec<String>,
+    /// Homes not declared, and why (for people).
+    pub warnings: Vec<String>,
+}
+
+/// The older tool's homes declared in manifest `text` (at `path`), with their bindings:
+/// an alias for the bound account, unless that login is bound elsewhere already. Homes
+/// already declared (same folder) are skipped; Windows paths are left to the person.
+pub fn declare_homes(
+    text: &str,
+    path: &std::path::Path,
+    store: &LegacyStore,
+    accounts: &[crate::vault::Account],
+) -> Result<Declared> {
+    use crate::manifest::{self, Binding, edit};
+    use crate::output::sanitize;
+    use crate::paths;
+    let mut text = text.to_string();
+    let mut warnings = Vec::new();
+    let mut added = Vec::new();
+    for h in &store.homes {
+        let raw = h.path.to_string_lossy().to_string();
+        if raw.contains('\\') || raw.chars().nth(1) == Some(':') {
+            warnings.push(format!(
+                "home `{}` has a Windows path ({}); declare it by hand",
+                sanitize(&h.name),
+                sanitize(&raw)
+            ));
+            continue;
+        }
+        let abs = match paths::expand(&raw, None) {
+            Ok(p) => p,
+            Err(e) => {
+                warnings.push(format!("home `{}`: {e}", sanitize(&h.name)));
+                continue;
+            }
+        };
+        let current = manifest::parse(&text, path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
+        if current.homes.values().any(|x| x.path == abs) {
+            continue; // already declared
+        }
+        let mut name: String = h
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        if current.homes.contains_key(&name) {
+            name = format!("{name}-legacy");
+        }
+        // The binding: an alias for the bound account, unless that login is bound elsewhere.
+        let mut alias = None;
+        if let Some(id) = &h.bound_account_id
+            && let Some(a) = accounts.iter().find(|a| &a.id == id)
+        {
+            let al = match crate::resolve::alias_of(&current, a) {
+                Some(al) => al,
+                None => {
+                    let al = manifest::alias::new_alias(&current, a);
+                    text = edit::add_account(&text, &al, "id", &a.id)?;
+                    al
+                }
+            };
+            let bound_elsewhere = a.kind == crate::vault::AccountKind::OAuth
+                && current
+                    .homes
+                    .values()
+                    .any(|x| x.binding == Some(Binding::Account(al.clone())));
+            if bound_elsewhere {
+                warnings.push(format!(
+                    "{} is already bound to another home; home `{name}` is declared without an account",
+                    sanitize(a.name())
+                ));
+            } else {
+                alias = Some(al);
+            }
+        }
+        text = edit::add_home(&text, &name, &paths::display(&abs), alias.as_deref())?;
+        added.push(name);
+    }
+    Ok(Declared {
+        text,
+        added,
+        warnings,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

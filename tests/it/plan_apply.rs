@@ -676,3 +676,40 @@ fn apply_status_and_history_read_as_documented() {
     crate::cdxs_snapshot!(env, &["switch", "nobody@example.com", "--home", "main"]);
     crate::cdxs_snapshot!(env, &["home", "path", "mian"]);
 }
+
+/// A saved plan is data from outside: a hand-edited path (the home's auth.json pointed at
+/// another folder) is refused, and nothing is written anywhere. Plan files are 0600.
+#[test]
+fn hostile_a_saved_plan_with_an_edited_path_is_refused_and_writes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = setup();
+    let plan_file = env.path("plan.json");
+    let out = env.run(&["plan", "--out", plan_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mode = std::fs::metadata(&plan_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let elsewhere = env.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let main = env.codex_home("main").display().to_string();
+    let text_of = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(text_of.contains(&main));
+    std::fs::write(
+        &plan_file,
+        text_of.replace(&main, &elsewhere.display().to_string()),
+    )
+    .unwrap();
+    let out = env.run(&["apply", plan_file.to_str().unwrap(), "--yes"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("plan") && !stderr(&out).contains("panicked"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+    assert!(!env.codex_home("main").join("auth.json").exists());
+    assert!(!env.codex_home("side").join("auth.json").exists());
+}

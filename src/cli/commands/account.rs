@@ -268,18 +268,7 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
 /// Backups of replaced auth.json files may still hold a removed account's secrets: delete
 /// them with `--purge-backups` (or when the person says yes on a terminal), else say how.
 fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<()> {
-    let mut secrets: Vec<&str> = Vec::new();
-    if let Some(k) = &account.api_key {
-        secrets.push(k.expose());
-    }
-    if let Some(t) = &account.tokens {
-        secrets.extend([
-            t.id_token.expose(),
-            t.access_token.expose(),
-            t.refresh_token.expose(),
-        ]);
-    }
-    let files = crate::backup::holding(&sh.state_dir()?, &secrets, &account.id);
+    let files = crate::backup::holding_account(&sh.state_dir()?, account);
     if files.is_empty() {
         return Ok(());
     }

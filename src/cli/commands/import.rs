@@ -8,7 +8,7 @@ use crate::cli::shell::Shell;
 use crate::codex::auth::{self, AuthState};
 use crate::error::{Error, Exit, Result, tick};
 use crate::legacy;
-use crate::manifest::{self, Binding, edit};
+use crate::manifest::{self, edit};
 use crate::output::sanitize;
 use crate::paths;
 use crate::vault::Account;
@@ -146,79 +146,21 @@ fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
 /// The older tool's homes go into cdxs.yaml (created if there is none), with their bindings.
 fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<()> {
     let existing = sh.manifest()?;
-    let (path, mut text) = match &existing {
+    let (path, text) = match &existing {
         Some(m) => (m.path.clone(), m.text.clone()),
         None => (
             paths::new_manifest_path(sh.settings.manifest_flag())?,
             manifest::init::LEGACY.to_string(),
         ),
     };
-    let mut added = Vec::new();
-    for h in &store.homes {
-        let raw = h.path.to_string_lossy().to_string();
-        if raw.contains('\\') || raw.chars().nth(1) == Some(':') {
-            sh.printer.warn(format!(
-                "home `{}` has a Windows path ({}); declare it by hand",
-                sanitize(&h.name),
-                sanitize(&raw)
-            ));
-            continue;
-        }
-        let abs = match paths::expand(&raw, None) {
-            Ok(p) => p,
-            Err(e) => {
-                sh.printer
-                    .warn(format!("home `{}`: {e}", sanitize(&h.name)));
-                continue;
-            }
-        };
-        let current = manifest::parse(&text, &path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
-        if current.homes.values().any(|x| x.path == abs) {
-            continue; // already declared
-        }
-        let mut name: String = h
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        if current.homes.contains_key(&name) {
-            name = format!("{name}-legacy");
-        }
-        // The binding: an alias for the bound account, unless that login is bound elsewhere.
-        let mut alias = None;
-        if let Some(id) = &h.bound_account_id
-            && let Some(a) = sh.engine()?.vault.account(id)?
-        {
-            let al = match crate::resolve::alias_of(&current, &a) {
-                Some(al) => al,
-                None => {
-                    let al = manifest::alias::new_alias(&current, &a);
-                    text = edit::add_account(&text, &al, "id", &a.id)?;
-                    al
-                }
-            };
-            let bound_elsewhere = a.kind == crate::vault::AccountKind::OAuth
-                && current
-                    .homes
-                    .values()
-                    .any(|x| x.binding == Some(Binding::Account(al.clone())));
-            if bound_elsewhere {
-                sh.printer.warn(format!(
-                    "{} is already bound to another home; home `{name}` is declared without an account",
-                    sanitize(a.name())
-                ));
-            } else {
-                alias = Some(al);
-            }
-        }
-        text = edit::add_home(&text, &name, &paths::display(&abs), alias.as_deref())?;
-        added.push(name);
+    let accounts = sh.engine()?.vault.accounts()?;
+    let legacy::Declared {
+        text,
+        added,
+        warnings,
+    } = legacy::declare_homes(&text, &path, store, &accounts)?;
+    for w in warnings {
+        sh.printer.warn(w);
     }
     if added.is_empty() {
         return Ok(());
