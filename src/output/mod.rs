@@ -124,12 +124,14 @@ impl Printer {
         let _ = out.flush();
     }
 
-    /// Versioned JSON with one big array, written element by element (no whole-document
-    /// tree in memory): `{"version": 1, "<key>": [ {...}, ... ]}`, one element per line.
-    pub fn json_stream<T: Serialize>(
+    /// Versioned JSON with one big array, written chunk by chunk (no whole-document tree in
+    /// memory): `{"version": 1, "<key>": [ {...}, ... ]}`, one element per line. The chunks
+    /// are encoded beforehand ([`JsonElements::encode`]), so that the threads that read the
+    /// data can encode it too; the document is the same bytes as one encoded in one go.
+    pub fn json_stream(
         &self,
         key: &str,
-        chunks: impl Iterator<Item = crate::error::Result<Vec<T>>>,
+        chunks: impl Iterator<Item = crate::error::Result<JsonElements>>,
     ) -> crate::error::Result<()> {
         let out = std::io::stdout().lock();
         let mut w = std::io::BufWriter::with_capacity(256 * 1024, out);
@@ -142,14 +144,14 @@ impl Printer {
         .map_err(io)?;
         let mut first = true;
         for chunk in chunks {
-            for item in chunk? {
-                w.write_all(if first { b"\n    " } else { b",\n    " })
-                    .map_err(io)?;
-                let text = serde_json::to_string(&item)
-                    .map_err(|e| crate::error::Error::user(format!("cannot encode JSON: {e}")))?;
-                w.write_all(json_safe(&text).as_bytes()).map_err(io)?;
-                first = false;
+            let chunk = chunk?;
+            if chunk.bytes.is_empty() {
+                continue;
             }
+            w.write_all(if first { b"\n    " } else { b",\n    " })
+                .map_err(io)?;
+            w.write_all(&chunk.bytes).map_err(io)?;
+            first = false;
         }
         w.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })
             .map_err(io)?;
@@ -184,6 +186,44 @@ impl Printer {
     }
     fn dim_err(&self, text: &str) -> String {
         self.paint(self.color_err, "2", text)
+    }
+}
+
+/// Some elements of a [`Printer::json_stream`] array, encoded: each [`json_safe`], one per
+/// line, joined by commas (empty for no element).
+#[derive(Debug, Default)]
+pub struct JsonElements {
+    bytes: Vec<u8>,
+}
+
+impl JsonElements {
+    pub fn encode<T: Serialize>(
+        items: impl ExactSizeIterator<Item = T>,
+    ) -> crate::error::Result<JsonElements> {
+        let encode =
+            |e: serde_json::Error| crate::error::Error::user(format!("cannot encode JSON: {e}"));
+        let mut bytes = Vec::with_capacity(items.len() * 512);
+        for (n, item) in items.enumerate() {
+            if n > 0 {
+                bytes.extend_from_slice(b",\n    ");
+            }
+            let start = bytes.len();
+            serde_json::to_writer(&mut bytes, &item).map_err(encode)?;
+            // Almost every element has no byte that could start a character `json_safe`
+            // escapes: those are kept as they are without decoding them.
+            let maybe_unsafe = |b: &u8| {
+                (*b < 0x20 && *b != b'\n' && *b != b'\t') || matches!(*b, 0x7f | 0xc2 | 0xe2)
+            };
+            if bytes[start..]
+                .chunks(64)
+                .any(|c| c.iter().fold(false, |found, b| found | maybe_unsafe(b)))
+            {
+                let text = String::from_utf8(bytes.split_off(start))
+                    .map_err(|e| crate::error::Error::user(format!("cannot encode JSON: {e}")))?;
+                bytes.extend_from_slice(json_safe(&text).as_bytes());
+            }
+        }
+        Ok(JsonElements { bytes })
     }
 }
 
@@ -337,5 +377,56 @@ mod sanitize_tests {
         assert!(!safe.chars().any(unsafe_char), "{safe}");
         let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
         assert_eq!(back, v);
+    }
+}
+
+#[cfg(test)]
+mod json_elements_tests {
+    use super::*;
+
+    /// What `json_stream` wrote before elements were encoded by the reading threads: each
+    /// element `serde_json::to_string`, then `json_safe`, joined by `,\n    `.
+    fn one_by_one(items: &[serde_json::Value]) -> Vec<u8> {
+        items
+            .iter()
+            .map(|v| json_safe(&serde_json::to_string(v).unwrap()).into_owned())
+            .collect::<Vec<_>>()
+            .join(",\n    ")
+            .into_bytes()
+    }
+
+    #[test]
+    fn encoding_in_chunks_is_the_same_bytes_as_one_by_one() {
+        let texts = [
+            "plain",
+            "a\u{1b}[31mred\u{7}",
+            "del\u{7f}",
+            "c1 \u{85} \u{9b}",
+            "bidi \u{202e}evil\u{2066}",
+            "harmless é ü … € \u{2028} \u{2019}",
+            "line\nbreak\ttab\r",
+            "",
+            "日本語 ✓ 😀",
+        ];
+        let items: Vec<serde_json::Value> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| serde_json::json!({"id": i, "name": t, "path": format!("/x/{t}")}))
+            .collect();
+        let all = JsonElements::encode(items.iter()).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&all.bytes),
+            String::from_utf8_lossy(&one_by_one(&items))
+        );
+        for item in &items {
+            let one = JsonElements::encode(std::iter::once(item)).unwrap();
+            assert_eq!(one.bytes, one_by_one(std::slice::from_ref(item)));
+        }
+        assert!(
+            JsonElements::encode(std::iter::empty::<u8>())
+                .unwrap()
+                .bytes
+                .is_empty()
+        );
     }
 }

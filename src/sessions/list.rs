@@ -1,6 +1,7 @@
 //! `session list`: every thread of every provider and source, from the state DB (never the
 //! whole rollouts), with why the default Codex picker (`codex resume`) would hide it.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -8,7 +9,8 @@ use serde::Serialize;
 use super::{HomeRef, home_provider, inside, open_state};
 use crate::error::{OnCodexDb, Result};
 
-#[derive(Debug, Clone, Serialize)]
+/// One thread (`--json` prints it through [`ThreadView`], the one definition of its fields).
+#[derive(Debug, Clone)]
 pub struct ThreadInfo {
     pub home: String,
     pub id: String,
@@ -32,6 +34,75 @@ pub struct ThreadInfo {
 impl ThreadInfo {
     pub fn title(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.preview)
+    }
+
+    fn view(&self) -> ThreadView<'_> {
+        ThreadView {
+            home: &self.home,
+            id: &self.id,
+            name: self.name.as_deref(),
+            preview: &self.preview,
+            source: &self.source,
+            model_provider: &self.model_provider,
+            cwd: &self.cwd,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            tokens_used: self.tokens_used,
+            archived: self.archived,
+            rollout_path: &self.rollout_path,
+            size: self.size,
+            history_mode: &self.history_mode,
+            hidden: std::borrow::Cow::Borrowed(&self.hidden),
+        }
+    }
+}
+
+impl Serialize for ThreadInfo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.view().serialize(s)
+    }
+}
+
+/// A thread borrowed from where it was read ([`HomeThreads`]) or from a [`ThreadInfo`]: the
+/// fields of `session list --json`, in this order.
+#[derive(Debug, Serialize)]
+pub struct ThreadView<'a> {
+    pub home: &'a str,
+    pub id: &'a str,
+    pub name: Option<&'a str>,
+    pub preview: &'a str,
+    pub source: &'a str,
+    pub model_provider: &'a str,
+    pub cwd: &'a str,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub tokens_used: i64,
+    pub archived: bool,
+    pub rollout_path: &'a Path,
+    pub size: Option<u64>,
+    pub history_mode: &'a str,
+    pub hidden: std::borrow::Cow<'a, [String]>,
+}
+
+impl ThreadView<'_> {
+    pub fn to_info(&self) -> ThreadInfo {
+        ThreadInfo {
+            home: self.home.to_string(),
+            id: self.id.to_string(),
+            name: self.name.map(str::to_string),
+            preview: self.preview.to_string(),
+            source: self.source.to_string(),
+            model_provider: self.model_provider.to_string(),
+            cwd: self.cwd.to_string(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            tokens_used: self.tokens_used,
+            archived: self.archived,
+            rollout_path: self.rollout_path.to_path_buf(),
+            size: self.size,
+            history_mode: self.history_mode.to_string(),
+            hidden: self.hidden.to_vec(),
+        }
     }
 }
 
@@ -68,17 +139,117 @@ pub fn hidden_reasons(
 
 /// Threads of one home, newest first.
 pub fn threads(home: &HomeRef) -> Result<Vec<ThreadInfo>> {
-    threads_where(home, None)
+    Ok(read_home(home, None)?.to_infos())
+}
+
+/// The threads of several homes, each home's turned into a `V` by `each` (the reading
+/// thread encodes them, say), handed to `consume` home by home in the order of `homes`: the
+/// same threads in the same order as `homes.iter().map(threads)`. The homes are
+/// read in parallel, one thread per core (`available_parallelism`), while `consume` works on
+/// the earlier ones; readers start a home only while they are fewer than that many homes
+/// ahead of `consume`, so a stream holds a few homes in memory, not all of them. When
+/// `consume` stops early (an error, a closed pipe) no further home is started.
+pub fn threads_of_homes<V: Send, O>(
+    homes: &[HomeRef],
+    each: impl Fn(HomeThreads) -> Result<V> + Sync,
+    consume: impl FnOnce(&mut dyn Iterator<Item = Result<V>>) -> O,
+) -> O {
+    super::in_order::in_home_order(homes, cores(), |h| each(read_home(h, None)?), consume)
 }
 
 /// Threads whose id is `prefix` or starts with it (an indexed lookup, not a full read).
 pub fn threads_matching(home: &HomeRef, prefix: &str) -> Result<Vec<ThreadInfo>> {
-    threads_where(home, Some(prefix))
+    Ok(read_home(home, Some(prefix))?.to_infos())
 }
 
-fn threads_where(home: &HomeRef, prefix: Option<&str>) -> Result<Vec<ThreadInfo>> {
+/// The threads of one home as read from its state DB, newest first: their text kept in one
+/// buffer (listing 50,000 threads made half a million small strings before), seen through
+/// [`ThreadView`]s.
+pub struct HomeThreads {
+    home: String,
+    provider: String,
+    text: String,
+    rows: Vec<RowAt>,
+}
+
+/// One row of [`HomeThreads`]: its text as ranges of `text`.
+struct RowAt {
+    id: Range<usize>,
+    name: Option<Range<usize>>,
+    preview: Range<usize>,
+    source: Range<usize>,
+    model_provider: Range<usize>,
+    cwd: Range<usize>,
+    rollout: Range<usize>,
+    history: Range<usize>,
+    created_at: i64,
+    updated_at: i64,
+    tokens_used: i64,
+    archived: bool,
+    preview_empty: bool,
+    rollout_elsewhere: bool,
+    size: Option<u64>,
+}
+
+impl HomeThreads {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The threads, newest first.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = ThreadView<'_>> {
+        self.rows.iter().map(|r| self.view(r))
+    }
+
+    pub fn to_infos(&self) -> Vec<ThreadInfo> {
+        self.iter().map(|t| t.to_info()).collect()
+    }
+
+    fn view<'a>(&'a self, r: &RowAt) -> ThreadView<'a> {
+        let t = |range: &Range<usize>| &self.text[range.clone()];
+        let source = t(&r.source);
+        let model_provider = t(&r.model_provider);
+        ThreadView {
+            home: &self.home,
+            id: t(&r.id),
+            name: r.name.as_ref().map(t),
+            preview: t(&r.preview),
+            source,
+            model_provider,
+            cwd: t(&r.cwd),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            tokens_used: r.tokens_used,
+            archived: r.archived,
+            rollout_path: Path::new(t(&r.rollout)),
+            size: r.size,
+            history_mode: t(&r.history),
+            hidden: std::borrow::Cow::Owned(hidden_reasons(
+                source,
+                model_provider,
+                &self.provider,
+                r.archived,
+                r.preview_empty,
+                r.size.is_none(),
+                r.rollout_elsewhere,
+            )),
+        }
+    }
+}
+
+fn read_home(home: &HomeRef, prefix: Option<&str>) -> Result<HomeThreads> {
+    let mut out = HomeThreads {
+        home: home.name.clone(),
+        provider: String::new(),
+        text: String::new(),
+        rows: Vec::new(),
+    };
     let Some(db) = open_state(&home.path, false)? else {
-        return Ok(Vec::new());
+        return Ok(out);
     };
     let cols = db.columns("threads")?;
     let col = |c: &str, fallback: &str| {
@@ -109,81 +280,128 @@ fn threads_where(home: &HomeRef, prefix: Option<&str>) -> Result<Vec<ThreadInfo>
     let bounds: Vec<String> = prefix
         .map(|p| vec![p.to_string(), format!("{p}\u{10FFFF}")])
         .unwrap_or_default();
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(bounds.iter()), |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-                r.get::<_, String>(8)?,
-                r.get::<_, Option<String>>(9)?,
-                r.get::<_, i64>(10)?,
-                r.get::<_, i64>(11)?,
-                r.get::<_, String>(12)?,
-                r.get::<_, Option<String>>(13)?,
-                r.get::<_, Option<i64>>(14)?,
-            ))
-        })
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(bounds.iter()))
         .on_db(&db.path)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (
-            id,
-            path,
-            created,
-            updated,
-            source,
-            model_provider,
-            cwd,
-            title,
-            preview,
-            name,
-            archived,
-            tokens,
-            history,
-            parent,
-            updated_ms,
-        ) = row.on_db(&db.path)?;
-        let rollout = PathBuf::from(&path);
-        let size = std::fs::metadata(&rollout).ok().map(|m| m.len());
-        let hidden = hidden_reasons(
-            &source,
-            &model_provider,
-            &provider,
-            archived != 0,
-            preview.is_empty() && parent.is_none(),
-            size.is_none(),
-            !root.contains(&rollout),
-        );
-        out.push(ThreadInfo {
-            home: home.name.clone(),
+    let text = &mut out.text;
+    while let Some(r) = rows.next().on_db(&db.path)? {
+        // Columns are read in the order of the SELECT, so that a bad value fails with the
+        // same error as ever.
+        let id = push_text(text, r, 0).on_db(&db.path)?;
+        let rollout = push_text(text, r, 1).on_db(&db.path)?;
+        let created_at: i64 = r.get(2).on_db(&db.path)?;
+        let updated: i64 = r.get(3).on_db(&db.path)?;
+        let source = push_text(text, r, 4).on_db(&db.path)?;
+        let model_provider = push_text(text, r, 5).on_db(&db.path)?;
+        let cwd = push_text(text, r, 6).on_db(&db.path)?;
+        let title = push_text(text, r, 7).on_db(&db.path)?;
+        let preview = push_text(text, r, 8).on_db(&db.path)?;
+        let name = push_optional_text(text, r, 9).on_db(&db.path)?;
+        let archived: i64 = r.get(10).on_db(&db.path)?;
+        let tokens_used: i64 = r.get(11).on_db(&db.path)?;
+        let history = push_text(text, r, 12).on_db(&db.path)?;
+        let parent_none = is_null_text(r, 13).on_db(&db.path)?;
+        let updated_ms: Option<i64> = r.get(14).on_db(&db.path)?;
+        let preview_empty = preview.is_empty();
+        out.rows.push(RowAt {
+            rollout_elsewhere: !root.contains(Path::new(&text[rollout.clone()])),
             id,
             name: name.filter(|n| !n.is_empty()),
-            preview: if preview.is_empty() { title } else { preview },
+            preview: if preview_empty { title } else { preview },
             source,
             model_provider,
             cwd,
-            created_at: created,
+            rollout,
+            history,
+            created_at,
             updated_at: updated_ms.map(|ms| ms / 1000).unwrap_or(updated),
-            tokens_used: tokens,
+            tokens_used,
             archived: archived != 0,
-            rollout_path: rollout,
-            size,
-            history_mode: history,
-            hidden,
+            preview_empty: preview_empty && parent_none,
+            size: None,
         });
     }
-    out.sort_by(|a, b| {
+    drop(rows);
+    out.provider = provider;
+    sizes(&out.text, &mut out.rows);
+    let text = &out.text;
+    out.rows.sort_by(|a, b| {
         b.updated_at
             .cmp(&a.updated_at)
-            .then_with(|| b.id.cmp(&a.id))
+            .then_with(|| text[b.id.clone()].cmp(&text[a.id.clone()]))
     });
     Ok(out)
+}
+
+/// Text column `i` appended to `text`, as a range of it. Anything but valid text fails with
+/// the error reading it as a `String` gives.
+fn push_text(text: &mut String, r: &rusqlite::Row, i: usize) -> rusqlite::Result<Range<usize>> {
+    if let rusqlite::types::ValueRef::Text(bytes) = r.get_ref(i)?
+        && let Ok(s) = std::str::from_utf8(bytes)
+    {
+        let start = text.len();
+        text.push_str(s);
+        return Ok(start..text.len());
+    }
+    let s: String = r.get(i)?;
+    let start = text.len();
+    text.push_str(&s);
+    Ok(start..text.len())
+}
+
+/// [`push_text`] for a column that may be NULL.
+fn push_optional_text(
+    text: &mut String,
+    r: &rusqlite::Row,
+    i: usize,
+) -> rusqlite::Result<Option<Range<usize>>> {
+    if is_null_text(r, i)? {
+        return Ok(None);
+    }
+    push_text(text, r, i).map(Some)
+}
+
+/// Whether a column read as an `Option<String>` is `None` (failing as that read fails).
+fn is_null_text(r: &rusqlite::Row, i: usize) -> rusqlite::Result<bool> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(i)? {
+        ValueRef::Null => Ok(true),
+        ValueRef::Text(bytes) if std::str::from_utf8(bytes).is_ok() => Ok(false),
+        _ => r.get::<_, Option<String>>(i).map(|v| v.is_none()),
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The rollouts' sizes (`None` when the file is missing), with `std::fs::metadata` (symlinks
+/// followed). One `stat` per thread is the largest cost of a listing: a big home's are split
+/// between the cores. (A `fstatat` from each day's folder was measured no faster: the cost
+/// is the system call, not the path walk.)
+fn sizes(text: &str, rows: &mut [RowAt]) {
+    let stat = |rows: &mut [RowAt]| {
+        for r in rows {
+            r.size = std::fs::metadata(&text[r.rollout.clone()])
+                .ok()
+                .map(|m| m.len());
+        }
+    };
+    let cores = cores();
+    if cores <= 1 || rows.len() < 2048 {
+        return stat(rows);
+    }
+    let per = rows.len().div_ceil(cores);
+    std::thread::scope(|scope| {
+        let mut parts = rows.chunks_mut(per);
+        let first = parts.next();
+        for part in parts {
+            scope.spawn(move || stat(part));
+        }
+        if let Some(part) = first {
+            stat(part);
+        }
+    });
 }
 
 /// Find a thread by id or unique id prefix across homes: (home, thread).
@@ -268,5 +486,81 @@ mod tests {
             hidden_reasons("cli", "openai", "openai", false, false, false, true),
             vec!["rollout in another home"]
         );
+    }
+
+    /// Sizes (split between threads) are what `std::fs::metadata` says for every shape of
+    /// path a state DB may hold: a file, a missing one, symlinks (followed, dangling), a folder, a
+    /// file used as a folder, and spellings `Path` would normalise.
+    #[test]
+    fn sizes_split_between_threads_are_what_metadata_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap().to_string();
+        std::fs::create_dir_all(format!("{d}/day")).unwrap();
+        std::fs::write(format!("{d}/day/a.jsonl"), "12345").unwrap();
+        std::fs::write(format!("{d}/day/b.jsonl"), "1").unwrap();
+        std::os::unix::fs::symlink(format!("{d}/day/a.jsonl"), format!("{d}/day/link")).unwrap();
+        std::os::unix::fs::symlink(format!("{d}/nowhere"), format!("{d}/day/dangling")).unwrap();
+        std::os::unix::fs::symlink(format!("{d}/day"), format!("{d}/dayl")).unwrap();
+        let paths: Vec<String> = [
+            "/day/a.jsonl",
+            "/day/b.jsonl",
+            "/day/missing.jsonl",
+            "/day/link",
+            "/day/dangling",
+            "/dayl/a.jsonl",
+            "/day",
+            "/day/a.jsonl/x",
+            "/day/a.jsonl/",
+            "/day/a.jsonl/.",
+            "/day//a.jsonl",
+            "/day/./a.jsonl",
+            "/gone/a.jsonl",
+            "/day/../day/a.jsonl",
+        ]
+        .iter()
+        .map(|p| format!("{d}{p}"))
+        .chain([
+            "relative/a.jsonl".to_string(),
+            String::new(),
+            "/".to_string(),
+        ])
+        .collect();
+        // Enough rows for the stats to be split between threads.
+        let paths: Vec<String> = paths
+            .iter()
+            .cycle()
+            .take(paths.len() * 130)
+            .cloned()
+            .collect();
+        let text: String = paths.concat();
+        let mut at = 0;
+        let mut rows: Vec<RowAt> = paths
+            .iter()
+            .map(|p| {
+                let r = at..at + p.len();
+                at += p.len();
+                RowAt {
+                    id: 0..0,
+                    name: None,
+                    preview: 0..0,
+                    source: 0..0,
+                    model_provider: 0..0,
+                    cwd: 0..0,
+                    rollout: r,
+                    history: 0..0,
+                    created_at: 0,
+                    updated_at: 0,
+                    tokens_used: 0,
+                    archived: false,
+                    preview_empty: false,
+                    rollout_elsewhere: false,
+                    size: Some(999),
+                }
+            })
+            .collect();
+        sizes(&text, &mut rows);
+        for (p, r) in paths.iter().zip(&rows) {
+            assert_eq!(r.size, std::fs::metadata(p).ok().map(|m| m.len()), "{p}");
+        }
     }
 }

@@ -274,3 +274,97 @@ fn the_session_cache_sees_a_new_rollout_a_changed_row_and_a_new_trash_entry() {
         text(&out)
     );
 }
+
+/// `session list --all-homes` reads the homes in parallel and streams them: its elements are
+/// byte for byte those of `session list --home` for each home, in the manifest's home order
+/// (then newest first), hostile text escaped the same way; the table lists the same threads.
+#[test]
+fn all_homes_is_every_home_in_order_byte_for_byte() {
+    let env = Env::new();
+    let names = ["h0", "h1", "h2", "h3", "h4"];
+    let mut yaml = String::from("version: 1\nhomes:\n");
+    for (n, name) in names.iter().enumerate() {
+        let home = env.codex_home(name);
+        let ids: Vec<String> = (0..3)
+            .map(|t| format!("0199aaaa-0000-7000-8000-0000000{n}{t:04}"))
+            .collect();
+        let texts = ["plain", "esc", "bidi \u{202e} ünïcode"];
+        let threads: Vec<(&str, &str)> = ids
+            .iter()
+            .zip(texts)
+            .map(|(id, t)| (id.as_str(), t))
+            .collect();
+        fake_home(&home, 22, &threads);
+        // Newest first within a home: the first thread is the newest one; one rollout missing.
+        let db = Connection::open(home.join("state_5.sqlite")).unwrap();
+        db.execute(
+            "UPDATE threads SET updated_at = 100 WHERE id = ?1",
+            [&ids[0]],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE threads SET rollout_path = rollout_path || '.gone', \
+             preview = 'esc \u{1b}[31m red\u{7}' WHERE id = ?1",
+            [&ids[1]],
+        )
+        .unwrap();
+        yaml.push_str(&format!("  {name}: {{ path: {} }}\n", home.display()));
+    }
+    env.manifest(&yaml);
+    let elements = |out: &std::process::Output| -> Vec<String> {
+        assert!(out.status.success(), "{}", text(out));
+        stdout(out)
+            .lines()
+            .filter(|l| l.starts_with("    {"))
+            .map(|l| l.trim_end_matches(',').to_string())
+            .collect()
+    };
+    let all = env.run(&["session", "list", "--all-homes", "--json"]);
+    let v: Value = serde_json::from_slice(&all.stdout).unwrap_or_else(|_| panic!("{}", text(&all)));
+    assert_eq!(v["threads"].as_array().unwrap().len(), 15, "{v}");
+    let mut each = Vec::new();
+    for name in names {
+        each.extend(elements(
+            &env.run(&["session", "list", "--home", name, "--json"]),
+        ));
+    }
+    assert_eq!(elements(&all), each);
+    let homes: Vec<&str> = v["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["home"].as_str().unwrap())
+        .collect();
+    let mut sorted = homes.clone();
+    sorted.sort();
+    assert_eq!(homes, sorted, "home order");
+    assert_eq!(
+        v["threads"][0]["id"],
+        "0199aaaa-0000-7000-8000-000000000000"
+    );
+    assert!(!stdout(&all).contains('\u{1b}') && !stdout(&all).contains('\u{202e}'));
+    assert!(
+        v["threads"][2]["hidden"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "missing rollout"),
+        "{v}"
+    );
+    // The table: the same threads, in the same order.
+    let table = env.run(&["session", "list", "--all-homes"]);
+    assert!(table.status.success(), "{}", text(&table));
+    let ids: Vec<&str> = v["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["id"].as_str().unwrap()[..13])
+        .collect();
+    let mut at = 0;
+    let table_text = stdout(&table);
+    for id in &ids {
+        at += table_text[at..]
+            .find(id)
+            .unwrap_or_else(|| panic!("{id} missing or out of order:\n{table_text}"));
+    }
+}

@@ -3,21 +3,30 @@
 use super::{HomesArg, homes};
 use crate::cli::shell::Shell;
 use crate::error::{Exit, Result};
+use crate::output::JsonElements;
 use crate::output::views::sessions::{StatsView, thread_table};
 use crate::sessions::{list, stats};
 
 pub fn list(sh: &mut Shell, arg: &HomesArg, json: bool) -> Result<Exit> {
     let homes = homes(sh, arg, false)?;
+    // Homes are read in parallel and handed over in order (home order, then newest first).
     if json {
         // Streamed home by home: 50,000 threads never sit in memory as one JSON tree.
-        sh.printer
-            .json_stream("threads", homes.iter().map(list::threads))?;
+        // Each home is encoded by the thread that read it (and its rows freed there).
+        list::threads_of_homes(
+            &homes,
+            |threads| JsonElements::encode(threads.iter()),
+            |chunks| sh.printer.json_stream("threads", chunks),
+        )?;
         return Ok(Exit::Success);
     }
-    let mut all = Vec::new();
-    for h in &homes {
-        all.extend(list::threads(h)?);
-    }
+    let all = list::threads_of_homes(&homes, Ok, |chunks| {
+        let mut all = Vec::new();
+        for chunk in chunks {
+            all.extend(chunk?.iter().map(|t| t.to_info()));
+        }
+        Ok::<_, crate::error::Error>(all)
+    })?;
     if all.is_empty() {
         sh.printer.status("no threads");
         return Ok(Exit::Success);
