@@ -97,6 +97,8 @@ for i, a in enumerate(json.load(sys.stdin)["accounts"]):
     echo "rollouts: $(find "$OUT"/home-* -name 'rollout-*.jsonl' | wc -l), $(du -sh "$OUT" | cut -f1)"
     DIRS=$(for i in $(seq 0 $((NH - 1))); do printf '%s ' "$OUT/home-$i"; done)
     time_cmd "floor: find over all rollouts" sh -c "find $DIRS -name 'rollout-*.jsonl' > /dev/null"
+    # What a listing with sizes cannot go below: one stat per rollout (find -printf %s).
+    time_cmd "floor: find with a stat per rollout (-printf %s)" sh -c "find $DIRS -name 'rollout-*.jsonl' -printf '%s\n' > /dev/null"
     # Codex's listing writes to its DB: it runs on a copy.
     rm -rf "$WORK/codex-copy"; cp -a "$OUT/home-1" "$WORK/codex-copy"
     RUNS_SAVED=$RUNS; RUNS=3
