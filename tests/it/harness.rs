@@ -474,9 +474,35 @@ pub fn app_server_call(
     );
     let answer = wait_for(2);
     drop(stdin);
+    stop_codex(&mut child);
+    answer
+}
+
+/// End a process started through the npm `codex` wrapper: the wrapper forwards SIGTERM to
+/// the native Codex it runs, while a SIGKILL to the wrapper would leave that one running.
+pub fn stop_codex(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = child.kill();
     let _ = child.wait();
-    answer
+}
+
+/// A Codex process that is stopped ([`stop_codex`]) however the test ends, a failed
+/// assertion included.
+pub struct CodexProcess(pub std::process::Child);
+
+impl Drop for CodexProcess {
+    fn drop(&mut self) {
+        stop_codex(&mut self.0);
+    }
 }
 
 // ---- snapshots of whole runs (exit code + stdout + stderr), as uv's `uv_snapshot!` ----

@@ -330,7 +330,7 @@ fn a_switch_names_the_app_server_remote_execs_use() {
         .unwrap()
         .port();
     let listen = format!("ws://127.0.0.1:{port}");
-    let mut server = std::process::Command::new(&codex)
+    let server = std::process::Command::new(&codex)
         .args(["app-server", "--listen", &listen])
         .env("CODEX_HOME", &home)
         .stdin(std::process::Stdio::null())
@@ -338,6 +338,7 @@ fn a_switch_names_the_app_server_remote_execs_use() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let server = CodexProcess(server);
     // Wait until it listens (the process is up and named in /proc).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -348,8 +349,7 @@ fn a_switch_names_the_app_server_remote_execs_use() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let out = env.run(&["switch", "bob", "--home", "served"]);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(out.status.success(), "{}", text(&out));
     let all = text(&out);
     assert!(
