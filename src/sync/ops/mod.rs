@@ -1,0 +1,170 @@
+//! What the sync commands do, on a vault and a server: log in, make or join the sync key,
+//! pull (decrypt, merge per account), push (encrypt local changes with the base revision;
+//! on 409 pull, merge and retry), forced resyncs after a backup, and the status.
+//!
+//! No printing here: every function returns a report the CLI renders.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use super::client::{ApiError, SyncClient};
+use super::crypto::SyncKey;
+use super::merge::{self, Local, Outcome, TokenStamp, Why};
+use super::record::{self, AccountPayload, PLAINTEXT_FORMAT, Plaintext};
+use super::state::{Synced, Target};
+use super::wire::{LoginRequest, PushRequest, Record};
+use crate::backup::Backups;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::vault::{Account, AccountKind, Vault};
+
+/// The target name used when neither the command nor the manifest names one.
+pub const DEFAULT_TARGET: &str = "default";
+/// Pushes retried after a 409 (each retry first pulls and merges).
+const PUSH_ATTEMPTS: usize = 8;
+/// Records per push (the server's default cap is larger).
+pub const PUSH_BATCH: usize = 200;
+
+/// Turn an API failure into an error a person can act on.
+pub fn api_error(t: &Target, e: ApiError) -> Error {
+    match e {
+        ApiError::Other(e) => e,
+        ApiError::Offline(why) => Error::user(format!(
+            "cannot reach the sync server `{}`: {why}",
+            t.server_url
+        ))
+        .with_help("check that the server runs and the URL is right (`cdxs sync status`); nothing was changed"),
+        ApiError::Unauthorized => Error::user(format!(
+            "the sync server `{}` refused this machine's login as `{}` (expired, revoked or logged out)",
+            t.server_url, t.username
+        ))
+        .with_help(format!(
+            "log in again: `cdxs sync login --server {} --user {} --password-stdin`",
+            t.server_url, t.username
+        )),
+        ApiError::KeyMismatch { server_key_id } => key_mismatch(
+            t,
+            &server_key_id,
+            t.key_id.as_deref().unwrap_or("(none)"),
+        ),
+        ApiError::Conflict { revision } => Error::user(format!(
+            "the sync server `{}` kept changing while cdxs pushed (now at revision {revision})",
+            t.server_url
+        ))
+        .with_help("run `cdxs sync push` again"),
+        ApiError::LeaseHeld { holder, until } => Error::user(format!(
+            "`{holder}` holds the refresh lease until {}",
+            fmt_time(until)
+        ))
+        .with_help("wait for it, or try again later"),
+    }
+}
+
+/// The refusal when a machine's key is not the user's key on the server.
+pub fn key_mismatch(t: &Target, server_key_id: &str, local_key_id: &str) -> Error {
+    Error::user(format!(
+        "the sync key of this machine ({local_key_id}) is not the key `{}` syncs with on `{}` ({server_key_id}); nothing was written",
+        t.username, t.server_url
+    ))
+    .with_help(
+        "on a machine that already syncs, run `cdxs sync key` to see the recovery phrase, then here run `cdxs sync key --set` and paste it",
+    )
+}
+
+fn fmt_time(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| ts.to_string())
+}
+
+/// Which target a command means: the one named, else the only one, else `default`.
+pub fn pick_target(vault: &Vault, name: Option<&str>) -> Result<Target> {
+    let all = vault.sync_targets()?;
+    if let Some(n) = name {
+        return all.into_iter().find(|t| t.name == n).ok_or_else(|| {
+            Error::user(format!("no sync target `{n}` on this machine")).with_help(
+                "log in first: `cdxs sync login --server URL --user NAME --password-stdin`",
+            )
+        });
+    }
+    match all.len() {
+        0 => Err(Error::user("this machine is not set up for sync").with_help(
+            "log in first: `cdxs sync login --server URL --user NAME --password-stdin`, then `cdxs sync init` (first machine) or `cdxs sync key --set` (to join)",
+        )),
+        1 => Ok(all.into_iter().next().unwrap_or_else(|| unreachable!())),
+        _ => Err(Error::user(format!(
+            "this machine syncs with {} targets: {}",
+            all.len(),
+            all.iter()
+                .map(|t| format!("`{}`", t.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_help("name one with `--target NAME`")),
+    }
+}
+
+fn client(t: &Target) -> Result<SyncClient> {
+    let token = t.token.clone().ok_or_else(|| {
+        Error::user(format!(
+            "this machine is logged out of `{}` (target `{}`)",
+            t.server_url, t.name
+        ))
+        .with_help(format!(
+            "log in: `cdxs sync login --server {} --user {} --password-stdin`",
+            t.server_url, t.username
+        ))
+    })?;
+    SyncClient::new(&t.server_url, Some(token))
+}
+
+fn require_key(t: &Target) -> Result<SyncKey> {
+    t.key.clone().ok_or_else(|| {
+        Error::user(format!(
+            "this machine has no sync key for `{}` on `{}`",
+            t.username, t.server_url
+        ))
+        .with_help(
+            "on the first machine run `cdxs sync init`; to join one that syncs, run `cdxs sync key --set` with its recovery phrase",
+        )
+    })
+}
+
+/// This machine's name for the server (`server user list`, lease holders).
+pub fn default_device_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "device".into())
+}
+
+/// The payload of a local account as it would travel.
+fn payload_of(vault: &Vault, a: &Account) -> Result<AccountPayload> {
+    Ok(AccountPayload::from_account(a, vault.quota(&a.id)?))
+}
+
+fn backup_vault(vault: &Vault, label: &str) -> Result<String> {
+    let mut backups = Backups::new(vault.state_dir(), label);
+    let dest = backups.path_for(&vault.path())?;
+    vault.conn().backup(
+        rusqlite::MAIN_DB,
+        &dest,
+        None::<fn(rusqlite::backup::Progress)>,
+    )?;
+    crate::fsx::restrict_file(&dest)?;
+    Ok(dest.display().to_string())
+}
+
+mod login;
+mod pull;
+mod push;
+mod status;
+
+pub use login::*;
+pub use pull::*;
+pub use push::*;
+pub use status::*;
+// A push that meets a 409 pulls first (in push.rs).
+use pull::{fetch_all, open_all};

@@ -1,0 +1,255 @@
+//! `sync push`: encrypt local changes with the base revision; on 409 pull, merge and retry;
+//! `--force` makes the local copy the new revision after a backup.
+
+use super::*;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PushReport {
+    pub revision: i64,
+    pub pushed: usize,
+    pub deleted: usize,
+    pub retries: usize,
+    pub pull: PullReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+}
+
+/// One local change to push.
+struct Change {
+    record_id: String,
+    account_id: String,
+    payload: Option<AccountPayload>,
+    version: u64,
+}
+
+/// Local changes since the last sync: accounts whose payload differs from what was synced,
+/// and deletions of accounts the server still has.
+fn changes(vault: &Vault, t: &Target, key: &SyncKey) -> Result<Vec<Change>> {
+    let synced = vault.sync_records(&t.name)?;
+    let mut out = Vec::new();
+    let mut seen = HashMap::new();
+    for a in vault.accounts()? {
+        let rid = key.record_id(&a.id);
+        let p = payload_of(vault, &a)?;
+        let fp = p.fingerprint();
+        let s = synced.get(&rid);
+        seen.insert(a.id.clone(), ());
+        if s.is_some_and(|s| !s.deleted && s.fingerprint.as_deref() == Some(fp.as_str())) {
+            continue;
+        }
+        out.push(Change {
+            record_id: rid,
+            account_id: a.id.clone(),
+            payload: Some(p),
+            version: s.map_or(1, |s| s.version + 1),
+        });
+    }
+    for (rid, s) in &synced {
+        if !s.deleted && !seen.contains_key(&s.account_id) {
+            out.push(Change {
+                record_id: rid.clone(),
+                account_id: s.account_id.clone(),
+                payload: None,
+                version: s.version + 1,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.record_id.cmp(&b.record_id));
+    Ok(out)
+}
+
+/// How many local changes wait for a push.
+pub fn pending(vault: &Vault, t: &Target) -> Result<Option<usize>> {
+    match &t.key {
+        Some(k) => Ok(Some(changes(vault, t, k)?.len())),
+        None => Ok(None),
+    }
+}
+
+/// Pull, merge, push local changes with the base revision; on 409 pull and retry. With
+/// `force`, the server's records are saved to a backup first and every local account is
+/// written as a new version (records the vault lacks become tombstones), as new
+/// revisions: nothing on the server is deleted first.
+pub fn push(vault: &mut Vault, target: Option<&str>, force: bool, now: i64) -> Result<PushReport> {
+    let t = pick_target(vault, target)?;
+    let key = require_key(&t)?;
+    let c = client(&t)?;
+    let mut report = PushReport::default();
+    if force {
+        return push_forced(vault, &t, &key, &c, now);
+    }
+    for attempt in 0..PUSH_ATTEMPTS {
+        let pulled = pull(vault, Some(&t.name), false, now)?;
+        if attempt == 0 {
+            report.pull = pulled;
+        }
+        let base = vault.sync_target(&t.name)?.map_or(0, |x| x.revision);
+        let todo = changes(vault, &t, &key)?;
+        if todo.is_empty() {
+            report.revision = base;
+            vault.set_sync_times(&t.name, None, Some(now))?;
+            return Ok(report);
+        }
+        match send(vault, &t, &key, &c, base, &todo, now) {
+            Ok(rev) => {
+                report.revision = rev;
+                report.pushed += todo.iter().filter(|c| c.payload.is_some()).count();
+                report.deleted += todo.iter().filter(|c| c.payload.is_none()).count();
+                vault.set_sync_times(&t.name, None, Some(now))?;
+                return Ok(report);
+            }
+            Err(ApiError::Conflict { .. }) => {
+                report.retries += 1;
+                continue;
+            }
+            Err(e) => return Err(api_error(&t, e)),
+        }
+    }
+    Err(api_error(
+        &t,
+        ApiError::Conflict {
+            revision: report.revision,
+        },
+    ))
+}
+
+/// Seal and send `todo` in batches, each one revision; the cursor moves with each batch
+/// (it was the base revision, so nothing else happened in between).
+fn send(
+    vault: &mut Vault,
+    t: &Target,
+    key: &SyncKey,
+    c: &SyncClient,
+    base: i64,
+    todo: &[Change],
+    now: i64,
+) -> std::result::Result<i64, ApiError> {
+    let mut base = base;
+    for batch in todo.chunks(PUSH_BATCH) {
+        let records: Vec<Record> = batch
+            .iter()
+            .map(|ch| {
+                let plain = Plaintext {
+                    format: PLAINTEXT_FORMAT.into(),
+                    record_id: ch.record_id.clone(),
+                    account_id: ch.account_id.clone(),
+                    device_id: t.device_id.clone(),
+                    written_at: now,
+                    account: ch.payload.clone(),
+                };
+                record::seal(key, &t.username, ch.version, &plain)
+            })
+            .collect();
+        let rev = c.push(&PushRequest {
+            base_revision: base,
+            key_id: Some(key.key_id()),
+            records,
+        })?;
+        let done: Vec<(String, Synced)> = batch
+            .iter()
+            .map(|ch| {
+                (
+                    ch.record_id.clone(),
+                    Synced {
+                        account_id: ch.account_id.clone(),
+                        version: ch.version,
+                        deleted: ch.payload.is_none(),
+                        fingerprint: ch.payload.as_ref().map(AccountPayload::fingerprint),
+                    },
+                )
+            })
+            .collect();
+        vault.record_synced(&t.name, &done, Some(rev), now)?;
+        for ch in batch {
+            if let Some(p) = &ch.payload
+                && p.kind == "oauth"
+            {
+                let stamp = TokenStamp {
+                    issued_at: p.token_issued_at,
+                    last_refresh: p.last_refresh,
+                    expires_at: p.access_expires_at,
+                };
+                vault.raise_high_water(&ch.account_id, stamp, false, now)?;
+            }
+        }
+        base = rev;
+    }
+    Ok(base)
+}
+
+fn push_forced(
+    vault: &mut Vault,
+    t: &Target,
+    key: &SyncKey,
+    c: &SyncClient,
+    now: i64,
+) -> Result<PushReport> {
+    let mut report = PushReport::default();
+    for _ in 0..PUSH_ATTEMPTS {
+        let (revision, records) = fetch_all(c, t, key, 0)?;
+        // The server's side, as it was, encrypted (it never held anything else).
+        let mut backups = Backups::new(vault.state_dir(), "sync-push-force");
+        let bytes = serde_json::to_vec_pretty(&serde_json::json!({
+            "server": t.server_url, "user": t.username, "revision": revision, "records": records,
+        }))
+        .unwrap_or_default();
+        let saved = backups.save(Path::new("server-records.json"), &bytes)?;
+        report.backup = Some(saved.display().to_string());
+        let mut versions: HashMap<String, (u64, bool)> = HashMap::new();
+        for r in &records {
+            let e = versions
+                .entry(r.record_id.clone())
+                .or_insert((0, r.deleted));
+            if r.version >= e.0 {
+                *e = (r.version, r.deleted);
+            }
+        }
+        let mut todo = Vec::new();
+        let mut local_ids = HashMap::new();
+        for a in vault.accounts()? {
+            let rid = key.record_id(&a.id);
+            let v = versions.get(&rid).map_or(0, |x| x.0);
+            local_ids.insert(rid.clone(), ());
+            todo.push(Change {
+                record_id: rid,
+                account_id: a.id.clone(),
+                payload: Some(payload_of(vault, &a)?),
+                version: v + 1,
+            });
+        }
+        // Server records this vault does not have: tombstones (the account id is only
+        // inside the ciphertext, so open each one).
+        let mut unused = PullReport::default();
+        for (rec, plain) in open_all(t, key, &records, &mut unused) {
+            if !rec.deleted
+                && !local_ids.contains_key(&rec.record_id)
+                && versions
+                    .get(&rec.record_id)
+                    .is_some_and(|v| v.0 == rec.version)
+            {
+                todo.push(Change {
+                    record_id: rec.record_id.clone(),
+                    account_id: plain.account_id.clone(),
+                    payload: None,
+                    version: rec.version + 1,
+                });
+            }
+        }
+        vault.reset_sync_records(&t.name)?;
+        match send(vault, t, key, c, revision, &todo, now) {
+            Ok(rev) => {
+                report.revision = rev;
+                report.pushed = todo.iter().filter(|c| c.payload.is_some()).count();
+                report.deleted = todo.iter().filter(|c| c.payload.is_none()).count();
+                vault.set_sync_times(&t.name, None, Some(now))?;
+                return Ok(report);
+            }
+            Err(ApiError::Conflict { .. }) => {
+                report.retries += 1;
+                continue;
+            }
+            Err(e) => return Err(api_error(t, e)),
+        }
+    }
+    Err(api_error(t, ApiError::Conflict { revision: 0 }))
+}
