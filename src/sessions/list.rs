@@ -63,7 +63,7 @@ impl Serialize for ThreadInfo {
     }
 }
 
-/// A thread borrowed from where it was read ([`HomeThreads`]) or from a [`ThreadInfo`]: the
+/// A thread borrowed from where it was read ([`ListedThreads`]) or from a [`ThreadInfo`]: the
 /// fields of `session list --json`, in this order.
 #[derive(Debug, Serialize)]
 pub struct ThreadView<'a> {
@@ -137,21 +137,15 @@ pub fn hidden_reasons(
     r
 }
 
-/// Threads of one home, newest first.
-pub fn threads(home: &HomeRef) -> Result<Vec<ThreadInfo>> {
-    Ok(read_home(home, None)?.to_infos())
-}
-
 /// The threads of several homes, each home's turned into a `V` by `each` (the reading
-/// thread encodes them, say), handed to `consume` home by home in the order of `homes`: the
-/// same threads in the same order as `homes.iter().map(threads)`. The homes are
-/// read in parallel, one thread per core (`available_parallelism`), while `consume` works on
+/// thread encodes them, say), handed to `consume` home by home in the order of `homes`, each
+/// home's newest first (as a sequential read would give them). The homes are read in parallel, one thread per core (`available_parallelism`), while `consume` works on
 /// the earlier ones; readers start a home only while they are fewer than that many homes
 /// ahead of `consume`, so a stream holds a few homes in memory, not all of them. When
 /// `consume` stops early (an error, a closed pipe) no further home is started.
 pub fn threads_of_homes<V: Send, O>(
     homes: &[HomeRef],
-    each: impl Fn(HomeThreads) -> Result<V> + Sync,
+    each: impl Fn(ListedThreads) -> Result<V> + Sync,
     consume: impl FnOnce(&mut dyn Iterator<Item = Result<V>>) -> O,
 ) -> O {
     super::in_order::in_home_order(homes, cores(), |h| each(read_home(h, None)?), consume)
@@ -165,14 +159,14 @@ pub fn threads_matching(home: &HomeRef, prefix: &str) -> Result<Vec<ThreadInfo>>
 /// The threads of one home as read from its state DB, newest first: their text kept in one
 /// buffer (listing 50,000 threads made half a million small strings before), seen through
 /// [`ThreadView`]s.
-pub struct HomeThreads {
+pub struct ListedThreads {
     home: String,
     provider: String,
     text: String,
     rows: Vec<RowAt>,
 }
 
-/// One row of [`HomeThreads`]: its text as ranges of `text`.
+/// One row of [`ListedThreads`]: its text as ranges of `text`.
 struct RowAt {
     id: Range<usize>,
     name: Option<Range<usize>>,
@@ -191,15 +185,7 @@ struct RowAt {
     size: Option<u64>,
 }
 
-impl HomeThreads {
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
+impl ListedThreads {
     /// The threads, newest first.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = ThreadView<'_>> {
         self.rows.iter().map(|r| self.view(r))
@@ -241,8 +227,8 @@ impl HomeThreads {
     }
 }
 
-fn read_home(home: &HomeRef, prefix: Option<&str>) -> Result<HomeThreads> {
-    let mut out = HomeThreads {
+fn read_home(home: &HomeRef, prefix: Option<&str>) -> Result<ListedThreads> {
+    let mut out = ListedThreads {
         home: home.name.clone(),
         provider: String::new(),
         text: String::new(),
