@@ -232,18 +232,26 @@ pub fn server_cmd(env: &Env, db: &Db, args: &[&str], stdin: &str) -> std::proces
 
 /// `sync login` on `m` as `user`.
 pub fn login(m: &Env, url: &str, user: &str) -> std::process::Output {
-    m.run_stdin(
-        &[
-            "sync",
-            "login",
-            "--server",
-            url,
-            "--user",
-            user,
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    )
+    login_with(m, url, user, None)
+}
+
+/// `sync login` with the password on stdin, then the key phrase when given (`--key-stdin`).
+fn login_with(m: &Env, url: &str, user: &str, phrase: Option<&str>) -> std::process::Output {
+    let mut args = vec![
+        "sync",
+        "login",
+        "--server",
+        url,
+        "--user",
+        user,
+        "--password-stdin",
+    ];
+    let mut stdin = format!("{PASSWORD}\n");
+    if let Some(phrase) = phrase {
+        args.push("--key-stdin");
+        stdin.push_str(&format!("{phrase}\n"));
+    }
+    m.run_stdin(&args, &stdin)
 }
 
 /// First machine: log in and make the key; returns the recovery phrase.
@@ -259,19 +267,7 @@ pub fn first_machine(m: &Env, url: &str, user: &str) -> String {
 
 /// Another machine: log in with the phrase.
 pub fn join(m: &Env, url: &str, user: &str, phrase: &str) -> std::process::Output {
-    m.run_stdin(
-        &[
-            "sync",
-            "login",
-            "--server",
-            url,
-            "--user",
-            user,
-            "--password-stdin",
-            "--key-stdin",
-        ],
-        &format!("{PASSWORD}\n{phrase}\n"),
-    )
+    login_with(m, url, user, Some(phrase))
 }
 
 pub fn ok(out: std::process::Output) -> std::process::Output {

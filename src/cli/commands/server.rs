@@ -185,6 +185,22 @@ pub enum UserCommand {
     },
 }
 
+/// A user's new password (`user add`, `user passwd`): from standard input, or the flag with
+/// a warning.
+fn user_password(
+    sh: &Shell,
+    flag: Option<String>,
+    from_stdin: bool,
+) -> Result<crate::secret::Secret> {
+    read_password(
+        flag,
+        from_stdin,
+        &mut Stdin::new(),
+        &sh.printer,
+        PASSWORD_HINT,
+    )
+}
+
 const PASSWORD_HINT: &str = "pipe it in with `--password-stdin`, e.g. `printf '%s\\n' \"$PASSWORD\" | cdxs server user add NAME --password-stdin`";
 
 pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
@@ -241,13 +257,7 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
             data,
         }) => {
             let backend = data.backend(sh)?;
-            let pw = read_password(
-                password,
-                password_stdin,
-                &mut Stdin::new(),
-                &sh.printer,
-                PASSWORD_HINT,
-            )?;
+            let pw = user_password(sh, password, password_stdin)?;
             let name = admin::add_user(&backend, &name, &pw)?;
             sh.printer
                 .status(format!("added `{name}` ({})", backend.describe()));
@@ -286,13 +296,7 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
             data,
         }) => {
             let backend = data.backend(sh)?;
-            let pw = read_password(
-                password,
-                password_stdin,
-                &mut Stdin::new(),
-                &sh.printer,
-                PASSWORD_HINT,
-            )?;
+            let pw = user_password(sh, password, password_stdin)?;
             let name = admin::passwd(&backend, &name, &pw)?;
             sh.printer.status(format!(
                 "changed the password of `{name}`; every login of `{name}` was revoked"
