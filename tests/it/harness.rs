@@ -552,7 +552,7 @@ macro_rules! cdxs_snapshot {
 }
 
 // ---------------------------------------------------------------------------------------
-// Hostile-input helpers (tests/it/hostile.rs): Codex-shaped homes built from the schema
+// Hostile-input helpers (tests/it/hostile/): Codex-shaped homes built from the schema
 // dumps cdxs knows, crafted files, held locks, runs under a memory limit.
 // ---------------------------------------------------------------------------------------
 
