@@ -49,7 +49,7 @@ pub fn add_user(backend: &Backend, name: &str, password: &Secret) -> Result<Stri
     check_password(password)?;
     let hash = auth::hash_password(password.expose()).map_err(Error::user)?;
     block_on(async {
-        let store = open_store(backend, 1).await?;
+        let store = open_store(backend, 1, 1).await?;
         let created = store
             .create_user(name.clone(), hash, chrono::Utc::now().timestamp())
             .await
@@ -67,7 +67,7 @@ pub fn add_user(backend: &Backend, name: &str, password: &Secret) -> Result<Stri
 
 pub fn list_users(backend: &Backend) -> Result<Vec<UserSummary>> {
     block_on(async {
-        let store = open_store(backend, 1).await?;
+        let store = open_store(backend, 1, 1).await?;
         store
             .users(chrono::Utc::now().timestamp())
             .await
@@ -78,7 +78,7 @@ pub fn list_users(backend: &Backend) -> Result<Vec<UserSummary>> {
 pub fn remove_user(backend: &Backend, name: &str) -> Result<String> {
     let name = check_user_name(name)?;
     block_on(async {
-        let store = open_store(backend, 1).await?;
+        let store = open_store(backend, 1, 1).await?;
         if !store
             .remove_user(name.clone())
             .await
@@ -101,7 +101,7 @@ pub fn passwd(backend: &Backend, name: &str, password: &Secret) -> Result<String
     check_password(password)?;
     let hash = auth::hash_password(password.expose()).map_err(Error::user)?;
     block_on(async {
-        let store = open_store(backend, 1).await?;
+        let store = open_store(backend, 1, 1).await?;
         if !store
             .set_password(name.clone(), hash, true)
             .await
@@ -198,7 +198,7 @@ pub fn import_legacy(backend: &Backend, path: &Path) -> Result<ImportReport> {
         );
     }
     block_on(async {
-        let store = open_store(backend, 1).await?;
+        let store = open_store(backend, 1, 1).await?;
         let mut report = ImportReport::default();
         let now = chrono::Utc::now().timestamp();
         for u in users {

@@ -58,8 +58,10 @@ pub struct Config {
     pub trusted_proxies: Vec<limits::Cidr>,
     /// Password hashes computed at once.
     pub hash_concurrency: usize,
-    /// PostgreSQL connections per instance.
+    /// PostgreSQL connections per instance for transactions.
     pub pool_size: usize,
+    /// PostgreSQL connections per instance that pipeline pulls and token checks.
+    pub read_connections: usize,
     pub log_json: bool,
     pub log_level: String,
 }
@@ -107,7 +109,11 @@ fn check_sqlite_file(path: &Path) -> Result<()> {
 }
 
 /// Open the storage (migrating it) inside a tokio runtime.
-pub async fn open_store(backend: &Backend, pool_size: usize) -> Result<Arc<dyn Storage>> {
+pub async fn open_store(
+    backend: &Backend,
+    pool_size: usize,
+    read_connections: usize,
+) -> Result<Arc<dyn Storage>> {
     match backend {
         Backend::Sqlite(path) => {
             check_sqlite_file(path)?;
@@ -119,7 +125,7 @@ pub async fn open_store(backend: &Backend, pool_size: usize) -> Result<Arc<dyn S
             Ok(Arc::new(store))
         }
         Backend::Postgres(url) => {
-            let store = store::postgres::PgStore::open(url, pool_size)
+            let store = store::postgres::PgStore::open(url, pool_size, read_connections)
                 .await
                 .map_err(|e| store_error(backend, e))?;
             Ok(Arc::new(store))
@@ -156,7 +162,7 @@ pub fn run(cfg: Config, on_listen: impl FnOnce(SocketAddr)) -> Result<()> {
     init_logs(&cfg);
     let rt = runtime()?;
     rt.block_on(async move {
-        let store = open_store(&cfg.backend, cfg.pool_size).await?;
+        let store = open_store(&cfg.backend, cfg.pool_size, cfg.read_connections).await?;
         let hasher =
             auth::Hasher::new(cfg.hash_concurrency, Duration::from_secs(5)).map_err(Error::user)?;
         let state = Arc::new(api::AppState {

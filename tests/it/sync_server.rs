@@ -26,6 +26,7 @@ crate::on_both_backends!(
     a_restart_loses_nothing,
     the_servers_files_hold_no_key_token_email_or_password,
     remove_deletes_the_users_records_too,
+    concurrent_pulls_of_many_users_each_get_their_own,
 );
 
 fn server(env: &Env, db: &Db, users: &[&str], extra: &[&str]) -> SyncServer {
@@ -583,4 +584,115 @@ fn remove_deletes_the_users_records_too(db: &Db) {
             assert_eq!(n, 0);
         }
     }
+}
+
+/// On PostgreSQL, pulls and token checks of all users share pipelined connections: under
+/// concurrency every answer must still be the asking user's, and complete.
+fn concurrent_pulls_of_many_users_each_get_their_own(db: &Db) {
+    let env = Env::new();
+    let names = ["u0", "u1", "u2", "u3", "u4", "u5"];
+    let s = server(&env, db, &names, &[]);
+    let api = Api::new(&s.url);
+    // User n has n + 1 records, one per push: revision n + 1.
+    let tokens: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(n, user)| {
+            let t = api.token(user);
+            for i in 0..=n {
+                let record = fake_record(&format!("{user}_{i}"), 1);
+                let body = json!({"base_revision": i, "records": [record]});
+                let (status, v, _) = api.call("POST", "/v1/records", Some(&t), Some(body));
+                assert_eq!(status, 200, "{v}");
+            }
+            t
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for worker in 0..24 {
+            let (tokens, url) = (&tokens, &s.url);
+            scope.spawn(move || {
+                let api = Api::new(url);
+                for k in 0..30 {
+                    let n = (worker + k) % names.len();
+                    let since = k % (n + 1);
+                    let path = format!("/v1/records?since={since}");
+                    let (status, page, _) = api.call("GET", &path, Some(&tokens[n]), None);
+                    assert_eq!(status, 200, "{page}");
+                    assert_eq!(page["revision"], n + 1, "{page}");
+                    let got: Vec<&str> = page["records"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| r["record_id"].as_str().unwrap())
+                        .collect();
+                    let want: Vec<String> =
+                        (since..=n).map(|i| format!("{}_{i}", names[n])).collect();
+                    assert_eq!(got, want, "user {} since {since}", names[n]);
+                    // A guarded route checks the token on the same shared connections.
+                    let (status, leases, _) = api.call("GET", "/v1/leases", Some(&tokens[n]), None);
+                    assert_eq!(status, 200, "{leases}");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn a_read_connection_the_database_closes_is_replaced() {
+    let Some(db) = Db::postgres() else { return };
+    let Db::Postgres(pg) = &db else {
+        unreachable!()
+    };
+    let env = Env::new();
+    let s = server(&env, &db, &["alice"], &[]);
+    let api = Api::new(&s.url);
+    let t = api.token("alice");
+    let body = json!({"base_revision": 0, "records": [fake_record("r_1", 1)]});
+    assert_eq!(api.call("POST", "/v1/records", Some(&t), Some(body)).0, 200);
+    let (status, _, _) = api.call("GET", "/v1/records?since=0", Some(&t), None);
+    assert_eq!(status, 200);
+    let readers = "FROM pg_stat_activity WHERE application_name = 'cdxs-server-reads'";
+    let pids = pg.sql(&format!("SELECT pid {readers}"));
+    assert!(!pids.is_empty(), "the pulls ran on a read connection");
+    // What an admin's pg_terminate_backend, or a database restart, does to it: here
+    // while pulls are in flight, five times over. Not one request may fail.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let answered = std::thread::scope(|scope| {
+        let pullers: Vec<_> = (0..6)
+            .map(|_| {
+                let (url, t, done) = (&s.url, &t, &done);
+                scope.spawn(move || {
+                    let api = Api::new(url);
+                    let mut n = 0;
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        let (status, page, _) =
+                            api.call("GET", "/v1/records?since=0", Some(t), None);
+                        assert_eq!(status, 200, "{page}");
+                        assert_eq!(page["records"][0]["record_id"], "r_1");
+                        let (status, v, _) = api.call("GET", "/v1/leases", Some(t), None);
+                        assert_eq!(status, 200, "{v}");
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(150));
+            pg.sql(&format!(
+                "SELECT count(pg_terminate_backend(pid)) {readers}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        pullers
+            .into_iter()
+            .map(|p| p.join().unwrap())
+            .sum::<usize>()
+    });
+    assert!(answered > 10, "{answered} pulls");
+    let now = pg.sql(&format!("SELECT pid {readers}"));
+    assert!(!now.is_empty() && now != pids, "replaced: {pids} -> {now}");
+    assert!(s.log().contains("read connection closed"), "{}", s.log());
 }

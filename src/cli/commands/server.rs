@@ -110,10 +110,14 @@ pub enum ServerCommand {
         /// (repeatable)
         #[arg(long = "trusted-proxy", value_name = "CIDR")]
         trusted_proxies: Vec<Cidr>,
-        /// PostgreSQL connections of this instance (about 4 per core: more only adds
-        /// processes competing for the cores)
+        /// PostgreSQL connections of this instance for pushes, leases and the other
+        /// transactions (about 4 per core: more only adds processes competing for the cores)
         #[arg(long, default_value_t = 8, value_name = "N")]
         pool_size: usize,
+        /// PostgreSQL connections that pulls and token checks are pipelined over: the
+        /// second opens only when the first has 16 requests in flight, and so on
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        read_connections: usize,
         /// Log lines as JSON (default) or text, on standard error
         #[arg(long, value_enum, default_value_t = LogFormat::Json)]
         log_format: LogFormat,
@@ -216,6 +220,7 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
             login_limit_ip,
             trusted_proxies,
             pool_size,
+            read_connections,
             log_format,
             log_level,
         } => {
@@ -239,6 +244,7 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
                     .unwrap_or(2)
                     .min(4),
                 pool_size,
+                read_connections: read_connections.max(1),
                 log_json: log_format == LogFormat::Json,
                 log_level,
             };

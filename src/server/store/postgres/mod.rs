@@ -3,6 +3,8 @@
 //! lock (`FOR UPDATE`) for their compare-and-set, and migrations run under an advisory
 //! lock so that instances starting together migrate once.
 
+mod reads;
+
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime};
 use tokio_postgres::NoTls;
 
@@ -53,60 +55,76 @@ const MIGRATIONS: &[&str] = &[r#"
 const MIGRATION_LOCK: i64 = 0x6364_7873_7379_6e63;
 
 pub struct PgStore {
+    /// Transactions, and statements that write.
     pool: Pool,
+    /// Pulls and token checks, pipelined (see `reads`).
+    reads: reads::Reads,
 }
 
 impl PgStore {
-    /// Connect (a pool of `size`), migrate, and check the schema version.
-    pub async fn open(url: &str, size: usize) -> Result<PgStore, StoreError> {
+    /// Connect (a pool of `size`, up to `read_lanes` pipelined read connections),
+    /// migrate, and check the schema version.
+    pub async fn open(url: &str, size: usize, read_lanes: usize) -> Result<PgStore, StoreError> {
         let mut cfg = Config::new();
         cfg.url = Some(url.to_string());
+        // Named in `pg_stat_activity`, unless the URL names them itself.
+        if url
+            .parse::<tokio_postgres::Config>()
+            .is_ok_and(|c| c.get_application_name().is_none())
+        {
+            cfg.application_name = Some("cdxs-server".into());
+        }
         cfg.pool = Some(PoolConfig::new(size.max(1)));
         let pool = cfg
             .create_pool(Some(Runtime::Tokio1), NoTls)
             .map_err(|e| StoreError::Db(format!("bad PostgreSQL URL: {e}")))?;
-        let store = PgStore { pool };
-        store.migrate().await?;
-        Ok(store)
+        migrate(&pool).await?;
+        // After the migration: the read connections prepare statements on its tables.
+        let reads = reads::Reads::open(url, read_lanes).await?;
+        Ok(PgStore { pool, reads })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
-        self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => StoreError::from(e),
-            other => StoreError::Db(format!("cannot get a PostgreSQL connection: {other}")),
-        })
+        pooled(&self.pool).await
     }
+}
 
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS cdxs_schema (version BIGINT NOT NULL)")
-            .await?;
-        let current: i64 = tx
-            .query_opt("SELECT version FROM cdxs_schema", &[])
-            .await?
-            .map(|r| r.get(0))
-            .unwrap_or(0);
-        let known = MIGRATIONS.len() as i64;
-        if current > known {
-            return Err(StoreError::NewerSchema {
-                found: current,
-                known,
-            });
-        }
-        for sql in MIGRATIONS.iter().skip(current as usize) {
-            tx.batch_execute(sql).await?;
-        }
-        if current < known {
-            tx.execute("DELETE FROM cdxs_schema", &[]).await?;
-            tx.execute("INSERT INTO cdxs_schema (version) VALUES ($1)", &[&known])
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+async fn pooled(pool: &Pool) -> Result<deadpool_postgres::Client, StoreError> {
+    pool.get().await.map_err(|e| match e {
+        deadpool_postgres::PoolError::Backend(e) => StoreError::from(e),
+        other => StoreError::Db(format!("cannot get a PostgreSQL connection: {other}")),
+    })
+}
+
+async fn migrate(pool: &Pool) -> Result<(), StoreError> {
+    let mut c = pooled(pool).await?;
+    let tx = c.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS cdxs_schema (version BIGINT NOT NULL)")
+        .await?;
+    let current: i64 = tx
+        .query_opt("SELECT version FROM cdxs_schema", &[])
+        .await?
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::NewerSchema {
+            found: current,
+            known,
+        });
     }
+    for sql in MIGRATIONS.iter().skip(current as usize) {
+        tx.batch_execute(sql).await?;
+    }
+    if current < known {
+        tx.execute("DELETE FROM cdxs_schema", &[]).await?;
+        tx.execute("INSERT INTO cdxs_schema (version) VALUES ($1)", &[&known])
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 fn record_of(r: &tokio_postgres::Row) -> (i64, Record) {
@@ -254,35 +272,7 @@ impl Storage for PgStore {
     }
 
     fn token(&self, token_hash: String, now: i64) -> Fut<'_, Option<TokenInfo>> {
-        Box::pin(async move {
-            let c = self.client().await?;
-            let st = c
-                .prepare_cached(
-                    "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_used_at \
-                     FROM tokens t JOIN users u ON u.id = t.user_id \
-                     WHERE t.token_hash = $1 AND t.expires_at > $2",
-                )
-                .await?;
-            let Some(r) = c.query_opt(&st, &[&token_hash, &now]).await? else {
-                return Ok(None);
-            };
-            let info = TokenInfo {
-                token_id: r.get(0),
-                user_id: r.get(1),
-                user: r.get(2),
-                device: r.get(3),
-                key_id: r.get(4),
-            };
-            let last: Option<i64> = r.get(5);
-            if last.is_none_or(|t| t < now - 60) {
-                c.execute(
-                    "UPDATE tokens SET last_used_at = $2 WHERE id = $1",
-                    &[&info.token_id, &now],
-                )
-                .await?;
-            }
-            Ok(Some(info))
-        })
+        Box::pin(async move { self.reads.token(&token_hash, now).await })
     }
 
     fn pull(
@@ -292,69 +282,7 @@ impl Storage for PgStore {
         limit: usize,
         now: i64,
     ) -> Fut<'_, Option<(TokenInfo, Page)>> {
-        Box::pin(async move {
-            let c = self.client().await?;
-            // Token, revision and page in one statement (one snapshot, one round trip).
-            let st = c
-                .prepare_cached(
-                    "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_used_at, u.revision, \
-                     r.revision, r.record_id, r.version, r.updated_at, r.deleted, r.nonce, r.ciphertext \
-                     FROM tokens t JOIN users u ON u.id = t.user_id \
-                     LEFT JOIN LATERAL (SELECT revision, record_id, version, updated_at, deleted, nonce, ciphertext \
-                       FROM records WHERE user_id = t.user_id AND revision > $3 \
-                       ORDER BY revision, record_id LIMIT $4) r ON $4 > 0 \
-                     WHERE t.token_hash = $1 AND t.expires_at > $2",
-                )
-                .await?;
-            let fetch = if limit == 0 { 0 } else { (limit + 1) as i64 };
-            let rows = c.query(&st, &[&token_hash, &now, &since, &fetch]).await?;
-            let Some(first) = rows.first() else {
-                return Ok(None);
-            };
-            let info = TokenInfo {
-                token_id: first.get(0),
-                user_id: first.get(1),
-                user: first.get(2),
-                device: first.get(3),
-                key_id: first.get(4),
-            };
-            let last_used: Option<i64> = first.get(5);
-            let current: i64 = first.get(6);
-            let mut found = Vec::new();
-            for r in &rows {
-                let Some(rev) = r.get::<_, Option<i64>>(7) else {
-                    continue;
-                };
-                found.push((
-                    rev,
-                    Record {
-                        record_id: r.get(8),
-                        version: r.get::<_, i64>(9).max(0) as u64,
-                        updated_at: r.get(10),
-                        deleted: r.get(11),
-                        nonce: r.get(12),
-                        ciphertext: r.get(13),
-                    },
-                ));
-            }
-            if last_used.is_none_or(|t| t < now - 60) {
-                c.execute(
-                    "UPDATE tokens SET last_used_at = $2 WHERE id = $1",
-                    &[&info.token_id, &now],
-                )
-                .await?;
-            }
-            let page = if limit == 0 {
-                Page {
-                    revision: current,
-                    records: Vec::new(),
-                    more: false,
-                }
-            } else {
-                cut_page(found, limit, current)
-            };
-            Ok(Some((info, page)))
-        })
+        Box::pin(async move { self.reads.pull(&token_hash, since, limit, now).await })
     }
 
     fn revoke_token(&self, token_hash: String) -> Fut<'_, bool> {
