@@ -591,7 +591,8 @@ fn remove_deletes_the_users_records_too(db: &Db) {
 fn concurrent_pulls_of_many_users_each_get_their_own(db: &Db) {
     let env = Env::new();
     let names = ["u0", "u1", "u2", "u3", "u4", "u5"];
-    let s = server(&env, db, &names, &[]);
+    // More than one read connection, so that 24 clients can spill onto a second.
+    let s = server(&env, db, &names, &["--read-connections", "3"]);
     let api = Api::new(&s.url);
     // User n has n + 1 records, one per push: revision n + 1.
     let tokens: Vec<String> = names

@@ -114,10 +114,11 @@ pub enum ServerCommand {
         /// transactions (about 4 per core: more only adds processes competing for the cores)
         #[arg(long, default_value_t = 8, value_name = "N")]
         pool_size: usize,
-        /// PostgreSQL connections that pulls and token checks are pipelined over: the
-        /// second opens only when the first has 16 requests in flight, and so on
-        #[arg(long, default_value_t = 4, value_name = "N")]
-        read_connections: usize,
+        /// PostgreSQL connections that pulls and token checks are pipelined over (default:
+        /// one per 4 cores); the second opens only when the first has 16 requests in
+        /// flight, and so on
+        #[arg(long, value_name = "N")]
+        read_connections: Option<usize>,
         /// Log lines as JSON (default) or text, on standard error
         #[arg(long, value_enum, default_value_t = LogFormat::Json)]
         log_format: LogFormat,
@@ -226,6 +227,9 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
         } => {
             let backend = data.backend(sh)?;
             let described = backend.describe();
+            let cores = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2);
             let cfg = server::Config {
                 bind,
                 backend,
@@ -239,12 +243,9 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
                 login_per_user_per_min: login_limit_user,
                 login_per_ip_per_min: login_limit_ip,
                 trusted_proxies,
-                hash_concurrency: std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2)
-                    .min(4),
+                hash_concurrency: cores.min(4),
                 pool_size,
-                read_connections: read_connections.max(1),
+                read_connections: read_connections.unwrap_or(cores.div_ceil(4)).max(1),
                 log_json: log_format == LogFormat::Json,
                 log_level,
             };

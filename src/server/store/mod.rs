@@ -136,25 +136,15 @@ pub trait Storage: Send + Sync + 'static {
     /// The owner of an unexpired token (and notes its use, at most once a minute).
     fn token(&self, token_hash: String, now: i64) -> Fut<'_, Option<TokenInfo>>;
     fn revoke_token(&self, token_hash: String) -> Fut<'_, bool>;
-    /// The owner of a token and their records since `since` (a pull), in one round trip
-    /// where the backend can.
+    /// The owner of a token and their records since `since` (a pull), in one round trip.
     fn pull(
         &self,
         token_hash: String,
         since: i64,
         limit: usize,
         now: i64,
-    ) -> Fut<'_, Option<(TokenInfo, Page)>> {
-        Box::pin(async move {
-            let Some(info) = self.token(token_hash, now).await? else {
-                return Ok(None);
-            };
-            let page = self.records_since(info.user_id, since, limit).await?;
-            Ok(Some((info, page)))
-        })
-    }
+    ) -> Fut<'_, Option<(TokenInfo, Page)>>;
     fn set_key_id(&self, user_id: i64, key_id: String) -> Fut<'_, KeySet>;
-    fn records_since(&self, user_id: i64, since: i64, limit: usize) -> Fut<'_, Page>;
     /// One compare-and-set on the user's revision, in the same transaction as the record
     /// upserts; a record's version must grow.
     fn push(

@@ -486,10 +486,6 @@ impl Storage for SqliteStore {
         })
     }
 
-    fn records_since(&self, user_id: i64, since: i64, limit: usize) -> Fut<'_, Page> {
-        read(&self.readers, move |c| page(c, user_id, since, limit))
-    }
-
     fn push(
         &self,
         user_id: i64,

@@ -127,20 +127,6 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn record_of(r: &tokio_postgres::Row) -> (i64, Record) {
-    (
-        r.get(0),
-        Record {
-            record_id: r.get(1),
-            version: r.get::<_, i64>(2).max(0) as u64,
-            updated_at: r.get(3),
-            deleted: r.get(4),
-            nonce: r.get(5),
-            ciphertext: r.get(6),
-        },
-    )
-}
-
 impl Storage for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
@@ -321,40 +307,6 @@ impl Storage for PgStore {
             };
             tx.commit().await?;
             Ok(out)
-        })
-    }
-
-    fn records_since(&self, user_id: i64, since: i64, limit: usize) -> Fut<'_, Page> {
-        Box::pin(async move {
-            let c = self.client().await?;
-            // The revision first: a push that lands in between only adds whole revisions
-            // to what the records query sees, and the page says the larger revision.
-            let st = c
-                .prepare_cached("SELECT revision FROM users WHERE id = $1")
-                .await?;
-            let current: i64 = c.query_one(&st, &[&user_id]).await?.get(0);
-            if limit == 0 {
-                return Ok(Page {
-                    revision: current,
-                    records: Vec::new(),
-                    more: false,
-                });
-            }
-            let st = c
-                .prepare_cached(
-                    "SELECT revision, record_id, version, updated_at, deleted, nonce, ciphertext \
-                     FROM records WHERE user_id = $1 AND revision > $2 \
-                     ORDER BY revision, record_id LIMIT $3",
-                )
-                .await?;
-            let rows = c
-                .query(&st, &[&user_id, &since, &((limit + 1) as i64)])
-                .await?;
-            Ok(cut_page(
-                rows.iter().map(record_of).collect(),
-                limit,
-                current,
-            ))
         })
     }
 
