@@ -652,11 +652,41 @@ fn hostile_repaired_rows_match_codex_own_rows(codex: PathBuf) {
     let ours = row(&made[0]);
     let names: Vec<&str> = COLUMNS.split(", ").collect();
     for (i, name) in names.iter().enumerate() {
+        if *name == "created_at" {
+            continue;
+        }
         assert_eq!(
             ours[i], codex_row[i],
             "column `{name}` differs from Codex's own row"
         );
     }
+    // `created_at`: Codex's backfill (`builder_from_session_meta`) takes the session_meta
+    // timestamp, which cdxs does too; the row a live Codex wrote took its clock a moment
+    // earlier, so the two may straddle a second.
+    let rollout = match &codex_row[0] {
+        rusqlite::types::Value::Text(p) => PathBuf::from(p),
+        other => panic!("rollout_path {other:?}"),
+    };
+    let first = std::fs::read_to_string(&rollout).unwrap();
+    let meta: Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    let started =
+        chrono::DateTime::parse_from_rfc3339(meta["payload"]["timestamp"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+    let secs = |v: &rusqlite::types::Value| match v {
+        rusqlite::types::Value::Integer(n) => *n,
+        other => panic!("created_at {other:?}"),
+    };
+    assert_eq!(
+        secs(&ours[1]),
+        started,
+        "created_at is the session_meta timestamp"
+    );
+    assert!(
+        (secs(&codex_row[1]) - started).abs() <= 1,
+        "Codex's live row: {} vs session_meta {started}",
+        secs(&codex_row[1])
+    );
 }
 crate::codex_matrix!(hostile_repaired_rows_match_codex_own_rows);
 
