@@ -15,6 +15,7 @@ mod install;
 mod manifest;
 #[path = "../support/mock_openai.rs"]
 mod mock_openai;
+mod ops_files;
 mod plan_apply;
 mod properties;
 mod real_codex_auth;

@@ -101,6 +101,8 @@ pub struct SyncServer {
     child: Option<Child>,
     pub url: String,
     args: Vec<String>,
+    /// Environment variables on top of the defaults (and winning over them).
+    vars: Vec<(String, String)>,
     log: PathBuf,
     root: PathBuf,
 }
@@ -114,12 +116,18 @@ impl SyncServer {
 
     /// With exactly these arguments after `server run --bind ...`.
     pub fn start_with(env: &Env, args: Vec<String>) -> SyncServer {
+        SyncServer::start_env(env, args, Vec::new())
+    }
+
+    /// With these arguments and these environment variables as well.
+    pub fn start_env(env: &Env, args: Vec<String>, vars: Vec<(String, String)>) -> SyncServer {
         let root = env.path("server");
         std::fs::create_dir_all(&root).unwrap();
         let mut s = SyncServer {
             child: None,
             url: String::new(),
             args,
+            vars,
             log: root.join("server.log"),
             root,
         };
@@ -140,6 +148,7 @@ impl SyncServer {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", &self.root)
             .env("CDXS_STATE_DIR", self.root.join("state"))
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(log)
             .stdin(Stdio::null())
