@@ -39,6 +39,18 @@ fn take_bind(args: &mut Vec<String>) -> String {
     args.remove(at)
 }
 
+/// The cdxs arguments (from `server user add` on) of the first line of `doc` that shows
+/// `example`.
+fn documented_user_add<'a>(doc: &'a str, example: &str) -> Vec<&'a str> {
+    let line = doc
+        .lines()
+        .find(|l| l.contains(example))
+        .unwrap_or_else(|| panic!("no `{example}` shown"));
+    line[line.find("server user add").unwrap()..]
+        .split_whitespace()
+        .collect()
+}
+
 /// The image's own command, with its ENV, serves; the documented way to add a user writes
 /// to the database that command serves (the state dir's default is the CMD's `--data`).
 #[test]
@@ -82,13 +94,7 @@ fn the_images_command_and_environment_serve_and_add_users_to_one_database() {
 
     // The Dockerfile's own example: `docker run --rm -i -v cdxs-data:/data cdxs server user
     // add alice --password-stdin`, i.e. the same ENV and no `--data`.
-    let example = dockerfile
-        .lines()
-        .find(|l| l.contains("server user add"))
-        .expect("the Dockerfile shows how to add a user");
-    let add: Vec<&str> = example[example.find("server user add").unwrap()..]
-        .split_whitespace()
-        .collect();
+    let add = documented_user_add(&dockerfile, "cdxs server user add");
     for (k, v) in &vars {
         env.set_env(k, v);
     }
@@ -169,13 +175,7 @@ fn the_compose_service_serves_postgres_from_its_secret_file() {
     assert!(s.log().contains("\"backend\":\"postgres\""), "{}", s.log());
 
     // compose.yaml's and README's `docker compose exec -T cdxs cdxs server user add ...`.
-    let example = readme
-        .lines()
-        .find(|l| l.contains("docker compose exec -T cdxs cdxs server user add"))
-        .expect("README shows how to add a user");
-    let add: Vec<&str> = example[example.find("server user add").unwrap()..]
-        .split_whitespace()
-        .collect();
+    let add = documented_user_add(&readme, "docker compose exec -T cdxs cdxs server user add");
     env.set_env(&vars[0].0, &vars[0].1);
     let out = env.run_stdin(&add, &format!("{PASSWORD}\n"));
     assert!(out.status.success(), "{}", text(&out));

@@ -27,6 +27,7 @@ crate::on_both_backends!(
     the_servers_files_hold_no_key_token_email_or_password,
     remove_deletes_the_users_records_too,
     concurrent_pulls_of_many_users_each_get_their_own,
+    a_token_used_a_minute_after_login_works_and_its_use_is_noted,
 );
 
 fn server(env: &Env, db: &Db, users: &[&str], extra: &[&str]) -> SyncServer {
@@ -696,4 +697,38 @@ fn a_read_connection_the_database_closes_is_replaced() {
     let now = pg.sql(&format!("SELECT pid {readers}"));
     assert!(!now.is_empty() && now != pids, "replaced: {pids} -> {now}");
     assert!(s.log().contains("read connection closed"), "{}", s.log());
+}
+
+/// The use of a token is written at most once a minute, so only a token older than a
+/// minute takes that path: here by ageing `last_used_at` in the database.
+fn a_token_used_a_minute_after_login_works_and_its_use_is_noted(db: &Db) {
+    let env = Env::new();
+    let s = server(&env, db, &["alice"], &[]);
+    let api = Api::new(&s.url);
+    let t = api.token("alice");
+    let sql = |q: &str| match db {
+        Db::Postgres(pg) => pg.sql(q),
+        Db::Sqlite => {
+            let conn = rusqlite::Connection::open(env.path("server/server.db")).unwrap();
+            if q.starts_with("SELECT") {
+                conn.query_row(q, [], |r| r.get::<_, i64>(0))
+                    .unwrap()
+                    .to_string()
+            } else {
+                conn.execute(q, []).unwrap().to_string()
+            }
+        }
+    };
+    for (method, path) in [("GET", "/v1/records?since=0"), ("GET", "/v1/leases")] {
+        sql("UPDATE tokens SET last_used_at = 0");
+        let (status, v, _) = api.call(method, path, Some(&t), None);
+        assert_eq!(status, 200, "{path}: {v}");
+        let noted: i64 = sql("SELECT MIN(last_used_at) FROM tokens").parse().unwrap();
+        let now = chrono::Utc::now().timestamp();
+        assert!(
+            (now - noted).abs() < 60,
+            "{path}: last use {noted}, now {now}"
+        );
+    }
+    assert!(!s.log().contains("cannot note"), "{}", s.log());
 }

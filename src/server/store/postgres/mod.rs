@@ -7,6 +7,7 @@ mod reads;
 
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime};
 use tokio_postgres::NoTls;
+use tokio_postgres::types::Type;
 
 use super::*;
 
@@ -86,6 +87,30 @@ impl PgStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         pooled(&self.pool).await
+    }
+
+    /// Note a token's use, at most once a minute (a device list shows it). Bookkeeping
+    /// only: a failure is logged, and the request it belongs to is still answered.
+    async fn note_use(&self, info: &TokenInfo, last_used: Option<i64>, now: i64) {
+        if last_used.is_some_and(|t| t >= now - 60) {
+            return;
+        }
+        let noted = async {
+            let c = self.client().await?;
+            // Typed: PostgreSQL would infer `$2 - 60` as int4, which an i64 cannot bind.
+            let st = c
+                .prepare_typed_cached(
+                    "UPDATE tokens SET last_used_at = $2 WHERE id = $1 \
+                     AND (last_used_at IS NULL OR last_used_at < $2 - 60)",
+                    &[Type::INT8, Type::INT8],
+                )
+                .await?;
+            c.execute(&st, &[&info.token_id, &now]).await?;
+            Ok::<_, StoreError>(())
+        };
+        if let Err(e) = noted.await {
+            tracing::warn!(error = %e, "cannot note a token's use");
+        }
     }
 }
 
@@ -258,7 +283,13 @@ impl Storage for PgStore {
     }
 
     fn token(&self, token_hash: String, now: i64) -> Fut<'_, Option<TokenInfo>> {
-        Box::pin(async move { self.reads.token(&token_hash, now).await })
+        Box::pin(async move {
+            let Some((info, last_used)) = self.reads.token(&token_hash, now).await? else {
+                return Ok(None);
+            };
+            self.note_use(&info, last_used, now).await;
+            Ok(Some(info))
+        })
     }
 
     fn pull(
@@ -268,7 +299,15 @@ impl Storage for PgStore {
         limit: usize,
         now: i64,
     ) -> Fut<'_, Option<(TokenInfo, Page)>> {
-        Box::pin(async move { self.reads.pull(&token_hash, since, limit, now).await })
+        Box::pin(async move {
+            let Some((info, last_used, page)) =
+                self.reads.pull(&token_hash, since, limit, now).await?
+            else {
+                return Ok(None);
+            };
+            self.note_use(&info, last_used, now).await;
+            Ok(Some((info, page)))
+        })
     }
 
     fn revoke_token(&self, token_hash: String) -> Fut<'_, bool> {

@@ -3,7 +3,9 @@
 //! process and its wake-ups, instead of waking one pooled backend each. Measured on the
 //! 2-core benchmark machine (BENCHMARKS.md): per pull, the backends' CPU fell from about 55
 //! to 29 µs and the server's from 40 to 25 µs. Transactions (pushes, leases, the key) stay
-//! on the pool: a transaction cannot share its connection.
+//! on the pool: a transaction cannot share its connection. So do writes (the once-a-minute
+//! note of a token's use): an update that waits for a row lock would hold up every read
+//! queued behind it.
 //!
 //! Every read still goes to the database (no cache), so any number of instances on one
 //! database see each other's writes at once.
@@ -36,10 +38,6 @@ const TOKEN: &str = "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_
      FROM tokens t JOIN users u ON u.id = t.user_id \
      WHERE t.token_hash = $1 AND t.expires_at > $2";
 
-/// `last_used_at` is written at most once a minute per token, not on every request.
-const TOUCH: &str = "UPDATE tokens SET last_used_at = $2 WHERE id = $1 AND \
-     (last_used_at IS NULL OR last_used_at < $2 - 60)";
-
 pub struct Reads {
     config: tokio_postgres::Config,
     lanes: Vec<Lane>,
@@ -57,14 +55,12 @@ struct Lane {
 enum Stmt {
     Pull,
     Token,
-    Touch,
 }
 
 struct Conn {
     client: Client,
     pull: Statement,
     token: Statement,
-    touch: Statement,
 }
 
 /// One request counted on its lane until it is answered (or dropped).
@@ -86,6 +82,11 @@ impl Reads {
         if config.get_application_name().is_none() {
             config.application_name("cdxs-server-reads");
         }
+        // A database host that drops packets must not hold the lane for the kernel's
+        // minutes-long TCP timeout.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
         let reads = Reads {
             config,
             lanes: (0..lanes.max(1)).map(|_| Lane::default()).collect(),
@@ -100,7 +101,7 @@ impl Reads {
         since: i64,
         limit: usize,
         now: i64,
-    ) -> Result<Option<(TokenInfo, Page)>, StoreError> {
+    ) -> Result<Option<(TokenInfo, Option<i64>, Page)>, StoreError> {
         let fetch = if limit == 0 { 0 } else { (limit + 1) as i64 };
         let rows = self
             .query(Stmt::Pull, &[&token_hash, &now, &since, &fetch])
@@ -127,7 +128,6 @@ impl Reads {
                 },
             ));
         }
-        self.touch(&info, first.get(5), now).await?;
         let page = if limit == 0 {
             Page {
                 revision: current,
@@ -137,29 +137,26 @@ impl Reads {
         } else {
             cut_page(found, limit, current)
         };
-        Ok(Some((info, page)))
+        Ok(Some((info, first.get(5), page)))
     }
 
-    pub async fn token(&self, token_hash: &str, now: i64) -> Result<Option<TokenInfo>, StoreError> {
+    /// The token's owner and when it was last used.
+    pub async fn token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<(TokenInfo, Option<i64>)>, StoreError> {
         let rows = self.query(Stmt::Token, &[&token_hash, &now]).await?;
         let Some(r) = rows.first() else {
             return Ok(None);
         };
         let info = token_info(r);
-        self.touch(&info, r.get(5), now).await?;
-        Ok(Some(info))
-    }
-
-    async fn touch(&self, info: &TokenInfo, last: Option<i64>, now: i64) -> Result<(), StoreError> {
-        if last.is_none_or(|t| t < now - 60) {
-            self.query(Stmt::Touch, &[&info.token_id, &now]).await?;
-        }
-        Ok(())
+        Ok(Some((info, r.get(5))))
     }
 
     /// Run one statement on the least busy lane. A connection the database closed (a
     /// restart, an admin's `pg_terminate_backend`) is replaced and the statement run once
-    /// more: every statement here is a read or an idempotent touch.
+    /// more: every statement here is a read.
     async fn query(
         &self,
         which: Stmt,
@@ -215,7 +212,6 @@ impl Reads {
         let conn = Arc::new(Conn {
             pull: client.prepare(PULL).await?,
             token: client.prepare(TOKEN).await?,
-            touch: client.prepare(TOUCH).await?,
             client,
         });
         *lane.open.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
@@ -228,7 +224,6 @@ impl Conn {
         match which {
             Stmt::Pull => &self.pull,
             Stmt::Token => &self.token,
-            Stmt::Touch => &self.touch,
         }
     }
 }
