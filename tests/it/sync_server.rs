@@ -592,7 +592,7 @@ fn remove_deletes_the_users_records_too(db: &Db) {
 fn concurrent_pulls_of_many_users_each_get_their_own(db: &Db) {
     let env = Env::new();
     let names = ["u0", "u1", "u2", "u3", "u4", "u5"];
-    // More than one read connection, so that 24 clients can spill onto a second.
+    // More than one read connection, so that 40 clients spill onto a second.
     let s = server(&env, db, &names, &["--read-connections", "3"]);
     let api = Api::new(&s.url);
     // User n has n + 1 records, one per push: revision n + 1.
@@ -611,11 +611,11 @@ fn concurrent_pulls_of_many_users_each_get_their_own(db: &Db) {
         })
         .collect();
     std::thread::scope(|scope| {
-        for worker in 0..24 {
+        for worker in 0..40 {
             let (tokens, url) = (&tokens, &s.url);
             scope.spawn(move || {
                 let api = Api::new(url);
-                for k in 0..30 {
+                for k in 0..20 {
                     let n = (worker + k) % names.len();
                     let since = k % (n + 1);
                     let path = format!("/v1/records?since={since}");
@@ -638,6 +638,17 @@ fn concurrent_pulls_of_many_users_each_get_their_own(db: &Db) {
             });
         }
     });
+    if let Db::Postgres(pg) = db {
+        // 40 clients put more than 16 statements in flight on the first read connection:
+        // a second one opened (the spill path ran, and answered right).
+        let lanes = pg.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cdxs-server-reads'",
+        );
+        assert!(
+            lanes.parse::<u32>().unwrap() >= 2,
+            "{lanes} read connections"
+        );
+    }
 }
 
 #[test]
