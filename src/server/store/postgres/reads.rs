@@ -13,7 +13,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
 use super::super::{Page, Record, StoreError, TokenInfo, cut_page};
@@ -210,8 +210,14 @@ impl Reads {
             }
         });
         let conn = Arc::new(Conn {
-            pull: client.prepare(PULL).await?,
-            token: client.prepare(TOKEN).await?,
+            // Typed, not inferred: PostgreSQL infers a parameter from its first use, and an
+            // i64 binds only to INT8.
+            pull: client
+                .prepare_typed(PULL, &[Type::TEXT, Type::INT8, Type::INT8, Type::INT8])
+                .await?,
+            token: client
+                .prepare_typed(TOKEN, &[Type::TEXT, Type::INT8])
+                .await?,
             client,
         });
         *lane.open.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
