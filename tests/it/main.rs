@@ -29,5 +29,6 @@ mod sessions;
 mod sync_client;
 mod sync_crypto;
 mod sync_harness;
+mod sync_reads;
 mod sync_server;
 mod watch;

@@ -1,7 +1,7 @@
 //! Sync between machines end to end: machines are `Env`s (own `$HOME`, own vault), the
 //! server is a real `cdxs server run`, the token issuer is the OpenAI mock.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::harness::{Env, Login, login_status, stderr, stdout, text};
 use crate::mock_openai::{MockAccount, MockOpenAi};
@@ -14,16 +14,9 @@ crate::on_both_backends!(
     two_machines_refreshing_one_account_send_one_refresh_and_both_get_the_new_token,
 );
 
-fn server(env: &Env, db: &Db, users: &[&str]) -> SyncServer {
-    for u in users {
-        add_user(env, db, u, PASSWORD);
-    }
-    SyncServer::start(env, db, &[])
-}
-
 fn two_machines_of_one_user_converge(db: &Db) {
     let env = Env::new();
-    let s = server(&env, db, &["alice"]);
+    let s = server(&env, db, &["alice"], &[]);
     let a = Env::new();
     let phrase = first_machine(&a, &s.url, "alice");
     let login = Login::new("alice@example.com", "acct-alice");
@@ -79,7 +72,7 @@ fn the_real_codex_reads_a_synced_api_key_on_the_second_machine() {
     let codex = require_codex!();
     let env = Env::new();
     let db = Db::sqlite();
-    let s = server(&env, &db, &["alice"]);
+    let s = server(&env, &db, &["alice"], &[]);
     let a = Env::new();
     let phrase = first_machine(&a, &s.url, "alice");
     ok(a.add_api_key("sk-proj-fromthefirstmachine9876"));
@@ -100,7 +93,7 @@ fn the_real_codex_reads_a_synced_api_key_on_the_second_machine() {
 
 fn concurrent_pushes_merge(db: &Db) {
     let env = Env::new();
-    let s = server(&env, db, &["alice"]);
+    let s = server(&env, db, &["alice"], &[]);
     let first = Env::new();
     let phrase = first_machine(&first, &s.url, "alice");
     let machines: Vec<Env> = (0..4).map(|_| Env::new()).collect();
@@ -125,32 +118,15 @@ fn concurrent_pushes_merge(db: &Db) {
     assert!(all.windows(2).all(|w| w[0] == w[1]));
 }
 
-/// `cdxs ARGS` on a machine, as a child process (to run several at once).
+/// `cdxs ARGS` on a machine, as a child process (to run several at once), on the live
+/// clock: machines refreshing at the same moment must see real time pass.
 fn spawn(m: &Env, args: &[&str]) -> std::process::Child {
-    let mut cmd = Command::new(cdxs_bin());
-    cmd.current_dir(&m.work)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &m.home)
-        .env("CDXS_STATE_DIR", &m.state)
-        .env("NO_COLOR", "1")
-        .env("CDXS_LOCK_TIMEOUT", "10")
-        .env("CDXS_AUTH_BASE_URL", "http://127.0.0.1:9")
-        .env("CDXS_CHATGPT_BASE_URL", "http://127.0.0.1:9/backend-api");
-    for (k, v) in m.extra.borrow().iter() {
-        cmd.env(k, v);
-    }
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    m.spawn(args, &[("CDXS_NOW", "+0")])
 }
 
 fn two_machines_refreshing_one_account_send_one_refresh_and_both_get_the_new_token(db: &Db) {
     let env = Env::new();
-    let s = server(&env, db, &["alice"]);
+    let s = server(&env, db, &["alice"], &[]);
     let mock = MockOpenAi::start();
     mock.add(MockAccount::new("lease@example.com", "acct-lease"));
     let a = Env::new();
@@ -209,7 +185,7 @@ fn two_machines_refreshing_one_account_send_one_refresh_and_both_get_the_new_tok
 fn a_wrong_key_on_a_joining_machine_is_refused_before_any_write() {
     let env = Env::new();
     let db = Db::sqlite();
-    let s = server(&env, &db, &["alice"]);
+    let s = server(&env, &db, &["alice"], &[]);
     let a = Env::new();
     first_machine(&a, &s.url, "alice");
     ok(a.add_api_key("sk-proj-first-machine-0001"));
@@ -221,7 +197,7 @@ fn a_wrong_key_on_a_joining_machine_is_refused_before_any_write() {
     // Machine B has its own (other) key, e.g. from `sync init` against another server.
     let other = Env::new();
     let env2 = Env::new();
-    let s2 = server(&env2, &db, &["alice"]);
+    let s2 = server(&env2, &db, &["alice"], &[]);
     let wrong_phrase = first_machine(&other, &s2.url, "alice");
     let b = Env::new();
     ok(b.add_api_key("sk-proj-second-machine-0002"));
@@ -272,7 +248,7 @@ fn status_json(m: &Env) -> serde_json::Value {
 fn an_older_token_never_comes_back() {
     let env = Env::new();
     let db = Db::sqlite();
-    let s = server(&env, &db, &["alice"]);
+    let s = server(&env, &db, &["alice"], &[]);
     let a = Env::new();
     let phrase = first_machine(&a, &s.url, "alice");
     let now = chrono::Utc::now().timestamp();
@@ -327,7 +303,7 @@ fn an_older_token_never_comes_back() {
 fn forced_pull_makes_the_vault_the_servers_after_a_backup() {
     let env = Env::new();
     let db = Db::sqlite();
-    let s = server(&env, &db, &["alice"]);
+    let s = server(&env, &db, &["alice"], &[]);
     let a = Env::new();
     let phrase = first_machine(&a, &s.url, "alice");
     ok(a.add_api_key("sk-proj-on-the-server-0001"));
@@ -371,7 +347,7 @@ fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn status_shows_pending_changes_and_never_a_secret() {
     let env = Env::new();
     let db = Db::sqlite();
-    let s = server(&env, &db, &["alice"]);
+    let s = server(&env, &db, &["alice"], &[]);
     let a = Env::new();
     let phrase = first_machine(&a, &s.url, "alice");
     ok(a.add_api_key("sk-proj-status-0001"));
@@ -413,7 +389,7 @@ fn status_shows_pending_changes_and_never_a_secret() {
 fn the_older_tools_password_flag_still_logs_in_with_a_warning() {
     let env = Env::new();
     let db = Db::sqlite();
-    let s = server(&env, &db, &[]);
+    let s = server(&env, &db, &[], &[]);
     // The older tool's admin command, same flags.
     let out = env.run(&[
         "server",
@@ -454,7 +430,7 @@ fn the_older_tools_password_flag_still_logs_in_with_a_warning() {
 fn login_takes_the_server_and_user_from_the_manifests_sync_target() {
     let env = Env::new();
     let db = Db::sqlite();
-    let s = server(&env, &db, &["alice"]);
+    let s = server(&env, &db, &["alice"], &[]);
     let m = Env::new();
     m.manifest(&format!(
         "version: 1\nsync:\n  targets:\n    - name: home-server\n      url: {}\n      user: alice\n      share: [accounts]\n",
@@ -675,7 +651,7 @@ fn two_machines_on_two_instances_refresh_one_account_once() {
 fn moving_from_sqlite_to_postgres_keeps_the_key_and_rebuilds_from_the_machines() {
     let old_env = Env::new();
     let sqlite = Db::sqlite();
-    let old = server(&old_env, &sqlite, &["alice"]);
+    let old = server(&old_env, &sqlite, &["alice"], &[]);
     let a = Env::new();
     let phrase = first_machine(&a, &old.url, "alice");
     ok(a.add_api_key("sk-proj-moving-servers-0001"));
@@ -687,7 +663,7 @@ fn moving_from_sqlite_to_postgres_keeps_the_key_and_rebuilds_from_the_machines()
     // The new server starts empty: the admin adds the user there.
     let new_env = Env::new();
     let db = Db::postgres().unwrap_or(Db::Sqlite);
-    let new = server(&new_env, &db, &["alice"]);
+    let new = server(&new_env, &db, &["alice"], &[]);
     drop(old);
     // Each machine logs in to the new server; the key stays, the first push rebuilds.
     let out = ok(login(&a, &new.url, "alice"));
@@ -719,7 +695,7 @@ fn sync_targets_plan_a_pull_and_a_push_and_applying_them_leaves_nothing_to_do() 
     use cdxs::sync::plan::{self, Direction};
     let env = Env::new();
     let db = Db::sqlite();
-    let s = server(&env, &db, &["alice"]);
+    let s = server(&env, &db, &["alice"], &[]);
     let a = Env::new();
     let phrase = first_machine(&a, &s.url, "alice");
     let b = Env::new();
@@ -760,7 +736,7 @@ fn sync_targets_plan_a_pull_and_a_push_and_applying_them_leaves_nothing_to_do() 
 fn offline_a_machine_refreshes_only_logins_bound_on_it() {
     let env = Env::new();
     let db = Db::sqlite();
-    let mut s = server(&env, &db, &["alice"]);
+    let mut s = server(&env, &db, &["alice"], &[]);
     let mock = MockOpenAi::start();
     mock.add(MockAccount::new("bound@example.com", "acct-bound"));
     mock.add(MockAccount::new("free@example.com", "acct-free"));
@@ -812,7 +788,7 @@ fn offline_a_machine_refreshes_only_logins_bound_on_it() {
 fn sync_targets_are_plan_actions_that_apply_and_watch_run() {
     let env = Env::new();
     let db = Db::sqlite();
-    let s = server(&env, &db, &["alice"]);
+    let s = server(&env, &db, &["alice"], &[]);
     let manifest = |m: &Env| {
         m.manifest(&format!(
             "version: 1\nsync:\n  targets:\n    - name: hs\n      url: {}\n      user: alice\n      share: [accounts]\n",

@@ -222,6 +222,14 @@ impl Drop for SyncServer {
     }
 }
 
+/// A server on `db` (with `extra` arguments) whose `users` exist, each with [`PASSWORD`].
+pub fn server(env: &Env, db: &Db, users: &[&str], extra: &[&str]) -> SyncServer {
+    for u in users {
+        add_user(env, db, u, PASSWORD);
+    }
+    SyncServer::start(env, db, extra)
+}
+
 /// `cdxs server user add NAME --password-stdin` against `db`.
 pub fn add_user(env: &Env, db: &Db, name: &str, password: &str) {
     let mut args = vec!["server", "user", "add", name, "--password-stdin"];
