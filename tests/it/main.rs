@@ -28,6 +28,7 @@ mod rotation_model;
 mod sessions;
 mod sync_client;
 mod sync_crypto;
+mod sync_deploy;
 mod sync_harness;
 mod sync_reads;
 mod sync_server;

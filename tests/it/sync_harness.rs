@@ -222,6 +222,17 @@ impl Drop for SyncServer {
     }
 }
 
+/// `cdxs ARGS` on a machine, as a child process (to run several at once), on the live
+/// clock: machines refreshing at the same moment must see real time pass.
+pub fn spawn(m: &Env, args: &[&str]) -> std::process::Child {
+    m.spawn(args, &[("CDXS_NOW", "+0")])
+}
+
+/// `sync status --json` on a machine, parsed.
+pub fn status_json(m: &Env) -> serde_json::Value {
+    serde_json::from_slice(&ok(m.run(&["sync", "status", "--json"])).stdout).unwrap()
+}
+
 /// A server on `db` (with `extra` arguments) whose `users` exist, each with [`PASSWORD`].
 pub fn server(env: &Env, db: &Db, users: &[&str], extra: &[&str]) -> SyncServer {
     for u in users {
