@@ -5,7 +5,6 @@ use std::process::Command;
 
 use crate::harness::{Env, Login, login_status, stderr, stdout, text};
 use crate::mock_openai::{MockAccount, MockOpenAi};
-use crate::require_codex;
 use crate::sync_harness::*;
 
 crate::on_both_backends!(
@@ -67,29 +66,37 @@ fn two_machines_of_one_user_converge(db: &Db) {
     );
 }
 
-#[test]
-fn the_real_codex_reads_a_synced_api_key_on_the_second_machine() {
-    let codex = require_codex!();
+/// In every supported Codex release.
+fn the_real_codex_reads_a_synced_api_key_and_chatgpt_login_on_the_second_machine(
+    codex: std::path::PathBuf,
+) {
     let env = Env::new();
     let db = Db::sqlite();
     let s = server(&env, &db, &["alice"], &[]);
     let a = Env::new();
     let phrase = first_machine(&a, &s.url, "alice");
     ok(a.add_api_key("sk-proj-fromthefirstmachine9876"));
+    a.import_login(&Login::new("bob@example.com", "acct-bob"));
     ok(a.run(&["push"]));
     let b = Env::new();
     ok(join(&b, &s.url, "alice", &phrase));
     ok(b.run(&["pull"]));
-    let id = account_ids(&b).pop().unwrap();
-    let home = b.codex_home("synced");
-    ok(b.run(&["switch", &id, "--codex-home", home.to_str().unwrap()]));
-    let (status, said) = login_status(&codex, &home);
-    assert_eq!(status, 0, "{said}");
-    assert!(
-        said.contains("API key configured - sk-proj-***e9876"),
-        "{said}"
-    );
+    let ids = account_ids(&b);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    for id in ids {
+        let home = b.codex_home(&id);
+        ok(b.run(&["switch", &id, "--codex-home", home.to_str().unwrap()]));
+        let (status, said) = login_status(&codex, &home);
+        assert_eq!(status, 0, "{said}");
+        let expected = if id.starts_with("oauth_") {
+            "Logged in using ChatGPT"
+        } else {
+            "API key configured - sk-proj-***e9876"
+        };
+        assert!(said.contains(expected), "{id}: {said}");
+    }
 }
+crate::codex_matrix!(the_real_codex_reads_a_synced_api_key_and_chatgpt_login_on_the_second_machine);
 
 fn concurrent_pushes_merge(db: &Db) {
     let env = Env::new();
