@@ -12,6 +12,7 @@ use crate::sync_harness::*;
 crate::on_both_backends!(
     concurrent_pulls_of_many_users_each_get_their_own,
     a_token_used_a_minute_after_login_works_and_its_use_is_noted,
+    no_request_sent_after_a_logout_answered_is_served,
 );
 
 /// On PostgreSQL, pulls and token checks of all users share pipelined connections: under
@@ -169,4 +170,65 @@ fn a_token_used_a_minute_after_login_works_and_its_use_is_noted(db: &Db) {
         );
     }
     assert!(!s.log().contains("cannot note"), "{}", s.log());
+}
+
+/// Revocation under load: pulls and guarded requests with one token run from several
+/// threads while another thread logs that token out. Every request sent after the logout
+/// was answered must get 401 (no read from an older snapshot, no cached token), and
+/// every one sent before it 200 or 401, never an error.
+fn no_request_sent_after_a_logout_answered_is_served(db: &Db) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+    let env = Env::new();
+    let s = server(&env, db, &["alice"], &[]);
+    let api = Api::new(&s.url);
+    let t = api.token("alice");
+    let logged_out: std::sync::Mutex<Option<Instant>> = Default::default();
+    let stop = AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..6)
+            .map(|w| {
+                let (url, t, stop, logged_out) = (&s.url, &t, &stop, &logged_out);
+                scope.spawn(move || {
+                    let api = Api::new(url);
+                    let path = if w % 2 == 0 {
+                        "/v1/records?since=0"
+                    } else {
+                        "/v1/leases"
+                    };
+                    let (mut after, mut before) = (0, 0);
+                    while !stop.load(Ordering::Relaxed) {
+                        let sent = Instant::now();
+                        let (status, v, _) = api.call("GET", path, Some(t), None);
+                        let done = *logged_out.lock().unwrap();
+                        match done {
+                            Some(at) if sent > at => {
+                                assert_eq!(status, 401, "{path} sent after the logout: {v}");
+                                after += 1;
+                            }
+                            _ => {
+                                assert!(matches!(status, 200 | 401), "{path}: {status} {v}");
+                                before += 1;
+                            }
+                        }
+                    }
+                    (before, after)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let (status, v, _) = api.call("POST", "/v1/logout", Some(&t), None);
+        assert_eq!(status, 204, "{v}");
+        *logged_out.lock().unwrap() = Some(Instant::now());
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap())
+            .fold((0, 0), |(b, a), (wb, wa)| (b + wb, a + wa))
+    });
+    assert!(
+        seen.0 > 0 && seen.1 > 0,
+        "requests before and after: {seen:?}"
+    );
 }
