@@ -160,6 +160,7 @@ mod tests {
             refresh_token: Secret::new("rt"),
             account_id: Some(ws.into()),
             last_refresh: None,
+            extra: Default::default(),
         };
         Account::oauth(&t, "t", 0)
     }

@@ -450,6 +450,9 @@ mod tests {
             refresh_token: Secret::new("rt-1"),
             account_id: None,
             last_refresh: None,
+            extra: crate::codex::auth::AuthExtra::from_value(Some(&serde_json::json!({
+                "tokens": {"login_owner_id": "lo_1", "oauth_provenance": {"issuer": "i"}}
+            }))),
         };
         let mut a = Account::oauth(&t, "t", 0);
         a.requires_reauth = true;
@@ -471,5 +474,10 @@ mod tests {
         assert_eq!(a.token_issued_at, Some(5000));
         assert!(!a.requires_reauth);
         assert_eq!(a.last_refresh.unwrap().timestamp(), 5000);
+        // The issuer never sends the login's own members: they stay with the login.
+        assert_eq!(
+            a.auth_extra, t.extra,
+            "login_owner_id and oauth_provenance kept"
+        );
     }
 }

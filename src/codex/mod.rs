@@ -9,5 +9,6 @@ pub mod jwt;
 pub mod processes;
 pub mod rollout;
 pub mod schema;
+pub mod settings;
 pub mod state;
 pub mod writer_lock;

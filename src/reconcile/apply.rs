@@ -582,7 +582,10 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                         ))
                         .with_help("run `cdxs plan` again"));
                     }
-                    Source::Direct(Credentials::ApiKey { key })
+                    Source::Direct(Credentials::ApiKey {
+                        key,
+                        extra: Default::default(),
+                    })
                 }
             };
             let expect = if *any || run.touched.contains(&file) {

@@ -221,7 +221,7 @@ impl Observed {
 pub fn describe_creds(creds: &Credentials, vault: &[Account]) -> CredObs {
     let account_id = match_credentials(vault, creds).map(|a| a.id.clone());
     match creds {
-        Credentials::ApiKey { key } => CredObs::ApiKey {
+        Credentials::ApiKey { key, .. } => CredObs::ApiKey {
             identity_id: crate::vault::ids::apikey_id(key.expose(), ""),
             key_fingerprint: key.fingerprint(),
             account_id,

@@ -178,4 +178,10 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (target, record_id)
     );
     "#,
+    // 7: members of a login's auth.json that cdxs does not model (Codex 0.164's
+    // `tokens.login_owner_id` and `tokens.oauth_provenance`, whatever comes later), kept
+    // verbatim as JSON `{"tokens": {...}, "top": {...}}` so every copy carries them.
+    r#"
+    ALTER TABLE accounts ADD COLUMN auth_extra TEXT;
+    "#,
 ];

@@ -20,6 +20,7 @@ mod plan_apply;
 mod properties;
 mod real_codex_auth;
 mod real_codex_homes;
+mod real_codex_login_shape;
 mod real_codex_releases;
 mod real_codex_rotation;
 mod real_codex_sessions;

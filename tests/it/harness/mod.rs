@@ -274,12 +274,13 @@ impl Login {
         let mut v = json!({
             "auth_mode": "chatgpt",
             "OPENAI_API_KEY": null,
-            "tokens": {
-                "id_token": jwt(&self.claims()),
-                "access_token": jwt(&self.claims()),
-                "refresh_token": self.refresh_token,
-                "account_id": self.account_id,
-            },
+            "tokens": crate::mock_openai::tokens_object(
+                &jwt(&self.claims()),
+                &jwt(&self.claims()),
+                &self.refresh_token,
+                &self.account_id,
+                "https://auth.openai.com",
+            ),
         });
         if let Some(lr) = &self.last_refresh {
             v["last_refresh"] = json!(lr);
