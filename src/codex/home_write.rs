@@ -136,17 +136,18 @@ pub fn write_journaled(
     Ok((written, backup))
 }
 
-/// [`config::set_base_url`] as one action of a generation, recorded for `history` and
+/// [`config::set_key`] as one action of a generation, recorded for `history` and
 /// `rollback`.
-pub fn set_base_url_journaled(
+pub fn set_config_key_journaled(
     vault: &mut Vault,
     backups: &mut Backups,
     home: &Path,
-    url: Option<&str>,
+    key: &str,
+    to: Option<&str>,
     expect: Option<&Option<String>>,
     step: Step,
 ) -> Result<config::ConfigWrite> {
-    let w = config::set_base_url(home, url, expect, backups)?;
+    let w = config::set_key(home, key, to, expect, backups)?;
     vault.record_file(
         step.generation,
         step.seq,

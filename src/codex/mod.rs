@@ -12,3 +12,4 @@ pub mod schema;
 pub mod settings;
 pub mod state;
 pub mod writer_lock;
+pub mod wsl;

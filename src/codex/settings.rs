@@ -175,6 +175,14 @@ pub struct MachineLayers {
     pub secrets_by_default: bool,
 }
 
+/// Codex's environment variable that overrides every login in `codex exec`.
+pub const CODEX_API_KEY_VAR: &str = "CODEX_API_KEY";
+
+/// What `cdxs run` adds to a Codex command line when the home keeps its login in
+/// auth.json: a trusted project's `.codex/config.toml` could otherwise move the store
+/// (seen with real Codex: `login status` then reads the keyring).
+pub const FILE_STORE_FLAG: [&str; 2] = ["-c", "cli_auth_credentials_store=\"file\""];
+
 /// The environment variable tests (and debug builds) set to read the system layers from a
 /// folder of their own instead of `/etc/codex` or `%ProgramData%\OpenAI\Codex`.
 pub const SYSTEM_DIR_OVERRIDE: &str = "CDXS_CODEX_SYSTEM_DIR";
@@ -739,6 +747,59 @@ impl Effective {
             });
         }
         out
+    }
+
+    /// One line for a person: the store and every login restriction, each with where it
+    /// is set (`status` and `doctor`).
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!(
+            "credential store `{}`{} ({})",
+            self.store.value.as_str(),
+            if self.store.value != Store::File && self.secret_auth_storage.value {
+                " with `secret_auth_storage`"
+            } else {
+                ""
+            },
+            self.store.from.describe()
+        )];
+        if let Some(f) = &self.forced_login_method {
+            parts.push(format!(
+                "forced_login_method = \"{}\" ({})",
+                f.value.as_str(),
+                f.from.describe()
+            ));
+        }
+        if let Some(f) = &self.forced_workspaces {
+            parts.push(format!(
+                "forced_chatgpt_workspace_id = {} ({})",
+                list(&f.value),
+                f.from.describe()
+            ));
+        }
+        if let Some(a) = &self.allowed_login_methods {
+            let names: Vec<String> = a.value.iter().map(|m| m.as_str().to_string()).collect();
+            parts.push(format!(
+                "allowed_login_methods = {} ({})",
+                list(&names),
+                a.from.describe()
+            ));
+        }
+        if let Some(a) = &self.allowed_workspaces {
+            parts.push(format!(
+                "allowed_chatgpt_workspaces = {} ({})",
+                list(&a.value),
+                a.from.describe()
+            ));
+        }
+        for b in &self.broken {
+            parts.push(format!(
+                "`{}` ({}) {}: Codex does not start",
+                b.from.place,
+                b.from.layer.name(),
+                b.why
+            ));
+        }
+        parts.join("; ")
     }
 
     /// The settings as they stand after cdxs writes `cli_auth_credentials_store = "file"`

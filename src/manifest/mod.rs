@@ -132,6 +132,9 @@ pub struct Home {
     pub name: String,
     pub path: PathBuf,
     pub binding: Option<Binding>,
+    /// `codex_config: { cli_auth_credentials_store: file }`: cdxs keeps the key in the
+    /// home's config.toml.
+    pub store_file: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -262,6 +262,12 @@ pub fn validate(
                 name: name.value.clone(),
                 path,
                 binding,
+                store_file: home
+                    .value
+                    .codex_config
+                    .as_ref()
+                    .and_then(|c| c.cli_auth_credentials_store)
+                    .is_some_and(|s| s == super::model::CredentialsStore::File),
             },
         );
     }

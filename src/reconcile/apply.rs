@@ -492,10 +492,11 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             fsx::ensure_private_dir(path)?;
             let file = config::config_path(path);
             let check = (!run.touched.contains(&file)).then_some(expect);
-            let w = homes::set_base_url_journaled(
+            let w = homes::set_config_key_journaled(
                 vault,
                 &mut run.backups,
                 path,
+                config::BASE_URL_KEY,
                 url.as_deref(),
                 check,
                 homes::Step { generation, seq },
@@ -510,6 +511,28 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                     ),
                     None => format!("removed `openai_base_url` from {}", tick(&file)),
                 },
+                w.backup,
+            ))
+        }
+        Op::SetCredentialsStore { path, expect, .. } => {
+            fsx::ensure_private_dir(path)?;
+            let file = config::config_path(path);
+            let check = (!run.touched.contains(&file)).then_some(expect);
+            let w = homes::set_config_key_journaled(
+                vault,
+                &mut run.backups,
+                path,
+                config::STORE_KEY,
+                Some("file"),
+                check,
+                homes::Step { generation, seq },
+            )?;
+            run.touched.insert(file.clone());
+            Ok(done(
+                format!(
+                    "set `cli_auth_credentials_store = \"file\"` in {}",
+                    tick(&file)
+                ),
                 w.backup,
             ))
         }

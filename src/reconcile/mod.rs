@@ -95,6 +95,15 @@ pub enum Op {
         /// Fingerprint of config.toml at observe time (`None`: absent).
         expect: Option<String>,
     },
+    /// Set `cli_auth_credentials_store = "file"` in a home's config.toml (the home declares
+    /// `codex_config: { cli_auth_credentials_store: file }`), so that Codex reads the
+    /// auth.json cdxs writes.
+    SetCredentialsStore {
+        home: String,
+        path: PathBuf,
+        /// Fingerprint of config.toml at observe time (`None`: absent).
+        expect: Option<String>,
+    },
     /// Write a home's auth.json.
     WriteAuth {
         home: String,
@@ -152,6 +161,7 @@ impl Op {
             Op::CreateHomeDir { path, .. }
             | Op::WriteAuth { path, .. }
             | Op::SetBaseUrl { path, .. }
+            | Op::SetCredentialsStore { path, .. }
             | Op::Harvest { path, .. }
             | Op::RepairThread { path, .. }
             | Op::PurgeTrash { path, .. }

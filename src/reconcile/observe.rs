@@ -103,6 +103,9 @@ pub struct HomeObs {
     /// What the home's config.toml says (credentials store, `openai_base_url`).
     pub config: ConfigObs,
     pub processes: Vec<CodexProcess>,
+    /// Why the home's file system puts Codex's files at risk (a Windows drive seen from
+    /// WSL, a network file system), if it does.
+    pub shared_fs: Option<String>,
     /// Threads a running Codex has open (their writer lock is held): a turn may be running.
     pub live_threads: Vec<LiveThread>,
 }
@@ -301,6 +304,8 @@ pub fn observe(
     } else {
         crate::fsx::flock_holders()
     };
+    // Codex's settings outside any home: read once, judged per home with its config.toml.
+    let machine = crate::codex::settings::MachineLayers::read();
     for (name, home) in &manifest.homes {
         if scope
             .homes
@@ -324,11 +329,24 @@ pub fn observe(
                 auth,
                 auth_fingerprint,
                 config: if dir_exists {
-                    crate::codex::config::observe(&home.path)
+                    crate::codex::config::observe_with(&home.path, &machine)
                 } else {
-                    ConfigObs::default()
+                    ConfigObs {
+                        settings: crate::codex::settings::effective(
+                            &machine,
+                            None,
+                            &crate::codex::config::config_path(&home.path)
+                                .display()
+                                .to_string(),
+                        ),
+                        ..ConfigObs::default()
+                    }
                 },
                 processes: procs.get(&canonical).cloned().unwrap_or_default(),
+                shared_fs: crate::codex::wsl::risk(
+                    &canonical,
+                    crate::fsx::mount_fs_type(&home.path).as_deref(),
+                ),
                 live_threads: if scope.skip_processes || !dir_exists {
                     Vec::new()
                 } else {

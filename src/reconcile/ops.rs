@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Action, ActionKind, CredentialSource, Op, Plan};
 use crate::codex::config::{self, ConfigObs};
+use crate::codex::settings::Login;
+use crate::error::Error;
 use crate::sessions::visibility::Issue;
 use crate::sessions::{HomeRef, share};
 use crate::vault::{Account, AccountKind};
@@ -59,9 +61,11 @@ pub struct WriteInto<'a> {
 /// Write an account into a folder outside plan/apply, as one generation: a refresh first
 /// when it is about to expire (as Codex does), the login taken out of its old folder when
 /// it moves, auth.json, and the endpoint in config.toml. `Err` when config.toml must change
-/// but cannot be read.
-pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
+/// but cannot be read, or when Codex's settings there would make it ignore, delete or
+/// leave unused the login (the same rules as plan).
+pub fn write_into(w: &WriteInto) -> Result<Plan, Error> {
     let shown = crate::paths::display(w.home);
+    refuse_what_codex_would_not_use(w)?;
     let mut actions = Vec::new();
     if w.refresh_first && w.account.kind == AccountKind::OAuth && !w.account.requires_reauth {
         actions.push(Action {
@@ -117,11 +121,12 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
         &known,
     ) {
         if let (Some(why), Some(_)) = (&w.config.error, &url) {
-            return Err(format!(
+            return Err(Error::user(format!(
                 "cannot read `{}` to set `openai_base_url` for {}: {why}",
                 crate::paths::display(&config::config_path(w.home)),
                 w.account.name()
-            ));
+            ))
+            .with_help("fix config.toml (Codex cannot read it either), then try again"));
         }
         if w.config.error.is_none() {
             actions.push(Action {
@@ -142,6 +147,43 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
         }
     }
     Ok(plan_of(actions))
+}
+
+/// The folder's Codex settings (every layer, codex-formats 9.3) would make Codex ignore,
+/// delete or leave unused the login: refuse before anything is written.
+fn refuse_what_codex_would_not_use(w: &WriteInto) -> Result<(), Error> {
+    codex_would_use(w.account, w.home, w.config)
+}
+
+/// `Err` (what Codex does, and the fix) when the folder `home`'s Codex settings would make
+/// Codex ignore, delete or leave unused `account`'s login there.
+pub fn codex_would_use(account: &Account, home: &Path, config: &ConfigObs) -> Result<(), Error> {
+    let settings = &config.settings;
+    let place = crate::paths::display(home);
+    if let Some(b) = settings.broken.first() {
+        return Err(Error::user(format!(
+            "cannot tell whether Codex reads auth.json in `{place}`: `{}` ({}) {}; Codex itself does not start until it is fixed",
+            b.from.place,
+            b.from.layer.name(),
+            b.why
+        ))
+        .with_help("fix that file, then try again"));
+    }
+    let login = match account.kind {
+        AccountKind::ApiKey => Login::ApiKey,
+        AccountKind::OAuth => Login::ChatGpt {
+            workspace: account.chatgpt_account_id.clone(),
+        },
+    };
+    match settings.refusals(&login).into_iter().next() {
+        None => Ok(()),
+        Some(r) => Err(Error::user(format!(
+            "Codex would not use {} in `{place}`: {}",
+            account.name(),
+            r.message()
+        ))
+        .with_help(r.fix)),
+    }
 }
 
 /// Move threads into their home's trash.
@@ -303,6 +345,64 @@ mod tests {
             moved_from: None,
         })
         .unwrap_err();
-        assert!(err.contains("cannot read"), "{err}");
+        assert!(err.to_string().contains("cannot read"), "{err}");
+    }
+
+    #[test]
+    fn an_imperative_write_obeys_the_folders_codex_settings() {
+        let t = crate::codex::auth::ChatGptTokens {
+            id_token: Secret::new(crate::codex::jwt::unsigned(&serde_json::json!({
+                "email": "a@x.io",
+                "https://api.openai.com/auth": {"chatgpt_account_id": "ws-1"}
+            }))),
+            access_token: Secret::new("at"),
+            refresh_token: Secret::new("rt"),
+            account_id: Some("ws-1".into()),
+            last_refresh: None,
+            extra: Default::default(),
+        };
+        let a = Account::oauth(&t, "t", 0);
+        let config = |text: &str| ConfigObs {
+            settings: crate::codex::settings::effective(
+                &crate::codex::settings::MachineLayers::none(),
+                Some(&Ok(text.to_string())),
+                "/h/new/config.toml",
+            ),
+            ..ConfigObs::default()
+        };
+        for (text, says) in [
+            (
+                "cli_auth_credentials_store = \"keyring\"\n",
+                "ignores auth.json",
+            ),
+            ("forced_login_method = \"api\"\n", "deletes a ChatGPT login"),
+            (
+                "forced_chatgpt_workspace_id = \"ws-2\"\n",
+                "workspace `ws-1`",
+            ),
+            ("forced_login_method = \n", "does not start"),
+        ] {
+            let err = write_into(&WriteInto {
+                account: &a,
+                home: Path::new("/h/new"),
+                config: &config(text),
+                known_urls: &[],
+                refresh_first: false,
+                moved_from: None,
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains(says), "{text}: {err}");
+        }
+        assert!(
+            write_into(&WriteInto {
+                account: &a,
+                home: Path::new("/h/new"),
+                config: &config("forced_chatgpt_workspace_id = \"ws-1\"\n"),
+                known_urls: &[],
+                refresh_first: false,
+                moved_from: None,
+            })
+            .is_ok()
+        );
     }
 }

@@ -48,6 +48,9 @@ pub struct Row {
     pub expires_at: Option<i64>,
     pub state: HomeState,
     pub quota: Option<QuotaCell>,
+    /// The settings Codex acts on there (credential store, login restrictions), each with
+    /// the layer that set it.
+    pub codex_settings: crate::codex::settings::Effective,
 }
 
 #[derive(Debug, Serialize, Clone, Copy, PartialEq)]
@@ -122,6 +125,7 @@ pub fn rows(m: &Manifest, o: &Observed, plan: &Plan) -> Vec<Row> {
                 expires_at,
                 state,
                 quota,
+                codex_settings: obs.config.settings.clone(),
             })
         })
         .collect()

@@ -24,6 +24,7 @@ mod real_codex_login_shape;
 mod real_codex_releases;
 mod real_codex_rotation;
 mod real_codex_sessions;
+mod real_codex_settings;
 mod rotation;
 mod rotation_model;
 mod sessions;

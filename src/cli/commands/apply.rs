@@ -27,6 +27,7 @@ pub struct ApplyArgs {
 }
 
 pub fn run(sh: &mut Shell, args: ApplyArgs) -> Result<Exit> {
+    sh.warn_codex_api_key();
     let req = Request {
         scope: Scope {
             offline: args.offline,

@@ -78,6 +78,7 @@ fn max_watches() -> Option<usize> {
 
 pub fn run(sh: &mut Shell, args: WatchArgs) -> Result<Exit> {
     let m = sh.require_manifest()?;
+    sh.warn_codex_api_key();
     let (tx, rx) = mpsc::channel::<Msg>();
     // SIGINT and SIGTERM finish the current action, then stop (exit 0).
     let mut signals = signal_hook::iterator::Signals::new([

@@ -70,6 +70,14 @@ impl View for StatusView {
         }
         out.push_str(&t.render());
         out.push('\n');
+        out.push_str(&format!("\n{}\n", p.bold("Codex settings:")));
+        for r in &self.homes {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                r.home,
+                sanitize(&r.codex_settings.describe())
+            ));
+        }
         if !self.drift_details.is_empty() {
             out.push_str(&format!("\n{}\n", p.bold("Drift:")));
             for d in &self.drift_details {

@@ -129,6 +129,12 @@ impl Engine {
         .is_none())
     }
 
+    /// `Err` when the folder's Codex settings would make Codex ignore, delete or leave
+    /// unused `account`'s login there (the rules plan applies to declared homes).
+    pub fn codex_would_use(&self, account: &Account, path: &Path) -> Result<()> {
+        ops::codex_would_use(account, path, &crate::codex::config::observe(path))
+    }
+
     /// Write `account` into the folder `path` outside plan/apply, as one generation.
     pub fn write_account(
         &mut self,
@@ -164,10 +170,6 @@ impl Engine {
             known_urls: &known_urls,
             refresh_first,
             moved_from: moved_from.as_deref(),
-        })
-        .map_err(|why| {
-            Error::user(why)
-                .with_help("fix config.toml (Codex cannot read it either), then try again")
         })?;
         self.run(m, &plan, command, None, progress)
     }

@@ -4,12 +4,14 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
+use super::codex_settings::login_of;
 use super::describe::{describe_account, describe_auth};
 use super::resolve::Target;
 use super::{Planner, pool};
 use crate::auth::freshness;
 use crate::codex::auth::auth_path;
 use crate::codex::config;
+use crate::codex::settings::Effective;
 use crate::manifest::{AccountRef, Binding, Home};
 use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs};
 use crate::reconcile::{Accepted, Action, ActionKind, Change, CredentialSource, Drift, Note, Op};
@@ -29,19 +31,18 @@ impl Planner<'_> {
         let o = self.o;
         self.create_dir(home, obs);
         self.drift(home, obs);
+        self.codex_config(home, obs);
         let Some(binding) = &home.binding else {
             return;
         };
         let address = format!("home.{}.auth", home.name);
-        if let Some(store) = &obs.config.credentials_store {
-            self.notes.push(Note {
-                address: address.clone(),
-                message: format!(
-                    "this home's config.toml sets `cli_auth_credentials_store = \"{store}\"`: Codex reads credentials from the OS keyring there, not from auth.json"
-                ),
-            });
+        // What Codex will act on once this plan ran (the store cdxs writes included).
+        let settings = self.settings_after(home, obs);
+        if !self.codex_reads_auth_json(&settings, &address) {
+            return;
         }
-        let Some((alias, reason)) = self.pick_alias(home, obs, binding, taken, &address) else {
+        let Some((alias, reason)) = self.pick_alias(home, obs, binding, taken, &address, &settings)
+        else {
             return;
         };
         let Some(r) = self.m.accounts.get(&alias).cloned() else {
@@ -64,6 +65,20 @@ impl Planner<'_> {
         if let Some(a) = target_account
             && !self.usable(a, &alias, &address)
         {
+            return;
+        }
+        let refusals = settings.refusals(&login_of(&target, target_account));
+        if !refusals.is_empty() {
+            for r in refusals {
+                self.error(
+                    address.clone(),
+                    format!(
+                        "Codex would not use `{alias}` in this home: {}",
+                        r.message()
+                    ),
+                    &r.fix,
+                );
+            }
             return;
         }
         let want_base_url = match &r {
@@ -96,6 +111,12 @@ impl Planner<'_> {
     }
 
     fn create_dir(&mut self, home: &Home, obs: &HomeObs) {
+        if let Some(risk) = &obs.shared_fs {
+            self.notes.push(Note {
+                address: format!("home.{}.dir", home.name),
+                message: risk.clone(),
+            });
+        }
         if obs.dir_exists {
             return;
         }
@@ -123,6 +144,7 @@ impl Planner<'_> {
         binding: &Binding,
         taken: &mut BTreeSet<String>,
         address: &str,
+        settings: &Effective,
     ) -> Option<(String, Option<String>)> {
         let (pool, strategy, switch_below) = match binding {
             Binding::Account(alias) => return Some((alias.clone(), None)),
@@ -133,6 +155,7 @@ impl Planner<'_> {
             } => (pool, *strategy, *switch_below),
         };
         let members = self.m.pools.get(pool).cloned().unwrap_or_default();
+        let mut skipped: Vec<String> = Vec::new();
         let candidates: Vec<pool::Candidate> = members
             .iter()
             .map(|alias| {
@@ -141,9 +164,25 @@ impl Planner<'_> {
                     _ => None,
                 };
                 let account = account_id.as_deref().and_then(|id| self.o.account(id));
+                // A member Codex would delete or leave unused in this home is skipped.
+                let refused = account.and_then(|a| {
+                    settings
+                        .refusals(&login_of(
+                            &Target::Vault {
+                                account_id: a.id.clone(),
+                            },
+                            Some(a),
+                        ))
+                        .into_iter()
+                        .next()
+                });
+                if let Some(r) = &refused {
+                    skipped.push(format!("`{alias}` ({})", r.message()));
+                }
                 pool::Candidate {
                     alias: alias.clone(),
-                    usable: account.is_some_and(|a| a.has_credentials && !a.requires_reauth),
+                    usable: refused.is_none()
+                        && account.is_some_and(|a| a.has_credentials && !a.requires_reauth),
                     remaining: account
                         .and_then(|a| self.o.quota.get(&a.id))
                         .and_then(|q| q.remaining()),
@@ -151,6 +190,16 @@ impl Planner<'_> {
                 }
             })
             .collect();
+        if !skipped.is_empty() {
+            self.notes.push(Note {
+                address: address.to_string(),
+                message: format!(
+                    "pool `{pool}` skips for home `{}` what Codex would not use there: {}",
+                    home.name,
+                    skipped.join("; ")
+                ),
+            });
+        }
         let current = match &obs.auth {
             AuthObs::Credentials(c) => c.account_id(),
             _ => None,

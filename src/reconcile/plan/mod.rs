@@ -15,6 +15,7 @@ use super::observe::Observed;
 use super::{Action, ActionKind, Drift, HomeFingerprint, Note, Op, Plan, PlanError};
 use crate::manifest::{Binding, Manifest};
 
+mod codex_settings;
 mod describe;
 mod home;
 mod pool;

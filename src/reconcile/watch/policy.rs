@@ -272,6 +272,7 @@ mod tests {
                     auth_fingerprint: None,
                     config: Default::default(),
                     processes: vec![],
+                    shared_fs: None,
                     live_threads: if live && name == "pooled" {
                         vec![LiveThread {
                             id: "t1".into(),

@@ -55,6 +55,11 @@ impl Env {
         self.root.path().join(rel)
     }
 
+    /// What cdxs reads as `/etc/codex` (or `%ProgramData%\OpenAI\Codex`) in this world.
+    pub fn codex_system_dir(&self) -> PathBuf {
+        self.path("codex-system")
+    }
+
     /// `~/.codex` of the fake user.
     pub fn default_codex_home(&self) -> PathBuf {
         self.home.join(".codex")
@@ -88,6 +93,12 @@ impl Env {
                 "CDXS_NOW",
                 self.now
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ),
+            // Codex's system layers (`/etc/codex/...`) come from a folder of the test's
+            // own (empty unless the test writes one), never from the machine's.
+            (
+                "CDXS_CODEX_SYSTEM_DIR",
+                self.codex_system_dir().display().to_string(),
             ),
             // No test may reach OpenAI: endpoints point at a closed local port unless a
             // test points them at its mock.

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+mod codex_settings;
+
 use crate::codex::schema::{RELEASES, Verdict};
 use crate::codex::state::{self, HISTORY_DB, STATE_DB};
 use crate::fsx;
@@ -63,6 +65,8 @@ pub struct HomeReport {
     pub path: PathBuf,
     pub exists: bool,
     pub databases: Vec<DbReport>,
+    /// The settings Codex acts on there, each with the layer that set it.
+    pub codex_settings: crate::codex::settings::Effective,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,11 +105,21 @@ pub fn run(inputs: &Inputs) -> Report {
     checks.extend(codex_checks(&codex));
     let homes = home_list(inputs);
     let mut reports = Vec::new();
+    let machine = crate::codex::settings::MachineLayers::read();
+    let manifest = match &inputs.manifest {
+        Some(Ok(m)) => Some(m),
+        _ => None,
+    };
+    let mut settings_checks = Vec::new();
     for (name, path) in &homes {
-        let (r, c) = home_report(name, path);
+        let (mut r, c) = home_report(name, path);
+        let (settings, s) = codex_settings::checks(name, path, manifest, &machine);
+        r.codex_settings = settings;
         reports.push(r);
         checks.extend(c);
+        settings_checks.extend(s);
     }
+    checks.extend(settings_checks);
     checks.extend(state_checks(inputs.state_dir));
     checks.push(manifest_check(inputs));
     checks.extend(lock_checks(inputs.state_dir, &homes));
@@ -394,6 +408,7 @@ fn home_report(name: &str, path: &Path) -> (HomeReport, Vec<Check>) {
             path: path.to_path_buf(),
             exists,
             databases: dbs,
+            codex_settings: Default::default(),
         },
         checks,
     )
