@@ -12,8 +12,10 @@
 //!   marker; the thread's row keeps naming `x.jsonl`;
 //! - with the flag off, `thread/list` (scan and state-DB-only) lists such a thread, and
 //!   `codex exec resume` continues it: Codex writes `x.jsonl` again and removes `x.jsonl.zst`;
+//! - a scan `thread/list` re-making a lost row of such a thread names `x.jsonl.zst` in it;
 //! - while another process holds `.tmp/rollout-maintenance.lock`, the worker compresses
-//!   nothing and leaves no marker.
+//!   nothing and leaves no marker, and `codex migrate-rollouts --apply` (which takes the same
+//!   lock) fails with "rollout compression or another migration is already running".
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -177,6 +179,22 @@ fn a_thread_codex_compressed_is_listed_trashed_restored_resumed_and_shared(codex
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(rollouts_of(&a, &cold), vec![zst.clone()]);
     assert!(ids(&codex_threads(&codex, &a, true)).contains(&cold));
+    // Codex's own read-repair of a lost row names the `.zst`: also a row cdxs reads as is.
+    let db = rusqlite::Connection::open(a.join("state_5.sqlite")).unwrap();
+    db.execute("DELETE FROM threads WHERE id = ?1", [&cold])
+        .unwrap();
+    drop(db);
+    assert!(ids(&codex_threads(&codex, &a, false)).contains(&cold));
+    assert_eq!(
+        rollout_path_of(&a, &cold).as_deref(),
+        Some(zst.to_str().unwrap()),
+        "Codex's scan re-made the row naming the compressed file"
+    );
+    let check = cdxs_json(&env, &["session", "visibility", "check", "--json"]);
+    assert!(
+        !check.to_string().contains(&cold),
+        "nothing to repair about it: {check}"
+    );
     let resumed = codex_exec(&codex, &a, &env.path("work"), Some(&cold), "continue").unwrap();
     assert_eq!(resumed, cold);
     assert_eq!(
@@ -208,6 +226,14 @@ fn codex_does_not_compress_while_the_maintenance_lock_is_held(codex: PathBuf) {
         "Codex compressed while the maintenance lock was held"
     );
     assert!(plain[0].exists());
+    // Its migration of legacy rollouts takes the same lock, and refuses while it is held.
+    let out = run_codex(&codex, &home, &["migrate-rollouts", "--apply"]);
+    assert!(
+        !out.status.success()
+            && stderr(&out).contains("rollout compression or another migration is already running"),
+        "{}",
+        text(&out)
+    );
     drop(held);
     assert!(
         run_codex_worker(&codex, &home, 30, || zst.exists() && !plain[0].exists()),

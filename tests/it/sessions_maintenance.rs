@@ -227,3 +227,30 @@ fn apply_waits_for_maintenance_only_where_it_moves_rollouts() {
     let out = env.run(&["apply", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn a_maintenance_lock_planted_as_a_symlink_is_refused_not_followed() {
+    let (env, a, _b) = homes();
+    let outside = env.path("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("keep"), "keep").unwrap();
+    // `.tmp` pointing out of the home: cdxs neither creates nor locks anything there.
+    let _ = std::fs::remove_dir_all(a.join(".tmp"));
+    std::os::unix::fs::symlink(&outside, a.join(".tmp")).unwrap();
+    let out = env.run(&["session", "trash", T1]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("is not a folder"), "{}", text(&out));
+    assert_eq!(files_under(&outside), vec![outside.join("keep")]);
+    // The lock file itself a symlink to a file elsewhere: refused, the file untouched.
+    std::fs::remove_file(a.join(".tmp")).unwrap();
+    std::fs::create_dir_all(a.join(".tmp")).unwrap();
+    std::os::unix::fs::symlink(outside.join("keep"), maintenance_lock(&a)).unwrap();
+    let out = env.run(&["session", "trash", T1]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("symlink"), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(outside.join("keep")).unwrap(),
+        "keep"
+    );
+    assert!(count_rows(&a.join("state_5.sqlite"), "threads", "id", T1) == 1);
+}
