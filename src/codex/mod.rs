@@ -3,9 +3,11 @@
 
 pub mod auth;
 pub mod config;
+pub mod credential_files;
 pub mod home_write;
 pub mod index;
 pub mod jwt;
+pub mod maintenance;
 pub mod processes;
 pub mod rollout;
 pub mod schema;

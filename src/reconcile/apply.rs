@@ -5,7 +5,7 @@
 //! action, the cause and the backup to restore from. Fault points let tests kill it
 //! anywhere.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::observe::Observed;
@@ -325,6 +325,9 @@ struct Run<'a> {
     touched: BTreeSet<PathBuf>,
     /// Homes whose Codex databases this run already backed up.
     dbs_saved: BTreeSet<PathBuf>,
+    /// Codex's rollout maintenance locks this run holds (taken by the first session action
+    /// in a home, held until the run ends).
+    maintenance: BTreeMap<PathBuf, crate::codex::maintenance::Held>,
     env: &'a ApplyEnv<'a>,
 }
 
@@ -342,8 +345,27 @@ impl<'a> Run<'a> {
             homes,
             touched: BTreeSet::new(),
             dbs_saved: BTreeSet::new(),
+            maintenance: BTreeMap::new(),
             env,
         }
+    }
+
+    /// Before a session action moves, writes or deletes rollouts or their rows in a home:
+    /// wait (`CDXS_LOCK_TIMEOUT`) while a Codex worker compresses or migrates that home's
+    /// rollouts, then hold Codex's maintenance lock for the rest of the run.
+    fn hold_maintenance(&mut self, name: &str, home: &Path) -> Result<()> {
+        // Keyed by the resolved folder: a second flock on the same file from this process
+        // would wait for itself.
+        if let std::collections::btree_map::Entry::Vacant(slot) =
+            self.maintenance.entry(locks::key(home))
+        {
+            slot.insert(crate::codex::maintenance::hold(
+                home,
+                name,
+                fsx::lock_timeout(),
+            )?);
+        }
+        Ok(())
     }
 
     /// Back up a home's Codex databases once per run (SQLite's online backup API).
@@ -372,6 +394,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
     };
     match &action.op {
         Op::RepairThread { home, path, issue } => {
+            run.hold_maintenance(home, path)?;
             run.save_dbs(path)?;
             let fixed = crate::sessions::visibility::repair(
                 &home_ref(home, path),
@@ -392,6 +415,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
         }
         Op::TrashThread { home, path, id } => {
             let h = home_ref(home, path);
+            run.hold_maintenance(home, path)?;
             // A live thread is refused before anything is backed up or moved.
             crate::codex::writer_lock::lock(path, id)?;
             run.save_dbs(path)?;
@@ -407,6 +431,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             ))
         }
         Op::RestoreThread { home, path, id } => {
+            run.hold_maintenance(home, path)?;
             run.save_dbs(path)?;
             let m = crate::sessions::trash::restore_one(&home_ref(home, path), id)?;
             Ok(done(
@@ -424,6 +449,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             action.address
         ))),
         Op::PurgeTrash { home, path, id } => {
+            run.hold_maintenance(home, path)?;
             crate::sessions::trash::purge_one(&home_ref(home, path), id)?;
             Ok(done(format!("deleted trashed thread {id}"), None))
         }
@@ -432,6 +458,9 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             from_path,
             to_path,
         } => {
+            // The source too: its file may be renamed into `.jsonl.zst` while it is read.
+            run.hold_maintenance(&copy.from, from_path)?;
+            run.hold_maintenance(&copy.to, to_path)?;
             run.save_dbs(to_path)?;
             let copied = crate::sessions::share::copy(
                 &home_ref(&copy.from, from_path),

@@ -71,7 +71,13 @@ pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
             out.known.insert(id.clone());
             // Only a regular rollout file of this thread inside the home's session folders
             // (resolved: no `..`, no symlink out) is a copy source; a row may name anything.
-            if let Some(real) = root.rollout_of(Path::new(&path), &id) {
+            // The file is the one Codex reads: the row's path in either spelling, plain first
+            // (a row names `x.jsonl` after Codex compressed it into `x.jsonl.zst`).
+            // A rollout name on a hard link to a credential file is never a source.
+            if let Some(real) = rollout::existing(Path::new(&path))
+                .and_then(|p| root.rollout_of(&p, &id))
+                .filter(|p| !crate::codex::credential_files::is_credential_file(&home.path, p))
+            {
                 out.present
                     .insert(id, (real, if preview.is_empty() { title } else { preview }));
             }
@@ -105,9 +111,11 @@ pub fn target_path(
         .or_else(|_| source.strip_prefix(&from.path))
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| PathBuf::from(rollout::SESSIONS).join(name));
+    // A rollout is taken in either spelling: `x.jsonl` and `x.jsonl.zst` are one for Codex.
+    let free = |p: &Path| !taken.contains(p) && !taken.contains(&rollout::twin(p));
     if let Some(same) = to_root.rollout_target(&to_root.canonical().join(&rel), id)
-        && !taken.contains(&same)
-        && !taken.contains(&to.path.join(&rel))
+        && free(&same)
+        && free(&to.path.join(&rel))
     {
         return Some(same);
     }
@@ -184,8 +192,16 @@ pub fn copy(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Copied> {
     rollout::check_thread_id(&c.id, "the thread copy")?;
+    // The spelling Codex reads now (its worker may have compressed the file since the plan);
+    // the copy keeps it.
+    let spelled = rollout::existing(&c.source).unwrap_or_else(|| c.source.clone());
+    let wanted = if rollout::is_compressed(&spelled) == rollout::is_compressed(&c.target) {
+        c.target.clone()
+    } else {
+        rollout::twin(&c.target)
+    };
     let source = Root::new(&from.path)
-        .rollout_of(&c.source, &c.id)
+        .rollout_of(&spelled, &c.id)
         .ok_or_else(|| {
             Error::user(format!(
                 "{} is not a rollout of thread {} inside home `{}`",
@@ -195,12 +211,22 @@ pub fn copy(
             ))
             .with_help("run `cdxs plan` again; cdxs copies only rollout files from inside a home")
         })?;
+    // A rollout name on a hard link to a credential file (`gateway_oauth.json`, `secrets/`,
+    // `auth.json`) is that file: credentials never travel between homes.
+    if crate::codex::credential_files::is_credential_file(&from.path, &source) {
+        return Err(Error::user(format!(
+            "{} is a hard link to a credential file of home `{}`; cdxs never copies credentials between homes",
+            tick(&source),
+            from.name
+        ))
+        .with_help("remove that link from the session folder; it is not a rollout Codex wrote"));
+    }
     let target = Root::new(&to.path)
-        .rollout_target(&c.target, &c.id)
+        .rollout_target(&wanted, &c.id)
         .ok_or_else(|| {
             Error::user(format!(
                 "{} is not a place for a rollout inside home `{}`",
-                tick(&c.target),
+                tick(&wanted),
                 to.name
             ))
             .with_help("a folder on the way may be a symlink; run `cdxs plan` again")
@@ -234,9 +260,11 @@ pub fn copy(
     if dst_db.has_thread(&c.id)? {
         return Ok(Copied::AlreadyThere);
     }
-    if std::fs::symlink_metadata(&target).is_ok() {
-        return Err(Error::user(format!("{} exists already", tick(&target)))
-            .with_help("run `cdxs plan` again"));
+    for clash in [target.clone(), rollout::twin(&target)] {
+        if std::fs::symlink_metadata(&clash).is_ok() {
+            return Err(Error::user(format!("{} exists already", tick(&clash)))
+                .with_help("run `cdxs plan` again"));
+        }
     }
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir)
@@ -364,6 +392,36 @@ mod tests {
     }
 
     #[test]
+    fn a_rollout_hard_linked_to_a_credential_file_is_refused_even_from_a_saved_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let from = HomeRef {
+            name: "a".into(),
+            path: root.join("a"),
+        };
+        let to = HomeRef {
+            name: "b".into(),
+            path: root.join("b"),
+        };
+        let source = rollout(&from.path, "01", T1);
+        std::fs::create_dir_all(source.parent().unwrap()).unwrap();
+        std::fs::create_dir_all(&to.path).unwrap();
+        std::fs::write(from.path.join("gateway_oauth.json"), "{\"gateway\":1}").unwrap();
+        std::fs::hard_link(from.path.join("gateway_oauth.json"), &source).unwrap();
+        let c = Copy {
+            id: T1.into(),
+            from: "a".into(),
+            to: "b".into(),
+            source: source.clone(),
+            target: rollout(&to.path, "01", T1),
+            title: "t".into(),
+        };
+        let err = copy(&from, &to, &c, chrono::Utc::now()).unwrap_err();
+        assert!(err.to_string().contains("hard link"), "{err}");
+        assert!(!c.target.exists());
+    }
+
+    #[test]
     fn a_symlinked_folder_in_the_target_home_is_no_place_for_a_copy() {
         let dir = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(dir.path()).unwrap();
@@ -405,7 +463,14 @@ mod tests {
             .join("sessions/cdxs-sync/a")
             .join(source.file_name().unwrap());
         assert_eq!(
-            target_path(&from, &to, T1, &source, &[same].into()),
+            target_path(&from, &to, T1, &source, &[same.clone()].into()),
+            Some(own.clone())
+        );
+        // The other spelling of that path is taken as well: `x.jsonl` next to `x.jsonl.zst`
+        // would shadow it (Codex reads the plain one).
+        let zst = PathBuf::from(format!("{}.zst", same.display()));
+        assert_eq!(
+            target_path(&from, &to, T1, &source, &[zst].into()),
             Some(own)
         );
     }

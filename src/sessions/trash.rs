@@ -570,13 +570,24 @@ pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
             }
             Err(_) => continue, // already moved back by an interrupted restore
         }
-        // Refuse to clobber: a file back at the original path.
-        if std::fs::symlink_metadata(&target).is_ok() {
-            return Err(Error::user(format!(
-                "cannot restore {id}: {} exists again",
-                tick(&f.original)
-            ))
-            .with_help("move that file away first, or purge this trash entry"));
+        // Refuse to clobber: a file back at the original path, or its other spelling (Codex
+        // reads `x.jsonl` over `x.jsonl.zst`: either would hide or be hidden by the other).
+        let twin = rollout::twin(&target);
+        let twin_restored = m
+            .files
+            .iter()
+            .any(|o| rollout::twin(&o.original) == f.original);
+        for clash in [Some(&target), (!twin_restored).then_some(&twin)]
+            .into_iter()
+            .flatten()
+        {
+            if std::fs::symlink_metadata(clash).is_ok() {
+                return Err(Error::user(format!(
+                    "cannot restore {id}: {} exists again",
+                    tick(clash)
+                ))
+                .with_help("move that file away first, or purge this trash entry"));
+            }
         }
         moves.push((stored, target));
     }

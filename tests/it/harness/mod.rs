@@ -564,4 +564,6 @@ macro_rules! cdxs_snapshot {
 }
 
 mod codex_like;
+mod rollouts;
 pub use codex_like::*;
+pub use rollouts::*;
