@@ -44,6 +44,20 @@ pub fn ref_names(r: &AccountRef, a: &Account) -> bool {
     )
 }
 
+/// The homes `m` binds directly to `a`.
+pub fn homes_bound_to<'m>(m: &'m Manifest, a: &Account) -> Vec<&'m str> {
+    m.homes
+        .values()
+        .filter(|h| match &h.binding {
+            Some(crate::manifest::Binding::Account(alias)) => {
+                m.accounts.get(alias).is_some_and(|r| ref_names(r, a))
+            }
+            _ => false,
+        })
+        .map(|h| h.name.as_str())
+        .collect()
+}
+
 /// The manifest's alias for `a`, if it has one.
 pub fn alias_of(m: &Manifest, a: &Account) -> Option<String> {
     m.accounts

@@ -26,18 +26,13 @@ impl Shell {
         }
     }
 
-    /// Once per process: `CODEX_API_KEY` in the environment overrides every login in
-    /// `codex exec` (codex-formats 9.4), so what cdxs wrote is not what such a run uses.
-    /// Only the variable's name is shown.
+    /// Once per process: `CODEX_API_KEY` overrides every login in `codex exec` (its name only).
     pub fn warn_codex_api_key(&self) {
         static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        if std::env::var_os(crate::codex::settings::CODEX_API_KEY_VAR)
-            .is_some_and(|v| !v.is_empty())
+        if let Some(w) = crate::codex::settings::codex_api_key_warning()
             && !WARNED.swap(true, std::sync::atomic::Ordering::SeqCst)
         {
-            self.printer.warn(
-                "`CODEX_API_KEY` is set in this environment: `codex exec` started from here sends that key instead of the login cdxs keeps in the home (unset it to use the home's login)",
-            );
+            self.printer.warn(w);
         }
     }
 

@@ -183,6 +183,28 @@ pub const CODEX_API_KEY_VAR: &str = "CODEX_API_KEY";
 /// (seen with real Codex: `login status` then reads the keyring).
 pub const FILE_STORE_FLAG: [&str; 2] = ["-c", "cli_auth_credentials_store=\"file\""];
 
+/// What `run`, `apply` and `watch` say once when `CODEX_API_KEY` is set (never its value).
+pub fn codex_api_key_warning() -> Option<&'static str> {
+    std::env::var_os(CODEX_API_KEY_VAR)
+        .is_some_and(|v| !v.is_empty())
+        .then_some("`CODEX_API_KEY` is set in this environment: `codex exec` started from here sends that key instead of the login cdxs keeps in the home (unset it to use the home's login)")
+}
+
+/// The command line `cdxs run` starts: when it starts Codex in a home whose login cdxs
+/// keeps in auth.json (`managed`), with [`FILE_STORE_FLAG`] right after the program.
+pub fn launch_line(command: &[String], managed: bool) -> Vec<String> {
+    let mut out = command.to_vec();
+    let is_codex = command.first().is_some_and(|program| {
+        Path::new(program)
+            .file_stem()
+            .is_some_and(|s| s.eq_ignore_ascii_case("codex"))
+    });
+    if managed && is_codex {
+        out.splice(1..1, FILE_STORE_FLAG.map(String::from));
+    }
+    out
+}
+
 /// The environment variable tests (and debug builds) set to read the system layers from a
 /// folder of their own instead of `/etc/codex` or `%ProgramData%\OpenAI\Codex`.
 pub const SYSTEM_DIR_OVERRIDE: &str = "CDXS_CODEX_SYSTEM_DIR";
@@ -1069,6 +1091,36 @@ mod tests {
         );
         assert!(e.secret_auth_storage.value);
         assert_eq!(e.secret_auth_storage.from.layer, Layer::Requirements);
+    }
+
+    fn cmd(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn codex_is_told_to_read_auth_json_other_programs_are_left_alone() {
+        assert_eq!(
+            launch_line(&cmd(&["codex", "exec", "hi"]), true),
+            cmd(&[
+                "codex",
+                "-c",
+                "cli_auth_credentials_store=\"file\"",
+                "exec",
+                "hi"
+            ])
+        );
+        assert_eq!(
+            launch_line(&cmd(&["/usr/local/bin/codex"]), true)[1..],
+            cmd(&["-c", "cli_auth_credentials_store=\"file\""])[..]
+        );
+        assert_eq!(launch_line(&cmd(&["codex.exe", "resume"]), true).len(), 4);
+        assert_eq!(launch_line(&cmd(&["env"]), true), cmd(&["env"]));
+        assert_eq!(
+            launch_line(&cmd(&["codex-wrapper"]), true),
+            cmd(&["codex-wrapper"])
+        );
+        // A home cdxs does not keep a login in: Codex's own settings decide.
+        assert_eq!(launch_line(&cmd(&["codex"]), false), cmd(&["codex"]));
     }
 
     #[test]

@@ -318,3 +318,35 @@ fn run_apply_and_watch_name_codex_api_key_once_and_never_its_value() {
         assert!(!said.contains("sk-env-secret"), "{said}");
     }
 }
+
+#[test]
+fn home_bind_and_switch_refuse_a_login_the_home_would_delete_and_leave_cdxs_yaml_alone() {
+    let env = Env::new();
+    env.import_login(&Login::new("ada@example.com", "acct-ada"));
+    let home = env.codex_home("h");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("config.toml"), "forced_login_method = \"api\"\n").unwrap();
+    let manifest = format!(
+        "version: 1\naccounts:\n  ada: {{ email: ada@example.com }}\nhomes:\n  h: {{ path: {} }}\n",
+        home.display()
+    );
+    env.manifest(&manifest);
+    for args in [
+        &["home", "bind", "h", "ada"][..],
+        &["switch", "ada", "--home", "h"][..],
+    ] {
+        let out = env.run(args);
+        assert_eq!(code(&out), 1, "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("forced_login_method = \"api\""),
+            "{args:?}: {}",
+            text(&out)
+        );
+        assert_eq!(
+            env.manifest_text(),
+            manifest,
+            "{args:?} left cdxs.yaml alone"
+        );
+        assert!(!home.join("auth.json").exists());
+    }
+}

@@ -235,18 +235,7 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
     let all = engine.vault.accounts()?;
     let account = resolve::account(m.as_ref(), &all, &args.account)?;
     if let Some(m) = &m {
-        let bound: Vec<&str> = m
-            .homes
-            .values()
-            .filter(|h| match &h.binding {
-                Some(crate::manifest::Binding::Account(alias)) => m
-                    .accounts
-                    .get(alias)
-                    .is_some_and(|r| resolve::ref_names(r, &account)),
-                _ => false,
-            })
-            .map(|h| h.name.as_str())
-            .collect();
+        let bound = resolve::homes_bound_to(m, &account);
         if !bound.is_empty() {
             sh.printer.warn(format!(
                 "cdxs.yaml binds home(s) {} to this account: `cdxs plan` will fail until you bind another",
@@ -325,15 +314,9 @@ fn read_key(key: Option<String>, from_stdin: bool, printer: &Printer) -> Result<
         ));
     };
     let key = raw.trim().to_string();
-    if key.is_empty() {
-        return Err(Error::user("the API key is empty"));
-    }
-    if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(
-            Error::user("the API key contains spaces or control characters")
-                .with_help("pass exactly one key"),
-        );
-    }
+    crate::secret::check_api_key(&key).map_err(|why| {
+        Error::user(format!("the API key {why}")).with_help("pass exactly one key")
+    })?;
     Ok(Secret::new(key))
 }
 

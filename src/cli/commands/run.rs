@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::cli::shell::Shell;
+use crate::codex::settings::launch_line;
 use crate::error::{Error, Exit, Result};
 use crate::manifest::select;
 use crate::reconcile::observe::Scope;
@@ -78,24 +79,7 @@ pub fn run(sh: &mut Shell, args: RunArgs) -> Result<Exit> {
             ));
         }
     };
-    exec(&codex_command(&args.command, managed), &path)
-}
-
-/// The command line to run: when it starts Codex in a home whose login cdxs keeps in
-/// auth.json, with `-c cli_auth_credentials_store="file"` right after the program (a
-/// trusted project's `.codex/config.toml` could otherwise move the login to the keyring).
-fn codex_command(command: &[String], managed: bool) -> Vec<String> {
-    let mut out = command.to_vec();
-    let is_codex = command.first().is_some_and(|program| {
-        Path::new(program)
-            .file_stem()
-            .is_some_and(|s| s.eq_ignore_ascii_case("codex"))
-    });
-    if managed && is_codex {
-        let flag = crate::codex::settings::FILE_STORE_FLAG.map(String::from);
-        out.splice(1..1, flag);
-    }
-    out
+    exec(&launch_line(&args.command, managed), &path)
 }
 
 /// Replace this process with `command`, `CODEX_HOME` set: signals, the terminal and the
@@ -112,39 +96,4 @@ fn exec(command: &[String], home: &Path) -> Result<Exit> {
         .exec();
     Err(Error::io(format!("cannot run `{program}`"), err)
         .with_help("check the command's name and that it is on `PATH`"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cmd(args: &[&str]) -> Vec<String> {
-        args.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn codex_is_told_to_read_auth_json_other_programs_are_left_alone() {
-        assert_eq!(
-            codex_command(&cmd(&["codex", "exec", "hi"]), true),
-            cmd(&[
-                "codex",
-                "-c",
-                "cli_auth_credentials_store=\"file\"",
-                "exec",
-                "hi"
-            ])
-        );
-        assert_eq!(
-            codex_command(&cmd(&["/usr/local/bin/codex"]), true)[1..],
-            cmd(&["-c", "cli_auth_credentials_store=\"file\""])[..]
-        );
-        assert_eq!(codex_command(&cmd(&["codex.exe", "resume"]), true).len(), 4);
-        assert_eq!(codex_command(&cmd(&["env"]), true), cmd(&["env"]));
-        assert_eq!(
-            codex_command(&cmd(&["codex-wrapper"]), true),
-            cmd(&["codex-wrapper"])
-        );
-        // A home cdxs does not keep a login in: Codex's own settings decide.
-        assert_eq!(codex_command(&cmd(&["codex"]), false), cmd(&["codex"]));
-    }
 }
