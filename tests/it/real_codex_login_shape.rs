@@ -96,6 +96,11 @@ fn every_copy_cdxs_makes_keeps_the_members_codex_wrote(codex: PathBuf) {
     assert_eq!(members(&home), login_members("acct-ben", &mock.auth_base()));
     ok(&["switch", "ada", "--home", "h"]);
     assert_eq!(members(&home), ada, "switch away and back kept them");
+    // Rolling back the switch to ben and back puts ada back whole as well.
+    ok(&["rollback", "--yes"]);
+    assert_eq!(members(&home), login_members("acct-ben", &mock.auth_base()));
+    ok(&["rollback", "--yes"]);
+    assert_eq!(members(&home), ada, "rollback kept them");
 
     // The real Codex refreshes in the home and keeps its login's owner id.
     point_at(&home, &mock);
