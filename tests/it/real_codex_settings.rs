@@ -95,8 +95,13 @@ fn a_keyring_store_makes_codex_ignore_auth_json_so_cdxs_refuses_to_bind_it(codex
     let out = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code(&out), 0, "converged: {}", text(&out));
     // The old config.toml is in a backup, and rollback puts it back.
-    let out = env.run(&["history", "--json"]);
+    let out = env.run(&["rollback", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(home.join("config.toml")).unwrap(),
+        config
+    );
+    assert!(!home.join("auth.json").exists(), "{}", text(&out));
 }
 codex_matrix!(a_keyring_store_makes_codex_ignore_auth_json_so_cdxs_refuses_to_bind_it);
 
