@@ -39,6 +39,9 @@ pub struct ApplyEnv<'a> {
     pub known_homes: Vec<PathBuf>,
     /// The generation this one rolls back.
     pub rollback_of: Option<i64>,
+    /// A refresh runs when the login is due within this many seconds (the window the plan
+    /// was made with: Codex's 5 minutes, or `watch.refresh_before_expiry`), unless forced.
+    pub refresh_window: i64,
 }
 
 /// A file changed outside the plan's actions, for the journal.
@@ -181,6 +184,11 @@ pub fn stale_reason(plan: &Plan, manifest: &Manifest, now: &Observed) -> Option<
 
 /// Execute `plan` as one generation. The caller holds the locks (see [`lock_for`]) and has
 /// checked that the plan is not stale. `progress` sees each action before it runs.
+///
+/// A generation records what changed: when every action found its work already done (a
+/// refresh another process made first, a file that already held its login) and no file was
+/// journaled, it is dropped again, with any backup it made, and the report has no
+/// generation. `watch` therefore writes a generation only when it wrote something.
 pub fn apply(
     plan: &Plan,
     vault: &mut Vault,
@@ -248,10 +256,24 @@ pub fn apply(
         |vault, generation| accept(plan, vault, Some(generation), env.clock.ts()),
     );
     match result {
-        Ok((generation, done)) => Ok(Report {
-            generation: Some(generation),
-            done,
-        }),
+        Ok((generation, done)) => {
+            let discarded = env.extra_files.is_empty()
+                && run.as_ref().is_none_or(|r| !r.changed)
+                && vault.discard_unchanged_generation(generation)?;
+            if discarded {
+                if let Some(r) = &run {
+                    r.backups.discard();
+                }
+                return Ok(Report {
+                    generation: None,
+                    done,
+                });
+            }
+            Ok(Report {
+                generation: Some(generation),
+                done,
+            })
+        }
         Err(Stopped {
             generation,
             seq,
@@ -325,6 +347,8 @@ struct Run<'a> {
     touched: BTreeSet<PathBuf>,
     /// Homes whose Codex databases this run already backed up.
     dbs_saved: BTreeSet<PathBuf>,
+    /// Some action changed something (a file, a database, the vault's tokens).
+    changed: bool,
     env: &'a ApplyEnv<'a>,
 }
 
@@ -342,6 +366,7 @@ impl<'a> Run<'a> {
             homes,
             touched: BTreeSet::new(),
             dbs_saved: BTreeSet::new(),
+            changed: false,
             env,
         }
     }
@@ -379,6 +404,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 &mut crate::sessions::visibility::Direct,
                 env.clock.ts(),
             )?;
+            run.changed |= !fixed.fixed.is_empty();
             Ok(done(
                 if let Some(live) = fixed.live.first() {
                     format!("skipped: {live}")
@@ -398,6 +424,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             let all = crate::codex::rollout::list(path);
             let m =
                 crate::sessions::trash::trash_one(&h, id, &all, &mut run.backups, env.clock.ts())?;
+            run.changed = true;
             Ok(done(
                 format!(
                     "moved thread {id} to the trash{}",
@@ -409,6 +436,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
         Op::RestoreThread { home, path, id } => {
             run.save_dbs(path)?;
             let m = crate::sessions::trash::restore_one(&home_ref(home, path), id)?;
+            run.changed = true;
             Ok(done(
                 format!(
                     "restored thread {id}{}",
@@ -425,6 +453,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
         ))),
         Op::PurgeTrash { home, path, id } => {
             crate::sessions::trash::purge_one(&home_ref(home, path), id)?;
+            run.changed = true;
             Ok(done(format!("deleted trashed thread {id}"), None))
         }
         Op::CopyThread {
@@ -441,7 +470,13 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             )?;
             let message = match copied {
                 crate::sessions::share::Copied::Live(why) => format!("skipped: {why}"),
-                _ => format!("copied thread {} into {}", copy.id, tick(&copy.target)),
+                crate::sessions::share::Copied::AlreadyThere => {
+                    format!("home `{}` already has thread {}", copy.to, copy.id)
+                }
+                crate::sessions::share::Copied::Done => {
+                    run.changed = true;
+                    format!("copied thread {} into {}", copy.id, tick(&copy.target))
+                }
             };
             Ok(done(message, None))
         }
@@ -452,8 +487,11 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 &run.homes,
                 account_id,
                 *force,
+                env.refresh_window,
                 env.clock,
             )?;
+            run.changed |= outcome.result != crate::auth::refresh::Refreshed::NotNeeded
+                || !outcome.written.is_empty();
             vault.record_auth_writes(
                 generation,
                 seq,
@@ -501,6 +539,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 homes::Step { generation, seq },
             )?;
             run.touched.insert(file.clone());
+            run.changed |= w.before != w.after;
             Ok(done(
                 match url {
                     Some(u) => format!(
@@ -514,6 +553,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             ))
         }
         Op::CreateHomeDir { path, .. } => {
+            run.changed |= !path.exists();
             fsx::ensure_private_dir(path)?;
             Ok(done(format!("created {}", tick(path)), None))
         }
@@ -527,6 +567,10 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             };
             let account = Account::from_credentials(&creds, None, "auth_file", env.clock.ts());
             let (outcome, stored) = vault.upsert(&account)?;
+            run.changed |= matches!(
+                outcome,
+                crate::vault::accounts::Upsert::Created | crate::vault::accounts::Upsert::Updated
+            );
             Ok(done(
                 format!("{alias}: {:?} {} ({})", outcome, stored.name(), stored.id).to_lowercase(),
                 None,
@@ -540,6 +584,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 return Ok(done("nothing to take: the file is gone".into(), None));
             };
             let harvested = homes::harvest(vault, &bytes, env.clock.ts())?;
+            run.changed |= harvested.is_some();
             vault.set_baseline(
                 &file,
                 &fingerprint(&bytes),
@@ -600,6 +645,8 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 env.clock.ts(),
             )?;
             run.touched.insert(file.clone());
+            run.changed |= written.harvested.is_some()
+                || matches!(written.outcome, auth::WriteOutcome::Written { .. });
             let mut message = match &written.outcome {
                 auth::WriteOutcome::Unchanged => {
                     format!("{} already held {}", tick(&file), written.account.name())
@@ -647,6 +694,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 None,
             )?;
             vault.clear_placement(path)?;
+            run.changed = true;
             Ok(done(
                 format!("removed the login from {}", tick(&file)),
                 backup,
@@ -668,6 +716,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 homes::Step { generation, seq },
                 env.clock,
             )?;
+            run.changed = true;
             Ok(done(message, saved))
         }
     }

@@ -20,16 +20,9 @@ use crate::vault::Vault;
 use crate::vault::accounts::match_credentials;
 use crate::vault::journal::Generation;
 
-/// The newest generation that changed files.
+/// The newest generation that changed files (however many generations came after it).
 pub fn default_target(vault: &Vault) -> Result<Option<i64>> {
-    for g in vault.generations(200)? {
-        if let Some(full) = vault.generation(g.id)?
-            && !full.files.is_empty()
-        {
-            return Ok(Some(g.id));
-        }
-    }
-    Ok(None)
+    vault.newest_generation_with_files()
 }
 
 /// A file to put back, as rollback shows it before asking.

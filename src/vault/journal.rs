@@ -253,13 +253,54 @@ impl Vault {
         })
     }
 
-    /// Generations, newest first (without their actions and files).
+    /// Drop a finished generation that changed nothing (no file journaled): it leaves no
+    /// trace in `history`, and a drift baseline that named it names none. `false` when it
+    /// did journal a file (it is kept).
+    pub fn discard_unchanged_generation(&mut self, id: i64) -> Result<bool> {
+        self.write(|tx| {
+            let files: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM journal_files WHERE generation = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            if files > 0 {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM journal_actions WHERE generation = ?1", [id])?;
+            tx.execute(
+                "UPDATE baselines SET generation = NULL WHERE generation = ?1",
+                [id],
+            )?;
+            tx.execute("DELETE FROM generations WHERE id = ?1", [id])?;
+            Ok(true)
+        })
+    }
+
+    /// Generations, newest first (without their actions and files); at most `limit`.
     pub fn generations(&self, limit: usize) -> Result<Vec<Generation>> {
         let mut stmt = self.conn().prepare(&format!(
             "SELECT {GENERATION_COLUMNS} FROM generations ORDER BY id DESC LIMIT ?1"
         ))?;
-        let rows = stmt.query_map([limit as i64], generation_from_row)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map([limit], generation_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// How many generations the journal holds.
+    pub fn generation_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM generations", [], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// The newest generation that journaled a file, however far back.
+    pub fn newest_generation_with_files(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT MAX(generation) FROM journal_files", [], |r| {
+                r.get(0)
+            })?)
     }
 
     /// One generation with its actions and files.
@@ -379,5 +420,53 @@ impl Vault {
             )?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(v: &mut Vault, now: i64) -> i64 {
+        let actions = [(
+            "account.a.refresh".to_string(),
+            "update".to_string(),
+            "refresh a".to_string(),
+        )];
+        let g = v
+            .begin_generation("watch", None, None, &actions, now)
+            .unwrap();
+        v.finish_action(g, 0, None).unwrap();
+        v.finish_generation(g, true, None, now).unwrap();
+        g
+    }
+
+    #[test]
+    fn a_generation_that_changed_nothing_leaves_no_trace_and_one_that_did_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vault::open(&dir.path().join("s")).unwrap();
+        let file = dir.path().join("auth.json");
+        let kept = finished(&mut v, 1);
+        v.record_file(kept, 0, &file, None, None, Some("sha256:1"))
+            .unwrap();
+        let copied = finished(&mut v, 2);
+        v.record_file(copied, 0, &dir.path().join("config.toml"), None, None, None)
+            .unwrap();
+        let empty = finished(&mut v, 3);
+        v.set_baseline(&file, "sha256:1", None, Some(empty), 3)
+            .unwrap();
+        assert!(!v.discard_unchanged_generation(kept).unwrap(), "a file");
+        assert!(
+            !v.discard_unchanged_generation(copied).unwrap(),
+            "a file too"
+        );
+        assert!(v.discard_unchanged_generation(empty).unwrap());
+        assert!(v.generation(empty).unwrap().is_none());
+        assert_eq!(v.generation_count().unwrap(), 2);
+        assert_eq!(v.baselines().unwrap()[&file].generation, None);
+        // Rollback's default target is the newest generation that changed something.
+        assert_eq!(v.newest_generation_with_files().unwrap(), Some(copied));
+        assert_eq!(v.generations(1).unwrap().len(), 1);
+        assert_eq!(v.generations(usize::MAX).unwrap().len(), 2);
     }
 }
