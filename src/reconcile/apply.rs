@@ -387,6 +387,47 @@ fn home_ref(name: &str, path: &Path) -> HomeRef {
     }
 }
 
+/// Take a copied thread out of a home again (rollback of a thread copy): through the trash,
+/// so that rows and files go exactly as `session trash` takes them (under Codex's writer
+/// lock: a live thread is refused), then purged when the rollout is still what the copy
+/// left; a copy Codex continued since stays in the trash, restorable.
+fn remove_thread_copy(
+    h: &HomeRef,
+    copied: &crate::vault::journal::JournalThread,
+    run: &mut Run,
+) -> Result<String> {
+    let id = &copied.thread_id;
+    crate::codex::rollout::check_thread_id(id, "the thread copy")?;
+    let in_db = match crate::sessions::open_state(&h.path, false)? {
+        Some(db) => db.has_thread(id)?,
+        None => false,
+    };
+    let all = crate::codex::rollout::list(&h.path);
+    if !in_db && !all.iter().any(|f| &f.thread_id == id) {
+        return Ok(format!(
+            "thread {id} is no longer in home `{}`: nothing to take out",
+            h.name
+        ));
+    }
+    let unchanged = copied.unchanged();
+    crate::codex::writer_lock::lock(&h.path, id)?;
+    run.save_dbs(&h.path)?;
+    crate::sessions::trash::trash_one(h, id, &all, &mut run.backups, run.env.clock.ts())?;
+    run.changed = true;
+    if unchanged {
+        crate::sessions::trash::purge_one(h, id)?;
+        Ok(format!(
+            "took the copy of thread {id} out of home `{}` (its rows, name and rollout)",
+            h.name
+        ))
+    } else {
+        Ok(format!(
+            "moved thread {id} out of home `{}` into its trash: it changed since the copy (Codex continued it there); `cdxs session restore {id}` brings it back",
+            h.name
+        ))
+    }
+}
+
 fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> Result<Done> {
     let generation = run.generation;
     let env = run.env;
@@ -451,6 +492,26 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             "`{}` cannot run with the local actions",
             action.address
         ))),
+        Op::RemoveThreadCopy {
+            home,
+            path,
+            id,
+            rollout,
+            size,
+            mtime_ns,
+        } => {
+            let copied = crate::vault::journal::JournalThread {
+                seq: seq as i64,
+                home: path.clone(),
+                thread_id: id.clone(),
+                rollout: rollout.clone(),
+                size: *size,
+                mtime_ns: *mtime_ns,
+            };
+            let h = home_ref(home, path);
+            let message = remove_thread_copy(&h, &copied, run)?;
+            Ok(done(message, None))
+        }
         Op::PurgeTrash { home, path, id } => {
             crate::sessions::trash::purge_one(&home_ref(home, path), id)?;
             run.changed = true;
@@ -475,6 +536,8 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 }
                 crate::sessions::share::Copied::Done => {
                     run.changed = true;
+                    // Journaled: `rollback` of this generation takes the copy out again.
+                    vault.record_thread_copy(generation, seq, to_path, &copy.id, &copy.target)?;
                     format!("copied thread {} into {}", copy.id, tick(&copy.target))
                 }
             };

@@ -86,6 +86,43 @@ pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)>
             },
         });
     }
+    // Threads the generation copied into a home go out again (rows, name, rollout).
+    for t in generation.threads.iter().rev() {
+        let home = crate::paths::display(&t.home);
+        let changed = t.rollout.exists() && !t.unchanged();
+        steps.push(Step {
+            path: t.rollout.clone(),
+            restore: false,
+            // Said in the note: a changed copy is kept in the trash, not backed up.
+            changed_since: false,
+            note: Some(format!(
+                "the copy of thread {} in home `{home}`: its rows and name go too{}",
+                t.thread_id,
+                if changed {
+                    " (it changed since: it is kept in that home's trash)"
+                } else {
+                    ""
+                }
+            )),
+        });
+        actions.push(Action {
+            address: format!("threads[{home}].copy[{}]", t.thread_id),
+            kind: ActionKind::Delete,
+            description: format!(
+                "take thread {} out of `{home}` (generation {} copied it there)",
+                t.thread_id, generation.id
+            ),
+            changes: vec![],
+            op: Op::RemoveThreadCopy {
+                home,
+                path: t.home.clone(),
+                id: t.thread_id.clone(),
+                rollout: t.rollout.clone(),
+                size: t.size,
+                mtime_ns: t.mtime_ns,
+            },
+        });
+    }
     let plan = Plan {
         manifest: PathBuf::new(),
         manifest_fingerprint: String::new(),

@@ -23,6 +23,8 @@ pub struct Generation {
     pub error: Option<String>,
     pub actions: Vec<JournalAction>,
     pub files: Vec<JournalFile>,
+    /// Threads it copied into a home (`rollback` takes them out again).
+    pub threads: Vec<JournalThread>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +45,41 @@ pub struct JournalFile {
     pub backup: Option<PathBuf>,
     pub before_fingerprint: Option<String>,
     pub after_fingerprint: Option<String>,
+}
+
+/// A thread a generation copied into a home.
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalThread {
+    pub seq: i64,
+    /// The home it was copied into.
+    pub home: PathBuf,
+    pub thread_id: String,
+    /// The copied rollout.
+    pub rollout: PathBuf,
+    /// The rollout's size and modification time right after the copy: when either differs
+    /// later, Codex continued the thread there.
+    pub size: Option<u64>,
+    pub mtime_ns: Option<i64>,
+}
+
+impl JournalThread {
+    /// The size and mtime a rollout has now, as recorded (`None`: gone).
+    pub fn stamp(path: &std::path::Path) -> Option<(u64, i64)> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        Some((
+            meta.size(),
+            meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        ))
+    }
+
+    /// The copied rollout is still exactly what the copy left.
+    pub fn unchanged(&self) -> bool {
+        match (Self::stamp(&self.rollout), self.size, self.mtime_ns) {
+            (Some((size, mtime)), Some(s), Some(m)) => size == s && mtime == m,
+            _ => false,
+        }
+    }
 }
 
 /// What cdxs last wrote into (or accepted from) a file.
@@ -144,6 +181,7 @@ fn generation_from_row(r: &rusqlite::Row) -> rusqlite::Result<Generation> {
         error: r.get(7)?,
         actions: Vec::new(),
         files: Vec::new(),
+        threads: Vec::new(),
     })
 }
 
@@ -253,13 +291,42 @@ impl Vault {
         })
     }
 
+    /// Journal a thread copied into `home` (its rollout's size and mtime now).
+    pub fn record_thread_copy(
+        &mut self,
+        generation: i64,
+        seq: usize,
+        home: &std::path::Path,
+        thread_id: &str,
+        rollout: &std::path::Path,
+    ) -> Result<()> {
+        let stamp = JournalThread::stamp(rollout);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO journal_threads (generation, seq, home, thread_id, rollout, size, mtime_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    generation,
+                    seq as i64,
+                    home.to_string_lossy(),
+                    thread_id,
+                    rollout.to_string_lossy(),
+                    stamp.map(|s| s.0 as i64),
+                    stamp.map(|s| s.1)
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Drop a finished generation that changed nothing (no file journaled): it leaves no
     /// trace in `history`, and a drift baseline that named it names none. `false` when it
     /// did journal a file (it is kept).
     pub fn discard_unchanged_generation(&mut self, id: i64) -> Result<bool> {
         self.write(|tx| {
             let files: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM journal_files WHERE generation = ?1",
+                "SELECT (SELECT COUNT(*) FROM journal_files WHERE generation = ?1)
+                      + (SELECT COUNT(*) FROM journal_threads WHERE generation = ?1)",
                 [id],
                 |r| r.get(0),
             )?;
@@ -294,13 +361,14 @@ impl Vault {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
-    /// The newest generation that journaled a file, however far back.
+    /// The newest generation that journaled a file or a thread copy, however far back.
     pub fn newest_generation_with_files(&self) -> Result<Option<i64>> {
-        Ok(self
-            .conn()
-            .query_row("SELECT MAX(generation) FROM journal_files", [], |r| {
-                r.get(0)
-            })?)
+        Ok(self.conn().query_row(
+            "SELECT MAX(generation) FROM (SELECT generation FROM journal_files
+                                          UNION ALL SELECT generation FROM journal_threads)",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// One generation with its actions and files.
@@ -344,6 +412,22 @@ impl Vault {
                     backup: r.get::<_, Option<String>>(2)?.map(PathBuf::from),
                     before_fingerprint: r.get(3)?,
                     after_fingerprint: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = self.conn().prepare(
+            "SELECT seq, home, thread_id, rollout, size, mtime_ns FROM journal_threads
+             WHERE generation = ?1 ORDER BY rowid",
+        )?;
+        g.threads = stmt
+            .query_map([id], |r| {
+                Ok(JournalThread {
+                    seq: r.get(0)?,
+                    home: PathBuf::from(r.get::<_, String>(1)?),
+                    thread_id: r.get(2)?,
+                    rollout: PathBuf::from(r.get::<_, String>(3)?),
+                    size: r.get::<_, Option<i64>>(4)?.map(|s| s as u64),
+                    mtime_ns: r.get(5)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -450,22 +534,22 @@ mod tests {
         v.record_file(kept, 0, &file, None, None, Some("sha256:1"))
             .unwrap();
         let copied = finished(&mut v, 2);
-        v.record_file(copied, 0, &dir.path().join("config.toml"), None, None, None)
+        v.record_thread_copy(copied, 0, dir.path(), "t", &dir.path().join("r.jsonl"))
             .unwrap();
         let empty = finished(&mut v, 3);
         v.set_baseline(&file, "sha256:1", None, Some(empty), 3)
             .unwrap();
         assert!(!v.discard_unchanged_generation(kept).unwrap(), "a file");
-        assert!(
-            !v.discard_unchanged_generation(copied).unwrap(),
-            "a file too"
-        );
+        assert!(!v.discard_unchanged_generation(copied).unwrap(), "a copy");
         assert!(v.discard_unchanged_generation(empty).unwrap());
         assert!(v.generation(empty).unwrap().is_none());
         assert_eq!(v.generation_count().unwrap(), 2);
         assert_eq!(v.baselines().unwrap()[&file].generation, None);
         // Rollback's default target is the newest generation that changed something.
         assert_eq!(v.newest_generation_with_files().unwrap(), Some(copied));
+        let g = v.generation(copied).unwrap().unwrap();
+        assert_eq!(g.threads.len(), 1);
+        assert_eq!(g.threads[0].thread_id, "t");
         assert_eq!(v.generations(1).unwrap().len(), 1);
         assert_eq!(v.generations(usize::MAX).unwrap().len(), 2);
     }

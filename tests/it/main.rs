@@ -34,4 +34,5 @@ mod sync_deploy;
 mod sync_harness;
 mod sync_reads;
 mod sync_server;
+mod thread_copies;
 mod watch;

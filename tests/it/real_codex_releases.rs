@@ -176,7 +176,7 @@ fn session_model_ids_rows_travel_with_their_thread() {
     assert_eq!(count(&a, &made[0]), 2, "restored with the thread");
     assert!(ids(&codex_threads(&codex, &a, true)).contains(&made[0]));
 
-    let out = env.run(&["session", "sync-threads", "--all-homes"]);
+    let out = env.run(&["session", "sync-threads", "--all-homes", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(count(&b, &made[0]), 2, "copied with the thread");
     assert!(ids(&codex_threads(&codex, &b, true)).contains(&made[0]));

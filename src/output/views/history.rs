@@ -117,6 +117,17 @@ impl View for OneGeneration {
                 out.push_str(&format!("  {}  {b}\n", f.path.display()));
             }
         }
+        if !g.threads.is_empty() {
+            out.push_str("\nthreads copied (rollback takes them out again):\n");
+            for t in &g.threads {
+                out.push_str(&format!(
+                    "  {}  into {}  ({})\n",
+                    t.thread_id,
+                    t.home.display(),
+                    t.rollout.display()
+                ));
+            }
+        }
         out
     }
 }
