@@ -28,7 +28,8 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(cdxs_no_postgres)");
     println!("cargo::rustc-check-cfg=cfg(cdxs_no_script)");
     let ci = std::env::var_os("CI").is_some();
-    let mut missing = Vec::new();
+    // (flag, what is missing, which tests, how to get it)
+    let mut missing: Vec<(String, String, &str, &str)> = Vec::new();
 
     let codex_dir = std::env::var_os("CDXS_TEST_CODEX_DIR")
         .filter(|v| !v.is_empty())
@@ -40,10 +41,9 @@ fn main() {
         if !bin.exists() {
             missing.push((
                 codex_flag(r),
-                format!(
-                    "the real Codex CLI {r} is not installed at {}: its tests are ignored (run scripts/install-codex.sh, or point CDXS_TEST_CODEX_DIR at the folder holding <version>/)",
-                    bin.display()
-                ),
+                format!("the real Codex CLI {r} is not installed at {}", bin.display()),
+                "its tests",
+                "run scripts/install-codex.sh, or point CDXS_TEST_CODEX_DIR at the folder holding <version>/",
             ));
         }
     }
@@ -52,9 +52,9 @@ fn main() {
         Ok(()) => {}
         Err(why) => missing.push((
             "cdxs_no_postgres".to_string(),
-            format!(
-                "{why}: the PostgreSQL tests are ignored (run scripts/install-postgres.sh, or set CDXS_TEST_PG_BIN to its bin folder)"
-            ),
+            why,
+            "the PostgreSQL tests",
+            "run scripts/install-postgres.sh, or set CDXS_TEST_PG_BIN to its bin folder",
         )),
     }
 
@@ -64,18 +64,24 @@ fn main() {
     {
         missing.push((
             "cdxs_no_script".to_string(),
-            "util-linux `script` is not installed: the tests that answer a prompt on a terminal are ignored".to_string(),
+            "util-linux `script` is not installed".to_string(),
+            "the tests that answer a prompt on a terminal",
+            "install util-linux",
         ));
     }
 
-    for (flag, why) in missing {
+    let debug = std::env::var("PROFILE").as_deref() == Ok("debug");
+    for (flag, what, tests, fix) in missing {
         if ci {
-            // CI runs them, and a missing tool fails them (with this reason).
+            // CI runs them, and a missing tool fails them (each says why).
+            if debug {
+                println!("cargo::warning={what}: CI is set, so {tests} run and fail ({fix})");
+            }
             continue;
         }
         println!("cargo::rustc-cfg={flag}");
-        if std::env::var("PROFILE").as_deref() == Ok("debug") {
-            println!("cargo::warning={why}");
+        if debug {
+            println!("cargo::warning={what}: {tests} are ignored ({fix})");
         }
     }
 }
