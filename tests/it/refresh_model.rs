@@ -32,12 +32,24 @@ struct World {
     home: std::path::PathBuf,
     window: i64,
     now: i64,
+    /// With sync on, refreshes go through the sync lease.
+    server: Option<crate::sync_harness::SyncServer>,
 }
 
 impl World {
-    fn new(window: &str) -> World {
+    fn new(window: &str, sync: bool) -> World {
         let mock = MockOpenAi::start();
         let env = env_with(&mock);
+        let server = sync.then(|| {
+            let s = crate::sync_harness::server(
+                &env,
+                &crate::sync_harness::Db::sqlite(),
+                &["alice"],
+                &[],
+            );
+            crate::sync_harness::first_machine(&env, &s.url, "alice");
+            s
+        });
         let now = env.now.timestamp();
         let mut a = MockAccount::new(EMAIL, "acct-rex");
         a.ttl = TTL;
@@ -50,6 +62,7 @@ impl World {
             env,
             home,
             now,
+            server,
         };
         w.env.import_auth_json(&w.mock.auth_json(EMAIL));
         w.env.manifest(&format!(
@@ -165,6 +178,14 @@ fn run(w: &mut World, rng: &mut StdRng, span: i64) -> usize {
             "a token was presented twice:\n  {}",
             why()
         );
+        if due && w.server.is_some() {
+            assert!(
+                stdout(&out).contains("under the sync lease"),
+                "the refresh went through the lease:\n  {}\n{}",
+                why(),
+                text(&out)
+            );
+        }
         if due {
             refreshes += 1;
             assert_eq!(rt(&w.home), w.mock.current_token(EMAIL), "{}", why());
@@ -192,7 +213,7 @@ fn each_token_is_refreshed_once_per_window_and_a_converged_watch_writes_nothing(
     // The default, Codex's own, the 59 minutes of the report, one drawn at random.
     let random = format!("{}m", rng.random_range(5..=58));
     for window in ["10m", "5m", "59m", random.as_str()] {
-        let mut w = World::new(window);
+        let mut w = World::new(window, false);
         // Two hours and a bit: each hour-long token comes due once.
         let refreshes = run(&mut w, &mut rng, 2 * TTL + 600);
         assert!(
@@ -205,4 +226,18 @@ fn each_token_is_refreshed_once_per_window_and_a_converged_watch_writes_nothing(
             "window {window} (seed {seed})"
         );
     }
+}
+
+/// With sync on (refreshes under the sync lease, as `watch` on a machine that syncs
+/// accounts does), the same: before, each of those needless cycles also took the lease and
+/// pulled, and logged "refreshed ... under the sync lease" for a refresh that never happened.
+#[test]
+fn with_sync_on_each_token_is_refreshed_once_under_the_lease() {
+    let seed: u64 = rand::random();
+    eprintln!("seed {seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut w = World::new("10m", true);
+    let refreshes = run(&mut w, &mut rng, TTL + 600);
+    assert!(refreshes >= 1, "seed {seed}");
+    assert_eq!(w.mock.count("/oauth/token"), refreshes, "seed {seed}");
 }
