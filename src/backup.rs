@@ -67,6 +67,14 @@ impl Backups {
     pub fn saved(&self) -> &[(PathBuf, PathBuf)] {
         &self.saved
     }
+
+    /// Remove what this operation saved: it turned out to change nothing, so these are
+    /// copies of files as they still are. Best effort (a leftover folder is pruned later).
+    pub fn discard(&self) {
+        if !self.saved.is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 /// `<state>/backups`.

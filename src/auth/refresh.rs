@@ -27,8 +27,9 @@ use crate::vault::accounts::{OAuthTokens, claims_of, match_credentials};
 use crate::vault::tokens::{Spent, placement_key};
 use crate::vault::{Account, AccountKind, Vault};
 
-/// Refresh when the access token expires within this many seconds (as Codex does).
-pub const REFRESH_WINDOW_SECS: i64 = 300;
+/// Refresh when the access token expires within this many seconds (as Codex does), unless
+/// the caller's window (`watch.refresh_before_expiry`) says otherwise.
+pub const REFRESH_WINDOW_SECS: i64 = super::freshness::CODEX_WINDOW_SECS;
 
 /// The issuer's answer. Its `Debug` hides the tokens.
 #[derive(Clone, Default, Deserialize)]
@@ -180,10 +181,10 @@ pub enum Refreshed {
     NotNeeded,
 }
 
-pub fn expiring(account: &Account, now: i64) -> bool {
-    account
-        .access_expires_at
-        .is_none_or(|exp| exp - now < REFRESH_WINDOW_SECS)
+/// Whether `account` is due for a refresh within `window` (the one rule,
+/// [`super::freshness::refresh_due`]).
+pub fn expiring(account: &Account, now: i64, window: i64) -> bool {
+    super::freshness::refresh_due(account.access_expires_at, now, window)
 }
 
 /// Where to look for copies of `account_id`: the given homes and every folder cdxs ever
@@ -232,13 +233,16 @@ fn harvest_all(vault: &mut Vault, homes: &[PathBuf], now: i64) -> Result<()> {
 /// (declared ones and the default); every folder the vault placed the login in is searched
 /// too. All of them that hold the login are locked first (Codex waits meanwhile; if one
 /// cannot be locked, nothing is refreshed), searched for newer copies, and get the new
-/// tokens. The clock is read when the new copy is stamped, never earlier.
+/// tokens. The clock is read when the new copy is stamped, never earlier. Unless `force`,
+/// the login is refreshed only when it is due within `window` seconds, the same rule the
+/// plan that asked for it used: a plan never asks for a refresh this would skip.
 pub fn refresh_locked(
     vault: &mut Vault,
     backups: &mut Backups,
     homes: &[PathBuf],
     account_id: &str,
     force: bool,
+    window: i64,
     clock: &dyn Clock,
 ) -> Result<Outcome> {
     let account = vault
@@ -265,7 +269,7 @@ pub fn refresh_locked(
         Some(fp) => vault.is_spent(&fp)?,
         None => false,
     };
-    if !force && !spent && !expiring(&account, clock.ts()) {
+    if !force && !spent && !expiring(&account, clock.ts(), window) {
         let result = if took_newer {
             Refreshed::TookNewer
         } else {
@@ -330,7 +334,7 @@ pub fn refresh_locked(
                         &format!("the issuer refused its refresh token ({code})"),
                     ));
                 };
-                if !expiring(&latest, clock.ts()) && !force {
+                if !expiring(&latest, clock.ts(), window) && !force {
                     let written = write_back(vault, backups, &locks, account_id, clock.ts())?;
                     return Ok(Outcome {
                         result: Refreshed::TookNewer,

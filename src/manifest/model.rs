@@ -257,9 +257,10 @@ pub struct RawWatch {
     /// How often `watch` runs a cycle without file events (default 60s).
     #[serde(default)]
     pub interval: Option<Duration>,
-    /// Refresh OAuth tokens this long before they expire (default 10m).
+    /// Refresh OAuth tokens this long before they expire (default 10m; from 5m to 1d).
     #[serde(default)]
-    pub refresh_before_expiry: Option<Duration>,
+    #[schemars(with = "Option<Duration>")]
+    pub refresh_before_expiry: Option<Spanned<Duration>>,
     /// `safe` (default) or `all`: whether watch overwrites files changed outside cdxs.
     #[serde(default)]
     pub apply: Option<WatchApply>,

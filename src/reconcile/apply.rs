@@ -39,6 +39,9 @@ pub struct ApplyEnv<'a> {
     pub known_homes: Vec<PathBuf>,
     /// The generation this one rolls back.
     pub rollback_of: Option<i64>,
+    /// A refresh runs when the login is due within this many seconds (the window the plan
+    /// was made with: Codex's 5 minutes, or `watch.refresh_before_expiry`), unless forced.
+    pub refresh_window: i64,
 }
 
 /// A file changed outside the plan's actions, for the journal.
@@ -181,6 +184,11 @@ pub fn stale_reason(plan: &Plan, manifest: &Manifest, now: &Observed) -> Option<
 
 /// Execute `plan` as one generation. The caller holds the locks (see [`lock_for`]) and has
 /// checked that the plan is not stale. `progress` sees each action before it runs.
+///
+/// A generation records what changed: when every action found its work already done (a
+/// refresh another process made first, a file that already held its login) and no file was
+/// journaled, it is dropped again, with any backup it made, and the report has no
+/// generation. `watch` therefore writes a generation only when it wrote something.
 pub fn apply(
     plan: &Plan,
     vault: &mut Vault,
@@ -248,10 +256,24 @@ pub fn apply(
         |vault, generation| accept(plan, vault, Some(generation), env.clock.ts()),
     );
     match result {
-        Ok((generation, done)) => Ok(Report {
-            generation: Some(generation),
-            done,
-        }),
+        Ok((generation, done)) => {
+            let discarded = env.extra_files.is_empty()
+                && run.as_ref().is_none_or(|r| !r.changed)
+                && vault.discard_unchanged_generation(generation)?;
+            if discarded {
+                if let Some(r) = &run {
+                    r.backups.discard();
+                }
+                return Ok(Report {
+                    generation: None,
+                    done,
+                });
+            }
+            Ok(Report {
+                generation: Some(generation),
+                done,
+            })
+        }
         Err(Stopped {
             generation,
             seq,
@@ -328,6 +350,8 @@ struct Run<'a> {
     /// Codex's rollout maintenance locks this run holds (taken by the first session action
     /// in a home, held until the run ends).
     maintenance: BTreeMap<PathBuf, crate::codex::maintenance::Held>,
+    /// Some action changed something (a file, a database, the vault's tokens).
+    changed: bool,
     env: &'a ApplyEnv<'a>,
 }
 
@@ -346,6 +370,7 @@ impl<'a> Run<'a> {
             touched: BTreeSet::new(),
             dbs_saved: BTreeSet::new(),
             maintenance: BTreeMap::new(),
+            changed: false,
             env,
         }
     }
@@ -384,6 +409,47 @@ fn home_ref(name: &str, path: &Path) -> HomeRef {
     }
 }
 
+/// Take a copied thread out of a home again (rollback of a thread copy): through the trash,
+/// so that rows and files go exactly as `session trash` takes them (under Codex's writer
+/// lock: a live thread is refused), then purged when the rollout is still what the copy
+/// left; a copy Codex continued since stays in the trash, restorable.
+fn remove_thread_copy(
+    h: &HomeRef,
+    copied: &crate::vault::journal::JournalThread,
+    run: &mut Run,
+) -> Result<String> {
+    let id = &copied.thread_id;
+    crate::codex::rollout::check_thread_id(id, "the thread copy")?;
+    let in_db = match crate::sessions::open_state(&h.path, false)? {
+        Some(db) => db.has_thread(id)?,
+        None => false,
+    };
+    let all = crate::codex::rollout::list(&h.path);
+    if !in_db && !all.iter().any(|f| &f.thread_id == id) {
+        return Ok(format!(
+            "thread {id} is no longer in home `{}`: nothing to take out",
+            h.name
+        ));
+    }
+    let unchanged = copied.unchanged();
+    crate::codex::writer_lock::lock(&h.path, id)?;
+    run.save_dbs(&h.path)?;
+    crate::sessions::trash::trash_one(h, id, &all, &mut run.backups, run.env.clock.ts())?;
+    run.changed = true;
+    if unchanged {
+        crate::sessions::trash::purge_one(h, id)?;
+        Ok(format!(
+            "took the copy of thread {id} out of home `{}` (its rows, name and rollout)",
+            h.name
+        ))
+    } else {
+        Ok(format!(
+            "moved thread {id} out of home `{}` into its trash: it changed since the copy (Codex continued it there); `cdxs session restore {id}` brings it back",
+            h.name
+        ))
+    }
+}
+
 fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> Result<Done> {
     let generation = run.generation;
     let env = run.env;
@@ -402,6 +468,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 &mut crate::sessions::visibility::Direct,
                 env.clock.ts(),
             )?;
+            run.changed |= !fixed.fixed.is_empty();
             Ok(done(
                 if let Some(live) = fixed.live.first() {
                     format!("skipped: {live}")
@@ -422,6 +489,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             let all = crate::codex::rollout::list(path);
             let m =
                 crate::sessions::trash::trash_one(&h, id, &all, &mut run.backups, env.clock.ts())?;
+            run.changed = true;
             Ok(done(
                 format!(
                     "moved thread {id} to the trash{}",
@@ -434,6 +502,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             run.hold_maintenance(home, path)?;
             run.save_dbs(path)?;
             let m = crate::sessions::trash::restore_one(&home_ref(home, path), id)?;
+            run.changed = true;
             Ok(done(
                 format!(
                     "restored thread {id}{}",
@@ -448,9 +517,30 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             "`{}` cannot run with the local actions",
             action.address
         ))),
+        Op::RemoveThreadCopy {
+            home,
+            path,
+            id,
+            rollout,
+            size,
+            mtime_ns,
+        } => {
+            let copied = crate::vault::journal::JournalThread {
+                seq: seq as i64,
+                home: path.clone(),
+                thread_id: id.clone(),
+                rollout: rollout.clone(),
+                size: *size,
+                mtime_ns: *mtime_ns,
+            };
+            let h = home_ref(home, path);
+            let message = remove_thread_copy(&h, &copied, run)?;
+            Ok(done(message, None))
+        }
         Op::PurgeTrash { home, path, id } => {
             run.hold_maintenance(home, path)?;
             crate::sessions::trash::purge_one(&home_ref(home, path), id)?;
+            run.changed = true;
             Ok(done(format!("deleted trashed thread {id}"), None))
         }
         Op::CopyThread {
@@ -470,7 +560,15 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             )?;
             let message = match copied {
                 crate::sessions::share::Copied::Live(why) => format!("skipped: {why}"),
-                _ => format!("copied thread {} into {}", copy.id, tick(&copy.target)),
+                crate::sessions::share::Copied::AlreadyThere => {
+                    format!("home `{}` already has thread {}", copy.to, copy.id)
+                }
+                crate::sessions::share::Copied::Done => {
+                    run.changed = true;
+                    // Journaled: `rollback` of this generation takes the copy out again.
+                    vault.record_thread_copy(generation, seq, to_path, &copy.id, &copy.target)?;
+                    format!("copied thread {} into {}", copy.id, tick(&copy.target))
+                }
             };
             Ok(done(message, None))
         }
@@ -481,8 +579,11 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 &run.homes,
                 account_id,
                 *force,
+                env.refresh_window,
                 env.clock,
             )?;
+            run.changed |= outcome.result != crate::auth::refresh::Refreshed::NotNeeded
+                || !outcome.written.is_empty();
             vault.record_auth_writes(
                 generation,
                 seq,
@@ -531,6 +632,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 homes::Step { generation, seq },
             )?;
             run.touched.insert(file.clone());
+            run.changed |= w.before != w.after;
             Ok(done(
                 match url {
                     Some(u) => format!(
@@ -566,6 +668,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             ))
         }
         Op::CreateHomeDir { path, .. } => {
+            run.changed |= !path.exists();
             fsx::ensure_private_dir(path)?;
             Ok(done(format!("created {}", tick(path)), None))
         }
@@ -579,6 +682,10 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             };
             let account = Account::from_credentials(&creds, None, "auth_file", env.clock.ts());
             let (outcome, stored) = vault.upsert(&account)?;
+            run.changed |= matches!(
+                outcome,
+                crate::vault::accounts::Upsert::Created | crate::vault::accounts::Upsert::Updated
+            );
             Ok(done(
                 format!("{alias}: {:?} {} ({})", outcome, stored.name(), stored.id).to_lowercase(),
                 None,
@@ -592,6 +699,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 return Ok(done("nothing to take: the file is gone".into(), None));
             };
             let harvested = homes::harvest(vault, &bytes, env.clock.ts())?;
+            run.changed |= harvested.is_some();
             vault.set_baseline(
                 &file,
                 &fingerprint(&bytes),
@@ -655,6 +763,8 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 env.clock.ts(),
             )?;
             run.touched.insert(file.clone());
+            run.changed |= written.harvested.is_some()
+                || matches!(written.outcome, auth::WriteOutcome::Written { .. });
             let mut message = match &written.outcome {
                 auth::WriteOutcome::Unchanged => {
                     format!("{} already held {}", tick(&file), written.account.name())
@@ -702,6 +812,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 None,
             )?;
             vault.clear_placement(path)?;
+            run.changed = true;
             Ok(done(
                 format!("removed the login from {}", tick(&file)),
                 backup,
@@ -723,6 +834,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 homes::Step { generation, seq },
                 env.clock,
             )?;
+            run.changed = true;
             Ok(done(message, saved))
         }
     }

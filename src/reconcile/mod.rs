@@ -134,6 +134,18 @@ pub enum Op {
         /// Fingerprint the generation left the file with (to say it changed since).
         after: Option<String>,
     },
+    /// Take a thread a generation copied into a home out again (`rollback` of a thread
+    /// copy): its rows, its name and the copied rollout go. A copy Codex continued since
+    /// (its rollout changed) is moved into the home's trash instead, to be restored.
+    RemoveThreadCopy {
+        home: String,
+        path: PathBuf,
+        id: String,
+        /// The copied rollout, and its size and mtime right after the copy.
+        rollout: PathBuf,
+        size: Option<u64>,
+        mtime_ns: Option<i64>,
+    },
     /// Move a thread into its home's trash (`session trash`).
     TrashThread {
         home: String,
@@ -167,6 +179,7 @@ impl Op {
             | Op::PurgeTrash { path, .. }
             | Op::TrashThread { path, .. }
             | Op::RestoreThread { path, .. }
+            | Op::RemoveThreadCopy { path, .. }
             | Op::RemoveAuth { path, .. } => vec![path.as_path()],
             Op::CopyThread {
                 from_path, to_path, ..

@@ -20,16 +20,9 @@ use crate::vault::Vault;
 use crate::vault::accounts::match_credentials;
 use crate::vault::journal::Generation;
 
-/// The newest generation that changed files.
+/// The newest generation that changed files (however many generations came after it).
 pub fn default_target(vault: &Vault) -> Result<Option<i64>> {
-    for g in vault.generations(200)? {
-        if let Some(full) = vault.generation(g.id)?
-            && !full.files.is_empty()
-        {
-            return Ok(Some(g.id));
-        }
-    }
-    Ok(None)
+    vault.newest_generation_with_files()
 }
 
 /// A file to put back, as rollback shows it before asking.
@@ -90,6 +83,43 @@ pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)>
                 path: f.path.clone(),
                 backup: f.backup.clone(),
                 after: f.after_fingerprint.clone(),
+            },
+        });
+    }
+    // Threads the generation copied into a home go out again (rows, name, rollout).
+    for t in generation.threads.iter().rev() {
+        let home = crate::paths::display(&t.home);
+        let changed = t.rollout.exists() && !t.unchanged();
+        steps.push(Step {
+            path: t.rollout.clone(),
+            restore: false,
+            // Said in the note: a changed copy is kept in the trash, not backed up.
+            changed_since: false,
+            note: Some(format!(
+                "the copy of thread {} in home `{home}`: its rows and name go too{}",
+                t.thread_id,
+                if changed {
+                    " (it changed since: it is kept in that home's trash)"
+                } else {
+                    ""
+                }
+            )),
+        });
+        actions.push(Action {
+            address: format!("threads[{home}].copy[{}]", t.thread_id),
+            kind: ActionKind::Delete,
+            description: format!(
+                "take thread {} out of `{home}` (generation {} copied it there)",
+                t.thread_id, generation.id
+            ),
+            changes: vec![],
+            op: Op::RemoveThreadCopy {
+                home,
+                path: t.home.clone(),
+                id: t.thread_id.clone(),
+                rollout: t.rollout.clone(),
+                size: t.size,
+                mtime_ns: t.mtime_ns,
             },
         });
     }

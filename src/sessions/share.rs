@@ -141,11 +141,20 @@ pub fn target_path(
 
 /// Copies that make every home in `homes` have every thread one of them has.
 pub fn plan_copies(homes: &[(HomeRef, HomeThreads)]) -> Vec<Copy> {
+    plan_copies_between(homes, &|_, _| true)
+}
+
+/// Copies from a home to another where `may(from, to)` allows it (`--from`/`--to`): each
+/// target gets every thread the allowed sources have and it lacks.
+pub fn plan_copies_between(
+    homes: &[(HomeRef, HomeThreads)],
+    may: &dyn Fn(&HomeRef, &HomeRef) -> bool,
+) -> Vec<Copy> {
     let mut copies = Vec::new();
     for (to, to_threads) in homes.iter().filter(|(_, t)| t.has_db) {
         let mut planned: BTreeSet<&str> = BTreeSet::new();
         for (from, from_threads) in homes {
-            if from.path == to.path {
+            if from.path == to.path || !may(from, to) {
                 continue;
             }
             for (id, (source, title)) in &from_threads.present {
@@ -168,6 +177,49 @@ pub fn plan_copies(homes: &[(HomeRef, HomeThreads)]) -> Vec<Copy> {
         }
     }
     copies
+}
+
+/// The copies from `sources` into `targets` (read from their files now), and every home
+/// they touch.
+pub fn copies_between(
+    sources: &[HomeRef],
+    targets: &[HomeRef],
+) -> Result<(Vec<HomeRef>, Vec<Copy>)> {
+    let mut homes: Vec<HomeRef> = Vec::new();
+    for h in sources.iter().chain(targets) {
+        if !homes.iter().any(|k| k.path == h.path) {
+            homes.push(h.clone());
+        }
+    }
+    let mut known = Vec::new();
+    for h in &homes {
+        known.push((h.clone(), home_threads(h)?));
+    }
+    let is = |list: &[HomeRef], h: &HomeRef| list.iter().any(|k| k.path == h.path);
+    let copies = plan_copies_between(&known, &|from, to| is(sources, from) && is(targets, to));
+    Ok((homes, copies))
+}
+
+/// The homes to share threads between and the copies to make (`session sync-threads`):
+/// see [`crate::manifest::select::thread_sharing`]; `None` when nothing said which homes.
+/// Fewer than two homes is an error.
+pub fn plan_sharing(
+    m: Option<&crate::manifest::Manifest>,
+    sel: &crate::manifest::select::Selection,
+    [from, to]: [&[String]; 2],
+    default_path: &Path,
+) -> Result<Option<(Vec<HomeRef>, Vec<Copy>)>> {
+    let Some((sources, targets)) =
+        crate::manifest::select::thread_sharing(m, sel, from, to, default_path)?
+    else {
+        return Ok(None);
+    };
+    let (homes, copies) = copies_between(&sources, &targets)?;
+    if homes.len() < 2 {
+        return Err(Error::user("sharing threads needs two homes or more")
+            .with_help("name two homes or more to share threads between"));
+    }
+    Ok(Some((homes, copies)))
 }
 
 /// What [`copy`] did.

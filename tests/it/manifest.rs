@@ -40,6 +40,34 @@ fn diagnostic_bad_percentage() {
     ));
 }
 
+/// Before: any duration was accepted; `59m` made watch spin for 54 minutes and `1m` was
+/// silently raised to 5m.
+#[test]
+fn diagnostic_refresh_window_shorter_than_codexs_own() {
+    insta::assert_snapshot!(diagnose(
+        "version: 1\nwatch:\n  refresh_before_expiry: 2m\n"
+    ));
+}
+
+#[test]
+fn diagnostic_refresh_window_longer_than_a_day() {
+    insta::assert_snapshot!(diagnose(
+        "version: 1\nwatch:\n  refresh_before_expiry: 3d\n"
+    ));
+}
+
+#[test]
+fn refresh_windows_from_5m_to_1d_are_valid() {
+    for w in ["5m", "10m", "59m", "1d"] {
+        let env = Env::new();
+        env.manifest(&format!(
+            "version: 1\nwatch:\n  refresh_before_expiry: {w}\n"
+        ));
+        let out = env.run(&["validate"]);
+        assert!(out.status.success(), "{w}: {}", text(&out));
+    }
+}
+
 #[test]
 fn diagnostic_undeclared_alias() {
     insta::assert_snapshot!(diagnose(

@@ -632,35 +632,21 @@ fn auth_file_references_are_imported_at_apply_time() {
     assert!(stderr(&out).contains("codex-auth.json"), "{}", text(&out));
 }
 
-/// Run `cdxs args` on a pseudo-terminal (util-linux `script`), answering `answer`.
-fn on_a_terminal(env: &Env, args: &str, answer: &str) -> std::process::Output {
-    let bin = assert_cmd::cargo::cargo_bin("cdxs");
-    env.cdxs_process("script")
-        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
-        .write_stdin(format!("{answer}\n"))
-        .output()
-        .unwrap()
-}
-
 #[test]
+#[cfg_attr(
+    cdxs_no_script,
+    ignore = "util-linux `script` (a terminal for the prompt) is not installed"
+)]
 fn apply_asks_on_a_terminal_and_only_yes_approves() {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipping: util-linux `script` is not installed");
-        return;
-    }
     let env = setup();
-    let out = on_a_terminal(&env, "apply", "no");
+    let out = env.on_a_terminal("apply", "no");
     assert!(
         stdout(&out).contains("Only 'yes' will be accepted"),
         "{}",
         text(&out)
     );
     assert!(!env.codex_home("main").exists(), "{}", text(&out));
-    let out = on_a_terminal(&env, "apply", "yes");
+    let out = env.on_a_terminal("apply", "yes");
     assert!(stdout(&out).contains("Apply complete!"), "{}", text(&out));
     assert!(env.codex_home("main").join("auth.json").exists());
 }

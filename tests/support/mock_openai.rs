@@ -64,6 +64,8 @@ pub struct MockAccount {
     pub usage_status: Option<u16>,
     /// The issuer's `iat` of the last pair it issued (issuer time only moves forward).
     pub last_iat: i64,
+    /// The issuer's clock when a test moves time itself (Unix seconds); `None`: the real one.
+    pub clock: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +125,7 @@ impl MockAccount {
             usage: Some(usage(20.0, 40.0)),
             usage_status: None,
             last_iat: 0,
+            clock: None,
         }
     }
 
@@ -142,9 +145,13 @@ impl MockAccount {
     }
 
     /// A fresh id/access token pair (the refresh token is rotated by the caller). The
-    /// issuer's clock is the real one, and each pair is stamped later than the last.
+    /// issuer's clock is the real one (or the test's `clock`), and each pair is stamped
+    /// later than the last.
     pub fn tokens(&mut self) -> (String, String) {
-        let now = chrono::Utc::now().timestamp().max(self.last_iat + 1);
+        let now = self
+            .clock
+            .unwrap_or_else(|| chrono::Utc::now().timestamp())
+            .max(self.last_iat + 1);
         self.last_iat = now;
         let c = self.claims(now);
         let mut access = c.clone();

@@ -9,9 +9,18 @@ use crate::output::views::report;
 use crate::reconcile::rollback;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  cdxs history               # the newest 20 generations\n  cdxs history --limit 100\n  cdxs history --all --json\n  cdxs history 42            # one generation: its actions and files"
+)]
 pub struct HistoryArgs {
     /// A generation number
     generation: Option<i64>,
+    /// Show the newest N generations
+    #[arg(long, value_name = "N", default_value_t = 20, conflicts_with_all = ["all", "generation"], value_parser = clap::value_parser!(u32).range(1..))]
+    limit: u32,
+    /// Show every generation
+    #[arg(long, conflicts_with = "generation")]
+    all: bool,
     /// Print versioned JSON
     #[arg(long)]
     json: bool,
@@ -41,13 +50,19 @@ pub fn history(sh: &mut Shell, args: HistoryArgs) -> Result<Exit> {
         sh.printer.emit(args.json, &OneGeneration { generation: g });
         return Ok(Exit::Success);
     }
-    let generations = engine.vault.generations(100)?;
+    let limit = Some(args.limit as usize).filter(|_| !args.all);
+    let generations = engine.vault.generations(limit.unwrap_or(usize::MAX))?;
+    let total = engine.vault.generation_count()?;
     if generations.is_empty() && !args.json {
         sh.printer
             .status("no generations yet: `cdxs apply` makes the first");
         return Ok(Exit::Success);
     }
-    sh.printer.emit(args.json, &Generations { generations });
+    let view = Generations::newest(generations, total);
+    sh.printer.emit(args.json, &view);
+    if let Some(note) = view.truncated_note().filter(|_| !args.json) {
+        sh.printer.status(note);
+    }
     Ok(Exit::Success)
 }
 
@@ -72,29 +87,7 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
         ));
         return Ok(Exit::Success);
     }
-    p.out(format!(
-        "Rolling back generation {id} ({}, {}) restores:\n",
-        g.command,
-        crate::output::format::when_secs(g.started_at)
-    ));
-    for s in &steps {
-        let what = if s.restore {
-            "restore the earlier content"
-        } else {
-            "remove it (the generation created it)"
-        };
-        p.out(format!("  {} {}: {what}", p.yellow("~"), s.path.display()));
-        if let Some(n) = &s.note {
-            p.out(format!("      {}", crate::output::sanitize(n)));
-        }
-        if s.changed_since {
-            p.out(format!(
-                "      {}",
-                p.yellow("changed since that generation; the current file is backed up first")
-            ));
-        }
-    }
-    p.out("");
+    crate::output::views::history::rollback_preview(p, &g, &steps);
     if !args.yes && !sh.confirm("Do you want to roll back?", "roll back")? {
         return Err(Error::user("rollback cancelled: only 'yes' approves"));
     }

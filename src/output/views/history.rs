@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::View;
 use crate::output::format::when_secs;
 use crate::output::{Printer, Table, sanitize};
+use crate::reconcile::rollback::Step;
 use crate::vault::journal::Generation;
 
 fn status_word(p: &Printer, s: &str) -> String {
@@ -17,7 +18,35 @@ fn status_word(p: &Printer, s: &str) -> String {
 
 #[derive(Debug, Serialize)]
 pub struct Generations {
+    /// Newest first.
     pub generations: Vec<Generation>,
+    /// How many the journal holds.
+    pub total: usize,
+    /// `generations` is the newest part of them only (`--limit`, or the default 20).
+    pub truncated: bool,
+}
+
+impl Generations {
+    /// The newest `generations` of the `total` the journal holds.
+    pub fn newest(generations: Vec<Generation>, total: usize) -> Self {
+        let truncated = generations.len() < total;
+        Generations {
+            generations,
+            total,
+            truncated,
+        }
+    }
+
+    /// What a person is told when this is only the newest part of the journal.
+    pub fn truncated_note(&self) -> Option<String> {
+        self.truncated.then(|| {
+            format!(
+                "showing the newest {} of {} generations: `cdxs history --limit N` shows more, `--all` every one",
+                self.generations.len(),
+                self.total
+            )
+        })
+    }
 }
 
 impl View for Generations {
@@ -88,6 +117,46 @@ impl View for OneGeneration {
                 out.push_str(&format!("  {}  {b}\n", f.path.display()));
             }
         }
+        if !g.threads.is_empty() {
+            out.push_str("\nthreads copied (rollback takes them out again):\n");
+            for t in &g.threads {
+                out.push_str(&format!(
+                    "  {}  into {}  ({})\n",
+                    t.thread_id,
+                    t.home.display(),
+                    t.rollout.display()
+                ));
+            }
+        }
         out
     }
+}
+
+/// What rolling back generation `g` does, before the question: one line per file (or
+/// copied thread) and what happens to it.
+pub fn rollback_preview(p: &Printer, g: &Generation, steps: &[Step]) {
+    p.out(format!(
+        "Rolling back generation {} ({}, {}) restores:\n",
+        g.id,
+        g.command,
+        when_secs(g.started_at)
+    ));
+    for s in steps {
+        let what = if s.restore {
+            "restore the earlier content"
+        } else {
+            "remove it (the generation created it)"
+        };
+        p.out(format!("  {} {}: {what}", p.yellow("~"), s.path.display()));
+        if let Some(n) = &s.note {
+            p.out(format!("      {}", sanitize(n)));
+        }
+        if s.changed_since {
+            p.out(format!(
+                "      {}",
+                p.yellow("changed since that generation; the current file is backed up first")
+            ));
+        }
+    }
+    p.out("");
 }

@@ -112,9 +112,11 @@ impl Engine {
             if self.vault.is_spent(&t.refresh_token.fingerprint())?
                 || crate::auth::freshness::compare(&account.freshness(), &file)
                     == std::cmp::Ordering::Greater
-                || file
-                    .expires_at
-                    .is_none_or(|exp| exp - self.now() < self.refresh_window)
+                || crate::auth::freshness::refresh_due(
+                    file.expires_at,
+                    self.now(),
+                    self.refresh_window,
+                )
             {
                 return Ok(false);
             }
@@ -160,9 +162,11 @@ impl Engine {
         let known_urls: Vec<String> = all.iter().filter_map(|a| a.base_url.clone()).collect();
         let config = crate::codex::config::observe(path);
         let refresh_first = self.online
-            && account
-                .access_expires_at
-                .is_none_or(|exp| exp - self.now() < self.refresh_window);
+            && crate::auth::freshness::refresh_due(
+                account.access_expires_at,
+                self.now(),
+                self.refresh_window,
+            );
         let plan = ops::write_into(&WriteInto {
             account,
             home: path,

@@ -116,8 +116,10 @@ pub struct Engine {
     pub env: EnvLookup,
     /// May call the network (quota, token refresh); `--offline` turns it off.
     pub online: bool,
-    /// A login written into a home is refreshed first when it expires within this many
-    /// seconds (Codex's own window; `watch.refresh_before_expiry` raises it).
+    /// A login is refreshed when it expires within this many seconds: Codex's own 5
+    /// minutes, or `watch.refresh_before_expiry` under watch. The planner, the executor and
+    /// the refresh lease all decide by this one window
+    /// ([`crate::auth::freshness::refresh_due`]).
     pub refresh_window: i64,
     /// The last time a request could not reach its endpoint, and why (`watch` backs off);
     /// cleared by a request that got an answer.
@@ -283,6 +285,7 @@ impl Engine {
             extra_files: opts.extra_files,
             known_homes: known,
             rollback_of: opts.rollback_of,
+            refresh_window: self.refresh_window,
         };
         let report = if plan.actions.is_empty() && !(leased.is_empty() && sync.is_empty()) {
             Ok(Report::default())
@@ -392,6 +395,7 @@ impl Engine {
                 extra_files: Vec::new(),
                 known_homes: known,
                 rollback_of,
+                refresh_window: self.refresh_window,
             };
             progress.start(plan.actions.len());
             let report = apply::apply(&plan, &mut self.vault, &env, &mut |a| progress.action(a));

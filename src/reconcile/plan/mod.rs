@@ -37,7 +37,9 @@ struct Planner<'a> {
     errors: Vec<PlanError>,
     notes: Vec<Note>,
     imported: BTreeSet<String>,
-    harvested: BTreeSet<String>,
+    /// Accounts whose newer tokens are taken from a home, with that copy's freshness (a
+    /// refresh is decided on the copy the vault will hold by then).
+    harvested: BTreeMap<String, crate::auth::freshness::Freshness>,
     refreshed: BTreeSet<String>,
     refreshes: Vec<Action>,
     accepted: Vec<super::Accepted>,
@@ -80,7 +82,7 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
         errors: Vec::new(),
         notes: Vec::new(),
         imported: BTreeSet::new(),
-        harvested: BTreeSet::new(),
+        harvested: BTreeMap::new(),
         refreshed: BTreeSet::new(),
         refreshes: Vec::new(),
         accepted: Vec::new(),

@@ -27,10 +27,11 @@ impl Planner<'_> {
         if vault.secret_fingerprint.as_deref() == Some(refresh_fingerprint.as_str())
             || self.o.spent.contains(refresh_fingerprint)
             || freshness::compare(file, &vault.freshness) != Ordering::Greater
-            || !self.harvested.insert(id.clone())
+            || self.harvested.contains_key(id)
         {
             return;
         }
+        self.harvested.insert(id.clone(), *file);
         self.reads.push(Action {
             address: format!("account.{}.harvest", self.alias_of(id)),
             kind: ActionKind::Read,
@@ -46,16 +47,22 @@ impl Planner<'_> {
         });
     }
 
-    /// A login written into a home is refreshed first when it expires within the refresh
-    /// window (Codex's own is 5 minutes), as Codex itself does (or noted, offline).
+    /// A login written into a home is refreshed first when it is due within the refresh
+    /// window (Codex's own 5 minutes; `watch.refresh_before_expiry` under watch), as Codex
+    /// itself does (or noted, offline). The executor decides by the same rule and window.
     pub(super) fn refresh_if_expiring(&mut self, alias: &str, a: &AccountObs, address: &str) {
         if a.kind != AccountKind::OAuth || a.requires_reauth {
             return;
         }
-        let left = a.freshness.expires_at.map(|e| e - self.now);
-        if left.is_some_and(|l| l >= self.inputs.refresh_window) {
+        // A newer copy taken from a home first is what the executor will look at.
+        let expires = match self.harvested.get(&a.id) {
+            Some(taken) => taken.expires_at,
+            None => a.freshness.expires_at,
+        };
+        if !freshness::refresh_due(expires, self.now, self.inputs.refresh_window) {
             return;
         }
+        let left = expires.map(|e| e.saturating_sub(self.now));
         let when = match left {
             Some(l) if l > 0 => format!("its access token expires in {}s", l),
             Some(_) => "its access token has expired".to_string(),

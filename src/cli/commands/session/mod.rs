@@ -119,13 +119,23 @@ pub enum SessionCommand {
     /// Find (check) or fix (repair) what hides threads from Codex
     #[command(subcommand)]
     Visibility(VisibilityCommand),
-    /// Copy threads a home lacks from the homes that have them
+    /// Copy threads a home lacks from the homes that have them (the homes in
+    /// `sessions.share_threads`, `--from`/`--to`, or `--all-homes`; never by default)
     #[command(
-        after_help = "Examples:\n  cdxs session sync-threads --dry-run        # the homes in sessions.share_threads, else all\n  cdxs session sync-threads --all-homes"
+        after_help = "Examples:\n  cdxs session sync-threads --dry-run                 # the homes in sessions.share_threads\n  cdxs session sync-threads --from laptop --to work   # what `work` lacks, from `laptop`\n  cdxs session sync-threads --all-homes --yes"
     )]
     SyncThreads {
         #[command(flatten)]
         homes: HomesArg,
+        /// Copy from this home (a name in cdxs.yaml, or a folder); repeatable; needs `--to`
+        #[arg(long, value_name = "HOME", requires = "to", conflicts_with_all = ["all_homes", "home", "codex_home"])]
+        from: Vec<String>,
+        /// Copy into this home (a name in cdxs.yaml, or a folder); repeatable; needs `--from`
+        #[arg(long, value_name = "HOME", requires = "from")]
+        to: Vec<String>,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
         /// Show the copies, change nothing
         #[arg(long)]
         dry_run: bool,
@@ -195,9 +205,12 @@ pub fn run(sh: &mut Shell, cmd: SessionCommand) -> Result<Exit> {
         }) => repair::visibility(sh, &homes, true, dry_run, json),
         SessionCommand::SyncThreads {
             homes,
+            from,
+            to,
+            yes,
             dry_run,
             json,
-        } => repair::sync_threads(sh, &homes, dry_run, json),
+        } => repair::sync_threads(sh, &homes, [&from, &to], yes, dry_run, json),
     }
 }
 
