@@ -115,7 +115,7 @@ fn thread_copies_trash_restore_purge_and_repair_never_carry_other_providers_cred
     ));
     for args in [
         vec!["session", "visibility", "repair"],
-        vec!["session", "sync-threads"],
+        vec!["session", "sync-threads", "--yes"],
         vec!["session", "trash", T1, T2],
         vec!["session", "trash-list"],
         vec!["session", "restore", T1],

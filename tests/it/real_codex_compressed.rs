@@ -150,7 +150,7 @@ fn a_thread_codex_compressed_is_listed_trashed_restored_resumed_and_shared(codex
     assert_eq!(stats["stats"]["compressed"], true);
 
     // Shared into b as it is (compressed): Codex there lists it and continues it.
-    let out = env.run(&["session", "sync-threads"]);
+    let out = env.run(&["session", "sync-threads", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     let copied = rollouts_of(&b, &cold);
     assert_eq!(copied.len(), 1, "{copied:?}");

@@ -185,7 +185,7 @@ fn sync_threads_copies_a_compressed_thread_once_in_the_spelling_codex_reads() {
         a.display(),
         b.display()
     ));
-    let out = env.run(&["session", "sync-threads"]);
+    let out = env.run(&["session", "sync-threads", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     let in_b = files_under(&b.join("sessions"));
     let of = |id: &str| -> Vec<&PathBuf> {
@@ -219,7 +219,7 @@ fn sync_threads_copies_a_compressed_thread_once_in_the_spelling_codex_reads() {
     let v = json(&env_b.run(&["session", "stats", BOTH, "--json"]));
     assert_eq!(v["stats"]["tokens"]["total_tokens"], 300);
     // Converged: a second run copies nothing.
-    let out = env.run(&["session", "sync-threads", "--json"]);
+    let out = env.run(&["session", "sync-threads", "--json", "--yes"]);
     assert_eq!(
         json(&out)["copies"],
         serde_json::json!([]),
@@ -247,7 +247,7 @@ fn a_copy_never_lands_on_the_other_spelling_of_a_rollout_the_target_has() {
         a.display(),
         b.display()
     ));
-    let out = env.run(&["session", "sync-threads"]);
+    let out = env.run(&["session", "sync-threads", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         !same.exists(),

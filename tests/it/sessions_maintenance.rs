@@ -82,7 +82,7 @@ fn session_writes_wait_for_codex_rollout_maintenance_then_fail_naming_it() {
         vec!["session", "restore", T3],
         vec!["session", "purge", T3, "--yes"],
         vec!["session", "visibility", "repair"],
-        vec!["session", "sync-threads", "--all-homes"],
+        vec!["session", "sync-threads", "--all-homes", "--yes"],
     ] {
         let started = Instant::now();
         let out = env.run(&args);
@@ -127,7 +127,7 @@ fn session_writes_wait_for_codex_rollout_maintenance_then_fail_naming_it() {
         vec!["session", "trash", T1],
         vec!["session", "restore", T3],
         vec!["session", "visibility", "repair"],
-        vec!["session", "sync-threads", "--all-homes"],
+        vec!["session", "sync-threads", "--all-homes", "--yes"],
     ] {
         let out = env.run(&args);
         assert!(out.status.success(), "{args:?}: {}", text(&out));
@@ -149,7 +149,7 @@ fn a_session_write_waits_while_maintenance_runs_and_goes_on_when_it_ends() {
         drop(held);
     });
     let started = Instant::now();
-    let out = env.run(&["session", "sync-threads", "--all-homes"]);
+    let out = env.run(&["session", "sync-threads", "--all-homes", "--yes"]);
     let waited = started.elapsed();
     release.join().unwrap();
     assert!(out.status.success(), "{}", text(&out));
