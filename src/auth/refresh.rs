@@ -24,7 +24,8 @@ use crate::codex::home_write as homes;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::vault::accounts::{OAuthTokens, claims_of, match_credentials};
-use crate::vault::tokens::{Spent, placement_key};
+use crate::vault::placement::placement_key;
+use crate::vault::tokens::Spent;
 use crate::vault::{Account, AccountKind, Vault};
 
 /// Refresh when the access token expires within this many seconds (as Codex does), unless

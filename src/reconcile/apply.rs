@@ -761,6 +761,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 &expect,
                 homes::Step { generation, seq },
                 env.clock.ts(),
+                &run.homes,
             )?;
             run.touched.insert(file.clone());
             run.changed |= written.harvested.is_some()
@@ -812,6 +813,8 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 None,
             )?;
             vault.clear_placement(path)?;
+            // A swap writes this home's new login next: not against what plan saw.
+            run.touched.insert(file.clone());
             run.changed = true;
             Ok(done(
                 format!("removed the login from {}", tick(&file)),
@@ -830,6 +833,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                     path,
                     backup: backup.as_deref(),
                     after: after.as_deref(),
+                    known_homes: &run.homes,
                 },
                 homes::Step { generation, seq },
                 env.clock,

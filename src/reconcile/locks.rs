@@ -48,7 +48,7 @@ pub fn settle_interrupted(
 /// What a home's lock is keyed by: its folder resolved (symlinks, `..`), so that two
 /// spellings of one folder are one lock.
 pub fn key(home: &Path) -> PathBuf {
-    crate::vault::tokens::placement_key(home)
+    crate::vault::placement::placement_key(home)
 }
 
 /// The lock of one home.

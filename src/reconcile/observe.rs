@@ -167,6 +167,17 @@ pub struct Observed {
     /// The `sync.targets` that share accounts: cursors, pending changes, and (online) the
     /// server's revision. Only for a plan of every home.
     pub sync: Vec<crate::sync::plan::Observed>,
+    /// ChatGPT logins live in folders this manifest does not declare: folders the vault
+    /// placed a login in (another manifest's homes, `switch --codex-home`, `run --account`,
+    /// a home removed from the manifest) and the default home. One live copy per login.
+    pub elsewhere: Vec<LiveCopy>,
+}
+
+/// A ChatGPT login live in a folder the manifest does not declare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveCopy {
+    pub folder: PathBuf,
+    pub account_id: String,
 }
 
 /// What the session policies need to know about one home.
@@ -385,10 +396,46 @@ pub fn observe(
             _ => {}
         }
     }
+    observed.elsewhere = live_copies_elsewhere(manifest, vault, &accounts)?;
     if !scope.skip_sessions {
         observe_sessions(manifest, vault, scope, &mut observed)?;
     }
     Ok(observed)
+}
+
+/// The ChatGPT logins live in folders `manifest` does not declare (its placements in the
+/// vault, and the default home): what a write into a declared home must not copy.
+fn live_copies_elsewhere(
+    manifest: &Manifest,
+    vault: &Vault,
+    accounts: &[Account],
+) -> Result<Vec<LiveCopy>> {
+    use crate::vault::placement::placement_key;
+    let declared: std::collections::BTreeSet<PathBuf> = manifest
+        .homes
+        .values()
+        .map(|h| placement_key(&h.path))
+        .collect();
+    let mut folders: Vec<PathBuf> = vault.placements()?.into_iter().map(|(p, _)| p).collect();
+    folders.extend(crate::paths::default_codex_home().ok());
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for folder in folders {
+        let key = placement_key(&folder);
+        if declared.contains(&key) || !seen.insert(key) {
+            continue;
+        }
+        if let Ok(doc) = auth::read(&folder)
+            && let AuthState::Credentials(c @ auth::Credentials::ChatGpt(_)) = doc.state
+            && let Some(a) = match_credentials(accounts, &c)
+        {
+            out.push(LiveCopy {
+                folder,
+                account_id: a.id.clone(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The threads of `home` whose writer lock a process holds (from /proc/locks: nothing is

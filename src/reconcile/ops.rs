@@ -186,6 +186,21 @@ pub fn codex_would_use(account: &Account, home: &Path, config: &ConfigObs) -> Re
     }
 }
 
+/// Take a login out of a folder (`home remove --clear-login`): backed up, harvested first.
+pub fn remove_login(folder: &Path, account: &Account) -> Plan {
+    let shown = crate::paths::display(folder);
+    plan_of(vec![Action {
+        address: format!("home[{shown}].auth"),
+        kind: ActionKind::Delete,
+        description: format!("take {} out of `{shown}`", account.name()),
+        changes: vec![],
+        op: Op::RemoveAuth {
+            path: folder.to_path_buf(),
+            account_id: account.id.clone(),
+        },
+    }])
+}
+
 /// Move threads into their home's trash.
 pub fn trash(home: &HomeRef, ids: &[String]) -> Plan {
     plan_of(

@@ -35,11 +35,20 @@ pub struct Step {
     pub changed_since: bool,
     /// What the vault's newer tokens would put in instead (decided again when writing).
     pub note: Option<String>,
+    /// Why it is not put back: the login it held is live in another folder now, and a
+    /// second copy would end in `refresh_token_reused`.
+    pub refused: Option<String>,
 }
 
 /// The plan that undoes `generation`: one `RestoreFile` per file it changed (the first
-/// record of a path is its state before the generation), in reverse order.
-pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)> {
+/// record of a path is its state before the generation), in reverse order. An auth.json
+/// whose login is live in another folder now (`known_homes`, the vault's placements) is
+/// not put back: its step says why, and the rest is restored.
+pub fn plan(
+    vault: &Vault,
+    generation: &Generation,
+    known_homes: &[PathBuf],
+) -> Result<(Plan, Vec<Step>)> {
     let mut seen = std::collections::BTreeSet::new();
     let firsts: Vec<_> = generation
         .files
@@ -68,12 +77,24 @@ pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)>
                 .and_then(|(_, note)| note),
             _ => None,
         };
+        let refused = match &f.backup {
+            Some(b) if is_auth_json(&f.path) => std::fs::read(b)
+                .ok()
+                .map(|saved| live_copy_of(vault, &saved, &fsx::parent_of(&f.path), known_homes))
+                .transpose()?
+                .flatten(),
+            _ => None,
+        };
         steps.push(Step {
             path: f.path.clone(),
             restore: f.backup.is_some(),
             changed_since: current != f.after_fingerprint,
             note,
+            refused: refused.clone(),
         });
+        if refused.is_some() {
+            continue;
+        }
         actions.push(Action {
             address: f.path.display().to_string(),
             kind: ActionKind::Update,
@@ -104,6 +125,7 @@ pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)>
                     ""
                 }
             )),
+            refused: None,
         });
         actions.push(Action {
             address: format!("threads[{home}].copy[{}]", t.thread_id),
@@ -136,6 +158,31 @@ pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)>
     Ok((plan, steps))
 }
 
+/// Why the ChatGPT login in `saved` (an auth.json) must not go back into `home`: the folder
+/// where it is live now, in words.
+fn live_copy_of(
+    vault: &Vault,
+    saved: &[u8],
+    home: &Path,
+    known_homes: &[PathBuf],
+) -> Result<Option<String>> {
+    let Ok(AuthState::Credentials(creds @ Credentials::ChatGpt(_))) = auth::parse(saved) else {
+        return Ok(None);
+    };
+    let all = vault.accounts()?;
+    let Some(account) = match_credentials(&all, &creds) else {
+        return Ok(None);
+    };
+    let (found, _) = vault.find_live_copy(&account.id, home, known_homes)?;
+    Ok(found.map(|f| {
+        format!(
+            "{} is live in {} now: a second copy would end in `refresh_token_reused`",
+            account.name(),
+            tick(&f)
+        )
+    }))
+}
+
 fn is_auth_json(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n == auth::AUTH_FILE)
 }
@@ -145,6 +192,8 @@ pub struct Restore<'a> {
     pub path: &'a Path,
     pub backup: Option<&'a Path>,
     pub after: Option<&'a str>,
+    /// Every home cdxs knows: a login live in one of them is not put back elsewhere.
+    pub known_homes: &'a [PathBuf],
 }
 
 /// What an auth.json restored from `saved` gets: for a ChatGPT login, the vault's newest
@@ -210,6 +259,11 @@ pub fn restore(
                         homes::harvest(vault, bytes, now)?;
                     }
                     homes::harvest(vault, saved, now)?;
+                    // The door: a login live in another folder now is not put back here.
+                    if let Some(why) = live_copy_of(vault, saved, &home, r.known_homes)? {
+                        return Err(Error::user(format!("{} is not put back: {why}", tick(path)))
+                            .with_help("take the login out of that folder first (`cdxs switch ACCOUNT --codex-home FOLDER` puts another one there), then roll back again"));
+                    }
                     let (content, why) = auth_content(vault, saved)?;
                     note = why;
                     Ok(Some(content))

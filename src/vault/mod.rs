@@ -17,6 +17,7 @@ pub mod heads;
 pub mod ids;
 pub mod journal;
 mod migrations;
+pub mod placement;
 pub mod quota;
 pub mod tokens;
 

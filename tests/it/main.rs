@@ -16,6 +16,7 @@ mod install;
 mod manifest;
 #[path = "../support/mock_openai.rs"]
 mod mock_openai;
+mod one_live_copy;
 mod ops_files;
 mod other_providers;
 mod plan_apply;

@@ -356,7 +356,16 @@ fn switch_and_home_commands_edit_the_manifest_in_place() {
     let out = env.run(&["home", "list", "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["homes"].as_array().unwrap().len(), 4);
-    let out = env.run(&["--color", "always", "home", "remove", "new"]);
+    // Its login goes with it (backed up): otherwise it stays bob's one live copy, and the
+    // rollback below could not put bob back into `side`.
+    let out = env.run(&[
+        "--color",
+        "always",
+        "home",
+        "remove",
+        "new",
+        "--clear-login",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         stderr(&out).contains("\u{1b}[31m-  new:"),
@@ -364,7 +373,11 @@ fn switch_and_home_commands_edit_the_manifest_in_place() {
         text(&out)
     );
     assert!(!env.manifest_text().contains("new:"));
-    assert!(new_home.join("auth.json").exists(), "the folder is kept");
+    assert!(new_home.is_dir(), "the folder is kept");
+    assert!(
+        !new_home.join("auth.json").exists(),
+        "its login was taken out"
+    );
     let out = env.run(&["home", "path", "nwe"]);
     assert!(
         stderr(&out).contains("declares no home `nwe`"),

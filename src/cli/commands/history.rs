@@ -79,7 +79,8 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
         .vault
         .generation(id)?
         .ok_or_else(|| no_generation(id))?;
-    let (plan, steps) = rollback::plan(&engine.vault, &g)?;
+    let known = engine.known_homes(m.as_ref());
+    let (plan, steps) = rollback::plan(&engine.vault, &g, &known)?;
     let p = &sh.printer;
     if steps.is_empty() {
         p.out(format!(
@@ -106,6 +107,15 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
         && !steps.iter().any(|s| s.path == m.path)
     {
         p.status("cdxs.yaml still says what it said; `cdxs plan` shows what it would change back");
+    }
+    let refused: Vec<_> = steps.iter().filter(|s| s.refused.is_some()).collect();
+    if let Some(first) = refused.first() {
+        return Err(Error::user(format!(
+            "{} file(s) not put back: {}",
+            refused.len(),
+            first.refused.as_deref().unwrap_or_default()
+        ))
+        .with_help("take the login out of the folder it is live in first (`cdxs switch ACCOUNT --codex-home FOLDER`), then roll back again"));
     }
     Ok(Exit::Success)
 }

@@ -142,6 +142,15 @@ pub fn rollback_preview(p: &Printer, g: &Generation, steps: &[Step]) {
         when_secs(g.started_at)
     ));
     for s in steps {
+        if let Some(why) = &s.refused {
+            p.out(format!(
+                "  {} {}: {}",
+                p.red("!"),
+                s.path.display(),
+                p.red(&format!("kept as it is: {}", sanitize(why)))
+            ));
+            continue;
+        }
         let what = if s.restore {
             "restore the earlier content"
         } else {

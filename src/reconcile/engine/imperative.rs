@@ -12,7 +12,7 @@ use crate::reconcile::apply::Report;
 use crate::reconcile::observe::Scope;
 use crate::reconcile::ops::{self, WriteInto};
 use crate::resolve::{self, Named};
-use crate::vault::tokens::placement_key;
+use crate::vault::placement::placement_key;
 use crate::vault::{Account, AccountKind};
 
 /// What `switch` did.
@@ -129,6 +129,22 @@ impl Engine {
             &known,
         )
         .is_none())
+    }
+
+    /// The vault account whose login `folder`'s auth.json holds, if any.
+    pub fn login_in(&self, folder: &Path) -> Result<Option<Account>> {
+        let Ok(AuthState::Credentials(c)) = auth::read(folder).map(|d| d.state) else {
+            return Ok(None);
+        };
+        let all = self.vault.accounts()?;
+        Ok(crate::vault::accounts::match_credentials(&all, &c).cloned())
+    }
+
+    /// A login left in a folder on purpose (`home remove --keep-login`): it stays a
+    /// placement, so the one-live-copy rule sees it wherever cdxs writes next.
+    pub fn keep_placement(&mut self, folder: &Path, account: &Account) -> Result<()> {
+        let now = self.now();
+        self.vault.set_placement(folder, &account.id, now)
     }
 
     /// `Err` when the folder's Codex settings would make Codex ignore, delete or leave

@@ -179,9 +179,18 @@ impl Planner<'_> {
                 if let Some(r) = &refused {
                     skipped.push(format!("`{alias}` ({})", r.message()));
                 }
+                // A login live in a folder outside this manifest stays where it is.
+                let outside = account.and_then(|a| self.live_outside(&a.id));
+                if let Some(f) = &outside {
+                    skipped.push(format!(
+                        "`{alias}` (live in `{}`, outside this cdxs.yaml)",
+                        self.shown(f)
+                    ));
+                }
                 pool::Candidate {
                     alias: alias.clone(),
                     usable: refused.is_none()
+                        && outside.is_none()
                         && account.is_some_and(|a| a.has_credentials && !a.requires_reauth),
                     remaining: account
                         .and_then(|a| self.o.quota.get(&a.id))
@@ -194,7 +203,7 @@ impl Planner<'_> {
             self.notes.push(Note {
                 address: address.to_string(),
                 message: format!(
-                    "pool `{pool}` skips for home `{}` what Codex would not use there: {}",
+                    "pool `{pool}` skips for home `{}` what it cannot give it: {}",
                     home.name,
                     skipped.join("; ")
                 ),

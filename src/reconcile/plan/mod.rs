@@ -18,6 +18,7 @@ use crate::manifest::{Binding, Manifest};
 mod codex_settings;
 mod describe;
 mod home;
+mod one_copy;
 mod pool;
 mod resolve;
 mod sessions;
@@ -123,6 +124,8 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
         );
         p.home(home, obs, &mut taken);
     }
+    p.copies_already_live();
+    p.one_live_copy();
     let sessions = sessions::actions(m, o, now, &mut p.notes);
     let sync = crate::sync::plan::actions(&o.sync)
         .into_iter()

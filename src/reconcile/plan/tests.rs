@@ -179,13 +179,15 @@ fn harvest_comes_before_writes_even_from_an_unbound_home() {
     o.homes
         .insert("old".into(), home("/h/old", chatgpt_file(&me, 300)));
     let p = plan(&m, &o, &Inputs::at(1000));
+    // The newer tokens are taken first; the login is not copied into `a` while it is live
+    // in `old` (two copies end in `refresh_token_reused`): that is an error naming both.
     assert_eq!(
         addresses(&p),
-        vec![
-            ("account.me.harvest".to_string(), ActionKind::Read),
-            ("home.a.auth".to_string(), ActionKind::Create),
-        ]
+        vec![("account.me.harvest".to_string(), ActionKind::Read)]
     );
+    assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+    assert_eq!(p.errors[0].address, "home.a.auth");
+    assert!(p.errors[0].message.contains("home `old`"), "{:?}", p.errors);
 }
 
 #[test]
@@ -783,4 +785,21 @@ fn a_home_on_a_windows_drive_is_warned_about_and_still_written() {
     assert!(note.message.contains("openai/codex#23251"), "{note:?}");
     assert!(note.message.contains("LockFileEx"), "{note:?}");
     assert!(p.actions.iter().any(|a| a.address == "home.default.auth"));
+}
+
+#[test]
+fn a_login_already_live_in_two_homes_is_said_with_both() {
+    let m = manifest(TWO_HOMES);
+    let me = oauth("oauth_me", "me@x.io", 100);
+    let o = observed_two(chatgpt_file(&me, 100), chatgpt_file(&me, 100));
+    let p = plan(&m, &o, &Inputs::at(1000));
+    let note = p
+        .notes
+        .iter()
+        .find(|n| n.message.contains("is live in 2 folders"))
+        .expect("a note");
+    assert!(
+        note.message.contains("home `default`") && note.message.contains("home `work`"),
+        "{note:?}"
+    );
 }

@@ -149,12 +149,15 @@ pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, V
                     None
                 }
             }
-            // The endpoint goes with the account: it waits with the auth.json write.
-            (Op::SetBaseUrl { .. }, Some(h)) => busy(h).map(|detail| Held::Busy {
-                home: h.clone(),
-                address: a.address.clone(),
-                detail,
-            }),
+            // The endpoint goes with the account, and a login taken out of a home for a
+            // swap goes with the swap: they wait with the auth.json write.
+            (Op::SetBaseUrl { .. } | Op::RemoveAuth { .. }, Some(h)) => {
+                busy(h).map(|detail| Held::Busy {
+                    home: h.clone(),
+                    address: a.address.clone(),
+                    detail,
+                })
+            }
             // A refresh writes back into every home holding the login.
             (Op::Refresh { account_id, .. }, _) => holders(o, account_id)
                 .into_iter()
@@ -177,7 +180,12 @@ pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, V
         .filter(|h| !matches!(h, Held::Drift { .. }))
         .map(|h| h.home().to_string())
         .collect();
+    // A swap is one move: while any of its homes waits, none of its logins is taken out.
+    let swap_waits = !waiting.is_empty();
     let (keep, also): (Vec<Action>, Vec<Action>) = keep.into_iter().partition(|a| {
+        if matches!(a.op, Op::RemoveAuth { .. }) && swap_waits {
+            return false;
+        }
         !matches!(a.op, Op::WriteAuth { .. } | Op::SetBaseUrl { .. })
             || home_of(&a.address).is_none_or(|h| !waiting.contains(h))
     });
