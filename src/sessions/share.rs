@@ -37,11 +37,19 @@ pub struct HomeThreads {
     pub has_db: bool,
     /// Every rollout file in the home (a copy never lands on one).
     pub files: BTreeSet<PathBuf>,
+    /// The home's folder, resolved (observed, so planning reads nothing).
+    #[serde(default)]
+    pub canonical: PathBuf,
+    /// Its session folders and whether each is a real folder (`Root::session_dirs`).
+    #[serde(default)]
+    pub dirs: std::collections::BTreeMap<PathBuf, bool>,
 }
 
 pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
     let mut out = HomeThreads::default();
     let root = super::Root::new(&home.path);
+    out.canonical = root.canonical().to_path_buf();
+    out.dirs = root.session_dirs();
     if let Some(db) = open_state(&home.path, false)? {
         out.has_db = true;
         let cols = db.columns("threads")?;
@@ -94,18 +102,20 @@ pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
 }
 
 /// Where a copied rollout goes in `to`: the same relative path, else a folder of its own;
-/// `None` when neither is a place inside `to` (a symlinked folder on the way). `taken`: the
-/// rollout files `to` has (observed: whether a file is there is not read again here).
+/// `None` when neither is a place inside `to` (a symlinked folder on the way). Judged on
+/// what was observed of both homes: nothing is read here (the planner calls it).
 pub fn target_path(
-    from: &HomeRef,
-    to: &HomeRef,
+    from: (&HomeRef, &HomeThreads),
+    to: (&HomeRef, &HomeThreads),
     id: &str,
     source: &Path,
-    taken: &BTreeSet<PathBuf>,
 ) -> Option<PathBuf> {
+    let ((from, from_seen), (to, to_seen)) = (from, to);
+    let taken = &to_seen.files;
     let name = source.file_name()?;
-    let from_root = Root::new(&from.path);
-    let to_root = Root::new(&to.path);
+    let from_root = Root::observed(&from.path, &from_seen.canonical);
+    let to_root = Root::observed(&to.path, &to_seen.canonical);
+    let place = |p: &Path| to_root.rollout_target_in(p, id, &to_seen.dirs);
     let rel = source
         .strip_prefix(from_root.canonical())
         .or_else(|_| source.strip_prefix(&from.path))
@@ -113,7 +123,7 @@ pub fn target_path(
         .unwrap_or_else(|_| PathBuf::from(rollout::SESSIONS).join(name));
     // A rollout is taken in either spelling: `x.jsonl` and `x.jsonl.zst` are one for Codex.
     let free = |p: &Path| !taken.contains(p) && !taken.contains(&rollout::twin(p));
-    if let Some(same) = to_root.rollout_target(&to_root.canonical().join(&rel), id)
+    if let Some(same) = place(&to_root.canonical().join(&rel))
         && free(&same)
         && free(&to.path.join(&rel))
     {
@@ -136,7 +146,7 @@ pub fn target_path(
         .join("cdxs-sync")
         .join(folder)
         .join(name);
-    to_root.rollout_target(&own, id)
+    place(&own)
 }
 
 /// Copies that make every home in `homes` have every thread one of them has.
@@ -161,7 +171,8 @@ pub fn plan_copies_between(
                 if to_threads.known.contains(id) || planned.contains(id.as_str()) {
                     continue;
                 }
-                let Some(target) = target_path(from, to, id, source, &to_threads.files) else {
+                let Some(target) = target_path((from, from_threads), (to, to_threads), id, source)
+                else {
                     continue;
                 };
                 planned.insert(id);
@@ -491,39 +502,48 @@ mod tests {
             .unwrap();
         std::os::unix::fs::symlink(root.join("elsewhere"), to.path.join("sessions/cdxs-sync"))
             .unwrap();
+        // What observing the two homes records (the planner reads nothing itself).
+        let seen = |h: &HomeRef, files: BTreeSet<PathBuf>| {
+            let root = Root::new(&h.path);
+            HomeThreads {
+                canonical: root.canonical().to_path_buf(),
+                dirs: root.session_dirs(),
+                files,
+                ..HomeThreads::default()
+            }
+        };
         let none = BTreeSet::new();
         let source = rollout(&from.path, "01", T1);
-        assert_eq!(target_path(&from, &to, T1, &source, &none), None);
+        let target_path = |taken: &BTreeSet<PathBuf>, source: &Path| {
+            target_path(
+                (&from, &seen(&from, BTreeSet::new())),
+                (&to, &seen(&to, taken.clone())),
+                T1,
+                source,
+            )
+        };
+        assert_eq!(target_path(&none, &source), None);
         std::fs::remove_file(to.path.join("sessions/cdxs-sync")).unwrap();
         let own = to
             .path
             .join("sessions/cdxs-sync/a")
             .join(source.file_name().unwrap());
-        assert_eq!(
-            target_path(&from, &to, T1, &source, &none),
-            Some(own.clone())
-        );
+        assert_eq!(target_path(&none, &source), Some(own.clone()));
         // A path the target already has (an orphan rollout, say) is never overwritten.
         let source = rollout(&from.path, "02", T1);
         let same = to.path.join(source.strip_prefix(&from.path).unwrap());
-        assert_eq!(
-            target_path(&from, &to, T1, &source, &none),
-            Some(same.clone())
-        );
+        assert_eq!(target_path(&none, &source), Some(same.clone()));
         let own = to
             .path
             .join("sessions/cdxs-sync/a")
             .join(source.file_name().unwrap());
         assert_eq!(
-            target_path(&from, &to, T1, &source, &[same.clone()].into()),
+            target_path(&[same.clone()].into(), &source),
             Some(own.clone())
         );
         // The other spelling of that path is taken as well: `x.jsonl` next to `x.jsonl.zst`
         // would shadow it (Codex reads the plain one).
         let zst = PathBuf::from(format!("{}.zst", same.display()));
-        assert_eq!(
-            target_path(&from, &to, T1, &source, &[zst].into()),
-            Some(own)
-        );
+        assert_eq!(target_path(&[zst].into(), &source), Some(own));
     }
 }

@@ -21,6 +21,7 @@ mod ops_files;
 mod other_providers;
 mod plan_apply;
 mod properties;
+mod purity;
 mod real_codex_auth;
 mod real_codex_compressed;
 mod real_codex_homes;
