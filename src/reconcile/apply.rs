@@ -58,7 +58,7 @@ pub struct FileChange {
 /// One action's outcome, for the person.
 #[derive(Debug, Clone)]
 pub struct Done {
-    pub address: String,
+    pub address: super::Address,
     pub message: String,
     pub backup: Option<PathBuf>,
 }
@@ -219,7 +219,7 @@ pub fn apply(
             .iter()
             .map(|a| {
                 (
-                    a.address.clone(),
+                    a.address.to_string(),
                     format!("{:?}", a.kind).to_lowercase(),
                     a.description.clone(),
                 )
@@ -378,7 +378,10 @@ impl<'a> Run<'a> {
     /// Before a session action moves, writes or deletes rollouts or their rows in a home:
     /// wait (`CDXS_LOCK_TIMEOUT`) while a Codex worker compresses or migrates that home's
     /// rollouts, then hold Codex's maintenance lock for the rest of the run.
-    fn hold_maintenance(&mut self, name: &str, home: &Path) -> Result<()> {
+    fn hold_maintenance(&mut self, id: &super::HomeId, home: &Path) -> Result<()> {
+        let name = match id {
+            super::HomeId::Named(n) | super::HomeId::Folder(n) => n.as_str(),
+        };
         // Keyed by the resolved folder: a second flock on the same file from this process
         // would wait for itself.
         if let std::collections::btree_map::Entry::Vacant(slot) =
@@ -402,9 +405,11 @@ impl<'a> Run<'a> {
     }
 }
 
-fn home_ref(name: &str, path: &Path) -> HomeRef {
+fn home_ref(home: &super::HomeId, path: &Path) -> HomeRef {
     HomeRef {
-        name: name.to_string(),
+        name: match home {
+            super::HomeId::Named(n) | super::HomeId::Folder(n) => n.clone(),
+        },
         path: path.to_path_buf(),
     }
 }
@@ -549,12 +554,16 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             to_path,
         } => {
             // The source too: its file may be renamed into `.jsonl.zst` while it is read.
-            run.hold_maintenance(&copy.from, from_path)?;
-            run.hold_maintenance(&copy.to, to_path)?;
+            let (from, to) = (
+                super::HomeId::of_shown(&copy.from),
+                super::HomeId::of_shown(&copy.to),
+            );
+            run.hold_maintenance(&from, from_path)?;
+            run.hold_maintenance(&to, to_path)?;
             run.save_dbs(to_path)?;
             let copied = crate::sessions::share::copy(
-                &home_ref(&copy.from, from_path),
-                &home_ref(&copy.to, to_path),
+                &home_ref(&from, from_path),
+                &home_ref(&to, to_path),
                 copy,
                 env.clock.now(),
             )?;

@@ -3,6 +3,7 @@
 //! refresh now, and the session commands (trash, restore, purge, repair, copy threads).
 //! Building them reads nothing; the caller observed what they need.
 
+use crate::reconcile::{AccountPart, Address, HomeId, HomePart};
 use std::path::{Path, PathBuf};
 
 use super::{Action, ActionKind, CredentialSource, Op, Plan};
@@ -29,7 +30,7 @@ fn plan_of(actions: Vec<Action>) -> Plan {
 /// Refresh one login now (`force`: even when it is fresh).
 pub fn refresh(account_id: &str, force: bool) -> Plan {
     plan_of(vec![Action {
-        address: format!("account.{account_id}.refresh"),
+        address: Address::account(account_id, AccountPart::Refresh),
         kind: ActionKind::Update,
         description: if force {
             format!("refresh {account_id} now")
@@ -69,7 +70,7 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, Error> {
     let mut actions = Vec::new();
     if w.refresh_first && w.account.kind == AccountKind::OAuth && !w.account.requires_reauth {
         actions.push(Action {
-            address: format!("account.{}.refresh", w.account.id),
+            address: Address::account(&w.account.id, AccountPart::Refresh),
             kind: ActionKind::Update,
             description: format!(
                 "refresh {}'s tokens first: they expire soon",
@@ -84,7 +85,7 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, Error> {
     }
     if let Some(from) = w.moved_from {
         actions.push(Action {
-            address: format!("home[{}].auth", crate::paths::display(from)),
+            address: Address::folder(&crate::paths::display(from), HomePart::Auth),
             kind: ActionKind::Delete,
             description: format!(
                 "take {} out of `{}` (it moves to `{shown}`)",
@@ -99,12 +100,12 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, Error> {
         });
     }
     actions.push(Action {
-        address: format!("home[{shown}].auth"),
+        address: Address::folder(&shown, HomePart::Auth),
         kind: ActionKind::Update,
         description: format!("write {}", w.account.name()),
         changes: vec![],
         op: Op::WriteAuth {
-            home: shown.clone(),
+            home: HomeId::Folder(shown.clone()),
             path: w.home.to_path_buf(),
             source: CredentialSource::Vault {
                 account_id: w.account.id.clone(),
@@ -130,7 +131,7 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, Error> {
         }
         if w.config.error.is_none() {
             actions.push(Action {
-                address: format!("home[{shown}].base_url"),
+                address: Address::folder(&shown, HomePart::BaseUrl),
                 kind: ActionKind::Update,
                 description: match &url {
                     Some(u) => format!("set openai_base_url = {}", config::display_url(u)),
@@ -138,7 +139,7 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, Error> {
                 },
                 changes: vec![],
                 op: Op::SetBaseUrl {
-                    home: shown.clone(),
+                    home: HomeId::Folder(shown.clone()),
                     path: w.home.to_path_buf(),
                     url,
                     expect: w.config.fingerprint.clone(),
@@ -190,7 +191,7 @@ pub fn codex_would_use(account: &Account, home: &Path, config: &ConfigObs) -> Re
 pub fn remove_login(folder: &Path, account: &Account) -> Plan {
     let shown = crate::paths::display(folder);
     plan_of(vec![Action {
-        address: format!("home[{shown}].auth"),
+        address: Address::folder(&shown, HomePart::Auth),
         kind: ActionKind::Delete,
         description: format!("take {} out of `{shown}`", account.name()),
         changes: vec![],
@@ -206,12 +207,16 @@ pub fn trash(home: &HomeRef, ids: &[String]) -> Plan {
     plan_of(
         ids.iter()
             .map(|id| Action {
-                address: format!("trash.{}[{id}]", home.name),
+                address: Address::Trash {
+                    home: home.name.clone(),
+                    id: id.clone(),
+                    purge: false,
+                },
                 kind: ActionKind::Delete,
                 description: format!("move thread {id} to the trash"),
                 changes: vec![],
                 op: Op::TrashThread {
-                    home: home.name.clone(),
+                    home: HomeId::of_shown(&home.name),
                     path: home.path.clone(),
                     id: id.clone(),
                 },
@@ -226,12 +231,16 @@ pub fn restore(targets: &[(HomeRef, String)]) -> Plan {
         targets
             .iter()
             .map(|(h, id)| Action {
-                address: format!("trash.{}[{id}]", h.name),
+                address: Address::Trash {
+                    home: h.name.clone(),
+                    id: id.clone(),
+                    purge: false,
+                },
                 kind: ActionKind::Create,
                 description: format!("restore thread {id}"),
                 changes: vec![],
                 op: Op::RestoreThread {
-                    home: h.name.clone(),
+                    home: HomeId::of_shown(&h.name),
                     path: h.path.clone(),
                     id: id.clone(),
                 },
@@ -246,12 +255,16 @@ pub fn purge(targets: &[(HomeRef, String)]) -> Plan {
         targets
             .iter()
             .map(|(h, id)| Action {
-                address: format!("trash.{}.purge[{id}]", h.name),
+                address: Address::Trash {
+                    home: h.name.clone(),
+                    id: id.clone(),
+                    purge: true,
+                },
                 kind: ActionKind::Delete,
                 description: format!("delete trashed thread {id}"),
                 changes: vec![],
                 op: Op::PurgeTrash {
-                    home: h.name.clone(),
+                    home: HomeId::of_shown(&h.name),
                     path: h.path.clone(),
                     id: id.clone(),
                 },
@@ -267,12 +280,15 @@ pub fn repair(home: &HomeRef, issues: &[Issue]) -> Plan {
             .iter()
             .filter(|i| i.repairable())
             .map(|i| Action {
-                address: format!("sessions.{}.repair[{}:{}]", home.name, i.kind(), i.id()),
+                address: Address::Sessions {
+                    home: home.name.clone(),
+                    repair: Some((i.kind().to_string(), i.id().to_string())),
+                },
                 kind: ActionKind::Update,
                 description: i.describe(),
                 changes: vec![],
                 op: Op::RepairThread {
-                    home: home.name.clone(),
+                    home: HomeId::of_shown(&home.name),
                     path: home.path.clone(),
                     issue: i.clone(),
                 },
@@ -294,7 +310,10 @@ pub fn copies(homes: &[HomeRef], copies: &[share::Copy]) -> Plan {
             .iter()
             .filter_map(|c| {
                 Some(Action {
-                    address: format!("threads.{}.copy[{}]", c.to, c.id),
+                    address: Address::Copy {
+                        home: crate::reconcile::HomeId::Named(c.to.clone()),
+                        id: c.id.clone(),
+                    },
                     kind: ActionKind::Create,
                     description: format!("copy thread {} from `{}`", c.id, c.from),
                     changes: vec![],

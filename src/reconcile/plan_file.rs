@@ -140,12 +140,12 @@ mod tests {
 
     fn write_auth(path: &str) -> Action {
         Action {
-            address: "home.default.auth".into(),
+            address: "home.default.auth".parse().unwrap(),
             kind: ActionKind::Update,
             description: "switch auth.json to me".into(),
             changes: vec![],
             op: Op::WriteAuth {
-                home: "default".into(),
+                home: crate::reconcile::HomeId::Named("default".into()),
                 path: PathBuf::from(path),
                 source: CredentialSource::Vault {
                     account_id: "oauth_me".into(),

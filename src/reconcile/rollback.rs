@@ -96,7 +96,7 @@ pub fn plan(
             continue;
         }
         actions.push(Action {
-            address: f.path.display().to_string(),
+            address: crate::reconcile::Address::File(f.path.clone()),
             kind: ActionKind::Update,
             description: format!("restore from generation {}", generation.id),
             changes: vec![],
@@ -128,7 +128,10 @@ pub fn plan(
             refused: None,
         });
         actions.push(Action {
-            address: format!("threads[{home}].copy[{}]", t.thread_id),
+            address: crate::reconcile::Address::Copy {
+                home: crate::reconcile::HomeId::Folder(home.clone()),
+                id: t.thread_id.clone(),
+            },
             kind: ActionKind::Delete,
             description: format!(
                 "take thread {} out of `{home}` (generation {} copied it there)",
@@ -136,7 +139,7 @@ pub fn plan(
             ),
             changes: vec![],
             op: Op::RemoveThreadCopy {
-                home,
+                home: crate::reconcile::HomeId::Folder(home),
                 path: t.home.clone(),
                 id: t.thread_id.clone(),
                 rollout: t.rollout.clone(),

@@ -64,7 +64,6 @@ pub fn rows(m: &Manifest, o: &Observed, plan: &Plan) -> Vec<Row> {
         .values()
         .filter_map(|h| {
             let obs = o.homes.get(&h.name)?;
-            let prefix = format!("home.{}.", h.name);
             let declared = h.binding.as_ref().map(|b| match b {
                 Binding::Account(a) => a.clone(),
                 Binding::Pool { pool, .. } => format!("pool {pool}"),
@@ -100,11 +99,11 @@ pub fn rows(m: &Manifest, o: &Observed, plan: &Plan) -> Vec<Row> {
                     }
                 }
             };
-            let state = if plan.errors.iter().any(|e| e.address.starts_with(&prefix)) {
+            let state = if plan.errors.iter().any(|e| e.address.in_home(&h.name)) {
                 HomeState::Error
-            } else if plan.drift.iter().any(|d| d.address.starts_with(&prefix)) {
+            } else if plan.drift.iter().any(|d| d.address.in_home(&h.name)) {
                 HomeState::Drift
-            } else if plan.actions.iter().any(|a| a.address.starts_with(&prefix)) {
+            } else if plan.actions.iter().any(|a| a.address.in_home(&h.name)) {
                 HomeState::Changes
             } else if h.binding.is_none() {
                 HomeState::Unmanaged

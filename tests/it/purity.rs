@@ -233,7 +233,7 @@ fn plan_reads_nothing_not_even_through_what_it_calls() {
     // The world is sane outside the filter: the plan does every phase.
     let (m, o) = world();
     let p = plan(&m, &o, &Inputs::at(200_000));
-    let kinds: Vec<String> = p.actions.iter().map(|a| a.address.clone()).collect();
+    let kinds: Vec<String> = p.actions.iter().map(|a| a.address.to_string()).collect();
     for want in [
         "account.ada.harvest",
         "account.ben.refresh",

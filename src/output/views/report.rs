@@ -33,7 +33,11 @@ pub fn applied(p: &Printer, applied: &Applied, headline: bool) {
 /// One line per action done.
 pub fn done(p: &Printer, report: &Report) {
     for d in &report.done {
-        p.status(format!("{}: {}", p.bold(&d.address), sanitize(&d.message)));
+        p.status(format!(
+            "{}: {}",
+            p.bold(&d.address.to_string()),
+            sanitize(&d.message)
+        ));
         if let Some(b) = &d.backup {
             p.detail(format!("  backup: {}", b.display()));
         }

@@ -344,15 +344,21 @@ impl Engine {
         targets.extend(
             plan.actions
                 .iter()
-                .filter(|a| a.kind == ActionKind::Read || a.address.ends_with(".refresh"))
-                .map(|a| a.address.clone()),
+                .filter(|a| {
+                    a.kind == ActionKind::Read
+                        || matches!(
+                            a.address,
+                            crate::reconcile::Address::Account {
+                                part: Some(crate::reconcile::AccountPart::Refresh),
+                                ..
+                            }
+                        )
+                })
+                .map(|a| a.address.to_string()),
         );
         plan.retain_targets(&targets);
-        plan.errors.retain(|e| {
-            homes
-                .iter()
-                .any(|h| e.address.starts_with(&format!("home.{h}.")))
-        });
+        plan.errors
+            .retain(|e| homes.iter().any(|h| e.address.in_home(h)));
         if !plan.errors.is_empty() {
             return Err(Error::Plan {
                 errors: plan.errors,

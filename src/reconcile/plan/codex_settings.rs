@@ -10,6 +10,7 @@ use crate::codex::settings::{Effective, Login};
 use crate::manifest::Home;
 use crate::reconcile::observe::{AccountObs, HomeObs};
 use crate::reconcile::{Action, ActionKind, Change, Op};
+use crate::reconcile::{Address, HomePart};
 use crate::vault::AccountKind;
 
 /// The kind of login a target is, as Codex's settings judge it.
@@ -38,10 +39,14 @@ impl Planner<'_> {
     /// Will Codex read an auth.json in this home at all? An error on `address` (and
     /// `false`) when a layer Codex cannot read makes its settings unknown, or when the
     /// credential store is not the file.
-    pub(super) fn codex_reads_auth_json(&mut self, settings: &Effective, address: &str) -> bool {
+    pub(super) fn codex_reads_auth_json(
+        &mut self,
+        settings: &Effective,
+        address: &Address,
+    ) -> bool {
         if let Some(b) = settings.broken.first() {
             self.error(
-                address.to_string(),
+                address.clone(),
                 format!(
                     "cannot tell whether Codex reads auth.json in this home: `{}` ({}) {}; Codex itself does not start until it is fixed",
                     b.from.place,
@@ -56,7 +61,7 @@ impl Planner<'_> {
             None => true,
             Some(r) => {
                 self.error(
-                    address.to_string(),
+                    address.clone(),
                     format!(
                         "Codex would not use the auth.json cdxs writes here: {}",
                         r.message()
@@ -74,7 +79,7 @@ impl Planner<'_> {
         if !home.store_file || obs.config.credentials_store.as_deref() == Some("file") {
             return;
         }
-        let address = format!("home.{}.codex_config", home.name);
+        let address = Address::home(&home.name, HomePart::CodexConfig);
         if let Some(why) = &obs.config.error {
             self.error(
                 address,
@@ -113,7 +118,7 @@ impl Planner<'_> {
                 diff,
             }],
             op: Op::SetCredentialsStore {
-                home: home.name.clone(),
+                home: crate::reconcile::HomeId::Named(home.name.clone()),
                 path: home.path.clone(),
                 expect: obs.config.fingerprint.clone(),
             },

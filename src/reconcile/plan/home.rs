@@ -1,6 +1,7 @@
 //! Planning one declared home: its folder, drift, the account its auth.json should hold
 //! (bound directly or picked from a pool) and the endpoint its config.toml names.
 
+use crate::reconcile::{AccountPart, Address, HomePart};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -35,7 +36,7 @@ impl Planner<'_> {
         let Some(binding) = &home.binding else {
             return;
         };
-        let address = format!("home.{}.auth", home.name);
+        let address = Address::home(&home.name, HomePart::Auth);
         // What Codex will act on once this plan ran (the store cdxs writes included).
         let settings = self.settings_after(home, obs);
         if !self.codex_reads_auth_json(&settings, &address) {
@@ -113,7 +114,7 @@ impl Planner<'_> {
     fn create_dir(&mut self, home: &Home, obs: &HomeObs) {
         if let Some(risk) = &obs.shared_fs {
             self.notes.push(Note {
-                address: format!("home.{}.dir", home.name),
+                address: Address::home(&home.name, HomePart::Dir),
                 message: risk.clone(),
             });
         }
@@ -121,7 +122,7 @@ impl Planner<'_> {
             return;
         }
         self.dirs.push(Action {
-            address: format!("home.{}.dir", home.name),
+            address: Address::home(&home.name, HomePart::Dir),
             kind: ActionKind::Create,
             description: format!(
                 "create the Codex home folder `{}` (0700)",
@@ -129,7 +130,7 @@ impl Planner<'_> {
             ),
             changes: vec![],
             op: Op::CreateHomeDir {
-                home: home.name.clone(),
+                home: crate::reconcile::HomeId::Named(home.name.clone()),
                 path: home.path.clone(),
             },
         });
@@ -143,7 +144,7 @@ impl Planner<'_> {
         obs: &HomeObs,
         binding: &Binding,
         taken: &mut BTreeSet<String>,
-        address: &str,
+        address: &Address,
         settings: &Effective,
     ) -> Option<(String, Option<String>)> {
         let (pool, strategy, switch_below) = match binding {
@@ -201,7 +202,7 @@ impl Planner<'_> {
             .collect();
         if !skipped.is_empty() {
             self.notes.push(Note {
-                address: address.to_string(),
+                address: address.clone(),
                 message: format!(
                     "pool `{pool}` skips for home `{}` what it cannot give it: {}",
                     home.name,
@@ -222,7 +223,7 @@ impl Planner<'_> {
             }
             Err(why) => {
                 self.error(
-                    address.to_string(),
+                    address.clone(),
                     format!(
                         "pool `{pool}` has no member for home `{}`: {why}",
                         home.name
@@ -240,7 +241,7 @@ impl Planner<'_> {
             return;
         }
         self.reads.push(Action {
-            address: format!("account.{alias}.import"),
+            address: Address::account(alias, AccountPart::Import),
             kind: ActionKind::Read,
             description: format!("import `{}` into the vault", path.display()),
             changes: vec![],
@@ -253,10 +254,10 @@ impl Planner<'_> {
 
     /// Can the vault account be written? Plans a refresh of tokens about to expire and notes
     /// a login that needs re-authentication; `false` (an error) without credentials.
-    fn usable(&mut self, a: &AccountObs, alias: &str, address: &str) -> bool {
+    fn usable(&mut self, a: &AccountObs, alias: &str, address: &Address) -> bool {
         if !a.has_credentials {
             self.error(
-                address.to_string(),
+                address.clone(),
                 format!("account `{alias}` ({}) has no stored credentials", a.name),
                 "log in again with `cdxs login oauth` or import an auth.json",
             );
@@ -265,7 +266,7 @@ impl Planner<'_> {
         self.refresh_if_expiring(alias, a, address);
         if a.requires_reauth {
             self.notes.push(Note {
-                address: address.to_string(),
+                address: address.clone(),
                 message: format!(
                     "account `{alias}` ({}) needs a new login: its refresh token was refused; run `cdxs login oauth`",
                     a.name
@@ -295,7 +296,7 @@ impl Planner<'_> {
         }
     }
 
-    fn write_auth(&mut self, home: &Home, obs: &HomeObs, address: String, chosen: Chosen) {
+    fn write_auth(&mut self, home: &Home, obs: &HomeObs, address: Address, chosen: Chosen) {
         let Chosen {
             alias,
             reason,
@@ -342,7 +343,7 @@ impl Planner<'_> {
                 diff: None,
             }],
             op: Op::WriteAuth {
-                home: home.name.clone(),
+                home: crate::reconcile::HomeId::Named(home.name.clone()),
                 path: home.path.clone(),
                 source: match target {
                     Target::Vault { account_id } => CredentialSource::Vault { account_id },
@@ -364,7 +365,7 @@ impl Planner<'_> {
     /// Point the home's `openai_base_url` at the bound account's endpoint, or take away one
     /// that cdxs put there for another account.
     pub(super) fn base_url(&mut self, home: &Home, obs: &HomeObs, alias: &str, want: Option<&str>) {
-        let address = format!("home.{}.base_url", home.name);
+        let address = Address::home(&home.name, HomePart::BaseUrl);
         let have = obs.config.base_url.as_deref();
         let known =
             |u: &str| {
@@ -414,7 +415,7 @@ impl Planner<'_> {
                 diff: self.config_diff(home, obs, url.as_deref()),
             }],
             op: Op::SetBaseUrl {
-                home: home.name.clone(),
+                home: crate::reconcile::HomeId::Named(home.name.clone()),
                 path: home.path.clone(),
                 url,
                 expect: obs.config.fingerprint.clone(),
@@ -467,7 +468,7 @@ impl Planner<'_> {
         let now = describe_auth(&obs.auth, self.o)
             .unwrap_or_else(|| "nothing (the file was deleted)".into());
         self.drift.push(Drift {
-            address: format!("home.{}.auth", home.name),
+            address: Address::home(&home.name, HomePart::Auth),
             path,
             description: format!(
                 "changed outside cdxs: now holds {now}; cdxs last left it holding {wrote}{}",

@@ -9,6 +9,7 @@
 //! home's folder, drift, binding and endpoint; `pool`: picking a pool member; `sessions`:
 //! session policies; `describe`: redacted one-line descriptions.
 
+use crate::reconcile::{Address, HomePart};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::observe::Observed;
@@ -130,7 +131,10 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
     let sync = crate::sync::plan::actions(&o.sync)
         .into_iter()
         .map(|a| Action {
-            address: a.address,
+            address: Address::Sync {
+                target: a.target.clone(),
+                push: a.direction == crate::sync::plan::Direction::Push,
+            },
             kind: ActionKind::Update,
             description: a.description,
             changes: vec![],
@@ -177,7 +181,7 @@ impl Planner<'_> {
             }
             if let Some(other) = first.insert(path, &home.name) {
                 self.error(
-                    format!("home.{}.auth", home.name),
+                    Address::home(&home.name, HomePart::Auth),
                     format!(
                         "`{alias}` ({}) holds a ChatGPT login and is bound to homes `{other}` and `{}`: two live copies of one login end in `refresh_token_reused`",
                         path.display(),
@@ -195,7 +199,7 @@ impl Planner<'_> {
         crate::paths::display_with(path, self.inputs.home_dir.as_deref())
     }
 
-    fn error(&mut self, address: String, message: String, help: &str) {
+    fn error(&mut self, address: Address, message: String, help: &str) {
         self.errors.push(PlanError {
             address,
             message,

@@ -9,6 +9,7 @@
 //! out first. A write that would leave a login live in two folders is an error naming both.
 //! The executor checks again at the door, right before each write.
 
+use crate::reconcile::{Address, HomePart};
 use std::collections::BTreeSet;
 
 use super::Planner;
@@ -25,7 +26,13 @@ enum Holder {
 
 /// The home an action belongs to (`home.NAME.…`), if any.
 fn home_of(a: &Action) -> Option<&str> {
-    a.address.strip_prefix("home.")?.split('.').next()
+    match &a.address {
+        Address::Home {
+            home: crate::reconcile::HomeId::Named(n),
+            ..
+        } => Some(n),
+        _ => None,
+    }
 }
 
 /// The ChatGPT login a `WriteAuth` puts into its home, with the home's folder.
@@ -102,7 +109,7 @@ impl Planner<'_> {
         for (id, places) in seen.into_iter().filter(|(_, p)| p.len() > 1) {
             let name = self.o.account(&id).map(|a| a.name.clone()).unwrap_or(id);
             self.notes.push(crate::reconcile::Note {
-                address: format!("account.{name}"),
+                address: Address::Account { name: name.clone(), part: None },
                 message: format!(
                     "{name} is live in {} folders: {}; Codex rotates its refresh token, so one copy will be refused (`refresh_token_reused`) and the issuer may revoke the login: keep one (`cdxs switch ACCOUNT --codex-home FOLDER` replaces the others)",
                     places.len(),
@@ -233,7 +240,7 @@ impl Planner<'_> {
             .map(|a| a.name.clone())
             .unwrap_or_else(|| account_id.to_string());
         Some(Action {
-            address: format!("home.{from_home}.auth"),
+            address: Address::home(from_home, HomePart::Auth),
             kind: ActionKind::Delete,
             description: format!(
                 "take {name} out of home `{from_home}` first: it moves to home `{to_home}`, and `{from_home}` gets its own login next"

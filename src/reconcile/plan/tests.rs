@@ -85,7 +85,7 @@ fn observed_two(default_auth: AuthObs, work_auth: AuthObs) -> Observed {
 fn addresses(p: &Plan) -> Vec<(String, ActionKind)> {
     p.actions
         .iter()
-        .map(|a| (a.address.clone(), a.kind))
+        .map(|a| (a.address.to_string(), a.kind))
         .collect()
 }
 
@@ -163,7 +163,7 @@ fn newer_tokens_in_a_home_are_harvested_not_overwritten() {
         addresses(&p),
         vec![("account.me.harvest".to_string(), ActionKind::Read)]
     );
-    assert!(matches!(&p.actions[0].op, Op::Harvest { home, .. } if home == "default"));
+    assert!(matches!(&p.actions[0].op, Op::Harvest { home, .. } if home.to_string() == "default"));
 }
 
 #[test]
@@ -453,7 +453,7 @@ fn a_home_whose_codex_ignores_auth_json_is_an_error_and_gets_nothing() {
         assert!(
             !p.actions
                 .iter()
-                .any(|a| a.address.starts_with("home.default")),
+                .any(|a| a.address.to_string().starts_with("home.default")),
             "{:?}",
             addresses(&p)
         );
@@ -483,7 +483,12 @@ fn a_declared_file_store_is_written_before_the_login() {
     );
     let p = plan(&m, &o, &Inputs::at(0));
     assert!(p.errors.is_empty(), "{:?}", p.errors);
-    let at = |address: &str| p.actions.iter().position(|a| a.address == address).unwrap();
+    let at = |address: &str| {
+        p.actions
+            .iter()
+            .position(|a| a.address == *address)
+            .unwrap()
+    };
     assert!(at("home.default.codex_config") < at("home.default.auth"));
     let a = &p.actions[at("home.default.codex_config")];
     assert_eq!(a.kind, ActionKind::Update);

@@ -1,6 +1,7 @@
 //! Tokens before writes: take newer tokens Codex rotated into a home (harvest), refresh a
 //! login about to expire before it is written.
 
+use crate::reconcile::{AccountPart, Address};
 use std::cmp::Ordering;
 
 use super::Planner;
@@ -33,14 +34,14 @@ impl Planner<'_> {
         }
         self.harvested.insert(id.clone(), *file);
         self.reads.push(Action {
-            address: format!("account.{}.harvest", self.alias_of(id)),
+            address: Address::account(&self.alias_of(id), AccountPart::Harvest),
             kind: ActionKind::Read,
             description: format!(
                 "take the newer tokens Codex wrote into home `{name}` into the vault (Codex rotated them)"
             ),
             changes: vec![],
             op: Op::Harvest {
-                home: name.to_string(),
+                home: crate::reconcile::HomeId::Named(name.to_string()),
                 path: obs.path.clone(),
                 account_id: id.clone(),
             },
@@ -50,7 +51,7 @@ impl Planner<'_> {
     /// A login written into a home is refreshed first when it is due within the refresh
     /// window (Codex's own 5 minutes; `watch.refresh_before_expiry` under watch), as Codex
     /// itself does (or noted, offline). The executor decides by the same rule and window.
-    pub(super) fn refresh_if_expiring(&mut self, alias: &str, a: &AccountObs, address: &str) {
+    pub(super) fn refresh_if_expiring(&mut self, alias: &str, a: &AccountObs, address: &Address) {
         if a.kind != AccountKind::OAuth || a.requires_reauth {
             return;
         }
@@ -70,14 +71,14 @@ impl Planner<'_> {
         };
         if !self.o.online {
             self.notes.push(Note {
-                address: address.to_string(),
+                address: address.clone(),
                 message: format!("{alias}: {when}; offline, so Codex will refresh it itself"),
             });
             return;
         }
         if self.refreshed.insert(a.id.clone()) {
             self.refreshes.push(Action {
-                address: format!("account.{alias}.refresh"),
+                address: Address::account(alias, AccountPart::Refresh),
                 kind: ActionKind::Update,
                 description: format!("refresh {alias}'s tokens first: {when}"),
                 changes: vec![],

@@ -8,6 +8,7 @@
 //! waits while the home is busy (a thread's writer lock is held, or a Codex session uses
 //! it), a pool home stays on its pick for `min_dwell`, and a flapping home is left alone.
 
+use crate::reconcile::Address;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -21,21 +22,21 @@ use crate::reconcile::{Action, Op, Plan};
 #[serde(tag = "why", rename_all = "snake_case")]
 pub enum Held {
     /// Someone else changed the file (`watch.apply: safe`).
-    Drift { home: String, address: String },
+    Drift { home: String, address: Address },
     /// A turn may be running: it happens at the next idle moment.
     Busy {
         home: String,
-        address: String,
+        address: Address,
         detail: String,
     },
     /// The home switched less than `min_dwell` ago.
     Dwell {
         home: String,
-        address: String,
+        address: Address,
         until: i64,
     },
     /// The home kept needing changes: watch stopped applying to it.
-    Flapping { home: String, address: String },
+    Flapping { home: String, address: Address },
 }
 
 impl Held {
@@ -80,14 +81,8 @@ pub struct Context<'a> {
 
 /// The home an address belongs to (`home.work.auth`, `sessions.work.repair[...]`,
 /// `trash.work.purge[...]`, `threads.work.copy[...]`).
-pub fn home_of(address: &str) -> Option<&str> {
-    let mut parts = address.splitn(3, '.');
-    match parts.next()? {
-        "home" | "sessions" | "trash" | "threads" => {
-            parts.next().map(|h| h.split('[').next().unwrap_or(h))
-        }
-        _ => None,
-    }
+pub fn home_of(address: &Address) -> Option<&str> {
+    address.home_name()
 }
 
 /// The homes that hold `account_id` now.
@@ -104,7 +99,7 @@ fn holders<'a>(o: &'a Observed, account_id: &str) -> Vec<&'a str> {
 
 /// Split `plan` into what applies now and what waits.
 pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, Vec<Held>) {
-    let drifted: BTreeSet<String> = plan.drift.iter().map(|d| d.address.clone()).collect();
+    let drifted: BTreeSet<Address> = plan.drift.iter().map(|d| d.address.clone()).collect();
     let mut keep: Vec<Action> = Vec::new();
     let mut held = Vec::new();
     let busy = |home: &str| o.homes.get(home).and_then(|h| h.busy());
@@ -217,6 +212,7 @@ pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::HomePart;
     use crate::reconcile::observe::{HomeObs, LiveThread};
     use crate::reconcile::{ActionKind, CredentialSource, Drift};
     use std::path::{Path, PathBuf};
@@ -231,12 +227,12 @@ mod tests {
 
     fn write(home: &str, switch: bool) -> Action {
         Action {
-            address: format!("home.{home}.auth"),
+            address: Address::home(home, HomePart::Auth),
             kind: ActionKind::Update,
             description: "switch".into(),
             changes: vec![],
             op: Op::WriteAuth {
-                home: home.into(),
+                home: crate::reconcile::HomeId::Named(home.into()),
                 path: PathBuf::from(format!("/h/{home}")),
                 source: CredentialSource::Vault {
                     account_id: "oauth_b".into(),
@@ -256,7 +252,7 @@ mod tests {
             drift: drift
                 .into_iter()
                 .map(|a| Drift {
-                    address: a.into(),
+                    address: a.parse().unwrap(),
                     path: PathBuf::from("/x"),
                     description: "d".into(),
                 })
@@ -387,9 +383,12 @@ mod tests {
 
     #[test]
     fn addresses_name_their_home() {
-        assert_eq!(home_of("home.work.auth"), Some("work"));
-        assert_eq!(home_of("sessions.work.repair[x:y]"), Some("work"));
-        assert_eq!(home_of("trash.w.purge[1]"), Some("w"));
-        assert_eq!(home_of("account.a.refresh"), None);
+        assert_eq!(home_of(&"home.work.auth".parse().unwrap()), Some("work"));
+        assert_eq!(
+            home_of(&"sessions.work.repair[x:y]".parse().unwrap()),
+            Some("work")
+        );
+        assert_eq!(home_of(&"trash.w.purge[1]".parse().unwrap()), Some("w"));
+        assert_eq!(home_of(&"account.a.refresh".parse().unwrap()), None);
     }
 }
