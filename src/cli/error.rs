@@ -68,6 +68,11 @@ pub fn hint(err: &Error) -> Option<String> {
     })
 }
 
+/// The help line a person sees under `err` (the shell's hint, else the error's own).
+pub fn help(err: &Error) -> Option<String> {
+    hint(err).or_else(|| miette::Diagnostic::help(err).map(|h| h.to_string()))
+}
+
 /// An error with the shell's hint, for miette.
 struct Shown<'a> {
     err: &'a Error,

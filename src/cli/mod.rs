@@ -76,8 +76,10 @@ pub enum Command {
     )]
     Init,
     /// Check cdxs.yaml: every problem with file, line, column and a hint
-    #[command(after_help = "Examples:\n  cdxs validate\n  cdxs -f ci/cdxs.yaml validate")]
-    Validate,
+    #[command(
+        after_help = "Examples:\n  cdxs validate\n  cdxs -f ci/cdxs.yaml validate --json   # for editors and CI"
+    )]
+    Validate(manifest::ValidateArgs),
     /// Show what apply would change (drift, switches, folders, harvested tokens)
     #[command(
         after_help = "Examples:\n  cdxs plan\n  cdxs plan --detailed-exitcode      # 0 no changes, 1 error, 2 changes\n  cdxs plan --out plan.json && cdxs apply plan.json\n  cdxs plan --target home.work --json"
@@ -223,7 +225,7 @@ fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
         Command::RefreshToken(args) => quota::refresh_token(sh, args),
         Command::Quota(args) => quota::quota(sh, args),
         Command::Init => manifest::init(sh),
-        Command::Validate => manifest::validate(sh),
+        Command::Validate(args) => manifest::validate(sh, args),
         Command::Plan(args) => plan::run(sh, args),
         Command::Apply(args) => apply::run(sh, args),
         Command::History(args) => history::history(sh, args),
