@@ -245,7 +245,11 @@ fn remove_deletes_from_the_vault_only() {
     let login = Login::new("erin@example.com", "acct-erin");
     login.write_to(&env.default_codex_home());
     assert!(env.run(&["import", "auth"]).status.success());
+    // Live in the default home: without a terminal it is removed only with `--yes`.
     let out = env.run(&["remove", "erin"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_eq!(ids(&env.accounts_json()).len(), 1);
+    let out = env.run(&["remove", "erin", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(ids(&env.accounts_json()).is_empty());
     assert!(env.default_codex_home().join("auth.json").exists());

@@ -29,6 +29,7 @@ mod real_codex_sessions;
 mod real_codex_settings;
 mod rotation;
 mod rotation_model;
+mod screens;
 mod sessions;
 mod sessions_compressed;
 mod sessions_maintenance;

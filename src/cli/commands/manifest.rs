@@ -39,7 +39,7 @@ pub fn validate(sh: &mut Shell, args: ValidateArgs) -> Result<Exit> {
         } else {
             report.without_source()
         };
-        crate::cli::error::warnings(&sh.printer, &report);
+        crate::output::errors::warnings(&sh.printer, &report);
     }
     sh.printer.status(format!(
         "`{}` is valid: {} accounts, {} pools, {} homes{}",
