@@ -30,6 +30,7 @@ mod real_codex_settings;
 mod rotation;
 mod rotation_model;
 mod screens;
+mod session_ids;
 mod sessions;
 mod sessions_compressed;
 mod sessions_maintenance;

@@ -17,6 +17,9 @@ use crate::sessions::visibility::Issue;
 /// more characters (dim); without colours, just those characters.
 pub fn short_id(p: &Printer, prefixes: &Prefixes, id: &str) -> String {
     let (prefix, rest) = prefixes.split(id);
+    if rest.is_empty() {
+        return p.bold(&p.cyan(prefix));
+    }
     format!("{}{}", p.bold(&p.cyan(prefix)), p.dim(rest))
 }
 
