@@ -447,3 +447,76 @@ fn validate_json_has_terraforms_shape() {
         "{v}"
     );
 }
+
+/// Issue 21: `sync login` with `CDXS_MANIFEST` naming a file not written yet failed ("the
+/// manifest ... does not exist"). Every command that can do without the manifest works
+/// then, with the one-line note where it would have read it.
+#[test]
+fn commands_that_can_do_without_the_manifest_work_before_it_exists() {
+    let env = Env::new();
+    let missing = env.path("not-yet/cdxs.yaml");
+    env.set_env("CDXS_MANIFEST", missing.to_str().unwrap());
+    let id = env.add_api_key_id("sk-proj-before-the-manifest-01");
+    let refused = |out: &std::process::Output| {
+        stderr(out).contains("does not exist") && !stderr(out).contains("does not exist yet")
+    };
+    // Reaching for a server that is not there: the error is about the server, not the file.
+    let out = env.run_stdin(
+        &[
+            "sync",
+            "login",
+            "--server",
+            "http://127.0.0.1:9",
+            "--user",
+            "u",
+            "--password-stdin",
+        ],
+        "pw\n",
+    );
+    assert!(!refused(&out), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("does not exist yet"),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr(&out).contains("127.0.0.1:9"), "{}", text(&out));
+    for args in [
+        &["history"][..],
+        &["sync", "status"],
+        &["doctor"],
+        &["schema"],
+        &["completions", "bash"],
+        &["account", "rename", &id, "ci"],
+        &["show", "ci"],
+        &["quota"],
+        &["sync", "refresh", "ci"],
+        &["resume", "0000dead"],
+        &["session", "stats", "0000dead"],
+    ] {
+        let out = env.run(args);
+        assert!(!refused(&out), "{args:?}: {}", text(&out));
+        assert!(
+            !stderr(&out).contains("cdxs init` creates it")
+                || stderr(&out).matches("does not exist yet").count() == 1,
+            "{args:?}: one note at most: {}",
+            text(&out)
+        );
+    }
+    // `import legacy` declares the older tool's homes: it writes the named file.
+    std::fs::write(
+        env.path("legacy.toml"),
+        "[[homes]]\nname = \"old\"\npath = \"/tmp/old-home\"\n",
+    )
+    .unwrap();
+    let out = env.run(&[
+        "import",
+        "legacy",
+        env.path("legacy.toml").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        std::fs::read_to_string(&missing).unwrap().contains("old"),
+        "{}",
+        text(&out)
+    );
+}

@@ -223,3 +223,25 @@ fn cached_quota_is_marked_with_its_age() {
     assert!(stdout(&out).contains("cached 2h00m ago"), "{}", text(&out));
     assert!(stderr(&out).contains("cached figures"), "{}", text(&out));
 }
+
+/// Issue 21: `cdxs quota` with no argument showed only the default home's account (an API
+/// key there: `n/a`). It shows every account cdxs.yaml binds, and a pool's name its members.
+#[test]
+fn quota_without_an_account_shows_every_account_the_manifest_binds() {
+    let (env, _mock) = world();
+    let names = |args: &[&str]| -> Vec<String> {
+        let out = env.run(args);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["quota"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["alias"].as_str().unwrap_or("-").to_string())
+            .collect()
+    };
+    assert_eq!(names(&["quota", "--json"]), ["ann", "bob", "carol"]);
+    assert_eq!(names(&["quota", "spares", "--json"]), ["carol"]);
+    assert_eq!(names(&["quota", "bob", "--json"]), ["bob"]);
+    assert_eq!(names(&["quota", "--all", "--json"]).len(), 4);
+}

@@ -245,6 +245,12 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
         for e in &effects {
             sh.printer.warn(e);
         }
+        if !args.yes && !stdin_is_terminal() {
+            return Err(Error::user(format!(
+                "refusing to remove {name} without a terminal to ask on"
+            ))
+            .with_help("read what happens above, then pass `--yes` to remove it anyway"));
+        }
         let ask = format!("Remove {name} from the vault anyway?");
         if !args.yes && !sh.confirm(&ask, &format!("remove {name}"))? {
             return Err(Error::user(format!(
