@@ -122,10 +122,11 @@ pub enum Command {
     Resume(run::ResumeArgs),
     /// Keep the homes in the declared shape continuously (foreground; for a user service)
     Watch(watch::WatchArgs),
-    /// Check the Codex releases, homes, state folder, manifest, locks and limits (exit 1 when
-    /// something needs doing, with the fix on its line)
+    /// Check the Codex releases, homes, state folder, manifest, accounts, sync logins and
+    /// servers, locks and limits (exit 1 when something needs fixing, with the fix on its
+    /// line; `--strict`: on warnings too)
     #[command(
-        after_help = "Examples:\n  cdxs doctor\n  cdxs doctor --json    # for a bug report (no secrets)"
+        after_help = "Examples:\n  cdxs doctor\n  cdxs doctor --strict  # CI: warnings fail too\n  cdxs doctor --json    # for a bug report (no secrets)"
     )]
     Doctor(doctor::DoctorArgs),
     /// Sync accounts between machines through a cdxs sync server (end-to-end encrypted)
