@@ -17,6 +17,25 @@ pub fn held_in(home: &Path, all: &[Account]) -> Option<Account> {
     }
 }
 
+/// The home `switch` writes (a declared home's name, if it is one) and its folder:
+/// `--home NAME`, the home at `--codex-home PATH` or that folder, else `default`.
+pub fn switch_target(
+    m: Option<&Manifest>,
+    home: Option<&str>,
+    codex_home: Option<&Path>,
+) -> crate::error::Result<(Option<String>, PathBuf)> {
+    let default = crate::paths::default_codex_home()?;
+    let name = match m {
+        Some(m) => crate::manifest::select::target_home(m, home, codex_home, &default)?,
+        None => None,
+    };
+    let folder = match (m, &name) {
+        (Some(m), Some(h)) => m.homes[h].path.clone(),
+        _ => codex_home.map(Path::to_path_buf).unwrap_or(default),
+    };
+    Ok((name, folder))
+}
+
 /// The vault account the default Codex home holds.
 pub fn current(all: &[Account]) -> Option<Account> {
     held_in(&crate::paths::default_codex_home().ok()?, all)

@@ -101,7 +101,7 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Point a home at an account (edits cdxs.yaml, then applies that home)
     #[command(
-        after_help = "Examples:\n  cdxs switch work                   # the default home\n  cdxs switch me@corp.com --home work\n  cdxs switch oauth_4f2a --codex-home ~/codex-homes/ci\n  cdxs switch                        # the account with the most quota left"
+        after_help = "Examples:\n  cdxs switch work                   # the default home\n  cdxs switch me@corp.com --home work\n  cdxs switch oauth_4f2a --codex-home ~/codex-homes/ci\n  cdxs switch                        # pick from a list (on a terminal), else the most quota left"
     )]
     Switch(switch::SwitchArgs),
     /// Manage homes declared in cdxs.yaml

@@ -8,6 +8,7 @@ use serde::Serialize;
 pub mod errors;
 pub mod format;
 pub mod progress;
+pub mod prompt;
 mod table;
 pub mod views;
 

@@ -17,6 +17,7 @@ mod manifest;
 mod mock_openai;
 mod ops_files;
 mod other_providers;
+mod picker;
 mod plan_apply;
 mod properties;
 mod real_codex_auth;

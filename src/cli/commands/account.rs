@@ -127,20 +127,7 @@ fn listing(sh: &mut Shell, m: Option<&crate::manifest::Manifest>, json: bool) ->
         );
         return Ok(Exit::Success);
     }
-    let view = AccountList {
-        accounts: all
-            .iter()
-            .map(|a| {
-                AccountView::new(
-                    a,
-                    current.as_ref() == Some(&a.id),
-                    quotas.get(&a.id).cloned(),
-                )
-                .in_manifest(m, a)
-            })
-            .collect(),
-        now,
-    };
+    let view = AccountList::of(&all, &quotas, current.as_deref(), m, now);
     sh.printer.emit(json, &view);
     Ok(Exit::Success)
 }

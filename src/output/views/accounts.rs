@@ -204,6 +204,70 @@ impl AccountList {
     }
 }
 
+impl AccountList {
+    /// Every account of the vault with its cached quota, `current` marked, with aliases and
+    /// bindings from `m`.
+    pub fn of(
+        all: &[Account],
+        quotas: &std::collections::BTreeMap<String, Quota>,
+        current: Option<&str>,
+        m: Option<&crate::manifest::Manifest>,
+        now: i64,
+    ) -> AccountList {
+        let view = |a: &Account| {
+            AccountView::new(
+                a,
+                current == Some(a.id.as_str()),
+                quotas.get(&a.id).cloned(),
+            )
+            .in_manifest(m, a)
+        };
+        AccountList {
+            accounts: all.iter().map(view).collect(),
+            now,
+        }
+    }
+
+    /// The accounts as rows to pick from (`switch` on a terminal): `*` on the one the home
+    /// uses now, alias and email, plan, both windows with bars, where cdxs.yaml binds each,
+    /// and its state; a header row first, every row fit to `width`.
+    pub fn picker_rows(&self, p: &Printer, width: Option<usize>) -> (String, Vec<String>) {
+        let mut t = Table::with(vec![
+            Col::new("", 0),
+            Col::new("ACCOUNT", 0).shrink(16),
+            Col::new("PLAN", 3),
+            Col::new("5H LEFT", 1),
+            Col::new("WEEKLY LEFT", 2),
+            Col::new("BOUND TO", 4).shrink(8),
+            Col::new("STATUS", 0).shrink(8),
+        ]);
+        for a in &self.accounts {
+            let q = a.quota.as_ref();
+            let name = match &a.alias {
+                Some(alias) => format!("{} ({})", sanitize(alias), sanitize(&a.name)),
+                None => sanitize(&a.name).into_owned(),
+            };
+            t.row([
+                if a.current { "*" } else { "" }.to_string(),
+                name,
+                a.plan_type.clone().unwrap_or_else(|| "-".into()),
+                quota_cell(p, a, q.and_then(|q| q.five_hour.as_ref()), self.now, 5),
+                quota_cell(p, a, q.and_then(|q| q.weekly.as_ref()), self.now, 5),
+                if a.homes.is_empty() {
+                    "-".into()
+                } else {
+                    a.homes.join(", ")
+                },
+                a.state(p, self.now),
+            ]);
+        }
+        let text = t.render_in(width);
+        let mut lines = text.lines().map(str::to_string);
+        let header = lines.next().unwrap_or_default();
+        (header, lines.collect())
+    }
+}
+
 impl View for AccountList {
     fn human(&self, p: &Printer) -> String {
         if self.accounts.is_empty() {
