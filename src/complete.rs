@@ -110,19 +110,42 @@ pub fn accounts_and_pools() -> ArgValueCompleter {
     })
 }
 
+/// Every home a bare thread id is looked up in (declared ones and the default one).
+fn session_homes() -> Vec<crate::sessions::HomeRef> {
+    let Ok(default) = crate::paths::default_codex_home() else {
+        return Vec::new();
+    };
+    let sel = crate::manifest::select::Selection {
+        all_homes: true,
+        ..Default::default()
+    };
+    crate::manifest::select::session_homes(manifest().as_ref(), &sel, &default).unwrap_or_default()
+}
+
+/// Trashed thread ids of every home, with their titles (`session restore`, `purge`).
+pub fn trashed() -> ArgValueCompleter {
+    ArgValueCompleter::new(|current: &OsStr| {
+        let mut all = Vec::new();
+        for h in &session_homes() {
+            for (_, m) in crate::sessions::trash::entries(h).unwrap_or_default() {
+                let title = m.name.as_deref().or(m.preview.as_deref()).unwrap_or("");
+                let help = format!(
+                    "{} (trash): {}",
+                    h.name,
+                    crate::output::format::short(title, 50)
+                );
+                all.push((m.id.clone(), Some(help)));
+            }
+        }
+        matching(current, all)
+    })
+}
+
 /// Thread ids of every home (newest first), with their titles.
 pub fn threads() -> ArgValueCompleter {
     ArgValueCompleter::new(|current: &OsStr| {
         let typed = current.to_string_lossy().to_ascii_lowercase();
-        let Ok(default) = crate::paths::default_codex_home() else {
-            return Vec::new();
-        };
-        let sel = crate::manifest::select::Selection {
-            all_homes: true,
-            ..Default::default()
-        };
-        let homes = crate::manifest::select::session_homes(manifest().as_ref(), &sel, &default)
-            .unwrap_or_default();
+        let homes = session_homes();
         let mut all = Vec::new();
         for h in &homes {
             let Ok(threads) = crate::sessions::list::threads_matching(h, &typed) else {

@@ -8,6 +8,7 @@ mod mock_responses;
 mod accounts;
 mod auth_quota;
 mod bad_input;
+mod completions;
 mod crash;
 mod doctor;
 mod hostile;

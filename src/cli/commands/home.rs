@@ -35,15 +35,26 @@ pub enum HomeCommand {
         #[arg(long, value_name = "PATH")]
         path: PathBuf,
         /// The account it uses
-        #[arg(long)]
+        #[arg(long, add = crate::complete::accounts())]
         account: Option<String>,
     },
     /// Bind a home to an account (like `switch ACCOUNT --home NAME`)
-    Bind { name: String, account: String },
+    Bind {
+        #[arg(add = crate::complete::homes())]
+        name: String,
+        #[arg(add = crate::complete::accounts())]
+        account: String,
+    },
     /// Print a home's folder
-    Path { name: String },
+    Path {
+        #[arg(add = crate::complete::homes())]
+        name: String,
+    },
     /// Stop managing a home (its folder is kept)
-    Remove { name: String },
+    Remove {
+        #[arg(add = crate::complete::homes())]
+        name: String,
+    },
 }
 
 #[derive(Debug, Serialize)]

@@ -118,7 +118,7 @@ pub enum SessionCommand {
     },
     /// Put trashed threads back exactly (files, rows, name)
     Restore {
-        #[arg(required = true)]
+        #[arg(required = true, add = crate::complete::trashed())]
         ids: Vec<String>,
         #[command(flatten)]
         homes: HomesArg,
@@ -132,7 +132,7 @@ pub enum SessionCommand {
     )]
     Purge {
         /// Trashed thread ids
-        #[arg(required_unless_present = "older_than", conflicts_with = "older_than")]
+        #[arg(required_unless_present = "older_than", conflicts_with = "older_than", add = crate::complete::trashed())]
         ids: Vec<String>,
         /// Every trash entry older than this (e.g. `30d`)
         #[arg(long, value_name = "DURATION")]
