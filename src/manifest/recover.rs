@@ -11,8 +11,12 @@ use super::diagnostics::Problem;
 use super::model::RawManifest;
 use super::tree::{self, Node};
 
-/// At most this many structural problems are collected from one file.
+/// At most this many structural problems are collected from one file...
 const MAX_PROBLEMS: usize = 100;
+
+/// ...and at most this many bytes read again in all (each problem costs one more read of
+/// the file: a 4 MiB file gets a few, a cdxs.yaml of a few kilobytes all of them).
+const MAX_REREAD_BYTES: usize = 32 << 20;
 
 /// What reading a manifest found.
 pub struct Recovered {
@@ -134,7 +138,8 @@ pub fn read(text: &str, describe: impl Fn(&serde_saphyr::Error, &str) -> Problem
     };
     // (range, depth, where the mapping it was in starts) of every blanked entry.
     let mut blanked: Vec<(Range<usize>, usize, usize)> = Vec::new();
-    while rec.problems.len() < MAX_PROBLEMS {
+    let max_reads = (MAX_REREAD_BYTES / text.len().max(1)).clamp(1, MAX_PROBLEMS);
+    for _ in 0..max_reads {
         let err = match serde_saphyr::from_str_with_options::<RawManifest>(
             &rec.text,
             serde_saphyr::Options::default(),

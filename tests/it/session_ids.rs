@@ -278,3 +278,23 @@ fn resume_runs_codex_resume_in_the_threads_home_with_its_account() {
         text(&out)
     );
 }
+
+/// With `CDXS_MANIFEST` naming a file not written yet, `session list` of a home with
+/// threads says so once (reading every home for the short ids must not say it again).
+#[test]
+fn a_missing_named_manifest_is_one_note_in_a_listing_with_short_ids() {
+    let env = Env::new();
+    let home = env.default_codex_home();
+    codex_like_home(&home);
+    add_thread(&home, A, "one", None);
+    env.set_env("CDXS_MANIFEST", env.path("not-yet.yaml").to_str().unwrap());
+    let out = env.run(&["session", "list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout(&out).contains("019abc12"), "{}", text(&out));
+    assert_eq!(
+        stderr(&out).matches("does not exist yet").count(),
+        1,
+        "{}",
+        text(&out)
+    );
+}

@@ -3,13 +3,16 @@
 use super::{HomesArg, ListFilter, homes};
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
+use crate::manifest::select;
 use crate::output::JsonElements;
 use crate::output::views::sessions::{StatsView, thread_table};
 use crate::sessions::ids::{Filter, Prefixes};
 use crate::sessions::{list, stats};
 
 pub fn list(sh: &mut Shell, arg: &HomesArg, filter: ListFilter, json: bool) -> Result<Exit> {
-    let listed = homes(sh, arg, false)?;
+    let m = super::manifest(sh, arg)?;
+    let default = crate::paths::default_codex_home()?;
+    let listed = select::session_homes(m.as_ref(), &arg.selection(false), &default)?;
     let since = filter
         .since
         .as_deref()
@@ -50,7 +53,8 @@ pub fn list(sh: &mut Shell, arg: &HomesArg, filter: ListFilter, json: bool) -> R
         return Ok(Exit::Success);
     }
     // Prefixes unique among every home's threads: commands look a bare id up in all of them.
-    let mut every = homes(sh, &HomesArg::default(), true)?;
+    let everywhere = HomesArg::default().selection(true);
+    let mut every = select::session_homes(m.as_ref(), &everywhere, &default)?;
     every.extend(
         listed
             .into_iter()
