@@ -68,6 +68,9 @@ fn has_script() -> bool {
         found || std::env::var_os("CI").is_none(),
         "util-linux `script` is needed"
     );
+    if !found {
+        eprintln!("skipping: util-linux `script` is not installed");
+    }
     found
 }
 
