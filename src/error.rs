@@ -30,7 +30,7 @@ impl Exit {
 pub const EXIT_CODE_HELP: &str = "\
 Exit codes:
   0  success (plan --detailed-exitcode: no changes)
-  1  error
+  1  error; validate, session visibility check and doctor finding a problem
   2  plan --detailed-exitcode: changes present
   3  a lock could not be taken in time (the message names its holder)";
 

@@ -3,11 +3,13 @@
 //!
 //! The engine never prints and never parses argv: `cli` is the imperative shell.
 
+pub mod account_use;
 pub mod auth;
 pub mod backup;
 pub mod cli;
 pub mod clock;
 pub mod codex;
+pub mod complete;
 pub mod doctor;
 pub mod error;
 pub mod fsx;

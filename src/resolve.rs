@@ -58,6 +58,26 @@ pub fn homes_bound_to<'m>(m: &'m Manifest, a: &Account) -> Vec<&'m str> {
         .collect()
 }
 
+/// Where `m` binds `a`: the homes bound to it, and `HOME (pool P)` for each home that
+/// draws from a pool it is in.
+pub fn bound_where(m: &Manifest, a: &Account) -> Vec<String> {
+    let mut out: Vec<String> = homes_bound_to(m, a)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let alias = alias_of(m, a);
+    for h in m.homes.values() {
+        if let Some(crate::manifest::Binding::Pool { pool, .. }) = &h.binding
+            && m.pools
+                .get(pool)
+                .is_some_and(|members| alias.as_ref().is_some_and(|al| members.contains(al)))
+        {
+            out.push(format!("{} (pool {pool})", h.name));
+        }
+    }
+    out
+}
+
 /// The manifest's alias for `a`, if it has one.
 pub fn alias_of(m: &Manifest, a: &Account) -> Option<String> {
     m.accounts

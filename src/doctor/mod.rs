@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 mod codex_settings;
+mod vault_checks;
 
 use crate::codex::schema::{RELEASES, Verdict};
 use crate::codex::state::{self, HISTORY_DB, STATE_DB};
@@ -24,7 +25,8 @@ use crate::paths;
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
-    /// Worth knowing; nothing is broken.
+    /// Worth knowing, nothing is broken (or only for a moment: a lock held, a server away):
+    /// doctor exits 1 on it only with `--strict`.
     Warn,
     /// Something needs doing: doctor exits 1.
     Action,
@@ -32,7 +34,7 @@ pub enum Status {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// `codex`, `home`, `state`, `manifest`, `locks`, `watch`, `path`.
+    /// `codex`, `home`, `state`, `manifest`, `accounts`, `sync`, `locks`, `watch`, `path`.
     pub area: &'static str,
     pub status: Status,
     pub message: String,
@@ -77,6 +79,8 @@ pub struct Report {
     pub homes: Vec<HomeReport>,
     pub checks: Vec<Check>,
     pub needs_action: bool,
+    /// How many checks are at `warn`.
+    pub warnings: usize,
 }
 
 /// Where doctor looks.
@@ -88,6 +92,7 @@ pub struct Inputs<'a> {
     pub default_home: Option<PathBuf>,
     /// `$PATH`.
     pub path_var: Option<std::ffi::OsString>,
+    pub now: i64,
 }
 
 fn check(area: &'static str, status: Status, message: String, fix: Option<String>) -> Check {
@@ -122,10 +127,13 @@ pub fn run(inputs: &Inputs) -> Report {
     checks.extend(settings_checks);
     checks.extend(state_checks(inputs.state_dir));
     checks.push(manifest_check(inputs));
+    checks.extend(vault_checks::account_checks(inputs.state_dir));
+    checks.extend(vault_checks::sync_checks(inputs.state_dir, inputs.now));
     checks.extend(lock_checks(inputs.state_dir, &homes));
     checks.extend(watch_checks(homes.len()));
     checks.extend(cdxs_on_path(inputs.path_var.as_deref()));
     let needs_action = checks.iter().any(|c| c.status == Status::Action);
+    let warnings = checks.iter().filter(|c| c.status == Status::Warn).count();
     Report {
         cdxs_version: env!("CARGO_PKG_VERSION"),
         supported_codex: RELEASES.iter().map(|r| r.codex).collect(),
@@ -133,6 +141,7 @@ pub fn run(inputs: &Inputs) -> Report {
         homes: reports,
         checks,
         needs_action,
+        warnings,
     }
 }
 
@@ -493,9 +502,25 @@ fn manifest_check(inputs: &Inputs) -> Check {
 fn lock_checks(state_dir: &Path, homes: &[(String, PathBuf)]) -> Vec<Check> {
     let mut out = Vec::new();
     let mut files: Vec<(String, PathBuf)> = Vec::new();
+    // cdxs's per-home locks are named by a hash of the folder: say which home.
+    let by_file: Vec<(String, &String, &PathBuf)> = homes
+        .iter()
+        .map(|(name, path)| (crate::reconcile::locks::home_file(path), name, path))
+        .collect();
     if let Ok(entries) = std::fs::read_dir(state_dir.join("locks")) {
         for e in entries.flatten() {
-            files.push(("cdxs".into(), e.path()));
+            let file = e.file_name().to_string_lossy().into_owned();
+            let owner = match by_file.iter().find(|(f, _, _)| *f == file) {
+                Some((_, name, path)) => format!(
+                    "cdxs, the lock of home `{name}` (`{}`)",
+                    paths::display(path)
+                ),
+                None if file.starts_with("home-") => {
+                    "cdxs, the lock of a home cdxs.yaml does not declare".into()
+                }
+                None => "cdxs".into(),
+            };
+            files.push((owner, e.path()));
         }
     }
     for (name, home) in homes {

@@ -97,6 +97,8 @@ impl Diagnostic for Located {
 #[derive(Debug, Clone)]
 pub struct Report {
     file: String,
+    /// The file's text (masked), for line and column numbers.
+    text: Arc<str>,
     items: Vec<Located>,
     /// What to do once the problems are fixed (default: run `cdxs validate` again).
     next: Option<String>,
@@ -112,12 +114,11 @@ impl Report {
         problems: Vec<Problem>,
     ) -> Self {
         let file = file_name.into();
-        let source = Arc::new(NamedSource::new(
-            clean(&file),
-            crate::secret::mask(&text.into()),
-        ));
+        let masked = crate::secret::mask(&text.into());
+        let source = Arc::new(NamedSource::new(clean(&file), masked.clone()));
         Report {
             file,
+            text: Arc::from(masked),
             next: None,
             items: problems
                 .into_iter()
@@ -232,6 +233,119 @@ impl fmt::Display for Report {
 }
 
 impl std::error::Error for Report {}
+
+/// `validate --json`, in the shape of Terraform's `validate -json` (editors and CI read
+/// it): `valid`, counts, and each problem with its severity, summary, detail and range.
+#[derive(Debug, serde::Serialize)]
+pub struct Validation {
+    pub format_version: &'static str,
+    pub valid: bool,
+    pub error_count: usize,
+    pub warning_count: usize,
+    pub diagnostics: Vec<JsonDiagnostic>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct JsonDiagnostic {
+    /// `error` or `warning`.
+    pub severity: &'static str,
+    pub summary: String,
+    /// What to do about it (the help line); empty when there is none.
+    pub detail: String,
+    /// Where: the first labelled span (absent when the problem has no place).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<JsonRange>,
+    /// Every labelled span with its label.
+    pub labels: Vec<JsonLabel>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct JsonLabel {
+    pub message: String,
+    pub range: JsonRange,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct JsonRange {
+    pub filename: String,
+    pub start: JsonPos,
+    pub end: JsonPos,
+}
+
+/// Line and column from 1 (columns count characters), byte offset from 0.
+#[derive(Debug, serde::Serialize)]
+pub struct JsonPos {
+    pub line: usize,
+    pub column: usize,
+    pub byte: usize,
+}
+
+impl Validation {
+    /// A file that could not be read or found: one error without a place.
+    pub fn failed(summary: String, detail: Option<String>) -> Validation {
+        Validation::of(vec![JsonDiagnostic {
+            severity: "error",
+            summary,
+            detail: detail.unwrap_or_default(),
+            range: None,
+            labels: Vec::new(),
+        }])
+    }
+
+    fn of(diagnostics: Vec<JsonDiagnostic>) -> Validation {
+        let errors = diagnostics.iter().filter(|d| d.severity == "error").count();
+        Validation {
+            format_version: "1.0",
+            valid: errors == 0,
+            error_count: errors,
+            warning_count: diagnostics.len() - errors,
+            diagnostics,
+        }
+    }
+}
+
+impl Report {
+    /// The problems as `validate --json` prints them.
+    pub fn to_json(&self) -> Validation {
+        let pos = |byte: usize| {
+            let byte = byte.min(self.text.len());
+            let before = self.text.get(..byte).unwrap_or("");
+            let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+            JsonPos {
+                line: before.matches('\n').count() + 1,
+                column: before[line_start..].chars().count() + 1,
+                byte,
+            }
+        };
+        let range = |span: &SourceSpan| JsonRange {
+            filename: self.file.clone(),
+            start: pos(span.offset()),
+            end: pos(span.offset() + span.len()),
+        };
+        Validation::of(
+            self.items
+                .iter()
+                .map(|i| {
+                    let p = &i.problem;
+                    JsonDiagnostic {
+                        severity: if p.warning { "warning" } else { "error" },
+                        summary: p.message.clone(),
+                        detail: p.help.clone().unwrap_or_default(),
+                        range: p.labels.first().map(|(s, _)| range(s)),
+                        labels: p
+                            .labels
+                            .iter()
+                            .map(|(s, t)| JsonLabel {
+                                message: t.clone(),
+                                range: range(s),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        )
+    }
+}
 
 /// A miette span for a serde-saphyr location.
 pub fn span(loc: &Location, text: &str) -> SourceSpan {

@@ -11,6 +11,7 @@ pub mod edit;
 pub mod init;
 pub mod load;
 pub mod model;
+mod recover;
 pub mod schema;
 pub mod select;
 mod tree;

@@ -5,11 +5,14 @@ use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
+pub mod errors;
 pub mod format;
+pub mod progress;
+pub mod prompt;
 mod table;
 pub mod views;
 
-pub use table::Table;
+pub use table::{Col, Table};
 
 /// `--color auto|always|never`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -26,6 +29,7 @@ pub struct Printer {
     pub verbose: bool,
     color_out: bool,
     color_err: bool,
+    width: Option<usize>,
 }
 
 impl Printer {
@@ -41,7 +45,20 @@ impl Printer {
             verbose,
             color_out: decide(std::io::stdout().is_terminal()),
             color_err: decide(std::io::stderr().is_terminal()),
+            width: columns(std::env::var("COLUMNS").ok().as_deref()).or_else(|| {
+                std::io::stdout()
+                    .is_terminal()
+                    .then(|| console::Term::stdout().size_checked())
+                    .flatten()
+                    .map(|(_, cols)| usize::from(cols))
+            }),
         }
+    }
+
+    /// How wide tables may be: `$COLUMNS` when it is set (tests and scripts force a width
+    /// with it, as for `ls`), else the terminal's width; no limit when stdout is piped.
+    pub fn width(&self) -> Option<usize> {
+        self.width
     }
 
     pub fn color_stderr(&self) -> bool {
@@ -198,11 +215,11 @@ pub struct JsonElements {
 
 impl JsonElements {
     pub fn encode<T: Serialize>(
-        items: impl ExactSizeIterator<Item = T>,
+        items: impl Iterator<Item = T>,
     ) -> crate::error::Result<JsonElements> {
         let encode =
             |e: serde_json::Error| crate::error::Error::user(format!("cannot encode JSON: {e}"));
-        let mut bytes = Vec::with_capacity(items.len() * 512);
+        let mut bytes = Vec::with_capacity(items.size_hint().0 * 512);
         for (n, item) in items.enumerate() {
             if n > 0 {
                 bytes.extend_from_slice(b",\n    ");
@@ -225,6 +242,13 @@ impl JsonElements {
         }
         Ok(JsonElements { bytes })
     }
+}
+
+/// A usable `$COLUMNS` (20 to 1000).
+fn columns(value: Option<&str>) -> Option<usize> {
+    value
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|w: &usize| (20..=1000).contains(w))
 }
 
 /// Characters a terminal must not get raw from data: C0 and C1 controls (escape sequences,

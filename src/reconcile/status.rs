@@ -57,6 +57,8 @@ pub struct Row {
 pub struct QuotaCell {
     pub five_hour: Option<f64>,
     pub weekly: Option<f64>,
+    /// When the figures were fetched (Unix time).
+    pub fetched_at: i64,
 }
 
 pub fn rows(m: &Manifest, o: &Observed, plan: &Plan) -> Vec<Row> {
@@ -115,6 +117,7 @@ pub fn rows(m: &Manifest, o: &Observed, plan: &Plan) -> Vec<Row> {
                 .map(|q| QuotaCell {
                     five_hour: q.five_hour,
                     weekly: q.weekly,
+                    fetched_at: q.fetched_at,
                 });
             Some(Row {
                 home: h.name.clone(),

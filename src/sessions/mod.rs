@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::codex::state::{self, CodexDb, HISTORY_DB, STATE_DB};
 use crate::error::Result;
 
+pub mod ids;
 mod in_order;
 pub mod list;
 pub mod share;

@@ -658,6 +658,36 @@ pub fn older_than(home: &HomeRef, age_secs: u64, now: i64) -> Result<Vec<String>
 }
 
 /// Ids by home for a list of (possibly prefixed) ids, looked up among the trash entries.
+/// The homes the threads `queries` (ids or unique prefixes) live in, each home once with
+/// its threads, in the order first named. A thread is looked up in every one of `homes`;
+/// a rollout without a row counts when named by its full id.
+pub fn locate(homes: &[HomeRef], queries: &[String]) -> Result<Vec<(HomeRef, Vec<String>)>> {
+    let mut out: Vec<(HomeRef, Vec<String>)> = Vec::new();
+    for q in queries {
+        let (home, id) = match super::list::find(homes, q) {
+            Ok((h, t)) => (h, t.id),
+            Err(e) => {
+                let id = q.trim().to_ascii_lowercase();
+                homes
+                    .iter()
+                    .find(|h| {
+                        crate::codex::rollout::list(&h.path)
+                            .iter()
+                            .any(|f| f.thread_id == id)
+                    })
+                    .map(|h| (h.clone(), id))
+                    .ok_or(e)?
+            }
+        };
+        match out.iter_mut().find(|(h, _)| *h == home) {
+            Some((_, ids)) if ids.contains(&id) => {}
+            Some((_, ids)) => ids.push(id),
+            None => out.push((home, vec![id])),
+        }
+    }
+    Ok(out)
+}
+
 pub fn find_trashed(homes: &[HomeRef], query: &str) -> Result<(HomeRef, String)> {
     let q = query.trim().to_ascii_lowercase();
     let mut hits: BTreeMap<String, HomeRef> = BTreeMap::new();

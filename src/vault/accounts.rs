@@ -400,6 +400,44 @@ impl Vault {
         })
     }
 
+    /// Name an account (`account rename`, `add-api-key --name`): its label, which `list`
+    /// shows and every command accepts. A name must be printable, at most 64 characters,
+    /// not look like an id, and not be another account's name or email.
+    pub fn rename(&mut self, id: &str, name: &str, now: i64) -> Result<()> {
+        let name = name.trim();
+        let taken = self.accounts()?.into_iter().any(|a| {
+            a.id != id
+                && (a.label.as_deref() == Some(name)
+                    || a.email
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(name)))
+        });
+        let why = if name.is_empty() || name.chars().count() > 64 {
+            Some("must have 1 to 64 characters")
+        } else if name.chars().any(|c| c.is_control()) {
+            Some("may not hold control characters")
+        } else if name.starts_with("oauth_") || name.starts_with("apikey_") {
+            Some("may not start like an account id (`oauth_`, `apikey_`)")
+        } else if taken {
+            Some("is already another account's name")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(crate::error::Error::user(format!(
+                "the name `{}` {why}",
+                crate::output::sanitize(name)
+            )));
+        }
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE accounts SET label = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, name, now],
+            )?;
+            Ok(())
+        })
+    }
+
     pub fn touch_used(&mut self, id: &str, now: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(

@@ -31,6 +31,27 @@ pub struct Vault {
     state_dir: PathBuf,
 }
 
+/// `(email or name, id)` of every account, for shell completions: opened read only, never
+/// created or migrated (`None` when there is no vault, or it cannot be read).
+pub fn names_read_only(state_dir: &Path) -> Option<Vec<(String, String)>> {
+    let path = state_dir.join(VAULT_FILE);
+    if !path.is_file() {
+        return None;
+    }
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    let mut stmt = conn
+        .prepare("SELECT COALESCE(email, label, id), id FROM accounts ORDER BY 1")
+        .ok()?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .ok()?;
+    Some(rows.flatten().collect())
+}
+
 impl Vault {
     /// Open (creating and migrating when needed) the vault in `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Vault> {

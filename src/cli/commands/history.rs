@@ -67,7 +67,7 @@ pub fn history(sh: &mut Shell, args: HistoryArgs) -> Result<Exit> {
 }
 
 pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
-    let m = sh.manifest_file().ok().flatten();
+    let m = sh.manifest_for_aliases().ok().flatten();
     let engine = sh.engine()?;
     engine.settle_interrupted()?;
     let id = match args.generation {

@@ -35,19 +35,28 @@ pub enum HomeCommand {
         #[arg(long, value_name = "PATH")]
         path: PathBuf,
         /// The account it uses
-        #[arg(long)]
+        #[arg(long, add = crate::complete::accounts())]
         account: Option<String>,
     },
     /// Bind a home to an account (like `switch ACCOUNT --home NAME`)
-    Bind { name: String, account: String },
+    Bind {
+        #[arg(add = crate::complete::homes())]
+        name: String,
+        #[arg(add = crate::complete::accounts())]
+        account: String,
+    },
     /// Print a home's folder
-    Path { name: String },
+    Path {
+        #[arg(add = crate::complete::homes())]
+        name: String,
+    },
     /// Stop managing a home (its folder is kept). A login left in it stays live there
     /// (cdxs writes it nowhere else) unless `--clear-login` takes it out, with a backup
     #[command(
         after_help = "Examples:\n  cdxs home remove scratch                 # asks on a terminal what to do with its login\n  cdxs home remove scratch --clear-login   # take the login out (backed up, undone by rollback)\n  cdxs home remove scratch --keep-login    # leave it there (it stays that login's one live copy)"
     )]
     Remove {
+        #[arg(add = crate::complete::homes())]
         name: String,
         /// Take the login out of the folder (auth.json is backed up and removed)
         #[arg(long, conflicts_with = "keep_login")]

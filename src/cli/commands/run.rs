@@ -15,10 +15,10 @@ use crate::resolve;
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// A home from cdxs.yaml
-    #[arg(long, conflicts_with_all = ["account", "codex_home"], required_unless_present = "account")]
+    #[arg(long, conflicts_with_all = ["account", "codex_home"], required_unless_present = "account", add = crate::complete::homes())]
     home: Option<String>,
     /// An account to write into the home first
-    #[arg(long)]
+    #[arg(long, add = crate::complete::accounts())]
     account: Option<String>,
     /// With --account: the home folder (default: `$CODEX_HOME`, else `~/.codex`)
     #[arg(long, value_name = "PATH", requires = "account")]
@@ -28,32 +28,20 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The thread (its id or a unique prefix), in whichever home holds it
+    #[arg(add = crate::complete::threads())]
+    id: String,
+    /// More arguments for `codex resume`
+    #[arg(last = true, value_name = "ARGS")]
+    extra: Vec<String>,
+}
+
 pub fn run(sh: &mut Shell, args: RunArgs) -> Result<Exit> {
     sh.warn_codex_api_key();
-    // Whether cdxs keeps this home's login in auth.json (then Codex is told to read it).
-    let mut managed = true;
-    let path = match (args.home, args.account) {
-        (Some(name), _) => {
-            let m = sh.require_manifest()?;
-            let name = select::require_home(&m, &name)?;
-            let mut bar = sh.progress("run");
-            let scope = Scope {
-                skip_processes: true,
-                ..Scope::default()
-            };
-            if let Some(a) = sh.engine()?.converge(
-                &m,
-                std::slice::from_ref(&name),
-                "run",
-                Vec::new(),
-                scope,
-                &mut bar,
-            )? {
-                crate::output::views::report::applied(&sh.printer, &a, false);
-            }
-            managed = m.homes[&name].binding.is_some();
-            m.homes[&name].path.clone()
-        }
+    let (path, managed) = match (args.home, args.account) {
+        (Some(name), _) => converge(sh, &sh.require_manifest()?, &name)?,
         (None, Some(query)) => {
             let m = sh.manifest_for_aliases()?;
             let path = match args.codex_home {
@@ -71,7 +59,7 @@ pub fn run(sh: &mut Shell, args: RunArgs) -> Result<Exit> {
                     engine.write_account(m.as_ref(), &account, &path, "run", false, &mut bar)?;
                 crate::output::views::report::done(&sh.printer, &report);
             }
-            path
+            (path, true)
         }
         (None, None) => {
             return Err(Error::user(
@@ -80,6 +68,58 @@ pub fn run(sh: &mut Shell, args: RunArgs) -> Result<Exit> {
         }
     };
     exec(&launch_line(&args.command, managed), &path)
+}
+
+/// Make a declared home match cdxs.yaml (as `apply` would for it alone): its folder, and
+/// whether cdxs keeps its login in auth.json (then Codex is told to read it).
+fn converge(sh: &mut Shell, m: &crate::manifest::Manifest, name: &str) -> Result<(PathBuf, bool)> {
+    let name = select::require_home(m, name)?;
+    let mut bar = sh.progress("run");
+    let scope = Scope {
+        skip_processes: true,
+        ..Scope::default()
+    };
+    let names = std::slice::from_ref(&name);
+    if let Some(a) = sh
+        .engine()?
+        .converge(m, names, "run", Vec::new(), scope, &mut bar)?
+    {
+        crate::output::views::report::applied(&sh.printer, &a, false);
+    }
+    Ok((
+        m.homes[&name].path.clone(),
+        m.homes[&name].binding.is_some(),
+    ))
+}
+
+/// `resume ID`: `codex resume ID` in the home that holds the thread, run as `cdxs run
+/// --home` runs it there (that home's account written first when cdxs.yaml declares it).
+pub fn resume(sh: &mut Shell, args: ResumeArgs) -> Result<Exit> {
+    sh.warn_codex_api_key();
+    let m = sh.manifest_for_aliases()?;
+    let all = select::Selection {
+        all_homes: true,
+        ..Default::default()
+    };
+    let default = crate::paths::default_codex_home()?;
+    let homes = select::session_homes(m.as_ref(), &all, &default)?;
+    let (home, thread) = crate::sessions::list::find(&homes, &args.id)?;
+    let (path, managed) = match m.as_ref().filter(|m| m.homes.contains_key(&home.name)) {
+        Some(m) => {
+            m.require_expanded()?;
+            converge(sh, m, &home.name)?
+        }
+        None => (home.path.clone(), false),
+    };
+    sh.printer.status(format!(
+        "resuming thread {} in home `{}` (`{}`)",
+        thread.id,
+        home.name,
+        crate::paths::display(&path)
+    ));
+    let mut command = vec!["codex".to_string(), "resume".into(), thread.id];
+    command.extend(args.extra);
+    exec(&launch_line(&command, managed), &path)
 }
 
 /// Replace this process with `command`, `CODEX_HOME` set: signals, the terminal and the

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::View;
 use crate::output::format::when_secs;
-use crate::output::{Printer, Table, sanitize};
+use crate::output::{Col, Printer, Table, sanitize};
 use crate::reconcile::rollback::Step;
 use crate::vault::journal::Generation;
 
@@ -54,7 +54,13 @@ impl View for Generations {
         if self.generations.is_empty() {
             return String::new();
         }
-        let mut t = Table::new(["GEN", "STARTED", "COMMAND", "STATUS", "NOTE"]);
+        let mut t = Table::with(vec![
+            Col::new("GEN", 0),
+            Col::new("STARTED", 1),
+            Col::new("COMMAND", 0).shrink(12),
+            Col::new("STATUS", 0),
+            Col::new("NOTE", 2).shrink(16),
+        ]);
         for g in &self.generations {
             t.row([
                 g.id.to_string(),
@@ -67,7 +73,7 @@ impl View for Generations {
                     .unwrap_or_default(),
             ]);
         }
-        t.render()
+        t.render_in(p.width())
     }
 }
 

@@ -123,8 +123,10 @@ fn hostile_a_rollout_whose_first_line_never_ends_is_read_with_a_bound() {
         &["session", "list"][..],
     ] {
         let out = env.run_limited(args, 60);
+        // `visibility check` reports the problems it finds with exit 1.
+        let found = args[1] == "visibility" && stdout(&out).contains("problem(s)");
         assert!(
-            out.status.success(),
+            out.status.success() || (found && code(&out) == 1),
             "{args:?} after {:?}: {}",
             started.elapsed(),
             text(&out)

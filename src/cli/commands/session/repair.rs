@@ -47,6 +47,12 @@ pub fn visibility(
     let any_repairable = report
         .iter()
         .any(|r| r.issues.iter().any(Issue::repairable));
+    // What is still wrong: everything found, unless this run repaired it.
+    let left = report.iter().any(|r| {
+        r.issues
+            .iter()
+            .any(|i| !(repair && !dry_run && r.repaired.contains(i)))
+    });
     sh.printer.emit(
         json,
         &Visibility {
@@ -55,11 +61,13 @@ pub fn visibility(
             dry_run,
         },
     );
-    if !repair && !json && any_repairable {
-        sh.printer
-            .status("fix them with `cdxs session visibility repair`");
+    if (!repair || dry_run) && !json && any_repairable {
+        sh.printer.status(format!(
+            "fix them with `cdxs session visibility repair{}`",
+            arg.flags()
+        ));
     }
-    Ok(Exit::Success)
+    Ok(if left { Exit::Error } else { Exit::Success })
 }
 
 pub fn sync_threads(
