@@ -377,9 +377,12 @@ mod tests {
         };
         std::fs::create_dir_all(root.join("elsewhere")).unwrap();
         std::fs::create_dir_all(to.path.join("sessions/2026/01")).unwrap();
-        std::os::unix::fs::symlink(root.join("elsewhere"), to.path.join("sessions/2026/01/01"))
-            .unwrap();
-        std::os::unix::fs::symlink(root.join("elsewhere"), to.path.join("sessions/cdxs-sync"))
+        crate::platform::fs::symlink(
+            &root.join("elsewhere"),
+            &to.path.join("sessions/2026/01/01"),
+        )
+        .unwrap();
+        crate::platform::fs::symlink(&root.join("elsewhere"), &to.path.join("sessions/cdxs-sync"))
             .unwrap();
         let none = BTreeSet::new();
         let source = rollout(&from.path, "01", T1);

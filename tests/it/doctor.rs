@@ -1,7 +1,6 @@
 //! `cdxs doctor`: read only, one screen, exit 1 with the fix on the line when something
 //! needs doing.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use serde_json::Value;
@@ -48,14 +47,14 @@ fn doctor_exits_1_with_the_fix_on_each_line() {
     let env = Env::new();
     // A state folder others can read, a broken manifest, two different cdxs on PATH.
     assert!(env.run(&["account", "list"]).status.success());
-    std::fs::set_permissions(&env.state, std::fs::Permissions::from_mode(0o755)).unwrap();
+    cdxs::platform::fs::set_mode(&env.state, 0o755).unwrap();
     env.manifest("version: 1\nhomez: {}\n");
     let (a, b) = (env.path("bin-a"), env.path("bin-b"));
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
     std::fs::hard_link(cdxs_binary(), a.join("cdxs")).unwrap();
     std::fs::write(b.join("cdxs"), "#!/bin/sh\necho 'cdxs 0.0.1'\n").unwrap();
-    std::fs::set_permissions(b.join("cdxs"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    cdxs::platform::fs::set_mode(&b.join("cdxs"), 0o755).unwrap();
     let out = env
         .cdxs()
         .env("PATH", path_of(&[&a, &b]))

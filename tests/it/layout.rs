@@ -112,3 +112,51 @@ fn the_cli_stays_small() {
         "src/cli/commands/{{sync,server}}.rs have {sync} lines: move the work into crate::sync or crate::server"
     );
 }
+
+/// Every OS difference lives in `src/platform` (DESIGN.md, "Platforms"): no other file of
+/// the crate names a Unix or Windows API, `libc` or `/proc`, or needs a `cfg` for an OS;
+/// and `platform` imports nothing of the crate (the bottom layer).
+#[test]
+fn os_differences_live_in_the_platform_module_only() {
+    let platform = src("platform");
+    let forbidden = [
+        "std::os::unix",
+        "std::os::windows",
+        "libc::",
+        "\"/proc",
+        "cfg(unix",
+        "cfg(windows",
+        "cfg(not(unix",
+        "cfg(not(windows",
+        "cfg!(unix",
+        "cfg!(windows",
+        "target_os",
+        "signal_hook",
+        "windows_sys",
+        "sysinfo::",
+        "ctrlc::",
+    ];
+    for f in rust_files(&src("")) {
+        if f.starts_with(&platform) {
+            for (n, line) in code_of(&f).iter().enumerate() {
+                assert!(
+                    !line.contains("crate::"),
+                    "{}:{}: platform imports the crate: {line}",
+                    f.display(),
+                    n + 1
+                );
+            }
+            continue;
+        }
+        for (n, line) in code_of(&f).iter().enumerate() {
+            for word in forbidden {
+                assert!(
+                    !line.contains(word),
+                    "{}:{}: an OS difference outside src/platform (`{word}`): {line}",
+                    f.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}
