@@ -112,6 +112,13 @@ fn scheduled_task() -> Lookup {
     match out {
         Ok(o) if o.status.success() => {
             let xml = decode_schtasks(&o.stdout);
+            // wine's schtasks answers 0 and nothing for any task: that is no answer.
+            if !xml.contains("<Task") {
+                return Lookup::Unknown {
+                    kind,
+                    why: "`schtasks /query` answered without a task definition".into(),
+                };
+            }
             Lookup::Found(Found {
                 kind,
                 location: format!(r"\{TASK_NAME}"),

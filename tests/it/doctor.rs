@@ -113,3 +113,62 @@ fn doctor_names_who_holds_a_lock() {
     );
     drop(f);
 }
+
+/// The watch service of this OS (here the systemd user unit of `examples/`): none is fine;
+/// one that starts a cdxs that is not there needs action; one that starts this cdxs is ok.
+#[test]
+fn doctor_checks_the_watch_service_definition() {
+    let env = Env::new();
+    let service = |out: &std::process::Output| -> Value {
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["area"] == "service")
+            .cloned()
+            .unwrap_or_else(|| panic!("no service check in {v}"))
+    };
+    let c = service(&env.run(&["doctor", "--json"]));
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("no systemd user unit runs `cdxs watch`"),
+        "{c}"
+    );
+    let units = env.home.join(".config/systemd/user");
+    std::fs::create_dir_all(&units).unwrap();
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cdxs-watch.service"),
+    )
+    .unwrap();
+    std::fs::write(units.join("cdxs-watch.service"), &example).unwrap();
+    let out = env.run(&["doctor", "--json"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let c = service(&out);
+    assert_eq!(c["status"], "action", "{c}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("starts `~/.cargo/bin/cdxs`, which does not exist"),
+        "{c}"
+    );
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap()
+            .contains("write the path of cdxs there"),
+        "{c}"
+    );
+    let mine = example.replace("%h/.cargo/bin/cdxs", &cdxs_binary().display().to_string());
+    std::fs::write(units.join("cdxs-watch.service"), mine).unwrap();
+    let c = service(&env.run(&["doctor", "--json"]));
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(
+        c["message"].as_str().unwrap().contains("runs this cdxs"),
+        "{c}"
+    );
+}

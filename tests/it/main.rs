@@ -17,6 +17,7 @@ mod manifest;
 mod mock_openai;
 mod ops_files;
 mod plan_apply;
+mod platforms;
 mod properties;
 mod real_codex_auth;
 mod real_codex_homes;
