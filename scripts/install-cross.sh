@@ -31,8 +31,10 @@ case "$RUSTC_VERSION" in
     echo "install-cross: $RUSTC_VERSION is older than Cargo.toml's rust-version (1.89): bookworm-security has 1.96" >&2
     exit 1 ;;
 esac
-if ! python3 -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG" \
-   || ! python3 -m pip show cargo-zigbuild 2>/dev/null | grep -qx "Version: $ZIGBUILD"; then
+# Captured first: `grep -q` stops reading early, and pipefail would count pip's SIGPIPE.
+HAVE_ZIG=$(python3 -m ziglang version 2>/dev/null || true)
+HAVE_ZIGBUILD=$(python3 -m pip show cargo-zigbuild 2>/dev/null || true)
+if [ "$HAVE_ZIG" != "$ZIGLANG" ] || ! grep -qx "Version: $ZIGBUILD" <<<"$HAVE_ZIGBUILD"; then
   echo "install-cross: installing ziglang $ZIGLANG and cargo-zigbuild $ZIGBUILD from PyPI" >&2
   python3 -m pip install --quiet --disable-pip-version-check "ziglang==$ZIGLANG" "cargo-zigbuild==$ZIGBUILD" >&2
 fi
