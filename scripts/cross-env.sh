@@ -10,6 +10,8 @@ export CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 # -Zbuild-std is a nightly flag; Debian's stable compiler accepts it with this.
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${CDXS_CROSS_TARGET_DIR:-$ROOT/target/cross}
+# CI builds these from nothing: incremental compilation only adds work there.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc
 export AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar

@@ -229,13 +229,20 @@ mod tests {
                 .unwrap()
         };
         let pid = child.id();
-        let found = list(|_, _| true);
+        // A loaded machine may list the child before its environment can be read: retry.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let (found, me) = loop {
+            let found = list(|_, _| true);
+            let me = found.iter().find(|p| p.pid == pid).cloned();
+            let done = me.as_ref().is_some_and(|p| p.codex_home.is_some());
+            if done || std::time::Instant::now() > deadline {
+                break (found, me);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
         let _ = child.kill();
         let _ = child.wait();
-        let me = found
-            .iter()
-            .find(|p| p.pid == pid)
-            .expect("the child is listed");
+        let me = me.expect("the child is listed");
         assert_eq!(me.codex_home.as_deref(), Some(Path::new("/x/home")));
         assert!(!me.argv.is_empty());
         assert!(!found.iter().any(|p| p.pid == std::process::id()));
