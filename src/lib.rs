@@ -17,6 +17,7 @@ pub mod legacy;
 pub mod manifest;
 pub mod output;
 pub mod paths;
+pub mod platform;
 pub mod quota;
 pub mod reconcile;
 pub mod resolve;

@@ -860,7 +860,6 @@ mod tests {
 
     #[test]
     fn write_is_locked_backed_up_and_0600() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path();
         std::fs::write(auth_path(home), b"{\"OPENAI_API_KEY\":\"old\"}").unwrap();
@@ -883,12 +882,10 @@ mod tests {
         .unwrap();
         assert!(matches!(outcome, WriteOutcome::Written { backup: Some(_) }));
         assert_eq!(saved, b"{\"OPENAI_API_KEY\":\"old\"}");
-        let mode = std::fs::metadata(auth_path(home))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(mode, 0o600);
+        assert_eq!(
+            fsx::mode_of(&auth_path(home)),
+            crate::platform::fs::HAS_MODES.then_some(0o600)
+        );
         let again = write_with(
             home,
             |_| Ok(Some(new.clone())),

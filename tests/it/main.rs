@@ -22,6 +22,7 @@ mod ops_files;
 mod other_providers;
 mod picker;
 mod plan_apply;
+mod platforms;
 mod properties;
 mod purity;
 mod real_codex_auth;

@@ -78,12 +78,8 @@ pub enum Liveness {
 }
 
 fn pid_alive(pid: u32) -> bool {
-    // On Linux /proc tells; elsewhere trust the heartbeat.
-    if Path::new("/proc/self").exists() {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
+    // Where the OS cannot tell, trust the heartbeat.
+    crate::platform::process::alive(pid).unwrap_or(true)
 }
 
 pub fn liveness(s: &WatchStatus, now: i64) -> Liveness {
