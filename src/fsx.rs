@@ -373,7 +373,7 @@ pub fn describe_holder(path: &Path) -> String {
     let mut parts = Vec::new();
     if let Some((pid, comm)) = platform::locks::holder(path) {
         parts.push(match comm {
-            Some(c) => format!("pid {pid} ({})", crate::output::sanitize(&c)),
+            Some(c) => format!("pid {pid} ({})", crate::text::sanitize(&c)),
             None => format!("pid {pid}"),
         });
     }
@@ -417,7 +417,7 @@ fn parse_holder_note(text: &str) -> Option<String> {
     if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) || !since_ok {
         return None;
     }
-    let what = crate::output::sanitize(&crate::secret::redact(what)).into_owned();
+    let what = crate::text::sanitize(&crate::secret::redact(what)).into_owned();
     Some(format!("pid={pid} since={since} {what}").trim().to_string())
 }
 

@@ -257,10 +257,10 @@ pub fn display_url(u: &str) -> String {
             if parsed.fragment().is_some() {
                 parsed.set_fragment(Some("(sensitive)"));
             }
-            crate::output::sanitize(parsed.as_str()).into_owned()
+            crate::text::sanitize(parsed.as_str()).into_owned()
         }
         // Not a URL: show nothing of it that could be a secret or a control sequence.
-        Err(_) => crate::output::sanitize(&crate::secret::redact(u)).into_owned(),
+        Err(_) => crate::text::sanitize(&crate::secret::redact(u)).into_owned(),
     }
 }
 

@@ -531,7 +531,7 @@ fn lock_checks(state_dir: &Path, homes: &[(String, PathBuf)]) -> Vec<Check> {
     // cdxs's per-home locks are named by a hash of the folder: say which home.
     let by_file: Vec<(String, &String, &PathBuf)> = homes
         .iter()
-        .map(|(name, path)| (crate::reconcile::locks::home_file(path), name, path))
+        .map(|(name, path)| (crate::vault::lock::home_file(path), name, path))
         .collect();
     if let Ok(entries) = std::fs::read_dir(state_dir.join("locks")) {
         for e in entries.flatten() {

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::auth::freshness::Freshness;
 use crate::codex::auth::{self, AuthState, Credentials};
 use crate::codex::config::ConfigObs;
 use crate::codex::processes::{self, CodexProcess};
@@ -13,6 +12,7 @@ use crate::error::Result;
 use crate::manifest::{AccountRef, Manifest};
 use crate::secret::Secret;
 use crate::vault::accounts::{match_credentials, tokens_freshness};
+use crate::vault::freshness::Freshness;
 use crate::vault::journal::Baseline;
 use crate::vault::{Account, AccountKind, Vault};
 

@@ -34,7 +34,7 @@ impl PlanDoc {
 
 /// Save a plan (no secrets in it, but paths and names: 0600 like everything cdxs keeps).
 pub fn write(path: &Path, doc: &PlanDoc) -> Result<()> {
-    let text = serde_json::to_string_pretty(&crate::output::versioned(doc))
+    let text = serde_json::to_string_pretty(&crate::text::versioned(doc))
         .map_err(|e| Error::user(format!("cannot encode the plan: {e}")))?;
     crate::fsx::write_atomic(path, text.as_bytes(), crate::fsx::SECRET_FILE_MODE)
 }

@@ -12,12 +12,12 @@ use super::{Action, ActionKind, Op, Plan};
 use crate::backup::Backups;
 use crate::clock::Clock;
 use crate::codex::auth::{self, AuthState, Credentials, WriteOutcome};
-use crate::codex::home_write as homes;
 use crate::error::{Error, Result, tick};
 use crate::fsx;
 use crate::secret::fingerprint;
 use crate::vault::Vault;
 use crate::vault::accounts::match_credentials;
+use crate::vault::home_write as homes;
 use crate::vault::journal::Generation;
 
 /// The newest generation that changed files (however many generations came after it).

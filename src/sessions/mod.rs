@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::codex::state::{self, CodexDb, HISTORY_DB, STATE_DB};
 use crate::error::Result;
 
@@ -18,12 +16,7 @@ pub mod stats;
 pub mod trash;
 pub mod visibility;
 
-/// A home sessions are read from: its name (from cdxs.yaml, or `default`) and folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HomeRef {
-    pub name: String,
-    pub path: PathBuf,
-}
+pub use crate::manifest::HomeRef;
 
 /// Open a home's state DB (`None` when Codex never ran there).
 pub fn open_state(home: &Path, write: bool) -> Result<Option<CodexDb>> {

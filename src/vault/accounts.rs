@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Vault, ids};
-use crate::auth::freshness::{self, Freshness};
 use crate::codex::auth::{AuthExtra, ChatGptTokens, Credentials};
 use crate::codex::jwt;
 use crate::error::Result;
 use crate::secret::Secret;
+use crate::vault::freshness::{self, Freshness};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -426,7 +426,7 @@ impl Vault {
         if let Some(why) = why {
             return Err(crate::error::Error::user(format!(
                 "the name `{}` {why}",
-                crate::output::sanitize(name)
+                crate::text::sanitize(name)
             )));
         }
         self.write(|tx| {
@@ -452,7 +452,7 @@ impl Vault {
     /// prefix. Ambiguity is an error listing the candidates.
     pub fn find(&self, query: &str) -> Result<Account> {
         let all = self.accounts()?;
-        Ok(crate::resolve::find(&all, query)?.clone())
+        Ok(find(&all, query)?.clone())
     }
 }
 
@@ -583,6 +583,64 @@ pub fn claims_of(tokens: &OAuthTokens) -> (jwt::Claims, jwt::Claims) {
         jwt::decode(tokens.id_token.expose()).unwrap_or_default(),
         jwt::decode(tokens.access_token.expose()).unwrap_or_default(),
     )
+}
+
+/// Find one account by exact id, exact email or label, unique id prefix or unique
+/// email/label prefix. Ambiguity lists the candidates.
+pub fn find<'a>(
+    all: &'a [Account],
+    query: &str,
+) -> std::result::Result<&'a Account, crate::error::ResolveError> {
+    let q = query.trim();
+    if q.is_empty() {
+        return Err(crate::error::ResolveError::Empty);
+    }
+    if let Some(a) = all.iter().find(|a| a.id == q) {
+        return Ok(a);
+    }
+    let lower = q.to_lowercase();
+    let exact: Vec<&Account> = all
+        .iter()
+        .filter(|a| {
+            a.email.as_deref().map(str::to_lowercase).as_deref() == Some(lower.as_str())
+                || a.label.as_deref() == Some(q)
+        })
+        .collect();
+    match exact.len() {
+        1 => return Ok(exact[0]),
+        0 => {}
+        _ => return Err(ambiguous(q, &exact)),
+    }
+    let prefixed: Vec<&Account> = all
+        .iter()
+        .filter(|a| {
+            a.id.starts_with(q)
+                || a.email
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase().starts_with(&lower))
+                || a.label.as_deref().is_some_and(|l| l.starts_with(q))
+        })
+        .collect();
+    match prefixed.len() {
+        1 => Ok(prefixed[0]),
+        0 => Err(crate::error::ResolveError::NoMatch {
+            query: q.to_string(),
+        }),
+        _ => Err(ambiguous(q, &prefixed)),
+    }
+}
+
+fn ambiguous(q: &str, candidates: &[&Account]) -> crate::error::ResolveError {
+    crate::error::ResolveError::Ambiguous {
+        query: q.to_string(),
+        candidates: candidates
+            .iter()
+            .map(|a| match &a.chatgpt_account_id {
+                Some(ws) => format!("{} ({}, workspace {ws})", a.name(), a.id),
+                None => format!("{} ({})", a.name(), a.id),
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

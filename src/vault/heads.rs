@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::params;
 
 use super::Vault;
+use crate::codex::rollout::HeadSource;
 use crate::codex::rollout::{self, Head};
-use crate::sessions::visibility::HeadSource;
 
 /// Heads from the vault's cache, reading (and remembering) what changed.
 pub struct CachedHeads<'a> {

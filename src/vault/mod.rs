@@ -13,9 +13,13 @@ use crate::error::{Error, IoContext, Result, tick};
 use crate::fsx;
 
 pub mod accounts;
+pub mod backups;
+pub mod freshness;
 pub mod heads;
+pub mod home_write;
 pub mod ids;
 pub mod journal;
+pub mod lock;
 mod migrations;
 pub mod placement;
 pub mod quota;

@@ -142,7 +142,7 @@ fn doctor_names_a_home_lock_by_its_home() {
     let lock = env
         .state
         .join("locks")
-        .join(cdxs::reconcile::locks::home_file(&work));
+        .join(cdxs::vault::lock::home_file(&work));
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     std::fs::write(&lock, "").unwrap();
     let f = std::fs::File::open(&lock).unwrap();

@@ -1,6 +1,7 @@
 //! The one integration test binary (as ripgrep, jj and uv do): modules per area.
 
 mod harness;
+mod layers;
 mod layout;
 #[path = "../support/mock_responses.rs"]
 mod mock_responses;

@@ -262,7 +262,7 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
 /// Backups of replaced auth.json files may still hold a removed account's secrets: delete
 /// them with `--purge-backups` (or when the person says yes on a terminal), else say how.
 fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<()> {
-    let files = crate::backup::holding_account(&sh.state_dir()?, account);
+    let files = crate::vault::backups::holding_account(&sh.state_dir()?, account);
     if files.is_empty() {
         return Ok(());
     }
@@ -285,7 +285,7 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
     }
     let now = sh.now();
     let engine = sh.engine()?;
-    let done = crate::backup::prune(
+    let done = crate::vault::backups::prune(
         &mut engine.vault,
         "account remove: purge backups",
         &[],

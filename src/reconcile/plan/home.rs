@@ -9,13 +9,13 @@ use super::codex_settings::login_of;
 use super::describe::{describe_account, describe_auth};
 use super::resolve::Target;
 use super::{Planner, pool};
-use crate::auth::freshness;
 use crate::codex::auth::auth_path;
 use crate::codex::config;
 use crate::codex::settings::Effective;
 use crate::manifest::{AccountRef, Binding, Home};
 use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs};
 use crate::reconcile::{Accepted, Action, ActionKind, Change, CredentialSource, Drift, Note, Op};
+use crate::vault::freshness;
 
 /// What a home's auth.json gets, once resolved.
 struct Chosen {
