@@ -386,9 +386,12 @@ impl Vault {
         self.write(|tx| save(tx, account))
     }
 
+    /// Delete an account and leave no copy of its secrets in the vault's files: the freed
+    /// pages are zeroed (`secure_delete`, set at open) and the WAL, which still holds the
+    /// pages as they were, is checkpointed into the file and truncated.
     pub fn remove(&mut self, id: &str) -> Result<bool> {
         let now = Utc::now().timestamp();
-        self.write(|tx| {
+        let removed = self.write(|tx| {
             let n = tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
             if n > 0 {
                 tx.execute(
@@ -397,7 +400,15 @@ impl Vault {
                 )?;
             }
             Ok(n > 0)
-        })
+        })?;
+        if removed {
+            // Another reader may keep the checkpoint from finishing (busy): the WAL is then
+            // truncated by a later one; the row is gone either way.
+            let _ = self
+                .conn()
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        Ok(removed)
     }
 
     /// Name an account (`account rename`, `add-api-key --name`): its label, which `list`

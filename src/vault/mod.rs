@@ -88,6 +88,8 @@ impl Vault {
         // FULL: a refresh token rotated a moment before a power loss must survive it (the
         // issuer has already forgotten the one it replaced).
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // A removed account's tokens and keys must not stay in freed pages of the file.
+        conn.pragma_update(None, "secure_delete", true)?;
         let mut vault = Vault {
             conn,
             state_dir: state_dir.to_path_buf(),

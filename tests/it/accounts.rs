@@ -482,3 +482,42 @@ fn api_keys_take_a_name_and_a_rename_and_show_takes_an_account() {
         text(&out)
     );
 }
+
+/// Issue 18, point 3: removing an account leaves no copy of its secret in the vault's files
+/// (SQLite's `secure_delete` zeroes the freed bytes; the WAL is checkpointed and truncated).
+#[test]
+fn a_removed_accounts_secret_is_not_left_in_the_vault_files() {
+    let env = Env::new();
+    let key = "sk-erase-me-0123456789abcdefghijklmnopqrstuvwxyz";
+    for (name, k) in [("keep", "sk-keep-this-one-000000000000"), ("gone", key)] {
+        let out = env.run_stdin(
+            &["account", "add-api-key", "--api-key-stdin", "--name", name],
+            k,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let holds = |needle: &str| -> Vec<String> {
+        std::fs::read_dir(&env.state)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("cdxs.db"))
+            .filter(|e| {
+                std::fs::read(e.path())
+                    .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert!(!holds(key).is_empty(), "the key was stored somewhere else");
+    let out = env.run(&["account", "remove", "gone", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        holds(key),
+        Vec::<String>::new(),
+        "the removed key is still on disk"
+    );
+    assert!(
+        !holds("sk-keep-this-one").is_empty(),
+        "the other account was lost"
+    );
+}
