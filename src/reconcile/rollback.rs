@@ -20,6 +20,17 @@ use crate::vault::accounts::match_credentials;
 use crate::vault::home_write as homes;
 use crate::vault::journal::Generation;
 
+/// What `generation` did that rollback cannot undo: (what, why) per journaled action
+/// (refreshes, vault changes, purges, sync).
+pub fn not_undone(generation: &Generation) -> Vec<(String, String)> {
+    generation
+        .actions
+        .iter()
+        .filter_map(|a| crate::vault::journal::why_not_undone(&a.description))
+        .map(|(what, why)| (what.to_string(), why.to_string()))
+        .collect()
+}
+
 /// The newest generation that changed files (however many generations came after it).
 pub fn default_target(vault: &Vault) -> Result<Option<i64>> {
     vault.newest_generation_with_files()

@@ -245,7 +245,7 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
             )));
         }
     }
-    sh.engine()?.vault.remove(&account.id)?;
+    sh.engine()?.remove_account(&account, "account remove")?;
     sh.printer.status(format!(
         "removed {name} ({}) from the vault{}",
         account.id,
@@ -343,11 +343,10 @@ fn add_api_key(
     let now = sh.now();
     let engine = sh.engine()?;
     let account = Account::api_key(key, base_url, "add-api-key", now);
-    let (outcome, mut stored) = engine.vault.upsert(&account)?;
-    if let Some(name) = name.filter(|n| stored.label.as_deref() != Some(n.trim())) {
-        engine.vault.rename(&stored.id, &name, now)?;
-        stored.label = Some(name.trim().to_string());
+    if let Some(name) = &name {
+        engine.vault.check_name(&account.id, name)?;
     }
+    let (outcome, stored) = engine.put_account(account, name, "account add-api-key")?;
     let verb = match outcome {
         Upsert::Created => "added",
         _ => "already had",
@@ -364,7 +363,6 @@ fn add_api_key(
 /// in cdxs.yaml names them for commands).
 fn rename(sh: &mut Shell, query: &str, name: &str) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
-    let now = sh.now();
     let engine = sh.engine()?;
     let account = resolve::account(m.as_ref(), &engine.vault.accounts()?, query)?;
     if account.kind == crate::vault::AccountKind::OAuth {
@@ -374,7 +372,8 @@ fn rename(sh: &mut Shell, query: &str, name: &str) -> Result<Exit> {
         ))
         .with_help("give it an alias in cdxs.yaml (`accounts: { NAME: { email: ... } }`): every command takes the alias"));
     }
-    engine.vault.rename(&account.id, name, now)?;
+    engine.vault.check_name(&account.id, name)?;
+    engine.rename_account(&account, name, "account rename")?;
     sh.printer.status(format!(
         "renamed {} ({}) to {}",
         sanitize(account.name()),

@@ -7,6 +7,7 @@ use crate::error::{Error, Exit, Result};
 use crate::output::views::history::{Generations, OneGeneration};
 use crate::output::views::report;
 use crate::reconcile::rollback;
+use crate::text::sanitize;
 
 #[derive(Debug, Args)]
 #[command(
@@ -82,13 +83,24 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
     let known = engine.known_homes(m.as_ref());
     let (plan, steps) = rollback::plan(&engine.vault, &g, &known)?;
     let p = &sh.printer;
+    let kept = rollback::not_undone(&g);
     if steps.is_empty() {
+        if let Some((what, why)) = kept.first() {
+            return Err(Error::user(format!(
+                "generation {id} changed nothing rollback can put back: {}",
+                kept.iter()
+                    .map(|(what, _)| sanitize(what).into_owned())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+            .with_help(format!("{}: {}", sanitize(what), sanitize(why))));
+        }
         p.out(format!(
             "Generation {id} changed no files: nothing to roll back."
         ));
         return Ok(Exit::Success);
     }
-    crate::output::views::history::rollback_preview(p, &g, &steps);
+    crate::output::views::history::rollback_preview(p, &g, &steps, &kept);
     if !args.yes && !sh.confirm("Do you want to roll back?", "roll back")? {
         return Err(Error::user("rollback cancelled: only 'yes' approves"));
     }

@@ -90,7 +90,7 @@ fn import_auth(
         }
     };
     let account = Account::from_credentials(&creds, None, "import auth", sh.now());
-    let (outcome, stored) = sh.engine()?.vault.upsert(&account)?;
+    let (outcome, stored) = sh.engine()?.put_account(account, None, "import auth")?;
     let name = format!("{} ({})", sanitize(stored.name()), stored.id);
     sh.printer.status(match outcome {
         Upsert::Created => format!("imported {name}"),
@@ -116,8 +116,16 @@ fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
     };
     let store = legacy::read(&path, sh.now())?;
     let (mut created, mut updated, mut same) = (0, 0, 0);
-    for entry in &store.accounts {
-        let (outcome, stored) = sh.engine()?.vault.upsert(&entry.account)?;
+    let staged = store
+        .accounts
+        .iter()
+        .map(|entry| crate::reconcile::staged::StagedAccount {
+            account: Box::new(entry.account.clone()),
+            new_login: false,
+            name: None,
+        })
+        .collect();
+    for (outcome, stored) in sh.engine()?.put_accounts(staged, "import legacy")? {
         match outcome {
             Upsert::Created => created += 1,
             Upsert::Updated => updated += 1,

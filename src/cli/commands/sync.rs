@@ -295,6 +295,9 @@ fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
 
 pub fn push(sh: &mut Shell, args: PushArgs) -> Result<Exit> {
     let now = sh.now();
+    // Tokens Codex rotated in this machine's homes go up too, not the vault's older copy.
+    let m = sh.manifest_for_aliases().ok().flatten();
+    sh.engine()?.harvest_known(m.as_ref(), "sync push")?;
     let vault = sh.vault()?;
     let r = ops::push(vault, args.target.target.as_deref(), args.force, now)?;
     if let Some(b) = &r.backup {

@@ -51,8 +51,8 @@ pub(super) fn set_base_url(
 ) -> Result<Did> {
     let w = set_key(run, vault, seq, path, config::BASE_URL_KEY, url, expect)?;
     let file = config::config_path(path);
-    Ok(Did {
-        message: match url {
+    Ok(Did::backed(
+        match url {
             Some(u) => format!(
                 "set `openai_base_url = \"{}\"` in {}",
                 config::display_url(u),
@@ -60,8 +60,8 @@ pub(super) fn set_base_url(
             ),
             None => format!("removed `openai_base_url` from {}", tick(&file)),
         },
-        backup: w.backup,
-    })
+        w.backup,
+    ))
 }
 
 pub(super) fn set_credentials_store(
@@ -80,13 +80,13 @@ pub(super) fn set_credentials_store(
         Some("file"),
         expect,
     )?;
-    Ok(Did {
-        message: format!(
+    Ok(Did::backed(
+        format!(
             "set `cli_auth_credentials_store = \"file\"` in {}",
             tick(&config::config_path(path))
         ),
-        backup: w.backup,
-    })
+        w.backup,
+    ))
 }
 
 pub(super) fn create_home_dir(run: &mut Run, path: &Path) -> Result<Did> {

@@ -189,7 +189,7 @@ pub(super) fn write_auth(
             format!("; took newer tokens of {} into the vault first", h.name)
         });
     }
-    Ok(Did { message, backup })
+    Ok(Did::backed(message, backup))
 }
 
 pub(super) fn remove_auth(
@@ -232,10 +232,10 @@ pub(super) fn remove_auth(
     // A swap writes this home's new login next: not against what plan saw.
     run.touched.insert(file.clone());
     run.changed = true;
-    Ok(Did {
-        message: format!("removed the login from {}", tick(&file)),
+    Ok(Did::backed(
+        format!("removed the login from {}", tick(&file)),
         backup,
-    })
+    ))
 }
 
 pub(super) fn restore_file(
@@ -260,8 +260,5 @@ pub(super) fn restore_file(
         run.env.clock,
     )?;
     run.changed = true;
-    Ok(Did {
-        message,
-        backup: saved,
-    })
+    Ok(Did::backed(message, saved))
 }

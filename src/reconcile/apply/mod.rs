@@ -5,6 +5,7 @@
 //! action, the cause and the backup to restore from. Fault points let tests kill it
 //! anywhere.
 
+mod accounts;
 mod config;
 mod logins;
 mod run;
@@ -61,6 +62,8 @@ pub struct Done {
     pub address: super::Address,
     pub message: String,
     pub backup: Option<PathBuf>,
+    /// A put account: what the vault made of it, and the id it is stored under.
+    pub account: Option<(crate::vault::accounts::Upsert, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -221,7 +224,10 @@ pub fn apply(
                 (
                     a.address.to_string(),
                     format!("{:?}", a.kind).to_lowercase(),
-                    a.description.clone(),
+                    match a.op.irreversible() {
+                        Some(why) => crate::vault::journal::not_undone(&a.description, why),
+                        None => a.description.clone(),
+                    },
                 )
             })
             .collect(),
@@ -340,6 +346,7 @@ fn accept(plan: &Plan, vault: &mut Vault, generation: Option<i64>, now: i64) -> 
 pub(super) struct Did {
     message: String,
     backup: Option<PathBuf>,
+    account: Option<(crate::vault::accounts::Upsert, String)>,
 }
 
 impl Did {
@@ -347,6 +354,15 @@ impl Did {
         Did {
             message,
             backup: None,
+            account: None,
+        }
+    }
+
+    fn backed(message: String, backup: Option<PathBuf>) -> Did {
+        Did {
+            message,
+            backup,
+            account: None,
         }
     }
 }
@@ -414,10 +430,14 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             backup,
             after,
         } => logins::restore_file(run, vault, seq, path, backup.as_deref(), after.as_deref()),
+        Op::PutAccount { account } => accounts::put(run, vault, account),
+        Op::RemoveAccount { account_id } => accounts::remove(run, vault, account_id),
+        Op::RenameAccount { account_id, name } => accounts::rename(run, vault, account_id, name),
     }?;
     Ok(Done {
         address: action.address.clone(),
         message: did.message,
         backup: did.backup,
+        account: did.account,
     })
 }

@@ -23,6 +23,7 @@ mod lease;
 mod manifest_edit;
 mod quota;
 mod sync_actions;
+mod vault_ops;
 
 pub use imperative::{SwitchTo, Switched, Target};
 pub use quota::QuotaError;

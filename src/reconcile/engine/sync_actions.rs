@@ -58,6 +58,7 @@ impl Engine {
                     address: a.address.clone(),
                     message,
                     backup: None,
+                    account: None,
                 }),
                 Err(e) if direction == Direction::Push => {
                     progress.warn(format!("{}: {}", a.address, e.full_message()));
