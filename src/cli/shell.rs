@@ -130,7 +130,7 @@ impl Shell {
 
     /// The vault (through the engine, which opened it).
     pub fn vault(&mut self) -> Result<&mut crate::vault::Vault> {
-        Ok(&mut self.engine()?.vault)
+        Ok(self.engine()?.vault_mut())
     }
 
     /// Ask for `yes` on a terminal; refuse without one.

@@ -118,8 +118,8 @@ pub fn run(sh: &mut Shell, cmd: AccountCommand) -> Result<Exit> {
 fn listing(sh: &mut Shell, m: Option<&crate::manifest::Manifest>, json: bool) -> Result<Exit> {
     let now = sh.now();
     let engine = sh.engine()?;
-    let quotas = engine.vault.quotas()?;
-    let all = engine.vault.accounts()?;
+    let quotas = engine.vault().quotas()?;
+    let all = engine.vault().accounts()?;
     let current = account_use::current(&all).map(|a| a.id);
     if all.is_empty() && !json {
         sh.printer.status(
@@ -137,7 +137,12 @@ pub fn list(sh: &mut Shell, args: ListArgs) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let mut bar = sh.progress("quota");
     let engine = sh.engine()?;
-    let ids: Vec<String> = engine.vault.accounts()?.into_iter().map(|a| a.id).collect();
+    let ids: Vec<String> = engine
+        .vault()
+        .accounts()?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
     engine.refresh_stale_quota(m.as_ref(), &ids, args.force, true, &mut bar)?;
     listing(sh, m.as_ref(), args.json)
 }
@@ -151,9 +156,9 @@ pub fn show_all(sh: &mut Shell, args: ShowArgs) -> Result<Exit> {
     };
     let now = sh.now();
     let engine = sh.engine()?;
-    let all = engine.vault.accounts()?;
+    let all = engine.vault().accounts()?;
     let account = resolve::account(m.as_ref(), &all, &query)?;
-    let quota = engine.vault.quota(&account.id)?;
+    let quota = engine.vault().quota(&account.id)?;
     let current = account_use::current(&all).is_some_and(|c| c.id == account.id);
     let view = AccountShow {
         account: AccountView::new(&account, current, quota).in_manifest(m.as_ref(), &account),
@@ -171,7 +176,7 @@ fn current(sh: &mut Shell, json: bool, codex_home: Option<PathBuf>) -> Result<Ex
         None => paths::default_codex_home()?,
     };
     let now = sh.now();
-    let all = sh.engine()?.vault.accounts()?;
+    let all = sh.engine()?.vault().accounts()?;
     let doc = auth::read(&home)?;
     let found = match &doc.state {
         AuthState::Credentials(creds) => match_credentials(&all, creds),
@@ -223,9 +228,9 @@ fn current(sh: &mut Shell, json: bool, codex_home: Option<PathBuf>) -> Result<Ex
 pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let engine = sh.engine()?;
-    let all = engine.vault.accounts()?;
+    let all = engine.vault().accounts()?;
     let account = resolve::account(m.as_ref(), &all, &args.account)?;
-    let live = account_use::live_in(&engine.vault, m.as_ref(), &account);
+    let live = account_use::live_in(engine.vault(), m.as_ref(), &account);
     let effects = account_use::removal_effects(m.as_ref(), &live, &account);
     let name = sanitize(account.name()).into_owned();
     if !effects.is_empty() {
@@ -286,7 +291,7 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
     let now = sh.now();
     let engine = sh.engine()?;
     let done = crate::vault::backups::prune(
-        &mut engine.vault,
+        engine.vault_mut(),
         "account remove: purge backups",
         &[],
         &files,
@@ -344,7 +349,7 @@ fn add_api_key(
     let engine = sh.engine()?;
     let account = Account::api_key(key, base_url, "add-api-key", now);
     if let Some(name) = &name {
-        engine.vault.check_name(&account.id, name)?;
+        engine.vault().check_name(&account.id, name)?;
     }
     let (outcome, stored) = engine.put_account(account, name, "account add-api-key")?;
     let verb = match outcome {
@@ -364,7 +369,7 @@ fn add_api_key(
 fn rename(sh: &mut Shell, query: &str, name: &str) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let engine = sh.engine()?;
-    let account = resolve::account(m.as_ref(), &engine.vault.accounts()?, query)?;
+    let account = resolve::account(m.as_ref(), &engine.vault().accounts()?, query)?;
     if account.kind == crate::vault::AccountKind::OAuth {
         return Err(Error::user(format!(
             "{} is a ChatGPT login, named by its email",
@@ -372,7 +377,7 @@ fn rename(sh: &mut Shell, query: &str, name: &str) -> Result<Exit> {
         ))
         .with_help("give it an alias in cdxs.yaml (`accounts: { NAME: { email: ... } }`): every command takes the alias"));
     }
-    engine.vault.check_name(&account.id, name)?;
+    engine.vault().check_name(&account.id, name)?;
     engine.rename_account(&account, name, "account rename")?;
     sh.printer.status(format!(
         "renamed {} ({}) to {}",

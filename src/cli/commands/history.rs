@@ -45,15 +45,15 @@ pub fn history(sh: &mut Shell, args: HistoryArgs) -> Result<Exit> {
     engine.settle_interrupted()?;
     if let Some(id) = args.generation {
         let g = engine
-            .vault
+            .vault()
             .generation(id)?
             .ok_or_else(|| no_generation(id))?;
         sh.printer.emit(args.json, &OneGeneration { generation: g });
         return Ok(Exit::Success);
     }
     let limit = Some(args.limit as usize).filter(|_| !args.all);
-    let generations = engine.vault.generations(limit.unwrap_or(usize::MAX))?;
-    let total = engine.vault.generation_count()?;
+    let generations = engine.vault().generations(limit.unwrap_or(usize::MAX))?;
+    let total = engine.vault().generation_count()?;
     if generations.is_empty() && !args.json {
         sh.printer
             .status("no generations yet: `cdxs apply` makes the first");
@@ -73,15 +73,15 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
     engine.settle_interrupted()?;
     let id = match args.generation {
         Some(g) => g,
-        None => rollback::default_target(&engine.vault)?
+        None => rollback::default_target(engine.vault())?
             .ok_or_else(|| Error::user("no generation changed any file: nothing to roll back"))?,
     };
     let g = engine
-        .vault
+        .vault()
         .generation(id)?
         .ok_or_else(|| no_generation(id))?;
     let known = engine.known_homes(m.as_ref());
-    let (plan, steps) = rollback::plan(&engine.vault, &g, &known)?;
+    let (plan, steps) = rollback::plan(engine.vault(), &g, &known)?;
     let p = &sh.printer;
     let kept = rollback::not_undone(&g);
     if steps.is_empty() {

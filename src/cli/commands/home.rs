@@ -146,7 +146,7 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
             let printer = sh.printer.clone();
             let engine = sh.engine()?;
             if let Some(query) = account {
-                let all = engine.vault.accounts()?;
+                let all = engine.vault().accounts()?;
                 let named = resolve::named(Some(&m), &all, &query)?;
                 let with_home =
                     manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
@@ -174,7 +174,7 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
             let name = select::require_home(&m, &name)?;
             let mut bar = sh.progress("home bind");
             let engine = sh.engine()?;
-            let all = engine.vault.accounts()?;
+            let all = engine.vault().accounts()?;
             let named = resolve::named(Some(&m), &all, &account)?;
             let switched = engine.switch(
                 Some(&m),

@@ -161,7 +161,7 @@ fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<()> {
             manifest::init::LEGACY.to_string(),
         ),
     };
-    let accounts = sh.engine()?.vault.accounts()?;
+    let accounts = sh.engine()?.vault().accounts()?;
     let legacy::Declared {
         text,
         added,

@@ -89,7 +89,7 @@ pub fn init(sh: &mut Shell) -> Result<Exit> {
             _ => {}
         }
     }
-    let accounts = sh.engine()?.vault.accounts()?;
+    let accounts = sh.engine()?.vault().accounts()?;
     let aliases = manifest::alias::aliases_for(&accounts);
     let bound_alias = bound.and_then(|id| {
         accounts

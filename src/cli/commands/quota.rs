@@ -35,7 +35,7 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
     let now = sh.now();
     let mut bar = sh.progress("quota");
     let engine = sh.engine()?;
-    let all = engine.vault.accounts()?;
+    let all = engine.vault().accounts()?;
     // A pool's name (that is not also an alias) stands for its members.
     let pool = (args.account.as_ref().zip(m.as_ref()))
         .filter(|(q, m)| !m.accounts.contains_key(q.as_str()))
@@ -73,10 +73,10 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
             Err(e) if a.kind == AccountKind::ApiKey => (None, Some(e.to_string())),
             Err(e) => {
                 failures += 1;
-                (engine.vault.quota(&a.id)?, Some(e.to_string()))
+                (engine.vault().quota(&a.id)?, Some(e.to_string()))
             }
         };
-        let a = engine.vault.account(&a.id)?.unwrap_or_else(|| a.clone());
+        let a = engine.vault().account(&a.id)?.unwrap_or_else(|| a.clone());
         rows.push(QuotaRow {
             id: a.id.clone(),
             name: a.name().to_string(),
@@ -107,7 +107,7 @@ pub fn refresh_token(sh: &mut Shell, args: RefreshArgs) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let mut bar = sh.progress("refresh");
     let engine = sh.engine()?;
-    let all = engine.vault.accounts()?;
+    let all = engine.vault().accounts()?;
     let a = resolve::account(m.as_ref(), &all, &args.account)?;
     let report = engine.refresh(m.as_ref(), &a.id, true, "refresh-token", &mut bar)?;
     let message = report

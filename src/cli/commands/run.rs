@@ -51,7 +51,7 @@ pub fn run(sh: &mut Shell, args: RunArgs) -> Result<Exit> {
             };
             let mut bar = sh.progress("run");
             let engine = sh.engine()?;
-            let all = engine.vault.accounts()?;
+            let all = engine.vault().accounts()?;
             let account = resolve::account(m.as_ref(), &all, &query)?;
             // Even when nothing is written: Codex would delete or ignore the login here.
             engine.codex_would_use(&account, &path)?;

@@ -376,7 +376,7 @@ fn refresh(sh: &mut Shell, query: &str, force: bool) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let mut bar = sh.progress("sync refresh");
     let engine = sh.engine()?;
-    let account = crate::resolve::account(m.as_ref(), &engine.vault.accounts()?, query)?;
+    let account = crate::resolve::account(m.as_ref(), &engine.vault().accounts()?, query)?;
     let report = engine.refresh(m.as_ref(), &account.id, force, "sync refresh", &mut bar)?;
     drop(bar);
     crate::output::views::report::done(&sh.printer, &report);
