@@ -32,6 +32,7 @@ fn record(user: usize, i: usize, version: u64) -> Record {
     Record {
         record_id: format!("r_{:032x}", user * 1000 + i),
         version,
+        revision: None,
         updated_at: 0,
         deleted: false,
         nonce: STANDARD.encode([version as u8; 24]),
@@ -49,6 +50,7 @@ fn setup(url: &str, users: usize, records: usize, tokens_file: &str) {
                 username: format!("bench{n}"),
                 password: format!("bench-password-{n}"),
                 device: Some("bench".into()),
+                device_id: None,
             })
             .send()
             .and_then(|r| r.error_for_status())
@@ -68,6 +70,7 @@ fn setup(url: &str, users: usize, records: usize, tokens_file: &str) {
                     base_revision: page.revision,
                     key_id: Some("kid_0000000000000000".into()),
                     records: recs,
+                    lease: None,
                 })
                 .send()
                 .and_then(|r| r.error_for_status())
@@ -144,6 +147,7 @@ fn run(url: &str, tokens_file: &str, clients: usize, seconds: u64) {
                             base_revision: cursor,
                             key_id: Some("kid_0000000000000000".into()),
                             records: vec![record(user, 0, version + 1)],
+                            lease: None,
                         })
                         .send();
                     s.pushes.push(t.elapsed().as_micros() as u32);

@@ -52,6 +52,23 @@ pub struct PullArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Replace a leaked sync key: every record is re-encrypted under a new key (shown once
+    /// as 24 words) and the server's key id changes; the server's records and the vault are
+    /// saved first, and the rotation is journaled (`cdxs history`)
+    #[command(
+        after_help = "Examples:\n  cdxs sync key rotate               # then, on every other machine: cdxs sync key --set"
+    )]
+    Rotate {
+        #[command(flatten)]
+        target: TargetArg,
+        /// Print versioned JSON (the phrase is still printed on its own line first)
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SyncCommand {
     /// Log in to a sync server (the token is kept in the vault)
     #[command(after_help = LOGIN_HELP)]
@@ -74,6 +91,10 @@ pub enum SyncCommand {
         /// A name for this machine (default: the host name)
         #[arg(long, value_name = "NAME")]
         device: Option<String>,
+        /// Accept a plain `http://` server that is not on this machine (the password and the
+        /// login token then cross the network in clear; loopback is always allowed)
+        #[arg(long)]
+        allow_insecure_http: bool,
         #[command(flatten)]
         target: TargetArg,
     },
@@ -107,9 +128,11 @@ pub enum SyncCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print the sync key's recovery phrase, or set it (`--set`) to join other machines
+    /// Print the sync key's recovery phrase, set it (`--set`) to join other machines, or
+    /// rotate it (`rotate`) when it leaked
     #[command(
-        after_help = "Examples:\n  cdxs sync key                       # on a machine that syncs: the 24 words\n  cdxs sync key --set                 # here: paste them (or pipe them in)"
+        after_help = "Examples:\n  cdxs sync key                       # on a machine that syncs: the 24 words\n  cdxs sync key --set                 # here: paste them (or pipe them in)\n  cdxs sync key rotate                # a new key; every other machine then runs `cdxs sync key --set`",
+        args_conflicts_with_subcommands = true
     )]
     Key {
         /// Read a recovery phrase (from standard input or a prompt) and use that key
@@ -117,6 +140,8 @@ pub enum SyncCommand {
         set: bool,
         #[command(flatten)]
         target: TargetArg,
+        #[command(subcommand)]
+        action: Option<KeyAction>,
     },
     /// Refresh a ChatGPT login under the sync lease, so that two machines never spend the
     /// same refresh token
@@ -141,38 +166,62 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
             password,
             key_stdin,
             device,
+            allow_insecure_http,
             target,
         } => login(
             sh,
-            server,
-            user,
-            password_stdin,
-            password,
-            key_stdin,
-            device,
-            target.target,
+            LoginFlags {
+                server,
+                user,
+                password_stdin,
+                password,
+                key_stdin,
+                device,
+                allow_insecure_http,
+                target: target.target,
+            },
         ),
         SyncCommand::Init { target } => init(sh, target.target),
         SyncCommand::Logout { target } => logout(sh, target.target),
         SyncCommand::Push(a) => push(sh, a),
         SyncCommand::Pull(a) => pull(sh, a),
         SyncCommand::Status { json } => status(sh, json),
-        SyncCommand::Key { set, target } => key(sh, set, target.target),
+        SyncCommand::Key {
+            action: Some(KeyAction::Rotate { target, json }),
+            ..
+        } => rotate(sh, target.target, json),
+        SyncCommand::Key {
+            set,
+            target,
+            action: None,
+        } => key(sh, set, target.target),
         SyncCommand::Refresh { account, force } => refresh(sh, &account, force),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn login(
-    sh: &mut Shell,
+/// What `sync login` was given.
+struct LoginFlags {
     server: Option<String>,
     user: Option<String>,
     password_stdin: bool,
     password: Option<String>,
     key_stdin: bool,
     device: Option<String>,
+    allow_insecure_http: bool,
     target: Option<String>,
-) -> Result<Exit> {
+}
+
+fn login(sh: &mut Shell, flags: LoginFlags) -> Result<Exit> {
+    let LoginFlags {
+        server,
+        user,
+        password_stdin,
+        password,
+        key_stdin,
+        device,
+        allow_insecure_http,
+        target,
+    } = flags;
     let manifest = sh.manifest_file()?;
     let declared = manifest.map(|m| m.sync).unwrap_or_default();
     let (target, server, user) = ops::login_target(&declared, target, server, user)?;
@@ -200,6 +249,7 @@ fn login(
             password,
             device_name: device,
             key,
+            allow_insecure_http,
             now,
         },
     )?;
@@ -266,6 +316,49 @@ fn logout(sh: &mut Shell, target: Option<String>) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// `sync key rotate`: the new phrase once, then what was done and what the other machines
+/// must do.
+fn rotate(sh: &mut Shell, target: Option<String>, json: bool) -> Result<Exit> {
+    let now = sh.now();
+    let vault = sh.vault()?;
+    let (r, phrase) = ops::rotate(vault, target.as_deref(), now)?;
+    sh.printer.status(format!(
+        "saved the server's records and the vault to {} first",
+        r.backups
+            .iter()
+            .map(|b| format!("`{b}`"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    ));
+    sh.printer.status(format!(
+        "re-encrypted {} record(s) under the new sync key {} (was {}): revision {}, generation {} in `cdxs history`{}",
+        r.records,
+        r.new_key_id,
+        r.old_key_id,
+        r.revision,
+        r.generation,
+        if r.left_out > 0 {
+            format!(
+                "; {} record(s) that did not open with the old key either were left out (they are in the backup)",
+                r.left_out
+            )
+        } else {
+            String::new()
+        }
+    ));
+    sh.printer
+        .status("the new recovery phrase follows, shown this once:");
+    sh.printer.out(phrase.expose());
+    sh.printer.status(
+        "on every other machine run `cdxs sync key --set` with this phrase: until then they are refused (the old key no longer opens anything new)",
+    );
+    if json {
+        sh.printer
+            .emit(true, &crate::output::views::sync::KeyRotated { rotated: r });
+    }
+    Ok(Exit::Success)
+}
+
 fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
     let vault = sh.vault()?;
     if set {
@@ -308,7 +401,21 @@ pub fn push(sh: &mut Shell, args: PushArgs) -> Result<Exit> {
             p.created, p.updated, p.deleted
         ));
     }
-    report_unreadable(sh, p.unreadable);
+    report_unreadable(sh, p.newly_unreadable);
+    if !r.skipped.is_empty() {
+        sh.printer.warn(format!(
+            "not pushed: {} (the server holds a version of {} this machine cannot read); `cdxs sync push --force` overwrites {} after a backup",
+            r.skipped.join(", "),
+            if r.skipped.len() == 1 { "it" } else { "them" },
+            if r.skipped.len() == 1 { "it" } else { "them" },
+        ));
+    }
+    if r.lease_lost {
+        sh.printer.warn(format!(
+            "the refresh lease moved on to another machine; the vault was saved to `{}` and the copies merged",
+            r.backup.as_deref().unwrap_or("")
+        ));
+    }
     sh.printer.status(if r.pushed + r.deleted == 0 {
         format!("nothing to push; in step at revision {}", r.revision)
     } else {
@@ -325,10 +432,17 @@ pub fn pull(sh: &mut Shell, args: PullArgs) -> Result<Exit> {
     let vault = sh.vault()?;
     let r = ops::pull(vault, args.target.target.as_deref(), args.force, now)?;
     if let Some(b) = &r.backup {
-        sh.printer.status(format!("saved the vault to `{b}` first"));
+        sh.printer.status(format!(
+            "saved the vault to `{b}` first{}",
+            if args.force {
+                ""
+            } else {
+                " (another machine removed accounts, or pushed with `--force` without them)"
+            }
+        ));
     }
     sh.printer.status(format!(
-        "pulled to revision {}: {} new, {} updated, {} removed{}{}",
+        "pulled to revision {}: {} new, {} updated, {} removed{}{}{}",
         r.revision,
         r.created,
         r.updated,
@@ -342,16 +456,26 @@ pub fn pull(sh: &mut Shell, args: PullArgs) -> Result<Exit> {
             format!(", {} older token(s) refused", r.refused_older)
         } else {
             String::new()
+        },
+        if r.refused_spent > 0 {
+            format!(
+                ", {} spent token(s) refused (this vault has newer ones: push them)",
+                r.refused_spent
+            )
+        } else {
+            String::new()
         }
     ));
-    report_unreadable(sh, r.unreadable);
+    report_unreadable(sh, r.newly_unreadable);
     Ok(Exit::Success)
 }
 
+/// Records that do not open, said once per record version (later pulls skip them
+/// quietly, and pushes leave them alone).
 fn report_unreadable(sh: &mut Shell, n: usize) {
     if n > 0 {
         sh.printer.warn(format!(
-            "{n} record(s) on the server do not open with this machine's sync key and were skipped (altered, or sealed with another key)"
+            "{n} record(s) on the server do not open with this machine's sync key and were left out (altered, or sealed with another key); pushes leave them alone, `cdxs sync push --force` overwrites them"
         ));
     }
 }

@@ -103,3 +103,15 @@ impl View for ServerUsers {
         t.render()
     }
 }
+
+/// `sync key rotate --json`: what the rotation did (never the key or its phrase).
+#[derive(Serialize)]
+pub struct KeyRotated {
+    pub rotated: crate::sync::ops::RotateReport,
+}
+
+impl View for KeyRotated {
+    fn human(&self, _p: &Printer) -> String {
+        String::new()
+    }
+}

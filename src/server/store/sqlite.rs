@@ -12,7 +12,8 @@ use tokio::sync::Semaphore;
 use super::*;
 
 /// Migrations of the SQLite schema; entry `n` brings a database to version `n + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE users (
         id             INTEGER PRIMARY KEY,
         name           TEXT NOT NULL UNIQUE,
@@ -50,7 +51,17 @@ const MIGRATIONS: &[&str] = &[r#"
         until      INTEGER NOT NULL,
         PRIMARY KEY (user_id, record_id)
     );
-    "#];
+    "#,
+    // 2: fenced leases. A lease is held by a device id (or a login), named for messages,
+    // and carries a generation from the user's counter that only grows.
+    r#"
+    ALTER TABLE tokens ADD COLUMN device_id TEXT;
+    ALTER TABLE users ADD COLUMN lease_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE leases ADD COLUMN holder_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE leases ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+    DELETE FROM leases;
+    "#,
+];
 
 const READERS: usize = 4;
 
@@ -219,7 +230,7 @@ fn lookup_token(
     now: i64,
 ) -> Result<Option<(TokenInfo, Option<i64>)>, StoreError> {
     Ok(c.prepare_cached(
-        "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_used_at \
+        "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_used_at, t.device_id \
          FROM tokens t JOIN users u ON u.id = t.user_id \
          WHERE t.token_hash = ?1 AND t.expires_at > ?2",
     )?
@@ -231,6 +242,7 @@ fn lookup_token(
                 user: r.get(2)?,
                 device: r.get(3)?,
                 key_id: r.get(4)?,
+                device_id: r.get(6)?,
             },
             r.get::<_, Option<i64>>(5)?,
         ))
@@ -289,6 +301,7 @@ fn record_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, Record)> {
         Record {
             record_id: r.get(1)?,
             version: r.get::<_, i64>(2)?.max(0) as u64,
+            revision: None,
             updated_at: r.get(3)?,
             deleted: r.get::<_, i64>(4)? != 0,
             nonce: r.get(5)?,
@@ -403,6 +416,7 @@ impl Storage for SqliteStore {
         user_id: i64,
         token_hash: String,
         device: String,
+        device_id: Option<String>,
         now: i64,
         expires_at: i64,
     ) -> Fut<'_, ()> {
@@ -411,9 +425,9 @@ impl Storage for SqliteStore {
             // Expired tokens of anyone go on the way (keeps the table small).
             tx.execute("DELETE FROM tokens WHERE expires_at <= ?1", [now])?;
             tx.execute(
-                "INSERT INTO tokens (user_id, token_hash, device, created_at, last_used_at, \
-                 expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-                params![user_id, token_hash, device, now, expires_at],
+                "INSERT INTO tokens (user_id, token_hash, device, device_id, created_at, \
+                 last_used_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                params![user_id, token_hash, device, device_id, now, expires_at],
             )?;
             tx.commit()?;
             Ok(())
@@ -486,105 +500,121 @@ impl Storage for SqliteStore {
         })
     }
 
-    fn push(
+    fn push(&self, user_id: i64, push: Push, now: i64) -> Fut<'_, PushOutcome> {
+        with(&self.writer, move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = store_push(&tx, user_id, &push, None, now)?;
+            if matches!(out, PushOutcome::Stored(_)) {
+                tx.commit()?;
+            }
+            Ok(out)
+        })
+    }
+
+    fn rotate_key(
         &self,
         user_id: i64,
-        base_revision: i64,
-        key_id: Option<String>,
-        records: Vec<Record>,
+        old: String,
+        new: String,
+        push: Push,
         now: i64,
     ) -> Fut<'_, PushOutcome> {
         with(&self.writer, move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (revision, stored_key): (i64, Option<String>) = tx.query_row(
-                "SELECT revision, key_id FROM users WHERE id = ?1",
-                [user_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            if let (Some(stored), Some(given)) = (&stored_key, &key_id)
-                && stored != given
-            {
-                return Ok(PushOutcome::KeyMismatch(stored.clone()));
+            let out = store_push(&tx, user_id, &push, Some((&old, &new)), now)?;
+            if matches!(out, PushOutcome::Stored(_)) {
+                tx.commit()?;
             }
-            if revision != base_revision {
-                return Ok(PushOutcome::Conflict(revision));
-            }
-            let next = revision + 1;
-            {
-                let mut up = tx.prepare_cached(
-                    "INSERT INTO records (user_id, record_id, version, revision, updated_at, \
-                     deleted, nonce, ciphertext) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                     ON CONFLICT (user_id, record_id) DO UPDATE SET version = excluded.version, \
-                     revision = excluded.revision, updated_at = excluded.updated_at, \
-                     deleted = excluded.deleted, nonce = excluded.nonce, \
-                     ciphertext = excluded.ciphertext WHERE records.version < excluded.version",
-                )?;
-                for r in &records {
-                    let n = up.execute(params![
-                        user_id,
-                        r.record_id,
-                        r.version as i64,
-                        next,
-                        now,
-                        r.deleted as i64,
-                        r.nonce,
-                        r.ciphertext
-                    ])?;
-                    if n != 1 {
-                        // A version that does not grow: the client works from old data.
-                        return Ok(PushOutcome::Conflict(revision));
-                    }
-                }
-            }
-            tx.execute(
-                "UPDATE users SET revision = ?2, key_id = COALESCE(key_id, ?3) WHERE id = ?1",
-                params![user_id, next, key_id],
-            )?;
-            tx.commit()?;
-            Ok(PushOutcome::Stored(next))
+            Ok(out)
         })
     }
 
-    fn take_lease(
+    fn take_lease(&self, user_id: i64, ask: LeaseAsk, now: i64) -> Fut<'_, LeaseOutcome> {
+        with(&self.writer, move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Expired leases of this user go first: a lease table per user stays as small
+            // as the leases in use.
+            tx.prepare_cached("DELETE FROM leases WHERE user_id = ?1 AND until <= ?2")?
+                .execute(params![user_id, now])?;
+            let current: Option<LeaseRow> = tx
+                .prepare_cached(
+                    "SELECT holder, holder_name, until, generation FROM leases \
+                     WHERE user_id = ?1 AND record_id = ?2",
+                )?
+                .query_row(params![user_id, ask.record_id], |r| {
+                    Ok(LeaseRow {
+                        holder: r.get(0)?,
+                        holder_name: r.get(1)?,
+                        until: r.get(2)?,
+                        generation: r.get(3)?,
+                    })
+                })
+                .optional()?;
+            let until = now + ask.ttl_s;
+            let out = match lease_decision(current.as_ref(), &ask) {
+                Decision::Held { holder, until } => LeaseOutcome::Held { holder, until },
+                Decision::Lost => LeaseOutcome::Lost,
+                Decision::Extend(generation) => {
+                    tx.prepare_cached(
+                        "UPDATE leases SET until = ?3, holder_name = ?4 \
+                         WHERE user_id = ?1 AND record_id = ?2",
+                    )?
+                    .execute(params![
+                        user_id,
+                        ask.record_id,
+                        until,
+                        ask.holder.name
+                    ])?;
+                    LeaseOutcome::Granted(LeaseGrant { until, generation })
+                }
+                Decision::New => {
+                    let live: i64 = tx
+                        .prepare_cached("SELECT COUNT(*) FROM leases WHERE user_id = ?1")?
+                        .query_row([user_id], |r| r.get(0))?;
+                    if live as usize >= ask.max_leases {
+                        return Ok(LeaseOutcome::TooMany(ask.max_leases));
+                    }
+                    let generation: i64 = tx
+                        .prepare_cached(
+                            "UPDATE users SET lease_seq = lease_seq + 1 WHERE id = ?1 \
+                             RETURNING lease_seq",
+                        )?
+                        .query_row([user_id], |r| r.get(0))?;
+                    tx.prepare_cached(
+                        "INSERT INTO leases (user_id, record_id, holder, holder_name, until, \
+                         generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                         ON CONFLICT (user_id, record_id) DO UPDATE SET holder = excluded.holder, \
+                         holder_name = excluded.holder_name, until = excluded.until, \
+                         generation = excluded.generation",
+                    )?
+                    .execute(params![
+                        user_id,
+                        ask.record_id,
+                        ask.holder.key,
+                        ask.holder.name,
+                        until,
+                        generation
+                    ])?;
+                    LeaseOutcome::Granted(LeaseGrant { until, generation })
+                }
+            };
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn release_lease(
         &self,
         user_id: i64,
         record_id: String,
-        holder: String,
-        ttl_s: i64,
-        now: i64,
-    ) -> Fut<'_, LeaseOutcome> {
-        with(&self.writer, move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<(String, i64)> = tx
-                .query_row(
-                    "SELECT holder, until FROM leases WHERE user_id = ?1 AND record_id = ?2",
-                    params![user_id, record_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((h, until)) = current
-                && h != holder
-                && until > now
-            {
-                return Ok(LeaseOutcome::Held { holder: h, until });
-            }
-            let until = now + ttl_s;
-            tx.execute(
-                "INSERT INTO leases (user_id, record_id, holder, until) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (user_id, record_id) DO UPDATE SET holder = excluded.holder, \
-                 until = excluded.until",
-                params![user_id, record_id, holder, until],
-            )?;
-            tx.commit()?;
-            Ok(LeaseOutcome::Granted(until))
-        })
-    }
-
-    fn release_lease(&self, user_id: i64, record_id: String, holder: String) -> Fut<'_, bool> {
+        holder_key: String,
+        generation: Option<i64>,
+    ) -> Fut<'_, bool> {
         with(&self.writer, move |c| {
             Ok(c.execute(
-                "DELETE FROM leases WHERE user_id = ?1 AND record_id = ?2 AND holder = ?3",
-                params![user_id, record_id, holder],
+                "DELETE FROM leases WHERE user_id = ?1 AND record_id = ?2 AND holder = ?3 \
+                 AND (?4 IS NULL OR generation = ?4)",
+                params![user_id, record_id, holder_key, generation],
             )? == 1)
         })
     }
@@ -592,8 +622,8 @@ impl Storage for SqliteStore {
     fn leases(&self, user_id: i64, now: i64) -> Fut<'_, Vec<LeaseHeld>> {
         with(&self.readers, move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT record_id, holder, until FROM leases WHERE user_id = ?1 AND until > ?2 \
-                 ORDER BY record_id",
+                "SELECT record_id, holder_name, until FROM leases WHERE user_id = ?1 \
+                 AND until > ?2 ORDER BY record_id",
             )?;
             let rows = stmt.query_map(params![user_id, now], |r| {
                 Ok(LeaseHeld {
@@ -605,4 +635,106 @@ impl Storage for SqliteStore {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
+}
+
+/// A push (or, with `rotate`, a key rotation) inside the caller's write transaction.
+/// Nothing is committed here; the caller commits a `Stored` outcome only.
+fn store_push(
+    tx: &rusqlite::Transaction,
+    user_id: i64,
+    push: &Push,
+    rotate: Option<(&str, &str)>,
+    now: i64,
+) -> Result<PushOutcome, StoreError> {
+    let (revision, stored_key): (i64, Option<String>) = tx
+        .prepare_cached("SELECT revision, key_id FROM users WHERE id = ?1")?
+        .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let expected_key = match rotate {
+        Some((old, _)) => Some(old.to_string()),
+        None => push.key_id.clone(),
+    };
+    match (&stored_key, &expected_key) {
+        (Some(stored), Some(given)) if stored != given => {
+            return Ok(PushOutcome::KeyMismatch(stored.clone()));
+        }
+        (None, Some(_)) if rotate.is_some() => {
+            return Ok(PushOutcome::KeyMismatch(String::new()));
+        }
+        _ => {}
+    }
+    if revision != push.base_revision {
+        return Ok(PushOutcome::Conflict(revision));
+    }
+    if let Some(f) = &push.fence {
+        let current: Option<(String, i64)> = tx
+            .prepare_cached(
+                "SELECT holder, generation FROM leases WHERE user_id = ?1 AND record_id = ?2",
+            )?
+            .query_row(params![user_id, f.record_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        if current != Some((push.holder_key.clone(), f.generation)) {
+            return Ok(PushOutcome::LeaseLost);
+        }
+    }
+    let next = revision + 1;
+    if rotate.is_some() {
+        tx.prepare_cached("DELETE FROM records WHERE user_id = ?1")?
+            .execute([user_id])?;
+    }
+    {
+        let mut up = tx.prepare_cached(
+            "INSERT INTO records (user_id, record_id, version, revision, updated_at, \
+             deleted, nonce, ciphertext) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (user_id, record_id) DO UPDATE SET version = excluded.version, \
+             revision = excluded.revision, updated_at = excluded.updated_at, \
+             deleted = excluded.deleted, nonce = excluded.nonce, \
+             ciphertext = excluded.ciphertext WHERE records.version < excluded.version",
+        )?;
+        for r in &push.records {
+            let n = up.execute(params![
+                user_id,
+                r.record_id,
+                r.version as i64,
+                next,
+                now,
+                r.deleted as i64,
+                r.nonce,
+                r.ciphertext
+            ])?;
+            if n != 1 {
+                // A version that does not grow: the client works from an old copy.
+                return Ok(PushOutcome::Stale {
+                    revision,
+                    record_id: r.record_id.clone(),
+                });
+            }
+        }
+    }
+    // Records a user holds are capped: counted in the same transaction (an index range of
+    // the user's own rows).
+    let cap = push.limits.max_user_records;
+    if !push.records.is_empty() {
+        let held: i64 = tx
+            .prepare_cached("SELECT COUNT(*) FROM records WHERE user_id = ?1")?
+            .query_row([user_id], |r| r.get(0))?;
+        if held as usize > cap {
+            return Ok(PushOutcome::TooManyRecords(cap));
+        }
+    }
+    let new_key = match rotate {
+        Some((_, new)) => Some(new.to_string()),
+        None => push.key_id.clone(),
+    };
+    if rotate.is_some() {
+        tx.prepare_cached("UPDATE users SET revision = ?2, key_id = ?3 WHERE id = ?1")?
+            .execute(params![user_id, next, new_key])?;
+    } else {
+        tx.prepare_cached(
+            "UPDATE users SET revision = ?2, key_id = COALESCE(key_id, ?3) WHERE id = ?1",
+        )?
+        .execute(params![user_id, next, new_key])?;
+    }
+    Ok(PushOutcome::Stored(next))
 }
