@@ -54,6 +54,9 @@ pub struct LeaseOptions {
     /// The account is bound to a home on this machine (allowed to refresh when the server
     /// fails).
     pub bound_here: bool,
+    /// Refresh even when the token is not about to expire (another machine's new token
+    /// still counts as done).
+    pub force: bool,
 }
 
 impl Default for LeaseOptions {
@@ -65,17 +68,23 @@ impl Default for LeaseOptions {
             wait: ttl + Duration::from_secs(30),
             poll: Duration::from_millis(250),
             bound_here: true,
+            force: false,
         }
     }
 }
 
-/// The lease's time to live: `CDXS_SYNC_LEASE_TTL` seconds (5 to 600), else 120.
+/// The lease's time to live: `CDXS_SYNC_LEASE_TTL` seconds (5 to 600), else twice a lock
+/// wait (`CDXS_LOCK_TIMEOUT`) and a token request together, at least 120 s and at most the
+/// server's 600 s. A lock wait longer than that is covered by the fence's renewal.
 pub fn ttl_from_env() -> Duration {
-    std::env::var("CDXS_SYNC_LEASE_TTL")
+    if let Some(s) = std::env::var("CDXS_SYNC_LEASE_TTL")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| Duration::from_secs(s.clamp(5, 600)))
-        .unwrap_or(DEFAULT_TTL)
+    {
+        return Duration::from_secs(s.clamp(5, 600));
+    }
+    let both = crate::fsx::lock_timeout() + REQUEST_TIMEOUT;
+    (both * 2).clamp(DEFAULT_TTL, Duration::from_secs(600))
 }
 
 /// What happened.
@@ -287,6 +296,10 @@ struct LeaseFenceCheck {
     now: Box<dyn Fn() -> i64>,
     /// The lease could not be confirmed: why (the refresh was not sent).
     lost: RefCell<Option<String>>,
+    /// A token request was let through.
+    sent: std::cell::Cell<bool>,
+    /// A pull under the locks brought another machine's tokens.
+    changed: std::cell::Cell<bool>,
 }
 
 impl RequestFence for LeaseFenceCheck {
@@ -297,18 +310,19 @@ impl RequestFence for LeaseFenceCheck {
         // A token another machine rotated before this one took the lease, or while it
         // waited for the locks: take it instead of spending ours. A failed pull does not
         // stop the refresh: this machine holds the lease.
-        let _ = ops::pull_locked(vault, &self.target.name, (self.now)());
+        let pulled = ops::pull_locked(vault, &self.target.name, (self.now)());
         let after = vault
             .account(account_id)?
             .and_then(|a| a.secret_fingerprint());
         if after != before {
+            self.changed.set(true);
             return Ok(Fenced::Changed);
         }
         let mut lease = self.lease.borrow_mut();
         if lease.left() < MIN_REQUEST_WINDOW + LEASE_MARGIN
             && let Err(e) = lease.renew(vault)
         {
-            let why = match e {
+            let mut why = match e {
                 ApiError::LeaseLost | ApiError::LeaseHeld { .. } => format!(
                     "the sync lease ran out while this machine waited ({} s); another machine may have refreshed the login",
                     lease.ttl.as_secs()
@@ -318,18 +332,24 @@ impl RequestFence for LeaseFenceCheck {
                     failure(&self.target, other)
                 ),
             };
+            if let Err(p) = pulled {
+                why.push_str(&format!(" (and its tokens could not be pulled: {p})"));
+            }
             *self.lost.borrow_mut() = Some(why.clone());
             return Err(Error::user(format!("did not refresh: {why}")).with_help(
                 "nothing was sent to the issuer; `cdxs sync pull` takes the other machine's tokens",
             ));
         }
         let left = lease.left().saturating_sub(LEASE_MARGIN);
+        self.sent.set(true);
         Ok(Fenced::Proceed(left.min(REQUEST_TIMEOUT)))
     }
 }
 
-/// Run `refresh` for `account_id` under its lease (see the module doc). `needs_refresh`
-/// is asked again after every pull: once it says no, another machine did the work.
+/// Run `refresh` for `account_id` under its lease (see the module doc). `expiring` says
+/// whether a copy needs a refresh; it is asked again after every pull: once the copy is
+/// fresh (and, for a forced refresh, is not the one this started with), another machine
+/// did the work.
 ///
 /// This is the hook for `auth::refresh`: call it around `refresh_locked` (which takes the
 /// vault lock itself), never while holding the vault lock, since it may wait.
@@ -337,7 +357,7 @@ pub fn refresh_guard<T>(
     vault: &mut Vault,
     account_id: &str,
     opts: &LeaseOptions,
-    needs_refresh: impl Fn(&Account) -> bool,
+    expiring: impl Fn(&Account) -> bool,
     mut refresh: impl FnMut(&mut Vault) -> Result<T>,
     now: impl Fn() -> i64 + 'static,
 ) -> Result<Guarded<T>> {
@@ -350,6 +370,10 @@ pub fn refresh_guard<T>(
     if account.kind != AccountKind::OAuth {
         return Ok(Guarded::Unsynced(refresh(vault)?));
     }
+    let first = account.secret_fingerprint();
+    let force = opts.force;
+    let done_elsewhere =
+        move |a: &Account| !expiring(a) && (!force || a.secret_fingerprint() != first);
     let local = |vault: &mut Vault, refresh: &mut dyn FnMut(&mut Vault) -> Result<T>, why| {
         if !opts.bound_here {
             return Err(Error::user(format!(
@@ -374,7 +398,7 @@ pub fn refresh_guard<T>(
                     return local(vault, &mut refresh, e.to_string());
                 }
                 if let Some(a) = vault.account(account_id)?
-                    && !needs_refresh(&a)
+                    && done_elsewhere(&a)
                 {
                     return Ok(Guarded::TookNewer);
                 }
@@ -401,12 +425,14 @@ pub fn refresh_guard<T>(
         lease: RefCell::new(lease),
         now: Box::new(now),
         lost: RefCell::new(None),
+        sent: std::cell::Cell::new(false),
+        changed: std::cell::Cell::new(false),
     });
     let outcome = run_leased(
         vault,
         &target,
         account_id,
-        &needs_refresh,
+        &done_elsewhere,
         &mut refresh,
         &fence,
     );
@@ -420,7 +446,7 @@ fn run_leased<T>(
     vault: &mut Vault,
     target: &Target,
     account_id: &str,
-    needs_refresh: &impl Fn(&Account) -> bool,
+    done_elsewhere: &impl Fn(&Account) -> bool,
     refresh: &mut impl FnMut(&mut Vault) -> Result<T>,
     fence: &Rc<LeaseFenceCheck>,
 ) -> Result<Guarded<T>> {
@@ -433,7 +459,7 @@ fn run_leased<T>(
             "account `{account_id}` was removed (on this machine or another) meanwhile"
         )));
     };
-    if !needs_refresh(&before) {
+    if done_elsewhere(&before) {
         return Ok(Guarded::TookNewer);
     }
     let fenced = |vault: &mut Vault, refresh: &mut dyn FnMut(&mut Vault) -> Result<T>| {
@@ -451,7 +477,7 @@ fn run_leased<T>(
             let Some(after) = vault.account(account_id)? else {
                 return Err(e);
             };
-            if !needs_refresh(&after) {
+            if done_elsewhere(&after) {
                 return Ok(Guarded::TookNewer);
             }
             if lost || after.secret_fingerprint() == before.secret_fingerprint() {
@@ -460,6 +486,12 @@ fn run_leased<T>(
             fenced(vault, refresh)?
         }
     };
+    if fence.changed.get() && !fence.sent.get() {
+        // Nothing went to the issuer: the pull under the locks brought the other
+        // machine's new tokens, and the refresh wrote them where they belong.
+        drop(result);
+        return Ok(Guarded::TookNewer);
+    }
     let pushed = ops::push_fenced(
         vault,
         Some(&target.name),

@@ -120,10 +120,10 @@ pub enum ServerCommand {
         max_connections: usize,
         /// Time a client has to send a request's head; also how long an idle connection
         /// stays open between requests
-        #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+        #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION", env = "CDXS_SERVER_HEADER_TIMEOUT")]
         header_timeout: u64,
         /// Time a client has to send a request's body, first byte to last
-        #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+        #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION", env = "CDXS_SERVER_BODY_TIMEOUT")]
         body_timeout: u64,
         /// A proxy (address or network) whose `X-Forwarded-For` / `X-Real-IP` is believed
         /// (repeatable)

@@ -73,13 +73,13 @@ impl Engine {
                 .ok_or_else(|| Error::user(format!("no account `{account_id}` in the vault")))?;
             let opts = LeaseOptions {
                 bound_here: crate::sync::lease::bound_here(m, &self.vault, &account),
+                force,
                 ..LeaseOptions::default()
             };
             let (clock, window) = (self.clock.clone(), self.refresh_window);
-            let needs = move |a: &Account| {
-                force
-                    || a.access_expires_at
-                        .is_none_or(|exp| exp.saturating_sub(clock.ts()) < window)
+            let expiring = move |a: &Account| {
+                a.access_expires_at
+                    .is_none_or(|exp| exp.saturating_sub(clock.ts()) < window)
             };
             let x = Exec {
                 state_dir: &self.state_dir,
@@ -93,7 +93,7 @@ impl Engine {
                 &mut self.vault,
                 account_id,
                 &opts,
-                needs,
+                expiring,
                 |v| x.run(v, &single, command, progress),
                 move || clock.ts(),
             )?;

@@ -121,14 +121,17 @@ pub fn rotate(vault: &mut Vault, target: Option<&str>, now: i64) -> Result<(Rota
     let base = c.remote_revision(0).map_err(|e| api_error(&t, e))?;
     let (_, records) = fetch_all(&c, &t, &old, 0)?;
     let new = SyncKey::generate();
-    // Every record this machine can open, re-sealed under the new key one version up (the
-    // version is bound into the sealing, and other machines' copies are older).
+    // Every record this machine can open, re-sealed under the new key. Record ids come from
+    // the key too: each record gets its new id, at version 1 (the server replaces them all).
     let mut unused = PullReport::default();
     let opened = open_all(vault, &t, &old, &records, &mut unused)?;
     let left_out = unused.unreadable;
     let resealed: Vec<Record> = opened
-        .iter()
-        .map(|(rec, plain)| record::seal(&new, &t.username, rec.version + 1, plain))
+        .into_iter()
+        .map(|(_, mut plain)| {
+            plain.record_id = new.record_id(&plain.account_id);
+            record::seal(&new, &t.username, 1, &plain)
+        })
         .collect();
     // Backups first: the server's side as it was, and the vault with the old key.
     let mut backups = Backups::new(vault.state_dir(), "sync-key-rotate");
