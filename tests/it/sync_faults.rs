@@ -94,6 +94,16 @@ fn a_lease_holder_stopped_past_the_ttl_never_sends_the_same_refresh_token_again(
         let (_, v, _) = api.call("GET", "/v1/leases", Some(&token), None);
         v["leases"].as_array().is_some_and(|l| !l.is_empty())
     });
+    // A has taken the lease and pulled, and waits for the home's lock: it has the lock file
+    // open.
+    let lock_file = std::fs::canonicalize(home.join("auth.lock")).unwrap();
+    wait_for("A waiting for auth.lock", Duration::from_secs(30), || {
+        std::fs::read_dir(format!("/proc/{}/fd", child_a.id()))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p == lock_file))
+    });
     // A stalls, past the ttl.
     signal(child_a.id(), "-STOP");
     std::thread::sleep(Duration::from_secs(TTL + 2));
