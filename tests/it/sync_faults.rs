@@ -377,6 +377,19 @@ fn a_record_this_machine_cannot_open_does_not_block_its_other_pushes(db: &Db) {
         "{}",
         text(&out)
     );
+    // A forced push overwrites it; from then on that account's changes go up again.
+    ok(a.run(&["push", "--force"]));
+    let mut newest = newer.clone();
+    newest.iat += 100;
+    newest.refresh_token = "rt_local_newest".into();
+    a.import_login(&newest);
+    let out = ok(a.run(&["push"]));
+    assert!(
+        stderr(&out).contains("pushed 1 account(s)"),
+        "{}",
+        text(&out)
+    );
+    assert!(!stderr(&out).contains("not pushed"), "{}", text(&out));
 }
 
 /// Finding 5: once a machine syncs, a failing sync server (an expired sync login, a

@@ -60,6 +60,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE leases ADD COLUMN holder_name TEXT NOT NULL DEFAULT '';
     ALTER TABLE leases ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
     DELETE FROM leases;
+    -- Every login purges expired tokens: by an index, not a scan of all users' tokens.
+    CREATE INDEX tokens_expiry ON tokens (expires_at);
     "#,
 ];
 

@@ -182,4 +182,4 @@ pub use pull::*;
 pub use push::*;
 pub use status::*;
 // A push that meets a 409 pulls first (in push.rs).
-use pull::{fetch_all, open_all};
+use pull::{fetch_all, open_all, save_unreadable};

@@ -194,7 +194,11 @@ pub fn unreadable(vault: &Vault, target: &str) -> Result<BTreeMap<String, u64>> 
         .unwrap_or_default())
 }
 
-fn save_unreadable(vault: &mut Vault, target: &str, map: &BTreeMap<String, u64>) -> Result<()> {
+pub(super) fn save_unreadable(
+    vault: &mut Vault,
+    target: &str,
+    map: &BTreeMap<String, u64>,
+) -> Result<()> {
     vault.meta_set(
         &unreadable_key(target),
         &serde_json::to_string(map).unwrap_or_else(|_| "{}".into()),

@@ -316,6 +316,15 @@ fn push_forced(
         vault.reset_sync_records(&t.name)?;
         match send(vault, t, key, c, revision, &todo, None, now) {
             Ok(rev) => {
+                // What this push overwrote opens here now: pushes leave it alone no more.
+                let mut noted = unreadable(vault, &t.name)?;
+                let before = noted.len();
+                for ch in &todo {
+                    noted.remove(&ch.record_id);
+                }
+                if noted.len() != before {
+                    save_unreadable(vault, &t.name, &noted)?;
+                }
                 report.revision = rev;
                 report.pushed = todo.iter().filter(|c| c.payload.is_some()).count();
                 report.deleted = todo.iter().filter(|c| c.payload.is_none()).count();

@@ -59,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE leases ADD COLUMN holder_name TEXT NOT NULL DEFAULT '';
     ALTER TABLE leases ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;
     DELETE FROM leases;
+    CREATE INDEX tokens_expiry ON tokens (expires_at);
     "#,
 ];
 
