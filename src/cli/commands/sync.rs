@@ -7,7 +7,7 @@ use crate::cli::input::{Stdin, read_password};
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::output::stdin_is_terminal;
-use crate::output::views::sync::{SyncStatus, date};
+use crate::output::views::sync::{self as sync_views, SyncStatus, date};
 use crate::sync::crypto::SyncKey;
 use crate::sync::ops::{self, KeyState, LoginArgs};
 
@@ -170,16 +170,14 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
             target,
         } => login(
             sh,
-            LoginFlags {
-                server,
-                user,
-                password_stdin,
-                password,
-                key_stdin,
-                device,
-                allow_insecure_http,
-                target: target.target,
-            },
+            server,
+            user,
+            password_stdin,
+            password,
+            key_stdin,
+            device,
+            allow_insecure_http,
+            target.target,
         ),
         SyncCommand::Init { target } => init(sh, target.target),
         SyncCommand::Logout { target } => logout(sh, target.target),
@@ -199,8 +197,9 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
     }
 }
 
-/// What `sync login` was given.
-struct LoginFlags {
+#[allow(clippy::too_many_arguments)]
+fn login(
+    sh: &mut Shell,
     server: Option<String>,
     user: Option<String>,
     password_stdin: bool,
@@ -209,19 +208,7 @@ struct LoginFlags {
     device: Option<String>,
     allow_insecure_http: bool,
     target: Option<String>,
-}
-
-fn login(sh: &mut Shell, flags: LoginFlags) -> Result<Exit> {
-    let LoginFlags {
-        server,
-        user,
-        password_stdin,
-        password,
-        key_stdin,
-        device,
-        allow_insecure_http,
-        target,
-    } = flags;
+) -> Result<Exit> {
     let manifest = sh.manifest_file()?;
     let declared = manifest.map(|m| m.sync).unwrap_or_default();
     let (target, server, user) = ops::login_target(&declared, target, server, user)?;
@@ -320,41 +307,14 @@ fn logout(sh: &mut Shell, target: Option<String>) -> Result<Exit> {
 /// must do.
 fn rotate(sh: &mut Shell, target: Option<String>, json: bool) -> Result<Exit> {
     let now = sh.now();
-    let vault = sh.vault()?;
-    let (r, phrase) = ops::rotate(vault, target.as_deref(), now)?;
-    sh.printer.status(format!(
-        "saved the server's records and the vault to {} first",
-        r.backups
-            .iter()
-            .map(|b| format!("`{b}`"))
-            .collect::<Vec<_>>()
-            .join(" and ")
-    ));
-    sh.printer.status(format!(
-        "re-encrypted {} record(s) under the new sync key {} (was {}): revision {}, generation {} in `cdxs history`{}",
-        r.records,
-        r.new_key_id,
-        r.old_key_id,
-        r.revision,
-        r.generation,
-        if r.left_out > 0 {
-            format!(
-                "; {} record(s) that did not open with the old key either were left out (they are in the backup)",
-                r.left_out
-            )
-        } else {
-            String::new()
-        }
-    ));
-    sh.printer
-        .status("the new recovery phrase follows, shown this once:");
+    let (r, phrase) = ops::rotate(sh.vault()?, target.as_deref(), now)?;
+    let (before, after) = sync_views::rotated(&r);
+    sh.printer.say_all(before);
     sh.printer.out(phrase.expose());
-    sh.printer.status(
-        "on every other machine run `cdxs sync key --set` with this phrase: until then they are refused (the old key no longer opens anything new)",
-    );
+    sh.printer.say_all(vec![after]);
     if json {
         sh.printer
-            .emit(true, &crate::output::views::sync::KeyRotated { rotated: r });
+            .emit(true, &sync_views::KeyRotated { rotated: r });
     }
     Ok(Exit::Success)
 }
@@ -388,96 +348,16 @@ fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
 
 pub fn push(sh: &mut Shell, args: PushArgs) -> Result<Exit> {
     let now = sh.now();
-    let vault = sh.vault()?;
-    let r = ops::push(vault, args.target.target.as_deref(), args.force, now)?;
-    if let Some(b) = &r.backup {
-        sh.printer
-            .status(format!("saved the server's records to `{b}` first"));
-    }
-    let p = &r.pull;
-    if p.created + p.updated + p.deleted > 0 {
-        sh.printer.status(format!(
-            "pulled: {} new, {} updated, {} removed",
-            p.created, p.updated, p.deleted
-        ));
-    }
-    report_unreadable(sh, p.newly_unreadable);
-    if !r.skipped.is_empty() {
-        sh.printer.warn(format!(
-            "not pushed: {} (the server holds a version of {} this machine cannot read); `cdxs sync push --force` overwrites {} after a backup",
-            r.skipped.join(", "),
-            if r.skipped.len() == 1 { "it" } else { "them" },
-            if r.skipped.len() == 1 { "it" } else { "them" },
-        ));
-    }
-    if r.lease_lost {
-        sh.printer.warn(format!(
-            "the refresh lease moved on to another machine; the vault was saved to `{}` and the copies merged",
-            r.backup.as_deref().unwrap_or("")
-        ));
-    }
-    sh.printer.status(if r.pushed + r.deleted == 0 {
-        format!("nothing to push; in step at revision {}", r.revision)
-    } else {
-        format!(
-            "pushed {} account(s) and {} deletion(s): revision {}",
-            r.pushed, r.deleted, r.revision
-        )
-    });
+    let r = ops::push(sh.vault()?, args.target.target.as_deref(), args.force, now)?;
+    sh.printer.say_all(sync_views::pushed(&r));
     Ok(Exit::Success)
 }
 
 pub fn pull(sh: &mut Shell, args: PullArgs) -> Result<Exit> {
     let now = sh.now();
-    let vault = sh.vault()?;
-    let r = ops::pull(vault, args.target.target.as_deref(), args.force, now)?;
-    if let Some(b) = &r.backup {
-        sh.printer.status(format!(
-            "saved the vault to `{b}` first{}",
-            if args.force {
-                ""
-            } else {
-                " (another machine removed accounts, or pushed with `--force` without them)"
-            }
-        ));
-    }
-    sh.printer.status(format!(
-        "pulled to revision {}: {} new, {} updated, {} removed{}{}{}",
-        r.revision,
-        r.created,
-        r.updated,
-        r.deleted,
-        if r.kept_local > 0 {
-            format!(", {} newer here (push them)", r.kept_local)
-        } else {
-            String::new()
-        },
-        if r.refused_older > 0 {
-            format!(", {} older token(s) refused", r.refused_older)
-        } else {
-            String::new()
-        },
-        if r.refused_spent > 0 {
-            format!(
-                ", {} spent token(s) refused (this vault has newer ones: push them)",
-                r.refused_spent
-            )
-        } else {
-            String::new()
-        }
-    ));
-    report_unreadable(sh, r.newly_unreadable);
+    let r = ops::pull(sh.vault()?, args.target.target.as_deref(), args.force, now)?;
+    sh.printer.say_all(sync_views::pulled(&r, args.force));
     Ok(Exit::Success)
-}
-
-/// Records that do not open, said once per record version (later pulls skip them
-/// quietly, and pushes leave them alone).
-fn report_unreadable(sh: &mut Shell, n: usize) {
-    if n > 0 {
-        sh.printer.warn(format!(
-            "{n} record(s) on the server do not open with this machine's sync key and were left out (altered, or sealed with another key); pushes leave them alone, `cdxs sync push --force` overwrites them"
-        ));
-    }
 }
 
 fn status(sh: &mut Shell, json: bool) -> Result<Exit> {
