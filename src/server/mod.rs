@@ -140,8 +140,32 @@ fn check_sqlite_file(path: &Path) -> Result<()> {
     Err(err)
 }
 
-/// Open the storage (migrating it) inside a tokio runtime.
+/// Open the storage (migrating it) inside a tokio runtime, with a task that writes the
+/// token uses it notes every couple of seconds (`store::UseNotes`).
 pub async fn open_store(
+    backend: &Backend,
+    pool_size: usize,
+    read_connections: usize,
+) -> Result<Arc<dyn Storage>> {
+    let store = open_backend(backend, pool_size, read_connections).await?;
+    let flusher = Arc::downgrade(&store);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(store::USE_FLUSH_EVERY);
+        loop {
+            tick.tick().await;
+            let Some(store) = flusher.upgrade() else {
+                return;
+            };
+            if let Err(e) = store.flush_uses().await {
+                // Bookkeeping only: the requests were answered.
+                tracing::warn!(error = %e, "cannot note the tokens' use");
+            }
+        }
+    });
+    Ok(store)
+}
+
+async fn open_backend(
     backend: &Backend,
     pool_size: usize,
     read_connections: usize,
@@ -231,8 +255,10 @@ pub fn run(cfg: Config, on_listen: impl FnOnce(SocketAddr)) -> Result<()> {
             "cdxs sync server listening"
         );
         on_listen(addr);
-        let app = api::router(state, &cfg.timeouts);
+        let app = api::router(state.clone(), &cfg.timeouts);
         serve(listener, app, cfg.timeouts, shutdown()).await;
+        // The token uses noted since the last write.
+        let _ = state.store.flush_uses().await;
         tracing::info!("cdxs sync server stopped");
         Ok(())
     })

@@ -441,3 +441,35 @@ fn empty(base: &str, resp: Response) -> ApiResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_urls_follow_the_rules() {
+        assert_eq!(
+            check_url("https://cdxs.example.net/", false).unwrap(),
+            "https://cdxs.example.net"
+        );
+        for ok in [
+            "http://127.0.0.1:8765",
+            "http://127.9.9.9",
+            "http://[::1]:8765",
+            "http://localhost:8765",
+        ] {
+            assert!(check_url(ok, false).is_ok(), "{ok}");
+        }
+        let refused = |u: &str| check_url(u, false).unwrap_err().to_string();
+        assert!(refused("http://sync.example.net").contains("plain http"));
+        assert!(check_url("http://sync.example.net", true).is_ok());
+        let creds = refused("https://alice:s3cret@sync.example.net");
+        assert!(creds.contains("user name or password") && !creds.contains("s3cret"));
+        assert!(refused("https://alice@sync.example.net").contains("user name"));
+        assert!(refused("https://sync.example.net/?x=1").contains("query"));
+        assert!(refused("ftp://sync.example.net").contains("not an http(s) URL"));
+        assert_eq!(redact_url("https://a:b@h.example/p"), "https://h.example/p");
+        assert!(has_credentials("https://a:b@h.example"));
+        assert!(!has_credentials("https://h.example"));
+    }
+}

@@ -513,3 +513,57 @@ fn run_leased<T>(
     };
     Ok(Guarded::Refreshed { result, warning })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_counts_time_by_the_clock_that_says_more() {
+        // A suspend: the monotonic clock stood still, the wall clock moved 100 s on.
+        let suspended = Asked {
+            mono: Instant::now(),
+            wall: SystemTime::now() - Duration::from_secs(100),
+        };
+        assert!(suspended.elapsed() >= Duration::from_secs(100));
+        // A wall clock set back: the monotonic clock still counts.
+        let set_back = Asked {
+            mono: Instant::now() - Duration::from_secs(50),
+            wall: SystemTime::now() + Duration::from_secs(3600),
+        };
+        assert!(set_back.elapsed() >= Duration::from_secs(50));
+        let t = Target {
+            name: "t".into(),
+            server_url: "http://127.0.0.1:1".into(),
+            username: "u".into(),
+            device_id: "dev_1".into(),
+            device_name: "d".into(),
+            token: None,
+            token_expires_at: None,
+            key: None,
+            key_id: None,
+            revision: 0,
+            last_pull_at: None,
+            last_push_at: None,
+            created_at: 0,
+        };
+        let lease = Lease {
+            target: t,
+            record_id: "r_1".into(),
+            account_id: "a".into(),
+            generation: 1,
+            until: 0,
+            ttl: Duration::from_secs(120),
+            asked: suspended,
+        };
+        assert!(lease.left() <= Duration::from_secs(20));
+        assert_eq!(
+            granted_ttl(0, Duration::from_secs(120)),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            granted_ttl(60, Duration::from_secs(120)),
+            Duration::from_secs(60)
+        );
+    }
+}

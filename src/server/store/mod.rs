@@ -3,8 +3,10 @@
 //! needs to answer any request lives here (users, tokens, revisions, records, leases), so
 //! any number of instances on one PostgreSQL serve any request.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 
 use crate::sync::wire::{LeaseHeld, Record};
 
@@ -197,6 +199,38 @@ pub enum KeySet {
     Mismatch(String),
 }
 
+/// When each token was last used, noted off the request path: a token at most once a
+/// minute, and all the notes of a few seconds in one write (`Storage::flush_uses`, every
+/// [`USE_FLUSH_EVERY`]). With 10,000 users, a write per token use on the request path
+/// would be up to 10,000 commits a minute, each waited for by a pull.
+#[derive(Default)]
+pub struct UseNotes {
+    pending: Mutex<HashMap<i64, i64>>,
+}
+
+/// How often noted token uses are written.
+pub const USE_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl UseNotes {
+    /// A use of `token_id` at `now`, last noted at `last_used`.
+    pub fn note(&self, token_id: i64, last_used: Option<i64>, now: i64) {
+        if last_used.is_some_and(|t| t >= now - 60) {
+            return;
+        }
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(token_id, now);
+        }
+    }
+
+    /// The notes to write, (token id, when); empty afterwards.
+    pub fn take(&self) -> Vec<(i64, i64)> {
+        self.pending
+            .lock()
+            .map(|mut p| p.drain().collect())
+            .unwrap_or_default()
+    }
+}
+
 /// A live lease as stored (expired ones are purged before a decision).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRow {
@@ -260,6 +294,8 @@ pub trait Storage: Send + Sync + 'static {
     /// The owner of an unexpired token (and notes its use, at most once a minute).
     fn token(&self, token_hash: String, now: i64) -> Fut<'_, Option<TokenInfo>>;
     fn revoke_token(&self, token_hash: String) -> Fut<'_, bool>;
+    /// Write the token uses noted since the last call (see [`UseNotes`]).
+    fn flush_uses(&self) -> Fut<'_, ()>;
     /// The owner of a token and their records since `since` (a pull), in one round trip.
     fn pull(
         &self,

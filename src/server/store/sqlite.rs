@@ -76,6 +76,7 @@ pub struct SqliteStore {
     path: PathBuf,
     readers: Arc<Pool>,
     writer: Arc<Pool>,
+    uses: UseNotes,
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
@@ -152,6 +153,7 @@ impl SqliteStore {
                 conns: Mutex::new(vec![writer]),
                 permits: Arc::new(Semaphore::new(1)),
             }),
+            uses: UseNotes::default(),
         })
     }
 
@@ -250,27 +252,6 @@ fn lookup_token(
         ))
     })
     .optional()?)
-}
-
-/// Note a token's use, at most once a minute (a write per request would serialize reads).
-async fn note_use(
-    writer: &Arc<Pool>,
-    info: &TokenInfo,
-    last_used: Option<i64>,
-    now: i64,
-) -> Result<(), StoreError> {
-    if last_used.is_some_and(|t| t >= now - 60) {
-        return Ok(());
-    }
-    let id = info.token_id;
-    with(writer, move |c| {
-        c.execute(
-            "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
-            params![id, now],
-        )?;
-        Ok(())
-    })
-    .await
 }
 
 /// The revision first, then the records: a push that lands in between only adds whole
@@ -438,12 +419,11 @@ impl Storage for SqliteStore {
 
     fn token(&self, token_hash: String, now: i64) -> Fut<'_, Option<TokenInfo>> {
         let found = read(&self.readers, move |c| lookup_token(c, &token_hash, now));
-        let writer = self.writer.clone();
         Box::pin(async move {
             let Some((info, last_used)) = found.await? else {
                 return Ok(None);
             };
-            note_use(&writer, &info, last_used, now).await?;
+            self.uses.note(info.token_id, last_used, now);
             Ok(Some(info))
         })
     }
@@ -463,13 +443,33 @@ impl Storage for SqliteStore {
             let page = page(c, info.user_id, since, limit)?;
             Ok(Some((info, last_used, page)))
         });
-        let writer = self.writer.clone();
         Box::pin(async move {
             let Some((info, last_used, page)) = found.await? else {
                 return Ok(None);
             };
-            note_use(&writer, &info, last_used, now).await?;
+            self.uses.note(info.token_id, last_used, now);
             Ok(Some((info, page)))
+        })
+    }
+
+    fn flush_uses(&self) -> Fut<'_, ()> {
+        let noted = self.uses.take();
+        if noted.is_empty() {
+            return Box::pin(async { Ok(()) });
+        }
+        with(&self.writer, move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut up = tx.prepare_cached(
+                    "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 \
+                     AND (last_used_at IS NULL OR last_used_at < ?2)",
+                )?;
+                for (id, at) in noted {
+                    up.execute(params![id, at])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
         })
     }
 

@@ -7,7 +7,6 @@ mod reads;
 
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime};
 use tokio_postgres::NoTls;
-use tokio_postgres::types::Type;
 
 use super::*;
 
@@ -71,6 +70,7 @@ pub struct PgStore {
     pool: Pool,
     /// Pulls and token checks, pipelined (see `reads`).
     reads: reads::Reads,
+    uses: UseNotes,
 }
 
 impl PgStore {
@@ -93,35 +93,15 @@ impl PgStore {
         migrate(&pool).await?;
         // After the migration: the read connections prepare statements on its tables.
         let reads = reads::Reads::open(url, read_lanes).await?;
-        Ok(PgStore { pool, reads })
+        Ok(PgStore {
+            pool,
+            reads,
+            uses: UseNotes::default(),
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         pooled(&self.pool).await
-    }
-
-    /// Note a token's use, at most once a minute (a device list shows it). Bookkeeping
-    /// only: a failure is logged, and the request it belongs to is still answered.
-    async fn note_use(&self, info: &TokenInfo, last_used: Option<i64>, now: i64) {
-        if last_used.is_some_and(|t| t >= now - 60) {
-            return;
-        }
-        let noted = async {
-            let c = self.client().await?;
-            // Typed: PostgreSQL would infer `$2 - 60` as int4, which an i64 cannot bind.
-            let st = c
-                .prepare_typed_cached(
-                    "UPDATE tokens SET last_used_at = $2 WHERE id = $1 \
-                     AND (last_used_at IS NULL OR last_used_at < $2 - 60)",
-                    &[Type::INT8, Type::INT8],
-                )
-                .await?;
-            c.execute(&st, &[&info.token_id, &now]).await?;
-            Ok::<_, StoreError>(())
-        };
-        if let Err(e) = noted.await {
-            tracing::warn!(error = %e, "cannot note a token's use");
-        }
     }
 }
 
@@ -306,7 +286,7 @@ impl Storage for PgStore {
             let Some((info, last_used)) = self.reads.token(&token_hash, now).await? else {
                 return Ok(None);
             };
-            self.note_use(&info, last_used, now).await;
+            self.uses.note(info.token_id, last_used, now);
             Ok(Some(info))
         })
     }
@@ -324,8 +304,27 @@ impl Storage for PgStore {
             else {
                 return Ok(None);
             };
-            self.note_use(&info, last_used, now).await;
+            self.uses.note(info.token_id, last_used, now);
             Ok(Some((info, page)))
+        })
+    }
+
+    fn flush_uses(&self) -> Fut<'_, ()> {
+        Box::pin(async move {
+            let noted = self.uses.take();
+            if noted.is_empty() {
+                return Ok(());
+            }
+            let (ids, ats): (Vec<i64>, Vec<i64>) = noted.into_iter().unzip();
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE tokens SET last_used_at = v.at FROM UNNEST($1::int8[], $2::int8[]) \
+                 AS v (id, at) WHERE tokens.id = v.id \
+                 AND (tokens.last_used_at IS NULL OR tokens.last_used_at < v.at)",
+                &[&ids, &ats],
+            )
+            .await?;
+            Ok(())
         })
     }
 
