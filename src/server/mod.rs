@@ -105,6 +105,11 @@ fn store_error(backend: &Backend, e: StoreError) -> Error {
             backend.describe()
         ))
         .with_help("run the cdxs version that wrote it, or upgrade this one; nothing was changed"),
+        StoreError::Busy => Error::user(format!(
+            "the server database ({}) is locked by another process",
+            backend.describe()
+        ))
+        .with_help("try again when the other cdxs command is done"),
         StoreError::Db(why) => Error::user(format!(
             "the server database ({}) failed: {why}",
             backend.describe()

@@ -24,11 +24,19 @@ pub enum StoreError {
     NewerSchema { found: i64, known: i64 },
     #[error("{0}")]
     Db(String),
+    /// SQLite: another process holds the database's write lock (an admin command).
+    #[error("sqlite: the database is locked by another process")]
+    Busy,
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Db(format!("sqlite: {e}"))
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy
+            }
+            _ => StoreError::Db(format!("sqlite: {e}")),
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! The embedded SQLite backend (`<state_dir>/server.db` by default): WAL, a few reader
-//! connections and one writer, each call on tokio's blocking pool so the async threads
-//! never wait on the disk.
+//! connections and one writer. Reads and small writes run on the calling async thread when
+//! a connection is free (microseconds against pages in memory, never an fsync, never a wait
+//! for another process's lock); everything else runs on tokio's blocking pool.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,10 +74,34 @@ struct Pool {
     permits: Arc<Semaphore>,
 }
 
+/// What the writer's commits tell (SQLite's WAL hook), so that its writes may run on an
+/// async thread and still never fsync there. With `synchronous = NORMAL` a WAL commit writes
+/// to the page cache only; the fsyncs are the checkpoint's (WAL, then database) and the WAL
+/// header's, written by the first commit after a complete checkpoint (the WAL restarts).
+/// (An admin command in another process checkpoints on its own, at SQLite's default of
+/// 1,000 pages: the one header fsync that may follow is the price of a rare event.)
+struct Wal {
+    /// A checkpoint ran and no commit has written since: the next commit may restart the
+    /// WAL (an fsync), so it runs on the blocking pool.
+    restart_due: AtomicBool,
+    /// The WAL holds [`CHECKPOINT_PAGES`] frames: checkpoint it on the blocking pool.
+    checkpoint_due: AtomicBool,
+}
+
+/// How long a connection waits for another process's lock.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+/// WAL frames that call for a checkpoint (SQLite's own default; SQLite's automatic
+/// checkpoint is off on the writer, it would run on the committing thread).
+const CHECKPOINT_PAGES: i32 = 1000;
+/// A push this small may be written on the async thread (a few hundred microseconds);
+/// larger ones (up to `--max-body`) go to the blocking pool.
+const SMALL_WRITE: usize = 64 * 1024;
+
 pub struct SqliteStore {
     path: PathBuf,
     readers: Arc<Pool>,
     writer: Arc<Pool>,
+    wal: Arc<Wal>,
     uses: UseNotes,
 }
 
@@ -86,7 +112,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_WAIT)?;
     // The bundled SQLite has STAT4: without the planner stability guarantee, a cached
     // statement with a range on a bound parameter is re-parsed at every new binding.
     conn.set_db_config(
@@ -136,6 +162,21 @@ impl SqliteStore {
         }
         let mut writer = connect(path)?;
         migrate(&mut writer)?;
+        // The writer's commits may run on an async thread (`write_small`): the hook replaces
+        // SQLite's automatic checkpoint (which would run in the commit) with flags.
+        let wal = Arc::new(Wal {
+            // The WAL may be new or checkpointed: the first commit may write its header.
+            restart_due: AtomicBool::new(true),
+            checkpoint_due: AtomicBool::new(false),
+        });
+        let seen = wal.clone();
+        writer.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, frames: i32| {
+            seen.restart_due.store(false, Ordering::Relaxed);
+            if frames >= CHECKPOINT_PAGES {
+                seen.checkpoint_due.store(true, Ordering::Relaxed);
+            }
+            Ok(())
+        }))?;
         let mut readers = Vec::new();
         for _ in 0..READERS {
             readers.push(connect(path)?);
@@ -153,6 +194,7 @@ impl SqliteStore {
                 conns: Mutex::new(vec![writer]),
                 permits: Arc::new(Semaphore::new(1)),
             }),
+            wal,
             uses: UseNotes::default(),
         })
     }
@@ -198,6 +240,91 @@ fn read<T: Send + 'static>(
         };
         run_on(&pool, permit, f)
     })
+}
+
+impl SqliteStore {
+    /// A write on the blocking pool: it may wait for another process's lock.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Fut<'static, T> {
+        blocking_write(&self.writer, &self.wal, f)
+    }
+
+    /// A small write (a push of a few records, a lease) on the calling (async) thread when
+    /// the writer connection is free: its transaction is a few hundred microseconds against
+    /// pages in memory, less than the two thread switches of a hop to the blocking pool. It
+    /// goes to the blocking pool instead when it might fsync there (a checkpoint ran since
+    /// the last commit, see [`Wal`]) or wait (another process holds the write lock: tried
+    /// without waiting, `Busy` at once, then again there; `f` may run twice, and a failed
+    /// attempt is rolled back).
+    fn write_small<T: Send + 'static>(
+        &self,
+        f: impl Fn(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Fut<'static, T> {
+        let (pool, wal) = (self.writer.clone(), self.wal.clone());
+        Box::pin(async move {
+            if let Ok(permit) = pool.permits.clone().try_acquire_owned()
+                && !wal.restart_due.load(Ordering::Relaxed)
+            {
+                match run_on(&pool, permit, |c| without_waiting(c, &f)) {
+                    Err(StoreError::Busy) => {}
+                    done => {
+                        if wal.checkpoint_due.swap(false, Ordering::Relaxed) {
+                            let later = with(&pool, move |c| {
+                                checkpoint(c, &wal);
+                                Ok(())
+                            });
+                            tokio::spawn(later);
+                        }
+                        return done;
+                    }
+                }
+            }
+            blocking_write(&pool, &wal, f).await
+        })
+    }
+}
+
+/// `f` on the writer connection on the blocking pool, then the checkpoint the WAL hook
+/// asked for, if any.
+fn blocking_write<T: Send + 'static>(
+    pool: &Arc<Pool>,
+    wal: &Arc<Wal>,
+    f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+) -> Fut<'static, T> {
+    let wal = wal.clone();
+    with(pool, move |c| {
+        let out = f(c);
+        if wal.checkpoint_due.swap(false, Ordering::Relaxed) {
+            checkpoint(c, &wal);
+        }
+        out
+    })
+}
+
+/// A PASSIVE checkpoint of the writer's WAL (fsyncs: blocking pool only). Never fails a
+/// write: a checkpoint that cannot run now runs at the next call.
+fn checkpoint(c: &Connection, wal: &Wal) {
+    match c.wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE) {
+        Ok((frames, _)) => {
+            if frames > 0 {
+                wal.restart_due.store(true, Ordering::Relaxed);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot checkpoint the server database"),
+    }
+}
+
+/// Run `f` with no wait for another process's lock (`StoreError::Busy` at once).
+fn without_waiting<T>(
+    c: &mut Connection,
+    f: &impl Fn(&mut Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    c.busy_timeout(Duration::ZERO)?;
+    let out = f(c);
+    c.busy_timeout(BUSY_WAIT)?;
+    out
 }
 
 /// Take a connection for the permit, run `f`, give the connection back. A panic loses that
@@ -299,7 +426,7 @@ impl Storage for SqliteStore {
     }
 
     fn create_user(&self, name: String, password_hash: String, now: i64) -> Fut<'_, bool> {
-        with(&self.writer, move |c| {
+        self.write(move |c| {
             let n = c.execute(
                 "INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (name) DO NOTHING",
@@ -371,13 +498,11 @@ impl Storage for SqliteStore {
     }
 
     fn remove_user(&self, name: String) -> Fut<'_, bool> {
-        with(&self.writer, move |c| {
-            Ok(c.execute("DELETE FROM users WHERE name = ?1", [name])? == 1)
-        })
+        self.write(move |c| Ok(c.execute("DELETE FROM users WHERE name = ?1", [name])? == 1))
     }
 
     fn set_password(&self, name: String, password_hash: String, revoke: bool) -> Fut<'_, bool> {
-        with(&self.writer, move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let n = tx.execute(
                 "UPDATE users SET password_hash = ?2 WHERE name = ?1",
@@ -403,7 +528,7 @@ impl Storage for SqliteStore {
         now: i64,
         expires_at: i64,
     ) -> Fut<'_, ()> {
-        with(&self.writer, move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Expired tokens of anyone go on the way (keeps the table small).
             tx.execute("DELETE FROM tokens WHERE expires_at <= ?1", [now])?;
@@ -452,35 +577,39 @@ impl Storage for SqliteStore {
         })
     }
 
+    /// Also the writer's regular checkpoint (every 2 s, a no-op when the WAL holds nothing
+    /// new): a commit sits in the page cache until a checkpoint syncs it.
     fn flush_uses(&self) -> Fut<'_, ()> {
         let noted = self.uses.take();
-        if noted.is_empty() {
-            return Box::pin(async { Ok(()) });
-        }
+        let wal = self.wal.clone();
         with(&self.writer, move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut up = tx.prepare_cached(
-                    "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 \
-                     AND (last_used_at IS NULL OR last_used_at < ?2)",
-                )?;
-                for (id, at) in noted {
-                    up.execute(params![id, at])?;
+            if !noted.is_empty() {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                {
+                    let mut up = tx.prepare_cached(
+                        "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 \
+                         AND (last_used_at IS NULL OR last_used_at < ?2)",
+                    )?;
+                    for (id, at) in noted {
+                        up.execute(params![id, at])?;
+                    }
                 }
+                tx.commit()?;
             }
-            tx.commit()?;
+            wal.checkpoint_due.store(false, Ordering::Relaxed);
+            checkpoint(c, &wal);
             Ok(())
         })
     }
 
     fn revoke_token(&self, token_hash: String) -> Fut<'_, bool> {
-        with(&self.writer, move |c| {
+        self.write(move |c| {
             Ok(c.execute("DELETE FROM tokens WHERE token_hash = ?1", [token_hash])? == 1)
         })
     }
 
     fn set_key_id(&self, user_id: i64, key_id: String) -> Fut<'_, KeySet> {
-        with(&self.writer, move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let current: Option<String> =
                 tx.query_row("SELECT key_id FROM users WHERE id = ?1", [user_id], |r| {
@@ -503,14 +632,20 @@ impl Storage for SqliteStore {
     }
 
     fn push(&self, user_id: i64, push: Push, now: i64) -> Fut<'_, PushOutcome> {
-        with(&self.writer, move |c| {
+        let bytes: usize = push.records.iter().map(|r| r.ciphertext.len()).sum();
+        let write = move |c: &mut Connection| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = store_push(&tx, user_id, &push, None, now)?;
             if matches!(out, PushOutcome::Stored(_)) {
                 tx.commit()?;
             }
             Ok(out)
-        })
+        };
+        if bytes <= SMALL_WRITE {
+            self.write_small(write)
+        } else {
+            self.write(write)
+        }
     }
 
     fn rotate_key(
@@ -521,7 +656,7 @@ impl Storage for SqliteStore {
         push: Push,
         now: i64,
     ) -> Fut<'_, PushOutcome> {
-        with(&self.writer, move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = store_push(&tx, user_id, &push, Some((&old, &new)), now)?;
             if matches!(out, PushOutcome::Stored(_)) {
@@ -532,7 +667,7 @@ impl Storage for SqliteStore {
     }
 
     fn take_lease(&self, user_id: i64, ask: LeaseAsk, now: i64) -> Fut<'_, LeaseOutcome> {
-        with(&self.writer, move |c| {
+        self.write_small(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Expired leases of this user go first: a lease table per user stays as small
             // as the leases in use.
@@ -612,7 +747,7 @@ impl Storage for SqliteStore {
         holder_key: String,
         generation: Option<i64>,
     ) -> Fut<'_, bool> {
-        with(&self.writer, move |c| {
+        self.write(move |c| {
             Ok(c.execute(
                 "DELETE FROM leases WHERE user_id = ?1 AND record_id = ?2 AND holder = ?3 \
                  AND (?4 IS NULL OR generation = ?4)",
@@ -739,4 +874,129 @@ fn store_push(
         .execute(params![user_id, next, new_key])?;
     }
     Ok(PushOutcome::Stored(next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, SqliteStore, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("server.db")).unwrap();
+        let c = Connection::open(store.path()).unwrap();
+        c.execute(
+            "INSERT INTO users (name, password_hash, created_at) VALUES ('u', 'x', 0)",
+            [],
+        )
+        .unwrap();
+        let id = c.last_insert_rowid();
+        (dir, store, id)
+    }
+
+    fn push_one(base_revision: i64, n: u64) -> Push {
+        Push {
+            base_revision,
+            key_id: None,
+            records: vec![Record {
+                record_id: format!("r_{}", n % 5),
+                version: n + 1,
+                revision: None,
+                updated_at: 0,
+                deleted: false,
+                nonce: "n".into(),
+                ciphertext: "c".repeat(200),
+            }],
+            fence: None,
+            holder_key: String::new(),
+            limits: PushLimits {
+                max_user_records: 100,
+            },
+        }
+    }
+
+    /// Another process (here another connection) holds the write lock for 1.5 s: a push
+    /// waits for it on the blocking pool, the async thread goes on (a timer on a
+    /// one-thread runtime fires on time), and the push lands once the lock is gone.
+    #[test]
+    fn a_write_behind_another_process_lock_leaves_the_async_thread_free() {
+        let (_dir, store, user) = store();
+        let store = Arc::new(store);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // A first write: the next one is not the first after a checkpoint.
+        let first = rt.block_on(store.push(user, push_one(0, 0), 1)).unwrap();
+        assert!(matches!(first, PushOutcome::Stored(1)));
+        assert!(!store.wal.restart_due.load(Ordering::Relaxed));
+        let path = store.path().to_path_buf();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let mut c = Connection::open(path).unwrap();
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .unwrap();
+            locked_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+            tx.commit().unwrap();
+        });
+        locked_rx.recv().unwrap();
+        rt.block_on(async {
+            let started = std::time::Instant::now();
+            let s = store.clone();
+            let push = tokio::spawn(async move { s.push(user, push_one(1, 1), 1).await });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(
+                started.elapsed() < Duration::from_millis(1000),
+                "the async thread waited for the lock: {:?}",
+                started.elapsed()
+            );
+            assert!(matches!(push.await.unwrap(), Ok(PushOutcome::Stored(2))));
+        });
+        holder.join().unwrap();
+        let c = Connection::open(store.path()).unwrap();
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2);
+    }
+
+    /// The writer never checkpoints in a commit (it may run on an async thread): the hook
+    /// asks for a checkpoint on the blocking pool once the WAL holds CHECKPOINT_PAGES, and
+    /// after any checkpoint the next commit (which may restart the WAL and fsync its
+    /// header) goes to the blocking pool.
+    #[test]
+    fn the_wal_is_checkpointed_off_the_async_thread_and_stays_bounded() {
+        let (_dir, store, user) = store();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            assert!(store.wal.restart_due.load(Ordering::Relaxed));
+            let mut revision = 0;
+            for n in 0..3000 {
+                match store.push(user, push_one(revision, n), 1).await.unwrap() {
+                    PushOutcome::Stored(r) => revision = r,
+                    other => panic!("push {n}: {other:?}"),
+                }
+                if n == 0 {
+                    assert!(!store.wal.restart_due.load(Ordering::Relaxed));
+                }
+                // Let the spawned checkpoint run, as other requests would.
+                tokio::task::yield_now().await;
+            }
+            store.flush_uses().await.unwrap();
+            assert!(store.wal.restart_due.load(Ordering::Relaxed));
+        });
+        let wal = std::fs::metadata(format!("{}-wal", store.path().display()))
+            .unwrap()
+            .len();
+        // 3,000 pushes of 3 to 4 pages each would be 10,000 frames (40 MB) unchecked.
+        assert!(
+            wal < 3 * CHECKPOINT_PAGES as u64 * 4200,
+            "the WAL grew to {wal} bytes"
+        );
+    }
 }
