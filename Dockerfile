@@ -5,7 +5,7 @@
 #   docker run --rm -i -v cdxs-data:/data cdxs server user add alice --password-stdin
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src src
 COPY examples examples
 RUN cargo build --release --locked --bin cdxs

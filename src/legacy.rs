@@ -141,6 +141,20 @@ fn time_field(v: &Value, key: &str) -> Option<i64> {
     }
 }
 
+/// Members of the older tool's `tokens` table that cdxs does not model (a login saved
+/// from Codex 0.164 or later has `login_owner_id` and `oauth_provenance`), kept verbatim.
+fn carried_members(tokens: &Value) -> crate::codex::auth::AuthExtra {
+    let Ok(serde_json::Value::Object(t)) = serde_json::to_value(tokens) else {
+        return Default::default();
+    };
+    let mut stored = serde_json::Map::new();
+    stored.insert(
+        "tokens".into(),
+        serde_json::Value::Object(t.into_iter().filter(|(k, _)| k != "last_refresh").collect()),
+    );
+    crate::codex::auth::AuthExtra::from_value(Some(&serde_json::Value::Object(stored)))
+}
+
 fn account(entry: &Value, now: i64) -> std::result::Result<LegacyAccount, String> {
     let mode = str_field(entry, "auth_mode")
         .unwrap_or_default()
@@ -169,6 +183,7 @@ fn account(entry: &Value, now: i64) -> std::result::Result<LegacyAccount, String
             last_refresh: time_field(entry, "last_refresh")
                 .or_else(|| time_field(t, "last_refresh"))
                 .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0)),
+            extra: carried_members(t),
         };
         let mut a = Account::oauth(&chatgpt, "legacy", now);
         // The old tool's fields win over what the token says when both exist.
@@ -225,8 +240,8 @@ pub fn declare_homes(
     accounts: &[crate::vault::Account],
 ) -> Result<Declared> {
     use crate::manifest::{self, Binding, edit};
-    use crate::output::sanitize;
     use crate::paths;
+    use crate::text::sanitize;
     let mut text = text.to_string();
     let mut warnings = Vec::new();
     let mut added = Vec::new();

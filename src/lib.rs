@@ -3,18 +3,22 @@
 //!
 //! The engine never prints and never parses argv: `cli` is the imperative shell.
 
+pub mod account_use;
 pub mod auth;
 pub mod backup;
 pub mod cli;
 pub mod clock;
 pub mod codex;
+pub mod complete;
 pub mod doctor;
+pub mod endpoints;
 pub mod error;
 pub mod fsx;
 pub mod legacy;
 pub mod manifest;
 pub mod output;
 pub mod paths;
+pub mod platform;
 pub mod quota;
 pub mod reconcile;
 pub mod resolve;
@@ -22,4 +26,5 @@ pub mod secret;
 pub mod server;
 pub mod sessions;
 pub mod sync;
+pub mod text;
 pub mod vault;

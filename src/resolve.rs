@@ -6,24 +6,7 @@ use crate::error::Result;
 use crate::manifest::{AccountRef, Manifest};
 use crate::vault::Account;
 
-/// Why a name did not resolve.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResolveError {
-    #[error("an account name cannot be empty")]
-    Empty,
-    #[error("no account matches `{query}`")]
-    NoMatch { query: String },
-    #[error("`{query}` matches {} accounts: {}", candidates.len(), candidates.join(", "))]
-    Ambiguous {
-        query: String,
-        /// `name (id)` of each match.
-        candidates: Vec<String>,
-    },
-    #[error("alias `{alias}` ({reference}) does not name an account in the vault")]
-    AliasUnknown { alias: String, reference: String },
-    #[error("alias `{alias}` matches several accounts in the vault")]
-    AliasAmbiguous { alias: String },
-}
+pub use crate::error::ResolveError;
 
 /// An account named on the command line, resolved against the manifest's aliases first.
 #[derive(Debug, Clone)]
@@ -42,6 +25,40 @@ pub fn ref_names(r: &AccountRef, a: &Account) -> bool {
         a.email.as_deref(),
         a.chatgpt_account_id.as_deref(),
     )
+}
+
+/// The homes `m` binds directly to `a`.
+pub fn homes_bound_to<'m>(m: &'m Manifest, a: &Account) -> Vec<&'m str> {
+    m.homes
+        .values()
+        .filter(|h| match &h.binding {
+            Some(crate::manifest::Binding::Account(alias)) => {
+                m.accounts.get(alias).is_some_and(|r| ref_names(r, a))
+            }
+            _ => false,
+        })
+        .map(|h| h.name.as_str())
+        .collect()
+}
+
+/// Where `m` binds `a`: the homes bound to it, and `HOME (pool P)` for each home that
+/// draws from a pool it is in.
+pub fn bound_where(m: &Manifest, a: &Account) -> Vec<String> {
+    let mut out: Vec<String> = homes_bound_to(m, a)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let alias = alias_of(m, a);
+    for h in m.homes.values() {
+        if let Some(crate::manifest::Binding::Pool { pool, .. }) = &h.binding
+            && m.pools
+                .get(pool)
+                .is_some_and(|members| alias.as_ref().is_some_and(|al| members.contains(al)))
+        {
+            out.push(format!("{} (pool {pool})", h.name));
+        }
+    }
+    out
 }
 
 /// The manifest's alias for `a`, if it has one.
@@ -86,60 +103,7 @@ pub fn account(m: Option<&Manifest>, all: &[Account], query: &str) -> Result<Acc
     }
 }
 
-/// Find one account by exact id, exact email or label, unique id prefix or unique
-/// email/label prefix. Ambiguity lists the candidates.
-pub fn find<'a>(all: &'a [Account], query: &str) -> std::result::Result<&'a Account, ResolveError> {
-    let q = query.trim();
-    if q.is_empty() {
-        return Err(ResolveError::Empty);
-    }
-    if let Some(a) = all.iter().find(|a| a.id == q) {
-        return Ok(a);
-    }
-    let lower = q.to_lowercase();
-    let exact: Vec<&Account> = all
-        .iter()
-        .filter(|a| {
-            a.email.as_deref().map(str::to_lowercase).as_deref() == Some(lower.as_str())
-                || a.label.as_deref() == Some(q)
-        })
-        .collect();
-    match exact.len() {
-        1 => return Ok(exact[0]),
-        0 => {}
-        _ => return Err(ambiguous(q, &exact)),
-    }
-    let prefixed: Vec<&Account> = all
-        .iter()
-        .filter(|a| {
-            a.id.starts_with(q)
-                || a.email
-                    .as_deref()
-                    .is_some_and(|e| e.to_lowercase().starts_with(&lower))
-                || a.label.as_deref().is_some_and(|l| l.starts_with(q))
-        })
-        .collect();
-    match prefixed.len() {
-        1 => Ok(prefixed[0]),
-        0 => Err(ResolveError::NoMatch {
-            query: q.to_string(),
-        }),
-        _ => Err(ambiguous(q, &prefixed)),
-    }
-}
-
-fn ambiguous(q: &str, candidates: &[&Account]) -> ResolveError {
-    ResolveError::Ambiguous {
-        query: q.to_string(),
-        candidates: candidates
-            .iter()
-            .map(|a| match &a.chatgpt_account_id {
-                Some(ws) => format!("{} ({}, workspace {ws})", a.name(), a.id),
-                None => format!("{} ({})", a.name(), a.id),
-            })
-            .collect(),
-    }
-}
+pub use crate::vault::accounts::find;
 
 #[cfg(test)]
 mod tests {
@@ -160,6 +124,7 @@ mod tests {
             refresh_token: Secret::new("rt"),
             account_id: Some(ws.into()),
             last_refresh: None,
+            extra: Default::default(),
         };
         Account::oauth(&t, "t", 0)
     }

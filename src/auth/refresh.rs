@@ -19,19 +19,21 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::endpoints;
 use crate::backup::Backups;
 use crate::clock::Clock;
 use crate::codex::auth::{self, AuthState, WriteOutcome};
-use crate::codex::home_write as homes;
+use crate::endpoints;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::vault::accounts::{OAuthTokens, claims_of, match_credentials};
-use crate::vault::tokens::{Spent, placement_key};
+use crate::vault::home_write as homes;
+use crate::vault::placement::placement_key;
+use crate::vault::tokens::Spent;
 use crate::vault::{Account, AccountKind, Vault};
 
-/// Refresh when the access token expires within this many seconds (as Codex does).
-pub const REFRESH_WINDOW_SECS: i64 = 300;
+/// Refresh when the access token expires within this many seconds (as Codex does), unless
+/// the caller's window (`watch.refresh_before_expiry`) says otherwise.
+pub const REFRESH_WINDOW_SECS: i64 = crate::vault::freshness::CODEX_WINDOW_SECS;
 
 /// The issuer's answer. Its `Debug` hides the tokens.
 #[derive(Clone, Default, Deserialize)]
@@ -232,10 +234,10 @@ pub enum Refreshed {
     NotNeeded,
 }
 
-pub fn expiring(account: &Account, now: i64) -> bool {
-    account
-        .access_expires_at
-        .is_none_or(|exp| exp - now < REFRESH_WINDOW_SECS)
+/// Whether `account` is due for a refresh within `window` (the one rule,
+/// [`crate::vault::freshness::refresh_due`]).
+pub fn expiring(account: &Account, now: i64, window: i64) -> bool {
+    crate::vault::freshness::refresh_due(account.access_expires_at, now, window)
 }
 
 /// Where to look for copies of `account_id`: the given homes and every folder cdxs ever
@@ -284,13 +286,16 @@ fn harvest_all(vault: &mut Vault, homes: &[PathBuf], now: i64) -> Result<()> {
 /// (declared ones and the default); every folder the vault placed the login in is searched
 /// too. All of them that hold the login are locked first (Codex waits meanwhile; if one
 /// cannot be locked, nothing is refreshed), searched for newer copies, and get the new
-/// tokens. The clock is read when the new copy is stamped, never earlier.
+/// tokens. The clock is read when the new copy is stamped, never earlier. Unless `force`,
+/// the login is refreshed only when it is due within `window` seconds, the same rule the
+/// plan that asked for it used: a plan never asks for a refresh this would skip.
 pub fn refresh_locked(
     vault: &mut Vault,
     backups: &mut Backups,
     homes: &[PathBuf],
     account_id: &str,
     force: bool,
+    window: i64,
     clock: &dyn Clock,
 ) -> Result<Outcome> {
     let account = vault
@@ -317,7 +322,7 @@ pub fn refresh_locked(
         Some(fp) => vault.is_spent(&fp)?,
         None => false,
     };
-    if !force && !spent && !expiring(&account, clock.ts()) {
+    if !force && !spent && !expiring(&account, clock.ts(), window) {
         let result = if took_newer {
             Refreshed::TookNewer
         } else {
@@ -356,7 +361,7 @@ pub fn refresh_locked(
                     match newer {
                         Some(t) if !vault.is_spent(&t.fingerprint())? => {
                             // Another machine refreshed meanwhile: its token is here now.
-                            if !expiring(&latest, clock.ts()) || force {
+                            if !expiring(&latest, clock.ts(), window) || force {
                                 let written =
                                     write_back(vault, backups, &locks, account_id, clock.ts())?;
                                 return Ok(Outcome {
@@ -422,7 +427,7 @@ pub fn refresh_locked(
                         &format!("the issuer refused its refresh token ({code})"),
                     ));
                 };
-                if !expiring(&latest, clock.ts()) && !force {
+                if !expiring(&latest, clock.ts(), window) && !force {
                     let written = write_back(vault, backups, &locks, account_id, clock.ts())?;
                     return Ok(Outcome {
                         result: Refreshed::TookNewer,
@@ -542,6 +547,9 @@ mod tests {
             refresh_token: Secret::new("rt-1"),
             account_id: None,
             last_refresh: None,
+            extra: crate::codex::auth::AuthExtra::from_value(Some(&serde_json::json!({
+                "tokens": {"login_owner_id": "lo_1", "oauth_provenance": {"issuer": "i"}}
+            }))),
         };
         let mut a = Account::oauth(&t, "t", 0);
         a.requires_reauth = true;
@@ -563,5 +571,10 @@ mod tests {
         assert_eq!(a.token_issued_at, Some(5000));
         assert!(!a.requires_reauth);
         assert_eq!(a.last_refresh.unwrap().timestamp(), 5000);
+        // The issuer never sends the login's own members: they stay with the login.
+        assert_eq!(
+            a.auth_extra, t.extra,
+            "login_owner_id and oauth_provenance kept"
+        );
     }
 }

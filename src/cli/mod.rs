@@ -60,13 +60,13 @@ pub enum Command {
     RefreshToken(quota::RefreshArgs),
     /// Show the ChatGPT quota left (5-hour and weekly windows)
     #[command(
-        after_help = "Examples:\n  cdxs quota                 # the default home's account\n  cdxs quota --all --json\n  cdxs quota work"
+        after_help = "Examples:\n  cdxs quota                 # every account cdxs.yaml binds (else the default home's)\n  cdxs quota --all --json\n  cdxs quota work            # an account, or a pool's members"
     )]
     Quota(quota::QuotaArgs),
     /// List accounts with their quota (refreshes quota older than 5 minutes)
     #[command(after_help = "Examples:\n  cdxs list\n  cdxs list --json | jq '.accounts[].id'")]
     List(account::ListArgs),
-    /// List accounts from the vault only, never calling the network
+    /// Show accounts (or one) from the vault only, never calling the network
     Show(account::ShowArgs),
     /// Remove an account from the vault (like `account remove`)
     Remove(account::RemoveArgs),
@@ -76,8 +76,10 @@ pub enum Command {
     )]
     Init,
     /// Check cdxs.yaml: every problem with file, line, column and a hint
-    #[command(after_help = "Examples:\n  cdxs validate\n  cdxs -f ci/cdxs.yaml validate")]
-    Validate,
+    #[command(
+        after_help = "Examples:\n  cdxs validate\n  cdxs -f ci/cdxs.yaml validate --json   # for editors and CI"
+    )]
+    Validate(manifest::ValidateArgs),
     /// Show what apply would change (drift, switches, folders, harvested tokens)
     #[command(
         after_help = "Examples:\n  cdxs plan\n  cdxs plan --detailed-exitcode      # 0 no changes, 1 error, 2 changes\n  cdxs plan --out plan.json && cdxs apply plan.json\n  cdxs plan --target home.work --json"
@@ -99,7 +101,7 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Point a home at an account (edits cdxs.yaml, then applies that home)
     #[command(
-        after_help = "Examples:\n  cdxs switch work                   # the default home\n  cdxs switch me@corp.com --home work\n  cdxs switch oauth_4f2a --codex-home ~/codex-homes/ci\n  cdxs switch                        # the account with the most quota left"
+        after_help = "Examples:\n  cdxs switch work                   # the default home\n  cdxs switch me@corp.com --home work\n  cdxs switch oauth_4f2a --codex-home ~/codex-homes/ci\n  cdxs switch                        # pick from a list (on a terminal), else the most quota left"
     )]
     Switch(switch::SwitchArgs),
     /// Manage homes declared in cdxs.yaml
@@ -113,12 +115,18 @@ pub enum Command {
         after_help = "Examples:\n  cdxs run --home work -- codex\n  cdxs run --account me@corp.com -- codex exec \"fix the tests\"\n  cdxs run --account ci --codex-home /tmp/ci-home -- codex login status"
     )]
     Run(run::RunArgs),
+    /// Resume a thread with `codex resume ID` in the home that holds it, with its account
+    #[command(
+        after_help = "Examples:\n  cdxs resume 01a24b6c-11\n  cdxs resume 01a24b6c-11 -- --model o3"
+    )]
+    Resume(run::ResumeArgs),
     /// Keep the homes in the declared shape continuously (foreground; for a user service)
     Watch(watch::WatchArgs),
-    /// Check the Codex releases, homes, state folder, manifest, locks and limits (exit 1 when
-    /// something needs doing, with the fix on its line)
+    /// Check the Codex releases, homes, state folder, manifest, accounts, sync logins and
+    /// servers, locks and limits (exit 1 when something needs fixing, with the fix on its
+    /// line; `--strict`: on warnings too)
     #[command(
-        after_help = "Examples:\n  cdxs doctor\n  cdxs doctor --json    # for a bug report (no secrets)"
+        after_help = "Examples:\n  cdxs doctor\n  cdxs doctor --strict  # CI: warnings fail too\n  cdxs doctor --json    # for a bug report (no secrets)"
     )]
     Doctor(doctor::DoctorArgs),
     /// Sync accounts between machines through a cdxs sync server (end-to-end encrypted)
@@ -133,9 +141,10 @@ pub enum Command {
     Push(sync::PushArgs),
     /// Print the JSON schema of cdxs.yaml (for editors: yaml-language-server)
     Schema,
-    /// Print shell completions
+    /// Print the script a shell sources for completions that know your homes, accounts,
+    /// pools and threads (cdxs answers each <TAB> itself)
     #[command(
-        after_help = "Examples:\n  cdxs completions bash > ~/.local/share/bash-completion/completions/cdxs\n  cdxs completions zsh > ~/.zfunc/_cdxs"
+        after_help = "Examples:\n  cdxs completions bash > ~/.local/share/bash-completion/completions/cdxs\n  cdxs completions zsh > ~/.zfunc/_cdxs\n  cdxs completions fish > ~/.config/fish/completions/cdxs.fish"
     )]
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -154,6 +163,7 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     install_panic_hook();
+    crate::complete::answer_if_asked(Cli::command);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -223,7 +233,7 @@ fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
         Command::RefreshToken(args) => quota::refresh_token(sh, args),
         Command::Quota(args) => quota::quota(sh, args),
         Command::Init => manifest::init(sh),
-        Command::Validate => manifest::validate(sh),
+        Command::Validate(args) => manifest::validate(sh, args),
         Command::Plan(args) => plan::run(sh, args),
         Command::Apply(args) => apply::run(sh, args),
         Command::History(args) => history::history(sh, args),
@@ -233,6 +243,7 @@ fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
         Command::Home(cmd) => home::run(sh, cmd),
         Command::Session(cmd) => session::run(sh, cmd),
         Command::Run(args) => run::run(sh, args),
+        Command::Resume(args) => run::resume(sh, args),
         Command::Doctor(args) => doctor::run(sh, args),
         Command::Watch(args) => watch::run(sh, args),
         Command::Sync(cmd) => sync::run(sh, cmd),
@@ -244,10 +255,7 @@ fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
             Ok(Exit::Success)
         }
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "cdxs", &mut out);
-            sh.printer.out_raw(String::from_utf8_lossy(&out));
+            sh.printer.out_raw(crate::complete::registration(shell)?);
             Ok(Exit::Success)
         }
         Command::Man { dir } => man(sh, dir),

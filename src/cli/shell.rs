@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest};
-use crate::output::{Printer, sanitize};
-use crate::reconcile::engine::{Engine, Progress, Switched};
+use crate::output::Printer;
+use crate::reconcile::engine::{Engine, Switched};
 
 pub struct Shell {
     pub settings: Settings,
@@ -23,6 +23,16 @@ impl Shell {
             settings,
             printer,
             engine: None,
+        }
+    }
+
+    /// Once per process: `CODEX_API_KEY` overrides every login in `codex exec` (its name only).
+    pub fn warn_codex_api_key(&self) {
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if let Some(w) = crate::codex::settings::codex_api_key_warning()
+            && !WARNED.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.printer.warn(w);
         }
     }
 
@@ -51,6 +61,11 @@ impl Shell {
             Some(e) => Ok(e),
             None => Err(Error::user("internal: the engine did not open")),
         }
+    }
+
+    /// Close the vault and drop every lock the engine holds (before `run` hands over).
+    pub fn close_engine(&mut self) {
+        self.engine = None;
     }
 
     /// The manifest, for commands that need one (`plan`, `apply`, `home ...`): every
@@ -109,12 +124,8 @@ impl Shell {
     }
 
     /// Live progress on this terminal.
-    pub fn progress(&self, what: &str) -> Bar {
-        Bar {
-            printer: self.printer.clone(),
-            what: what.to_string(),
-            bar: None,
-        }
+    pub fn progress(&self, what: &str) -> crate::output::progress::Bar {
+        crate::output::progress::Bar::new(&self.printer, what)
     }
 
     /// The vault (through the engine, which opened it).
@@ -148,79 +159,6 @@ impl Shell {
 
     /// What `switch` (and `--switch` on imports and logins) did.
     pub fn report_switched(&self, s: &Switched) {
-        let p = &self.printer;
-        match s {
-            Switched::Manifest {
-                home,
-                alias,
-                edit,
-                applied,
-            } => {
-                if let Some(d) = edit {
-                    p.status(crate::output::views::plan::render_diff(d, p, "  ").trim_end());
-                }
-                if let Some(a) = applied {
-                    crate::output::views::report::applied(p, a, false);
-                }
-                let changed = applied.as_ref().is_some_and(|a| a.plan.has_changes());
-                p.status(format!(
-                    "home `{home}` {} {alias}",
-                    if changed { "now uses" } else { "already uses" }
-                ));
-            }
-            Switched::Folder {
-                path,
-                account,
-                report,
-            } => {
-                crate::output::views::report::done(p, report);
-                p.status(format!(
-                    "`{}` now uses {}",
-                    crate::paths::display(path),
-                    sanitize(account.name())
-                ));
-            }
-        }
-    }
-}
-
-/// [`Progress`] drawn by the Printer: a bar for long applies (on a terminal), warnings and
-/// details as lines.
-pub struct Bar {
-    printer: Printer,
-    what: String,
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress for Bar {
-    fn start(&mut self, n: usize) {
-        self.bar = Some(self.printer.progress(n, &self.what));
-    }
-
-    fn action(&mut self, a: &crate::reconcile::Action) {
-        match &self.bar {
-            Some(b) if !b.is_hidden() => b.inc(1),
-            _ => self
-                .printer
-                .detail(format!("{}: {}", a.address, sanitize(&a.description))),
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish_and_clear();
-        }
-    }
-
-    fn warn(&mut self, message: String) {
-        self.printer.warn(sanitize(&message));
-    }
-
-    fn detail(&mut self, message: String) {
-        self.printer.detail(sanitize(&message));
-    }
-
-    fn status(&mut self, message: String) {
-        self.printer.status(sanitize(&message));
+        crate::output::views::report::switched(&self.printer, s);
     }
 }

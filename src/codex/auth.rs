@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::jwt::{self, Claims};
 use crate::error::{Error, Result, tick};
@@ -28,6 +28,145 @@ pub struct ChatGptTokens {
     pub refresh_token: Secret,
     pub account_id: Option<String>,
     pub last_refresh: Option<DateTime<Utc>>,
+    /// Members cdxs does not model, carried verbatim (see [`AuthExtra`]).
+    pub extra: AuthExtra,
+}
+
+/// Members of an `auth.json` that cdxs does not model, kept verbatim through every copy
+/// (import, harvest, the vault, sync, switch, run, rollback, refresh).
+///
+/// Since Codex 0.164 a ChatGPT login carries `tokens.login_owner_id` (names one completed
+/// login) and `tokens.oauth_provenance` (`{issuer, client_id}`). A Codex refresh under way
+/// saves its result only if the file still names the same login by `login_owner_id`,
+/// `account_id` and `chatgpt_user_id`: a rewrite of the same login that dropped the member
+/// makes Codex throw away the token it just got, which ends in `refresh_token_reused`.
+/// Whatever a later release adds is carried the same way. Values may be secrets: `Debug`
+/// shows only how many there are.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AuthExtra(Option<Box<Members>>);
+
+#[derive(Clone, Default, PartialEq, Eq)]
+struct Members {
+    /// Members of `tokens` other than the four cdxs models, in file order.
+    tokens: Map<String, Value>,
+    /// Top-level members other than `auth_mode`, `OPENAI_API_KEY`, `tokens` and
+    /// `last_refresh`, in file order.
+    top: Map<String, Value>,
+}
+
+/// The `tokens` members cdxs models; every other member is carried ([`AuthExtra::tokens`]).
+pub const MODELED_TOKEN_MEMBERS: [&str; 4] =
+    ["id_token", "access_token", "refresh_token", "account_id"];
+/// The top-level members cdxs models; every other member is carried ([`AuthExtra::top`]).
+pub const MODELED_TOP_MEMBERS: [&str; 4] =
+    ["auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh"];
+
+static NO_MEMBERS: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
+impl std::fmt::Debug for AuthExtra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AuthExtra({} in tokens, {} top-level)",
+            self.tokens().len(),
+            self.top().len()
+        )
+    }
+}
+
+impl AuthExtra {
+    /// Carried members: those of `tokens` and the top-level ones (modeled names dropped).
+    pub fn new(tokens: Map<String, Value>, top: Map<String, Value>) -> AuthExtra {
+        let tokens = Self::unmodeled(&tokens, &MODELED_TOKEN_MEMBERS);
+        let top = Self::unmodeled(&top, &MODELED_TOP_MEMBERS);
+        if tokens.is_empty() && top.is_empty() {
+            AuthExtra(None)
+        } else {
+            AuthExtra(Some(Box::new(Members { tokens, top })))
+        }
+    }
+
+    /// Members of `tokens` other than the four cdxs models, in file order.
+    pub fn tokens(&self) -> &Map<String, Value> {
+        self.0.as_ref().map_or(&NO_MEMBERS, |m| &m.tokens)
+    }
+
+    /// Top-level members other than the four cdxs models, in file order.
+    pub fn top(&self) -> &Map<String, Value> {
+        self.0.as_ref().map_or(&NO_MEMBERS, |m| &m.top)
+    }
+
+    /// Only the top-level members (an API-key login has no `tokens`).
+    pub fn top_only(&self) -> AuthExtra {
+        AuthExtra::new(Map::new(), self.top().clone())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The members of `object` that are not in `modeled`, in order.
+    fn unmodeled(object: &Map<String, Value>, modeled: &[&str]) -> Map<String, Value> {
+        object
+            .iter()
+            .filter(|(k, _)| !modeled.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// This copy's members over an older copy of the same login: a member this copy has
+    /// wins, a member only the older copy has is kept (cdxs never drops what Codex wrote;
+    /// the issuer's refresh answer, for one, never carries them).
+    pub fn over(&self, older: &AuthExtra) -> AuthExtra {
+        let layer = |new: &Map<String, Value>, old: &Map<String, Value>| {
+            let mut out = old.clone();
+            for (k, v) in new {
+                out.insert(k.clone(), v.clone());
+            }
+            out
+        };
+        AuthExtra::new(
+            layer(self.tokens(), older.tokens()),
+            layer(self.top(), older.top()),
+        )
+    }
+
+    /// The stored form (a sync record): `{"tokens": {...}, "top": {...}}`, `None` when empty.
+    pub fn to_value(&self) -> Option<Value> {
+        let m = self.0.as_ref()?;
+        let mut out = Map::new();
+        if !m.tokens.is_empty() {
+            out.insert("tokens".into(), Value::Object(m.tokens.clone()));
+        }
+        if !m.top.is_empty() {
+            out.insert("top".into(), Value::Object(m.top.clone()));
+        }
+        Some(Value::Object(out))
+    }
+
+    /// Read the stored form back. Modeled member names are dropped (a stored extra never
+    /// overrides a modeled field); anything that is not the stored shape is empty.
+    pub fn from_value(value: Option<&Value>) -> AuthExtra {
+        let Some(Value::Object(o)) = value else {
+            return AuthExtra::default();
+        };
+        let part = |key: &str| match o.get(key) {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        AuthExtra::new(part("tokens"), part("top"))
+    }
+
+    /// The stored form as text (the vault's `auth_extra` column).
+    pub fn to_json(&self) -> Option<String> {
+        self.to_value().map(|v| v.to_string())
+    }
+
+    /// [`AuthExtra::from_value`] of stored text.
+    pub fn from_json(text: Option<&str>) -> AuthExtra {
+        let value = text.and_then(|t| serde_json::from_str::<Value>(t).ok());
+        Self::from_value(value.as_ref())
+    }
 }
 
 impl ChatGptTokens {
@@ -45,7 +184,11 @@ impl ChatGptTokens {
 /// Credentials cdxs can manage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credentials {
-    ApiKey { key: Secret },
+    ApiKey {
+        key: Secret,
+        /// Top-level members cdxs does not model (`extra.tokens` is always empty).
+        extra: AuthExtra,
+    },
     ChatGpt(ChatGptTokens),
 }
 
@@ -106,14 +249,17 @@ struct RawAuth {
 pub fn parse(bytes: &[u8]) -> std::result::Result<AuthState, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::NotUtf8)?;
     let value: Value = serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;
-    if !value.is_object() {
+    let Value::Object(object) = value else {
         return Err(ParseError::NotObject);
-    }
+    };
+    let top = AuthExtra::unmodeled(&object, &MODELED_TOP_MEMBERS);
+    let carried_top = AuthExtra::new(Map::new(), top.clone());
     // serde's message would quote the offending value, which may be a secret.
-    let raw: RawAuth = serde_json::from_value(value).map_err(|_| ParseError::Field {
-        field: "auth",
-        why: "a field has the wrong type".into(),
-    })?;
+    let raw: RawAuth =
+        serde_json::from_value(Value::Object(object)).map_err(|_| ParseError::Field {
+            field: "auth",
+            why: "a field has the wrong type".into(),
+        })?;
     let mode = match raw.auth_mode.as_deref() {
         Some(mode) => mode.to_string(),
         None if raw.personal_access_token.is_some() => "personalAccessToken".into(),
@@ -132,16 +278,18 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<AuthState, ParseError> {
                 })?;
                 Ok(AuthState::Credentials(Credentials::ApiKey {
                     key: Secret::new(key),
+                    extra: carried_top,
                 }))
             }
             _ => Ok(AuthState::Empty),
         },
         "chatgpt" | "chatgptAuthTokens" => match raw.tokens {
             None | Some(Value::Null) => Ok(AuthState::Empty),
-            Some(tokens) => Ok(AuthState::Credentials(Credentials::ChatGpt(parse_tokens(
-                tokens,
-                raw.last_refresh,
-            )?))),
+            Some(tokens) => {
+                let mut t = parse_tokens(tokens, raw.last_refresh)?;
+                t.extra = AuthExtra::new(t.extra.tokens().clone(), top);
+                Ok(AuthState::Credentials(Credentials::ChatGpt(t)))
+            }
         },
         // Shown in messages: only something that looks like a mode name, never arbitrary text.
         _ if mode.len() <= 40 && mode.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
@@ -211,54 +359,55 @@ fn parse_tokens(tokens: Value, last_refresh: Option<Value>) -> Result<ChatGptTok
         refresh_token: Secret::new(refresh_token),
         account_id,
         last_refresh,
+        extra: AuthExtra::new(obj.clone(), Map::new()),
     })
 }
 
-#[derive(Serialize)]
-struct AuthOut<'a> {
-    auth_mode: &'a str,
-    #[serde(rename = "OPENAI_API_KEY")]
-    openai_api_key: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tokens: Option<TokensOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_refresh: Option<String>,
-}
-
-#[derive(Serialize)]
-struct TokensOut<'a> {
-    id_token: &'a str,
-    access_token: &'a str,
-    refresh_token: &'a str,
-    account_id: Option<&'a str>,
-}
-
-/// Render credentials exactly as Codex 0.169 writes them: 2-space pretty JSON, no
-/// trailing newline, `OPENAI_API_KEY` always present (null for ChatGPT), never `{}`.
+/// Render credentials exactly as Codex writes them: 2-space pretty JSON, no trailing
+/// newline, `OPENAI_API_KEY` always present (null for ChatGPT), never `{}`. The modeled
+/// members come first in Codex's order, then every carried member in the order it was read.
 pub fn render(creds: &Credentials) -> Vec<u8> {
-    let out = match creds {
-        Credentials::ApiKey { key } => AuthOut {
-            auth_mode: "apikey",
-            openai_api_key: Some(key.expose()),
-            tokens: None,
-            last_refresh: None,
-        },
-        Credentials::ChatGpt(t) => AuthOut {
-            auth_mode: "chatgpt",
-            openai_api_key: None,
-            tokens: Some(TokensOut {
-                id_token: t.id_token.expose(),
-                access_token: t.access_token.expose(),
-                refresh_token: t.refresh_token.expose(),
-                account_id: t.account_id.as_deref(),
-            }),
-            last_refresh: t
-                .last_refresh
-                .map(|d| d.to_rfc3339_opts(SecondsFormat::Nanos, true)),
-        },
+    let mut out = Map::new();
+    let extra = match creds {
+        Credentials::ApiKey { key, extra } => {
+            out.insert("auth_mode".into(), "apikey".into());
+            out.insert("OPENAI_API_KEY".into(), key.expose().into());
+            extra
+        }
+        Credentials::ChatGpt(t) => {
+            out.insert("auth_mode".into(), "chatgpt".into());
+            out.insert("OPENAI_API_KEY".into(), Value::Null);
+            let mut tokens = Map::new();
+            tokens.insert("id_token".into(), t.id_token.expose().into());
+            tokens.insert("access_token".into(), t.access_token.expose().into());
+            tokens.insert("refresh_token".into(), t.refresh_token.expose().into());
+            tokens.insert(
+                "account_id".into(),
+                t.account_id.clone().map_or(Value::Null, Value::String),
+            );
+            carry(&mut tokens, t.extra.tokens(), &MODELED_TOKEN_MEMBERS);
+            out.insert("tokens".into(), Value::Object(tokens));
+            if let Some(d) = t.last_refresh {
+                out.insert(
+                    "last_refresh".into(),
+                    d.to_rfc3339_opts(SecondsFormat::Nanos, true).into(),
+                );
+            }
+            &t.extra
+        }
     };
-    // Serializing plain strings into JSON cannot fail.
-    serde_json::to_vec_pretty(&out).expect("auth.json serializes")
+    carry(&mut out, extra.top(), &MODELED_TOP_MEMBERS);
+    // Serializing a JSON value cannot fail.
+    serde_json::to_vec_pretty(&Value::Object(out)).expect("auth.json serializes")
+}
+
+/// Append carried members, never one that would replace a modeled member.
+fn carry(into: &mut Map<String, Value>, extra: &Map<String, Value>, modeled: &[&str]) {
+    for (k, v) in extra {
+        if !modeled.contains(&k.as_str()) && !into.contains_key(k) {
+            into.insert(k.clone(), v.clone());
+        }
+    }
 }
 
 pub fn auth_path(home: &Path) -> PathBuf {
@@ -423,7 +572,7 @@ impl Credentials {
     /// A short human description without secrets.
     pub fn describe(&self) -> String {
         match self {
-            Credentials::ApiKey { key } => format!("API key {}", key.fingerprint()),
+            Credentials::ApiKey { key, .. } => format!("API key {}", key.fingerprint()),
             Credentials::ChatGpt(t) => {
                 let c = t.id_claims();
                 format!(
@@ -454,6 +603,7 @@ mod tests {
     fn api_key_round_trip_matches_codex_bytes() {
         let creds = Credentials::ApiKey {
             key: Secret::new("sk-test-1234"),
+            extra: AuthExtra::default(),
         };
         let bytes = render(&creds);
         assert_eq!(
@@ -471,6 +621,7 @@ mod tests {
             refresh_token: Secret::new("rt_1"),
             account_id: Some("acct-1".into()),
             last_refresh: Some("2026-11-26T08:52:13.018315533Z".parse().unwrap()),
+            extra: AuthExtra::default(),
         };
         let creds = Credentials::ChatGpt(tokens);
         let bytes = render(&creds);
@@ -484,6 +635,129 @@ mod tests {
         assert!(text.contains("2026-11-26T08:52:13.018315533Z"));
         assert!(!text.ends_with('\n'));
         assert_eq!(parse(&bytes).unwrap(), AuthState::Credentials(creds));
+    }
+
+    /// A login as Codex 0.164+ writes it: six `tokens` members, plus a member no release
+    /// has yet and an unknown top-level member.
+    fn real_shaped_login() -> String {
+        let id = id_token("a@b.c");
+        format!(
+            r#"{{
+  "auth_mode": "chatgpt",
+  "OPENAI_API_KEY": null,
+  "tokens": {{
+    "id_token": "{id}",
+    "access_token": "{id}",
+    "refresh_token": "rt_1",
+    "account_id": "acct-1",
+    "login_owner_id": "lo_7f1e",
+    "oauth_provenance": {{
+      "issuer": "https://auth.openai.com",
+      "client_id": "app_EMoamEEZ73f0CkXaXp7hrann"
+    }},
+    "x_future_member": [
+      1,
+      {{
+        "k": "v"
+      }}
+    ]
+  }},
+  "last_refresh": "2026-11-26T08:52:13.018315533Z",
+  "x_future_top": "kept"
+}}"#
+        )
+    }
+
+    #[test]
+    fn every_member_codex_wrote_survives_parse_and_render_byte_for_byte() {
+        let text = real_shaped_login();
+        let AuthState::Credentials(creds) = parse(text.as_bytes()).unwrap() else {
+            panic!("a ChatGPT login");
+        };
+        let Credentials::ChatGpt(t) = &creds else {
+            panic!("a ChatGPT login");
+        };
+        let names: Vec<_> = t.extra.tokens().keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["login_owner_id", "oauth_provenance", "x_future_member"]
+        );
+        assert_eq!(t.extra.top().keys().collect::<Vec<_>>(), ["x_future_top"]);
+        assert_eq!(String::from_utf8(render(&creds)).unwrap(), text);
+    }
+
+    #[test]
+    fn carried_members_never_replace_modeled_ones() {
+        let stored = json!({
+            "tokens": {"refresh_token": "rt_evil", "login_owner_id": "lo"},
+            "top": {"OPENAI_API_KEY": "sk-evil", "auth_mode": "apikey", "x": 1}
+        });
+        let extra = AuthExtra::from_value(Some(&stored));
+        assert_eq!(
+            extra.tokens().keys().collect::<Vec<_>>(),
+            ["login_owner_id"]
+        );
+        assert_eq!(extra.top().keys().collect::<Vec<_>>(), ["x"]);
+        // Even one built by hand cannot override a modeled member when rendered.
+        // Even one built by hand cannot hold a modeled member.
+        let mut tokens = Map::new();
+        tokens.insert("refresh_token".into(), json!("rt_evil"));
+        let mut top = Map::new();
+        top.insert("auth_mode".into(), json!("apikey"));
+        let hand = AuthExtra::new(tokens, top);
+        assert!(hand.is_empty());
+        let creds = Credentials::ChatGpt(ChatGptTokens {
+            id_token: Secret::new(id_token("a@b.c")),
+            access_token: Secret::new(id_token("a@b.c")),
+            refresh_token: Secret::new("rt_1"),
+            account_id: None,
+            last_refresh: None,
+            extra: hand,
+        });
+        let out: Value = serde_json::from_slice(&render(&creds)).unwrap();
+        assert_eq!(out["tokens"]["refresh_token"], "rt_1");
+        assert_eq!(out["auth_mode"], "chatgpt");
+        assert_eq!(AuthExtra::from_json(extra.to_json().as_deref()), extra);
+    }
+
+    #[test]
+    fn newer_members_win_and_older_ones_are_kept() {
+        let older = AuthExtra::from_value(Some(&json!({
+            "tokens": {"login_owner_id": "lo_1", "oauth_provenance": {"issuer": "i"}},
+            "top": {"x": 1}
+        })));
+        let newer = AuthExtra::from_value(Some(&json!({"tokens": {"login_owner_id": "lo_2"}})));
+        let merged = newer.over(&older);
+        assert_eq!(merged.tokens()["login_owner_id"], "lo_2");
+        assert_eq!(merged.tokens()["oauth_provenance"], json!({"issuer": "i"}));
+        assert_eq!(merged.top()["x"], 1);
+        assert_eq!(AuthExtra::default().over(&older), older);
+    }
+
+    #[test]
+    fn carried_members_never_show_in_debug_output() {
+        let AuthState::Credentials(creds) = parse(real_shaped_login().as_bytes()).unwrap() else {
+            panic!()
+        };
+        let shown = format!("{creds:?}");
+        for hidden in [
+            "lo_7f1e",
+            "auth.openai.com",
+            "x_future_member",
+            "kept",
+            "rt_1",
+        ] {
+            assert!(!shown.contains(hidden), "{shown}");
+        }
+    }
+
+    #[test]
+    fn api_key_files_keep_their_unknown_members() {
+        let text = "{\n  \"auth_mode\": \"apikey\",\n  \"OPENAI_API_KEY\": \"sk-1\",\n  \"x_future_top\": {\n    \"a\": 1\n  }\n}";
+        let AuthState::Credentials(creds) = parse(text.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(String::from_utf8(render(&creds)).unwrap(), text);
     }
 
     #[test]
@@ -520,6 +794,7 @@ mod tests {
                 json!({"OPENAI_API_KEY": "sk-x"}),
                 AuthState::Credentials(Credentials::ApiKey {
                     key: Secret::new("sk-x"),
+                    extra: AuthExtra::default(),
                 }),
             ),
         ];
@@ -585,12 +860,12 @@ mod tests {
 
     #[test]
     fn write_is_locked_backed_up_and_0600() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path();
         std::fs::write(auth_path(home), b"{\"OPENAI_API_KEY\":\"old\"}").unwrap();
         let new = render(&Credentials::ApiKey {
             key: Secret::new("sk-new"),
+            extra: AuthExtra::default(),
         });
         let mut saved = Vec::new();
         let outcome = write_with(
@@ -607,12 +882,10 @@ mod tests {
         .unwrap();
         assert!(matches!(outcome, WriteOutcome::Written { backup: Some(_) }));
         assert_eq!(saved, b"{\"OPENAI_API_KEY\":\"old\"}");
-        let mode = std::fs::metadata(auth_path(home))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(mode, 0o600);
+        assert_eq!(
+            fsx::mode_of(&auth_path(home)),
+            crate::platform::fs::HAS_MODES.then_some(0o600)
+        );
         let again = write_with(
             home,
             |_| Ok(Some(new.clone())),

@@ -1,7 +1,9 @@
-//! A home's `config.toml`: cdxs reads two settings and changes one.
+//! A home's `config.toml`: cdxs reads it (with every other layer of Codex's settings, see
+//! [`super::settings`]) and changes two keys.
 //!
-//! * `cli_auth_credentials_store`: when not `file`, Codex keeps its login in the keyring and
-//!   an `auth.json` written by cdxs is not what Codex uses (plan says so).
+//! * `cli_auth_credentials_store`: when not `file`, Codex ignores or deletes the auth.json
+//!   cdxs writes (plan refuses to bind such a home). A home that declares
+//!   `codex_config: { cli_auth_credentials_store: file }` gets the key written.
 //! * `openai_base_url`: the endpoint of Codex's built-in OpenAI provider. An API-key account
 //!   with a base URL (a proxy, a gateway) only works in a home whose config.toml names it;
 //!   Codex 0.169 ignores an `OPENAI_BASE_URL` variable. cdxs sets the key when it binds such
@@ -15,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, value};
 
+use super::settings::{self, Effective, MachineLayers};
 use crate::backup::Backups;
 use crate::error::{Error, Result, tick};
 use crate::fsx;
@@ -36,29 +39,45 @@ pub struct ConfigObs {
     pub fingerprint: Option<String>,
     /// Top-level `openai_base_url`.
     pub base_url: Option<String>,
-    /// `cli_auth_credentials_store` when it is not `file`.
+    /// Top-level `cli_auth_credentials_store` as the file spells it.
     pub credentials_store: Option<String>,
+    /// The settings Codex acts on in this home: this file over every other layer.
+    pub settings: Effective,
     /// Why the file could not be read or parsed.
     pub error: Option<String>,
     /// Its text (bounded), for the diff a plan shows of an edit.
     pub text: Option<String>,
 }
 
+/// Observe a home's config.toml, reading this machine's layers of Codex's settings too
+/// (imperative commands; plan's observation reads them once for every home).
 pub fn observe(home: &Path) -> ConfigObs {
+    observe_with(home, &MachineLayers::read())
+}
+
+/// Observe a home's config.toml (absent when the folder is) over `machine`'s layers.
+pub fn observe_with(home: &Path, machine: &MachineLayers) -> ConfigObs {
     let path = config_path(home);
-    match fsx::read_optional_bounded(&path, MAX_CONFIG_BYTES) {
-        Ok(None) => ConfigObs::default(),
-        Err(e) => ConfigObs {
-            error: Some(e.to_string()),
-            ..ConfigObs::default()
-        },
+    let place = path.display().to_string();
+    let (mut obs, text) = match fsx::read_optional_bounded(&path, MAX_CONFIG_BYTES) {
+        Ok(None) => (ConfigObs::default(), None),
+        Err(e) => (
+            ConfigObs {
+                error: Some(e.to_string()),
+                ..ConfigObs::default()
+            },
+            Some(Err(e.to_string())),
+        ),
         Ok(Some(bytes)) => {
             let mut obs = parse(&bytes);
             obs.fingerprint = Some(fingerprint(&bytes));
             obs.text = String::from_utf8(bytes).ok();
-            obs
+            let text = obs.text.clone().ok_or_else(|| "is not UTF-8".to_string());
+            (obs, Some(text))
         }
-    }
+    };
+    obs.settings = settings::effective(machine, text.as_ref(), &place);
+    obs
 }
 
 fn parse(bytes: &[u8]) -> ConfigObs {
@@ -80,7 +99,8 @@ fn parse(bytes: &[u8]) -> ConfigObs {
     ConfigObs {
         fingerprint: None,
         base_url: string(BASE_URL_KEY),
-        credentials_store: string("cli_auth_credentials_store").filter(|s| s != "file"),
+        credentials_store: string("cli_auth_credentials_store"),
+        settings: Effective::default(),
         error: None,
         text: None,
     }
@@ -94,24 +114,33 @@ fn first_line(s: &str) -> String {
         .to_string()
 }
 
+pub const STORE_KEY: &str = "cli_auth_credentials_store";
+
 /// `text` with the top-level `openai_base_url` set to `url` (or removed for `None`),
 /// everything else kept as it was.
 pub fn with_base_url(text: &str, url: Option<&str>) -> std::result::Result<String, String> {
+    with_key(text, BASE_URL_KEY, url)
+}
+
+/// `text` with the top-level string `key` set to `to` (or removed for `None`), everything
+/// else kept as it was (a new key goes before the first table, where TOML puts top-level
+/// keys).
+pub fn with_key(text: &str, key: &str, to: Option<&str>) -> std::result::Result<String, String> {
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| first_line(&e.to_string()))?;
-    match url {
-        Some(u) => match doc.get_mut(BASE_URL_KEY).and_then(|i| i.as_value_mut()) {
+    match to {
+        Some(u) => match doc.get_mut(key).and_then(|i| i.as_value_mut()) {
             // Keep the comment after the old value.
             Some(old) => {
                 let decor = old.decor().clone();
                 *old = toml_edit::Value::from(u);
                 *old.decor_mut() = decor;
             }
-            None => doc[BASE_URL_KEY] = value(u),
+            None => doc[key] = value(u),
         },
         None => {
-            doc.remove(BASE_URL_KEY);
+            doc.remove(key);
         }
     }
     Ok(doc.to_string())
@@ -152,6 +181,18 @@ pub fn set_base_url(
     expect: Option<&Option<String>>,
     backups: &mut Backups,
 ) -> Result<ConfigWrite> {
+    set_key(home, BASE_URL_KEY, url, expect, backups)
+}
+
+/// Set (or remove) the top-level `key` in `home`'s config.toml, as [`set_base_url`] does.
+pub fn set_key(
+    home: &Path,
+    key: &str,
+    to: Option<&str>,
+    expect: Option<&Option<String>>,
+    backups: &mut Backups,
+) -> Result<ConfigWrite> {
+    let url = to;
     let path = config_path(home);
     let current = fsx::read_optional_bounded(&path, MAX_CONFIG_BYTES)?;
     let before = current.as_deref().map(fingerprint);
@@ -177,7 +218,7 @@ pub fn set_base_url(
         }
         None => String::new(),
     };
-    let new = with_base_url(&text, url).map_err(|why| {
+    let new = with_key(&text, key, url).map_err(|why| {
         Error::user(format!("cannot edit {}: {why}", tick(&path)))
             .with_help("fix the TOML syntax error (Codex cannot read the file either)")
     })?;
@@ -216,10 +257,10 @@ pub fn display_url(u: &str) -> String {
             if parsed.fragment().is_some() {
                 parsed.set_fragment(Some("(sensitive)"));
             }
-            crate::output::sanitize(parsed.as_str()).into_owned()
+            crate::text::sanitize(parsed.as_str()).into_owned()
         }
         // Not a URL: show nothing of it that could be a secret or a control sequence.
-        Err(_) => crate::output::sanitize(&crate::secret::redact(u)).into_owned(),
+        Err(_) => crate::text::sanitize(&crate::secret::redact(u)).into_owned(),
     }
 }
 
@@ -293,17 +334,20 @@ mod tests {
     }
 
     #[test]
-    fn credentials_store_other_than_file() {
-        assert_eq!(
-            parse(b"cli_auth_credentials_store = \"keyring\"\n")
-                .credentials_store
-                .as_deref(),
-            Some("keyring")
-        );
-        assert_eq!(
-            parse(b"cli_auth_credentials_store = \"file\"\n").credentials_store,
-            None
-        );
+    fn the_home_layer_is_judged_over_the_machine_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            config_path(dir.path()),
+            "cli_auth_credentials_store = \"keyring\"\n",
+        )
+        .unwrap();
+        let obs = observe_with(dir.path(), &MachineLayers::none());
+        assert_eq!(obs.credentials_store.as_deref(), Some("keyring"));
+        assert_eq!(obs.settings.store.value, settings::Store::Keyring);
+        assert_eq!(obs.settings.store.from.layer, settings::Layer::Home);
+        let none = tempfile::tempdir().unwrap();
+        let obs = observe_with(none.path(), &MachineLayers::none());
+        assert_eq!(obs.settings.store.value, settings::Store::File);
     }
 
     #[test]
@@ -348,12 +392,12 @@ mod tests {
 
     #[test]
     fn set_base_url_backs_up_keeps_mode_and_checks_expectation() {
-        use std::os::unix::fs::PermissionsExt;
+        let modes = crate::platform::fs::HAS_MODES;
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path();
         let path = config_path(home);
         std::fs::write(&path, CONFIG).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        crate::platform::fs::set_mode(&path, 0o640).unwrap();
         let mut backups = Backups::new(&home.join("state"), "t");
         let stale = Some(Some("sha256:nothing".to_string()));
         assert!(set_base_url(home, Some("https://p/v1"), stale.as_ref(), &mut backups).is_err());
@@ -363,8 +407,7 @@ mod tests {
         let w = set_base_url(home, Some("https://p/v1"), Some(&fp), &mut backups).unwrap();
         assert_eq!(std::fs::read_to_string(w.backup.unwrap()).unwrap(), CONFIG);
         assert_eq!(observe(home).base_url.as_deref(), Some("https://p/v1"));
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o640);
+        assert_eq!(fsx::mode_of(&path), modes.then_some(0o640));
 
         // A home without config.toml gets a 0600 one; removing from none is a no-op.
         let empty = tempfile::tempdir().unwrap();
@@ -378,12 +421,10 @@ mod tests {
             &mut backups,
         )
         .unwrap();
-        let mode = std::fs::metadata(config_path(empty.path()))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(mode, 0o600);
+        assert_eq!(
+            fsx::mode_of(&config_path(empty.path())),
+            modes.then_some(0o600)
+        );
         assert_eq!(
             std::fs::read_to_string(config_path(empty.path())).unwrap(),
             "openai_base_url = \"https://p/v1\"\n"

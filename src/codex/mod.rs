@@ -3,11 +3,14 @@
 
 pub mod auth;
 pub mod config;
-pub mod home_write;
+pub mod credential_files;
 pub mod index;
 pub mod jwt;
+pub mod maintenance;
 pub mod processes;
 pub mod rollout;
 pub mod schema;
+pub mod settings;
 pub mod state;
 pub mod writer_lock;
+pub mod wsl;

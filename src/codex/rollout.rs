@@ -2,6 +2,12 @@
 //! `archived_sessions/rollout-...`. cdxs reads their first records (session meta, first user
 //! message) and their last `token_count`, never rewrites their bytes (Codex keeps byte
 //! offsets into them), and reads `.jsonl.zst` transparently.
+//!
+//! Two spellings, one rollout. Codex's compression worker (0.169 and 0.171, feature
+//! `local_thread_store_compression`) replaces a cold `x.jsonl` by `x.jsonl.zst` and leaves
+//! the thread's row naming `x.jsonl`; Codex's own read-repair inserts rows naming
+//! `x.jsonl.zst`; a resume turns it back into `x.jsonl`. Codex reads whichever exists, the
+//! plain one first: when both exist the `.zst` one is shadowed ([`existing`]).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -22,6 +28,9 @@ pub struct RolloutFile {
     pub thread_id: String,
     pub archived: bool,
     pub compressed: bool,
+    /// A `.jsonl.zst` whose plain `.jsonl` twin is in the same folder: Codex reads the
+    /// plain one, so this one is not the thread's rollout (but is still a file of it).
+    pub shadowed: bool,
 }
 
 /// Whether `id` has the shape of a Codex thread id (a UUID: 8-4-4-4-12 hex digits). Only
@@ -45,7 +54,7 @@ pub fn check_thread_id(id: &str, from: &str) -> Result<()> {
     }
     Err(Error::user(format!(
         "{from} names `{}`, which is not a Codex thread id",
-        crate::output::sanitize(&id.chars().take(80).collect::<String>())
+        crate::text::sanitize(&id.chars().take(80).collect::<String>())
     ))
     .with_help("thread ids are UUIDs like `0199aaaa-0000-7000-8000-00000000000a`; cdxs leaves that entry alone"))
 }
@@ -78,6 +87,7 @@ fn walk(dir: &Path, archived: bool, out: &mut Vec<RolloutFile>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    let first = out.len();
     for e in entries.flatten() {
         let Ok(kind) = e.file_type() else {
             continue;
@@ -94,8 +104,19 @@ fn walk(dir: &Path, archived: bool, out: &mut Vec<RolloutFile>) {
                 thread_id: id,
                 archived,
                 compressed: name.ends_with(".zst"),
+                shadowed: false,
             });
         }
+    }
+    // The files of this folder (sub-folders were walked into `out` meanwhile; a twin is
+    // always in the same folder, so comparing full paths is enough).
+    let plain: std::collections::HashSet<PathBuf> = out[first..]
+        .iter()
+        .filter(|f| !f.compressed)
+        .map(|f| f.path.clone())
+        .collect();
+    for f in &mut out[first..] {
+        f.shadowed = f.compressed && plain.contains(&twin(&f.path));
     }
 }
 
@@ -106,6 +127,54 @@ pub fn twin(path: &Path) -> PathBuf {
         Some(plain) => PathBuf::from(plain),
         None => PathBuf::from(format!("{s}.zst")),
     }
+}
+
+/// Is this a compressed spelling (`...jsonl.zst`)?
+pub fn is_compressed(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".jsonl.zst"))
+}
+
+/// The plain spelling of a rollout path (`x.jsonl.zst` -> `x.jsonl`; a plain one as it is).
+pub fn plain(path: &Path) -> PathBuf {
+    if is_compressed(path) {
+        twin(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// The file Codex reads for a rollout path of either spelling: the plain `x.jsonl` when it
+/// exists, else `x.jsonl.zst` when that exists (Codex's `existing_rollout_path`). A path
+/// that names no rollout (another file name) is only itself.
+pub fn existing(path: &Path) -> Option<PathBuf> {
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".jsonl") || n.ends_with(".jsonl.zst"));
+    if !named {
+        return path.exists().then(|| path.to_path_buf());
+    }
+    let plain = plain(path);
+    if plain.exists() {
+        return Some(plain);
+    }
+    let compressed = twin(&plain);
+    compressed.exists().then_some(compressed)
+}
+
+/// Size in bytes of the file Codex reads for a rollout path ([`existing`]), `None` when
+/// neither spelling is there. One `stat` for a plain path that exists (the common case).
+pub fn existing_size(path: &Path) -> Option<u64> {
+    let named_plain = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".jsonl"));
+    if named_plain && let Ok(m) = std::fs::metadata(path) {
+        return Some(m.len());
+    }
+    existing(path).and_then(|p| std::fs::metadata(p).ok().map(|m| m.len()))
 }
 
 /// Open a rollout for reading, decompressing `.zst`.
@@ -402,6 +471,20 @@ pub fn count_lines_and_turns(path: &Path) -> Result<(u64, u64)> {
 /// Count lines (full read).
 pub fn count_lines(path: &Path) -> Result<u64> {
     count_lines_and_turns(path).map(|(l, _)| l)
+}
+
+/// Reads rollout heads, possibly from a cache keyed by (path, size, mtime).
+pub trait HeadSource {
+    fn head(&mut self, path: &Path) -> Option<Head>;
+}
+
+/// No cache: read the file.
+pub struct Direct;
+
+impl HeadSource for Direct {
+    fn head(&mut self, path: &Path) -> Option<Head> {
+        read_head(path).ok()
+    }
 }
 
 #[cfg(test)]

@@ -108,6 +108,7 @@ mod tests {
                 refresh_token: Secret::new("rt"),
                 account_id: Some(ws.into()),
                 last_refresh: None,
+                extra: Default::default(),
             },
             "t",
             0,

@@ -8,7 +8,6 @@ use serde_saphyr::{Location, MessageFormatter, UserMessageFormatter};
 
 use super::Manifest;
 use super::diagnostics::{Problem, Report, did_you_mean, span};
-use super::model::RawManifest;
 use super::validate;
 use crate::error::{Error, Result, tick};
 
@@ -43,20 +42,30 @@ pub fn is_yaml_name(path: &Path) -> bool {
 /// relative paths.
 pub fn parse(text: &str, path: &Path) -> std::result::Result<Manifest, Report> {
     let file_name = path.display().to_string();
-    let raw: RawManifest =
-        match serde_saphyr::from_str_with_options(text, serde_saphyr::Options::default()) {
-            Ok(raw) => raw,
-            Err(err) => {
-                return Err(Report::new(
-                    file_name,
-                    text,
-                    vec![structural_problem(&err, text)],
-                ));
-            }
-        };
     let base = crate::fsx::parent_of(path);
-    validate::validate(raw, path, &base, text)
-        .map_err(|problems| Report::new(file_name, text, problems))
+    // Every structural problem, then (on the document as read around them) every semantic
+    // one that does not only follow from them: all of them in one run.
+    let mut read = super::recover::read(text, structural_problem);
+    let mut problems = read.problems.clone();
+    let Some(raw) = read.raw.take() else {
+        return Err(Report::new(file_name, text, problems));
+    };
+    if problems.is_empty() {
+        return validate::validate(raw, path, &base, text)
+            .map_err(|problems| Report::new(file_name, text, problems));
+    }
+    if let Err(semantic) = validate::validate(raw, path, &base, &read.text) {
+        problems.extend(semantic.into_iter().filter(|p| !read.is_consequence(p)));
+    }
+    // In the order of the file (a problem without a place last).
+    problems.sort_by_key(|p| {
+        p.labels
+            .iter()
+            .map(|(s, _)| s.offset())
+            .min()
+            .unwrap_or(usize::MAX)
+    });
+    Err(Report::new(file_name, text, problems))
 }
 
 fn structural_problem(err: &serde_saphyr::Error, text: &str) -> Problem {

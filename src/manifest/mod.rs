@@ -11,8 +11,10 @@ pub mod edit;
 pub mod init;
 pub mod load;
 pub mod model;
+mod recover;
 pub mod schema;
 pub mod select;
+pub use select::HomeRef;
 mod tree;
 mod validate;
 pub mod values;
@@ -132,6 +134,9 @@ pub struct Home {
     pub name: String,
     pub path: PathBuf,
     pub binding: Option<Binding>,
+    /// `codex_config: { cli_auth_credentials_store: file }`: cdxs keeps the key in the
+    /// home's config.toml.
+    pub store_file: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

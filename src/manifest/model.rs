@@ -100,6 +100,29 @@ pub struct RawHome {
     #[serde(default)]
     #[schemars(with = "Option<RawBinding>")]
     pub account: Option<Spanned<RawBinding>>,
+    /// Settings cdxs writes into the home's config.toml (with a backup and a diff in the
+    /// plan), everything else in the file kept as it is.
+    #[serde(default)]
+    pub codex_config: Option<RawCodexConfig>,
+}
+
+/// Keys of the home's config.toml that cdxs keeps as declared.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "CodexConfig")]
+#[serde(deny_unknown_fields)]
+pub struct RawCodexConfig {
+    /// Where Codex keeps its login: `file` (auth.json, the only store cdxs writes).
+    /// Other stores make Codex ignore or delete the auth.json cdxs writes.
+    #[serde(default)]
+    pub cli_auth_credentials_store: Option<CredentialsStore>,
+}
+
+/// The credential stores cdxs can declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialsStore {
+    /// `auth.json` in the home.
+    File,
 }
 
 /// An alias from `accounts`, or `{ pool, strategy, switch_below }`.
@@ -234,9 +257,10 @@ pub struct RawWatch {
     /// How often `watch` runs a cycle without file events (default 60s).
     #[serde(default)]
     pub interval: Option<Duration>,
-    /// Refresh OAuth tokens this long before they expire (default 10m).
+    /// Refresh OAuth tokens this long before they expire (default 10m; from 5m to 1d).
     #[serde(default)]
-    pub refresh_before_expiry: Option<Duration>,
+    #[schemars(with = "Option<Duration>")]
+    pub refresh_before_expiry: Option<Spanned<Duration>>,
     /// `safe` (default) or `all`: whether watch overwrites files changed outside cdxs.
     #[serde(default)]
     pub apply: Option<WatchApply>,

@@ -5,7 +5,13 @@ use std::path::{Path, PathBuf};
 
 use super::Manifest;
 use crate::error::{Error, Result};
-use crate::sessions::HomeRef;
+
+/// A home sessions are read from: its name (from cdxs.yaml, or `default`) and folder.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HomeRef {
+    pub name: String,
+    pub path: PathBuf,
+}
 
 /// The declared home `name`, or a typed error with the closest name.
 pub fn require_home(m: &Manifest, name: &str) -> Result<String> {
@@ -121,6 +127,75 @@ pub fn session_homes(
     Ok(vec![default_ref()])
 }
 
+/// Which homes share threads (`session sync-threads`), copies going from `sources` into
+/// `targets`. Thread copies need intent: `from`/`to` (names or folders), `sel.all_homes`,
+/// or the manifest's `sessions.share_threads`. `None`: nothing said which homes, and every
+/// thread into every home is never the default (one home per client would mix clients).
+pub fn thread_sharing(
+    m: Option<&Manifest>,
+    sel: &Selection,
+    from: &[String],
+    to: &[String],
+    default_path: &Path,
+) -> Result<Option<(Vec<HomeRef>, Vec<HomeRef>)>> {
+    let every = Selection {
+        all_homes: true,
+        ..Selection::default()
+    };
+    if !from.is_empty() || !to.is_empty() {
+        let known = session_homes(m, &every, default_path)?;
+        let pick = |names: &[String]| -> Result<Vec<HomeRef>> {
+            names.iter().map(|n| named_home(&known, n)).collect()
+        };
+        return Ok(Some((pick(from)?, pick(to)?)));
+    }
+    if sel.all_homes {
+        let all = session_homes(m, &every, default_path)?;
+        return Ok(Some((all.clone(), all)));
+    }
+    let shared: Vec<HomeRef> = m
+        .filter(|_| sel.home.is_none() && sel.codex_home.is_none())
+        .map(|m| {
+            m.sessions
+                .share_threads
+                .iter()
+                .filter_map(|n| m.homes.get(n))
+                .map(|h| HomeRef {
+                    name: h.name.clone(),
+                    path: h.path.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((!shared.is_empty()).then(|| (shared.clone(), shared)))
+}
+
+/// A home named on the command line among `known`: its name, or a folder (a path).
+fn named_home(known: &[HomeRef], name: &str) -> Result<HomeRef> {
+    if let Some(h) = known.iter().find(|h| h.name == name) {
+        return Ok(h.clone());
+    }
+    if name.contains(std::path::MAIN_SEPARATOR) || name.starts_with('~') {
+        let path = crate::paths::expand(name, None)?;
+        let key = crate::paths::resolved_key(&path);
+        return Ok(known
+            .iter()
+            .find(|h| crate::paths::resolved_key(&h.path) == key)
+            .cloned()
+            .unwrap_or(HomeRef {
+                name: crate::paths::display(&path),
+                path,
+            }));
+    }
+    let names: Vec<&str> = known.iter().map(|h| h.name.as_str()).collect();
+    Err(
+        Error::user(format!("there is no home `{name}`")).with_help(format!(
+            "homes: {}; or give a Codex home's folder",
+            names.join(", ")
+        )),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +242,52 @@ mod tests {
         assert_eq!(one[0].path, Path::new("/h/d"));
         let none = session_homes(None, &Selection::default(), Path::new("/u/.codex")).unwrap();
         assert_eq!(none[0].name, "default");
+    }
+
+    #[test]
+    fn thread_copies_need_intent() {
+        let d = Path::new("/u/.codex");
+        let names = |v: &[HomeRef]| v.iter().map(|h| h.name.clone()).collect::<Vec<_>>();
+        let two = m("version: 1\nhomes:\n  a: { path: /h/a }\n  b: { path: /h/b }\n");
+        let none = Selection::default();
+        assert!(
+            thread_sharing(Some(&two), &none, &[], &[], d)
+                .unwrap()
+                .is_none()
+        );
+        assert!(thread_sharing(None, &none, &[], &[], d).unwrap().is_none());
+        let one = Selection {
+            home: Some("a".into()),
+            ..Selection::default()
+        };
+        assert!(
+            thread_sharing(Some(&two), &one, &[], &[], d)
+                .unwrap()
+                .is_none()
+        );
+        let all = Selection {
+            all_homes: true,
+            ..Selection::default()
+        };
+        let (from, to) = thread_sharing(Some(&two), &all, &[], &[], d)
+            .unwrap()
+            .unwrap();
+        assert_eq!(names(&from), ["a", "b", "default"]);
+        assert_eq!(from, to);
+        let (from, to) = thread_sharing(Some(&two), &none, &["a".into()], &["/h/b".into()], d)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (names(&from), names(&to)),
+            (vec!["a".into()], vec!["b".into()])
+        );
+        assert!(thread_sharing(Some(&two), &none, &["c".into()], &["a".into()], d).is_err());
+        let shared = m(
+            "version: 1\nhomes:\n  a: { path: /h/a }\n  b: { path: /h/b }\n  c: { path: /h/c }\nsessions:\n  share_threads: [a, c]\n",
+        );
+        let (from, _) = thread_sharing(Some(&shared), &none, &[], &[], d)
+            .unwrap()
+            .unwrap();
+        assert_eq!(names(&from), ["a", "c"]);
     }
 }

@@ -262,6 +262,12 @@ pub fn validate(
                 name: name.value.clone(),
                 path,
                 binding,
+                store_file: home
+                    .value
+                    .codex_config
+                    .as_ref()
+                    .and_then(|c| c.cli_auth_credentials_store)
+                    .is_some_and(|s| s == super::model::CredentialsStore::File),
             },
         );
     }
@@ -346,8 +352,11 @@ pub fn validate(
         if let Some(i) = w.interval {
             watch.interval = i;
         }
-        if let Some(r) = w.refresh_before_expiry {
-            watch.refresh_before_expiry = r;
+        if let Some(r) = &w.refresh_before_expiry {
+            if let Some(p) = refresh_window_problem(r.value, c.at(r)) {
+                c.push(p);
+            }
+            watch.refresh_before_expiry = r.value;
         }
         watch.apply = w.apply.unwrap_or_default();
         if let Some(d) = w.min_dwell {
@@ -547,4 +556,34 @@ fn double_binding(
     .label(first, "bound here")
     .label(second, "and here")
     .help("Codex rotates refresh tokens, so two live copies of one login end in `refresh_token_reused`; bind another account, or use a pool")
+}
+
+/// The longest `watch.refresh_before_expiry` that makes sense.
+pub const MAX_REFRESH_WINDOW_SECS: u64 = 86_400;
+
+/// `watch.refresh_before_expiry` outside the range where it means something: below Codex's
+/// own 5 minutes it would never be the refresh that happens (Codex, and cdxs before it
+/// writes a login, refresh within 5 minutes anyway); longer than a day it refreshes a login
+/// far ahead of need, and as long as an access token lives it would refresh on every cycle.
+fn refresh_window_problem(value: super::Duration, at: SourceSpan) -> Option<Problem> {
+    let codex = crate::vault::freshness::CODEX_WINDOW_SECS as u64;
+    if value.seconds < codex {
+        return Some(
+            Problem::new(format!(
+                "`refresh_before_expiry: {value}` is shorter than Codex's own refresh window (5m)"
+            ))
+            .label(at, "too short")
+            .help("Codex refreshes a token that expires within 5 minutes itself, and cdxs refreshes one before it writes it into a home; a shorter window never fires first. Write at least `5m` (or leave it out: 10m)"),
+        );
+    }
+    if value.seconds > MAX_REFRESH_WINDOW_SECS {
+        return Some(
+            Problem::new(format!(
+                "`refresh_before_expiry: {value}` is longer than a day"
+            ))
+            .label(at, "too long")
+            .help("a login is refreshed this long before its access token expires: a window as long as a token lives refreshes it at every cycle. Write `1d` or less (the default is 10m)"),
+        );
+    }
+    None
 }

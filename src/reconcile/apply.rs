@@ -5,21 +5,21 @@
 //! action, the cause and the backup to restore from. Fault points let tests kill it
 //! anywhere.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::observe::Observed;
-use super::{Action, CredentialSource, HomeFingerprint, Op, Plan, locks};
+use super::{Action, CredentialSource, HomeFingerprint, Op, Plan};
 use crate::backup::Backups;
 use crate::clock::Clock;
 use crate::codex::auth::{self, Credentials};
 use crate::codex::config;
-use crate::codex::home_write::{self as homes, Expect, Source};
 use crate::error::{Error, Result, tick};
 use crate::fsx::{self, FileLock};
 use crate::manifest::Manifest;
 use crate::secret::{Secret, fingerprint};
 use crate::sessions::HomeRef;
+use crate::vault::home_write::{self as homes, Expect, Source};
 use crate::vault::journal::{GenerationSpec, Stopped, run_generation};
 use crate::vault::{Account, Vault};
 
@@ -39,6 +39,9 @@ pub struct ApplyEnv<'a> {
     pub known_homes: Vec<PathBuf>,
     /// The generation this one rolls back.
     pub rollback_of: Option<i64>,
+    /// A refresh runs when the login is due within this many seconds (the window the plan
+    /// was made with: Codex's 5 minutes, or `watch.refresh_before_expiry`), unless forced.
+    pub refresh_window: i64,
 }
 
 /// A file changed outside the plan's actions, for the journal.
@@ -55,7 +58,7 @@ pub struct FileChange {
 /// One action's outcome, for the person.
 #[derive(Debug, Clone)]
 pub struct Done {
-    pub address: String,
+    pub address: super::Address,
     pub message: String,
     pub backup: Option<PathBuf>,
 }
@@ -100,7 +103,7 @@ pub fn lock_for(
     vault: &Vault,
     known_homes: &[PathBuf],
 ) -> Result<Held> {
-    let vault_lock = locks::vault(state_dir, holder)?;
+    let vault_lock = crate::vault::lock::vault(state_dir, holder)?;
     let mut held = Held {
         _vault: vault_lock,
         homes: Vec::new(),
@@ -122,13 +125,13 @@ impl Held {
     ) -> Result<()> {
         let mut wanted: Vec<(PathBuf, PathBuf)> = folders(plan, vault, known_homes)?
             .into_iter()
-            .map(|p| (locks::key(&p), p))
+            .map(|p| (crate::vault::lock::key(&p), p))
             .filter(|(k, _)| !self.homes.iter().any(|(h, _)| h == k))
             .collect();
         wanted.sort();
         wanted.dedup_by(|a, b| a.0 == b.0);
         for (key, path) in wanted {
-            let lock = locks::home(state_dir, &path, holder)?;
+            let lock = crate::vault::lock::home(state_dir, &path, holder)?;
             self.homes.push((key, lock));
         }
         Ok(())
@@ -181,6 +184,11 @@ pub fn stale_reason(plan: &Plan, manifest: &Manifest, now: &Observed) -> Option<
 
 /// Execute `plan` as one generation. The caller holds the locks (see [`lock_for`]) and has
 /// checked that the plan is not stale. `progress` sees each action before it runs.
+///
+/// A generation records what changed: when every action found its work already done (a
+/// refresh another process made first, a file that already held its login) and no file was
+/// journaled, it is dropped again, with any backup it made, and the report has no
+/// generation. `watch` therefore writes a generation only when it wrote something.
 pub fn apply(
     plan: &Plan,
     vault: &mut Vault,
@@ -211,7 +219,7 @@ pub fn apply(
             .iter()
             .map(|a| {
                 (
-                    a.address.clone(),
+                    a.address.to_string(),
                     format!("{:?}", a.kind).to_lowercase(),
                     a.description.clone(),
                 )
@@ -248,10 +256,24 @@ pub fn apply(
         |vault, generation| accept(plan, vault, Some(generation), env.clock.ts()),
     );
     match result {
-        Ok((generation, done)) => Ok(Report {
-            generation: Some(generation),
-            done,
-        }),
+        Ok((generation, done)) => {
+            let discarded = env.extra_files.is_empty()
+                && run.as_ref().is_none_or(|r| !r.changed)
+                && vault.discard_unchanged_generation(generation)?;
+            if discarded {
+                if let Some(r) = &run {
+                    r.backups.discard();
+                }
+                return Ok(Report {
+                    generation: None,
+                    done,
+                });
+            }
+            Ok(Report {
+                generation: Some(generation),
+                done,
+            })
+        }
         Err(Stopped {
             generation,
             seq,
@@ -325,6 +347,11 @@ struct Run<'a> {
     touched: BTreeSet<PathBuf>,
     /// Homes whose Codex databases this run already backed up.
     dbs_saved: BTreeSet<PathBuf>,
+    /// Codex's rollout maintenance locks this run holds (taken by the first session action
+    /// in a home, held until the run ends).
+    maintenance: BTreeMap<PathBuf, crate::codex::maintenance::Held>,
+    /// Some action changed something (a file, a database, the vault's tokens).
+    changed: bool,
     env: &'a ApplyEnv<'a>,
 }
 
@@ -342,8 +369,31 @@ impl<'a> Run<'a> {
             homes,
             touched: BTreeSet::new(),
             dbs_saved: BTreeSet::new(),
+            maintenance: BTreeMap::new(),
+            changed: false,
             env,
         }
+    }
+
+    /// Before a session action moves, writes or deletes rollouts or their rows in a home:
+    /// wait (`CDXS_LOCK_TIMEOUT`) while a Codex worker compresses or migrates that home's
+    /// rollouts, then hold Codex's maintenance lock for the rest of the run.
+    fn hold_maintenance(&mut self, id: &super::HomeId, home: &Path) -> Result<()> {
+        let name = match id {
+            super::HomeId::Named(n) | super::HomeId::Folder(n) => n.as_str(),
+        };
+        // Keyed by the resolved folder: a second flock on the same file from this process
+        // would wait for itself.
+        if let std::collections::btree_map::Entry::Vacant(slot) =
+            self.maintenance.entry(crate::vault::lock::key(home))
+        {
+            slot.insert(crate::codex::maintenance::hold(
+                home,
+                name,
+                fsx::lock_timeout(),
+            )?);
+        }
+        Ok(())
     }
 
     /// Back up a home's Codex databases once per run (SQLite's online backup API).
@@ -355,10 +405,53 @@ impl<'a> Run<'a> {
     }
 }
 
-fn home_ref(name: &str, path: &Path) -> HomeRef {
+fn home_ref(home: &super::HomeId, path: &Path) -> HomeRef {
     HomeRef {
-        name: name.to_string(),
+        name: match home {
+            super::HomeId::Named(n) | super::HomeId::Folder(n) => n.clone(),
+        },
         path: path.to_path_buf(),
+    }
+}
+
+/// Take a copied thread out of a home again (rollback of a thread copy): through the trash,
+/// so that rows and files go exactly as `session trash` takes them (under Codex's writer
+/// lock: a live thread is refused), then purged when the rollout is still what the copy
+/// left; a copy Codex continued since stays in the trash, restorable.
+fn remove_thread_copy(
+    h: &HomeRef,
+    copied: &crate::vault::journal::JournalThread,
+    run: &mut Run,
+) -> Result<String> {
+    let id = &copied.thread_id;
+    crate::codex::rollout::check_thread_id(id, "the thread copy")?;
+    let in_db = match crate::sessions::open_state(&h.path, false)? {
+        Some(db) => db.has_thread(id)?,
+        None => false,
+    };
+    let all = crate::codex::rollout::list(&h.path);
+    if !in_db && !all.iter().any(|f| &f.thread_id == id) {
+        return Ok(format!(
+            "thread {id} is no longer in home `{}`: nothing to take out",
+            h.name
+        ));
+    }
+    let unchanged = copied.unchanged();
+    crate::codex::writer_lock::lock(&h.path, id)?;
+    run.save_dbs(&h.path)?;
+    crate::sessions::trash::trash_one(h, id, &all, &mut run.backups, run.env.clock.ts())?;
+    run.changed = true;
+    if unchanged {
+        crate::sessions::trash::purge_one(h, id)?;
+        Ok(format!(
+            "took the copy of thread {id} out of home `{}` (its rows, name and rollout)",
+            h.name
+        ))
+    } else {
+        Ok(format!(
+            "moved thread {id} out of home `{}` into its trash: it changed since the copy (Codex continued it there); `cdxs session restore {id}` brings it back",
+            h.name
+        ))
     }
 }
 
@@ -372,6 +465,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
     };
     match &action.op {
         Op::RepairThread { home, path, issue } => {
+            run.hold_maintenance(home, path)?;
             run.save_dbs(path)?;
             let fixed = crate::sessions::visibility::repair(
                 &home_ref(home, path),
@@ -379,6 +473,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 &mut crate::sessions::visibility::Direct,
                 env.clock.ts(),
             )?;
+            run.changed |= !fixed.fixed.is_empty();
             Ok(done(
                 if let Some(live) = fixed.live.first() {
                     format!("skipped: {live}")
@@ -392,12 +487,14 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
         }
         Op::TrashThread { home, path, id } => {
             let h = home_ref(home, path);
+            run.hold_maintenance(home, path)?;
             // A live thread is refused before anything is backed up or moved.
             crate::codex::writer_lock::lock(path, id)?;
             run.save_dbs(path)?;
             let all = crate::codex::rollout::list(path);
             let m =
                 crate::sessions::trash::trash_one(&h, id, &all, &mut run.backups, env.clock.ts())?;
+            run.changed = true;
             Ok(done(
                 format!(
                     "moved thread {id} to the trash{}",
@@ -407,8 +504,10 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             ))
         }
         Op::RestoreThread { home, path, id } => {
+            run.hold_maintenance(home, path)?;
             run.save_dbs(path)?;
             let m = crate::sessions::trash::restore_one(&home_ref(home, path), id)?;
+            run.changed = true;
             Ok(done(
                 format!(
                     "restored thread {id}{}",
@@ -423,8 +522,30 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             "`{}` cannot run with the local actions",
             action.address
         ))),
+        Op::RemoveThreadCopy {
+            home,
+            path,
+            id,
+            rollout,
+            size,
+            mtime_ns,
+        } => {
+            let copied = crate::vault::journal::JournalThread {
+                seq: seq as i64,
+                home: path.clone(),
+                thread_id: id.clone(),
+                rollout: rollout.clone(),
+                size: *size,
+                mtime_ns: *mtime_ns,
+            };
+            let h = home_ref(home, path);
+            let message = remove_thread_copy(&h, &copied, run)?;
+            Ok(done(message, None))
+        }
         Op::PurgeTrash { home, path, id } => {
+            run.hold_maintenance(home, path)?;
             crate::sessions::trash::purge_one(&home_ref(home, path), id)?;
+            run.changed = true;
             Ok(done(format!("deleted trashed thread {id}"), None))
         }
         Op::CopyThread {
@@ -432,16 +553,31 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             from_path,
             to_path,
         } => {
+            // The source too: its file may be renamed into `.jsonl.zst` while it is read.
+            let (from, to) = (
+                super::HomeId::of_shown(&copy.from),
+                super::HomeId::of_shown(&copy.to),
+            );
+            run.hold_maintenance(&from, from_path)?;
+            run.hold_maintenance(&to, to_path)?;
             run.save_dbs(to_path)?;
             let copied = crate::sessions::share::copy(
-                &home_ref(&copy.from, from_path),
-                &home_ref(&copy.to, to_path),
+                &home_ref(&from, from_path),
+                &home_ref(&to, to_path),
                 copy,
                 env.clock.now(),
             )?;
             let message = match copied {
                 crate::sessions::share::Copied::Live(why) => format!("skipped: {why}"),
-                _ => format!("copied thread {} into {}", copy.id, tick(&copy.target)),
+                crate::sessions::share::Copied::AlreadyThere => {
+                    format!("home `{}` already has thread {}", copy.to, copy.id)
+                }
+                crate::sessions::share::Copied::Done => {
+                    run.changed = true;
+                    // Journaled: `rollback` of this generation takes the copy out again.
+                    vault.record_thread_copy(generation, seq, to_path, &copy.id, &copy.target)?;
+                    format!("copied thread {} into {}", copy.id, tick(&copy.target))
+                }
             };
             Ok(done(message, None))
         }
@@ -452,8 +588,11 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 &run.homes,
                 account_id,
                 *force,
+                env.refresh_window,
                 env.clock,
             )?;
+            run.changed |= outcome.result != crate::auth::refresh::Refreshed::NotNeeded
+                || !outcome.written.is_empty();
             vault.record_auth_writes(
                 generation,
                 seq,
@@ -492,15 +631,17 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             fsx::ensure_private_dir(path)?;
             let file = config::config_path(path);
             let check = (!run.touched.contains(&file)).then_some(expect);
-            let w = homes::set_base_url_journaled(
+            let w = homes::set_config_key_journaled(
                 vault,
                 &mut run.backups,
                 path,
+                config::BASE_URL_KEY,
                 url.as_deref(),
                 check,
                 homes::Step { generation, seq },
             )?;
             run.touched.insert(file.clone());
+            run.changed |= w.before != w.after;
             Ok(done(
                 match url {
                     Some(u) => format!(
@@ -513,7 +654,30 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 w.backup,
             ))
         }
+        Op::SetCredentialsStore { path, expect, .. } => {
+            fsx::ensure_private_dir(path)?;
+            let file = config::config_path(path);
+            let check = (!run.touched.contains(&file)).then_some(expect);
+            let w = homes::set_config_key_journaled(
+                vault,
+                &mut run.backups,
+                path,
+                config::STORE_KEY,
+                Some("file"),
+                check,
+                homes::Step { generation, seq },
+            )?;
+            run.touched.insert(file.clone());
+            Ok(done(
+                format!(
+                    "set `cli_auth_credentials_store = \"file\"` in {}",
+                    tick(&file)
+                ),
+                w.backup,
+            ))
+        }
         Op::CreateHomeDir { path, .. } => {
+            run.changed |= !path.exists();
             fsx::ensure_private_dir(path)?;
             Ok(done(format!("created {}", tick(path)), None))
         }
@@ -527,6 +691,10 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             };
             let account = Account::from_credentials(&creds, None, "auth_file", env.clock.ts());
             let (outcome, stored) = vault.upsert(&account)?;
+            run.changed |= matches!(
+                outcome,
+                crate::vault::accounts::Upsert::Created | crate::vault::accounts::Upsert::Updated
+            );
             Ok(done(
                 format!("{alias}: {:?} {} ({})", outcome, stored.name(), stored.id).to_lowercase(),
                 None,
@@ -540,6 +708,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 return Ok(done("nothing to take: the file is gone".into(), None));
             };
             let harvested = homes::harvest(vault, &bytes, env.clock.ts())?;
+            run.changed |= harvested.is_some();
             vault.set_baseline(
                 &file,
                 &fingerprint(&bytes),
@@ -582,7 +751,10 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                         ))
                         .with_help("run `cdxs plan` again"));
                     }
-                    Source::Direct(Credentials::ApiKey { key })
+                    Source::Direct(Credentials::ApiKey {
+                        key,
+                        extra: Default::default(),
+                    })
                 }
             };
             let expect = if *any || run.touched.contains(&file) {
@@ -598,8 +770,11 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 &expect,
                 homes::Step { generation, seq },
                 env.clock.ts(),
+                &run.homes,
             )?;
             run.touched.insert(file.clone());
+            run.changed |= written.harvested.is_some()
+                || matches!(written.outcome, auth::WriteOutcome::Written { .. });
             let mut message = match &written.outcome {
                 auth::WriteOutcome::Unchanged => {
                     format!("{} already held {}", tick(&file), written.account.name())
@@ -647,6 +822,9 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                 None,
             )?;
             vault.clear_placement(path)?;
+            // A swap writes this home's new login next: not against what plan saw.
+            run.touched.insert(file.clone());
+            run.changed = true;
             Ok(done(
                 format!("removed the login from {}", tick(&file)),
                 backup,
@@ -664,10 +842,12 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
                     path,
                     backup: backup.as_deref(),
                     after: after.as_deref(),
+                    known_homes: &run.homes,
                 },
                 homes::Step { generation, seq },
                 env.clock,
             )?;
+            run.changed = true;
             Ok(done(message, saved))
         }
     }

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub mod address;
 pub mod apply;
 pub mod engine;
-pub mod locks;
 pub mod observe;
 pub mod ops;
 pub mod plan;
@@ -23,6 +23,7 @@ pub mod status;
 pub mod text_diff;
 pub mod watch;
 
+pub use address::{AccountPart, Address, HomeId, HomePart};
 pub use observe::Observed;
 
 /// Terraform's four kinds: create `+`, update `~`, delete `-`, read `<=`.
@@ -52,12 +53,12 @@ impl ActionKind {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// Create a home's folder (0700).
-    CreateHomeDir { home: String, path: PathBuf },
+    CreateHomeDir { home: HomeId, path: PathBuf },
     /// Import an auth.json (a CI secret mount) into the vault.
     ImportAuthFile { alias: String, path: PathBuf },
     /// Take newer tokens that Codex wrote into a home's auth.json into the vault.
     Harvest {
-        home: String,
+        home: HomeId,
         path: PathBuf,
         account_id: String,
     },
@@ -70,13 +71,13 @@ pub enum Op {
     },
     /// Fix one visibility problem in a home's state DB.
     RepairThread {
-        home: String,
+        home: HomeId,
         path: PathBuf,
         issue: crate::sessions::visibility::Issue,
     },
     /// Delete a trashed thread for good (`trash_max_age`).
     PurgeTrash {
-        home: String,
+        home: HomeId,
         path: PathBuf,
         id: String,
     },
@@ -89,15 +90,24 @@ pub enum Op {
     /// Set (`Some`) or remove (`None`) `openai_base_url` in a home's config.toml, so that
     /// Codex calls the endpoint of the API-key account bound there.
     SetBaseUrl {
-        home: String,
+        home: HomeId,
         path: PathBuf,
         url: Option<String>,
         /// Fingerprint of config.toml at observe time (`None`: absent).
         expect: Option<String>,
     },
+    /// Set `cli_auth_credentials_store = "file"` in a home's config.toml (the home declares
+    /// `codex_config: { cli_auth_credentials_store: file }`), so that Codex reads the
+    /// auth.json cdxs writes.
+    SetCredentialsStore {
+        home: HomeId,
+        path: PathBuf,
+        /// Fingerprint of config.toml at observe time (`None`: absent).
+        expect: Option<String>,
+    },
     /// Write a home's auth.json.
     WriteAuth {
-        home: String,
+        home: HomeId,
         path: PathBuf,
         source: CredentialSource,
         /// Fingerprint of the file at observe time (`None`: absent); apply refuses when it
@@ -125,15 +135,27 @@ pub enum Op {
         /// Fingerprint the generation left the file with (to say it changed since).
         after: Option<String>,
     },
+    /// Take a thread a generation copied into a home out again (`rollback` of a thread
+    /// copy): its rows, its name and the copied rollout go. A copy Codex continued since
+    /// (its rollout changed) is moved into the home's trash instead, to be restored.
+    RemoveThreadCopy {
+        home: HomeId,
+        path: PathBuf,
+        id: String,
+        /// The copied rollout, and its size and mtime right after the copy.
+        rollout: PathBuf,
+        size: Option<u64>,
+        mtime_ns: Option<i64>,
+    },
     /// Move a thread into its home's trash (`session trash`).
     TrashThread {
-        home: String,
+        home: HomeId,
         path: PathBuf,
         id: String,
     },
     /// Put a trashed thread back (`session restore`).
     RestoreThread {
-        home: String,
+        home: HomeId,
         path: PathBuf,
         id: String,
     },
@@ -152,11 +174,13 @@ impl Op {
             Op::CreateHomeDir { path, .. }
             | Op::WriteAuth { path, .. }
             | Op::SetBaseUrl { path, .. }
+            | Op::SetCredentialsStore { path, .. }
             | Op::Harvest { path, .. }
             | Op::RepairThread { path, .. }
             | Op::PurgeTrash { path, .. }
             | Op::TrashThread { path, .. }
             | Op::RestoreThread { path, .. }
+            | Op::RemoveThreadCopy { path, .. }
             | Op::RemoveAuth { path, .. } => vec![path.as_path()],
             Op::CopyThread {
                 from_path, to_path, ..
@@ -186,7 +210,7 @@ pub enum CredentialSource {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
-    pub address: String,
+    pub address: Address,
     pub kind: ActionKind,
     /// One line: what and why.
     pub description: String,
@@ -211,7 +235,7 @@ pub struct Change {
 /// A file changed outside cdxs since cdxs last wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
-    pub address: String,
+    pub address: Address,
     pub path: PathBuf,
     pub description: String,
 }
@@ -219,15 +243,32 @@ pub struct Drift {
 /// Something plan cannot decide (unknown account, unset variable): no apply until fixed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanError {
-    pub address: String,
+    pub address: Address,
     pub message: String,
     pub help: String,
+}
+
+impl From<PlanError> for crate::error::PlanProblem {
+    fn from(e: PlanError) -> Self {
+        crate::error::PlanProblem {
+            address: e.address.to_string(),
+            message: e.message,
+            help: e.help,
+        }
+    }
+}
+
+/// Every error of a plan, as the error that stops a command.
+pub fn plan_failed(errors: Vec<PlanError>) -> crate::error::Error {
+    crate::error::Error::Plan {
+        errors: errors.into_iter().map(Into::into).collect(),
+    }
 }
 
 /// A note for the person (processes that keep old credentials, keyring stores).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Note {
-    pub address: String,
+    pub address: Address,
     pub message: String,
 }
 
@@ -299,12 +340,7 @@ impl Plan {
         if targets.is_empty() {
             return;
         }
-        self.actions.retain(|a| {
-            targets.iter().any(|t| {
-                a.address == *t
-                    || a.address.starts_with(&format!("{t}."))
-                    || a.address.starts_with(&format!("{t}["))
-            })
-        });
+        self.actions
+            .retain(|a| targets.iter().any(|t| a.address.contains(t)));
     }
 }

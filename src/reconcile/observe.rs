@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::auth::freshness::Freshness;
 use crate::codex::auth::{self, AuthState, Credentials};
 use crate::codex::config::ConfigObs;
 use crate::codex::processes::{self, CodexProcess};
@@ -13,6 +12,7 @@ use crate::error::Result;
 use crate::manifest::{AccountRef, Manifest};
 use crate::secret::Secret;
 use crate::vault::accounts::{match_credentials, tokens_freshness};
+use crate::vault::freshness::Freshness;
 use crate::vault::journal::Baseline;
 use crate::vault::{Account, AccountKind, Vault};
 
@@ -103,6 +103,9 @@ pub struct HomeObs {
     /// What the home's config.toml says (credentials store, `openai_base_url`).
     pub config: ConfigObs,
     pub processes: Vec<CodexProcess>,
+    /// Why the home's file system puts Codex's files at risk (a Windows drive seen from
+    /// WSL, a network file system), if it does.
+    pub shared_fs: Option<String>,
     /// Threads a running Codex has open (their writer lock is held): a turn may be running.
     pub live_threads: Vec<LiveThread>,
 }
@@ -128,7 +131,13 @@ impl HomeObs {
         }
         self.processes
             .iter()
-            .find(|p| !matches!(p.role, crate::codex::processes::Role::AppServer { .. }))
+            .find(|p| {
+                !matches!(
+                    p.role,
+                    crate::codex::processes::Role::AppServer { .. }
+                        | crate::codex::processes::Role::DesktopApp
+                )
+            })
             .map(|p| format!("Codex pid {} uses it", p.pid))
     }
 }
@@ -164,6 +173,17 @@ pub struct Observed {
     /// The `sync.targets` that share accounts: cursors, pending changes, and (online) the
     /// server's revision. Only for a plan of every home.
     pub sync: Vec<crate::sync::plan::Observed>,
+    /// ChatGPT logins live in folders this manifest does not declare: folders the vault
+    /// placed a login in (another manifest's homes, `switch --codex-home`, `run --account`,
+    /// a home removed from the manifest) and the default home. One live copy per login.
+    pub elsewhere: Vec<LiveCopy>,
+}
+
+/// A ChatGPT login live in a folder the manifest does not declare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveCopy {
+    pub folder: PathBuf,
+    pub account_id: String,
 }
 
 /// What the session policies need to know about one home.
@@ -221,7 +241,7 @@ impl Observed {
 pub fn describe_creds(creds: &Credentials, vault: &[Account]) -> CredObs {
     let account_id = match_credentials(vault, creds).map(|a| a.id.clone());
     match creds {
-        Credentials::ApiKey { key } => CredObs::ApiKey {
+        Credentials::ApiKey { key, .. } => CredObs::ApiKey {
             identity_id: crate::vault::ids::apikey_id(key.expose(), ""),
             key_fingerprint: key.fingerprint(),
             account_id,
@@ -299,8 +319,10 @@ pub fn observe(
     let held_locks = if scope.skip_processes {
         Default::default()
     } else {
-        crate::fsx::flock_holders()
+        crate::platform::locks::LockTable::read()
     };
+    // Codex's settings outside any home: read once, judged per home with its config.toml.
+    let machine = crate::codex::settings::MachineLayers::read();
     for (name, home) in &manifest.homes {
         if scope
             .homes
@@ -315,7 +337,8 @@ pub fn observe(
         } else {
             (AuthObs::Missing, None)
         };
-        let canonical = std::fs::canonicalize(&home.path).unwrap_or_else(|_| home.path.clone());
+        let canonical =
+            crate::platform::path::canonicalize(&home.path).unwrap_or_else(|_| home.path.clone());
         observed.homes.insert(
             name.clone(),
             HomeObs {
@@ -324,11 +347,24 @@ pub fn observe(
                 auth,
                 auth_fingerprint,
                 config: if dir_exists {
-                    crate::codex::config::observe(&home.path)
+                    crate::codex::config::observe_with(&home.path, &machine)
                 } else {
-                    ConfigObs::default()
+                    ConfigObs {
+                        settings: crate::codex::settings::effective(
+                            &machine,
+                            None,
+                            &crate::codex::config::config_path(&home.path)
+                                .display()
+                                .to_string(),
+                        ),
+                        ..ConfigObs::default()
+                    }
                 },
                 processes: procs.get(&canonical).cloned().unwrap_or_default(),
+                shared_fs: crate::codex::wsl::risk(
+                    &canonical,
+                    crate::platform::mounts::file_system_type(&home.path).as_deref(),
+                ),
                 live_threads: if scope.skip_processes || !dir_exists {
                     Vec::new()
                 } else {
@@ -367,16 +403,52 @@ pub fn observe(
             _ => {}
         }
     }
+    observed.elsewhere = live_copies_elsewhere(manifest, vault, &accounts)?;
     if !scope.skip_sessions {
         observe_sessions(manifest, vault, scope, &mut observed)?;
     }
     Ok(observed)
 }
 
-/// The threads of `home` whose writer lock a process holds (from /proc/locks: nothing is
-/// locked to find out).
-fn live_threads(home: &Path, held: &std::collections::HashMap<u64, u32>) -> Vec<LiveThread> {
-    use std::os::unix::fs::MetadataExt;
+/// The ChatGPT logins live in folders `manifest` does not declare (its placements in the
+/// vault, and the default home): what a write into a declared home must not copy.
+fn live_copies_elsewhere(
+    manifest: &Manifest,
+    vault: &Vault,
+    accounts: &[Account],
+) -> Result<Vec<LiveCopy>> {
+    use crate::vault::placement::placement_key;
+    let declared: std::collections::BTreeSet<PathBuf> = manifest
+        .homes
+        .values()
+        .map(|h| placement_key(&h.path))
+        .collect();
+    let mut folders: Vec<PathBuf> = vault.placements()?.into_iter().map(|(p, _)| p).collect();
+    folders.extend(crate::paths::default_codex_home().ok());
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for folder in folders {
+        let key = placement_key(&folder);
+        if declared.contains(&key) || !seen.insert(key) {
+            continue;
+        }
+        if let Ok(doc) = auth::read(&folder)
+            && let AuthState::Credentials(c @ auth::Credentials::ChatGpt(_)) = doc.state
+            && let Some(a) = match_credentials(accounts, &c)
+        {
+            out.push(LiveCopy {
+                folder,
+                account_id: a.id.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The threads of `home` whose writer lock a process holds: read from the OS's lock table
+/// where it has one (Linux: nothing is locked to find out); elsewhere each lock file is
+/// tried under Codex's coordination lock, as Codex does before it takes one.
+fn live_threads(home: &Path, held: &crate::platform::locks::LockTable) -> Vec<LiveThread> {
     let Ok(entries) = std::fs::read_dir(home.join("thread-writer-locks")) else {
         return Vec::new();
     };
@@ -388,11 +460,11 @@ fn live_threads(home: &Path, held: &std::collections::HashMap<u64, u32>) -> Vec<
             if id.starts_with('.') {
                 return None;
             }
-            let ino = e.metadata().ok()?.ino();
-            held.get(&ino).map(|pid| LiveThread {
-                id,
-                pid: Some(*pid),
-            })
+            if held.can_tell() {
+                let pid = held.holder(&e.path())?;
+                return Some(LiveThread { id, pid: Some(pid) });
+            }
+            crate::codex::writer_lock::probe(home, &id).then_some(LiveThread { id, pid: None })
         })
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));

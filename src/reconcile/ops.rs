@@ -3,10 +3,13 @@
 //! refresh now, and the session commands (trash, restore, purge, repair, copy threads).
 //! Building them reads nothing; the caller observed what they need.
 
+use crate::reconcile::{AccountPart, Address, HomeId, HomePart};
 use std::path::{Path, PathBuf};
 
 use super::{Action, ActionKind, CredentialSource, Op, Plan};
 use crate::codex::config::{self, ConfigObs};
+use crate::codex::settings::Login;
+use crate::error::Error;
 use crate::sessions::visibility::Issue;
 use crate::sessions::{HomeRef, share};
 use crate::vault::{Account, AccountKind};
@@ -27,7 +30,7 @@ fn plan_of(actions: Vec<Action>) -> Plan {
 /// Refresh one login now (`force`: even when it is fresh).
 pub fn refresh(account_id: &str, force: bool) -> Plan {
     plan_of(vec![Action {
-        address: format!("account.{account_id}.refresh"),
+        address: Address::account(account_id, AccountPart::Refresh),
         kind: ActionKind::Update,
         description: if force {
             format!("refresh {account_id} now")
@@ -59,13 +62,15 @@ pub struct WriteInto<'a> {
 /// Write an account into a folder outside plan/apply, as one generation: a refresh first
 /// when it is about to expire (as Codex does), the login taken out of its old folder when
 /// it moves, auth.json, and the endpoint in config.toml. `Err` when config.toml must change
-/// but cannot be read.
-pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
+/// but cannot be read, or when Codex's settings there would make it ignore, delete or
+/// leave unused the login (the same rules as plan).
+pub fn write_into(w: &WriteInto) -> Result<Plan, Error> {
     let shown = crate::paths::display(w.home);
+    refuse_what_codex_would_not_use(w)?;
     let mut actions = Vec::new();
     if w.refresh_first && w.account.kind == AccountKind::OAuth && !w.account.requires_reauth {
         actions.push(Action {
-            address: format!("account.{}.refresh", w.account.id),
+            address: Address::account(&w.account.id, AccountPart::Refresh),
             kind: ActionKind::Update,
             description: format!(
                 "refresh {}'s tokens first: they expire soon",
@@ -80,7 +85,7 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
     }
     if let Some(from) = w.moved_from {
         actions.push(Action {
-            address: format!("home[{}].auth", crate::paths::display(from)),
+            address: Address::folder(&crate::paths::display(from), HomePart::Auth),
             kind: ActionKind::Delete,
             description: format!(
                 "take {} out of `{}` (it moves to `{shown}`)",
@@ -95,12 +100,12 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
         });
     }
     actions.push(Action {
-        address: format!("home[{shown}].auth"),
+        address: Address::folder(&shown, HomePart::Auth),
         kind: ActionKind::Update,
         description: format!("write {}", w.account.name()),
         changes: vec![],
         op: Op::WriteAuth {
-            home: shown.clone(),
+            home: HomeId::Folder(shown.clone()),
             path: w.home.to_path_buf(),
             source: CredentialSource::Vault {
                 account_id: w.account.id.clone(),
@@ -117,15 +122,16 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
         &known,
     ) {
         if let (Some(why), Some(_)) = (&w.config.error, &url) {
-            return Err(format!(
+            return Err(Error::user(format!(
                 "cannot read `{}` to set `openai_base_url` for {}: {why}",
                 crate::paths::display(&config::config_path(w.home)),
                 w.account.name()
-            ));
+            ))
+            .with_help("fix config.toml (Codex cannot read it either), then try again"));
         }
         if w.config.error.is_none() {
             actions.push(Action {
-                address: format!("home[{shown}].base_url"),
+                address: Address::folder(&shown, HomePart::BaseUrl),
                 kind: ActionKind::Update,
                 description: match &url {
                     Some(u) => format!("set openai_base_url = {}", config::display_url(u)),
@@ -133,7 +139,7 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
                 },
                 changes: vec![],
                 op: Op::SetBaseUrl {
-                    home: shown.clone(),
+                    home: HomeId::Folder(shown.clone()),
                     path: w.home.to_path_buf(),
                     url,
                     expect: w.config.fingerprint.clone(),
@@ -144,17 +150,73 @@ pub fn write_into(w: &WriteInto) -> Result<Plan, String> {
     Ok(plan_of(actions))
 }
 
+/// The folder's Codex settings (every layer, codex-formats 9.3) would make Codex ignore,
+/// delete or leave unused the login: refuse before anything is written.
+fn refuse_what_codex_would_not_use(w: &WriteInto) -> Result<(), Error> {
+    codex_would_use(w.account, w.home, w.config)
+}
+
+/// `Err` (what Codex does, and the fix) when the folder `home`'s Codex settings would make
+/// Codex ignore, delete or leave unused `account`'s login there.
+pub fn codex_would_use(account: &Account, home: &Path, config: &ConfigObs) -> Result<(), Error> {
+    let settings = &config.settings;
+    let place = crate::paths::display(home);
+    if let Some(b) = settings.broken.first() {
+        return Err(Error::user(format!(
+            "cannot tell whether Codex reads auth.json in `{place}`: `{}` ({}) {}; Codex itself does not start until it is fixed",
+            b.from.place,
+            b.from.layer.name(),
+            b.why
+        ))
+        .with_help("fix that file, then try again"));
+    }
+    let login = match account.kind {
+        AccountKind::ApiKey => Login::ApiKey,
+        AccountKind::OAuth => Login::ChatGpt {
+            workspace: account.chatgpt_account_id.clone(),
+        },
+    };
+    match settings.refusals(&login).into_iter().next() {
+        None => Ok(()),
+        Some(r) => Err(Error::user(format!(
+            "Codex would not use {} in `{place}`: {}",
+            account.name(),
+            r.message()
+        ))
+        .with_help(r.fix)),
+    }
+}
+
+/// Take a login out of a folder (`home remove --clear-login`): backed up, harvested first.
+pub fn remove_login(folder: &Path, account: &Account) -> Plan {
+    let shown = crate::paths::display(folder);
+    plan_of(vec![Action {
+        address: Address::folder(&shown, HomePart::Auth),
+        kind: ActionKind::Delete,
+        description: format!("take {} out of `{shown}`", account.name()),
+        changes: vec![],
+        op: Op::RemoveAuth {
+            path: folder.to_path_buf(),
+            account_id: account.id.clone(),
+        },
+    }])
+}
+
 /// Move threads into their home's trash.
 pub fn trash(home: &HomeRef, ids: &[String]) -> Plan {
     plan_of(
         ids.iter()
             .map(|id| Action {
-                address: format!("trash.{}[{id}]", home.name),
+                address: Address::Trash {
+                    home: home.name.clone(),
+                    id: id.clone(),
+                    purge: false,
+                },
                 kind: ActionKind::Delete,
                 description: format!("move thread {id} to the trash"),
                 changes: vec![],
                 op: Op::TrashThread {
-                    home: home.name.clone(),
+                    home: HomeId::of_shown(&home.name),
                     path: home.path.clone(),
                     id: id.clone(),
                 },
@@ -169,12 +231,16 @@ pub fn restore(targets: &[(HomeRef, String)]) -> Plan {
         targets
             .iter()
             .map(|(h, id)| Action {
-                address: format!("trash.{}[{id}]", h.name),
+                address: Address::Trash {
+                    home: h.name.clone(),
+                    id: id.clone(),
+                    purge: false,
+                },
                 kind: ActionKind::Create,
                 description: format!("restore thread {id}"),
                 changes: vec![],
                 op: Op::RestoreThread {
-                    home: h.name.clone(),
+                    home: HomeId::of_shown(&h.name),
                     path: h.path.clone(),
                     id: id.clone(),
                 },
@@ -189,12 +255,16 @@ pub fn purge(targets: &[(HomeRef, String)]) -> Plan {
         targets
             .iter()
             .map(|(h, id)| Action {
-                address: format!("trash.{}.purge[{id}]", h.name),
+                address: Address::Trash {
+                    home: h.name.clone(),
+                    id: id.clone(),
+                    purge: true,
+                },
                 kind: ActionKind::Delete,
                 description: format!("delete trashed thread {id}"),
                 changes: vec![],
                 op: Op::PurgeTrash {
-                    home: h.name.clone(),
+                    home: HomeId::of_shown(&h.name),
                     path: h.path.clone(),
                     id: id.clone(),
                 },
@@ -210,12 +280,15 @@ pub fn repair(home: &HomeRef, issues: &[Issue]) -> Plan {
             .iter()
             .filter(|i| i.repairable())
             .map(|i| Action {
-                address: format!("sessions.{}.repair[{}:{}]", home.name, i.kind(), i.id()),
+                address: Address::Sessions {
+                    home: home.name.clone(),
+                    repair: Some((i.kind().to_string(), i.id().to_string())),
+                },
                 kind: ActionKind::Update,
                 description: i.describe(),
                 changes: vec![],
                 op: Op::RepairThread {
-                    home: home.name.clone(),
+                    home: HomeId::of_shown(&home.name),
                     path: home.path.clone(),
                     issue: i.clone(),
                 },
@@ -237,7 +310,10 @@ pub fn copies(homes: &[HomeRef], copies: &[share::Copy]) -> Plan {
             .iter()
             .filter_map(|c| {
                 Some(Action {
-                    address: format!("threads.{}.copy[{}]", c.to, c.id),
+                    address: Address::Copy {
+                        home: crate::reconcile::HomeId::Named(c.to.clone()),
+                        id: c.id.clone(),
+                    },
                     kind: ActionKind::Create,
                     description: format!("copy thread {} from `{}`", c.id, c.from),
                     changes: vec![],
@@ -303,6 +379,64 @@ mod tests {
             moved_from: None,
         })
         .unwrap_err();
-        assert!(err.contains("cannot read"), "{err}");
+        assert!(err.to_string().contains("cannot read"), "{err}");
+    }
+
+    #[test]
+    fn an_imperative_write_obeys_the_folders_codex_settings() {
+        let t = crate::codex::auth::ChatGptTokens {
+            id_token: Secret::new(crate::codex::jwt::unsigned(&serde_json::json!({
+                "email": "a@x.io",
+                "https://api.openai.com/auth": {"chatgpt_account_id": "ws-1"}
+            }))),
+            access_token: Secret::new("at"),
+            refresh_token: Secret::new("rt"),
+            account_id: Some("ws-1".into()),
+            last_refresh: None,
+            extra: Default::default(),
+        };
+        let a = Account::oauth(&t, "t", 0);
+        let config = |text: &str| ConfigObs {
+            settings: crate::codex::settings::effective(
+                &crate::codex::settings::MachineLayers::none(),
+                Some(&Ok(text.to_string())),
+                "/h/new/config.toml",
+            ),
+            ..ConfigObs::default()
+        };
+        for (text, says) in [
+            (
+                "cli_auth_credentials_store = \"keyring\"\n",
+                "ignores auth.json",
+            ),
+            ("forced_login_method = \"api\"\n", "deletes a ChatGPT login"),
+            (
+                "forced_chatgpt_workspace_id = \"ws-2\"\n",
+                "workspace `ws-1`",
+            ),
+            ("forced_login_method = \n", "does not start"),
+        ] {
+            let err = write_into(&WriteInto {
+                account: &a,
+                home: Path::new("/h/new"),
+                config: &config(text),
+                known_urls: &[],
+                refresh_first: false,
+                moved_from: None,
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains(says), "{text}: {err}");
+        }
+        assert!(
+            write_into(&WriteInto {
+                account: &a,
+                home: Path::new("/h/new"),
+                config: &config("forced_chatgpt_workspace_id = \"ws-1\"\n"),
+                known_urls: &[],
+                refresh_first: false,
+                moved_from: None,
+            })
+            .is_ok()
+        );
     }
 }

@@ -12,24 +12,17 @@ use super::{Action, ActionKind, Op, Plan};
 use crate::backup::Backups;
 use crate::clock::Clock;
 use crate::codex::auth::{self, AuthState, Credentials, WriteOutcome};
-use crate::codex::home_write as homes;
 use crate::error::{Error, Result, tick};
 use crate::fsx;
 use crate::secret::fingerprint;
 use crate::vault::Vault;
 use crate::vault::accounts::match_credentials;
+use crate::vault::home_write as homes;
 use crate::vault::journal::Generation;
 
-/// The newest generation that changed files.
+/// The newest generation that changed files (however many generations came after it).
 pub fn default_target(vault: &Vault) -> Result<Option<i64>> {
-    for g in vault.generations(200)? {
-        if let Some(full) = vault.generation(g.id)?
-            && !full.files.is_empty()
-        {
-            return Ok(Some(g.id));
-        }
-    }
-    Ok(None)
+    vault.newest_generation_with_files()
 }
 
 /// A file to put back, as rollback shows it before asking.
@@ -42,11 +35,20 @@ pub struct Step {
     pub changed_since: bool,
     /// What the vault's newer tokens would put in instead (decided again when writing).
     pub note: Option<String>,
+    /// Why it is not put back: the login it held is live in another folder now, and a
+    /// second copy would end in `refresh_token_reused`.
+    pub refused: Option<String>,
 }
 
 /// The plan that undoes `generation`: one `RestoreFile` per file it changed (the first
-/// record of a path is its state before the generation), in reverse order.
-pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)> {
+/// record of a path is its state before the generation), in reverse order. An auth.json
+/// whose login is live in another folder now (`known_homes`, the vault's placements) is
+/// not put back: its step says why, and the rest is restored.
+pub fn plan(
+    vault: &Vault,
+    generation: &Generation,
+    known_homes: &[PathBuf],
+) -> Result<(Plan, Vec<Step>)> {
     let mut seen = std::collections::BTreeSet::new();
     let firsts: Vec<_> = generation
         .files
@@ -75,14 +77,26 @@ pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)>
                 .and_then(|(_, note)| note),
             _ => None,
         };
+        let refused = match &f.backup {
+            Some(b) if is_auth_json(&f.path) => std::fs::read(b)
+                .ok()
+                .map(|saved| live_copy_of(vault, &saved, &fsx::parent_of(&f.path), known_homes))
+                .transpose()?
+                .flatten(),
+            _ => None,
+        };
         steps.push(Step {
             path: f.path.clone(),
             restore: f.backup.is_some(),
             changed_since: current != f.after_fingerprint,
             note,
+            refused: refused.clone(),
         });
+        if refused.is_some() {
+            continue;
+        }
         actions.push(Action {
-            address: f.path.display().to_string(),
+            address: crate::reconcile::Address::File(f.path.clone()),
             kind: ActionKind::Update,
             description: format!("restore from generation {}", generation.id),
             changes: vec![],
@@ -90,6 +104,47 @@ pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)>
                 path: f.path.clone(),
                 backup: f.backup.clone(),
                 after: f.after_fingerprint.clone(),
+            },
+        });
+    }
+    // Threads the generation copied into a home go out again (rows, name, rollout).
+    for t in generation.threads.iter().rev() {
+        let home = crate::paths::display(&t.home);
+        let changed = t.rollout.exists() && !t.unchanged();
+        steps.push(Step {
+            path: t.rollout.clone(),
+            restore: false,
+            // Said in the note: a changed copy is kept in the trash, not backed up.
+            changed_since: false,
+            note: Some(format!(
+                "the copy of thread {} in home `{home}`: its rows and name go too{}",
+                t.thread_id,
+                if changed {
+                    " (it changed since: it is kept in that home's trash)"
+                } else {
+                    ""
+                }
+            )),
+            refused: None,
+        });
+        actions.push(Action {
+            address: crate::reconcile::Address::Copy {
+                home: crate::reconcile::HomeId::Folder(home.clone()),
+                id: t.thread_id.clone(),
+            },
+            kind: ActionKind::Delete,
+            description: format!(
+                "take thread {} out of `{home}` (generation {} copied it there)",
+                t.thread_id, generation.id
+            ),
+            changes: vec![],
+            op: Op::RemoveThreadCopy {
+                home: crate::reconcile::HomeId::Folder(home),
+                path: t.home.clone(),
+                id: t.thread_id.clone(),
+                rollout: t.rollout.clone(),
+                size: t.size,
+                mtime_ns: t.mtime_ns,
             },
         });
     }
@@ -106,6 +161,31 @@ pub fn plan(vault: &Vault, generation: &Generation) -> Result<(Plan, Vec<Step>)>
     Ok((plan, steps))
 }
 
+/// Why the ChatGPT login in `saved` (an auth.json) must not go back into `home`: the folder
+/// where it is live now, in words.
+fn live_copy_of(
+    vault: &Vault,
+    saved: &[u8],
+    home: &Path,
+    known_homes: &[PathBuf],
+) -> Result<Option<String>> {
+    let Ok(AuthState::Credentials(creds @ Credentials::ChatGpt(_))) = auth::parse(saved) else {
+        return Ok(None);
+    };
+    let all = vault.accounts()?;
+    let Some(account) = match_credentials(&all, &creds) else {
+        return Ok(None);
+    };
+    let (found, _) = vault.find_live_copy(&account.id, home, known_homes)?;
+    Ok(found.map(|f| {
+        format!(
+            "{} is live in {} now: a second copy would end in `refresh_token_reused`",
+            account.name(),
+            tick(&f)
+        )
+    }))
+}
+
 fn is_auth_json(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n == auth::AUTH_FILE)
 }
@@ -115,6 +195,8 @@ pub struct Restore<'a> {
     pub path: &'a Path,
     pub backup: Option<&'a Path>,
     pub after: Option<&'a str>,
+    /// Every home cdxs knows: a login live in one of them is not put back elsewhere.
+    pub known_homes: &'a [PathBuf],
 }
 
 /// What an auth.json restored from `saved` gets: for a ChatGPT login, the vault's newest
@@ -180,6 +262,11 @@ pub fn restore(
                         homes::harvest(vault, bytes, now)?;
                     }
                     homes::harvest(vault, saved, now)?;
+                    // The door: a login live in another folder now is not put back here.
+                    if let Some(why) = live_copy_of(vault, saved, &home, r.known_homes)? {
+                        return Err(Error::user(format!("{} is not put back: {why}", tick(path)))
+                            .with_help("take the login out of that folder first (`cdxs switch ACCOUNT --codex-home FOLDER` puts another one there), then roll back again"));
+                    }
                     let (content, why) = auth_content(vault, saved)?;
                     note = why;
                     Ok(Some(content))

@@ -48,12 +48,17 @@ pub struct Row {
     pub expires_at: Option<i64>,
     pub state: HomeState,
     pub quota: Option<QuotaCell>,
+    /// The settings Codex acts on there (credential store, login restrictions), each with
+    /// the layer that set it.
+    pub codex_settings: crate::codex::settings::Effective,
 }
 
 #[derive(Debug, Serialize, Clone, Copy, PartialEq)]
 pub struct QuotaCell {
     pub five_hour: Option<f64>,
     pub weekly: Option<f64>,
+    /// When the figures were fetched (Unix time).
+    pub fetched_at: i64,
 }
 
 pub fn rows(m: &Manifest, o: &Observed, plan: &Plan) -> Vec<Row> {
@@ -61,7 +66,6 @@ pub fn rows(m: &Manifest, o: &Observed, plan: &Plan) -> Vec<Row> {
         .values()
         .filter_map(|h| {
             let obs = o.homes.get(&h.name)?;
-            let prefix = format!("home.{}.", h.name);
             let declared = h.binding.as_ref().map(|b| match b {
                 Binding::Account(a) => a.clone(),
                 Binding::Pool { pool, .. } => format!("pool {pool}"),
@@ -97,11 +101,11 @@ pub fn rows(m: &Manifest, o: &Observed, plan: &Plan) -> Vec<Row> {
                     }
                 }
             };
-            let state = if plan.errors.iter().any(|e| e.address.starts_with(&prefix)) {
+            let state = if plan.errors.iter().any(|e| e.address.in_home(&h.name)) {
                 HomeState::Error
-            } else if plan.drift.iter().any(|d| d.address.starts_with(&prefix)) {
+            } else if plan.drift.iter().any(|d| d.address.in_home(&h.name)) {
                 HomeState::Drift
-            } else if plan.actions.iter().any(|a| a.address.starts_with(&prefix)) {
+            } else if plan.actions.iter().any(|a| a.address.in_home(&h.name)) {
                 HomeState::Changes
             } else if h.binding.is_none() {
                 HomeState::Unmanaged
@@ -113,6 +117,7 @@ pub fn rows(m: &Manifest, o: &Observed, plan: &Plan) -> Vec<Row> {
                 .map(|q| QuotaCell {
                     five_hour: q.five_hour,
                     weekly: q.weekly,
+                    fetched_at: q.fetched_at,
                 });
             Some(Row {
                 home: h.name.clone(),
@@ -122,6 +127,7 @@ pub fn rows(m: &Manifest, o: &Observed, plan: &Plan) -> Vec<Row> {
                 expires_at,
                 state,
                 quota,
+                codex_settings: obs.config.settings.clone(),
             })
         })
         .collect()

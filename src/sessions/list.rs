@@ -362,15 +362,15 @@ fn cores() -> usize {
 }
 
 /// The rollouts' sizes (`None` when the file is missing), with `std::fs::metadata` (symlinks
-/// followed). One `stat` per thread is the largest cost of a listing: a big home's are split
+/// followed) of the file Codex reads for the row's path: its plain `.jsonl`, else its
+/// `.jsonl.zst` (a row still names `x.jsonl` after Codex compressed it, and Codex lists it).
+/// One `stat` per thread is the largest cost of a listing: a big home's are split
 /// between the cores. (A `fstatat` from each day's folder was measured no faster: the cost
 /// is the system call, not the path walk.)
 fn sizes(text: &str, rows: &mut [RowAt]) {
     let stat = |rows: &mut [RowAt]| {
         for r in rows {
-            r.size = std::fs::metadata(&text[r.rollout.clone()])
-                .ok()
-                .map(|m| m.len());
+            r.size = crate::codex::rollout::existing_size(Path::new(&text[r.rollout.clone()]));
         }
     };
     let cores = cores();
@@ -433,17 +433,19 @@ fn describe(homes: &[HomeRef]) -> String {
     }
 }
 
-/// The rollout of `id` in `home`: the row's path when it is there, else a file found by name.
+/// The rollout of `id` in `home` that Codex reads: the row's path in either spelling (the
+/// plain `.jsonl` first, as Codex), else a file found by name (never a `.zst` its plain twin
+/// shadows).
 pub fn locate_rollout(home: &Path, id: &str, row_path: Option<&Path>) -> Option<PathBuf> {
     if let Some(p) = row_path
-        && p.exists()
         && inside(p, home)
+        && let Some(found) = crate::codex::rollout::existing(p)
     {
-        return Some(p.to_path_buf());
+        return Some(found);
     }
     crate::codex::rollout::list(home)
         .into_iter()
-        .find(|f| f.thread_id == id)
+        .find(|f| f.thread_id == id && !f.shadowed)
         .map(|f| f.path)
 }
 
@@ -484,12 +486,32 @@ mod tests {
         std::fs::create_dir_all(format!("{d}/day")).unwrap();
         std::fs::write(format!("{d}/day/a.jsonl"), "12345").unwrap();
         std::fs::write(format!("{d}/day/b.jsonl"), "1").unwrap();
-        std::os::unix::fs::symlink(format!("{d}/day/a.jsonl"), format!("{d}/day/link")).unwrap();
-        std::os::unix::fs::symlink(format!("{d}/nowhere"), format!("{d}/day/dangling")).unwrap();
-        std::os::unix::fs::symlink(format!("{d}/day"), format!("{d}/dayl")).unwrap();
+        // Compressed by Codex (the row still names `c.jsonl`); both spellings (plain wins).
+        std::fs::write(format!("{d}/day/c.jsonl.zst"), "123").unwrap();
+        std::fs::write(format!("{d}/day/e.jsonl"), "1234").unwrap();
+        std::fs::write(format!("{d}/day/e.jsonl.zst"), "12").unwrap();
+        crate::platform::fs::symlink(
+            Path::new(&format!("{d}/day/a.jsonl")),
+            Path::new(&format!("{d}/day/link")),
+        )
+        .unwrap();
+        crate::platform::fs::symlink(
+            Path::new(&format!("{d}/nowhere")),
+            Path::new(&format!("{d}/day/dangling")),
+        )
+        .unwrap();
+        crate::platform::fs::symlink(
+            Path::new(&format!("{d}/day")),
+            Path::new(&format!("{d}/dayl")),
+        )
+        .unwrap();
         let paths: Vec<String> = [
             "/day/a.jsonl",
             "/day/b.jsonl",
+            "/day/c.jsonl",
+            "/day/c.jsonl.zst",
+            "/day/e.jsonl",
+            "/day/e.jsonl.zst",
             "/day/missing.jsonl",
             "/day/link",
             "/day/dangling",
@@ -545,8 +567,28 @@ mod tests {
             })
             .collect();
         sizes(&text, &mut rows);
+        // What Codex reads: the plain spelling when it is there, else the compressed one.
+        let read = |p: &str| {
+            let plain = p.strip_suffix(".zst").unwrap_or(p);
+            let is_rollout = Path::new(p).file_name().is_some_and(|n| {
+                n.to_string_lossy().ends_with(".jsonl")
+                    || n.to_string_lossy().ends_with(".jsonl.zst")
+            });
+            if !is_rollout {
+                return std::fs::metadata(p).ok().map(|m| m.len());
+            }
+            std::fs::metadata(plain)
+                .or_else(|_| std::fs::metadata(format!("{plain}.zst")))
+                .ok()
+                .map(|m| m.len())
+        };
         for (p, r) in paths.iter().zip(&rows) {
-            assert_eq!(r.size, std::fs::metadata(p).ok().map(|m| m.len()), "{p}");
+            assert_eq!(r.size, read(p), "{p}");
         }
+        let size_of =
+            |suffix: &str| rows[paths.iter().position(|p| p.ends_with(suffix)).unwrap()].size;
+        assert_eq!(size_of("/day/c.jsonl"), Some(3), "the compressed twin");
+        assert_eq!(size_of("/day/c.jsonl.zst"), Some(3));
+        assert_eq!(size_of("/day/e.jsonl.zst"), Some(4), "the plain one wins");
     }
 }

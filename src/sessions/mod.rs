@@ -5,11 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::codex::state::{self, CodexDb, HISTORY_DB, STATE_DB};
 use crate::error::Result;
 
+pub mod ids;
 mod in_order;
 pub mod list;
 pub mod share;
@@ -17,12 +16,7 @@ pub mod stats;
 pub mod trash;
 pub mod visibility;
 
-/// A home sessions are read from: its name (from cdxs.yaml, or `default`) and folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HomeRef {
-    pub name: String,
-    pub path: PathBuf,
-}
+pub use crate::manifest::HomeRef;
 
 /// Open a home's state DB (`None` when Codex never ran there).
 pub fn open_state(home: &Path, write: bool) -> Result<Option<CodexDb>> {
@@ -87,8 +81,55 @@ impl Root {
     pub fn new(home: &Path) -> Root {
         Root {
             plain: home.to_path_buf(),
-            canonical: std::fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf()),
+            canonical: crate::platform::path::canonicalize(home)
+                .unwrap_or_else(|_| home.to_path_buf()),
         }
+    }
+
+    /// A root from what was observed of it (no I/O: the planner's way).
+    pub fn observed(home: &Path, canonical: &Path) -> Root {
+        let canonical = if canonical.as_os_str().is_empty() {
+            home // an observation from before cdxs recorded it
+        } else {
+            canonical
+        };
+        Root {
+            plain: home.to_path_buf(),
+            canonical: canonical.to_path_buf(),
+        }
+    }
+
+    /// The folders under this home's `sessions/` and `archived_sessions/` (a few levels
+    /// deep: `YYYY/MM/DD`), each with whether it is a real folder (`false`: a symlink or
+    /// not a folder), resolved spelling: what [`Root::rollout_target_in`] needs, read once.
+    pub fn session_dirs(&self) -> std::collections::BTreeMap<PathBuf, bool> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut todo: Vec<(PathBuf, usize)> = [
+            crate::codex::rollout::SESSIONS,
+            crate::codex::rollout::ARCHIVED,
+        ]
+        .iter()
+        .map(|d| (self.canonical.join(d), 0))
+        .collect();
+        while let Some((dir, depth)) = todo.pop() {
+            let Ok(meta) = std::fs::symlink_metadata(&dir) else {
+                continue;
+            };
+            let real = meta.is_dir();
+            out.insert(dir.clone(), real);
+            if !real || depth >= 4 {
+                continue;
+            }
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry
+                    .file_type()
+                    .is_ok_and(|t| t.is_dir() || t.is_symlink())
+                {
+                    todo.push((entry.path(), depth + 1));
+                }
+            }
+        }
+        out
     }
 
     /// The home's folder, resolved.
@@ -104,7 +145,7 @@ impl Root {
 
     /// An existing path resolved (symlinks included), if the result lies inside the home.
     pub fn resolve(&self, path: &Path) -> Option<PathBuf> {
-        let real = std::fs::canonicalize(path).ok()?;
+        let real = crate::platform::path::canonicalize(path).ok()?;
         under(&real, &self.canonical).then_some(real)
     }
 
@@ -125,25 +166,50 @@ impl Root {
     /// on the way that exists already resolving inside the home (no symlink out). Returns
     /// the path to write, spelled with the resolved home.
     pub fn rollout_target(&self, path: &Path, id: &str) -> Option<PathBuf> {
-        if has_parent_dir(path) || !path.is_absolute() {
-            return None;
-        }
-        // Spell it from the resolved home.
-        let rel = path
-            .strip_prefix(&self.canonical)
-            .or_else(|_| path.strip_prefix(&self.plain))
-            .ok()?;
-        let target = self.canonical.join(rel);
-        if !self.rollout_place(&target, id) {
-            return None;
-        }
+        let target = self.rollout_name(path, id)?;
         // The deepest folder that exists must resolve to itself (no symlink on the way).
         let mut dir = target.parent()?;
         while !dir.exists() {
             dir = dir.parent()?;
         }
-        let real = std::fs::canonicalize(dir).ok()?;
+        let real = crate::platform::path::canonicalize(dir).ok()?;
         (real == dir && under(&real, &self.canonical)).then_some(target)
+    }
+
+    /// [`Root::rollout_target`] judged on what was observed of the home's session folders
+    /// ([`Root::session_dirs`]) instead of the disk: the planner's way. The executor judges
+    /// the disk again when it copies.
+    pub fn rollout_target_in(
+        &self,
+        path: &Path,
+        id: &str,
+        dirs: &std::collections::BTreeMap<PathBuf, bool>,
+    ) -> Option<PathBuf> {
+        let target = self.rollout_name(path, id)?;
+        let mut dir = target.parent()?;
+        loop {
+            if let Some(real) = dirs.get(dir) {
+                return real.then_some(target.clone());
+            }
+            if dir == self.canonical {
+                return Some(target.clone());
+            }
+            dir = dir.parent()?;
+        }
+    }
+
+    /// `path`, spelled from the resolved home, when it names a rollout of `id` in this
+    /// home's session folders (no `..`, absolute).
+    fn rollout_name(&self, path: &Path, id: &str) -> Option<PathBuf> {
+        if has_parent_dir(path) || !path.is_absolute() {
+            return None;
+        }
+        let rel = path
+            .strip_prefix(&self.canonical)
+            .or_else(|_| path.strip_prefix(&self.plain))
+            .ok()?;
+        let target = self.canonical.join(rel);
+        self.rollout_place(&target, id).then_some(target)
     }
 
     /// A resolved path names a rollout of `id` in this home's session folders.
@@ -168,10 +234,8 @@ fn has_parent_dir(path: &Path) -> bool {
         .any(|c| matches!(c, std::path::Component::ParentDir))
 }
 
-/// `path` is `dir` or lies below it (`dir` given without a trailing slash).
+/// `path` is `dir` or lies below it (on Windows after normalising spellings: `\\?\C:\`
+/// is `C:\`, case folded; see [`crate::platform::path`]).
 pub fn under(path: &Path, dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
-    let d = d.strip_suffix(b"/").unwrap_or(d);
-    p.starts_with(d) && (p.len() == d.len() || p[d.len()] == b'/')
+    crate::platform::path::under(path, dir)
 }

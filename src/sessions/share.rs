@@ -37,11 +37,19 @@ pub struct HomeThreads {
     pub has_db: bool,
     /// Every rollout file in the home (a copy never lands on one).
     pub files: BTreeSet<PathBuf>,
+    /// The home's folder, resolved (observed, so planning reads nothing).
+    #[serde(default)]
+    pub canonical: PathBuf,
+    /// Its session folders and whether each is a real folder (`Root::session_dirs`).
+    #[serde(default)]
+    pub dirs: std::collections::BTreeMap<PathBuf, bool>,
 }
 
 pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
     let mut out = HomeThreads::default();
     let root = super::Root::new(&home.path);
+    out.canonical = root.canonical().to_path_buf();
+    out.dirs = root.session_dirs();
     if let Some(db) = open_state(&home.path, false)? {
         out.has_db = true;
         let cols = db.columns("threads")?;
@@ -71,7 +79,13 @@ pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
             out.known.insert(id.clone());
             // Only a regular rollout file of this thread inside the home's session folders
             // (resolved: no `..`, no symlink out) is a copy source; a row may name anything.
-            if let Some(real) = root.rollout_of(Path::new(&path), &id) {
+            // The file is the one Codex reads: the row's path in either spelling, plain first
+            // (a row names `x.jsonl` after Codex compressed it into `x.jsonl.zst`).
+            // A rollout name on a hard link to a credential file is never a source.
+            if let Some(real) = rollout::existing(Path::new(&path))
+                .and_then(|p| root.rollout_of(&p, &id))
+                .filter(|p| !crate::codex::credential_files::is_credential_file(&home.path, p))
+            {
                 out.present
                     .insert(id, (real, if preview.is_empty() { title } else { preview }));
             }
@@ -88,26 +102,30 @@ pub fn home_threads(home: &HomeRef) -> Result<HomeThreads> {
 }
 
 /// Where a copied rollout goes in `to`: the same relative path, else a folder of its own;
-/// `None` when neither is a place inside `to` (a symlinked folder on the way). `taken`: the
-/// rollout files `to` has (observed: whether a file is there is not read again here).
+/// `None` when neither is a place inside `to` (a symlinked folder on the way). Judged on
+/// what was observed of both homes: nothing is read here (the planner calls it).
 pub fn target_path(
-    from: &HomeRef,
-    to: &HomeRef,
+    from: (&HomeRef, &HomeThreads),
+    to: (&HomeRef, &HomeThreads),
     id: &str,
     source: &Path,
-    taken: &BTreeSet<PathBuf>,
 ) -> Option<PathBuf> {
+    let ((from, from_seen), (to, to_seen)) = (from, to);
+    let taken = &to_seen.files;
     let name = source.file_name()?;
-    let from_root = Root::new(&from.path);
-    let to_root = Root::new(&to.path);
+    let from_root = Root::observed(&from.path, &from_seen.canonical);
+    let to_root = Root::observed(&to.path, &to_seen.canonical);
+    let place = |p: &Path| to_root.rollout_target_in(p, id, &to_seen.dirs);
     let rel = source
         .strip_prefix(from_root.canonical())
         .or_else(|_| source.strip_prefix(&from.path))
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| PathBuf::from(rollout::SESSIONS).join(name));
-    if let Some(same) = to_root.rollout_target(&to_root.canonical().join(&rel), id)
-        && !taken.contains(&same)
-        && !taken.contains(&to.path.join(&rel))
+    // A rollout is taken in either spelling: `x.jsonl` and `x.jsonl.zst` are one for Codex.
+    let free = |p: &Path| !taken.contains(p) && !taken.contains(&rollout::twin(p));
+    if let Some(same) = place(&to_root.canonical().join(&rel))
+        && free(&same)
+        && free(&to.path.join(&rel))
     {
         return Some(same);
     }
@@ -128,23 +146,33 @@ pub fn target_path(
         .join("cdxs-sync")
         .join(folder)
         .join(name);
-    to_root.rollout_target(&own, id)
+    place(&own)
 }
 
 /// Copies that make every home in `homes` have every thread one of them has.
 pub fn plan_copies(homes: &[(HomeRef, HomeThreads)]) -> Vec<Copy> {
+    plan_copies_between(homes, &|_, _| true)
+}
+
+/// Copies from a home to another where `may(from, to)` allows it (`--from`/`--to`): each
+/// target gets every thread the allowed sources have and it lacks.
+pub fn plan_copies_between(
+    homes: &[(HomeRef, HomeThreads)],
+    may: &dyn Fn(&HomeRef, &HomeRef) -> bool,
+) -> Vec<Copy> {
     let mut copies = Vec::new();
     for (to, to_threads) in homes.iter().filter(|(_, t)| t.has_db) {
         let mut planned: BTreeSet<&str> = BTreeSet::new();
         for (from, from_threads) in homes {
-            if from.path == to.path {
+            if from.path == to.path || !may(from, to) {
                 continue;
             }
             for (id, (source, title)) in &from_threads.present {
                 if to_threads.known.contains(id) || planned.contains(id.as_str()) {
                     continue;
                 }
-                let Some(target) = target_path(from, to, id, source, &to_threads.files) else {
+                let Some(target) = target_path((from, from_threads), (to, to_threads), id, source)
+                else {
                     continue;
                 };
                 planned.insert(id);
@@ -160,6 +188,49 @@ pub fn plan_copies(homes: &[(HomeRef, HomeThreads)]) -> Vec<Copy> {
         }
     }
     copies
+}
+
+/// The copies from `sources` into `targets` (read from their files now), and every home
+/// they touch.
+pub fn copies_between(
+    sources: &[HomeRef],
+    targets: &[HomeRef],
+) -> Result<(Vec<HomeRef>, Vec<Copy>)> {
+    let mut homes: Vec<HomeRef> = Vec::new();
+    for h in sources.iter().chain(targets) {
+        if !homes.iter().any(|k| k.path == h.path) {
+            homes.push(h.clone());
+        }
+    }
+    let mut known = Vec::new();
+    for h in &homes {
+        known.push((h.clone(), home_threads(h)?));
+    }
+    let is = |list: &[HomeRef], h: &HomeRef| list.iter().any(|k| k.path == h.path);
+    let copies = plan_copies_between(&known, &|from, to| is(sources, from) && is(targets, to));
+    Ok((homes, copies))
+}
+
+/// The homes to share threads between and the copies to make (`session sync-threads`):
+/// see [`crate::manifest::select::thread_sharing`]; `None` when nothing said which homes.
+/// Fewer than two homes is an error.
+pub fn plan_sharing(
+    m: Option<&crate::manifest::Manifest>,
+    sel: &crate::manifest::select::Selection,
+    [from, to]: [&[String]; 2],
+    default_path: &Path,
+) -> Result<Option<(Vec<HomeRef>, Vec<Copy>)>> {
+    let Some((sources, targets)) =
+        crate::manifest::select::thread_sharing(m, sel, from, to, default_path)?
+    else {
+        return Ok(None);
+    };
+    let (homes, copies) = copies_between(&sources, &targets)?;
+    if homes.len() < 2 {
+        return Err(Error::user("sharing threads needs two homes or more")
+            .with_help("name two homes or more to share threads between"));
+    }
+    Ok(Some((homes, copies)))
 }
 
 /// What [`copy`] did.
@@ -184,8 +255,16 @@ pub fn copy(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Copied> {
     rollout::check_thread_id(&c.id, "the thread copy")?;
+    // The spelling Codex reads now (its worker may have compressed the file since the plan);
+    // the copy keeps it.
+    let spelled = rollout::existing(&c.source).unwrap_or_else(|| c.source.clone());
+    let wanted = if rollout::is_compressed(&spelled) == rollout::is_compressed(&c.target) {
+        c.target.clone()
+    } else {
+        rollout::twin(&c.target)
+    };
     let source = Root::new(&from.path)
-        .rollout_of(&c.source, &c.id)
+        .rollout_of(&spelled, &c.id)
         .ok_or_else(|| {
             Error::user(format!(
                 "{} is not a rollout of thread {} inside home `{}`",
@@ -195,12 +274,22 @@ pub fn copy(
             ))
             .with_help("run `cdxs plan` again; cdxs copies only rollout files from inside a home")
         })?;
+    // A rollout name on a hard link to a credential file (`gateway_oauth.json`, `secrets/`,
+    // `auth.json`) is that file: credentials never travel between homes.
+    if crate::codex::credential_files::is_credential_file(&from.path, &source) {
+        return Err(Error::user(format!(
+            "{} is a hard link to a credential file of home `{}`; cdxs never copies credentials between homes",
+            tick(&source),
+            from.name
+        ))
+        .with_help("remove that link from the session folder; it is not a rollout Codex wrote"));
+    }
     let target = Root::new(&to.path)
-        .rollout_target(&c.target, &c.id)
+        .rollout_target(&wanted, &c.id)
         .ok_or_else(|| {
             Error::user(format!(
                 "{} is not a place for a rollout inside home `{}`",
-                tick(&c.target),
+                tick(&wanted),
                 to.name
             ))
             .with_help("a folder on the way may be a symlink; run `cdxs plan` again")
@@ -234,9 +323,11 @@ pub fn copy(
     if dst_db.has_thread(&c.id)? {
         return Ok(Copied::AlreadyThere);
     }
-    if std::fs::symlink_metadata(&target).is_ok() {
-        return Err(Error::user(format!("{} exists already", tick(&target)))
-            .with_help("run `cdxs plan` again"));
+    for clash in [target.clone(), rollout::twin(&target)] {
+        if std::fs::symlink_metadata(&clash).is_ok() {
+            return Err(Error::user(format!("{} exists already", tick(&clash)))
+                .with_help("run `cdxs plan` again"));
+        }
     }
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir)
@@ -364,6 +455,36 @@ mod tests {
     }
 
     #[test]
+    fn a_rollout_hard_linked_to_a_credential_file_is_refused_even_from_a_saved_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let from = HomeRef {
+            name: "a".into(),
+            path: root.join("a"),
+        };
+        let to = HomeRef {
+            name: "b".into(),
+            path: root.join("b"),
+        };
+        let source = rollout(&from.path, "01", T1);
+        std::fs::create_dir_all(source.parent().unwrap()).unwrap();
+        std::fs::create_dir_all(&to.path).unwrap();
+        std::fs::write(from.path.join("gateway_oauth.json"), "{\"gateway\":1}").unwrap();
+        std::fs::hard_link(from.path.join("gateway_oauth.json"), &source).unwrap();
+        let c = Copy {
+            id: T1.into(),
+            from: "a".into(),
+            to: "b".into(),
+            source: source.clone(),
+            target: rollout(&to.path, "01", T1),
+            title: "t".into(),
+        };
+        let err = copy(&from, &to, &c, chrono::Utc::now()).unwrap_err();
+        assert!(err.to_string().contains("hard link"), "{err}");
+        assert!(!c.target.exists());
+    }
+
+    #[test]
     fn a_symlinked_folder_in_the_target_home_is_no_place_for_a_copy() {
         let dir = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(dir.path()).unwrap();
@@ -377,36 +498,55 @@ mod tests {
         };
         std::fs::create_dir_all(root.join("elsewhere")).unwrap();
         std::fs::create_dir_all(to.path.join("sessions/2026/01")).unwrap();
-        std::os::unix::fs::symlink(root.join("elsewhere"), to.path.join("sessions/2026/01/01"))
+        crate::platform::fs::symlink(
+            &root.join("elsewhere"),
+            &to.path.join("sessions/2026/01/01"),
+        )
+        .unwrap();
+        crate::platform::fs::symlink(&root.join("elsewhere"), &to.path.join("sessions/cdxs-sync"))
             .unwrap();
-        std::os::unix::fs::symlink(root.join("elsewhere"), to.path.join("sessions/cdxs-sync"))
-            .unwrap();
+        // What observing the two homes records (the planner reads nothing itself).
+        let seen = |h: &HomeRef, files: BTreeSet<PathBuf>| {
+            let root = Root::new(&h.path);
+            HomeThreads {
+                canonical: root.canonical().to_path_buf(),
+                dirs: root.session_dirs(),
+                files,
+                ..HomeThreads::default()
+            }
+        };
         let none = BTreeSet::new();
         let source = rollout(&from.path, "01", T1);
-        assert_eq!(target_path(&from, &to, T1, &source, &none), None);
+        let target_path = |taken: &BTreeSet<PathBuf>, source: &Path| {
+            target_path(
+                (&from, &seen(&from, BTreeSet::new())),
+                (&to, &seen(&to, taken.clone())),
+                T1,
+                source,
+            )
+        };
+        assert_eq!(target_path(&none, &source), None);
         std::fs::remove_file(to.path.join("sessions/cdxs-sync")).unwrap();
         let own = to
             .path
             .join("sessions/cdxs-sync/a")
             .join(source.file_name().unwrap());
-        assert_eq!(
-            target_path(&from, &to, T1, &source, &none),
-            Some(own.clone())
-        );
+        assert_eq!(target_path(&none, &source), Some(own.clone()));
         // A path the target already has (an orphan rollout, say) is never overwritten.
         let source = rollout(&from.path, "02", T1);
         let same = to.path.join(source.strip_prefix(&from.path).unwrap());
-        assert_eq!(
-            target_path(&from, &to, T1, &source, &none),
-            Some(same.clone())
-        );
+        assert_eq!(target_path(&none, &source), Some(same.clone()));
         let own = to
             .path
             .join("sessions/cdxs-sync/a")
             .join(source.file_name().unwrap());
         assert_eq!(
-            target_path(&from, &to, T1, &source, &[same].into()),
-            Some(own)
+            target_path(&[same.clone()].into(), &source),
+            Some(own.clone())
         );
+        // The other spelling of that path is taken as well: `x.jsonl` next to `x.jsonl.zst`
+        // would shadow it (Codex reads the plain one).
+        let zst = PathBuf::from(format!("{}.zst", same.display()));
+        assert_eq!(target_path(&[zst].into(), &source), Some(own));
     }
 }

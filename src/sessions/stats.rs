@@ -28,11 +28,8 @@ pub struct Stats {
 }
 
 pub fn stats(home: &HomeRef, t: &ThreadInfo, full: bool) -> Result<Stats> {
-    let path = locate_rollout(&home.path, &t.id, Some(&t.rollout_path)).or_else(|| {
-        // A compressed twin of a row's path.
-        let twin = rollout::twin(&t.rollout_path);
-        twin.exists().then_some(twin)
-    });
+    // The file Codex reads: the row's path in either spelling, plain first.
+    let path = locate_rollout(&home.path, &t.id, Some(&t.rollout_path));
     let size = path
         .as_ref()
         .and_then(|p| std::fs::metadata(p).ok())

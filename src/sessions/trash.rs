@@ -151,7 +151,7 @@ fn check_manifest(home: &Path, id: &str, m: &Manifest) -> std::result::Result<()
     if m.id != id {
         return Err(format!(
             "it names thread `{}`",
-            crate::output::sanitize(&m.id.chars().take(80).collect::<String>())
+            crate::text::sanitize(&m.id.chars().take(80).collect::<String>())
         ));
     }
     let root = Root::new(home);
@@ -159,7 +159,7 @@ fn check_manifest(home: &Path, id: &str, m: &Manifest) -> std::result::Result<()
         if !plain_name(&f.stored) {
             return Err(format!(
                 "it stores a file as `{}`",
-                crate::output::sanitize(&f.stored)
+                crate::text::sanitize(&f.stored)
             ));
         }
         if root.rollout_target(&f.original, id).is_none() {
@@ -222,7 +222,7 @@ fn scan(home: &HomeRef) -> (Vec<(PathBuf, Manifest)>, Vec<String>) {
             Ok(entry) => out.push(entry),
             Err(e) => skipped.push(format!(
                 "skipped trash entry `{}`: {e}",
-                crate::output::sanitize(&name)
+                crate::text::sanitize(&name)
             )),
         }
     }
@@ -570,13 +570,24 @@ pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
             }
             Err(_) => continue, // already moved back by an interrupted restore
         }
-        // Refuse to clobber: a file back at the original path.
-        if std::fs::symlink_metadata(&target).is_ok() {
-            return Err(Error::user(format!(
-                "cannot restore {id}: {} exists again",
-                tick(&f.original)
-            ))
-            .with_help("move that file away first, or purge this trash entry"));
+        // Refuse to clobber: a file back at the original path, or its other spelling (Codex
+        // reads `x.jsonl` over `x.jsonl.zst`: either would hide or be hidden by the other).
+        let twin = rollout::twin(&target);
+        let twin_restored = m
+            .files
+            .iter()
+            .any(|o| rollout::twin(&o.original) == f.original);
+        for clash in [Some(&target), (!twin_restored).then_some(&twin)]
+            .into_iter()
+            .flatten()
+        {
+            if std::fs::symlink_metadata(clash).is_ok() {
+                return Err(Error::user(format!(
+                    "cannot restore {id}: {} exists again",
+                    tick(clash)
+                ))
+                .with_help("move that file away first, or purge this trash entry"));
+            }
         }
         moves.push((stored, target));
     }
@@ -647,6 +658,36 @@ pub fn older_than(home: &HomeRef, age_secs: u64, now: i64) -> Result<Vec<String>
 }
 
 /// Ids by home for a list of (possibly prefixed) ids, looked up among the trash entries.
+/// The homes the threads `queries` (ids or unique prefixes) live in, each home once with
+/// its threads, in the order first named. A thread is looked up in every one of `homes`;
+/// a rollout without a row counts when named by its full id.
+pub fn locate(homes: &[HomeRef], queries: &[String]) -> Result<Vec<(HomeRef, Vec<String>)>> {
+    let mut out: Vec<(HomeRef, Vec<String>)> = Vec::new();
+    for q in queries {
+        let (home, id) = match super::list::find(homes, q) {
+            Ok((h, t)) => (h, t.id),
+            Err(e) => {
+                let id = q.trim().to_ascii_lowercase();
+                homes
+                    .iter()
+                    .find(|h| {
+                        crate::codex::rollout::list(&h.path)
+                            .iter()
+                            .any(|f| f.thread_id == id)
+                    })
+                    .map(|h| (h.clone(), id))
+                    .ok_or(e)?
+            }
+        };
+        match out.iter_mut().find(|(h, _)| *h == home) {
+            Some((_, ids)) if ids.contains(&id) => {}
+            Some((_, ids)) => ids.push(id),
+            None => out.push((home, vec![id])),
+        }
+    }
+    Ok(out)
+}
+
 pub fn find_trashed(homes: &[HomeRef], query: &str) -> Result<(HomeRef, String)> {
     let q = query.trim().to_ascii_lowercase();
     let mut hits: BTreeMap<String, HomeRef> = BTreeMap::new();

@@ -144,19 +144,7 @@ fn short(s: &str) -> String {
     }
 }
 
-/// Reads rollout heads, possibly from a cache keyed by (path, size, mtime).
-pub trait HeadSource {
-    fn head(&mut self, path: &Path) -> Option<Head>;
-}
-
-/// No cache: read the file.
-pub struct Direct;
-
-impl HeadSource for Direct {
-    fn head(&mut self, path: &Path) -> Option<Head> {
-        rollout::read_head(path).ok()
-    }
-}
+pub use crate::codex::rollout::{Direct, HeadSource};
 
 struct RowLite {
     id: String,
@@ -205,8 +193,9 @@ fn rows(home: &Path) -> Result<Vec<RowLite>> {
 pub fn check(home: &HomeRef, heads: &mut dyn HeadSource) -> Result<Vec<Issue>> {
     let rows = rows(&home.path)?;
     let files = rollout::list(&home.path);
+    // A thread's rollouts as Codex reads them: a `.zst` shadowed by its plain twin is not one.
     let mut by_id: BTreeMap<&str, Vec<&RolloutFile>> = BTreeMap::new();
-    for f in &files {
+    for f in files.iter().filter(|f| !f.shadowed) {
         by_id.entry(f.thread_id.as_str()).or_default().push(f);
     }
     let names = index::names(&home.path)?;
@@ -264,9 +253,11 @@ pub fn check(home: &HomeRef, heads: &mut dyn HeadSource) -> Result<Vec<Issue>> {
                     archived: r.archived,
                 });
             }
+            // The file Codex reads for that path (a row names `x.jsonl` after compression).
+            let readable = rollout::existing(path).unwrap_or_else(|| path.clone());
             if r.preview.is_empty()
                 && r.parent.is_none()
-                && let Some(text) = heads.head(path).and_then(|h| h.first_user_message)
+                && let Some(text) = heads.head(&readable).and_then(|h| h.first_user_message)
             {
                 issues.push(Issue::EmptyPreview {
                     id: r.id.clone(),

@@ -18,8 +18,8 @@ use crate::vault::{Account, AccountKind};
 
 /// The freshness of one copy of a login's tokens: the order every copy is compared by
 /// (`auth::freshness`: the issuer's `iat` first), for sync as for harvests and refreshes.
-pub use crate::auth::freshness::Freshness as TokenStamp;
-pub use crate::auth::freshness::compare as token_cmp;
+pub use crate::vault::freshness::Freshness as TokenStamp;
+pub use crate::vault::freshness::compare as token_cmp;
 
 impl TokenStamp {
     pub fn of(a: &Account) -> TokenStamp {
@@ -148,8 +148,10 @@ pub fn merge(local: &Local, remote: &Plaintext, remote_account: Option<Account>)
         };
         return keep_or_quota(current, quota, quota_changed, why);
     }
-    // Local-only bookkeeping survives the remote copy.
+    // Local-only bookkeeping survives the remote copy, and so do members Codex wrote here
+    // that the remote copy lacks (a machine on an older cdxs, or one whose Codex is older).
     incoming.last_used_at = current.last_used_at;
+    incoming.auth_extra = incoming.auth_extra.over(&current.auth_extra);
     Outcome::Take {
         account: Box::new(incoming),
         quota,
@@ -398,5 +400,34 @@ mod tests {
             Outcome::Take { quota, .. } => assert_eq!(quota, Some(q_new)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn members_only_this_machine_has_survive_a_newer_remote_copy() {
+        let mut local = oauth(1000, "rt-1");
+        local.auth_extra = crate::codex::auth::AuthExtra::from_value(Some(
+            &serde_json::json!({"tokens": {"login_owner_id": "lo_1", "x": 1}}),
+        ));
+        let mut newer = oauth(2000, "rt-2");
+        newer.auth_extra = crate::codex::auth::AuthExtra::from_value(Some(
+            &serde_json::json!({"tokens": {"x": 2}}),
+        ));
+        let l = Local {
+            account: Some(&local),
+            device_id: "dev-a",
+            ..Local::default()
+        };
+        let Outcome::Take { account, .. } =
+            merge(&l, &remote(&newer, "dev-b", 5), Some(newer.clone()))
+        else {
+            panic!("the newer remote copy is taken");
+        };
+        assert_eq!(account.auth_extra.tokens()["login_owner_id"], "lo_1");
+        assert_eq!(account.auth_extra.tokens()["x"], 2);
+        // And the members travel inside the record.
+        let back = AccountPayload::from_account(&newer, None)
+            .to_account(&newer.id)
+            .unwrap();
+        assert_eq!(back.auth_extra, newer.auth_extra);
     }
 }

@@ -86,6 +86,10 @@ pub struct AccountPayload {
     pub updated_at: i64,
     #[serde(default)]
     pub quota: Option<Quota>,
+    /// What the login's auth.json held beyond what cdxs models (`vault::Account::
+    /// auth_extra`, stored form), absent when empty: older clients ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_extra: Option<serde_json::Value>,
 }
 
 impl AccountPayload {
@@ -113,6 +117,7 @@ impl AccountPayload {
             created_at: a.created_at,
             updated_at: a.updated_at,
             quota,
+            auth_extra: a.auth_extra.to_value(),
         }
     }
 
@@ -161,6 +166,7 @@ impl AccountPayload {
             created_at: self.created_at,
             updated_at: self.updated_at,
             last_used_at: None,
+            auth_extra: crate::codex::auth::AuthExtra::from_value(self.auth_extra.as_ref()),
         })
     }
 

@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Vault, ids};
-use crate::auth::freshness::{self, Freshness};
-use crate::codex::auth::{ChatGptTokens, Credentials};
+use crate::codex::auth::{AuthExtra, ChatGptTokens, Credentials};
 use crate::codex::jwt;
 use crate::error::Result;
 use crate::secret::Secret;
+use crate::vault::freshness::{self, Freshness};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -62,6 +62,8 @@ pub struct Account {
     pub last_refresh: Option<DateTime<Utc>>,
     pub api_key: Option<Secret>,
     pub base_url: Option<String>,
+    /// What the login's auth.json held beyond what cdxs models, carried verbatim.
+    pub auth_extra: AuthExtra,
     pub requires_reauth: bool,
     /// Where it came from: `import auth`, `login`, `legacy`, `add-api-key`.
     pub source: Option<String>,
@@ -79,7 +81,11 @@ impl Account {
         now: i64,
     ) -> Account {
         match creds {
-            Credentials::ApiKey { key } => Account::api_key(key.clone(), base_url, source, now),
+            Credentials::ApiKey { key, extra } => {
+                let mut a = Account::api_key(key.clone(), base_url, source, now);
+                a.auth_extra = extra.clone();
+                a
+            }
             Credentials::ChatGpt(t) => Account::oauth(t, source, now),
         }
     }
@@ -103,6 +109,7 @@ impl Account {
             last_refresh: None,
             api_key: Some(key),
             base_url,
+            auth_extra: AuthExtra::default(),
             requires_reauth: false,
             source: Some(source.into()),
             created_at: now,
@@ -144,6 +151,7 @@ impl Account {
             last_refresh: t.last_refresh,
             api_key: None,
             base_url: None,
+            auth_extra: t.extra.clone(),
             requires_reauth: false,
             source: Some(source.into()),
             created_at: now,
@@ -163,7 +171,10 @@ impl Account {
     /// The credentials to write into a home's `auth.json`, if complete.
     pub fn credentials(&self) -> Option<Credentials> {
         match self.kind {
-            AccountKind::ApiKey => self.api_key.clone().map(|key| Credentials::ApiKey { key }),
+            AccountKind::ApiKey => self.api_key.clone().map(|key| Credentials::ApiKey {
+                key,
+                extra: self.auth_extra.top_only(),
+            }),
             AccountKind::OAuth => self.tokens.as_ref().map(|t| {
                 Credentials::ChatGpt(ChatGptTokens {
                     id_token: t.id_token.clone(),
@@ -171,6 +182,7 @@ impl Account {
                     refresh_token: t.refresh_token.clone(),
                     account_id: self.chatgpt_account_id.clone(),
                     last_refresh: self.last_refresh,
+                    extra: self.auth_extra.clone(),
                 })
             }),
         }
@@ -192,9 +204,11 @@ impl Account {
         }
     }
 
-    /// Take the tokens (and token-derived fields) of `newer`.
+    /// Take the tokens (and token-derived fields) of `newer`, a newer copy of the same
+    /// login: its carried members win, members only this copy has are kept.
     fn adopt_tokens(&mut self, newer: &Account) {
         self.tokens = newer.tokens.clone();
+        self.auth_extra = newer.auth_extra.over(&self.auth_extra);
         self.access_expires_at = newer.access_expires_at;
         self.token_issued_at = newer.token_issued_at;
         self.last_refresh = newer.last_refresh;
@@ -235,7 +249,8 @@ pub enum Upsert {
 
 const COLUMNS: &str = "id, kind, email, label, chatgpt_account_id, chatgpt_user_id, organization_id, \
     plan_type, id_token, access_token, refresh_token, access_expires_at, token_issued_at, \
-    last_refresh, api_key, base_url, requires_reauth, source, created_at, updated_at, last_used_at";
+    last_refresh, api_key, base_url, requires_reauth, source, created_at, updated_at, last_used_at, \
+    auth_extra";
 
 fn from_row(row: &Row) -> rusqlite::Result<Account> {
     let secret = |i: usize| -> rusqlite::Result<Option<Secret>> {
@@ -275,6 +290,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Account> {
         created_at: row.get(18)?,
         updated_at: row.get(19)?,
         last_used_at: row.get(20)?,
+        auth_extra: AuthExtra::from_json(row.get::<_, Option<String>>(21)?.as_deref()),
     })
 }
 
@@ -283,7 +299,7 @@ fn save(tx: &rusqlite::Transaction, a: &Account) -> Result<()> {
     tx.execute(
         &format!(
             "INSERT INTO accounts ({COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, email = excluded.email, \
              label = excluded.label, chatgpt_account_id = excluded.chatgpt_account_id, \
              chatgpt_user_id = excluded.chatgpt_user_id, organization_id = excluded.organization_id, \
@@ -292,7 +308,8 @@ fn save(tx: &rusqlite::Transaction, a: &Account) -> Result<()> {
              access_expires_at = excluded.access_expires_at, token_issued_at = excluded.token_issued_at, \
              last_refresh = excluded.last_refresh, api_key = excluded.api_key, base_url = excluded.base_url, \
              requires_reauth = excluded.requires_reauth, source = excluded.source, \
-             updated_at = excluded.updated_at, last_used_at = excluded.last_used_at"
+             updated_at = excluded.updated_at, last_used_at = excluded.last_used_at, \
+             auth_extra = excluded.auth_extra"
         ),
         params![
             a.id,
@@ -317,6 +334,7 @@ fn save(tx: &rusqlite::Transaction, a: &Account) -> Result<()> {
             a.created_at,
             a.updated_at,
             a.last_used_at,
+            a.auth_extra.to_json(),
         ],
     )?;
     tx.execute("DELETE FROM tombstones WHERE account_id = ?1", [&a.id])?;
@@ -350,14 +368,30 @@ impl Vault {
         self.write(|tx| upsert_in(tx, incoming))
     }
 
+    /// [`Vault::upsert`] of a login cdxs itself just completed: when its tokens are taken,
+    /// the members an earlier login carried (`login_owner_id` names that login) go.
+    pub fn upsert_new_login(&mut self, incoming: &Account) -> Result<(Upsert, Account)> {
+        self.write(|tx| {
+            let (outcome, mut stored) = upsert_in(tx, incoming)?;
+            if outcome == Upsert::Updated && stored.auth_extra != incoming.auth_extra {
+                stored.auth_extra = incoming.auth_extra.clone();
+                save(tx, &stored)?;
+            }
+            Ok((outcome, stored))
+        })
+    }
+
     /// Overwrite an account row exactly (caller did its own merging under a lock).
     pub fn put(&mut self, account: &Account) -> Result<()> {
         self.write(|tx| save(tx, account))
     }
 
+    /// Delete an account and leave no copy of its secrets in the vault's files: the freed
+    /// pages are zeroed (`secure_delete`, set at open) and the WAL, which still holds the
+    /// pages as they were, is checkpointed into the file and truncated.
     pub fn remove(&mut self, id: &str) -> Result<bool> {
         let now = Utc::now().timestamp();
-        self.write(|tx| {
+        let removed = self.write(|tx| {
             let n = tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
             if n > 0 {
                 tx.execute(
@@ -366,6 +400,52 @@ impl Vault {
                 )?;
             }
             Ok(n > 0)
+        })?;
+        if removed {
+            // Another reader may keep the checkpoint from finishing (busy): the WAL is then
+            // truncated by a later one; the row is gone either way.
+            let _ = self
+                .conn()
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        Ok(removed)
+    }
+
+    /// Name an account (`account rename`, `add-api-key --name`): its label, which `list`
+    /// shows and every command accepts. A name must be printable, at most 64 characters,
+    /// not look like an id, and not be another account's name or email.
+    pub fn rename(&mut self, id: &str, name: &str, now: i64) -> Result<()> {
+        let name = name.trim();
+        let taken = self.accounts()?.into_iter().any(|a| {
+            a.id != id
+                && (a.label.as_deref() == Some(name)
+                    || a.email
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(name)))
+        });
+        let why = if name.is_empty() || name.chars().count() > 64 {
+            Some("must have 1 to 64 characters")
+        } else if name.chars().any(|c| c.is_control()) {
+            Some("may not hold control characters")
+        } else if name.starts_with("oauth_") || name.starts_with("apikey_") {
+            Some("may not start like an account id (`oauth_`, `apikey_`)")
+        } else if taken {
+            Some("is already another account's name")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(crate::error::Error::user(format!(
+                "the name `{}` {why}",
+                crate::text::sanitize(name)
+            )));
+        }
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE accounts SET label = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, name, now],
+            )?;
+            Ok(())
         })
     }
 
@@ -383,7 +463,7 @@ impl Vault {
     /// prefix. Ambiguity is an error listing the candidates.
     pub fn find(&self, query: &str) -> Result<Account> {
         let all = self.accounts()?;
-        Ok(crate::resolve::find(&all, query)?.clone())
+        Ok(find(&all, query)?.clone())
     }
 }
 
@@ -434,19 +514,22 @@ pub(crate) fn upsert_in(
     if spent {
         return Ok((Upsert::Spent, stored));
     }
+    // Members Codex wrote that the stored copy lacks or holds older values of.
+    let carried = incoming.auth_extra.over(&stored.auth_extra);
     let outcome = match incoming.kind {
         AccountKind::ApiKey => {
             if stored.api_key == incoming.api_key && stored.base_url == incoming.base_url {
-                Upsert::Unchanged
+                carry_members(&mut stored, carried)
             } else {
                 stored.api_key = incoming.api_key.clone();
                 stored.base_url = incoming.base_url.clone();
+                stored.auth_extra = carried;
                 Upsert::Updated
             }
         }
         AccountKind::OAuth => {
             if stored.tokens == incoming.tokens {
-                Upsert::Unchanged
+                carry_members(&mut stored, carried)
             } else if stored.tokens.is_some()
                 && freshness::compare(&incoming.freshness(), &stored.freshness()) == Ordering::Less
             {
@@ -474,10 +557,21 @@ pub(crate) fn upsert_in(
     Ok((outcome, stored))
 }
 
+/// The same login seen again: take the members it carries (an upgraded Codex wrote
+/// `login_owner_id` into a login the vault already had without it).
+fn carry_members(stored: &mut Account, carried: AuthExtra) -> Upsert {
+    if stored.auth_extra == carried {
+        Upsert::Unchanged
+    } else {
+        stored.auth_extra = carried;
+        Upsert::Updated
+    }
+}
+
 /// The vault account whose credentials `creds` are, if any.
 pub fn match_credentials<'a>(all: &'a [Account], creds: &Credentials) -> Option<&'a Account> {
     match creds {
-        Credentials::ApiKey { key } => all
+        Credentials::ApiKey { key, .. } => all
             .iter()
             .find(|a| a.kind == AccountKind::ApiKey && a.api_key.as_ref() == Some(key)),
         Credentials::ChatGpt(_) => {
@@ -502,6 +596,64 @@ pub fn claims_of(tokens: &OAuthTokens) -> (jwt::Claims, jwt::Claims) {
     )
 }
 
+/// Find one account by exact id, exact email or label, unique id prefix or unique
+/// email/label prefix. Ambiguity lists the candidates.
+pub fn find<'a>(
+    all: &'a [Account],
+    query: &str,
+) -> std::result::Result<&'a Account, crate::error::ResolveError> {
+    let q = query.trim();
+    if q.is_empty() {
+        return Err(crate::error::ResolveError::Empty);
+    }
+    if let Some(a) = all.iter().find(|a| a.id == q) {
+        return Ok(a);
+    }
+    let lower = q.to_lowercase();
+    let exact: Vec<&Account> = all
+        .iter()
+        .filter(|a| {
+            a.email.as_deref().map(str::to_lowercase).as_deref() == Some(lower.as_str())
+                || a.label.as_deref() == Some(q)
+        })
+        .collect();
+    match exact.len() {
+        1 => return Ok(exact[0]),
+        0 => {}
+        _ => return Err(ambiguous(q, &exact)),
+    }
+    let prefixed: Vec<&Account> = all
+        .iter()
+        .filter(|a| {
+            a.id.starts_with(q)
+                || a.email
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase().starts_with(&lower))
+                || a.label.as_deref().is_some_and(|l| l.starts_with(q))
+        })
+        .collect();
+    match prefixed.len() {
+        1 => Ok(prefixed[0]),
+        0 => Err(crate::error::ResolveError::NoMatch {
+            query: q.to_string(),
+        }),
+        _ => Err(ambiguous(q, &prefixed)),
+    }
+}
+
+fn ambiguous(q: &str, candidates: &[&Account]) -> crate::error::ResolveError {
+    crate::error::ResolveError::Ambiguous {
+        query: q.to_string(),
+        candidates: candidates
+            .iter()
+            .map(|a| match &a.chatgpt_account_id {
+                Some(ws) => format!("{} ({}, workspace {ws})", a.name(), a.id),
+                None => format!("{} ({})", a.name(), a.id),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,6 +671,7 @@ mod tests {
             refresh_token: Secret::new(rt),
             account_id: Some(acct.into()),
             last_refresh: None,
+            extra: Default::default(),
         }
     }
 
@@ -535,6 +688,63 @@ mod tests {
         assert_eq!(v.upsert(&newer).unwrap().0, Upsert::Unchanged);
         let newest = Account::oauth(&tokens("a@x.io", "acct-1", 3000, "rt-3"), "test", 3);
         assert_eq!(v.upsert(&newest).unwrap().0, Upsert::Updated);
+    }
+
+    fn with_members(mut t: ChatGptTokens, members: serde_json::Value) -> ChatGptTokens {
+        t.extra = AuthExtra::from_value(Some(&json!({ "tokens": members })));
+        t
+    }
+
+    fn owner(v: &Vault, id: &str) -> Option<String> {
+        let a = v.account(id).unwrap().unwrap();
+        let Some(Credentials::ChatGpt(t)) = a.credentials() else {
+            panic!("a ChatGPT login");
+        };
+        t.extra
+            .tokens()
+            .get("login_owner_id")
+            .map(|v| v.to_string())
+    }
+
+    #[test]
+    fn members_codex_wrote_reach_the_vault_and_come_back_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vault::open(dir.path()).unwrap();
+        let bare = Account::oauth(&tokens("a@x.io", "acct-1", 1000, "rt-1"), "t", 1);
+        v.upsert(&bare).unwrap();
+        assert_eq!(owner(&v, &bare.id), None);
+        // The same login again, now as an upgraded Codex wrote it: the members are taken.
+        let full = with_members(
+            tokens("a@x.io", "acct-1", 1000, "rt-1"),
+            json!({"login_owner_id": "lo_1", "oauth_provenance": {"issuer": "i", "client_id": "c"}}),
+        );
+        let (outcome, _) = v.upsert(&Account::oauth(&full, "t", 2)).unwrap();
+        assert_eq!(outcome, Upsert::Updated);
+        assert_eq!(owner(&v, &bare.id).as_deref(), Some("\"lo_1\""));
+        // A newer copy without them (written by an older Codex) keeps them.
+        let newer = Account::oauth(&tokens("a@x.io", "acct-1", 2000, "rt-2"), "t", 3);
+        assert_eq!(v.upsert(&newer).unwrap().0, Upsert::Updated);
+        assert_eq!(owner(&v, &bare.id).as_deref(), Some("\"lo_1\""));
+        let rendered = crate::codex::auth::render(
+            &v.account(&bare.id).unwrap().unwrap().credentials().unwrap(),
+        );
+        let out: serde_json::Value = serde_json::from_slice(&rendered).unwrap();
+        assert_eq!(out["tokens"]["refresh_token"], "rt-2");
+        assert_eq!(out["tokens"]["oauth_provenance"]["issuer"], "i");
+        // An older copy never brings its members over the newer login's.
+        let old = with_members(
+            tokens("a@x.io", "acct-1", 500, "rt-0"),
+            json!({"login_owner_id": "lo_0"}),
+        );
+        assert_eq!(
+            v.upsert(&Account::oauth(&old, "t", 4)).unwrap().0,
+            Upsert::KeptNewer
+        );
+        assert_eq!(owner(&v, &bare.id).as_deref(), Some("\"lo_1\""));
+        // A login cdxs made itself is a new login: the old login's owner id goes.
+        let fresh = Account::oauth(&tokens("a@x.io", "acct-1", 3000, "rt-3"), "login", 5);
+        assert_eq!(v.upsert_new_login(&fresh).unwrap().0, Upsert::Updated);
+        assert_eq!(owner(&v, &bare.id), None);
     }
 
     #[test]

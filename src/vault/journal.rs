@@ -23,6 +23,8 @@ pub struct Generation {
     pub error: Option<String>,
     pub actions: Vec<JournalAction>,
     pub files: Vec<JournalFile>,
+    /// Threads it copied into a home (`rollback` takes them out again).
+    pub threads: Vec<JournalThread>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +45,37 @@ pub struct JournalFile {
     pub backup: Option<PathBuf>,
     pub before_fingerprint: Option<String>,
     pub after_fingerprint: Option<String>,
+}
+
+/// A thread a generation copied into a home.
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalThread {
+    pub seq: i64,
+    /// The home it was copied into.
+    pub home: PathBuf,
+    pub thread_id: String,
+    /// The copied rollout.
+    pub rollout: PathBuf,
+    /// The rollout's size and modification time right after the copy: when either differs
+    /// later, Codex continued the thread there.
+    pub size: Option<u64>,
+    pub mtime_ns: Option<i64>,
+}
+
+impl JournalThread {
+    /// The size and mtime a rollout has now, as recorded (`None`: gone).
+    pub fn stamp(path: &std::path::Path) -> Option<(u64, i64)> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        Some((meta.len(), crate::platform::fs::mtime_ns(&meta)))
+    }
+
+    /// The copied rollout is still exactly what the copy left.
+    pub fn unchanged(&self) -> bool {
+        match (Self::stamp(&self.rollout), self.size, self.mtime_ns) {
+            (Some((size, mtime)), Some(s), Some(m)) => size == s && mtime == m,
+            _ => false,
+        }
+    }
 }
 
 /// What cdxs last wrote into (or accepted from) a file.
@@ -144,6 +177,7 @@ fn generation_from_row(r: &rusqlite::Row) -> rusqlite::Result<Generation> {
         error: r.get(7)?,
         actions: Vec::new(),
         files: Vec::new(),
+        threads: Vec::new(),
     })
 }
 
@@ -253,13 +287,84 @@ impl Vault {
         })
     }
 
-    /// Generations, newest first (without their actions and files).
+    /// Journal a thread copied into `home` (its rollout's size and mtime now).
+    pub fn record_thread_copy(
+        &mut self,
+        generation: i64,
+        seq: usize,
+        home: &std::path::Path,
+        thread_id: &str,
+        rollout: &std::path::Path,
+    ) -> Result<()> {
+        let stamp = JournalThread::stamp(rollout);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO journal_threads (generation, seq, home, thread_id, rollout, size, mtime_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    generation,
+                    seq as i64,
+                    home.to_string_lossy(),
+                    thread_id,
+                    rollout.to_string_lossy(),
+                    stamp.map(|s| s.0 as i64),
+                    stamp.map(|s| s.1)
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Drop a finished generation that changed nothing (no file journaled): it leaves no
+    /// trace in `history`, and a drift baseline that named it names none. `false` when it
+    /// did journal a file (it is kept).
+    pub fn discard_unchanged_generation(&mut self, id: i64) -> Result<bool> {
+        self.write(|tx| {
+            let files: i64 = tx.query_row(
+                "SELECT (SELECT COUNT(*) FROM journal_files WHERE generation = ?1)
+                      + (SELECT COUNT(*) FROM journal_threads WHERE generation = ?1)",
+                [id],
+                |r| r.get(0),
+            )?;
+            if files > 0 {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM journal_actions WHERE generation = ?1", [id])?;
+            tx.execute(
+                "UPDATE baselines SET generation = NULL WHERE generation = ?1",
+                [id],
+            )?;
+            tx.execute("DELETE FROM generations WHERE id = ?1", [id])?;
+            Ok(true)
+        })
+    }
+
+    /// Generations, newest first (without their actions and files); at most `limit`.
     pub fn generations(&self, limit: usize) -> Result<Vec<Generation>> {
         let mut stmt = self.conn().prepare(&format!(
             "SELECT {GENERATION_COLUMNS} FROM generations ORDER BY id DESC LIMIT ?1"
         ))?;
-        let rows = stmt.query_map([limit as i64], generation_from_row)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map([limit], generation_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// How many generations the journal holds.
+    pub fn generation_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM generations", [], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// The newest generation that journaled a file or a thread copy, however far back.
+    pub fn newest_generation_with_files(&self) -> Result<Option<i64>> {
+        Ok(self.conn().query_row(
+            "SELECT MAX(generation) FROM (SELECT generation FROM journal_files
+                                          UNION ALL SELECT generation FROM journal_threads)",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// One generation with its actions and files.
@@ -303,6 +408,22 @@ impl Vault {
                     backup: r.get::<_, Option<String>>(2)?.map(PathBuf::from),
                     before_fingerprint: r.get(3)?,
                     after_fingerprint: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = self.conn().prepare(
+            "SELECT seq, home, thread_id, rollout, size, mtime_ns FROM journal_threads
+             WHERE generation = ?1 ORDER BY rowid",
+        )?;
+        g.threads = stmt
+            .query_map([id], |r| {
+                Ok(JournalThread {
+                    seq: r.get(0)?,
+                    home: PathBuf::from(r.get::<_, String>(1)?),
+                    thread_id: r.get(2)?,
+                    rollout: PathBuf::from(r.get::<_, String>(3)?),
+                    size: r.get::<_, Option<i64>>(4)?.map(|s| s as u64),
+                    mtime_ns: r.get(5)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -379,5 +500,53 @@ impl Vault {
             )?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(v: &mut Vault, now: i64) -> i64 {
+        let actions = [(
+            "account.a.refresh".to_string(),
+            "update".to_string(),
+            "refresh a".to_string(),
+        )];
+        let g = v
+            .begin_generation("watch", None, None, &actions, now)
+            .unwrap();
+        v.finish_action(g, 0, None).unwrap();
+        v.finish_generation(g, true, None, now).unwrap();
+        g
+    }
+
+    #[test]
+    fn a_generation_that_changed_nothing_leaves_no_trace_and_one_that_did_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vault::open(&dir.path().join("s")).unwrap();
+        let file = dir.path().join("auth.json");
+        let kept = finished(&mut v, 1);
+        v.record_file(kept, 0, &file, None, None, Some("sha256:1"))
+            .unwrap();
+        let copied = finished(&mut v, 2);
+        v.record_thread_copy(copied, 0, dir.path(), "t", &dir.path().join("r.jsonl"))
+            .unwrap();
+        let empty = finished(&mut v, 3);
+        v.set_baseline(&file, "sha256:1", None, Some(empty), 3)
+            .unwrap();
+        assert!(!v.discard_unchanged_generation(kept).unwrap(), "a file");
+        assert!(!v.discard_unchanged_generation(copied).unwrap(), "a copy");
+        assert!(v.discard_unchanged_generation(empty).unwrap());
+        assert!(v.generation(empty).unwrap().is_none());
+        assert_eq!(v.generation_count().unwrap(), 2);
+        assert_eq!(v.baselines().unwrap()[&file].generation, None);
+        // Rollback's default target is the newest generation that changed something.
+        assert_eq!(v.newest_generation_with_files().unwrap(), Some(copied));
+        let g = v.generation(copied).unwrap().unwrap();
+        assert_eq!(g.threads.len(), 1);
+        assert_eq!(g.threads[0].thread_id, "t");
+        assert_eq!(v.generations(1).unwrap().len(), 1);
+        assert_eq!(v.generations(usize::MAX).unwrap().len(), 2);
     }
 }

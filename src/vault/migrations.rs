@@ -178,4 +178,25 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (target, record_id)
     );
     "#,
+    // 7: members of a login's auth.json that cdxs does not model (Codex 0.164's
+    // `tokens.login_owner_id` and `tokens.oauth_provenance`, whatever comes later), kept
+    // verbatim as JSON `{"tokens": {...}, "top": {...}}` so every copy carries them.
+    r#"
+    ALTER TABLE accounts ADD COLUMN auth_extra TEXT;
+    "#,
+    // 8: threads a generation copied into a home (`session sync-threads`, `share_threads`),
+    // so that `rollback` can take them out again: the home, the thread, the copied rollout
+    // and its size and mtime right after the copy (a copy Codex continued since is kept).
+    r#"
+    CREATE TABLE journal_threads (
+        generation  INTEGER NOT NULL REFERENCES generations (id) ON DELETE CASCADE,
+        seq         INTEGER NOT NULL,
+        home        TEXT NOT NULL,
+        thread_id   TEXT NOT NULL,
+        rollout     TEXT NOT NULL,
+        size        INTEGER,
+        mtime_ns    INTEGER
+    );
+    CREATE INDEX journal_threads_generation ON journal_threads (generation);
+    "#,
 ];

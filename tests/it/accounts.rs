@@ -245,7 +245,11 @@ fn remove_deletes_from_the_vault_only() {
     let login = Login::new("erin@example.com", "acct-erin");
     login.write_to(&env.default_codex_home());
     assert!(env.run(&["import", "auth"]).status.success());
+    // Live in the default home: without a terminal it is removed only with `--yes`.
     let out = env.run(&["remove", "erin"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_eq!(ids(&env.accounts_json()).len(), 1);
+    let out = env.run(&["remove", "erin", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(ids(&env.accounts_json()).is_empty());
     assert!(env.default_codex_home().join("auth.json").exists());
@@ -366,4 +370,154 @@ fn concurrent_writers_do_not_corrupt_the_vault() {
         }
     }
     assert_eq!(mode(&env.state), 0o700);
+}
+
+/// Run `cdxs args` on a pseudo-terminal (util-linux `script`), typing `input`.
+fn on_a_terminal(env: &Env, args: &str, input: &str) -> std::process::Output {
+    let bin = cdxs_bin();
+    env.cdxs_process("script")
+        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+        .write_stdin(input.to_string())
+        .output()
+        .unwrap()
+}
+
+/// Issue 21: `account remove` of a bound, live account asked nothing (and the next plan
+/// re-imported it from the home). Now it says what happens to the homes and asks on a
+/// terminal; without one it refuses unless `--yes`.
+#[test]
+fn removing_a_bound_live_account_says_what_happens_and_asks() {
+    let env = Env::new();
+    Login::new("fay@example.com", "acct-fay").write_to(&env.default_codex_home());
+    assert!(env.run(&["import", "auth"]).status.success());
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  fay: {{ email: fay@example.com }}\nhomes:\n  default: {{ path: {}, account: fay }}\n",
+        env.default_codex_home().display()
+    ));
+    let out = env.run(&["account", "remove", "fay"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("binds home default to it"), "{err}");
+    assert!(err.contains("`~/.codex` holds it"), "{err}");
+    assert!(err.contains("takes it back into the vault"), "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(ids(&env.accounts_json()).len(), 1);
+    // An account nothing uses goes without a question.
+    assert!(env.add_api_key("sk-unused-key-000001").status.success());
+    let out = env.run(&["account", "remove", "api-key"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// The same removal on a terminal: it asks, and only yes removes.
+#[test]
+#[cfg_attr(
+    cdxs_no_script,
+    ignore = "util-linux `script` (a terminal for the question) is not installed"
+)]
+fn removing_a_bound_live_account_on_a_terminal_asks_first() {
+    let env = Env::new();
+    Login::new("fay@example.com", "acct-fay").write_to(&env.default_codex_home());
+    assert!(env.run(&["import", "auth"]).status.success());
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  fay: {{ email: fay@example.com }}\nhomes:\n  default: {{ path: {}, account: fay }}\n",
+        env.default_codex_home().display()
+    ));
+    let out = on_a_terminal(&env, "account remove fay", "no\n");
+    assert!(
+        stdout(&out).contains("Remove fay@example.com from the vault anyway?"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(ids(&env.accounts_json()).len(), 1, "{}", text(&out));
+    let out = on_a_terminal(&env, "account remove fay", "yes\n");
+    assert!(
+        stdout(&out).contains("removed fay@example.com"),
+        "{}",
+        text(&out)
+    );
+    assert!(ids(&env.accounts_json()).is_empty(), "{}", text(&out));
+}
+
+/// Issue 21: API keys were all named `api-key-xxxxxxxx`, with no `--name` and no rename;
+/// `cdxs show X` failed with `unexpected argument`.
+#[test]
+fn api_keys_take_a_name_and_a_rename_and_show_takes_an_account() {
+    let env = Env::new();
+    let out = env.run_stdin(
+        &["account", "add-api-key", "--api-key-stdin", "--name", "ci"],
+        "sk-named-key-000001",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stderr(&out).contains("added ci"), "{}", text(&out));
+    let out = env.run(&["show", "ci", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["account"]["name"], "ci");
+    let out = env.run(&["account", "rename", "ci", "deploy-bot"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout(&env.run(&["show", "deploy-bot"])).contains("deploy-bot"));
+    assert_eq!(code(&env.run(&["show", "ci"])), 1);
+    // Names stay names: not another account's, not an id, not empty.
+    assert!(env.add_api_key("sk-other-key-0000001").status.success());
+    let other = env.accounts_json()["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] != "deploy-bot")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for bad in ["deploy-bot", "apikey_123", " "] {
+        let out = env.run(&["account", "rename", &other, bad]);
+        assert_eq!(code(&out), 1, "{bad}: {}", text(&out));
+    }
+    // A ChatGPT login is named by its email: the alias in cdxs.yaml names it for commands.
+    env.import_login(&Login::new("gus@example.com", "acct-gus"));
+    let out = env.run(&["account", "rename", "gus", "g"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("alias in cdxs.yaml"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Issue 18, point 3: removing an account leaves no copy of its secret in the vault's files
+/// (SQLite's `secure_delete` zeroes the freed bytes; the WAL is checkpointed and truncated).
+#[test]
+fn a_removed_accounts_secret_is_not_left_in_the_vault_files() {
+    let env = Env::new();
+    let key = "sk-erase-me-0123456789abcdefghijklmnopqrstuvwxyz";
+    for (name, k) in [("keep", "sk-keep-this-one-000000000000"), ("gone", key)] {
+        let out = env.run_stdin(
+            &["account", "add-api-key", "--api-key-stdin", "--name", name],
+            k,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let holds = |needle: &str| -> Vec<String> {
+        std::fs::read_dir(&env.state)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("cdxs.db"))
+            .filter(|e| {
+                std::fs::read(e.path())
+                    .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert!(!holds(key).is_empty(), "the key was stored somewhere else");
+    let out = env.run(&["account", "remove", "gone", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        holds(key),
+        Vec::<String>::new(),
+        "the removed key is still on disk"
+    );
+    assert!(
+        !holds("sk-keep-this-one").is_empty(),
+        "the other account was lost"
+    );
 }

@@ -533,3 +533,43 @@ fn run_with_an_account_refreshes_an_expiring_login_first() {
         "rt_acct-zed_2"
     );
 }
+
+#[test]
+fn a_pool_never_picks_a_member_the_home_would_delete_watch_included() {
+    let mock = MockOpenAi::start();
+    let mut s1 = MockAccount::new("s1@example.com", "acct-s1");
+    s1.usage = Some(usage(10.0, 10.0)); // 90% left: the best by quota
+    let mut s2 = MockAccount::new("s2@example.com", "acct-s2");
+    s2.usage = Some(usage(50.0, 50.0));
+    mock.add(s1);
+    mock.add(s2);
+    let env = env_with(&mock);
+    import(&env, &mock, "s1@example.com");
+    import(&env, &mock, "s2@example.com");
+    let home = env.codex_home("burst");
+    std::fs::create_dir_all(&home).unwrap();
+    // Codex deletes a login of any workspace but acct-s2 in this home.
+    std::fs::write(
+        home.join("config.toml"),
+        "forced_chatgpt_workspace_id = \"acct-s2\"\n",
+    )
+    .unwrap();
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  s1: {{ email: s1@example.com }}\n  s2: {{ email: s2@example.com }}\npools:\n  spares: [s1, s2]\nhomes:\n  burst:\n    path: {}\n    account: {{ pool: spares }}\n",
+        home.display()
+    ));
+    let out = env.run(&["watch", "--once"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        read_json(&home.join("auth.json"))["tokens"]["account_id"],
+        "acct-s2",
+        "{}",
+        text(&out)
+    );
+    let out = env.run(&["plan"]);
+    assert!(
+        stdout(&out).contains("skips") && stdout(&out).contains("forced_chatgpt_workspace_id"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,6 +1,7 @@
 //! The one integration test binary (as ripgrep, jj and uv do): modules per area.
 
 mod harness;
+mod layers;
 mod layout;
 #[path = "../support/mock_responses.rs"]
 mod mock_responses;
@@ -8,24 +9,39 @@ mod mock_responses;
 mod accounts;
 mod auth_quota;
 mod bad_input;
+mod completions;
 mod crash;
 mod doctor;
+mod history;
 mod hostile;
 mod install;
 mod manifest;
 #[path = "../support/mock_openai.rs"]
 mod mock_openai;
+mod one_live_copy;
 mod ops_files;
+mod other_providers;
+mod picker;
 mod plan_apply;
+mod platforms;
 mod properties;
+mod purity;
 mod real_codex_auth;
+mod real_codex_compressed;
 mod real_codex_homes;
+mod real_codex_login_shape;
 mod real_codex_releases;
 mod real_codex_rotation;
 mod real_codex_sessions;
+mod real_codex_settings;
+mod refresh_model;
 mod rotation;
 mod rotation_model;
+mod screens;
+mod session_ids;
 mod sessions;
+mod sessions_compressed;
+mod sessions_maintenance;
 mod sync_client;
 mod sync_crypto;
 mod sync_deploy;
@@ -36,4 +52,5 @@ mod sync_hostile_server;
 mod sync_proxy;
 mod sync_reads;
 mod sync_server;
+mod thread_copies;
 mod watch;

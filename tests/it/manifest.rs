@@ -40,6 +40,34 @@ fn diagnostic_bad_percentage() {
     ));
 }
 
+/// Before: any duration was accepted; `59m` made watch spin for 54 minutes and `1m` was
+/// silently raised to 5m.
+#[test]
+fn diagnostic_refresh_window_shorter_than_codexs_own() {
+    insta::assert_snapshot!(diagnose(
+        "version: 1\nwatch:\n  refresh_before_expiry: 2m\n"
+    ));
+}
+
+#[test]
+fn diagnostic_refresh_window_longer_than_a_day() {
+    insta::assert_snapshot!(diagnose(
+        "version: 1\nwatch:\n  refresh_before_expiry: 3d\n"
+    ));
+}
+
+#[test]
+fn refresh_windows_from_5m_to_1d_are_valid() {
+    for w in ["5m", "10m", "59m", "1d"] {
+        let env = Env::new();
+        env.manifest(&format!(
+            "version: 1\nwatch:\n  refresh_before_expiry: {w}\n"
+        ));
+        let out = env.run(&["validate"]);
+        assert!(out.status.success(), "{w}: {}", text(&out));
+    }
+}
+
 #[test]
 fn diagnostic_undeclared_alias() {
     insta::assert_snapshot!(diagnose(
@@ -316,4 +344,207 @@ fn init_declares_the_current_home_and_refuses_to_overwrite() {
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("never overwrites"), "{}", text(&out));
     assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+/// Issue 21: a new user's nine mistakes took seven runs of `validate`, one schema error
+/// each. Every schema and semantic problem comes in one run, each with its place, and
+/// `plan` (its manifest stage) says the same.
+const NINE_MISTAKES: &str = "\
+version: 1
+acounts:
+  me: { email: me@example.com }
+accounts:
+  work: { emial: w@corp.com }
+  spare: { email: s@x.io }
+homes:
+  default:
+    pth: ~/.codex
+  work: { path: ~/w, account: wrk }
+  burst: { path: ~/b, account: { pool: spares, strategy: best } }
+sessions:
+  trash_max_age: 30 days
+  auto_repair: maybe
+watch:
+  interval: 5x
+  intreval: 10s
+";
+
+#[test]
+fn validate_and_plan_report_every_problem_in_one_run() {
+    let env = Env::new();
+    env.manifest(NINE_MISTAKES);
+    for args in [&["validate"][..], &["plan"]] {
+        let out = env.run(args);
+        assert_eq!(code(&out), 1, "{}", text(&out));
+        let err = stderr(&out);
+        for (line, what) in [
+            (2, "unknown key `acounts`"),
+            (5, "unknown key `emial`"),
+            (9, "unknown key `pth`"),
+            (10, "account `wrk` is not declared"),
+            (11, "pool `spares`, which is not declared"),
+            (11, "unknown value `best`"),
+            (13, "`30 days` is not a duration"),
+            (14, "invalid boolean"),
+            (16, "unknown unit `x`"),
+            (17, "unknown key `intreval`"),
+        ] {
+            assert!(err.contains(what), "{what}: {}", text(&out));
+            assert!(
+                err.contains(&format!("cdxs.yaml:{line}:")),
+                "line {line}: {}",
+                text(&out)
+            );
+        }
+        assert!(err.contains("has 10 problems"), "{}", text(&out));
+    }
+}
+
+/// `validate --json` in the shape of Terraform's `validate -json`: severity, summary,
+/// detail, range (file, line and column from 1, byte from 0); nothing on stderr.
+#[test]
+fn validate_json_has_terraforms_shape() {
+    let env = Env::new();
+    let path = env.manifest(NINE_MISTAKES);
+    let out = env.run(&["validate", "--json"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_eq!(stderr(&out), "", "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["format_version"], "1.0");
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["error_count"], 10);
+    assert_eq!(v["warning_count"], 0);
+    let diags = v["diagnostics"].as_array().unwrap();
+    assert_eq!(diags.len(), 10);
+    for d in diags {
+        assert_eq!(d["severity"], "error", "{d}");
+        assert!(d["summary"].as_str().is_some_and(|s| !s.is_empty()), "{d}");
+        assert!(d["detail"].is_string(), "{d}");
+        let r = &d["range"];
+        assert_eq!(r["filename"], path.display().to_string(), "{d}");
+        for end in ["start", "end"] {
+            for k in ["line", "column", "byte"] {
+                assert!(r[end][k].is_u64(), "{end}.{k}: {d}");
+            }
+        }
+        assert!(!d["labels"].as_array().unwrap().is_empty(), "{d}");
+    }
+    // `emial` on line 5, column 11 (bytes counted from 0).
+    let emial = &diags[1];
+    assert_eq!(emial["summary"], "unknown key `emial`");
+    assert!(
+        emial["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `email`?")
+    );
+    let start = &emial["range"]["start"];
+    assert_eq!(
+        (start["line"].as_u64(), start["column"].as_u64()),
+        (Some(5), Some(11))
+    );
+    let byte = start["byte"].as_u64().unwrap() as usize;
+    assert_eq!(&NINE_MISTAKES[byte..byte + 5], "emial");
+    assert_eq!(emial["range"]["end"]["column"], 16);
+
+    // A valid file: `valid: true`, its warnings with their places, exit 0.
+    env.manifest("version: 1\nhomes:\n  ci: { path: $NOT_SET_HERE/ci }\n");
+    let out = env.run(&["validate", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["valid"].as_bool(), v["error_count"].as_u64()),
+        (Some(true), Some(0))
+    );
+    assert_eq!(v["warning_count"], 1);
+    assert_eq!(v["diagnostics"][0]["severity"], "warning");
+    assert_eq!(v["diagnostics"][0]["range"]["start"]["line"], 3);
+
+    // No file at all: one error without a place, and the hint as its detail.
+    let out = env.run(&["-f", "missing.yaml", "validate", "--json"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error_count"], 1);
+    assert!(v["diagnostics"][0]["range"].is_null());
+    assert!(
+        v["diagnostics"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cdxs init"),
+        "{v}"
+    );
+}
+
+/// Issue 21: `sync login` with `CDXS_MANIFEST` naming a file not written yet failed ("the
+/// manifest ... does not exist"). Every command that can do without the manifest works
+/// then, with the one-line note where it would have read it.
+#[test]
+fn commands_that_can_do_without_the_manifest_work_before_it_exists() {
+    let env = Env::new();
+    let missing = env.path("not-yet/cdxs.yaml");
+    env.set_env("CDXS_MANIFEST", missing.to_str().unwrap());
+    let id = env.add_api_key_id("sk-proj-before-the-manifest-01");
+    let refused = |out: &std::process::Output| {
+        stderr(out).contains("does not exist") && !stderr(out).contains("does not exist yet")
+    };
+    // Reaching for a server that is not there: the error is about the server, not the file.
+    let out = env.run_stdin(
+        &[
+            "sync",
+            "login",
+            "--server",
+            "http://127.0.0.1:9",
+            "--user",
+            "u",
+            "--password-stdin",
+        ],
+        "pw\n",
+    );
+    assert!(!refused(&out), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("does not exist yet"),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr(&out).contains("127.0.0.1:9"), "{}", text(&out));
+    for args in [
+        &["history"][..],
+        &["sync", "status"],
+        &["doctor"],
+        &["schema"],
+        &["completions", "bash"],
+        &["account", "rename", &id, "ci"],
+        &["show", "ci"],
+        &["quota"],
+        &["sync", "refresh", "ci"],
+        &["resume", "0000dead"],
+        &["session", "stats", "0000dead"],
+    ] {
+        let out = env.run(args);
+        assert!(!refused(&out), "{args:?}: {}", text(&out));
+        assert!(
+            !stderr(&out).contains("cdxs init` creates it")
+                || stderr(&out).matches("does not exist yet").count() == 1,
+            "{args:?}: one note at most: {}",
+            text(&out)
+        );
+    }
+    // `import legacy` declares the older tool's homes: it writes the named file.
+    std::fs::write(
+        env.path("legacy.toml"),
+        "[[homes]]\nname = \"old\"\npath = \"/tmp/old-home\"\n",
+    )
+    .unwrap();
+    let out = env.run(&[
+        "import",
+        "legacy",
+        env.path("legacy.toml").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        std::fs::read_to_string(&missing).unwrap().contains("old"),
+        "{}",
+        text(&out)
+    );
 }

@@ -94,6 +94,14 @@ fn the_real_codex_reads_a_synced_api_key_and_chatgpt_login_on_the_second_machine
             "API key configured - sk-proj-***e9876"
         };
         assert!(said.contains(expected), "{id}: {said}");
+        if id.starts_with("oauth_") {
+            // The members cdxs does not model travelled in the record, verbatim.
+            let tokens = crate::harness::read_json(&home.join("auth.json"))["tokens"].clone();
+            let want = crate::mock_openai::login_members("acct-bob", "https://auth.openai.com");
+            for (k, v) in want.as_object().unwrap() {
+                assert_eq!(&tokens[k], v, "{k} on the second machine");
+            }
+        }
     }
 }
 crate::codex_matrix!(the_real_codex_reads_a_synced_api_key_and_chatgpt_login_on_the_second_machine);

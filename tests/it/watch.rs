@@ -605,3 +605,47 @@ fn the_service_files_in_examples_run_cdxs_watch_in_the_foreground() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(stdout(&out).trim(), "watch --json net.cdxs.watch True");
 }
+
+#[test]
+fn codex_locks_in_a_watched_home_start_no_cycle() {
+    let env = Env::new();
+    let home = key_env(&env, "sk-proj-locks-eeeeeeee5555");
+    let mut w = Watching::start(&env, &[]);
+    w.wait_for(
+        "the first write",
+        |v| {
+            v["event"] == "action"
+                && v["home"] == "h"
+                && v["message"].as_str().unwrap_or("").contains("auth.json")
+        },
+        20,
+    );
+    w.drain(1000);
+    let cycles = status_file(&env)["cycles"].as_u64().unwrap();
+    // As Codex 0.171 takes them while it signs in, signs in to a gateway, maintains its
+    // databases and compresses rollouts: created, locked, written, released, removed.
+    for _ in 0..3 {
+        for lock in [
+            ".login.lock",
+            ".sqlite-maintenance.lock",
+            "gateway_oauth.lock",
+            "secrets/gateway_oauth.lock",
+            ".tmp/rollout-maintenance.lock",
+            ".tmp/rollout-compression.lock",
+        ] {
+            let path = home.join(lock);
+            let held = hold_flock(&path);
+            std::fs::write(&path, "pid=1 started_at=SystemTime { tv_sec: 1 }\n").unwrap();
+            drop(held);
+        }
+        std::fs::remove_file(home.join(".tmp/rollout-compression.lock")).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    w.drain(2500);
+    assert_eq!(
+        status_file(&env)["cycles"].as_u64().unwrap(),
+        cycles,
+        "Codex's locks started a cycle"
+    );
+    assert_eq!(w.stop(), 0);
+}

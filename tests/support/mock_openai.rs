@@ -20,6 +20,32 @@ pub fn jwt(claims: &Value) -> String {
     format!("{header}.{body}.c2ln")
 }
 
+/// The members a Codex 0.164+ login carries beside the four older ones
+/// (`login_owner_id`, `oauth_provenance`), plus one made-up future member: every copy cdxs
+/// makes must keep them verbatim. `issuer` is where the login was made.
+pub fn login_members(account_id: &str, issuer: &str) -> Value {
+    json!({
+        "login_owner_id": format!("lo_{account_id}_0f3c9a7e"),
+        "oauth_provenance": {"issuer": issuer, "client_id": "app_EMoamEEZ73f0CkXaXp7hrann"},
+        "x_future_member": {"since": "0.999", "flags": [1, 2]},
+    })
+}
+
+/// A real-shaped `tokens` object: the four modeled members, then [`login_members`].
+pub fn tokens_object(
+    id: &str,
+    access: &str,
+    refresh: &str,
+    account_id: &str,
+    issuer: &str,
+) -> Value {
+    let mut t = json!({"id_token": id, "access_token": access, "refresh_token": refresh, "account_id": account_id});
+    for (k, v) in login_members(account_id, issuer).as_object().unwrap() {
+        t[k] = v.clone();
+    }
+    t
+}
+
 #[derive(Debug, Clone)]
 pub struct MockAccount {
     pub email: String,
@@ -38,6 +64,8 @@ pub struct MockAccount {
     pub usage_status: Option<u16>,
     /// The issuer's `iat` of the last pair it issued (issuer time only moves forward).
     pub last_iat: i64,
+    /// The issuer's clock when a test moves time itself (Unix seconds); `None`: the real one.
+    pub clock: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +85,11 @@ pub struct State {
     /// Who logs in at /oauth/authorize.
     pub login_as: Option<String>,
     pub log: Vec<Logged>,
+    /// Answer refresh requests this late (the token is rotated when the request arrives,
+    /// as at the real issuer): a refresh stays "in flight" for a race to happen in.
+    pub token_delay: Option<std::time::Duration>,
+    /// Refresh requests received so far (counted on arrival, before any delay).
+    pub token_requests: usize,
 }
 
 pub struct MockOpenAi {
@@ -92,6 +125,7 @@ impl MockAccount {
             usage: Some(usage(20.0, 40.0)),
             usage_status: None,
             last_iat: 0,
+            clock: None,
         }
     }
 
@@ -111,9 +145,13 @@ impl MockAccount {
     }
 
     /// A fresh id/access token pair (the refresh token is rotated by the caller). The
-    /// issuer's clock is the real one, and each pair is stamped later than the last.
+    /// issuer's clock is the real one (or the test's `clock`), and each pair is stamped
+    /// later than the last.
     pub fn tokens(&mut self) -> (String, String) {
-        let now = chrono::Utc::now().timestamp().max(self.last_iat + 1);
+        let now = self
+            .clock
+            .unwrap_or_else(|| chrono::Utc::now().timestamp())
+            .max(self.last_iat + 1);
         self.last_iat = now;
         let c = self.claims(now);
         let mut access = c.clone();
@@ -196,7 +234,7 @@ impl MockOpenAi {
         serde_json::to_string_pretty(&json!({
             "auth_mode": "chatgpt",
             "OPENAI_API_KEY": null,
-            "tokens": {"id_token": id, "access_token": access, "refresh_token": a.refresh_token, "account_id": a.account_id},
+            "tokens": tokens_object(&id, &access, &a.refresh_token, &a.account_id, &self.auth_base()),
             "last_refresh": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         }))
         .unwrap()
@@ -387,6 +425,8 @@ fn handle(mut req: tiny_http::Request, st: &Arc<Mutex<State>>) {
         }
         ("POST", "/oauth/token") => {
             let mut s = st.lock().unwrap();
+            s.token_requests += 1;
+            let delay = s.token_delay;
             let (status, answer) = if headers
                 .get("content-type")
                 .is_some_and(|c| c.contains("json"))
@@ -445,7 +485,16 @@ fn handle(mut req: tiny_http::Request, st: &Arc<Mutex<State>>) {
                 }
             };
             drop(s);
-            respond(req, status, answer, st, logged);
+            match delay {
+                Some(d) => {
+                    let st = st.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(d);
+                        respond(req, status, answer, &st, logged);
+                    });
+                }
+                None => respond(req, status, answer, st, logged),
+            }
         }
         ("GET", "/backend-api/wham/usage") => {
             let token = headers

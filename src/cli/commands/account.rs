@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::account_use;
 use crate::cli::shell::Shell;
 use crate::codex::auth::{self, AuthState};
 use crate::error::{Error, Exit, Result};
@@ -15,13 +16,12 @@ use crate::resolve;
 use crate::secret::Secret;
 use crate::vault::Account;
 use crate::vault::accounts::{Upsert, match_credentials};
-use std::io::IsTerminal;
 
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Add an API-key account (the key is read from stdin or a prompt, never echoed)
     #[command(
-        after_help = "Examples:\n  printf %s \"$OPENAI_API_KEY\" | cdxs account add-api-key --api-key-stdin\n  cdxs account add-api-key --api-key-stdin --base-url https://proxy.example/v1 --switch"
+        after_help = "Examples:\n  printf %s \"$OPENAI_API_KEY\" | cdxs account add-api-key --api-key-stdin --name ci\n  cdxs account add-api-key --api-key-stdin --base-url https://proxy.example/v1 --switch"
     )]
     AddApiKey {
         /// The key on the command line (visible to other users in `ps`; prefer --api-key-stdin)
@@ -33,9 +33,21 @@ pub enum AccountCommand {
         /// API base URL for this key (a proxy or compatible endpoint)
         #[arg(long, value_name = "URL")]
         base_url: Option<String>,
+        /// Its name (default: `api-key-` and 8 hex digits of its id)
+        #[arg(long)]
+        name: Option<String>,
         /// Also make it the account of the default home
         #[arg(long)]
         switch: bool,
+    },
+    /// Rename an API-key account (ChatGPT logins are named by their email)
+    #[command(after_help = "Examples:\n  cdxs account rename api-key-6bca628c ci")]
+    Rename {
+        /// Alias, id, email, name or unique prefix
+        #[arg(add = crate::complete::accounts())]
+        account: String,
+        /// The new name
+        name: String,
     },
     /// List accounts in the vault
     List(ShowArgs),
@@ -49,13 +61,7 @@ pub enum AccountCommand {
         codex_home: Option<PathBuf>,
     },
     /// Show one account
-    Show {
-        /// Alias, id, email or unique email prefix
-        account: String,
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
-    },
+    Show(ShowArgs),
     /// Remove an account from the vault
     Remove(RemoveArgs),
 }
@@ -72,6 +78,9 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// One account (alias, id, email, name or unique prefix); default: every account
+    #[arg(add = crate::complete::accounts())]
+    account: Option<String>,
     /// Print versioned JSON
     #[arg(long)]
     json: bool,
@@ -80,10 +89,14 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// Alias, id, email or unique email prefix
+    #[arg(add = crate::complete::accounts())]
     account: String,
     /// Also delete the backups that hold this account's secrets (asked on a terminal)
     #[arg(long)]
     purge_backups: bool,
+    /// Remove a bound or live account without asking
+    #[arg(long, short = 'y')]
+    yes: bool,
 }
 
 pub fn run(sh: &mut Shell, cmd: AccountCommand) -> Result<Exit> {
@@ -92,49 +105,29 @@ pub fn run(sh: &mut Shell, cmd: AccountCommand) -> Result<Exit> {
             key,
             api_key_stdin,
             base_url,
+            name,
             switch,
-        } => add_api_key(sh, key, api_key_stdin, base_url, switch),
-        AccountCommand::List(args) => show_all(sh, args),
+        } => add_api_key(sh, key, api_key_stdin, base_url, name, switch),
+        AccountCommand::Rename { account, name } => rename(sh, &account, &name),
+        AccountCommand::List(args) | AccountCommand::Show(args) => show_all(sh, args),
         AccountCommand::Current { json, codex_home } => current(sh, json, codex_home),
-        AccountCommand::Show { account, json } => show(sh, &account, json),
         AccountCommand::Remove(args) => remove(sh, args),
     }
 }
 
-/// The id of the account the default home's auth.json holds.
-fn current_id(all: &[Account]) -> Option<String> {
-    let home = paths::default_codex_home().ok()?;
-    match auth::read(&home).ok()?.state {
-        AuthState::Credentials(creds) => match_credentials(all, &creds).map(|a| a.id.clone()),
-        _ => None,
-    }
-}
-
-fn listing(sh: &mut Shell, json: bool) -> Result<Exit> {
+fn listing(sh: &mut Shell, m: Option<&crate::manifest::Manifest>, json: bool) -> Result<Exit> {
     let now = sh.now();
     let engine = sh.engine()?;
     let quotas = engine.vault.quotas()?;
     let all = engine.vault.accounts()?;
-    let current = current_id(&all);
+    let current = account_use::current(&all).map(|a| a.id);
     if all.is_empty() && !json {
         sh.printer.status(
             "no accounts yet: `cdxs import auth`, `cdxs login oauth` or `cdxs account add-api-key --api-key-stdin`",
         );
         return Ok(Exit::Success);
     }
-    let view = AccountList {
-        accounts: all
-            .iter()
-            .map(|a| {
-                AccountView::new(
-                    a,
-                    current.as_deref() == Some(&a.id),
-                    quotas.get(&a.id).cloned(),
-                )
-            })
-            .collect(),
-        now,
-    };
+    let view = AccountList::of(&all, &quotas, current.as_deref(), m, now);
     sh.printer.emit(json, &view);
     Ok(Exit::Success)
 }
@@ -146,32 +139,28 @@ pub fn list(sh: &mut Shell, args: ListArgs) -> Result<Exit> {
     let engine = sh.engine()?;
     let ids: Vec<String> = engine.vault.accounts()?.into_iter().map(|a| a.id).collect();
     engine.refresh_stale_quota(m.as_ref(), &ids, args.force, true, &mut bar)?;
-    listing(sh, args.json)
+    listing(sh, m.as_ref(), args.json)
 }
 
-/// `show`, `account list`: from the vault, never the network.
+/// `show [ACCOUNT]`, `account list`, `account show ACCOUNT`: from the vault, never the
+/// network.
 pub fn show_all(sh: &mut Shell, args: ShowArgs) -> Result<Exit> {
-    sh.note_missing_manifest();
-    listing(sh, args.json)
-}
-
-fn show(sh: &mut Shell, query: &str, json: bool) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
+    let Some(query) = args.account else {
+        return listing(sh, m.as_ref(), args.json);
+    };
     let now = sh.now();
     let engine = sh.engine()?;
     let all = engine.vault.accounts()?;
-    let account = resolve::account(m.as_ref(), &all, query)?;
+    let account = resolve::account(m.as_ref(), &all, &query)?;
     let quota = engine.vault.quota(&account.id)?;
+    let current = account_use::current(&all).is_some_and(|c| c.id == account.id);
     let view = AccountShow {
-        account: AccountView::new(
-            &account,
-            current_id(&all).as_deref() == Some(&account.id),
-            quota,
-        ),
+        account: AccountView::new(&account, current, quota).in_manifest(m.as_ref(), &account),
         base_url_raw: account.base_url.clone(),
         now,
     };
-    sh.printer.emit(json, &view);
+    sh.printer.emit(args.json, &view);
     Ok(Exit::Success)
 }
 
@@ -229,37 +218,42 @@ fn current(sh: &mut Shell, json: bool, codex_home: Option<PathBuf>) -> Result<Ex
     )
 }
 
+/// `account remove`: an account that cdxs.yaml binds or a folder holds is removed only
+/// after saying what happens to those homes, and asking (or `--yes`).
 pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let engine = sh.engine()?;
     let all = engine.vault.accounts()?;
     let account = resolve::account(m.as_ref(), &all, &args.account)?;
-    if let Some(m) = &m {
-        let bound: Vec<&str> = m
-            .homes
-            .values()
-            .filter(|h| match &h.binding {
-                Some(crate::manifest::Binding::Account(alias)) => m
-                    .accounts
-                    .get(alias)
-                    .is_some_and(|r| resolve::ref_names(r, &account)),
-                _ => false,
-            })
-            .map(|h| h.name.as_str())
-            .collect();
-        if !bound.is_empty() {
-            sh.printer.warn(format!(
-                "cdxs.yaml binds home(s) {} to this account: `cdxs plan` will fail until you bind another",
-                bound.join(", ")
-            ));
+    let live = account_use::live_in(&engine.vault, m.as_ref(), &account);
+    let effects = account_use::removal_effects(m.as_ref(), &live, &account);
+    let name = sanitize(account.name()).into_owned();
+    if !effects.is_empty() {
+        for e in &effects {
+            sh.printer.warn(e);
+        }
+        if !args.yes && !stdin_is_terminal() {
+            return Err(Error::user(format!(
+                "refusing to remove {name} without a terminal to ask on"
+            ))
+            .with_help("read what happens above, then pass `--yes` to remove it anyway"));
+        }
+        let ask = format!("Remove {name} from the vault anyway?");
+        if !args.yes && !sh.confirm(&ask, &format!("remove {name}"))? {
+            return Err(Error::user(format!(
+                "{name} stays in the vault: only 'yes' approves"
+            )));
         }
     }
-    let engine = sh.engine()?;
-    engine.vault.remove(&account.id)?;
+    sh.engine()?.vault.remove(&account.id)?;
     sh.printer.status(format!(
-        "removed {} ({}) from the vault; homes that use it keep their auth.json",
-        sanitize(account.name()),
-        account.id
+        "removed {name} ({}) from the vault{}",
+        account.id,
+        if live.is_empty() {
+            ""
+        } else {
+            "; the homes that hold it keep their auth.json"
+        }
     ));
     offer_backup_purge(sh, &account, args.purge_backups)?;
     Ok(Exit::Success)
@@ -268,13 +262,13 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
 /// Backups of replaced auth.json files may still hold a removed account's secrets: delete
 /// them with `--purge-backups` (or when the person says yes on a terminal), else say how.
 fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<()> {
-    let files = crate::backup::holding_account(&sh.state_dir()?, account);
+    let files = crate::vault::backups::holding_account(&sh.state_dir()?, account);
     if files.is_empty() {
         return Ok(());
     }
     let n = files.len();
     let yes = purge
-        || (std::io::stdin().is_terminal()
+        || (stdin_is_terminal()
             && sh.confirm(
                 &format!("{n} backup file(s) still hold this account's secrets. Delete them?"),
                 "delete backups",
@@ -291,7 +285,7 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
     }
     let now = sh.now();
     let engine = sh.engine()?;
-    let done = crate::backup::prune(
+    let done = crate::vault::backups::prune(
         &mut engine.vault,
         "account remove: purge backups",
         &[],
@@ -325,15 +319,9 @@ fn read_key(key: Option<String>, from_stdin: bool, printer: &Printer) -> Result<
         ));
     };
     let key = raw.trim().to_string();
-    if key.is_empty() {
-        return Err(Error::user("the API key is empty"));
-    }
-    if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(
-            Error::user("the API key contains spaces or control characters")
-                .with_help("pass exactly one key"),
-        );
-    }
+    crate::secret::check_api_key(&key).map_err(|why| {
+        Error::user(format!("the API key {why}")).with_help("pass exactly one key")
+    })?;
     Ok(Secret::new(key))
 }
 
@@ -342,6 +330,7 @@ fn add_api_key(
     key: Option<String>,
     from_stdin: bool,
     base_url: Option<String>,
+    name: Option<String>,
     switch: bool,
 ) -> Result<Exit> {
     if let Some(url) = &base_url
@@ -354,7 +343,11 @@ fn add_api_key(
     let now = sh.now();
     let engine = sh.engine()?;
     let account = Account::api_key(key, base_url, "add-api-key", now);
-    let (outcome, stored) = engine.vault.upsert(&account)?;
+    let (outcome, mut stored) = engine.vault.upsert(&account)?;
+    if let Some(name) = name.filter(|n| stored.label.as_deref() != Some(n.trim())) {
+        engine.vault.rename(&stored.id, &name, now)?;
+        stored.label = Some(name.trim().to_string());
+    }
     let verb = match outcome {
         Upsert::Created => "added",
         _ => "already had",
@@ -364,5 +357,29 @@ fn add_api_key(
     if switch {
         sh.switch_default(stored)?;
     }
+    Ok(Exit::Success)
+}
+
+/// `account rename`: an API key's name (ChatGPT logins are named by their email; an alias
+/// in cdxs.yaml names them for commands).
+fn rename(sh: &mut Shell, query: &str, name: &str) -> Result<Exit> {
+    let m = sh.manifest_for_aliases()?;
+    let now = sh.now();
+    let engine = sh.engine()?;
+    let account = resolve::account(m.as_ref(), &engine.vault.accounts()?, query)?;
+    if account.kind == crate::vault::AccountKind::OAuth {
+        return Err(Error::user(format!(
+            "{} is a ChatGPT login, named by its email",
+            sanitize(account.name())
+        ))
+        .with_help("give it an alias in cdxs.yaml (`accounts: { NAME: { email: ... } }`): every command takes the alias"));
+    }
+    engine.vault.rename(&account.id, name, now)?;
+    sh.printer.status(format!(
+        "renamed {} ({}) to {}",
+        sanitize(account.name()),
+        account.id,
+        sanitize(name.trim())
+    ));
     Ok(Exit::Success)
 }

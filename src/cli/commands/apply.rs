@@ -27,6 +27,7 @@ pub struct ApplyArgs {
 }
 
 pub fn run(sh: &mut Shell, args: ApplyArgs) -> Result<Exit> {
+    sh.warn_codex_api_key();
     let req = Request {
         scope: Scope {
             offline: args.offline,
@@ -68,9 +69,7 @@ pub fn run(sh: &mut Shell, args: ApplyArgs) -> Result<Exit> {
     };
     if !plan.errors.is_empty() {
         sh.printer.out(render(&plan, &sh.printer).trim_end());
-        return Err(Error::Plan {
-            errors: plan.errors,
-        });
+        return Err(crate::reconcile::plan_failed(plan.errors));
     }
     let mut review = review;
     if !plan.has_changes() {

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use crate::cli::shell::Shell;
-use crate::doctor::{self, Inputs, Status};
+use crate::doctor::{self, Inputs};
 use crate::error::{Exit, Result};
 use crate::{manifest, paths};
 
@@ -12,10 +12,12 @@ pub struct DoctorArgs {
     /// Print versioned JSON
     #[arg(long)]
     json: bool,
+    /// Exit 1 on warnings too, not only on what needs fixing (for CI)
+    #[arg(long)]
+    strict: bool,
 }
 
 pub fn run(sh: &mut Shell, args: DoctorArgs) -> Result<Exit> {
-    let json = args.json;
     // Read only: the state folder is looked at, never created (no engine here).
     let state_dir = sh.state_dir()?;
     let loc = paths::manifest_location(sh.settings.manifest_flag());
@@ -28,47 +30,15 @@ pub fn run(sh: &mut Shell, args: DoctorArgs) -> Result<Exit> {
         manifest,
         default_home: paths::default_codex_home().ok(),
         path_var: std::env::var_os("PATH"),
+        now: sh.now(),
     };
     let report = doctor::run(&inputs);
-    if json {
-        sh.printer.json(&report);
-    } else {
-        let p = &sh.printer;
-        p.out(format!(
-            "cdxs {} (supports Codex {})",
-            report.cdxs_version,
-            report.supported_codex.join(", ")
-        ));
-        let mut area = "";
-        for c in &report.checks {
-            if c.area != area {
-                area = c.area;
-                p.out(format!("\n{}", p.bold(area)));
-            }
-            let mark = match c.status {
-                Status::Ok => p.green("ok  "),
-                Status::Warn => p.yellow("warn"),
-                Status::Action => p.red("fix "),
-            };
-            p.out(format!("  {mark} {}", c.message));
-            if let Some(fix) = &c.fix {
-                p.out(format!("       -> {fix}"));
-            }
-        }
-        let actions = report
-            .checks
-            .iter()
-            .filter(|c| c.status == Status::Action)
-            .count();
-        p.out(if actions == 0 {
-            "\nNothing needs doing.".to_string()
+    sh.printer.emit(args.json, &report);
+    Ok(
+        if report.needs_action || (args.strict && report.warnings > 0) {
+            Exit::Error
         } else {
-            format!("\n{actions} thing(s) need doing: see the `->` lines above.")
-        });
-    }
-    Ok(if report.needs_action {
-        Exit::Error
-    } else {
-        Exit::Success
-    })
+            Exit::Success
+        },
+    )
 }

@@ -9,9 +9,18 @@ use crate::output::views::report;
 use crate::reconcile::rollback;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  cdxs history               # the newest 20 generations\n  cdxs history --limit 100\n  cdxs history --all --json\n  cdxs history 42            # one generation: its actions and files"
+)]
 pub struct HistoryArgs {
     /// A generation number
     generation: Option<i64>,
+    /// Show the newest N generations
+    #[arg(long, value_name = "N", default_value_t = 20, conflicts_with_all = ["all", "generation"], value_parser = clap::value_parser!(u32).range(1..))]
+    limit: u32,
+    /// Show every generation
+    #[arg(long, conflicts_with = "generation")]
+    all: bool,
     /// Print versioned JSON
     #[arg(long)]
     json: bool,
@@ -41,18 +50,24 @@ pub fn history(sh: &mut Shell, args: HistoryArgs) -> Result<Exit> {
         sh.printer.emit(args.json, &OneGeneration { generation: g });
         return Ok(Exit::Success);
     }
-    let generations = engine.vault.generations(100)?;
+    let limit = Some(args.limit as usize).filter(|_| !args.all);
+    let generations = engine.vault.generations(limit.unwrap_or(usize::MAX))?;
+    let total = engine.vault.generation_count()?;
     if generations.is_empty() && !args.json {
         sh.printer
             .status("no generations yet: `cdxs apply` makes the first");
         return Ok(Exit::Success);
     }
-    sh.printer.emit(args.json, &Generations { generations });
+    let view = Generations::newest(generations, total);
+    sh.printer.emit(args.json, &view);
+    if let Some(note) = view.truncated_note().filter(|_| !args.json) {
+        sh.printer.status(note);
+    }
     Ok(Exit::Success)
 }
 
 pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
-    let m = sh.manifest_file().ok().flatten();
+    let m = sh.manifest_for_aliases().ok().flatten();
     let engine = sh.engine()?;
     engine.settle_interrupted()?;
     let id = match args.generation {
@@ -64,7 +79,8 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
         .vault
         .generation(id)?
         .ok_or_else(|| no_generation(id))?;
-    let (plan, steps) = rollback::plan(&engine.vault, &g)?;
+    let known = engine.known_homes(m.as_ref());
+    let (plan, steps) = rollback::plan(&engine.vault, &g, &known)?;
     let p = &sh.printer;
     if steps.is_empty() {
         p.out(format!(
@@ -72,29 +88,7 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
         ));
         return Ok(Exit::Success);
     }
-    p.out(format!(
-        "Rolling back generation {id} ({}, {}) restores:\n",
-        g.command,
-        crate::output::format::when_secs(g.started_at)
-    ));
-    for s in &steps {
-        let what = if s.restore {
-            "restore the earlier content"
-        } else {
-            "remove it (the generation created it)"
-        };
-        p.out(format!("  {} {}: {what}", p.yellow("~"), s.path.display()));
-        if let Some(n) = &s.note {
-            p.out(format!("      {}", crate::output::sanitize(n)));
-        }
-        if s.changed_since {
-            p.out(format!(
-                "      {}",
-                p.yellow("changed since that generation; the current file is backed up first")
-            ));
-        }
-    }
-    p.out("");
+    crate::output::views::history::rollback_preview(p, &g, &steps);
     if !args.yes && !sh.confirm("Do you want to roll back?", "roll back")? {
         return Err(Error::user("rollback cancelled: only 'yes' approves"));
     }
@@ -113,6 +107,15 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
         && !steps.iter().any(|s| s.path == m.path)
     {
         p.status("cdxs.yaml still says what it said; `cdxs plan` shows what it would change back");
+    }
+    let refused: Vec<_> = steps.iter().filter(|s| s.refused.is_some()).collect();
+    if let Some(first) = refused.first() {
+        return Err(Error::user(format!(
+            "{} file(s) not put back: {}",
+            refused.len(),
+            first.refused.as_deref().unwrap_or_default()
+        ))
+        .with_help("take the login out of the folder it is live in first (`cdxs switch ACCOUNT --codex-home FOLDER`), then roll back again"));
     }
     Ok(Exit::Success)
 }

@@ -35,15 +35,36 @@ pub enum HomeCommand {
         #[arg(long, value_name = "PATH")]
         path: PathBuf,
         /// The account it uses
-        #[arg(long)]
+        #[arg(long, add = crate::complete::accounts())]
         account: Option<String>,
     },
     /// Bind a home to an account (like `switch ACCOUNT --home NAME`)
-    Bind { name: String, account: String },
+    Bind {
+        #[arg(add = crate::complete::homes())]
+        name: String,
+        #[arg(add = crate::complete::accounts())]
+        account: String,
+    },
     /// Print a home's folder
-    Path { name: String },
-    /// Stop managing a home (its folder is kept)
-    Remove { name: String },
+    Path {
+        #[arg(add = crate::complete::homes())]
+        name: String,
+    },
+    /// Stop managing a home (its folder is kept). A login left in it stays live there
+    /// (cdxs writes it nowhere else) unless `--clear-login` takes it out, with a backup
+    #[command(
+        after_help = "Examples:\n  cdxs home remove scratch                 # asks on a terminal what to do with its login\n  cdxs home remove scratch --clear-login   # take the login out (backed up, undone by rollback)\n  cdxs home remove scratch --keep-login    # leave it there (it stays that login's one live copy)"
+    )]
+    Remove {
+        #[arg(add = crate::complete::homes())]
+        name: String,
+        /// Take the login out of the folder (auth.json is backed up and removed)
+        #[arg(long, conflicts_with = "keep_login")]
+        clear_login: bool,
+        /// Leave the login in the folder (it stays its one live copy)
+        #[arg(long)]
+        keep_login: bool,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -166,10 +187,39 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
             )?;
             sh.report_switched(&switched);
         }
-        HomeCommand::Remove { name } => {
+        HomeCommand::Remove {
+            name,
+            clear_login,
+            keep_login,
+        } => {
             let name = select::require_home(&m, &name)?;
             let text = edit::remove_home(&m.text, &name)?;
             manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
+            let folder = m.homes[&name].path.clone();
+            if let Some(account) = sh.engine()?.login_in(&folder)? {
+                let clear = clear_login
+                    || (!keep_login
+                        && crate::output::stdin_is_terminal()
+                        && sh.confirm(
+                            &format!("`{}` still holds {}'s login. Take it out (backed up)? Answer anything else to keep it there, as its one live copy.", paths::display(&folder), account.name()),
+                            "clear the login",
+                        )?);
+                let mut bar = sh.progress("home remove");
+                if clear {
+                    let plan = crate::reconcile::ops::remove_login(&folder, &account);
+                    let report =
+                        sh.engine()?
+                            .run(Some(&m), &plan, "home remove", None, &mut bar)?;
+                    views::report::done(&sh.printer, &report);
+                } else {
+                    sh.engine()?.keep_placement(&folder, &account)?;
+                    sh.printer.status(format!(
+                        "{}'s login stays in `{}` as its one live copy: cdxs writes it nowhere else while it is there",
+                        account.name(),
+                        paths::display(&folder),
+                    ));
+                }
+            }
             if let Some(d) =
                 crate::reconcile::text_diff::between(&paths::display(&m.path), &m.text, &text)
             {

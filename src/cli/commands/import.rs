@@ -145,7 +145,7 @@ fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
 
 /// The older tool's homes go into cdxs.yaml (created if there is none), with their bindings.
 fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<()> {
-    let existing = sh.manifest()?;
+    let existing = sh.manifest_for_aliases()?;
     let (path, text) = match &existing {
         Some(m) => (m.path.clone(), m.text.clone()),
         None => (

@@ -24,7 +24,7 @@ pub enum LoginCommand {
         #[arg(long)]
         manual: bool,
         /// Port of the local callback (Codex's client allows 1455)
-        #[arg(long, default_value_t = crate::auth::endpoints::DEFAULT_CALLBACK_PORT)]
+        #[arg(long, default_value_t = crate::endpoints::DEFAULT_CALLBACK_PORT)]
         port: u16,
         /// Do not try to open a browser
         #[arg(long)]
@@ -91,6 +91,8 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
         refresh_token: Secret::new(tokens.refresh_token.unwrap_or_default()),
         account_id: None,
         last_refresh: Some(sh.settings.clock.now()),
+        // A new login: nothing of an earlier login's members belongs to it.
+        extra: Default::default(),
     };
     let mut account = Account::oauth(&creds, "login", sh.now());
     if account.email.is_none() {
@@ -98,7 +100,7 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
             .with_help("log in again; this account cannot be told apart"));
     }
     account.requires_reauth = false;
-    let (outcome, stored) = sh.engine()?.vault.upsert(&account)?;
+    let (outcome, stored) = sh.engine()?.vault.upsert_new_login(&account)?;
     sh.printer.status(format!(
         "{} {} ({}{})",
         match outcome {

@@ -3,15 +3,35 @@
 use crate::cli::shell::Shell;
 use crate::codex::auth::{self, AuthState};
 use crate::error::{Error, Exit, Result, tick};
-use crate::manifest;
+use crate::manifest::{self, diagnostics::Validation};
 use crate::output::sanitize;
 use crate::reconcile::observe::Scope;
 use crate::vault::Account;
 
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Print every problem as JSON (Terraform's `validate -json` shape), nothing on stderr
+    #[arg(long)]
+    json: bool,
+}
+
 /// The file only: a variable its paths use that is not set here is a warning (plan and
 /// apply, where it must be set, stop on it).
-pub fn validate(sh: &mut Shell) -> Result<Exit> {
-    let m = manifest::require(sh.settings.manifest_flag())?;
+pub fn validate(sh: &mut Shell, args: ValidateArgs) -> Result<Exit> {
+    let m = match manifest::require(sh.settings.manifest_flag()) {
+        Err(e) if args.json => {
+            sh.printer.json(&match &e {
+                Error::Diagnostics(report) => report.to_json(),
+                other => Validation::failed(other.to_string(), crate::cli::error::help(other)),
+            });
+            return Ok(Exit::Error);
+        }
+        m => m?,
+    };
+    if args.json {
+        sh.printer.json(&m.warnings_report().to_json());
+        return Ok(Exit::Success);
+    }
     if !m.warnings.is_empty() {
         let report = m.warnings_report();
         let report = if manifest::is_yaml_name(&m.path) {
@@ -19,7 +39,7 @@ pub fn validate(sh: &mut Shell) -> Result<Exit> {
         } else {
             report.without_source()
         };
-        crate::cli::error::warnings(&sh.printer, &report);
+        crate::output::errors::warnings(&sh.printer, &report);
     }
     sh.printer.status(format!(
         "`{}` is valid: {} accounts, {} pools, {} homes{}",

@@ -11,7 +11,9 @@ use crate::vault::{Account, AccountKind};
 
 #[derive(Debug, Args)]
 pub struct QuotaArgs {
-    /// Alias, id, email or unique email prefix (default: the default home's account)
+    /// An account (alias, id, email or unique prefix) or a pool of cdxs.yaml (default: every
+    /// account cdxs.yaml binds, else the default home's)
+    #[arg(add = crate::complete::accounts_and_pools())]
     account: Option<String>,
     /// Every account in the vault
     #[arg(long, conflicts_with = "account")]
@@ -24,21 +26,8 @@ pub struct QuotaArgs {
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// Alias, id, email or unique email prefix
+    #[arg(add = crate::complete::accounts())]
     account: String,
-}
-
-/// The account the default home holds, else the first ChatGPT login.
-fn default_account(all: &[Account]) -> Option<Account> {
-    let home = crate::paths::default_codex_home().ok()?;
-    let current = crate::codex::auth::read(&home)
-        .ok()
-        .and_then(|d| match d.state {
-            crate::codex::auth::AuthState::Credentials(c) => {
-                crate::vault::accounts::match_credentials(all, &c).cloned()
-            }
-            _ => None,
-        });
-    current.or_else(|| all.iter().find(|a| a.kind == AccountKind::OAuth).cloned())
 }
 
 pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
@@ -47,19 +36,35 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
     let mut bar = sh.progress("quota");
     let engine = sh.engine()?;
     let all = engine.vault.accounts()?;
+    // A pool's name (that is not also an alias) stands for its members.
+    let pool = (args.account.as_ref().zip(m.as_ref()))
+        .filter(|(q, m)| !m.accounts.contains_key(q.as_str()))
+        .and_then(|(q, m)| m.pools.get(q.as_str()));
+    let bound = m
+        .as_ref()
+        .map(|m| crate::account_use::bound_accounts(m, &all));
     let targets: Vec<Account> = if args.all {
         all.clone()
+    } else if let Some(members) = pool {
+        let each = members
+            .iter()
+            .map(|a| resolve::account(m.as_ref(), &all, a));
+        each.collect::<Result<_>>()?
     } else if let Some(q) = &args.account {
         vec![resolve::account(m.as_ref(), &all, q)?]
+    } else if let Some(bound) = bound.filter(|b| !b.is_empty()) {
+        bound
     } else {
-        match default_account(&all) {
-            Some(a) => vec![a],
-            None => {
-                return Err(Error::user("no ChatGPT account in the vault")
-                    .with_help("log in with `cdxs login oauth`"));
-            }
-        }
+        let first_login = || all.iter().find(|a| a.kind == AccountKind::OAuth).cloned();
+        crate::account_use::current(&all)
+            .or_else(first_login)
+            .into_iter()
+            .collect()
     };
+    if targets.is_empty() {
+        return Err(Error::user("no ChatGPT account in the vault")
+            .with_help("log in with `cdxs login oauth`"));
+    }
     let mut rows = Vec::new();
     let mut failures = 0;
     for a in &targets {
@@ -75,6 +80,7 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
         rows.push(QuotaRow {
             id: a.id.clone(),
             name: a.name().to_string(),
+            alias: m.as_ref().and_then(|m| resolve::alias_of(m, &a)),
             kind: a.kind,
             plan_type: q
                 .as_ref()
@@ -91,7 +97,7 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
     sh.printer.emit(args.json, &QuotaList { quota: rows, now });
     if failures > 0 {
         return Err(Error::user(format!(
-            "quota could not be fetched for {failures} of {total} account(s); the others are shown"
+            "quota could not be fetched for {failures} of {total} account(s); the others are shown (with cached figures where there are some)"
         )));
     }
     Ok(Exit::Success)

@@ -209,7 +209,7 @@ fn login(
     allow_insecure_http: bool,
     target: Option<String>,
 ) -> Result<Exit> {
-    let manifest = sh.manifest_file()?;
+    let manifest = sh.manifest_for_aliases()?;
     let declared = manifest.map(|m| m.sync).unwrap_or_default();
     let (target, server, user) = ops::login_target(&declared, target, server, user)?;
     let mut stdin = Stdin::new();
@@ -374,7 +374,7 @@ fn status(sh: &mut Shell, json: bool) -> Result<Exit> {
 
 /// A ChatGPT login refreshed through the engine, which takes the sync lease around it.
 fn refresh(sh: &mut Shell, query: &str, force: bool) -> Result<Exit> {
-    let m = sh.manifest()?;
+    let m = sh.manifest_for_aliases()?;
     let mut bar = sh.progress("sync refresh");
     let engine = sh.engine()?;
     let account = crate::resolve::account(m.as_ref(), &engine.vault.accounts()?, query)?;

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::View;
 use crate::codex::config;
-use crate::output::format::{expiry, rfc3339, window};
-use crate::output::{Printer, Table, sanitize};
+use crate::output::format::{self, expiry, rfc3339, window};
+use crate::output::{Col, Printer, Table, sanitize};
 use crate::quota::{Quota, Window};
 use crate::vault::{Account, AccountKind};
 
@@ -17,6 +17,10 @@ pub struct AccountView {
     pub id: String,
     pub kind: AccountKind,
     pub name: String,
+    /// The alias cdxs.yaml gives it (what a person types), if any.
+    pub alias: Option<String>,
+    /// Where cdxs.yaml binds it: home names, and `HOME (pool P)` for pools it is in.
+    pub homes: Vec<String>,
     pub email: Option<String>,
     pub workspace: Option<String>,
     pub organization_id: Option<String>,
@@ -42,6 +46,8 @@ impl AccountView {
             id: a.id.clone(),
             kind: a.kind,
             name: a.name().to_string(),
+            alias: None,
+            homes: Vec::new(),
             email: a.email.clone(),
             workspace: a.chatgpt_account_id.clone(),
             organization_id: a.organization_id.clone(),
@@ -60,6 +66,51 @@ impl AccountView {
         }
     }
 
+    /// With its alias and bindings in `m`.
+    pub fn in_manifest(mut self, m: Option<&crate::manifest::Manifest>, a: &Account) -> Self {
+        if let Some(m) = m {
+            self.alias = crate::resolve::alias_of(m, a);
+            self.homes = crate::resolve::bound_where(m, a);
+        }
+        self
+    }
+
+    /// The smallest share of quota left (0 when the limit is reached), if known.
+    pub fn remaining(&self) -> Option<f64> {
+        self.quota.as_ref().and_then(Quota::remaining)
+    }
+
+    /// One word for the person (coloured by level), and the cache's age when the figures
+    /// are older than what `list` keeps.
+    pub fn state(&self, p: &Printer, now: i64) -> String {
+        let word = if self.requires_reauth {
+            p.red("needs login")
+        } else if self.kind == AccountKind::ApiKey {
+            p.green("ok")
+        } else {
+            match self.remaining() {
+                None => p.dim("quota unknown"),
+                Some(r) if r <= 0.0 => p.red("exhausted"),
+                Some(r) if r < format::VERY_LOW => p.red("very low"),
+                Some(r) if r < format::LOW => p.yellow("low"),
+                Some(_) => p.green("ok"),
+            }
+        };
+        match self
+            .quota
+            .as_ref()
+            .and_then(|q| format::cached(q.fetched_at, now))
+        {
+            Some(age) if self.kind == AccountKind::OAuth => format!("{word}, {}", p.yellow(&age)),
+            _ => word,
+        }
+    }
+
+    /// What a person calls it here: the alias, else the email or label.
+    pub fn shown_name(&self) -> String {
+        sanitize(self.alias.as_deref().unwrap_or(&self.name)).into_owned()
+    }
+
     fn token(&self, now: i64) -> String {
         match self.kind {
             AccountKind::ApiKey => "-".into(),
@@ -76,11 +127,144 @@ pub struct AccountList {
     pub now: i64,
 }
 
-fn quota_cell(a: &AccountView, w: Option<&Window>, now: i64) -> String {
+fn quota_cell(p: &Printer, a: &AccountView, w: Option<&Window>, now: i64, cells: usize) -> String {
     match (a.kind, w) {
         (AccountKind::ApiKey, _) => "n/a".into(),
         (_, None) => "-".into(),
-        (_, Some(_)) => window(w, now),
+        (_, Some(_)) => window(p, w, now, cells),
+    }
+}
+
+/// The marks a quota table shows, explained (only those it shows).
+fn quota_legend(p: &Printer, current: bool, resets: bool) -> String {
+    let mut marks = Vec::new();
+    if current {
+        marks.push(("*", "the default Codex home uses it"));
+    }
+    if resets {
+        marks.push(("↻", "time until the window resets"));
+    }
+    format::legend(p, &marks)
+}
+
+impl AccountList {
+    fn table(&self, p: &Printer, cells: usize) -> Table {
+        let aliases = self.accounts.iter().any(|a| a.alias.is_some());
+        let bound = self.accounts.iter().any(|a| !a.homes.is_empty());
+        let mut cols = vec![Col::new("", 0)];
+        if aliases {
+            cols.push(Col::new("ALIAS", 1).shrink(8));
+        }
+        cols.extend([
+            Col::new(if aliases { "EMAIL / NAME" } else { "NAME" }, 0).shrink(16),
+            Col::new("ID", 6),
+            Col::new("KIND", 5),
+            Col::new("PLAN", 3),
+        ]);
+        if bound {
+            cols.push(Col::new("HOMES", 4).shrink(8));
+        }
+        cols.extend([
+            Col::new("TOKEN", 4),
+            Col::new("5H LEFT", 2),
+            Col::new("WEEKLY LEFT", 2),
+            Col::new("STATUS", 0).shrink(8),
+        ]);
+        let mut table = Table::with(cols);
+        for a in &self.accounts {
+            let q = a.quota.as_ref();
+            let mut row = vec![if a.current { "*" } else { "" }.to_string()];
+            if aliases {
+                row.push(
+                    a.alias
+                        .as_deref()
+                        .map(sanitize)
+                        .unwrap_or_default()
+                        .into_owned(),
+                );
+            }
+            row.extend([
+                sanitize(&a.name).into_owned(),
+                a.id.clone(),
+                a.kind.as_str().to_string(),
+                a.plan_type.clone().unwrap_or_else(|| "-".into()),
+            ]);
+            if bound {
+                row.push(a.homes.join(", "));
+            }
+            row.extend([
+                a.token(self.now),
+                quota_cell(p, a, q.and_then(|q| q.five_hour.as_ref()), self.now, cells),
+                quota_cell(p, a, q.and_then(|q| q.weekly.as_ref()), self.now, cells),
+                a.state(p, self.now),
+            ]);
+            table.row(row);
+        }
+        table
+    }
+}
+
+impl AccountList {
+    /// Every account of the vault with its cached quota, `current` marked, with aliases and
+    /// bindings from `m`.
+    pub fn of(
+        all: &[Account],
+        quotas: &std::collections::BTreeMap<String, Quota>,
+        current: Option<&str>,
+        m: Option<&crate::manifest::Manifest>,
+        now: i64,
+    ) -> AccountList {
+        let view = |a: &Account| {
+            AccountView::new(
+                a,
+                current == Some(a.id.as_str()),
+                quotas.get(&a.id).cloned(),
+            )
+            .in_manifest(m, a)
+        };
+        AccountList {
+            accounts: all.iter().map(view).collect(),
+            now,
+        }
+    }
+
+    /// The accounts as rows to pick from (`switch` on a terminal): `*` on the one the home
+    /// uses now, alias and email, plan, both windows with bars, where cdxs.yaml binds each,
+    /// and its state; a header row first, every row fit to `width`.
+    pub fn picker_rows(&self, p: &Printer, width: Option<usize>) -> (String, Vec<String>) {
+        let mut t = Table::with(vec![
+            Col::new("", 0),
+            Col::new("ACCOUNT", 0).shrink(16),
+            Col::new("PLAN", 3),
+            Col::new("5H LEFT", 1),
+            Col::new("WEEKLY LEFT", 2),
+            Col::new("BOUND TO", 4).shrink(8),
+            Col::new("STATUS", 0).shrink(8),
+        ]);
+        for a in &self.accounts {
+            let q = a.quota.as_ref();
+            let name = match &a.alias {
+                Some(alias) => format!("{} ({})", sanitize(alias), sanitize(&a.name)),
+                None => sanitize(&a.name).into_owned(),
+            };
+            t.row([
+                if a.current { "*" } else { "" }.to_string(),
+                name,
+                a.plan_type.clone().unwrap_or_else(|| "-".into()),
+                quota_cell(p, a, q.and_then(|q| q.five_hour.as_ref()), self.now, 5),
+                quota_cell(p, a, q.and_then(|q| q.weekly.as_ref()), self.now, 5),
+                if a.homes.is_empty() {
+                    "-".into()
+                } else {
+                    a.homes.join(", ")
+                },
+                a.state(p, self.now),
+            ]);
+        }
+        let text = t.render_in(width);
+        let mut lines = text.lines().map(str::to_string);
+        let header = lines.next().unwrap_or_default();
+        (header, lines.collect())
     }
 }
 
@@ -89,43 +273,23 @@ impl View for AccountList {
         if self.accounts.is_empty() {
             return String::new();
         }
-        let mut table = Table::new([
-            "",
-            "ID",
-            "NAME",
-            "KIND",
-            "PLAN",
-            "TOKEN",
-            "5H LEFT",
-            "WEEKLY LEFT",
-            "STATUS",
-        ]);
-        for a in &self.accounts {
-            table.row([
-                if a.current { "*" } else { "" }.to_string(),
-                a.id.clone(),
-                sanitize(&a.name).into_owned(),
-                a.kind.as_str().to_string(),
-                a.plan_type.clone().unwrap_or_else(|| "-".into()),
-                a.token(self.now),
-                quota_cell(
-                    a,
-                    a.quota.as_ref().and_then(|q| q.five_hour.as_ref()),
-                    self.now,
-                ),
-                quota_cell(
-                    a,
-                    a.quota.as_ref().and_then(|q| q.weekly.as_ref()),
-                    self.now,
-                ),
-                if a.requires_reauth {
-                    p.red("needs login")
-                } else {
-                    p.green("ok")
-                },
-            ]);
-        }
-        table.render()
+        // Ten-cell bars when they fit beside everything but the id and the kind; five
+        // otherwise (columns go before a bar is cut).
+        let width = p.width();
+        let table = [10, 5]
+            .into_iter()
+            .map(|cells| self.table(p, cells))
+            .find(|t| t.fits(width, 5))
+            .unwrap_or_else(|| self.table(p, 5));
+        let resets = self.accounts.iter().any(|a| {
+            a.kind == AccountKind::OAuth
+                && a.quota.as_ref().is_some_and(|q| {
+                    [q.five_hour, q.weekly]
+                        .iter()
+                        .any(|w| w.is_some_and(|w| w.resets_at.is_some()))
+                })
+        });
+        table.render_in(width) + &quota_legend(p, self.accounts.iter().any(|a| a.current), resets)
     }
 }
 
@@ -213,6 +377,8 @@ impl View for AccountShow {
 pub struct QuotaRow {
     pub id: String,
     pub name: String,
+    /// The alias cdxs.yaml gives it, if any.
+    pub alias: Option<String>,
     pub kind: AccountKind,
     pub plan_type: Option<String>,
     pub five_hour: Option<Window>,
@@ -230,22 +396,75 @@ pub struct QuotaList {
     pub now: i64,
 }
 
-impl View for QuotaList {
-    fn human(&self, p: &Printer) -> String {
-        let mut t = Table::new(["ACCOUNT", "PLAN", "5H LEFT", "WEEKLY LEFT", "STATUS"]);
+impl QuotaList {
+    fn table(&self, p: &Printer, cells: usize) -> Table {
+        let aliases = self.quota.iter().any(|r| r.alias.is_some());
+        let mut cols = Vec::new();
+        if aliases {
+            cols.push(Col::new("ALIAS", 1).shrink(8));
+        }
+        cols.extend([
+            Col::new("ACCOUNT", 0).shrink(16),
+            Col::new("PLAN", 3),
+            Col::new("5H LEFT", 2),
+            Col::new("WEEKLY LEFT", 2),
+            Col::new("STATUS", 0).shrink(12),
+        ]);
+        let mut t = Table::with(cols);
         for r in &self.quota {
-            t.row([
+            let cached = r.fetched_at.and_then(|f| format::cached(f, self.now));
+            let left = [r.five_hour, r.weekly]
+                .iter()
+                .flatten()
+                .map(|w| w.remaining_percent)
+                .reduce(f64::min);
+            let status = match (&r.error, r.supported, left) {
+                (_, false, _) => p.dim("n/a: API key"),
+                (Some(e), true, _) => p.red(&sanitize(e)),
+                (None, _, Some(l)) if l < format::VERY_LOW => p.red("very low"),
+                (None, _, Some(l)) if l < format::LOW => p.yellow("low"),
+                (None, _, _) => p.green("ok"),
+            };
+            let status = match cached {
+                Some(age) if r.supported => format!("{}, {status}", p.yellow(&age)),
+                _ => status,
+            };
+            let mut row = Vec::new();
+            if aliases {
+                row.push(
+                    r.alias
+                        .as_deref()
+                        .map(sanitize)
+                        .unwrap_or_default()
+                        .into_owned(),
+                );
+            }
+            row.extend([
                 sanitize(&r.name).into_owned(),
                 r.plan_type.clone().unwrap_or_else(|| "-".into()),
-                window(r.five_hour.as_ref(), self.now),
-                window(r.weekly.as_ref(), self.now),
-                match (&r.error, r.supported) {
-                    (Some(_), false) => p.dim("n/a: API key"),
-                    (Some(e), true) => p.red(&sanitize(e)),
-                    (None, _) => p.green("ok"),
-                },
+                window(p, r.five_hour.as_ref(), self.now, cells),
+                window(p, r.weekly.as_ref(), self.now, cells),
+                status,
             ]);
+            t.row(row);
         }
-        t.render()
+        t
+    }
+}
+
+impl View for QuotaList {
+    fn human(&self, p: &Printer) -> String {
+        let width = p.width();
+        let table = [10, 5]
+            .into_iter()
+            .map(|cells| self.table(p, cells))
+            .find(|t| t.fits(width, 3))
+            .unwrap_or_else(|| self.table(p, 5));
+        let resets = self.quota.iter().any(|r| {
+            [r.five_hour, r.weekly]
+                .iter()
+                .any(|w| w.is_some_and(|w| w.resets_at.is_some()))
+        });
+        table.render_in(width) + &quota_legend(p, false, resets)
     }
 }

@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use super::View;
 use crate::output::format::when_secs;
-use crate::output::{Printer, Table, sanitize};
+use crate::output::{Col, Printer, Table, sanitize};
+use crate::reconcile::rollback::Step;
 use crate::vault::journal::Generation;
 
 fn status_word(p: &Printer, s: &str) -> String {
@@ -17,7 +18,35 @@ fn status_word(p: &Printer, s: &str) -> String {
 
 #[derive(Debug, Serialize)]
 pub struct Generations {
+    /// Newest first.
     pub generations: Vec<Generation>,
+    /// How many the journal holds.
+    pub total: usize,
+    /// `generations` is the newest part of them only (`--limit`, or the default 20).
+    pub truncated: bool,
+}
+
+impl Generations {
+    /// The newest `generations` of the `total` the journal holds.
+    pub fn newest(generations: Vec<Generation>, total: usize) -> Self {
+        let truncated = generations.len() < total;
+        Generations {
+            generations,
+            total,
+            truncated,
+        }
+    }
+
+    /// What a person is told when this is only the newest part of the journal.
+    pub fn truncated_note(&self) -> Option<String> {
+        self.truncated.then(|| {
+            format!(
+                "showing the newest {} of {} generations: `cdxs history --limit N` shows more, `--all` every one",
+                self.generations.len(),
+                self.total
+            )
+        })
+    }
 }
 
 impl View for Generations {
@@ -25,7 +54,13 @@ impl View for Generations {
         if self.generations.is_empty() {
             return String::new();
         }
-        let mut t = Table::new(["GEN", "STARTED", "COMMAND", "STATUS", "NOTE"]);
+        let mut t = Table::with(vec![
+            Col::new("GEN", 0),
+            Col::new("STARTED", 1),
+            Col::new("COMMAND", 0).shrink(12),
+            Col::new("STATUS", 0),
+            Col::new("NOTE", 2).shrink(16),
+        ]);
         for g in &self.generations {
             t.row([
                 g.id.to_string(),
@@ -38,7 +73,7 @@ impl View for Generations {
                     .unwrap_or_default(),
             ]);
         }
-        t.render()
+        t.render_in(p.width())
     }
 }
 
@@ -88,6 +123,55 @@ impl View for OneGeneration {
                 out.push_str(&format!("  {}  {b}\n", f.path.display()));
             }
         }
+        if !g.threads.is_empty() {
+            out.push_str("\nthreads copied (rollback takes them out again):\n");
+            for t in &g.threads {
+                out.push_str(&format!(
+                    "  {}  into {}  ({})\n",
+                    t.thread_id,
+                    t.home.display(),
+                    t.rollout.display()
+                ));
+            }
+        }
         out
     }
+}
+
+/// What rolling back generation `g` does, before the question: one line per file (or
+/// copied thread) and what happens to it.
+pub fn rollback_preview(p: &Printer, g: &Generation, steps: &[Step]) {
+    p.out(format!(
+        "Rolling back generation {} ({}, {}) restores:\n",
+        g.id,
+        g.command,
+        when_secs(g.started_at)
+    ));
+    for s in steps {
+        if let Some(why) = &s.refused {
+            p.out(format!(
+                "  {} {}: {}",
+                p.red("!"),
+                s.path.display(),
+                p.red(&format!("kept as it is: {}", sanitize(why)))
+            ));
+            continue;
+        }
+        let what = if s.restore {
+            "restore the earlier content"
+        } else {
+            "remove it (the generation created it)"
+        };
+        p.out(format!("  {} {}: {what}", p.yellow("~"), s.path.display()));
+        if let Some(n) = &s.note {
+            p.out(format!("      {}", sanitize(n)));
+        }
+        if s.changed_since {
+            p.out(format!(
+                "      {}",
+                p.yellow("changed since that generation; the current file is backed up first")
+            ));
+        }
+    }
+    p.out("");
 }

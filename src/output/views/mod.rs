@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::Printer;
 
 pub mod accounts;
+pub mod doctor;
 pub mod history;
 pub mod plan;
 pub mod report;

@@ -59,7 +59,7 @@ pub fn render(plan: &Plan, p: &Printer) -> String {
                 out,
                 "  {} {}: {}",
                 p.yellow("~"),
-                p.bold(&d.address),
+                p.bold(&d.address.to_string()),
                 sanitize(&d.description)
             );
         }
@@ -68,12 +68,7 @@ pub fn render(plan: &Plan, p: &Printer) -> String {
     if plan.has_changes() {
         let _ = writeln!(out, "cdxs will perform the following actions:\n");
         // Long runs of one kind of action (thousands of thread copies) are shortened.
-        let group_of = |a: &Action| {
-            (
-                a.kind,
-                a.address.split('[').next().unwrap_or("").to_string(),
-            )
-        };
+        let group_of = |a: &Action| (a.kind, a.address.group());
         // Runs of consecutive actions of one group: (group, start, length), in one pass.
         let mut runs: Vec<((ActionKind, String), usize, usize)> = Vec::new();
         for (i, a) in plan.actions.iter().enumerate() {
@@ -124,7 +119,7 @@ fn render_action(out: &mut String, a: &Action, p: &Printer) {
         out,
         "{pad}{} {}",
         paint(p, a.kind, symbol),
-        p.bold(&a.address)
+        p.bold(&a.address.to_string())
     );
     let _ = writeln!(out, "      {}", sanitize(&a.description));
     for c in &a.changes {
@@ -180,11 +175,13 @@ pub fn render_diff(d: &crate::reconcile::text_diff::TextDiff, p: &Printer, inden
 
 /// Errors of a plan, one block each.
 pub fn render_errors(plan: &Plan, p: &Printer) -> String {
-    render_plan_errors(&plan.errors, p)
+    let errors: Vec<crate::error::PlanProblem> =
+        plan.errors.iter().cloned().map(Into::into).collect();
+    render_plan_errors(&errors, p)
 }
 
 /// [`render_errors`] of a list.
-pub fn render_plan_errors(errors: &[crate::reconcile::PlanError], p: &Printer) -> String {
+pub fn render_plan_errors(errors: &[crate::error::PlanProblem], p: &Printer) -> String {
     let mut out = String::new();
     for e in errors {
         let _ = writeln!(out, "{} {}", p.red("Error:"), sanitize(&e.message));

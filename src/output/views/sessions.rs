@@ -5,32 +5,43 @@
 use serde::Serialize;
 
 use super::View;
-use crate::output::format::{bytes, short, when};
-use crate::output::{Printer, Table, sanitize};
+use crate::output::format::{self, bytes, short, when};
+use crate::output::{Col, Printer, Table, sanitize};
+use crate::sessions::ids::Prefixes;
 use crate::sessions::list::ThreadInfo;
 use crate::sessions::share::Copy;
 use crate::sessions::stats::Stats;
 use crate::sessions::visibility::Issue;
 
-/// `session list` as text (its JSON is streamed home by home).
-pub fn thread_table(all: &[ThreadInfo]) -> String {
-    let mut t = Table::new([
-        "HOME",
-        "ID",
-        "UPDATED",
-        "SOURCE",
-        "TOKENS",
-        "TITLE",
-        "HIDDEN BY CODEX",
+/// A thread id as lists show it: its unique prefix (bold, as jj shows change ids) and a few
+/// more characters (dim); without colours, just those characters.
+pub fn short_id(p: &Printer, prefixes: &Prefixes, id: &str) -> String {
+    let (prefix, rest) = prefixes.split(id);
+    if rest.is_empty() {
+        return p.bold(&p.cyan(prefix));
+    }
+    format!("{}{}", p.bold(&p.cyan(prefix)), p.dim(rest))
+}
+
+/// `session list` as text (its JSON is streamed home by home), fit to the terminal.
+pub fn thread_table(p: &Printer, all: &[ThreadInfo], prefixes: &Prefixes) -> String {
+    let mut t = Table::with(vec![
+        Col::new("HOME", 1).shrink(8),
+        Col::new("ID", 0),
+        Col::new("UPDATED", 2),
+        Col::new("SOURCE", 4),
+        Col::new("TOKENS", 5),
+        Col::new("TITLE", 0).shrink(20),
+        Col::new("HIDDEN", 3).shrink(6),
     ]);
     for th in all {
         t.row([
             sanitize(&th.home).into_owned(),
-            th.id.clone(),
+            short_id(p, prefixes, &th.id),
             when(th.updated_at),
             sanitize(&th.source).into_owned(),
             th.tokens_used.to_string(),
-            short(th.title(), 40),
+            short(th.title(), 60),
             if th.hidden.is_empty() {
                 "-".to_string()
             } else {
@@ -38,7 +49,17 @@ pub fn thread_table(all: &[ThreadInfo]) -> String {
             },
         ]);
     }
-    t.render()
+    let legend = format::legend(
+        p,
+        &[
+            (
+                "ID",
+                "each thread's shortest unique prefix (every session command takes it)",
+            ),
+            ("HIDDEN", "why `codex resume` would not show it"),
+        ],
+    );
+    t.render_in(p.width()) + &legend
 }
 
 #[derive(Debug, Serialize)]
@@ -122,15 +143,22 @@ pub struct TrashList {
 }
 
 impl View for TrashList {
-    fn human(&self, _p: &Printer) -> String {
+    fn human(&self, p: &Printer) -> String {
         if self.trash.is_empty() {
             return String::new();
         }
-        let mut t = Table::new(["HOME", "ID", "TRASHED", "SIZE", "TITLE"]);
+        let mut t = Table::with(vec![
+            Col::new("HOME", 1).shrink(8),
+            Col::new("ID", 0),
+            Col::new("TRASHED", 2),
+            Col::new("SIZE", 3),
+            Col::new("TITLE", 0).shrink(16),
+        ]);
+        let prefixes = Prefixes::new(self.trash.iter().map(|e| e.id.clone()));
         for e in &self.trash {
             t.row([
                 sanitize(&e.home).into_owned(),
-                e.id.clone(),
+                short_id(p, &prefixes, &e.id),
                 when(e.trashed_at),
                 bytes(e.size),
                 short(e.name.as_deref().or(e.preview.as_deref()).unwrap_or(""), 50)
@@ -141,7 +169,7 @@ impl View for TrashList {
                     },
             ]);
         }
-        t.render()
+        t.render_in(p.width())
     }
 }
 

@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use super::View;
 use super::plan::summary_text;
-use crate::output::format::expiry;
-use crate::output::{Printer, Table, bar, sanitize};
+use crate::output::format::{self, expiry};
+use crate::output::{Col, Printer, Table, bar, sanitize};
 use crate::reconcile::status::{HomeState, QuotaCell, Row};
 use crate::reconcile::{Drift, PlanError, Summary};
 
@@ -32,22 +32,32 @@ pub struct StatusView {
     pub watch_lines: Vec<String>,
 }
 
-fn quota_text(q: Option<QuotaCell>) -> String {
+/// `5h ████████  65%  wk ████░░░░  40%`, each figure coloured by level, and the cache's
+/// age when the figures are older than what `list` keeps.
+fn quota_text(p: &Printer, q: Option<QuotaCell>, now: i64, cells: usize) -> String {
     let Some(q) = q else {
         return "-".into();
     };
     let cell = |v: Option<f64>| match v {
-        Some(v) => format!("{} {:>3.0}%", bar(v, 8), v),
+        Some(v) => format::by_level(p, v, &format!("{} {v:>3.0}%", bar(v, cells))),
         None => "n/a".into(),
     };
-    format!("5h {}  wk {}", cell(q.five_hour), cell(q.weekly))
+    let cached = format::cached(q.fetched_at, now)
+        .map(|age| format!(" {}", p.yellow(&format!("({age})"))))
+        .unwrap_or_default();
+    format!("5h {}  wk {}{cached}", cell(q.five_hour), cell(q.weekly))
 }
 
-impl View for StatusView {
-    fn human(&self, p: &Printer) -> String {
-        let mut out = format!("manifest: {}\n\n", self.manifest);
-        let mut t = Table::new([
-            "HOME", "PATH", "DECLARED", "ACTUAL", "TOKEN", "QUOTA", "STATE",
+impl StatusView {
+    fn table(&self, p: &Printer, cells: usize) -> Table {
+        let mut t = Table::with(vec![
+            Col::new("HOME", 0).shrink(8),
+            Col::new("PATH", 4).shrink(12),
+            Col::new("DECLARED", 1).shrink(8),
+            Col::new("ACTUAL", 3).shrink(12),
+            Col::new("TOKEN", 4),
+            Col::new("QUOTA", 2),
+            Col::new("STATE", 0),
         ]);
         for r in &self.homes {
             let state = match r.state {
@@ -64,12 +74,33 @@ impl View for StatusView {
                 r.expires_at
                     .map(|e| expiry(Some(e), self.now))
                     .unwrap_or_else(|| "-".into()),
-                quota_text(r.quota),
+                quota_text(p, r.quota, self.now, cells),
                 state,
             ]);
         }
-        out.push_str(&t.render());
+        t
+    }
+}
+
+impl View for StatusView {
+    fn human(&self, p: &Printer) -> String {
+        let mut out = format!("manifest: {}\n\n", self.manifest);
+        let width = p.width();
+        let t = [8, 4]
+            .into_iter()
+            .map(|cells| self.table(p, cells))
+            .find(|t| t.fits(width, 4))
+            .unwrap_or_else(|| self.table(p, 4));
+        out.push_str(&t.render_in(width));
         out.push('\n');
+        out.push_str(&format!("\n{}\n", p.bold("Codex settings:")));
+        for r in &self.homes {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                r.home,
+                sanitize(&r.codex_settings.describe())
+            ));
+        }
         if !self.drift_details.is_empty() {
             out.push_str(&format!("\n{}\n", p.bold("Drift:")));
             for d in &self.drift_details {

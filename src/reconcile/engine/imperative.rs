@@ -12,7 +12,7 @@ use crate::reconcile::apply::Report;
 use crate::reconcile::observe::Scope;
 use crate::reconcile::ops::{self, WriteInto};
 use crate::resolve::{self, Named};
-use crate::vault::tokens::placement_key;
+use crate::vault::placement::placement_key;
 use crate::vault::{Account, AccountKind};
 
 /// What `switch` did.
@@ -110,11 +110,13 @@ impl Engine {
         if let auth::Credentials::ChatGpt(t) = &creds {
             let file = crate::vault::accounts::tokens_freshness(t);
             if self.vault.is_spent(&t.refresh_token.fingerprint())?
-                || crate::auth::freshness::compare(&account.freshness(), &file)
+                || crate::vault::freshness::compare(&account.freshness(), &file)
                     == std::cmp::Ordering::Greater
-                || file
-                    .expires_at
-                    .is_none_or(|exp| exp - self.now() < self.refresh_window)
+                || crate::vault::freshness::refresh_due(
+                    file.expires_at,
+                    self.now(),
+                    self.refresh_window,
+                )
             {
                 return Ok(false);
             }
@@ -127,6 +129,28 @@ impl Engine {
             &known,
         )
         .is_none())
+    }
+
+    /// The vault account whose login `folder`'s auth.json holds, if any.
+    pub fn login_in(&self, folder: &Path) -> Result<Option<Account>> {
+        let Ok(AuthState::Credentials(c)) = auth::read(folder).map(|d| d.state) else {
+            return Ok(None);
+        };
+        let all = self.vault.accounts()?;
+        Ok(crate::vault::accounts::match_credentials(&all, &c).cloned())
+    }
+
+    /// A login left in a folder on purpose (`home remove --keep-login`): it stays a
+    /// placement, so the one-live-copy rule sees it wherever cdxs writes next.
+    pub fn keep_placement(&mut self, folder: &Path, account: &Account) -> Result<()> {
+        let now = self.now();
+        self.vault.set_placement(folder, &account.id, now)
+    }
+
+    /// `Err` when the folder's Codex settings would make Codex ignore, delete or leave
+    /// unused `account`'s login there (the rules plan applies to declared homes).
+    pub fn codex_would_use(&self, account: &Account, path: &Path) -> Result<()> {
+        ops::codex_would_use(account, path, &crate::codex::config::observe(path))
     }
 
     /// Write `account` into the folder `path` outside plan/apply, as one generation.
@@ -154,9 +178,11 @@ impl Engine {
         let known_urls: Vec<String> = all.iter().filter_map(|a| a.base_url.clone()).collect();
         let config = crate::codex::config::observe(path);
         let refresh_first = self.online
-            && account
-                .access_expires_at
-                .is_none_or(|exp| exp - self.now() < self.refresh_window);
+            && crate::vault::freshness::refresh_due(
+                account.access_expires_at,
+                self.now(),
+                self.refresh_window,
+            );
         let plan = ops::write_into(&WriteInto {
             account,
             home: path,
@@ -164,10 +190,6 @@ impl Engine {
             known_urls: &known_urls,
             refresh_first,
             moved_from: moved_from.as_deref(),
-        })
-        .map_err(|why| {
-            Error::user(why)
-                .with_help("fix config.toml (Codex cannot read it either), then try again")
         })?;
         self.run(m, &plan, command, None, progress)
     }

@@ -86,6 +86,7 @@ impl Engine {
                 clock: self.clock.as_ref(),
                 env: &self.env,
                 known: &known,
+                refresh_window: self.refresh_window,
             };
             let single = crate::reconcile::ops::refresh(account_id, force);
             let clock = self.clock.clone();
@@ -164,6 +165,8 @@ pub(super) struct Exec<'a> {
     pub clock: &'a dyn Clock,
     pub env: &'a EnvLookup,
     pub known: &'a [PathBuf],
+    /// The refresh window the plan was made with.
+    pub refresh_window: i64,
 }
 
 impl Exec<'_> {
@@ -187,6 +190,7 @@ impl Exec<'_> {
             extra_files: Vec::new(),
             known_homes: self.known.to_vec(),
             rollback_of: None,
+            refresh_window: self.refresh_window,
         };
         progress.start(plan.actions.len());
         let report = apply::apply(plan, vault, &env, &mut |a| progress.action(a));

@@ -38,10 +38,10 @@ impl Engine {
             let errors: Vec<_> = plan
                 .errors
                 .into_iter()
-                .filter(|e| e.address.starts_with(&format!("home.{home}.")))
+                .filter(|e| e.address.in_home(home))
                 .collect();
             if !errors.is_empty() {
-                return Err(Error::Plan { errors });
+                return Err(crate::reconcile::plan_failed(errors));
             }
         }
         let mut backups = Backups::new(&self.state_dir, "manifest");

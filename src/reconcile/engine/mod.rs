@@ -116,8 +116,10 @@ pub struct Engine {
     pub env: EnvLookup,
     /// May call the network (quota, token refresh); `--offline` turns it off.
     pub online: bool,
-    /// A login written into a home is refreshed first when it expires within this many
-    /// seconds (Codex's own window; `watch.refresh_before_expiry` raises it).
+    /// A login is refreshed when it expires within this many seconds: Codex's own 5
+    /// minutes, or `watch.refresh_before_expiry` under watch. The planner, the executor and
+    /// the refresh lease all decide by this one window
+    /// ([`crate::vault::freshness::refresh_due`]).
     pub refresh_window: i64,
     /// The last time a request could not reach its endpoint, and why (`watch` backs off);
     /// cleared by a request that got an answer.
@@ -262,9 +264,7 @@ impl Engine {
                     None => again,
                 };
                 if !again.errors.is_empty() {
-                    return Err(Error::Plan {
-                        errors: again.errors,
-                    });
+                    return Err(crate::reconcile::plan_failed(again.errors));
                 }
                 // The new plan may write in more folders: lock those too.
                 held.extend(&again, &self.state_dir, &holder, &self.vault, &known)?;
@@ -283,6 +283,7 @@ impl Engine {
             extra_files: opts.extra_files,
             known_homes: known,
             rollback_of: opts.rollback_of,
+            refresh_window: self.refresh_window,
         };
         let report = if plan.actions.is_empty() && !(leased.is_empty() && sync.is_empty()) {
             Ok(Report::default())
@@ -341,19 +342,23 @@ impl Engine {
         targets.extend(
             plan.actions
                 .iter()
-                .filter(|a| a.kind == ActionKind::Read || a.address.ends_with(".refresh"))
-                .map(|a| a.address.clone()),
+                .filter(|a| {
+                    a.kind == ActionKind::Read
+                        || matches!(
+                            a.address,
+                            crate::reconcile::Address::Account {
+                                part: Some(crate::reconcile::AccountPart::Refresh),
+                                ..
+                            }
+                        )
+                })
+                .map(|a| a.address.to_string()),
         );
         plan.retain_targets(&targets);
-        plan.errors.retain(|e| {
-            homes
-                .iter()
-                .any(|h| e.address.starts_with(&format!("home.{h}.")))
-        });
+        plan.errors
+            .retain(|e| homes.iter().any(|h| e.address.in_home(h)));
         if !plan.errors.is_empty() {
-            return Err(Error::Plan {
-                errors: plan.errors,
-            });
+            return Err(crate::reconcile::plan_failed(plan.errors));
         }
         if !plan.has_changes() && extra_files.is_empty() && plan.accepted.is_empty() {
             return Ok(None);
@@ -392,6 +397,7 @@ impl Engine {
                 extra_files: Vec::new(),
                 known_homes: known,
                 rollback_of,
+                refresh_window: self.refresh_window,
             };
             progress.start(plan.actions.len());
             let report = apply::apply(&plan, &mut self.vault, &env, &mut |a| progress.action(a));
@@ -409,7 +415,11 @@ impl Engine {
     /// After a generation that changed files: backups past their retention (cdxs.yaml
     /// `backups:`) go, as a journaled generation of their own. A failure only warns.
     fn prune_backups(&mut self, m: Option<&Manifest>, progress: &mut dyn Progress) {
-        if let Some(w) = crate::backup::prune_after(&mut self.vault, m, self.clock.ts()) {
+        if let Some(w) = crate::vault::backups::prune_after(
+            &mut self.vault,
+            &m.map(|m| m.backups).unwrap_or_default(),
+            self.clock.ts(),
+        ) {
             progress.warn(w);
         }
     }
@@ -439,6 +449,6 @@ impl Engine {
     /// Mark generations a killed apply left `running` as `interrupted`, when no apply runs
     /// now. Never waits.
     pub fn settle_interrupted(&mut self) -> Result<()> {
-        super::locks::settle_interrupted(&self.state_dir, &mut self.vault, self.clock.ts())
+        crate::vault::lock::settle_interrupted(&self.state_dir, &mut self.vault, self.clock.ts())
     }
 }

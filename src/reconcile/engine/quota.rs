@@ -93,8 +93,11 @@ impl Engine {
     }
 
     fn expiring(&self, a: &crate::vault::Account) -> bool {
-        a.access_expires_at
-            .is_none_or(|exp| exp - self.clock.ts() < self.refresh_window)
+        crate::vault::freshness::refresh_due(
+            a.access_expires_at,
+            self.clock.ts(),
+            self.refresh_window,
+        )
     }
 
     /// Refresh cached quota of `ids` older than 5 minutes (all of them with `force`);

@@ -50,7 +50,7 @@ impl Engine {
             }
             progress.action(a);
             let one = crate::sync::plan::Action {
-                address: a.address.clone(),
+                address: a.address.to_string(),
                 target: target.clone(),
                 direction: *d,
                 description: a.description.clone(),

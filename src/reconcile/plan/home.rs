@@ -1,18 +1,21 @@
 //! Planning one declared home: its folder, drift, the account its auth.json should hold
 //! (bound directly or picked from a pool) and the endpoint its config.toml names.
 
+use crate::reconcile::{AccountPart, Address, HomePart};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
+use super::codex_settings::login_of;
 use super::describe::{describe_account, describe_auth};
 use super::resolve::Target;
 use super::{Planner, pool};
-use crate::auth::freshness;
 use crate::codex::auth::auth_path;
 use crate::codex::config;
+use crate::codex::settings::Effective;
 use crate::manifest::{AccountRef, Binding, Home};
 use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs};
 use crate::reconcile::{Accepted, Action, ActionKind, Change, CredentialSource, Drift, Note, Op};
+use crate::vault::freshness;
 
 /// What a home's auth.json gets, once resolved.
 struct Chosen {
@@ -29,19 +32,18 @@ impl Planner<'_> {
         let o = self.o;
         self.create_dir(home, obs);
         self.drift(home, obs);
+        self.codex_config(home, obs);
         let Some(binding) = &home.binding else {
             return;
         };
-        let address = format!("home.{}.auth", home.name);
-        if let Some(store) = &obs.config.credentials_store {
-            self.notes.push(Note {
-                address: address.clone(),
-                message: format!(
-                    "this home's config.toml sets `cli_auth_credentials_store = \"{store}\"`: Codex reads credentials from the OS keyring there, not from auth.json"
-                ),
-            });
+        let address = Address::home(&home.name, HomePart::Auth);
+        // What Codex will act on once this plan ran (the store cdxs writes included).
+        let settings = self.settings_after(home, obs);
+        if !self.codex_reads_auth_json(&settings, &address) {
+            return;
         }
-        let Some((alias, reason)) = self.pick_alias(home, obs, binding, taken, &address) else {
+        let Some((alias, reason)) = self.pick_alias(home, obs, binding, taken, &address, &settings)
+        else {
             return;
         };
         let Some(r) = self.m.accounts.get(&alias).cloned() else {
@@ -64,6 +66,20 @@ impl Planner<'_> {
         if let Some(a) = target_account
             && !self.usable(a, &alias, &address)
         {
+            return;
+        }
+        let refusals = settings.refusals(&login_of(&target, target_account));
+        if !refusals.is_empty() {
+            for r in refusals {
+                self.error(
+                    address.clone(),
+                    format!(
+                        "Codex would not use `{alias}` in this home: {}",
+                        r.message()
+                    ),
+                    &r.fix,
+                );
+            }
             return;
         }
         let want_base_url = match &r {
@@ -96,11 +112,17 @@ impl Planner<'_> {
     }
 
     fn create_dir(&mut self, home: &Home, obs: &HomeObs) {
+        if let Some(risk) = &obs.shared_fs {
+            self.notes.push(Note {
+                address: Address::home(&home.name, HomePart::Dir),
+                message: risk.clone(),
+            });
+        }
         if obs.dir_exists {
             return;
         }
         self.dirs.push(Action {
-            address: format!("home.{}.dir", home.name),
+            address: Address::home(&home.name, HomePart::Dir),
             kind: ActionKind::Create,
             description: format!(
                 "create the Codex home folder `{}` (0700)",
@@ -108,7 +130,7 @@ impl Planner<'_> {
             ),
             changes: vec![],
             op: Op::CreateHomeDir {
-                home: home.name.clone(),
+                home: crate::reconcile::HomeId::Named(home.name.clone()),
                 path: home.path.clone(),
             },
         });
@@ -122,7 +144,8 @@ impl Planner<'_> {
         obs: &HomeObs,
         binding: &Binding,
         taken: &mut BTreeSet<String>,
-        address: &str,
+        address: &Address,
+        settings: &Effective,
     ) -> Option<(String, Option<String>)> {
         let (pool, strategy, switch_below) = match binding {
             Binding::Account(alias) => return Some((alias.clone(), None)),
@@ -133,6 +156,7 @@ impl Planner<'_> {
             } => (pool, *strategy, *switch_below),
         };
         let members = self.m.pools.get(pool).cloned().unwrap_or_default();
+        let mut skipped: Vec<String> = Vec::new();
         let candidates: Vec<pool::Candidate> = members
             .iter()
             .map(|alias| {
@@ -141,9 +165,34 @@ impl Planner<'_> {
                     _ => None,
                 };
                 let account = account_id.as_deref().and_then(|id| self.o.account(id));
+                // A member Codex would delete or leave unused in this home is skipped.
+                let refused = account.and_then(|a| {
+                    settings
+                        .refusals(&login_of(
+                            &Target::Vault {
+                                account_id: a.id.clone(),
+                            },
+                            Some(a),
+                        ))
+                        .into_iter()
+                        .next()
+                });
+                if let Some(r) = &refused {
+                    skipped.push(format!("`{alias}` ({})", r.message()));
+                }
+                // A login live in a folder outside this manifest stays where it is.
+                let outside = account.and_then(|a| self.live_outside(&a.id));
+                if let Some(f) = &outside {
+                    skipped.push(format!(
+                        "`{alias}` (live in `{}`, outside this cdxs.yaml)",
+                        self.shown(f)
+                    ));
+                }
                 pool::Candidate {
                     alias: alias.clone(),
-                    usable: account.is_some_and(|a| a.has_credentials && !a.requires_reauth),
+                    usable: refused.is_none()
+                        && outside.is_none()
+                        && account.is_some_and(|a| a.has_credentials && !a.requires_reauth),
                     remaining: account
                         .and_then(|a| self.o.quota.get(&a.id))
                         .and_then(|q| q.remaining()),
@@ -151,6 +200,16 @@ impl Planner<'_> {
                 }
             })
             .collect();
+        if !skipped.is_empty() {
+            self.notes.push(Note {
+                address: address.clone(),
+                message: format!(
+                    "pool `{pool}` skips for home `{}` what it cannot give it: {}",
+                    home.name,
+                    skipped.join("; ")
+                ),
+            });
+        }
         let current = match &obs.auth {
             AuthObs::Credentials(c) => c.account_id(),
             _ => None,
@@ -164,7 +223,7 @@ impl Planner<'_> {
             }
             Err(why) => {
                 self.error(
-                    address.to_string(),
+                    address.clone(),
                     format!(
                         "pool `{pool}` has no member for home `{}`: {why}",
                         home.name
@@ -182,7 +241,7 @@ impl Planner<'_> {
             return;
         }
         self.reads.push(Action {
-            address: format!("account.{alias}.import"),
+            address: Address::account(alias, AccountPart::Import),
             kind: ActionKind::Read,
             description: format!("import `{}` into the vault", path.display()),
             changes: vec![],
@@ -195,10 +254,10 @@ impl Planner<'_> {
 
     /// Can the vault account be written? Plans a refresh of tokens about to expire and notes
     /// a login that needs re-authentication; `false` (an error) without credentials.
-    fn usable(&mut self, a: &AccountObs, alias: &str, address: &str) -> bool {
+    fn usable(&mut self, a: &AccountObs, alias: &str, address: &Address) -> bool {
         if !a.has_credentials {
             self.error(
-                address.to_string(),
+                address.clone(),
                 format!("account `{alias}` ({}) has no stored credentials", a.name),
                 "log in again with `cdxs login oauth` or import an auth.json",
             );
@@ -207,7 +266,7 @@ impl Planner<'_> {
         self.refresh_if_expiring(alias, a, address);
         if a.requires_reauth {
             self.notes.push(Note {
-                address: address.to_string(),
+                address: address.clone(),
                 message: format!(
                     "account `{alias}` ({}) needs a new login: its refresh token was refused; run `cdxs login oauth`",
                     a.name
@@ -237,7 +296,7 @@ impl Planner<'_> {
         }
     }
 
-    fn write_auth(&mut self, home: &Home, obs: &HomeObs, address: String, chosen: Chosen) {
+    fn write_auth(&mut self, home: &Home, obs: &HomeObs, address: Address, chosen: Chosen) {
         let Chosen {
             alias,
             reason,
@@ -284,7 +343,7 @@ impl Planner<'_> {
                 diff: None,
             }],
             op: Op::WriteAuth {
-                home: home.name.clone(),
+                home: crate::reconcile::HomeId::Named(home.name.clone()),
                 path: home.path.clone(),
                 source: match target {
                     Target::Vault { account_id } => CredentialSource::Vault { account_id },
@@ -306,7 +365,7 @@ impl Planner<'_> {
     /// Point the home's `openai_base_url` at the bound account's endpoint, or take away one
     /// that cdxs put there for another account.
     pub(super) fn base_url(&mut self, home: &Home, obs: &HomeObs, alias: &str, want: Option<&str>) {
-        let address = format!("home.{}.base_url", home.name);
+        let address = Address::home(&home.name, HomePart::BaseUrl);
         let have = obs.config.base_url.as_deref();
         let known =
             |u: &str| {
@@ -356,7 +415,7 @@ impl Planner<'_> {
                 diff: self.config_diff(home, obs, url.as_deref()),
             }],
             op: Op::SetBaseUrl {
-                home: home.name.clone(),
+                home: crate::reconcile::HomeId::Named(home.name.clone()),
                 path: home.path.clone(),
                 url,
                 expect: obs.config.fingerprint.clone(),
@@ -409,7 +468,7 @@ impl Planner<'_> {
         let now = describe_auth(&obs.auth, self.o)
             .unwrap_or_else(|| "nothing (the file was deleted)".into());
         self.drift.push(Drift {
-            address: format!("home.{}.auth", home.name),
+            address: Address::home(&home.name, HomePart::Auth),
             path,
             description: format!(
                 "changed outside cdxs: now holds {now}; cdxs last left it holding {wrote}{}",

@@ -9,14 +9,17 @@
 //! home's folder, drift, binding and endpoint; `pool`: picking a pool member; `sessions`:
 //! session policies; `describe`: redacted one-line descriptions.
 
+use crate::reconcile::{Address, HomePart};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::observe::Observed;
 use super::{Action, ActionKind, Drift, HomeFingerprint, Note, Op, Plan, PlanError};
 use crate::manifest::{Binding, Manifest};
 
+mod codex_settings;
 mod describe;
 mod home;
+mod one_copy;
 mod pool;
 mod resolve;
 mod sessions;
@@ -36,7 +39,9 @@ struct Planner<'a> {
     errors: Vec<PlanError>,
     notes: Vec<Note>,
     imported: BTreeSet<String>,
-    harvested: BTreeSet<String>,
+    /// Accounts whose newer tokens are taken from a home, with that copy's freshness (a
+    /// refresh is decided on the copy the vault will hold by then).
+    harvested: BTreeMap<String, crate::vault::freshness::Freshness>,
     refreshed: BTreeSet<String>,
     refreshes: Vec<Action>,
     accepted: Vec<super::Accepted>,
@@ -79,7 +84,7 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
         errors: Vec::new(),
         notes: Vec::new(),
         imported: BTreeSet::new(),
-        harvested: BTreeSet::new(),
+        harvested: BTreeMap::new(),
         refreshed: BTreeSet::new(),
         refreshes: Vec::new(),
         accepted: Vec::new(),
@@ -120,11 +125,16 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
         );
         p.home(home, obs, &mut taken);
     }
+    p.copies_already_live();
+    p.one_live_copy();
     let sessions = sessions::actions(m, o, now, &mut p.notes);
     let sync = crate::sync::plan::actions(&o.sync)
         .into_iter()
         .map(|a| Action {
-            address: a.address,
+            address: Address::Sync {
+                target: a.target.clone(),
+                push: a.direction == crate::sync::plan::Direction::Push,
+            },
             kind: ActionKind::Update,
             description: a.description,
             changes: vec![],
@@ -171,7 +181,7 @@ impl Planner<'_> {
             }
             if let Some(other) = first.insert(path, &home.name) {
                 self.error(
-                    format!("home.{}.auth", home.name),
+                    Address::home(&home.name, HomePart::Auth),
                     format!(
                         "`{alias}` ({}) holds a ChatGPT login and is bound to homes `{other}` and `{}`: two live copies of one login end in `refresh_token_reused`",
                         path.display(),
@@ -189,7 +199,7 @@ impl Planner<'_> {
         crate::paths::display_with(path, self.inputs.home_dir.as_deref())
     }
 
-    fn error(&mut self, address: String, message: String, help: &str) {
+    fn error(&mut self, address: Address, message: String, help: &str) {
         self.errors.push(PlanError {
             address,
             message,

@@ -4,6 +4,7 @@
 
 use super::super::{Action, ActionKind, Note, Op};
 use crate::manifest::Manifest;
+use crate::reconcile::Address;
 use crate::reconcile::observe::Observed;
 use crate::sessions::{HomeRef, share};
 
@@ -15,13 +16,19 @@ pub fn actions(m: &Manifest, o: &Observed, now: i64, notes: &mut Vec<Note>) -> V
         };
         for message in &s.gate {
             notes.push(Note {
-                address: format!("sessions.{name}"),
+                address: Address::Sessions {
+                    home: name.clone(),
+                    repair: None,
+                },
                 message: message.clone(),
             });
         }
         if s.read_only {
             notes.push(Note {
-                address: format!("sessions.{name}"),
+                address: Address::Sessions {
+                    home: name.clone(),
+                    repair: None,
+                },
                 message:
                     "session policies skip this home until cdxs knows its Codex (upgrade cdxs)"
                         .into(),
@@ -30,12 +37,15 @@ pub fn actions(m: &Manifest, o: &Observed, now: i64, notes: &mut Vec<Note>) -> V
         }
         for issue in s.issues.iter().flatten().filter(|i| i.repairable()) {
             out.push(Action {
-                address: format!("sessions.{name}.repair[{}:{}]", issue.kind(), issue.id()),
+                address: Address::Sessions {
+                    home: name.clone(),
+                    repair: Some((issue.kind().to_string(), issue.id().to_string())),
+                },
                 kind: ActionKind::Update,
                 description: issue.describe(),
                 changes: vec![],
                 op: Op::RepairThread {
-                    home: name.clone(),
+                    home: crate::reconcile::HomeId::Named(name.clone()),
                     path: home.path.clone(),
                     issue: issue.clone(),
                 },
@@ -45,12 +55,16 @@ pub fn actions(m: &Manifest, o: &Observed, now: i64, notes: &mut Vec<Note>) -> V
             for (id, at) in trash {
                 if now - at >= age.seconds as i64 {
                     out.push(Action {
-                        address: format!("trash.{name}.purge[{id}]"),
+                        address: Address::Trash {
+                            home: name.clone(),
+                            id: id.clone(),
+                            purge: true,
+                        },
                         kind: ActionKind::Delete,
                         description: format!("delete thread {id}, trashed more than {age} ago"),
                         changes: vec![],
                         op: Op::PurgeTrash {
-                            home: name.clone(),
+                            home: crate::reconcile::HomeId::Named(name.clone()),
                             path: home.path.clone(),
                             id: id.clone(),
                         },
@@ -81,7 +95,10 @@ pub fn actions(m: &Manifest, o: &Observed, now: i64, notes: &mut Vec<Note>) -> V
             continue;
         };
         out.push(Action {
-            address: format!("threads.{}.copy[{}]", c.to, c.id),
+            address: Address::Copy {
+                home: crate::reconcile::HomeId::Named(c.to.clone()),
+                id: c.id.clone(),
+            },
             kind: ActionKind::Create,
             description: format!(
                 "copy thread {} from `{}`: {}",

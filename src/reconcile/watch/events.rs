@@ -18,8 +18,11 @@ pub enum Key {
     Home(String),
 }
 
-/// Files whose change may change the plan. Not `-shm`, `*.lock`, temp files, or anything
-/// under `sessions/` (new rollouts show up through the state DB and the periodic cycle).
+/// Files whose change may change the plan (an allow-list). Not `-shm`, `*.lock`, temp files,
+/// or anything under `sessions/` (new rollouts show up through the state DB and the periodic
+/// cycle); not the locks Codex 0.171 takes while it signs in, refreshes another provider's
+/// login or maintains its files ([`CODEX_LOCKS`]), nor anything in its folders (`.tmp/`,
+/// `secrets/`, which are not watched: watches are not recursive).
 pub fn relevant(name: &str) -> bool {
     matches!(
         name,
@@ -32,6 +35,21 @@ pub fn relevant(name: &str) -> bool {
             | "thread_history_1.sqlite-wal"
     )
 }
+
+/// Codex's lock files in a home (0.169 and 0.171), relative to it: events on them never mark
+/// a home dirty.
+pub const CODEX_LOCKS: &[&str] = &[
+    "auth.lock",
+    "auth.json.lock",
+    "session_index.jsonl.lock",
+    ".login.lock",
+    ".sqlite-maintenance.lock",
+    "gateway_oauth.lock",
+    "secrets/gateway_oauth.lock",
+    ".tmp/rollout-compression.lock",
+    ".tmp/rollout-maintenance.lock",
+    "thread-writer-locks/.coordination.lock",
+];
 
 pub const QUIET: Duration = Duration::from_millis(500);
 pub const CEILING: Duration = Duration::from_secs(5);
@@ -380,6 +398,26 @@ mod tests {
             "rollout-x.jsonl",
         ] {
             assert!(!relevant(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn codex_locks_never_mark_a_home_dirty() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("h");
+        let manifest = dir.path().join("cdxs.yaml");
+        let mut w = Watches::polling();
+        w.folders.insert(home.clone(), Key::Home("h".into()));
+        w.folders.insert(dir.path().to_path_buf(), Key::Manifest);
+        assert_eq!(
+            w.key_of(&home.join("auth.json"), &manifest),
+            Some(Key::Home("h".into()))
+        );
+        for lock in CODEX_LOCKS {
+            assert_eq!(w.key_of(&home.join(lock), &manifest), None, "{lock}");
+            // Also were its folder watched (a home that is another's `.tmp`, say).
+            let name = Path::new(lock).file_name().unwrap().to_str().unwrap();
+            assert!(!relevant(name), "{lock}");
         }
     }
 

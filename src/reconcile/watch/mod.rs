@@ -87,7 +87,7 @@ impl WatchState {
                 home: None,
                 message: format!(
                     "cannot reach the network ({why}); working from the cache, next try in {}",
-                    crate::output::format::duration(self.retry_at - now)
+                    crate::text::duration(self.retry_at - now)
                 ),
             });
         }
@@ -166,7 +166,12 @@ pub fn next_due(m: &Manifest, o: &Observed, policy: &Policy, now: i64, online: b
         if let AuthObs::Credentials(CredObs::ChatGpt { freshness, .. }) = &h.auth
             && let Some(exp) = freshness.expires_at
         {
-            due = due.min(exp.saturating_sub(policy.refresh_before_expiry));
+            // A token already due that this cycle could not refresh (offline, a login that
+            // needs a person) waits for the periodic cycle or the backoff, not every second.
+            let at = crate::vault::freshness::refresh_at(exp, policy.refresh_before_expiry);
+            if at > now {
+                due = due.min(at);
+            }
         }
         if online && let Some(Binding::Pool { pool, .. }) = &home.binding {
             // The pool's members' quota goes stale: the pick may have to move.
@@ -204,9 +209,10 @@ pub fn tick(
     let now = engine.now();
     let mut cycle = Cycle::default();
     engine.online = state.online(now);
-    engine.refresh_window = policy
-        .refresh_before_expiry
-        .max(crate::auth::refresh::REFRESH_WINDOW_SECS);
+    // One window for the whole cycle: the planner plans a refresh, the executor makes it
+    // and the timer below wakes up for it by the same rule (validate keeps the setting at
+    // Codex's 5 minutes or more).
+    engine.refresh_window = policy.refresh_before_expiry;
     engine.network_error = None;
     let request = Request {
         scope: Scope {

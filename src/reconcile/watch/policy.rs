@@ -8,6 +8,7 @@
 //! waits while the home is busy (a thread's writer lock is held, or a Codex session uses
 //! it), a pool home stays on its pick for `min_dwell`, and a flapping home is left alone.
 
+use crate::reconcile::Address;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -21,21 +22,21 @@ use crate::reconcile::{Action, Op, Plan};
 #[serde(tag = "why", rename_all = "snake_case")]
 pub enum Held {
     /// Someone else changed the file (`watch.apply: safe`).
-    Drift { home: String, address: String },
+    Drift { home: String, address: Address },
     /// A turn may be running: it happens at the next idle moment.
     Busy {
         home: String,
-        address: String,
+        address: Address,
         detail: String,
     },
     /// The home switched less than `min_dwell` ago.
     Dwell {
         home: String,
-        address: String,
+        address: Address,
         until: i64,
     },
     /// The home kept needing changes: watch stopped applying to it.
-    Flapping { home: String, address: String },
+    Flapping { home: String, address: Address },
 }
 
 impl Held {
@@ -59,7 +60,7 @@ impl Held {
             } => format!("{address}: waits for the turn to end ({detail})"),
             Held::Dwell { address, until, .. } => format!(
                 "{address}: the home switched recently; it stays on its pick until {}",
-                crate::output::format::when_secs(*until)
+                crate::text::when_secs(*until)
             ),
             Held::Flapping { address, .. } => {
                 format!("{address}: the home is flapping; watch no longer applies to it")
@@ -80,14 +81,8 @@ pub struct Context<'a> {
 
 /// The home an address belongs to (`home.work.auth`, `sessions.work.repair[...]`,
 /// `trash.work.purge[...]`, `threads.work.copy[...]`).
-pub fn home_of(address: &str) -> Option<&str> {
-    let mut parts = address.splitn(3, '.');
-    match parts.next()? {
-        "home" | "sessions" | "trash" | "threads" => {
-            parts.next().map(|h| h.split('[').next().unwrap_or(h))
-        }
-        _ => None,
-    }
+pub fn home_of(address: &Address) -> Option<&str> {
+    address.home_name()
 }
 
 /// The homes that hold `account_id` now.
@@ -104,7 +99,7 @@ fn holders<'a>(o: &'a Observed, account_id: &str) -> Vec<&'a str> {
 
 /// Split `plan` into what applies now and what waits.
 pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, Vec<Held>) {
-    let drifted: BTreeSet<String> = plan.drift.iter().map(|d| d.address.clone()).collect();
+    let drifted: BTreeSet<Address> = plan.drift.iter().map(|d| d.address.clone()).collect();
     let mut keep: Vec<Action> = Vec::new();
     let mut held = Vec::new();
     let busy = |home: &str| o.homes.get(home).and_then(|h| h.busy());
@@ -149,12 +144,15 @@ pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, V
                     None
                 }
             }
-            // The endpoint goes with the account: it waits with the auth.json write.
-            (Op::SetBaseUrl { .. }, Some(h)) => busy(h).map(|detail| Held::Busy {
-                home: h.clone(),
-                address: a.address.clone(),
-                detail,
-            }),
+            // The endpoint goes with the account, and a login taken out of a home for a
+            // swap goes with the swap: they wait with the auth.json write.
+            (Op::SetBaseUrl { .. } | Op::RemoveAuth { .. }, Some(h)) => {
+                busy(h).map(|detail| Held::Busy {
+                    home: h.clone(),
+                    address: a.address.clone(),
+                    detail,
+                })
+            }
             // A refresh writes back into every home holding the login.
             (Op::Refresh { account_id, .. }, _) => holders(o, account_id)
                 .into_iter()
@@ -177,7 +175,12 @@ pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, V
         .filter(|h| !matches!(h, Held::Drift { .. }))
         .map(|h| h.home().to_string())
         .collect();
+    // A swap is one move: while any of its homes waits, none of its logins is taken out.
+    let swap_waits = !waiting.is_empty();
     let (keep, also): (Vec<Action>, Vec<Action>) = keep.into_iter().partition(|a| {
+        if matches!(a.op, Op::RemoveAuth { .. }) && swap_waits {
+            return false;
+        }
         !matches!(a.op, Op::WriteAuth { .. } | Op::SetBaseUrl { .. })
             || home_of(&a.address).is_none_or(|h| !waiting.contains(h))
     });
@@ -209,6 +212,7 @@ pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::HomePart;
     use crate::reconcile::observe::{HomeObs, LiveThread};
     use crate::reconcile::{ActionKind, CredentialSource, Drift};
     use std::path::{Path, PathBuf};
@@ -223,12 +227,12 @@ mod tests {
 
     fn write(home: &str, switch: bool) -> Action {
         Action {
-            address: format!("home.{home}.auth"),
+            address: Address::home(home, HomePart::Auth),
             kind: ActionKind::Update,
             description: "switch".into(),
             changes: vec![],
             op: Op::WriteAuth {
-                home: home.into(),
+                home: crate::reconcile::HomeId::Named(home.into()),
                 path: PathBuf::from(format!("/h/{home}")),
                 source: CredentialSource::Vault {
                     account_id: "oauth_b".into(),
@@ -248,7 +252,7 @@ mod tests {
             drift: drift
                 .into_iter()
                 .map(|a| Drift {
-                    address: a.into(),
+                    address: a.parse().unwrap(),
                     path: PathBuf::from("/x"),
                     description: "d".into(),
                 })
@@ -272,6 +276,7 @@ mod tests {
                     auth_fingerprint: None,
                     config: Default::default(),
                     processes: vec![],
+                    shared_fs: None,
                     live_threads: if live && name == "pooled" {
                         vec![LiveThread {
                             id: "t1".into(),
@@ -378,9 +383,12 @@ mod tests {
 
     #[test]
     fn addresses_name_their_home() {
-        assert_eq!(home_of("home.work.auth"), Some("work"));
-        assert_eq!(home_of("sessions.work.repair[x:y]"), Some("work"));
-        assert_eq!(home_of("trash.w.purge[1]"), Some("w"));
-        assert_eq!(home_of("account.a.refresh"), None);
+        assert_eq!(home_of(&"home.work.auth".parse().unwrap()), Some("work"));
+        assert_eq!(
+            home_of(&"sessions.work.repair[x:y]".parse().unwrap()),
+            Some("work")
+        );
+        assert_eq!(home_of(&"trash.w.purge[1]".parse().unwrap()), Some("w"));
+        assert_eq!(home_of(&"account.a.refresh".parse().unwrap()), None);
     }
 }

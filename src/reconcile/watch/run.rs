@@ -122,7 +122,7 @@ pub fn run(
             "watching {} home(s) from {} (every {}, `watch.apply: {}`)",
             m.homes.len(),
             crate::paths::display(&m.path),
-            crate::output::format::duration(Policy::of(&m).interval),
+            crate::text::duration(Policy::of(&m).interval),
             match m.watch.apply {
                 crate::manifest::WatchApply::Safe => "safe",
                 crate::manifest::WatchApply::All => "all",

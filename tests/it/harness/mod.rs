@@ -41,18 +41,25 @@ impl Env {
         let work = root.path().join("work");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&work).unwrap();
+        let now = chrono::Utc::now();
+        FIXTURE_NOW.with(|n| n.set(Some(now)));
         Env {
             home,
             state,
             work,
             root,
             extra: Default::default(),
-            now: chrono::Utc::now(),
+            now,
         }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.path().join(rel)
+    }
+
+    /// What cdxs reads as `/etc/codex` (or `%ProgramData%\OpenAI\Codex`) in this world.
+    pub fn codex_system_dir(&self) -> PathBuf {
+        self.path("codex-system")
     }
 
     /// `~/.codex` of the fake user.
@@ -88,6 +95,12 @@ impl Env {
                 "CDXS_NOW",
                 self.now
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ),
+            // Codex's system layers (`/etc/codex/...`) come from a folder of the test's
+            // own (empty unless the test writes one), never from the machine's.
+            (
+                "CDXS_CODEX_SYSTEM_DIR",
+                self.codex_system_dir().display().to_string(),
             ),
             // No test may reach OpenAI: endpoints point at a closed local port unless a
             // test points them at its mock.
@@ -136,6 +149,20 @@ impl Env {
         self.extra
             .borrow_mut()
             .push((key.to_string(), value.to_string()));
+    }
+
+    /// Run `cdxs args` on a pseudo-terminal (util-linux `script`), answering `answer`. A
+    /// test that uses it carries `#[cfg_attr(cdxs_no_script, ignore = "...")]`.
+    pub fn on_a_terminal(&self, args: &str, answer: &str) -> Output {
+        self.cdxs_process("script")
+            .args([
+                "-qec",
+                &format!("{} {args}", cdxs_bin().display()),
+                "/dev/null",
+            ])
+            .write_stdin(format!("{answer}\n"))
+            .output()
+            .unwrap()
     }
 
     /// Run cdxs with args and stdin, returning the output.
@@ -227,6 +254,23 @@ pub fn code(out: &Output) -> i32 {
 
 pub use crate::mock_openai::jwt;
 
+thread_local! {
+    /// The clock of the test on this thread: the moment its (last) [`Env`] was made.
+    static FIXTURE_NOW: std::cell::Cell<Option<chrono::DateTime<chrono::Utc>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// The time fixtures are stamped with: the test's clock ([`Env::now`] of the test's world),
+/// else one moment per test process. Never the wall clock at the call: two logins made a
+/// few milliseconds apart on either side of a second would differ in `iat`, which orders
+/// token copies before `last_refresh` does.
+pub fn fixture_now() -> chrono::DateTime<chrono::Utc> {
+    static PROCESS: std::sync::OnceLock<chrono::DateTime<chrono::Utc>> = std::sync::OnceLock::new();
+    FIXTURE_NOW
+        .with(|n| n.get())
+        .unwrap_or_else(|| *PROCESS.get_or_init(chrono::Utc::now))
+}
+
 /// A ChatGPT login as Codex writes it.
 #[derive(Debug, Clone)]
 pub struct Login {
@@ -240,18 +284,19 @@ pub struct Login {
 }
 
 impl Login {
+    /// Issued at the test's clock ([`fixture_now`]), valid an hour: every login a test
+    /// makes has the same `iat` and `last_refresh` unless the test sets them, so which copy
+    /// is newer is what the test says, never the wall clock.
     pub fn new(email: &str, account_id: &str) -> Login {
-        let now = chrono::Utc::now().timestamp();
+        let now = fixture_now();
         Login {
             email: email.into(),
             account_id: account_id.into(),
             plan: "plus".into(),
-            iat: now,
-            exp: now + 3600,
+            iat: now.timestamp(),
+            exp: now.timestamp() + 3600,
             refresh_token: format!("rt_{}_1", account_id),
-            last_refresh: Some(
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            ),
+            last_refresh: Some(now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
         }
     }
 
@@ -274,12 +319,13 @@ impl Login {
         let mut v = json!({
             "auth_mode": "chatgpt",
             "OPENAI_API_KEY": null,
-            "tokens": {
-                "id_token": jwt(&self.claims()),
-                "access_token": jwt(&self.claims()),
-                "refresh_token": self.refresh_token,
-                "account_id": self.account_id,
-            },
+            "tokens": crate::mock_openai::tokens_object(
+                &jwt(&self.claims()),
+                &jwt(&self.claims()),
+                &self.refresh_token,
+                &self.account_id,
+                "https://auth.openai.com",
+            ),
         });
         if let Some(lr) = &self.last_refresh {
             v["last_refresh"] = json!(lr);
@@ -297,9 +343,9 @@ pub fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// The permission bits of `path` (0 where files have none: Windows).
 pub fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    cdxs::platform::fs::mode_of(path).map_or(0, |m| m & 0o777)
 }
 
 /// Every Codex release cdxs supports (as `scripts/install-codex.sh` installs them and
@@ -307,15 +353,21 @@ pub fn mode(path: &Path) -> u32 {
 pub const CODEX_RELEASES: &[&str] = &["0.169.0", "0.171.0"];
 
 /// The real Codex CLI of one release: `$CDXS_TEST_CODEX_DIR/<version>/`, else
-/// `target/codex-cli/<version>/` (installed by `scripts/install-codex.sh`). Under CI a
-/// missing Codex fails the test instead of skipping it.
-pub fn codex_release(version: &str) -> Option<PathBuf> {
+/// `target/codex-cli/<version>/` (installed by `scripts/install-codex.sh`).
+///
+/// A test that needs it is compiled as ignored, with the reason, when the build found it
+/// missing (`build.rs`: the `cdxs_no_codex_<version>` flags; [`codex_matrix!`] and the
+/// `#[cfg_attr(cdxs_no_codex_..., ignore = ...)]` on single tests), except under CI. So
+/// reaching this without the binary (under CI, or removed after the build) fails the test:
+/// it never returns early and counts as passed.
+pub fn codex_release(version: &str) -> PathBuf {
     let dir = std::env::var_os("CDXS_TEST_CODEX_DIR")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/codex-cli"));
     let bin = dir.join(version).join("node_modules/.bin/codex");
     if bin.exists() {
-        return Some(bin);
+        return bin;
     }
     if std::env::var_os("CI").is_some() {
         panic!(
@@ -323,34 +375,40 @@ pub fn codex_release(version: &str) -> Option<PathBuf> {
             bin.display()
         );
     }
-    eprintln!(
-        "skipping: real Codex CLI {version} not installed (run `make test` or scripts/install-codex.sh)"
+    panic!(
+        "the real Codex CLI {version} is missing at {}, but it was there when this test was built (or CI was set then): install it with `scripts/install-codex.sh`, or rebuild (`touch build.rs`) so that its tests are ignored",
+        bin.display()
     );
-    None
 }
 
-/// The newest supported Codex (for tests that need one Codex but are not about it).
-pub fn codex() -> Option<PathBuf> {
+/// The newest supported Codex (for tests that need one Codex but are not about it). Such
+/// a test carries `#[cfg_attr(cdxs_no_codex_0_171_0, ignore = "...")]`.
+pub fn codex() -> PathBuf {
     codex_release(CODEX_RELEASES[CODEX_RELEASES.len() - 1])
 }
 
 /// Run the test function `$name(codex: PathBuf)` once per supported Codex release, as
-/// the tests `$name::codex_<version>`.
+/// the tests `$name::codex_<version>`; each is ignored (with the reason) where its release
+/// is not installed, outside CI.
 #[macro_export]
 macro_rules! codex_matrix {
     ($name:ident) => {
         mod $name {
             #[test]
+            #[cfg_attr(
+                cdxs_no_codex_0_169_0,
+                ignore = "the real Codex CLI 0.169.0 is not installed (scripts/install-codex.sh)"
+            )]
             fn codex_0_169_0() {
-                if let Some(codex) = $crate::harness::codex_release("0.169.0") {
-                    super::$name(codex)
-                }
+                super::$name($crate::harness::codex_release("0.169.0"))
             }
             #[test]
+            #[cfg_attr(
+                cdxs_no_codex_0_171_0,
+                ignore = "the real Codex CLI 0.171.0 is not installed (scripts/install-codex.sh)"
+            )]
             fn codex_0_171_0() {
-                if let Some(codex) = $crate::harness::codex_release("0.171.0") {
-                    super::$name(codex)
-                }
+                super::$name($crate::harness::codex_release("0.171.0"))
             }
         }
     };
@@ -403,17 +461,6 @@ pub fn run_codex(codex: &Path, home: &Path, args: &[&str]) -> Output {
 pub fn login_status(codex: &Path, home: &Path) -> (i32, String) {
     let out = run_codex(codex, home, &["login", "status"]);
     (code(&out), stderr(&out))
-}
-
-/// Skip the rest of a test when the real Codex is unavailable outside CI.
-#[macro_export]
-macro_rules! require_codex {
-    () => {
-        match $crate::harness::codex() {
-            Some(c) => c,
-            None => return,
-        }
-    };
 }
 
 /// `codex app-server` (stdio JSON-RPC): initialize, then one request; returns its answer.
@@ -552,4 +599,6 @@ macro_rules! cdxs_snapshot {
 }
 
 mod codex_like;
+mod rollouts;
 pub use codex_like::*;
+pub use rollouts::*;

@@ -206,7 +206,7 @@ mod confinement {
             "OUTSIDE-MARKER dated",
         )
         .unwrap();
-        std::os::unix::fs::symlink(&outside, home.join("sessions/link")).unwrap();
+        cdxs::platform::fs::symlink(&outside, &home.join("sessions/link")).unwrap();
         std::fs::create_dir_all(home.join("archived_sessions")).unwrap();
         World {
             home: HomeRef {
@@ -407,11 +407,7 @@ fn sharing_homes() -> (Env, PathBuf, PathBuf, PathBuf) {
         "{\"auth_mode\":\"apikey\",\"OPENAI_API_KEY\":\"sk-secret-of-home-b-123456\"}",
     )
     .unwrap();
-    std::fs::set_permissions(
-        b.join("auth.json"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    cdxs::platform::fs::set_mode(&b.join("auth.json"), 0o600).unwrap();
     env.manifest(&format!(
         "version: 1\nhomes:\n  a: {{ path: {} }}\n  c: {{ path: {} }}\nsessions:\n  share_threads: [a, c]\n",
         a.display(),
@@ -425,7 +421,7 @@ fn hostile_sync_threads_does_not_copy_another_homes_auth_json_named_by_rollout_p
     let (env, a, _b, c) = sharing_homes();
     let crafted = format!("{}/sessions/../../b/auth.json", a.display());
     add_thread(&a, T1, "one", Some(&crafted));
-    let out = env.run(&["session", "sync-threads"]);
+    let out = env.run(&["session", "sync-threads", "--yes"]);
     assert_eq!(
         any_file_contains(&c, b"sk-secret-of-home-b"),
         None,
@@ -443,7 +439,7 @@ fn hostile_sync_threads_skips_a_source_thread_a_live_codex_is_appending_to() {
     let (env, a, _b, c) = sharing_homes();
     add_thread(&a, T1, "one", None);
     let lock = hold_writer_lock(&a, T1);
-    let out = env.run(&["session", "sync-threads"]);
+    let out = env.run(&["session", "sync-threads", "--yes"]);
     assert!(
         !c.join("sessions/2026/11/26")
             .join(rollout_name(T1))
@@ -457,7 +453,7 @@ fn hostile_sync_threads_skips_a_source_thread_a_live_codex_is_appending_to() {
     );
     assert!(stderr(&out).contains("running Codex"), "{}", text(&out));
     drop(lock);
-    let out = env.run(&["session", "sync-threads"]);
+    let out = env.run(&["session", "sync-threads", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         count_rows(&c.join("state_5.sqlite"), "threads", "id", T1),
@@ -584,7 +580,7 @@ fn hostile_all_homes_never_gives_two_homes_the_same_name() {
     names.dedup();
     assert_eq!(names.len(), 2, "two homes, two names: {v}");
     // Name-keyed operations then reach the right home.
-    let out = env.run(&["session", "sync-threads", "--all-homes"]);
+    let out = env.run(&["session", "sync-threads", "--all-homes", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     for home in [&declared, &codex_default] {
         for id in [T1, T2] {

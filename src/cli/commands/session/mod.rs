@@ -15,13 +15,13 @@ mod repair;
 mod trash;
 
 /// Which homes a session command looks at.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct HomesArg {
     /// Every home in cdxs.yaml (and the default home)
     #[arg(long, conflicts_with_all = ["home", "codex_home"])]
     pub all_homes: bool,
     /// A home from cdxs.yaml (default: `default`, else `$CODEX_HOME` or `~/.codex`)
-    #[arg(long, conflicts_with = "codex_home")]
+    #[arg(long, conflicts_with = "codex_home", add = crate::complete::homes())]
     pub home: Option<String>,
     /// A Codex home folder
     #[arg(long, value_name = "PATH")]
@@ -29,6 +29,16 @@ pub struct HomesArg {
 }
 
 impl HomesArg {
+    /// The flags that chose the homes, for hints that name a next command.
+    fn flags(&self) -> String {
+        match (&self.home, &self.codex_home, self.all_homes) {
+            (Some(h), _, _) => format!(" --home {h}"),
+            (_, Some(p), _) => format!(" --codex-home {}", crate::paths::absolute(p).display()),
+            (_, _, true) => " --all-homes".into(),
+            _ => String::new(),
+        }
+    }
+
     fn selection(&self, all: bool) -> Selection {
         Selection {
             all_homes: self.all_homes || (all && self.home.is_none() && self.codex_home.is_none()),
@@ -38,15 +48,34 @@ impl HomesArg {
     }
 }
 
+/// Which threads `session list` shows.
+#[derive(Debug, Clone, Args)]
+pub struct ListFilter {
+    /// Only threads started in this folder or below it
+    #[arg(long, value_name = "PATH")]
+    cwd: Option<PathBuf>,
+    /// Only threads whose name or preview holds this text (any case)
+    #[arg(long, value_name = "TEXT")]
+    search: Option<String>,
+    /// Only threads updated since then: `2d`, `12h`, `2026-11-20` or an RFC 3339 time
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// At most this many threads, the newest
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
     /// List threads of every provider and source, with why `codex resume` would hide them
     #[command(
-        after_help = "Examples:\n  cdxs session list\n  cdxs session list --all-homes --json | jq '.threads[] | select(.hidden == [])'"
+        after_help = "Examples:\n  cdxs session list\n  cdxs session list --all-homes --cwd . --since 2d --limit 20\n  cdxs session list --search \"flaky test\"\n  cdxs session list --all-homes --json | jq '.threads[] | select(.hidden == [])'"
     )]
     List {
         #[command(flatten)]
         homes: HomesArg,
+        #[command(flatten)]
+        filter: ListFilter,
         /// Print versioned JSON
         #[arg(long)]
         json: bool,
@@ -54,6 +83,7 @@ pub enum SessionCommand {
     /// Tokens (from the rollout's last token_count), size, turns of one thread
     Stats {
         /// Thread id (or a unique prefix of at least 4 characters)
+        #[arg(add = crate::complete::threads())]
         id: String,
         #[command(flatten)]
         homes: HomesArg,
@@ -70,7 +100,7 @@ pub enum SessionCommand {
     )]
     Trash {
         /// Thread ids (or unique prefixes)
-        #[arg(required = true)]
+        #[arg(required = true, add = crate::complete::threads())]
         ids: Vec<String>,
         #[command(flatten)]
         homes: HomesArg,
@@ -88,7 +118,7 @@ pub enum SessionCommand {
     },
     /// Put trashed threads back exactly (files, rows, name)
     Restore {
-        #[arg(required = true)]
+        #[arg(required = true, add = crate::complete::trashed())]
         ids: Vec<String>,
         #[command(flatten)]
         homes: HomesArg,
@@ -102,7 +132,7 @@ pub enum SessionCommand {
     )]
     Purge {
         /// Trashed thread ids
-        #[arg(required_unless_present = "older_than", conflicts_with = "older_than")]
+        #[arg(required_unless_present = "older_than", conflicts_with = "older_than", add = crate::complete::trashed())]
         ids: Vec<String>,
         /// Every trash entry older than this (e.g. `30d`)
         #[arg(long, value_name = "DURATION")]
@@ -119,13 +149,23 @@ pub enum SessionCommand {
     /// Find (check) or fix (repair) what hides threads from Codex
     #[command(subcommand)]
     Visibility(VisibilityCommand),
-    /// Copy threads a home lacks from the homes that have them
+    /// Copy threads a home lacks from the homes that have them (the homes in
+    /// `sessions.share_threads`, `--from`/`--to`, or `--all-homes`; never by default)
     #[command(
-        after_help = "Examples:\n  cdxs session sync-threads --dry-run        # the homes in sessions.share_threads, else all\n  cdxs session sync-threads --all-homes"
+        after_help = "Examples:\n  cdxs session sync-threads --dry-run                 # the homes in sessions.share_threads\n  cdxs session sync-threads --from laptop --to work   # what `work` lacks, from `laptop`\n  cdxs session sync-threads --all-homes --yes"
     )]
     SyncThreads {
         #[command(flatten)]
         homes: HomesArg,
+        /// Copy from this home (a name in cdxs.yaml, or a folder); repeatable; needs `--to`
+        #[arg(long, value_name = "HOME", requires = "to", conflicts_with_all = ["all_homes", "home", "codex_home"])]
+        from: Vec<String>,
+        /// Copy into this home (a name in cdxs.yaml, or a folder); repeatable; needs `--from`
+        #[arg(long, value_name = "HOME", requires = "from")]
+        to: Vec<String>,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
         /// Show the copies, change nothing
         #[arg(long)]
         dry_run: bool,
@@ -160,7 +200,11 @@ pub enum VisibilityCommand {
 
 pub fn run(sh: &mut Shell, cmd: SessionCommand) -> Result<Exit> {
     match cmd {
-        SessionCommand::List { homes, json } => browse::list(sh, &homes, json),
+        SessionCommand::List {
+            homes,
+            filter,
+            json,
+        } => browse::list(sh, &homes, filter, json),
         SessionCommand::Stats {
             id,
             homes,
@@ -195,9 +239,12 @@ pub fn run(sh: &mut Shell, cmd: SessionCommand) -> Result<Exit> {
         }) => repair::visibility(sh, &homes, true, dry_run, json),
         SessionCommand::SyncThreads {
             homes,
+            from,
+            to,
+            yes,
             dry_run,
             json,
-        } => repair::sync_threads(sh, &homes, dry_run, json),
+        } => repair::sync_threads(sh, &homes, [&from, &to], yes, dry_run, json),
     }
 }
 

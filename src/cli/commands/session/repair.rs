@@ -5,8 +5,8 @@ use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::output::views::sessions::{Copies, HomeIssues, Visibility};
 use crate::reconcile::{Op, ops};
+use crate::sessions::share;
 use crate::sessions::visibility::{self, Direct, Issue};
-use crate::sessions::{HomeRef, share};
 
 pub fn visibility(
     sh: &mut Shell,
@@ -47,6 +47,12 @@ pub fn visibility(
     let any_repairable = report
         .iter()
         .any(|r| r.issues.iter().any(Issue::repairable));
+    // What is still wrong: everything found, unless this run repaired it.
+    let left = report.iter().any(|r| {
+        r.issues
+            .iter()
+            .any(|i| !(repair && !dry_run && r.repaired.contains(i)))
+    });
     sh.printer.emit(
         json,
         &Visibility {
@@ -55,51 +61,49 @@ pub fn visibility(
             dry_run,
         },
     );
-    if !repair && !json && any_repairable {
-        sh.printer
-            .status("fix them with `cdxs session visibility repair`");
+    if (!repair || dry_run) && !json && any_repairable {
+        sh.printer.status(format!(
+            "fix them with `cdxs session visibility repair{}`",
+            arg.flags()
+        ));
     }
-    Ok(Exit::Success)
+    Ok(if left { Exit::Error } else { Exit::Success })
 }
 
-pub fn sync_threads(sh: &mut Shell, arg: &HomesArg, dry_run: bool, json: bool) -> Result<Exit> {
+pub fn sync_threads(
+    sh: &mut Shell,
+    arg: &HomesArg,
+    dir: [&[String]; 2],
+    yes: bool,
+    dry_run: bool,
+    json: bool,
+) -> Result<Exit> {
     let m = manifest(sh, arg)?;
-    let named = arg.all_homes || arg.home.is_some() || arg.codex_home.is_some();
-    let homes: Vec<HomeRef> = match &m {
-        Some(m) if !named && !m.sessions.share_threads.is_empty() => m
-            .sessions
-            .share_threads
-            .iter()
-            .filter_map(|n| m.homes.get(n))
-            .map(|h| HomeRef {
-                name: h.name.clone(),
-                path: h.path.clone(),
-            })
-            .collect(),
-        _ => homes(sh, arg, true)?,
+    let default = crate::paths::default_codex_home()?;
+    let Some((homes, copies)) =
+        share::plan_sharing(m.as_ref(), &arg.selection(false), dir, &default)?
+    else {
+        return Err(Error::user("which homes share threads is not said anywhere").with_help(
+            "copying every thread into every home would put one home's conversations (one client's) into all the others: name the homes in cdxs.yaml under `sessions.share_threads`, copy one way with `--from HOME --to HOME`, or pass `--all-homes`",
+        ));
     };
-    if homes.len() < 2 {
-        return Err(
-            Error::user("sharing threads needs two homes or more").with_help(
-                "list them in cdxs.yaml under `sessions.share_threads`, or pass `--all-homes`",
-            ),
-        );
-    }
-    let mut known = Vec::new();
-    for h in &homes {
-        known.push((h.clone(), share::home_threads(h)?));
-    }
-    let copies = share::plan_copies(&known);
-    let view = Copies {
-        dry_run,
-        copies: copies.clone(),
-    };
-    sh.printer.emit(json, &view);
-    if copies.is_empty() && !json {
+    let n = copies.len();
+    sh.printer.emit(
+        json,
+        &Copies {
+            dry_run,
+            copies: copies.clone(),
+        },
+    );
+    if n == 0 && !json {
         sh.printer.status("every home already has every thread");
     }
-    if dry_run || copies.is_empty() {
+    if dry_run || n == 0 {
         return Ok(Exit::Success);
+    }
+    let question = format!("Copy {n} thread(s) as above? `cdxs rollback` takes them out again.");
+    if !yes && !sh.confirm(&question, "copy threads")? {
+        return Err(Error::user("copy cancelled: only 'yes' approves"));
     }
     gate_notes(sh, &homes.iter().collect::<Vec<_>>())?;
     let plan = ops::copies(&homes, &copies);
@@ -115,8 +119,10 @@ pub fn sync_threads(sh: &mut Shell, arg: &HomesArg, dry_run: bool, json: bool) -
             None => copied += 1,
         }
     }
-    if !json {
-        sh.printer.status(format!("copied {copied} thread(s)"));
+    if let Some(g) = done.generation.filter(|_| !json) {
+        sh.printer.status(format!(
+            "copied {copied} thread(s): generation {g} (`cdxs rollback {g}` takes them out again)"
+        ));
     }
     Ok(Exit::Success)
 }

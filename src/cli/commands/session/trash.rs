@@ -8,63 +8,41 @@ use crate::output::format::short;
 use crate::output::views::report;
 use crate::output::views::sessions::{TrashEntry, TrashList};
 use crate::reconcile::ops;
-use crate::sessions::{HomeRef, list, trash as bin};
+use crate::sessions::{HomeRef, trash as bin};
 
-/// Resolve ids (or prefixes) to full thread ids within one home.
-fn ids_in(home: &HomeRef, queries: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let files = crate::codex::rollout::list(&home.path);
-    for q in queries {
-        let found = list::find(std::slice::from_ref(home), q).map(|(_, t)| t.id);
-        let id = match found {
-            Ok(id) => id,
-            // A rollout without a row can be trashed too.
-            Err(e) => files
-                .iter()
-                .find(|f| f.thread_id == q.to_ascii_lowercase())
-                .map(|f| f.thread_id.clone())
-                .ok_or(e)?,
-        };
-        if !out.contains(&id) {
-            out.push(id);
-        }
-    }
-    Ok(out)
-}
-
+/// `session trash`: each thread is found in whichever home holds it (unless the flags name
+/// one), and each home's threads are trashed as one generation there.
 pub fn trash(sh: &mut Shell, ids: &[String], arg: &HomesArg, dry_run: bool) -> Result<Exit> {
-    let homes = homes(sh, arg, false)?;
-    let home = match homes.as_slice() {
-        [one] => one.clone(),
-        _ => list::find(&homes, &ids[0])?.0,
-    };
-    let ids = ids_in(&home, ids)?;
-    if dry_run {
-        for p in bin::preview(&home, &ids)? {
-            sh.printer.out(format!(
-                "would trash {} {}{}",
-                p.id,
-                short(p.name.as_deref().or(p.preview.as_deref()).unwrap_or(""), 50),
-                p.files
-                    .iter()
-                    .map(|f| format!("\n    {}", f.display()))
-                    .collect::<String>()
-            ));
+    let targets = bin::locate(&homes(sh, arg, true)?, ids)?;
+    for (home, ids) in &targets {
+        if dry_run {
+            for p in bin::preview(home, ids)? {
+                sh.printer.out(format!(
+                    "would trash {} in home `{}`: {}{}",
+                    p.id,
+                    home.name,
+                    short(p.name.as_deref().or(p.preview.as_deref()).unwrap_or(""), 50),
+                    p.files
+                        .iter()
+                        .map(|f| format!("\n    {}", f.display()))
+                        .collect::<String>()
+                ));
+            }
+            continue;
         }
-        return Ok(Exit::Success);
+        gate_notes(sh, &[home])?;
+        let plan = ops::trash(home, ids);
+        let mut bar = sh.progress("session trash");
+        let done = sh
+            .engine()?
+            .run(None, &plan, "session trash", None, &mut bar)?;
+        report::done(&sh.printer, &done);
+        sh.printer.status(format!(
+            "trashed {} thread(s) in home `{}`; `cdxs session restore ID` brings one back",
+            ids.len(),
+            home.name
+        ));
     }
-    gate_notes(sh, &[&home])?;
-    let plan = ops::trash(&home, &ids);
-    let mut bar = sh.progress("session trash");
-    let done = sh
-        .engine()?
-        .run(None, &plan, "session trash", None, &mut bar)?;
-    report::done(&sh.printer, &done);
-    sh.printer.status(format!(
-        "trashed {} thread(s) in home `{}`; `cdxs session restore ID` brings one back",
-        ids.len(),
-        home.name
-    ));
     Ok(Exit::Success)
 }
 
@@ -117,6 +95,10 @@ pub fn restore(sh: &mut Shell, ids: &[String], arg: &HomesArg, dry_run: bool) ->
         .engine()?
         .run(None, &plan, "session restore", None, &mut bar)?;
     report::done(&sh.printer, &done);
+    for (h, id) in &targets {
+        sh.printer
+            .status(format!("restored {id} in home `{}`", h.name));
+    }
     Ok(Exit::Success)
 }
 

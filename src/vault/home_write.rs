@@ -97,6 +97,7 @@ pub struct Step {
 /// [`write_source`] as one action of a generation: the file's fingerprints before and
 /// after and its backup are recorded (for `history` and `rollback`), the new content becomes
 /// the drift baseline, and the account's last use is stamped. Returns the backup too.
+#[allow(clippy::too_many_arguments)] // one journaled write: where, what, from whom, when
 pub fn write_journaled(
     vault: &mut Vault,
     backups: &mut Backups,
@@ -105,10 +106,11 @@ pub fn write_journaled(
     expect: &Expect,
     step: Step,
     now: i64,
+    known_homes: &[std::path::PathBuf],
 ) -> Result<(HomeWrite, Option<std::path::PathBuf>)> {
     let file = auth::auth_path(home);
     let before = fsx::read_optional(&file)?.map(|b| fingerprint(&b));
-    let written = write_source(vault, backups, home, source, expect, now)?;
+    let written = write_source(vault, backups, home, source, expect, now, known_homes)?;
     let after = fsx::read_optional(&file)?.map(|b| fingerprint(&b));
     let backup = match &written.outcome {
         WriteOutcome::Written { backup } => backup.clone(),
@@ -136,17 +138,18 @@ pub fn write_journaled(
     Ok((written, backup))
 }
 
-/// [`config::set_base_url`] as one action of a generation, recorded for `history` and
+/// [`config::set_key`] as one action of a generation, recorded for `history` and
 /// `rollback`.
-pub fn set_base_url_journaled(
+pub fn set_config_key_journaled(
     vault: &mut Vault,
     backups: &mut Backups,
     home: &Path,
-    url: Option<&str>,
+    key: &str,
+    to: Option<&str>,
     expect: Option<&Option<String>>,
     step: Step,
 ) -> Result<config::ConfigWrite> {
-    let w = config::set_base_url(home, url, expect, backups)?;
+    let w = config::set_key(home, key, to, expect, backups)?;
     vault.record_file(
         step.generation,
         step.seq,
@@ -159,6 +162,10 @@ pub fn set_base_url_journaled(
 }
 
 /// Write credentials from `source` into `home`, creating the folder (0700) if needed.
+///
+/// The door of the one-live-copy rule: a ChatGPT login that is live in another folder
+/// (`known_homes`, or a folder the vault placed it in) is not written here; the error names
+/// both folders.
 pub fn write_source(
     vault: &mut Vault,
     backups: &mut Backups,
@@ -166,7 +173,24 @@ pub fn write_source(
     source: Source,
     expect: &Expect,
     now: i64,
+    known_homes: &[std::path::PathBuf],
 ) -> Result<HomeWrite> {
+    if let Source::Vault(account_id) = &source
+        && vault
+            .account(account_id)?
+            .is_some_and(|a| a.kind == crate::vault::AccountKind::OAuth)
+        && let Some(folder) = vault.live_elsewhere(account_id, home, known_homes)?
+    {
+        let name = vault
+            .account(account_id)?
+            .map(|a| a.name().to_string())
+            .unwrap_or_else(|| account_id.to_string());
+        return Err(Error::LiveElsewhere {
+            account: name,
+            folder,
+            home: None,
+        });
+    }
     fsx::ensure_private_dir(home)?;
     let mut harvested = None;
     let mut written = None;

@@ -48,14 +48,19 @@ pub fn settle_interrupted(
 /// What a home's lock is keyed by: its folder resolved (symlinks, `..`), so that two
 /// spellings of one folder are one lock.
 pub fn key(home: &Path) -> PathBuf {
-    crate::vault::tokens::placement_key(home)
+    crate::vault::placement::placement_key(home)
+}
+
+/// The file name of a home's lock in `<state>/locks/` (`doctor` names it by its home).
+pub fn home_file(home: &Path) -> String {
+    let key = hex(&Sha256::digest(key(home).to_string_lossy().as_bytes()));
+    format!("home-{}.lock", &key[..16])
 }
 
 /// The lock of one home.
 pub fn home(state_dir: &Path, home: &Path, holder: &str) -> Result<FileLock> {
-    let key = hex(&Sha256::digest(key(home).to_string_lossy().as_bytes()));
     take(
-        &lock_dir(state_dir)?.join(format!("home-{}.lock", &key[..16])),
+        &lock_dir(state_dir)?.join(home_file(home)),
         &format!("the lock of home `{}`", crate::paths::display(home)),
         holder,
     )

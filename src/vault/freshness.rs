@@ -18,6 +18,24 @@ pub struct Freshness {
     pub expires_at: Option<i64>,
 }
 
+/// Codex's own refresh window: it refreshes an access token that expires within 5
+/// minutes before its next request. `plan`, `apply`, `switch` and `run` use it too.
+pub const CODEX_WINDOW_SECS: i64 = 300;
+
+/// The one freshness rule, shared by the planner, the executor, the quota path and
+/// `watch`'s timer: a login is due for a refresh once less than `window` seconds of its
+/// access token are left (or its expiry is unknown). One request makes it fresh again: the
+/// new token has its whole life ahead of it, so nothing asks again until its own window.
+pub fn refresh_due(expires_at: Option<i64>, now: i64, window: i64) -> bool {
+    expires_at.is_none_or(|exp| exp.saturating_sub(now) < window)
+}
+
+/// The first second at which [`refresh_due`] holds for a token that expires at `exp`
+/// (when `watch` wakes up to refresh it).
+pub fn refresh_at(exp: i64, window: i64) -> i64 {
+    exp.saturating_sub(window).saturating_add(1)
+}
+
 /// `Greater` when `a` is newer than `b`; `Equal` when they cannot be told apart.
 pub fn compare(a: &Freshness, b: &Freshness) -> Ordering {
     fn by<T: Ord>(a: Option<T>, b: Option<T>) -> Option<Ordering> {
@@ -42,6 +60,20 @@ mod tests {
             issued_at: iat,
             expires_at: exp,
         }
+    }
+
+    #[test]
+    fn a_token_is_due_from_its_refresh_time_on_and_not_a_second_before() {
+        let exp = 10_000;
+        for window in [CODEX_WINDOW_SECS, 600, 3540, 86_400] {
+            let at = refresh_at(exp, window);
+            assert!(!refresh_due(Some(exp), at - 1, window), "{window}");
+            assert!(refresh_due(Some(exp), at, window), "{window}");
+            assert!(refresh_due(Some(exp), exp + 5, window), "expired: {window}");
+        }
+        assert!(refresh_due(None, 0, CODEX_WINDOW_SECS), "unknown expiry");
+        assert!(!refresh_due(Some(i64::MAX), i64::MIN, 600), "no overflow");
+        assert!(refresh_due(Some(i64::MIN), i64::MAX, 600), "no overflow");
     }
 
     #[test]
