@@ -3,8 +3,7 @@
 //! Machines are `Env`s, the server a real `cdxs server run` on both backends, the issuer
 //! the OpenAI mock.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -13,7 +12,6 @@ use crate::mock_openai::{MockAccount, MockOpenAi};
 use crate::sync_harness::*;
 
 crate::on_both_backends!(
-    a_lease_holder_stopped_past_the_ttl_never_sends_the_same_refresh_token_again,
     machines_with_the_same_long_name_hold_leases_apart,
     a_forced_pull_never_takes_back_a_spent_token,
     a_forced_push_without_some_accounts_removes_them_elsewhere_only_after_a_backup,
@@ -28,132 +26,146 @@ fn machine_token(m: &Env) -> String {
         .unwrap()
 }
 
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} {pid}");
-}
+/// Finding 1 stops a process (SIGSTOP) and watches its open files (`/proc`): Linux only.
+#[cfg(target_os = "linux")]
+mod stopped_holder {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
 
-/// Wait until `f` holds (polling), or panic with `what`.
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+    use super::*;
 
-/// Finding 1: machine A takes the refresh lease, then stalls (a laptop suspend: SIGSTOP,
-/// here while it waits for Codex's `auth.lock` of its home, which the test holds) past the
-/// lease's ttl. Machine B takes the expired lease and refreshes. A resumes: it must not send
-/// the refresh token B already spent. Exactly one request per refresh token reaches the
-/// issuer, and both machines end with the newest token.
-fn a_lease_holder_stopped_past_the_ttl_never_sends_the_same_refresh_token_again(db: &Db) {
-    const TTL: u64 = 6;
-    let env = Env::new();
-    let s = server(&env, db, &["alice"], &[]);
-    let mock = MockOpenAi::start();
-    mock.add(MockAccount::new("stall@example.com", "acct-stall"));
-    let a = Env::new();
-    let b = Env::new();
-    for m in [&a, &b] {
-        m.set_env("CDXS_AUTH_BASE_URL", &mock.auth_base());
-        m.set_env("CDXS_SYNC_LEASE_TTL", &TTL.to_string());
-        m.set_env("CDXS_LOCK_TIMEOUT", "120");
-    }
-    let phrase = first_machine(&a, &s.url, "alice");
-    let mut login = Login::new("stall@example.com", "acct-stall");
-    login.refresh_token = mock.account("stall@example.com").refresh_token;
-    a.import_login(&login);
-    let id = account_ids(&a).pop().unwrap();
-    // The login lives in a Codex home on A: its refresh locks that home's `auth.lock`.
-    let home = a.codex_home("stall");
-    ok(a.run(&["switch", &id, "--codex-home", home.to_str().unwrap()]));
-    ok(a.run(&["push"]));
-    ok(join(&b, &s.url, "alice", &phrase));
-    ok(b.run(&["pull"]));
-    let first_rt = login.refresh_token.clone();
-
-    // Codex on A holds `auth.lock` (as it does while it refreshes), so A waits under its
-    // lease.
-    let codex_lock = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(home.join("auth.lock"))
-        .unwrap();
-    codex_lock.lock().unwrap();
-    let child_a = spawn(&a, &["sync", "refresh", "stall@example.com", "--force"]);
-    let api = Api::new(&s.url);
-    let token = api.token("alice");
-    wait_for("A's lease", Duration::from_secs(30), || {
-        let (_, v, _) = api.call("GET", "/v1/leases", Some(&token), None);
-        v["leases"].as_array().is_some_and(|l| !l.is_empty())
-    });
-    // A has taken the lease and pulled, and waits for the home's lock: it has the lock file
-    // open.
-    let lock_file = std::fs::canonicalize(home.join("auth.lock")).unwrap();
-    wait_for("A waiting for auth.lock", Duration::from_secs(30), || {
-        std::fs::read_dir(format!("/proc/{}/fd", child_a.id()))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p == lock_file))
-    });
-    // A stalls, past the ttl.
-    signal(child_a.id(), "-STOP");
-    std::thread::sleep(Duration::from_secs(TTL + 2));
-    // B takes the expired lease and refreshes.
-    let out_b = b
-        .cdxs()
-        .args(["sync", "refresh", "stall@example.com", "--force"])
-        .env("CDXS_NOW", "+0")
-        .output()
-        .unwrap();
-    assert!(out_b.status.success(), "B: {}", text(&out_b));
-    assert_eq!(mock.count("/oauth/token"), 1, "B's refresh");
-    // A resumes, and Codex lets go of the lock.
-    drop(codex_lock);
-    signal(child_a.id(), "-CONT");
-    let out_a = child_a.wait_with_output().unwrap();
-
-    let sent: Vec<String> = mock
-        .log()
-        .iter()
-        .filter(|l| l.path == "/oauth/token")
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(&l.body).unwrap()["refresh_token"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        })
-        .collect();
-    assert_eq!(
-        sent,
-        vec![first_rt.clone()],
-        "exactly one request per refresh token reaches the issuer\nA: {}\nB: {}",
-        text(&out_a),
-        text(&out_b)
+    crate::on_both_backends!(
+        a_lease_holder_stopped_past_the_ttl_never_sends_the_same_refresh_token_again
     );
-    assert!(mock.refusals().is_empty(), "{:?}", mock.refusals());
-    assert!(out_a.status.success(), "A: {}", text(&out_a));
-    assert!(
-        stderr(&out_a).contains("another machine refreshed stall@example.com"),
-        "A: {}",
-        text(&out_a)
-    );
-    let newest = mock.current_token("stall@example.com");
-    assert_ne!(newest, first_rt);
-    assert_eq!(vault_refresh_token(&a, &id), newest);
-    assert_eq!(vault_refresh_token(&b, &id), newest);
-    // A's Codex home got the newest token as well.
-    let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(home.join("auth.json")).unwrap()).unwrap();
-    assert_eq!(written["tokens"]["refresh_token"], newest.as_str());
+
+    fn signal(pid: u32, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} {pid}");
+    }
+
+    /// Wait until `f` holds (polling), or panic with `what`.
+    fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + limit;
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Finding 1: machine A takes the refresh lease, then stalls (a laptop suspend: SIGSTOP,
+    /// here while it waits for Codex's `auth.lock` of its home, which the test holds) past the
+    /// lease's ttl. Machine B takes the expired lease and refreshes. A resumes: it must not send
+    /// the refresh token B already spent. Exactly one request per refresh token reaches the
+    /// issuer, and both machines end with the newest token.
+    fn a_lease_holder_stopped_past_the_ttl_never_sends_the_same_refresh_token_again(db: &Db) {
+        const TTL: u64 = 6;
+        let env = Env::new();
+        let s = server(&env, db, &["alice"], &[]);
+        let mock = MockOpenAi::start();
+        mock.add(MockAccount::new("stall@example.com", "acct-stall"));
+        let a = Env::new();
+        let b = Env::new();
+        for m in [&a, &b] {
+            m.set_env("CDXS_AUTH_BASE_URL", &mock.auth_base());
+            m.set_env("CDXS_SYNC_LEASE_TTL", &TTL.to_string());
+            m.set_env("CDXS_LOCK_TIMEOUT", "120");
+        }
+        let phrase = first_machine(&a, &s.url, "alice");
+        let mut login = Login::new("stall@example.com", "acct-stall");
+        login.refresh_token = mock.account("stall@example.com").refresh_token;
+        a.import_login(&login);
+        let id = account_ids(&a).pop().unwrap();
+        // The login lives in a Codex home on A: its refresh locks that home's `auth.lock`.
+        let home = a.codex_home("stall");
+        ok(a.run(&["switch", &id, "--codex-home", home.to_str().unwrap()]));
+        ok(a.run(&["push"]));
+        ok(join(&b, &s.url, "alice", &phrase));
+        ok(b.run(&["pull"]));
+        let first_rt = login.refresh_token.clone();
+
+        // Codex on A holds `auth.lock` (as it does while it refreshes), so A waits under its
+        // lease.
+        let codex_lock = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(home.join("auth.lock"))
+            .unwrap();
+        codex_lock.lock().unwrap();
+        let child_a = spawn(&a, &["sync", "refresh", "stall@example.com", "--force"]);
+        let api = Api::new(&s.url);
+        let token = api.token("alice");
+        wait_for("A's lease", Duration::from_secs(30), || {
+            let (_, v, _) = api.call("GET", "/v1/leases", Some(&token), None);
+            v["leases"].as_array().is_some_and(|l| !l.is_empty())
+        });
+        // A has taken the lease and pulled, and waits for the home's lock: it has the lock file
+        // open.
+        let lock_file = std::fs::canonicalize(home.join("auth.lock")).unwrap();
+        wait_for("A waiting for auth.lock", Duration::from_secs(30), || {
+            std::fs::read_dir(format!("/proc/{}/fd", child_a.id()))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p == lock_file))
+        });
+        // A stalls, past the ttl.
+        signal(child_a.id(), "-STOP");
+        std::thread::sleep(Duration::from_secs(TTL + 2));
+        // B takes the expired lease and refreshes.
+        let out_b = b
+            .cdxs()
+            .args(["sync", "refresh", "stall@example.com", "--force"])
+            .env("CDXS_NOW", "+0")
+            .output()
+            .unwrap();
+        assert!(out_b.status.success(), "B: {}", text(&out_b));
+        assert_eq!(mock.count("/oauth/token"), 1, "B's refresh");
+        // A resumes, and Codex lets go of the lock.
+        drop(codex_lock);
+        signal(child_a.id(), "-CONT");
+        let out_a = child_a.wait_with_output().unwrap();
+
+        let sent: Vec<String> = mock
+            .log()
+            .iter()
+            .filter(|l| l.path == "/oauth/token")
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(&l.body).unwrap()["refresh_token"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            sent,
+            vec![first_rt.clone()],
+            "exactly one request per refresh token reaches the issuer\nA: {}\nB: {}",
+            text(&out_a),
+            text(&out_b)
+        );
+        assert!(mock.refusals().is_empty(), "{:?}", mock.refusals());
+        assert!(out_a.status.success(), "A: {}", text(&out_a));
+        assert!(
+            stderr(&out_a).contains("another machine refreshed stall@example.com"),
+            "A: {}",
+            text(&out_a)
+        );
+        let newest = mock.current_token("stall@example.com");
+        assert_ne!(newest, first_rt);
+        assert_eq!(vault_refresh_token(&a, &id), newest);
+        assert_eq!(vault_refresh_token(&b, &id), newest);
+        // A's Codex home got the newest token as well.
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(home.join("auth.json")).unwrap())
+                .unwrap();
+        assert_eq!(written["tokens"]["refresh_token"], newest.as_str());
+    }
 }
 
 /// Finding 9: a lease is held by the device, not its name. Two machines with the same

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 
 use crate::harness::{Env, stderr, stdout, text};
 use crate::sync_harness::*;
-use crate::sync_proxy::{Canned, Proxy, run_measured};
+#[cfg(unix)]
+use crate::sync_proxy::run_measured;
+use crate::sync_proxy::{Canned, Proxy};
 
 crate::on_both_backends!(
     a_page_claiming_a_huge_revision_does_not_make_the_client_skip_later_records,
@@ -22,6 +24,7 @@ fn retarget(m: &Env, url: &str) {
         .unwrap();
 }
 
+#[cfg(unix)]
 fn fake_page(since: i64, n: usize, size: usize) -> Vec<u8> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -47,8 +50,10 @@ fn fake_page(since: i64, n: usize, size: usize) -> Vec<u8> {
 /// Finding 6: a server that answers every page with `more` and 2 MB of records drove the
 /// client to gigabytes. Now a pull stops at its limits with a clear error, in bounded
 /// memory; so does one endless answer.
+#[cfg(unix)]
 #[test]
 fn a_flooding_server_cannot_drive_the_client_out_of_memory() {
+    use std::io::Read as _;
     let env = Env::new();
     let db = Db::sqlite();
     let s = server(&env, &db, &["alice"], &[]);
@@ -107,8 +112,6 @@ fn a_flooding_server_cannot_drive_the_client_out_of_memory() {
         peak_kb / 1024
     );
 }
-
-use std::io::Read as _;
 
 /// Finding 8: one page claiming `revision = i64::MAX` made the client skip every later
 /// record for good. The cursor now follows the records a page holds, and a server behind

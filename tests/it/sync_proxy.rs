@@ -243,7 +243,8 @@ impl Drop for Proxy {
 }
 
 /// Wait for `child` (spawned with piped output) and say how much memory it took at its
-/// peak (its `ru_maxrss`, kB).
+/// peak (its `ru_maxrss`, kB: `wait4`, unix only).
+#[cfg(unix)]
 pub fn run_measured(mut child: std::process::Child) -> (std::process::Output, u64) {
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
