@@ -7,7 +7,7 @@ use crate::cli::input::{Stdin, read_password};
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::output::stdin_is_terminal;
-use crate::output::views::sync::{SyncStatus, date};
+use crate::output::views::sync::{self as sync_views, SyncStatus, date};
 use crate::sync::crypto::SyncKey;
 use crate::sync::ops::{self, KeyState, LoginArgs};
 
@@ -52,6 +52,23 @@ pub struct PullArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Replace a leaked sync key: every record is re-encrypted under a new key (shown once
+    /// as 24 words) and the server's key id changes; the server's records and the vault are
+    /// saved first, and the rotation is journaled (`cdxs history`)
+    #[command(
+        after_help = "Examples:\n  cdxs sync key rotate               # then, on every other machine: cdxs sync key --set"
+    )]
+    Rotate {
+        #[command(flatten)]
+        target: TargetArg,
+        /// Print versioned JSON (the phrase is still printed on its own line first)
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SyncCommand {
     /// Log in to a sync server (the token is kept in the vault)
     #[command(after_help = LOGIN_HELP)]
@@ -74,6 +91,10 @@ pub enum SyncCommand {
         /// A name for this machine (default: the host name)
         #[arg(long, value_name = "NAME")]
         device: Option<String>,
+        /// Accept a plain `http://` server that is not on this machine (the password and the
+        /// login token then cross the network in clear; loopback is always allowed)
+        #[arg(long)]
+        allow_insecure_http: bool,
         #[command(flatten)]
         target: TargetArg,
     },
@@ -107,9 +128,11 @@ pub enum SyncCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print the sync key's recovery phrase, or set it (`--set`) to join other machines
+    /// Print the sync key's recovery phrase, set it (`--set`) to join other machines, or
+    /// rotate it (`rotate`) when it leaked
     #[command(
-        after_help = "Examples:\n  cdxs sync key                       # on a machine that syncs: the 24 words\n  cdxs sync key --set                 # here: paste them (or pipe them in)"
+        after_help = "Examples:\n  cdxs sync key                       # on a machine that syncs: the 24 words\n  cdxs sync key --set                 # here: paste them (or pipe them in)\n  cdxs sync key rotate                # a new key; every other machine then runs `cdxs sync key --set`",
+        args_conflicts_with_subcommands = true
     )]
     Key {
         /// Read a recovery phrase (from standard input or a prompt) and use that key
@@ -117,6 +140,8 @@ pub enum SyncCommand {
         set: bool,
         #[command(flatten)]
         target: TargetArg,
+        #[command(subcommand)]
+        action: Option<KeyAction>,
     },
     /// Refresh a ChatGPT login under the sync lease, so that two machines never spend the
     /// same refresh token
@@ -141,6 +166,7 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
             password,
             key_stdin,
             device,
+            allow_insecure_http,
             target,
         } => login(
             sh,
@@ -150,6 +176,7 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
             password,
             key_stdin,
             device,
+            allow_insecure_http,
             target.target,
         ),
         SyncCommand::Init { target } => init(sh, target.target),
@@ -157,7 +184,15 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
         SyncCommand::Push(a) => push(sh, a),
         SyncCommand::Pull(a) => pull(sh, a),
         SyncCommand::Status { json } => status(sh, json),
-        SyncCommand::Key { set, target } => key(sh, set, target.target),
+        SyncCommand::Key {
+            action: Some(KeyAction::Rotate { target, json }),
+            ..
+        } => rotate(sh, target.target, json),
+        SyncCommand::Key {
+            set,
+            target,
+            action: None,
+        } => key(sh, set, target.target),
         SyncCommand::Refresh { account, force } => refresh(sh, &account, force),
     }
 }
@@ -171,6 +206,7 @@ fn login(
     password: Option<String>,
     key_stdin: bool,
     device: Option<String>,
+    allow_insecure_http: bool,
     target: Option<String>,
 ) -> Result<Exit> {
     let manifest = sh.manifest_for_aliases()?;
@@ -200,6 +236,7 @@ fn login(
             password,
             device_name: device,
             key,
+            allow_insecure_http,
             now,
         },
     )?;
@@ -266,6 +303,22 @@ fn logout(sh: &mut Shell, target: Option<String>) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// `sync key rotate`: the new phrase once, then what was done and what the other machines
+/// must do.
+fn rotate(sh: &mut Shell, target: Option<String>, json: bool) -> Result<Exit> {
+    let now = sh.now();
+    let (r, phrase) = ops::rotate(sh.vault()?, target.as_deref(), now)?;
+    let (before, after) = sync_views::rotated(&r);
+    sh.printer.say_all(before);
+    sh.printer.out(phrase.expose());
+    sh.printer.say_all(vec![after]);
+    if json {
+        sh.printer
+            .emit(true, &sync_views::KeyRotated { rotated: r });
+    }
+    Ok(Exit::Success)
+}
+
 fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
     let vault = sh.vault()?;
     if set {
@@ -295,68 +348,17 @@ fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
 
 pub fn push(sh: &mut Shell, args: PushArgs) -> Result<Exit> {
     let now = sh.now();
-    // Tokens Codex rotated in this machine's homes go up too, not the vault's older copy.
-    let m = sh.manifest_for_aliases().ok().flatten();
-    sh.engine()?.harvest_known(m.as_ref(), "sync push")?;
-    let vault = sh.vault()?;
-    let r = ops::push(vault, args.target.target.as_deref(), args.force, now)?;
-    if let Some(b) = &r.backup {
-        sh.printer
-            .status(format!("saved the server's records to `{b}` first"));
-    }
-    let p = &r.pull;
-    if p.created + p.updated + p.deleted > 0 {
-        sh.printer.status(format!(
-            "pulled: {} new, {} updated, {} removed",
-            p.created, p.updated, p.deleted
-        ));
-    }
-    report_unreadable(sh, p.unreadable);
-    sh.printer.status(if r.pushed + r.deleted == 0 {
-        format!("nothing to push; in step at revision {}", r.revision)
-    } else {
-        format!(
-            "pushed {} account(s) and {} deletion(s): revision {}",
-            r.pushed, r.deleted, r.revision
-        )
-    });
+    sh.harvest_known("sync push")?;
+    let r = ops::push(sh.vault()?, args.target.target.as_deref(), args.force, now)?;
+    sh.printer.say_all(sync_views::pushed(&r));
     Ok(Exit::Success)
 }
 
 pub fn pull(sh: &mut Shell, args: PullArgs) -> Result<Exit> {
     let now = sh.now();
-    let vault = sh.vault()?;
-    let r = ops::pull(vault, args.target.target.as_deref(), args.force, now)?;
-    if let Some(b) = &r.backup {
-        sh.printer.status(format!("saved the vault to `{b}` first"));
-    }
-    sh.printer.status(format!(
-        "pulled to revision {}: {} new, {} updated, {} removed{}{}",
-        r.revision,
-        r.created,
-        r.updated,
-        r.deleted,
-        if r.kept_local > 0 {
-            format!(", {} newer here (push them)", r.kept_local)
-        } else {
-            String::new()
-        },
-        if r.refused_older > 0 {
-            format!(", {} older token(s) refused", r.refused_older)
-        } else {
-            String::new()
-        }
-    ));
-    report_unreadable(sh, r.unreadable);
+    let r = ops::pull(sh.vault()?, args.target.target.as_deref(), args.force, now)?;
+    sh.printer.say_all(sync_views::pulled(&r, args.force));
     Ok(Exit::Success)
-}
-
-fn report_unreadable(sh: &mut Shell, n: usize) {
-    if n > 0 {
-        sh.printer.warn(format!(
-            "{n} record(s) on the server do not open with this machine's sync key and were skipped (altered, or sealed with another key)"
-        ));
-    }
 }
 
 fn status(sh: &mut Shell, json: bool) -> Result<Exit> {
