@@ -50,7 +50,7 @@ dist-local: cross-tools
 # PowerShell installers in packaging/ (the release test checks they are for this version).
 installers:
 	dist generate --mode ci
-	dist build --artifacts=global --output-format=json >/dev/null
+	dist build --artifacts=global
 	cp target/distrib/cdxs-installer.sh target/distrib/cdxs-installer.ps1 packaging/
 
 # The whole suite, as CI runs it (.ci/run calls exactly this): the cross checks and
