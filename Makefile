@@ -42,7 +42,8 @@ test-cross:
 # The release archives of Linux x86_64, Linux arm64 and Windows x64 (mingw), built here once
 # each with the `dist` profile, with their SHA-256 files, sha256.sum, the installers and the
 # Homebrew formula and winget manifest, in target/distrib-local (scripts/dist-local.sh).
-dist-local: cross-tools
+dist-local:
+	scripts/install-cross.sh
 	scripts/dist-local.sh
 
 # Regenerates what dist (cargo-dist, `cargo install cargo-dist --locked --version 0.34.0`)
