@@ -6,7 +6,7 @@
 #   scripts/dist-local.sh [OUTDIR]
 #       builds cdxs once per target with the `dist` profile (Linux x86_64 with the default
 #       toolchain; Linux arm64 and Windows x64 with the cross toolchain of
-#       scripts/cross-env.sh, which `make cross-tools` installs), then packages each, writes
+#       scripts/cross-env.sh, which scripts/install-cross.sh installs), then packages each, writes
 #       sha256.sum, copies the installers from packaging/ and writes the Homebrew formula
 #       and the winget manifest (scripts/package-manifests.sh). OUTDIR defaults to
 #       target/distrib-local. `make dist-local` runs this.
@@ -92,8 +92,9 @@ case "${1:-}" in
     ;;
   *)
     OUT=${1:-$ROOT/target/distrib-local}
-    rm -rf "$OUT"
     mkdir -p "$OUT"
+    # Only what an earlier run wrote there: OUTDIR may be a folder with other files.
+    (cd "$OUT" && rm -rf ./$NAME-*.tar.xz ./$NAME-*.zip ./$NAME-*.sha256 ./$NAME-installer.* sha256.sum $NAME.rb winget)
     for triple in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-pc-windows-gnu; do
       package "$triple" "$(build "$triple")" "$OUT" >/dev/null
     done
