@@ -210,6 +210,23 @@ impl Vault {
         })
     }
 
+    /// Journal an operation that ran outside a generation's locks (a sync pull or push: the
+    /// network is never waited on under the vault lock) as a finished generation of its own,
+    /// after the fact: `error` when it failed. The caller holds the vault lock for this.
+    pub fn record_finished(
+        &mut self,
+        command: &str,
+        action: (String, String, String),
+        started_at: i64,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<i64> {
+        let id = self.begin_generation(command, None, None, &[action], started_at)?;
+        self.finish_action(id, 0, error)?;
+        self.finish_generation(id, error.is_none(), error, now)?;
+        Ok(id)
+    }
+
     pub fn begin_generation(
         &mut self,
         command: &str,

@@ -347,16 +347,16 @@ fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
 }
 
 pub fn push(sh: &mut Shell, args: PushArgs) -> Result<Exit> {
-    let now = sh.now();
     sh.harvest_known("sync push")?;
-    let r = ops::push(sh.vault()?, args.target.target.as_deref(), args.force, now)?;
+    let target = args.target.target.as_deref();
+    let r = sh.engine()?.sync_push(target, args.force)?;
     sh.printer.say_all(sync_views::pushed(&r));
     Ok(Exit::Success)
 }
 
 pub fn pull(sh: &mut Shell, args: PullArgs) -> Result<Exit> {
-    let now = sh.now();
-    let r = ops::pull(sh.vault()?, args.target.target.as_deref(), args.force, now)?;
+    let target = args.target.target.as_deref();
+    let r = sh.engine()?.sync_pull(target, args.force)?;
     sh.printer.say_all(sync_views::pulled(&r, args.force));
     Ok(Exit::Success)
 }
