@@ -200,6 +200,27 @@ impl Error {
         out
     }
 
+    /// A stable name for the kind of error (`--json` errors carry it; scripts match on it,
+    /// never on the message).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::User { .. } => "user",
+            Error::LockTimeout { .. } => "lock_timeout",
+            Error::Diagnostics(_) => "manifest",
+            Error::Io { .. } => "io",
+            Error::Sqlite(_) => "vault_database",
+            Error::CodexDb { .. } => "codex_database",
+            Error::Action { .. } => "action_failed",
+            Error::Resolve(_) => "account",
+            Error::Stale { .. } => "stale_plan",
+            Error::NoManifest { .. } => "no_manifest",
+            Error::UnknownHome { .. } => "unknown_home",
+            Error::Plan { .. } => "plan",
+            Error::NeedsLogin { .. } => "needs_login",
+            Error::LiveElsewhere { .. } => "live_elsewhere",
+        }
+    }
+
     pub fn exit(&self) -> Exit {
         match self {
             Error::LockTimeout { .. } => Exit::LockTimeout,

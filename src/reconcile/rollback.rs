@@ -26,7 +26,7 @@ pub fn default_target(vault: &Vault) -> Result<Option<i64>> {
 }
 
 /// A file to put back, as rollback shows it before asking.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Step {
     pub path: PathBuf,
     /// `false`: the generation created the file; it is removed.

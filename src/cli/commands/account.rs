@@ -10,6 +10,7 @@ use crate::cli::shell::Shell;
 use crate::codex::auth::{self, AuthState};
 use crate::error::{Error, Exit, Result};
 use crate::output::views::accounts::{AccountList, AccountShow, AccountView};
+use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::output::{Printer, sanitize, stdin_is_terminal};
 use crate::paths;
 use crate::resolve;
@@ -53,9 +54,6 @@ pub enum AccountCommand {
     List(ShowArgs),
     /// Show the account a Codex home is using
     Current {
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
         /// The Codex home (default: `$CODEX_HOME`, else `~/.codex`)
         #[arg(long, value_name = "PATH")]
         codex_home: Option<PathBuf>,
@@ -68,9 +66,6 @@ pub enum AccountCommand {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Print versioned JSON
-    #[arg(long)]
-    json: bool,
     /// Refresh cached data even when it is fresh
     #[arg(long)]
     force: bool,
@@ -81,9 +76,6 @@ pub struct ShowArgs {
     /// One account (alias, id, email, name or unique prefix); default: every account
     #[arg(add = crate::complete::accounts())]
     account: Option<String>,
-    /// Print versioned JSON
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -110,25 +102,25 @@ pub fn run(sh: &mut Shell, cmd: AccountCommand) -> Result<Exit> {
         } => add_api_key(sh, key, api_key_stdin, base_url, name, switch),
         AccountCommand::Rename { account, name } => rename(sh, &account, &name),
         AccountCommand::List(args) | AccountCommand::Show(args) => show_all(sh, args),
-        AccountCommand::Current { json, codex_home } => current(sh, json, codex_home),
+        AccountCommand::Current { codex_home } => current(sh, codex_home),
         AccountCommand::Remove(args) => remove(sh, args),
     }
 }
 
-fn listing(sh: &mut Shell, m: Option<&crate::manifest::Manifest>, json: bool) -> Result<Exit> {
+fn listing(sh: &mut Shell, m: Option<&crate::manifest::Manifest>) -> Result<Exit> {
     let now = sh.now();
     let engine = sh.engine()?;
     let quotas = engine.vault.quotas()?;
     let all = engine.vault.accounts()?;
     let current = account_use::current(&all).map(|a| a.id);
-    if all.is_empty() && !json {
+    if all.is_empty() && !sh.printer.json {
         sh.printer.status(
             "no accounts yet: `cdxs import auth`, `cdxs login oauth` or `cdxs account add-api-key --api-key-stdin`",
         );
         return Ok(Exit::Success);
     }
     let view = AccountList::of(&all, &quotas, current.as_deref(), m, now);
-    sh.printer.emit(json, &view);
+    sh.printer.emit(&view);
     Ok(Exit::Success)
 }
 
@@ -139,7 +131,7 @@ pub fn list(sh: &mut Shell, args: ListArgs) -> Result<Exit> {
     let engine = sh.engine()?;
     let ids: Vec<String> = engine.vault.accounts()?.into_iter().map(|a| a.id).collect();
     engine.refresh_stale_quota(m.as_ref(), &ids, args.force, true, &mut bar)?;
-    listing(sh, m.as_ref(), args.json)
+    listing(sh, m.as_ref())
 }
 
 /// `show [ACCOUNT]`, `account list`, `account show ACCOUNT`: from the vault, never the
@@ -147,7 +139,7 @@ pub fn list(sh: &mut Shell, args: ListArgs) -> Result<Exit> {
 pub fn show_all(sh: &mut Shell, args: ShowArgs) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let Some(query) = args.account else {
-        return listing(sh, m.as_ref(), args.json);
+        return listing(sh, m.as_ref());
     };
     let now = sh.now();
     let engine = sh.engine()?;
@@ -160,11 +152,11 @@ pub fn show_all(sh: &mut Shell, args: ShowArgs) -> Result<Exit> {
         base_url_raw: account.base_url.clone(),
         now,
     };
-    sh.printer.emit(args.json, &view);
+    sh.printer.emit(&view);
     Ok(Exit::Success)
 }
 
-fn current(sh: &mut Shell, json: bool, codex_home: Option<PathBuf>) -> Result<Exit> {
+fn current(sh: &mut Shell, codex_home: Option<PathBuf>) -> Result<Exit> {
     sh.note_missing_manifest();
     let home = match codex_home {
         Some(h) => paths::absolute(&h),
@@ -183,7 +175,7 @@ fn current(sh: &mut Shell, json: bool, codex_home: Option<PathBuf>) -> Result<Ex
             base_url_raw: account.base_url.clone(),
             now,
         };
-        sh.printer.emit(json, &view);
+        sh.printer.emit(&view);
         return Ok(Exit::Success);
     }
     let why = match &doc.state {
@@ -197,7 +189,7 @@ fn current(sh: &mut Shell, json: bool, codex_home: Option<PathBuf>) -> Result<Ex
         }
         AuthState::Credentials(c) => format!("holds {}, which is not in the vault", c.describe()),
     };
-    if json {
+    if sh.printer.json {
         #[derive(serde::Serialize)]
         struct Out {
             account: Option<AccountView>,
@@ -246,6 +238,10 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
         }
     }
     sh.engine()?.vault.remove(&account.id)?;
+    let o = Outcome::new("account remove").changed(true);
+    let o = o
+        .with("account", AccountRef::from(&account))
+        .with("effects", &effects);
     sh.printer.status(format!(
         "removed {name} ({}) from the vault{}",
         account.id,
@@ -255,16 +251,21 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
             "; the homes that hold it keep their auth.json"
         }
     ));
-    offer_backup_purge(sh, &account, args.purge_backups)?;
+    let (deleted, left) = offer_backup_purge(sh, &account, args.purge_backups)?;
+    sh.outcome(
+        o.with("backups_deleted", deleted)
+            .with("backups_left", left),
+    );
     Ok(Exit::Success)
 }
 
 /// Backups of replaced auth.json files may still hold a removed account's secrets: delete
 /// them with `--purge-backups` (or when the person says yes on a terminal), else say how.
-fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<()> {
+/// How many backup files it deleted, and how many still hold the secrets.
+fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<(usize, usize)> {
     let files = crate::backup::holding_account(&sh.state_dir()?, account);
     if files.is_empty() {
-        return Ok(());
+        return Ok((0, 0));
     }
     let n = files.len();
     let yes = purge
@@ -281,7 +282,7 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
                 .map(|f| format!("\n  {}", crate::paths::display(f)))
                 .collect::<String>()
         ));
-        return Ok(());
+        return Ok((0, n));
     }
     let now = sh.now();
     let engine = sh.engine()?;
@@ -295,7 +296,7 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
     sh.printer.status(format!(
         "deleted {done} backup file(s) that held its secrets"
     ));
-    Ok(())
+    Ok((done, n - done.min(n)))
 }
 
 fn read_key(key: Option<String>, from_stdin: bool, printer: &Printer) -> Result<Secret> {
@@ -354,9 +355,15 @@ fn add_api_key(
     };
     sh.printer
         .status(format!("{verb} {} ({})", stored.name(), stored.id));
-    if switch {
-        sh.switch_default(stored)?;
-    }
+    let o = Outcome::new("account add-api-key").changed(outcome == Upsert::Created);
+    let o = o
+        .with("account", AccountRef::from(&stored))
+        .with("outcome", outcome.code());
+    let o = match switch {
+        true => o.switched(&sh.switch_default(stored)?),
+        false => o,
+    };
+    sh.outcome(o);
     Ok(Exit::Success)
 }
 
@@ -381,5 +388,11 @@ fn rename(sh: &mut Shell, query: &str, name: &str) -> Result<Exit> {
         account.id,
         sanitize(name.trim())
     ));
+    let renamed = sh.vault()?.account(&account.id)?.unwrap_or(account.clone());
+    let o = Outcome::new("account rename").changed(true);
+    sh.outcome(
+        o.with("account", AccountRef::from(&renamed))
+            .with("previous_name", account.name()),
+    );
     Ok(Exit::Success)
 }

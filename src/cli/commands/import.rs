@@ -10,6 +10,7 @@ use crate::error::{Error, Exit, Result, tick};
 use crate::legacy;
 use crate::manifest::{self, edit};
 use crate::output::sanitize;
+use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::paths;
 use crate::vault::Account;
 use crate::vault::accounts::Upsert;
@@ -103,9 +104,17 @@ fn import_auth(
             "the file's copy of {name} holds a refresh token that was already spent; the vault keeps its own"
         ),
     });
-    if switch {
-        sh.switch_default(stored)?;
-    }
+    let o =
+        Outcome::new("import auth").changed(matches!(outcome, Upsert::Created | Upsert::Updated));
+    let o = o
+        .with("file", &path)
+        .with("account", AccountRef::from(&stored));
+    let o = o.with("outcome", outcome.code());
+    let o = match switch {
+        true => o.switched(&sh.switch_default(stored)?),
+        false => o,
+    };
+    sh.outcome(o);
     Ok(Exit::Success)
 }
 
@@ -116,6 +125,7 @@ fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
     };
     let store = legacy::read(&path, sh.now())?;
     let (mut created, mut updated, mut same) = (0, 0, 0);
+    let mut accounts = Vec::new();
     for entry in &store.accounts {
         let (outcome, stored) = sh.engine()?.vault.upsert(&entry.account)?;
         match outcome {
@@ -123,6 +133,9 @@ fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
             Upsert::Updated => updated += 1,
             Upsert::Unchanged | Upsert::KeptNewer | Upsert::Spent => same += 1,
         }
+        let one =
+            serde_json::json!({"account": AccountRef::from(&stored), "outcome": outcome.code()});
+        accounts.push(one);
         sh.printer.detail(format!(
             "{outcome:?}: {} ({})",
             sanitize(stored.name()),
@@ -137,14 +150,21 @@ fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
         store.accounts.len(),
         tick(&path)
     ));
-    if !store.homes.is_empty() {
-        legacy_homes(sh, &store)?;
-    }
+    let homes = match store.homes.is_empty() {
+        true => Vec::new(),
+        false => legacy_homes(sh, &store)?,
+    };
+    let o = Outcome::new("import legacy").changed(created + updated > 0 || !homes.is_empty());
+    let o = o.with("file", &path).with("accounts", accounts);
+    sh.outcome(
+        o.with("skipped", &store.skipped)
+            .with("homes_declared", homes),
+    );
     Ok(Exit::Success)
 }
 
 /// The older tool's homes go into cdxs.yaml (created if there is none), with their bindings.
-fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<()> {
+fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<Vec<String>> {
     let existing = sh.manifest_for_aliases()?;
     let (path, text) = match &existing {
         Some(m) => (m.path.clone(), m.text.clone()),
@@ -163,7 +183,7 @@ fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<()> {
         sh.printer.warn(w);
     }
     if added.is_empty() {
-        return Ok(());
+        return Ok(added);
     }
     let mut backups = crate::backup::Backups::new(&sh.state_dir()?, "manifest");
     if let Some(dir) = path.parent() {
@@ -177,5 +197,5 @@ fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<()> {
         tick(&path),
         added.join(", ")
     ));
-    Ok(())
+    Ok(added)
 }

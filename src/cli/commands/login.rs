@@ -9,6 +9,7 @@ use crate::cli::shell::Shell;
 use crate::codex::auth::ChatGptTokens;
 use crate::error::{Error, Exit, Result};
 use crate::output::sanitize;
+use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::secret::Secret;
 use crate::vault::Account;
 use crate::vault::accounts::Upsert;
@@ -115,8 +116,16 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
             .map(|p| format!(", {}", sanitize(p)))
             .unwrap_or_default()
     ));
-    if switch {
-        sh.switch_default(stored)?;
-    }
+    let o = Outcome::new("login oauth")
+        .changed(true)
+        .with("outcome", outcome.code());
+    let o = o
+        .with("account", AccountRef::from(&stored))
+        .with("plan_type", &stored.plan_type);
+    let o = match switch {
+        true => o.switched(&sh.switch_default(stored)?),
+        false => o,
+    };
+    sh.outcome(o);
     Ok(Exit::Success)
 }

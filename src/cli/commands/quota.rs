@@ -5,6 +5,7 @@ use clap::Args;
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::output::views::accounts::{QuotaList, QuotaRow};
+use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::output::{sanitize, views};
 use crate::resolve;
 use crate::vault::{Account, AccountKind};
@@ -18,9 +19,6 @@ pub struct QuotaArgs {
     /// Every account in the vault
     #[arg(long, conflicts_with = "account")]
     all: bool,
-    /// Print versioned JSON
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -94,7 +92,10 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
         });
     }
     let total = rows.len();
-    sh.printer.emit(args.json, &QuotaList { quota: rows, now });
+    sh.printer.emit(&QuotaList { quota: rows, now });
+    if failures > 0 && sh.printer.json {
+        return Ok(Exit::Error); // each row says why (`error`)
+    }
     if failures > 0 {
         return Err(Error::user(format!(
             "quota could not be fetched for {failures} of {total} account(s); the others are shown (with cached figures where there are some)"
@@ -119,5 +120,7 @@ pub fn refresh_token(sh: &mut Shell, args: RefreshArgs) -> Result<Exit> {
         sh.printer.status(sanitize(part));
     }
     views::report::done_backups(&sh.printer, &report);
+    let o = Outcome::new("refresh-token").report(&report);
+    sh.outcome(o.with("account", AccountRef::from(&a)));
     Ok(Exit::Success)
 }

@@ -161,9 +161,6 @@ pub enum UserCommand {
     },
     /// List users, their devices (logins) and record counts
     List {
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -270,15 +267,15 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
                 .status(format!("added `{name}` ({})", backend.describe()));
             Ok(Exit::Success)
         }
-        ServerCommand::User(UserCommand::List { json, data }) => {
+        ServerCommand::User(UserCommand::List { data }) => {
             let backend = data.backend(sh)?;
             let users = admin::list_users(&backend)?;
-            if users.is_empty() && !json {
+            if users.is_empty() && !sh.printer.json {
                 sh.printer
                     .status("no users yet: `cdxs server user add NAME --password-stdin`");
                 return Ok(Exit::Success);
             }
-            sh.printer.emit(json, &ServerUsers { users });
+            sh.printer.emit(&ServerUsers { users });
             Ok(Exit::Success)
         }
         ServerCommand::User(UserCommand::Remove { name, yes, data }) => {

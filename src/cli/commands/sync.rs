@@ -7,6 +7,7 @@ use crate::cli::input::{Stdin, read_password};
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::output::stdin_is_terminal;
+use crate::output::views::outcome::Outcome;
 use crate::output::views::sync::{SyncStatus, date};
 use crate::sync::crypto::SyncKey;
 use crate::sync::ops::{self, KeyState, LoginArgs};
@@ -102,11 +103,7 @@ pub enum SyncCommand {
     Pull(PullArgs),
     /// Server, user, device, revisions, last push/pull, pending changes, leases held
     #[command(after_help = "Examples:\n  cdxs sync status\n  cdxs sync status --json")]
-    Status {
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
-    },
+    Status,
     /// Print the sync key's recovery phrase, or set it (`--set`) to join other machines
     #[command(
         after_help = "Examples:\n  cdxs sync key                       # on a machine that syncs: the 24 words\n  cdxs sync key --set                 # here: paste them (or pipe them in)"
@@ -156,7 +153,7 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
         SyncCommand::Logout { target } => logout(sh, target.target),
         SyncCommand::Push(a) => push(sh, a),
         SyncCommand::Pull(a) => pull(sh, a),
-        SyncCommand::Status { json } => status(sh, json),
+        SyncCommand::Status => status(sh),
         SyncCommand::Key { set, target } => key(sh, set, target.target),
         SyncCommand::Refresh { account, force } => refresh(sh, &account, force),
     }
@@ -317,6 +314,8 @@ pub fn push(sh: &mut Shell, args: PushArgs) -> Result<Exit> {
             r.pushed, r.deleted, r.revision
         )
     });
+    let changed = r.pushed + r.deleted + p.created + p.updated + p.deleted > 0;
+    sh.outcome(Outcome::new("sync push").changed(changed).fields(&r));
     Ok(Exit::Success)
 }
 
@@ -345,6 +344,8 @@ pub fn pull(sh: &mut Shell, args: PullArgs) -> Result<Exit> {
         }
     ));
     report_unreadable(sh, r.unreadable);
+    let changed = r.created + r.updated + r.deleted > 0;
+    sh.outcome(Outcome::new("sync pull").changed(changed).fields(&r));
     Ok(Exit::Success)
 }
 
@@ -356,15 +357,15 @@ fn report_unreadable(sh: &mut Shell, n: usize) {
     }
 }
 
-fn status(sh: &mut Shell, json: bool) -> Result<Exit> {
+fn status(sh: &mut Shell) -> Result<Exit> {
     let targets = ops::status(sh.vault()?)?;
-    if targets.is_empty() && !json {
+    if targets.is_empty() && !sh.printer.json {
         sh.printer.status(
             "not set up for sync: `cdxs sync login --server URL --user NAME --password-stdin`",
         );
         return Ok(Exit::Success);
     }
-    sh.printer.emit(json, &SyncStatus { targets });
+    sh.printer.emit(&SyncStatus { targets });
     Ok(Exit::Success)
 }
 

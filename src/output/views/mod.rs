@@ -8,7 +8,10 @@ use super::Printer;
 
 pub mod accounts;
 pub mod doctor;
+pub mod error;
 pub mod history;
+pub mod homes;
+pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod sessions;
@@ -22,8 +25,8 @@ pub trait View: Serialize {
 
 impl Printer {
     /// Print `view` as versioned JSON (`--json`) or as text.
-    pub fn emit<V: View>(&self, json: bool, view: &V) {
-        if json {
+    pub fn emit<V: View>(&self, view: &V) {
+        if self.json {
             self.json(view);
         } else {
             let text = view.human(self);

@@ -45,7 +45,11 @@ pub fn thread_table(p: &Printer, all: &[ThreadInfo], prefixes: &Prefixes) -> Str
             if th.hidden.is_empty() {
                 "-".to_string()
             } else {
-                th.hidden.join(", ")
+                let text = th
+                    .hidden
+                    .iter()
+                    .map(|h| h.text(&th.source, &th.model_provider));
+                sanitize(&text.collect::<Vec<_>>().join(", ")).into_owned()
             },
         ]);
     }
