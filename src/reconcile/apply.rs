@@ -677,8 +677,13 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             ))
         }
         Op::CreateHomeDir { path, .. } => {
-            run.changed |= !path.exists();
+            let created = !path.exists();
             fsx::ensure_private_dir(path)?;
+            if created {
+                // Journaled: `rollback` removes it again (when it is empty by then).
+                vault.record_created_folder(generation, seq, path)?;
+                run.changed = true;
+            }
             Ok(done(format!("created {}", tick(path)), None))
         }
         Op::ImportAuthFile { path, alias } => {

@@ -128,7 +128,8 @@ pub enum Op {
     RemoveAuth { path: PathBuf, account_id: String },
     /// Put back a file a generation replaced (`rollback`). What an auth.json gets is
     /// decided under the locks, after the harvest: never an older or spent copy of a login
-    /// than the vault or the file holds.
+    /// than the vault or the file holds. `after` = [`crate::vault::journal::CREATED_FOLDER`]:
+    /// the generation created this folder; it is removed when it is empty.
     RestoreFile {
         path: PathBuf,
         /// The backup to restore; `None`: the generation created the file, remove it.
@@ -186,6 +187,11 @@ impl Op {
             Op::CopyThread {
                 from_path, to_path, ..
             } => vec![from_path.as_path(), to_path.as_path()],
+            Op::RestoreFile { path, after, .. }
+                if after.as_deref() == Some(crate::vault::journal::CREATED_FOLDER) =>
+            {
+                vec![path.as_path()]
+            }
             Op::RestoreFile { path, .. } => {
                 vec![path.parent().unwrap_or(std::path::Path::new("/"))]
             }

@@ -477,12 +477,17 @@ impl Planner<'_> {
         )
     }
 
-    /// A file cdxs wrote that now holds something else (not just newer tokens).
+    /// A file cdxs wrote that now holds something else (not just newer tokens). A file that
+    /// is gone is not drift: absent means absent, and the binding writes it again (under
+    /// `watch.apply: safe` too).
     pub(super) fn drift(&mut self, home: &Home, obs: &HomeObs) {
         let path = auth_path(&home.path);
         let Some(base) = self.o.baselines.get(&path) else {
             return;
         };
+        if obs.auth == AuthObs::Missing {
+            return;
+        }
         if obs.auth_fingerprint.as_deref() == Some(base.fingerprint.as_str()) {
             return;
         }
@@ -502,8 +507,7 @@ impl Planner<'_> {
             .map(|a| describe_account(a, self.o))
             .or(base.account_id.clone())
             .unwrap_or_else(|| "a file".into());
-        let now = describe_auth(&obs.auth, self.o)
-            .unwrap_or_else(|| "nothing (the file was deleted)".into());
+        let now = describe_auth(&obs.auth, self.o).unwrap_or_default();
         self.drift.push(Drift {
             address: Address::home(&home.name, HomePart::Auth),
             path,
