@@ -67,3 +67,34 @@ pub fn read_password(
     }
     Ok(Secret::new(raw))
 }
+
+/// A vault archive's passphrase: the first line of `file` (`--passphrase-file`) or of
+/// standard input (`--passphrase-stdin`), else a prompt without echo (twice when `confirm`,
+/// for a new archive). Never from argv.
+pub fn read_passphrase(
+    file: Option<&std::path::Path>,
+    stdin: bool,
+    confirm: bool,
+    min_chars: usize,
+) -> Result<Secret> {
+    let ask = |q: &str| {
+        rpassword::prompt_password(q).map_err(|e| Error::io("cannot read the passphrase", e))
+    };
+    let raw = match file {
+        Some(path) => crate::archive::passphrase_file(path)?,
+        None if stdin => Stdin::new().line()?,
+        None if stdin_is_terminal() => {
+            let first = ask("Passphrase: ")?;
+            if confirm && ask("The same passphrase again: ")? != first {
+                return Err(Error::user("the two passphrases differ").with_help("run it again"));
+            }
+            first
+        }
+        None => {
+            return Err(Error::user("no passphrase given").with_help(
+                "pipe it in with `--passphrase-stdin` (its first line), name a file with `--passphrase-file`, or run it on a terminal",
+            ));
+        }
+    };
+    crate::archive::check_passphrase(Secret::new(raw), min_chars)
+}

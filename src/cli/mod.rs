@@ -129,6 +129,9 @@ pub enum Command {
         after_help = "Examples:\n  cdxs doctor\n  cdxs doctor --strict  # CI: warnings fail too\n  cdxs doctor --json    # for a bug report (no secrets)"
     )]
     Doctor(doctor::DoctorArgs),
+    /// Back up or move the whole vault: one file sealed under a passphrase or the sync key
+    #[command(subcommand)]
+    Vault(vault::VaultCommand),
     /// Sync accounts between machines through a cdxs sync server (end-to-end encrypted)
     #[command(subcommand)]
     Sync(sync::SyncCommand),
@@ -292,6 +295,8 @@ fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
         Command::Resume(args) => run::resume(sh, args),
         Command::Doctor(args) => doctor::run(sh, args),
         Command::Watch(args) => watch::run(sh, args),
+        Command::Vault(vault::VaultCommand::Export(a)) => vault::export(sh, a),
+        Command::Vault(vault::VaultCommand::Import(a)) => vault::import(sh, a),
         Command::Sync(cmd) => sync::run(sh, cmd),
         Command::Server(cmd) => server::run(sh, cmd),
         Command::Pull(args) => sync::pull(sh, args),

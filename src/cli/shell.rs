@@ -141,6 +141,19 @@ impl Shell {
         }
     }
 
+    /// `--switch` given: [`Shell::switch_default`], and what it did added to `o`.
+    pub fn switch_if(
+        &mut self,
+        switch: bool,
+        account: crate::vault::Account,
+        o: crate::output::views::outcome::Outcome,
+    ) -> Result<crate::output::views::outcome::Outcome> {
+        Ok(match switch {
+            true => o.switched(&self.switch_default(account)?),
+            false => o,
+        })
+    }
+
     /// `--switch` (imports, logins, `add-api-key`): make `account` the default home's
     /// account, as `cdxs switch ACCOUNT` does.
     pub fn switch_default(&mut self, account: crate::vault::Account) -> Result<Switched> {

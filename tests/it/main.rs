@@ -47,4 +47,5 @@ mod sync_harness;
 mod sync_reads;
 mod sync_server;
 mod thread_copies;
+mod vault_archive;
 mod watch;

@@ -178,29 +178,11 @@ fn current(sh: &mut Shell, codex_home: Option<PathBuf>) -> Result<Exit> {
         sh.printer.emit(&view);
         return Ok(Exit::Success);
     }
-    let why = match &doc.state {
-        AuthState::Missing => "has no auth.json (not logged in)".to_string(),
-        AuthState::Empty => "has an auth.json without credentials".to_string(),
-        AuthState::Foreign { mode } => {
-            format!(
-                "uses auth mode `{}`, which cdxs does not manage",
-                sanitize(mode)
-            )
-        }
-        AuthState::Credentials(c) => format!("holds {}, which is not in the vault", c.describe()),
-    };
+    let why = doc.state.not_in_vault();
     if sh.printer.json {
-        #[derive(serde::Serialize)]
-        struct Out {
-            account: Option<AccountView>,
-            home: String,
-            reason: String,
-        }
-        sh.printer.json(&Out {
-            account: None,
-            home: home.display().to_string(),
-            reason: why,
-        });
+        let home = home.display().to_string();
+        let doc = serde_json::json!({"account": null, "home": home, "reason": why});
+        sh.printer.json(&doc);
         return Ok(Exit::Success);
     }
     Err(
@@ -359,10 +341,7 @@ fn add_api_key(
     let o = o
         .with("account", AccountRef::from(&stored))
         .with("outcome", outcome.code());
-    let o = match switch {
-        true => o.switched(&sh.switch_default(stored)?),
-        false => o,
-    };
+    let o = sh.switch_if(switch, stored, o)?;
     sh.outcome(o);
     Ok(Exit::Success)
 }

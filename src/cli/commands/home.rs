@@ -11,7 +11,6 @@ use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::output::views::{self};
 use crate::paths;
 use crate::reconcile::engine::{SwitchTo, Target};
-use crate::reconcile::observe::Scope;
 use crate::resolve;
 use clap::Subcommand;
 
@@ -81,39 +80,15 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
             path,
             account,
         } => {
-            if m.homes.contains_key(&name) {
-                return Err(
-                    Error::user(format!("cdxs.yaml already declares home `{name}`")).with_help(
-                        format!(
-                            "bind it with `cdxs home bind {name} ACCOUNT`, or pick another name"
-                        ),
-                    ),
-                );
-            }
             let shown = paths::display(&paths::absolute(&path));
-            let mut text = edit::add_home(&m.text, &name, &shown, None)?;
             let mut bar = sh.progress("home create");
-            let printer = sh.printer.clone();
             let engine = sh.engine()?;
-            if let Some(query) = account {
-                let all = engine.vault.accounts()?;
-                let named = resolve::named(Some(&m), &all, &query)?;
-                let with_home =
-                    manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
-                text = engine.bind_text(&with_home, &name, &named)?.0;
+            let (diff, applied) =
+                engine.create_home(&m, &name, &shown, account.as_deref(), &mut bar)?;
+            if let Some(d) = &diff {
+                let p = &sh.printer;
+                p.status(views::plan::render_diff(d, p, "  ").trim_end());
             }
-            let (edited, extra) = engine.edit_manifest(&m, &text, Some(&name))?;
-            if let Some(d) = extra.first().and_then(|c| c.diff.as_ref()) {
-                printer.status(views::plan::render_diff(d, &printer, "  ").trim_end());
-            }
-            let applied = engine.converge(
-                &edited,
-                std::slice::from_ref(&name),
-                "home create",
-                extra,
-                Scope::default(),
-                &mut bar,
-            )?;
             if let Some(a) = &applied {
                 crate::output::views::report::applied(&sh.printer, a, false);
             }

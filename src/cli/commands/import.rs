@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::cli::shell::Shell;
-use crate::codex::auth::{self, AuthState};
-use crate::error::{Error, Exit, Result, tick};
+use crate::codex::auth;
+use crate::error::{Exit, Result, tick};
 use crate::legacy;
-use crate::manifest::{self, edit};
 use crate::output::sanitize;
 use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::paths;
@@ -65,31 +64,7 @@ fn import_auth(
         (None, None) => auth::auth_path(&paths::default_codex_home()?),
     };
     let doc = auth::read_file(&path)?;
-    let creds = match doc.state {
-        AuthState::Credentials(c) => c,
-        AuthState::Missing => {
-            return Err(
-                Error::user(format!("{} does not exist", tick(&path))).with_help(
-                    "pass `--file PATH` or `--codex-home PATH`, or log in with `cdxs login oauth`",
-                ),
-            );
-        }
-        AuthState::Empty => {
-            return Err(
-                Error::user(format!("{} holds no credentials", tick(&path))).with_help(
-                    "log in with `cdxs login oauth` or add a key with `cdxs account add-api-key`",
-                ),
-            );
-        }
-        AuthState::Foreign { mode } => {
-            return Err(Error::user(format!(
-                "{} uses auth mode `{}`, which cdxs cannot import",
-                tick(&path),
-                sanitize(&mode)
-            ))
-            .with_help("cdxs manages API keys (`apikey`) and ChatGPT logins (`chatgpt`)"));
-        }
-    };
+    let creds = doc.importable(&path)?;
     let account = Account::from_credentials(&creds, None, "import auth", sh.now());
     let (outcome, stored) = sh.engine()?.vault.upsert(&account)?;
     let name = format!("{} ({})", sanitize(stored.name()), stored.id);
@@ -110,10 +85,7 @@ fn import_auth(
         .with("file", &path)
         .with("account", AccountRef::from(&stored));
     let o = o.with("outcome", outcome.code());
-    let o = match switch {
-        true => o.switched(&sh.switch_default(stored)?),
-        false => o,
-    };
+    let o = sh.switch_if(switch, stored, o)?;
     sh.outcome(o);
     Ok(Exit::Success)
 }
@@ -166,36 +138,22 @@ fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
 /// The older tool's homes go into cdxs.yaml (created if there is none), with their bindings.
 fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<Vec<String>> {
     let existing = sh.manifest_for_aliases()?;
-    let (path, text) = match &existing {
-        Some(m) => (m.path.clone(), m.text.clone()),
-        None => (
-            paths::new_manifest_path(sh.settings.manifest_flag())?,
-            manifest::init::LEGACY.to_string(),
-        ),
+    let path = match &existing {
+        Some(m) => m.path.clone(),
+        None => paths::new_manifest_path(sh.settings.manifest_flag())?,
     };
     let accounts = sh.engine()?.vault.accounts()?;
-    let legacy::Declared {
-        text,
-        added,
-        warnings,
-    } = legacy::declare_homes(&text, &path, store, &accounts)?;
-    for w in warnings {
+    let text = existing.as_ref().map(|m| m.text.as_str());
+    let d = legacy::write_homes(&path, text, store, &accounts, &sh.state_dir()?)?;
+    for w in &d.warnings {
         sh.printer.warn(w);
     }
-    if added.is_empty() {
-        return Ok(added);
+    if !d.added.is_empty() {
+        let (n, names) = (d.added.len(), d.added.join(", "));
+        sh.printer.status(format!(
+            "declared {n} home(s) in {}: {names}; review them with `cdxs plan`",
+            tick(&path)
+        ));
     }
-    let mut backups = crate::backup::Backups::new(&sh.state_dir()?, "manifest");
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create {}", tick(dir)), e))?;
-    }
-    edit::write(&path, &text, &mut backups)?;
-    sh.printer.status(format!(
-        "declared {} home(s) in {}: {}; review them with `cdxs plan`",
-        added.len(),
-        tick(&path),
-        added.join(", ")
-    ));
-    Ok(added)
+    Ok(d.added)
 }

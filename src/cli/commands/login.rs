@@ -122,10 +122,7 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
     let o = o
         .with("account", AccountRef::from(&stored))
         .with("plan_type", &stored.plan_type);
-    let o = match switch {
-        true => o.switched(&sh.switch_default(stored)?),
-        false => o,
-    };
+    let o = sh.switch_if(switch, stored, o)?;
     sh.outcome(o);
     Ok(Exit::Success)
 }

@@ -8,7 +8,7 @@ use crate::output::views::accounts::{QuotaList, QuotaRow};
 use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::output::{sanitize, views};
 use crate::resolve;
-use crate::vault::{Account, AccountKind};
+use crate::vault::AccountKind;
 
 #[derive(Debug, Args)]
 pub struct QuotaArgs {
@@ -34,31 +34,8 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
     let mut bar = sh.progress("quota");
     let engine = sh.engine()?;
     let all = engine.vault.accounts()?;
-    // A pool's name (that is not also an alias) stands for its members.
-    let pool = (args.account.as_ref().zip(m.as_ref()))
-        .filter(|(q, m)| !m.accounts.contains_key(q.as_str()))
-        .and_then(|(q, m)| m.pools.get(q.as_str()));
-    let bound = m
-        .as_ref()
-        .map(|m| crate::account_use::bound_accounts(m, &all));
-    let targets: Vec<Account> = if args.all {
-        all.clone()
-    } else if let Some(members) = pool {
-        let each = members
-            .iter()
-            .map(|a| resolve::account(m.as_ref(), &all, a));
-        each.collect::<Result<_>>()?
-    } else if let Some(q) = &args.account {
-        vec![resolve::account(m.as_ref(), &all, q)?]
-    } else if let Some(bound) = bound.filter(|b| !b.is_empty()) {
-        bound
-    } else {
-        let first_login = || all.iter().find(|a| a.kind == AccountKind::OAuth).cloned();
-        crate::account_use::current(&all)
-            .or_else(first_login)
-            .into_iter()
-            .collect()
-    };
+    let targets =
+        crate::account_use::quota_targets(m.as_ref(), &all, args.account.as_deref(), args.all)?;
     if targets.is_empty() {
         return Err(Error::user("no ChatGPT account in the vault")
             .with_help("log in with `cdxs login oauth`"));

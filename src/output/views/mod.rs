@@ -17,6 +17,7 @@ pub mod report;
 pub mod sessions;
 pub mod status;
 pub mod sync;
+pub mod vault;
 
 /// A listing: JSON as serialized, or text for a person.
 pub trait View: Serialize {
