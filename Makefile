@@ -4,7 +4,7 @@ CARGO ?= cargo
 SHELL := /bin/bash
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: build test lint fmt schema bench demo codex-cli postgres fuzz clean
+.PHONY: build test lint fmt schema bench demo codex-cli postgres fuzz clean cross cross-tools cross-check cross-build test-cross
 
 build:
 	$(CARGO) build
@@ -17,9 +17,32 @@ codex-cli:
 postgres:
 	scripts/install-postgres.sh
 
-# The whole suite, as CI runs it (.ci/run calls exactly this): lint, then every test
-# (unit, integration, real Codex, the sync server on SQLite and PostgreSQL).
-test: codex-cli postgres lint
+# The other platforms cdxs supports, from this Linux x86_64 machine: their tools (Debian's
+# Rust with std built from source, mingw, aarch64 gcc, wine, qemu-user, zig; the real
+# Codex for win32-x64 and linux-arm64), `cargo clippy --all-targets` for Windows x64 and
+# `cargo check --all-targets` for macOS arm64, then the Windows x64 and Linux arm64 cdxs
+# that the smoke tests in tests/it/platforms run under wine and qemu-user with the real
+# Codex of each.
+cross: cross-tools cross-check cross-build
+
+cross-tools:
+	scripts/install-cross.sh
+	scripts/wine-prefix.sh >/dev/null
+
+cross-check:
+	scripts/cross.sh check
+
+cross-build:
+	scripts/cross.sh build
+
+# Only the cross smoke tests (after `make cross`).
+test-cross:
+	CI=$${CI:-1} $(CARGO) nextest run -E 'test(/^platforms::/)'
+
+# The whole suite, as CI runs it (.ci/run calls exactly this): the cross checks and
+# builds, lint, then every test (unit, integration, real Codex on Linux x64, Windows x64
+# under wine and Linux arm64 under qemu-user, the sync server on SQLite and PostgreSQL).
+test: codex-cli postgres cross lint
 ifeq ($(NEXTEST),yes)
 	CI=$${CI:-1} $(CARGO) nextest run --no-fail-fast
 else

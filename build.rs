@@ -26,6 +26,15 @@ fn main() {
         println!("cargo::rustc-check-cfg=cfg({})", codex_flag(r));
     }
     println!("cargo::rustc-check-cfg=cfg(cdxs_no_postgres)");
+    println!("cargo::rustc-check-cfg=cfg(cdxs_no_wine)");
+    println!("cargo::rustc-check-cfg=cfg(cdxs_no_arm64)");
+    for var in [
+        "CDXS_CROSS_TARGET_DIR",
+        "CDXS_TEST_WINEPREFIX",
+        "CDXS_TEST_CODEX_CROSS_DIR",
+    ] {
+        println!("cargo::rerun-if-env-changed={var}");
+    }
     println!("cargo::rustc-check-cfg=cfg(cdxs_no_script)");
     let ci = std::env::var_os("CI").is_some();
     // (flag, what is missing, which tests, how to get it)
@@ -70,6 +79,27 @@ fn main() {
         ));
     }
 
+    // The smoke suites of the other platforms (tests/it/platforms): what `make cross`
+    // installs and builds before the tests.
+    for (flag, what, pieces) in cross_pieces(&codex_dir) {
+        let absent: Vec<String> = pieces
+            .iter()
+            .filter(|(_, p)| {
+                watch(p, false);
+                !p.exists()
+            })
+            .map(|(name, p)| format!("{name} ({})", p.display()))
+            .collect();
+        if !absent.is_empty() {
+            missing.push((
+                flag.to_string(),
+                format!("{what} cannot run: missing {}", absent.join(", ")),
+                "its smoke tests",
+                "run `make cross` (scripts/install-cross.sh, then scripts/cross.sh build)",
+            ));
+        }
+    }
+
     let debug = std::env::var("PROFILE").as_deref() == Ok("debug");
     for (flag, what, tests, fix) in missing {
         if ci {
@@ -84,6 +114,73 @@ fn main() {
             println!("cargo::warning={what}: {tests} are ignored ({fix})");
         }
     }
+}
+
+/// (flag, what, [(piece, path)]) of a cross-platform smoke suite.
+type CrossSuite = (&'static str, &'static str, Vec<(&'static str, PathBuf)>);
+
+/// The cross-platform smoke suites and what each needs; keep equal to
+/// tests/it/platforms (`Wine::find`, `Qemu::find`).
+fn cross_pieces(codex_dir: &Path) -> Vec<CrossSuite> {
+    let env_dir = |var: &str, default: PathBuf| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or(default)
+    };
+    let cross = env_dir("CDXS_CROSS_TARGET_DIR", manifest_dir().join("target/cross"));
+    let foreign = env_dir("CDXS_TEST_CODEX_CROSS_DIR", codex_dir.to_path_buf());
+    let prefix = env_dir("CDXS_TEST_WINEPREFIX", manifest_dir().join("target/wine"));
+    let on_path = |name: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| PathBuf::from(format!("/usr/bin/{name}")))
+    };
+    vec![
+        (
+            "cdxs_no_wine",
+            "the Windows smoke test",
+            vec![
+                ("wine", on_path("wine")),
+                (
+                    "the wine prefix (scripts/wine-prefix.sh)",
+                    prefix.join("drive_c/windows/system32/bcryptprimitives.dll"),
+                ),
+                (
+                    "the Windows cdxs",
+                    cross.join("x86_64-pc-windows-gnu/debug/cdxs.exe"),
+                ),
+                (
+                    "the real codex.exe",
+                    foreign.join(
+                        "0.171.0-win32-x64/package/vendor/x86_64-pc-windows-msvc/bin/codex.exe",
+                    ),
+                ),
+            ],
+        ),
+        (
+            "cdxs_no_arm64",
+            "the arm64 smoke test",
+            vec![
+                ("qemu-aarch64-static", on_path("qemu-aarch64-static")),
+                (
+                    "the arm64 C library",
+                    PathBuf::from("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1"),
+                ),
+                (
+                    "the arm64 cdxs",
+                    cross.join("aarch64-unknown-linux-gnu/debug/cdxs"),
+                ),
+                (
+                    "the real arm64 codex",
+                    foreign.join(
+                        "0.171.0-linux-arm64/package/vendor/aarch64-unknown-linux-musl/bin/codex",
+                    ),
+                ),
+            ],
+        ),
+    ]
 }
 
 fn codex_flag(release: &str) -> String {

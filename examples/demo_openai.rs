@@ -43,10 +43,8 @@ fn main() {
         a.usage = Some(u);
         mock.add(a);
         let path = out.join(file);
-        let written = std::fs::write(&path, mock.auth_json(email)).and_then(|()| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-        });
+        let written = std::fs::write(&path, mock.auth_json(email))
+            .and_then(|()| cdxs::platform::fs::set_mode(&path, 0o600));
         if let Err(e) = written {
             eprintln!("cannot write {}: {e}", path.display());
             std::process::exit(1);

@@ -23,13 +23,13 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::auth::freshness;
 use crate::error::{Error, Result, tick};
 use crate::quota::Quota;
 use crate::secret::Secret;
 use crate::sync::crypto::{AssociatedData, SyncKey};
 use crate::sync::record::AccountPayload;
 use crate::vault::accounts::Upsert;
+use crate::vault::freshness;
 use crate::vault::tokens::Spent;
 use crate::vault::{Account, AccountKind, Vault};
 
@@ -148,7 +148,7 @@ impl Contents {
 }
 
 fn invalid(why: impl std::fmt::Display) -> Error {
-    let why = crate::output::sanitize(&why.to_string()).into_owned();
+    let why = crate::text::sanitize(&why.to_string()).into_owned();
     Error::user(format!("not a cdxs vault archive: {why}")).with_help(
         "pass a file `cdxs vault export` wrote (a truncated or altered copy does not open)",
     )
@@ -319,7 +319,7 @@ pub fn parse(bytes: &[u8]) -> Result<Archive> {
     if a.format != FORMAT || a.version != 1 {
         return Err(invalid(format!(
             "format `{}` version {}",
-            crate::output::sanitize(&a.format.chars().take(40).collect::<String>()),
+            crate::text::sanitize(&a.format.chars().take(40).collect::<String>()),
             a.version
         )));
     }

@@ -129,11 +129,7 @@ pub fn trashed() -> ArgValueCompleter {
         for h in &session_homes() {
             for (_, m) in crate::sessions::trash::entries(h).unwrap_or_default() {
                 let title = m.name.as_deref().or(m.preview.as_deref()).unwrap_or("");
-                let help = format!(
-                    "{} (trash): {}",
-                    h.name,
-                    crate::output::format::short(title, 50)
-                );
+                let help = format!("{} (trash): {}", h.name, crate::text::short(title, 50));
                 all.push((m.id.clone(), Some(help)));
             }
         }
@@ -152,7 +148,7 @@ pub fn threads() -> ArgValueCompleter {
                 continue;
             };
             all.extend(threads.into_iter().take(200).map(|t| {
-                let title = crate::output::format::short(t.title(), 50);
+                let title = crate::text::short(t.title(), 50);
                 (t.id.clone(), Some(format!("{}: {title}", h.name)))
             }));
         }

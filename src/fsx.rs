@@ -1,32 +1,27 @@
 //! File-system primitives every writer in cdxs goes through: atomic writes, private
 //! folders, advisory locks with bounded waits, and fault points for crash tests.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result, tick};
+use crate::platform;
 
 /// Mode of every file that may hold a secret.
 pub const SECRET_FILE_MODE: u32 = 0o600;
 /// Mode of folders cdxs creates for itself or for a Codex home.
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
 
-/// Create `dir` (and parents) 0700 when it does not exist. A folder that exists is never
-/// chmodded: it may be shared on purpose (a 1777 folder, a group's folder), and a read-only
-/// command must not change it; [`crate::paths::state_dir_warning`] says when it is open.
+/// Create `dir` (and parents) 0700 when it does not exist (on Windows: with the ACL its
+/// parent passes on). A folder that exists is never chmodded: it may be shared on purpose
+/// (a 1777 folder, a group's folder), and a read-only command must not change it;
+/// [`crate::paths::state_dir_warning`] says when it is open.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(PRIVATE_DIR_MODE)
-            .create(dir)
+        platform::fs::create_private_dir(dir, PRIVATE_DIR_MODE)
             .context(|| format!("cannot create folder {}", tick(dir)))?;
-        // The umask may have cleared bits; a folder we just made is exactly 0700.
-        fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE_DIR_MODE))
-            .context(|| format!("cannot restrict folder {} to 0700", tick(dir)))?;
     }
     let meta = fs::metadata(dir).context(|| format!("cannot read folder {}", tick(dir)))?;
     if !meta.is_dir() {
@@ -40,7 +35,9 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 
 /// Write `bytes` to `path` atomically: a temp file in the same folder (created 0600 or
 /// `mode`), fsync, rename over the target, fsync the folder. A crash leaves either the old
-/// file or the new one, never a torn one; a stray temp file is the worst case.
+/// file or the new one, never a torn one; a stray temp file is the worst case. On Windows
+/// the rename is written through and retried briefly while another program (an antivirus,
+/// the indexer, OneDrive) has the target open ([`platform::fs::replace`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     replace_atomically(path, mode, |tmp| tmp.write_all(bytes))
 }
@@ -71,7 +68,7 @@ fn replace_atomically(
         tmp.sync_all()?;
         drop(tmp);
         fault_point("write_atomic.before_rename");
-        fs::rename(&tmp_path, path)?;
+        platform::fs::replace(&tmp_path, path)?;
         sync_dir(&dir)
     })();
     if let Err(source) = result {
@@ -98,17 +95,8 @@ pub fn refuse_non_dir(path: &Path, help: &str) -> Result<()> {
 fn create_temp_in(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File)> {
     for _ in 0..16 {
         let candidate = dir.join(format!(".{name}.cdxs-{}", random_suffix()));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&candidate)
-        {
-            Ok(file) => {
-                // The umask may have cleared bits we asked for; never widen, only fix.
-                let _ = fs::set_permissions(&candidate, fs::Permissions::from_mode(mode));
-                return Ok((candidate, file));
-            }
+        match platform::fs::create_new(&candidate, mode) {
+            Ok(file) => return Ok((candidate, file)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
                 return Err(Error::io(
@@ -165,27 +153,27 @@ pub fn parent_of(path: &Path) -> PathBuf {
     }
 }
 
-/// fsync a folder so that a rename in it is durable.
+/// fsync a folder so that a rename in it is durable (a no-op on Windows, which refuses to
+/// open a folder that way and writes the rename through instead).
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    platform::fs::sync_dir(dir)
 }
 
-/// Restrict an existing file to 0600 (used after SQLite creates side files).
+/// Restrict an existing file to 0600 (used after SQLite creates side files; Windows: the
+/// folder's ACL applies).
 pub fn restrict_file(path: &Path) -> Result<()> {
-    if let Ok(meta) = fs::metadata(path)
-        && meta.permissions().mode() & 0o777 != SECRET_FILE_MODE
+    if let Some(mode) = platform::fs::mode_of(path)
+        && mode & 0o777 != SECRET_FILE_MODE
     {
-        fs::set_permissions(path, fs::Permissions::from_mode(SECRET_FILE_MODE))
+        platform::fs::set_mode(path, SECRET_FILE_MODE)
             .context(|| format!("cannot restrict {} to 0600", tick(path)))?;
     }
     Ok(())
 }
 
-/// The permission bits of an existing file (`None` when it is absent).
+/// The permission bits of an existing file (`None` when it is absent, and on Windows).
 pub fn mode_of(path: &Path) -> Option<u32> {
-    fs::metadata(path)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o777)
+    platform::fs::mode_of(path).map(|m| m & 0o777)
 }
 
 /// Read a file that may be absent.
@@ -240,8 +228,9 @@ fn human_size(n: u64) -> String {
     }
 }
 
-/// An advisory `flock` held until dropped. A killed process releases it with its file
-/// descriptors, so a crash never leaves a lock that blocks forever.
+/// An advisory lock (`flock`; `LockFileEx` on Windows) held until dropped. A killed
+/// process releases it with its file handles, so a crash never leaves a lock that blocks
+/// forever.
 #[derive(Debug)]
 pub struct FileLock {
     file: File,
@@ -298,29 +287,22 @@ impl LockSpec {
     }
 }
 
-/// Open a lock file for flock: created with `mode` when absent, never through a symlink
-/// (`O_NOFOLLOW`: a link planted in a home must not make cdxs create or lock a file
-/// elsewhere), and never anything but a regular file.
+/// Open a lock file: created with `mode` when absent, never through a symlink (a link
+/// planted in a home must not make cdxs create or lock a file elsewhere), and never
+/// anything but a regular file.
 fn open_lock_file(path: &Path, mode: u32) -> Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                Error::user(format!(
-                    "the lock file {} is a symlink; cdxs does not follow symlinks for lock files",
-                    tick(path)
-                ))
-                .with_help("remove that link (Codex and cdxs create their lock files themselves), then retry")
-            } else {
-                Error::io(format!("cannot open lock file {}", tick(path)), e)
-            }
-        })?;
+    let file = platform::fs::open_lock_file(path, mode).map_err(|e| match e {
+        platform::fs::OpenError::Link => Error::user(format!(
+            "the lock file {} is a symlink; cdxs does not follow symlinks for lock files",
+            tick(path)
+        ))
+        .with_help(
+            "remove that link (Codex and cdxs create their lock files themselves), then retry",
+        ),
+        platform::fs::OpenError::Io(e) => {
+            Error::io(format!("cannot open lock file {}", tick(path)), e)
+        }
+    })?;
     let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
     if !is_file {
         return Err(Error::user(format!(
@@ -332,8 +314,9 @@ fn open_lock_file(path: &Path, mode: u32) -> Result<File> {
     Ok(file)
 }
 
-/// Take an exclusive flock on `path`, polling until `spec.timeout`. On timeout the error
-/// names the holder (pid and command, read from /proc/locks) and exits with code 3.
+/// Take an exclusive lock on `path`, polling until `spec.timeout`. On timeout the error
+/// names the holder (pid and command where the OS says, see [`platform::locks`]) and
+/// exits with code 3.
 pub fn lock_exclusive(path: &Path, spec: LockSpec, what: &str) -> Result<FileLock> {
     let file = open_lock_file(path, spec.mode)?;
     let start = Instant::now();
@@ -382,15 +365,15 @@ pub fn try_lock_exclusive(path: &Path, mode: u32) -> Result<Option<FileLock>> {
 /// The most of a lock file cdxs reads to say who holds it.
 const MAX_HOLDER_BYTES: u64 = 512;
 
-/// Who holds a flock on `path`: "pid 123 (codex)" from /proc/locks, plus what cdxs itself
+/// Who holds a lock on `path`: "pid 123 (codex)" where the OS says, plus what cdxs itself
 /// wrote into its own lock files (`pid=... since=... <command>`). Anything else in the file
 /// is never shown (Codex's lock files are empty; a lock file may be a link to a secret),
 /// and the file is read without following a symlink, at most [`MAX_HOLDER_BYTES`].
 pub fn describe_holder(path: &Path) -> String {
     let mut parts = Vec::new();
-    if let Some((pid, comm)) = flock_holder(path) {
+    if let Some((pid, comm)) = platform::locks::holder(path) {
         parts.push(match comm {
-            Some(c) => format!("pid {pid} ({})", crate::output::sanitize(&c)),
+            Some(c) => format!("pid {pid} ({})", crate::text::sanitize(&c)),
             None => format!("pid {pid}"),
         });
     }
@@ -404,75 +387,10 @@ pub fn describe_holder(path: &Path) -> String {
     }
 }
 
-/// Every flock held on this machine: inode -> pid (from /proc/locks; empty elsewhere).
-pub fn flock_holders() -> std::collections::HashMap<u64, u32> {
-    let mut out = std::collections::HashMap::new();
-    let Ok(locks) = fs::read_to_string("/proc/locks") else {
-        return out;
-    };
-    for line in locks.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() < 6 || fields[1] != "FLOCK" {
-            continue;
-        }
-        if let (Some(ino), Ok(pid)) = (
-            fields[5]
-                .rsplit(':')
-                .next()
-                .and_then(|i| i.parse::<u64>().ok()),
-            fields[4].parse::<u32>(),
-        ) {
-            out.insert(ino, pid);
-        }
-    }
-    out
-}
-
-/// The type of the file system holding `path` (Linux: the mount in /proc/self/mountinfo
-/// whose mount point is the longest prefix of the path's nearest existing ancestor;
-/// `None` elsewhere or when unknown).
-pub fn mount_fs_type(path: &Path) -> Option<String> {
-    let table = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let real = path
-        .ancestors()
-        .find_map(|p| fs::canonicalize(p).ok())
-        .unwrap_or_else(|| path.to_path_buf());
-    fs_type_in(&table, &real)
-}
-
-/// The file system type of `path` in a mountinfo table (`id parent dev root mountpoint
-/// options [optional...] - type source super`); mount points escape spaces as `\040`.
-fn fs_type_in(table: &str, path: &Path) -> Option<String> {
-    let mut best: Option<(usize, String)> = None;
-    for line in table.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let (Some(mount), Some(dash)) = (fields.get(4), fields.iter().position(|f| *f == "-"))
-        else {
-            continue;
-        };
-        let Some(kind) = fields.get(dash + 1) else {
-            continue;
-        };
-        let mount = mount
-            .replace("\\040", " ")
-            .replace("\\011", "\t")
-            .replace("\\012", "\n")
-            .replace("\\134", "\\");
-        if path.starts_with(&mount) && best.as_ref().is_none_or(|(len, _)| mount.len() >= *len) {
-            best = Some((mount.len(), kind.to_string()));
-        }
-    }
-    best.map(|(_, kind)| kind)
-}
-
 /// The note [`FileLock::write_holder`] left in a lock file, if that is what it holds.
 fn read_holder_note(path: &Path) -> Option<String> {
     use std::io::Read;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .ok()?;
+    let file = platform::fs::open_read_no_follow(path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
     }
@@ -499,32 +417,8 @@ fn parse_holder_note(text: &str) -> Option<String> {
     if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) || !since_ok {
         return None;
     }
-    let what = crate::output::sanitize(&crate::secret::redact(what)).into_owned();
+    let what = crate::text::sanitize(&crate::secret::redact(what)).into_owned();
     Some(format!("pid={pid} since={since} {what}").trim().to_string())
-}
-
-/// Find the pid holding a flock on `path` by matching its inode in /proc/locks.
-pub fn flock_holder(path: &Path) -> Option<(u32, Option<String>)> {
-    let inode = fs::symlink_metadata(path).ok()?.ino();
-    let locks = fs::read_to_string("/proc/locks").ok()?;
-    for line in locks.lines() {
-        // "1: FLOCK  ADVISORY  WRITE 12345 fd:01:1234567 0 EOF"
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() < 6 || fields[1] != "FLOCK" {
-            continue;
-        }
-        let Some(ino) = fields[5].rsplit(':').next() else {
-            continue;
-        };
-        if ino.parse::<u64>().ok() == Some(inode) {
-            let pid: u32 = fields[4].parse().ok()?;
-            let comm = fs::read_to_string(format!("/proc/{pid}/comm"))
-                .ok()
-                .map(|c| c.trim().to_string());
-            return Some((pid, comm));
-        }
-    }
-    None
 }
 
 /// The default wait for a lock, in seconds.
@@ -600,8 +494,9 @@ mod tests {
         write_atomic(&path, b"one", 0o600).unwrap();
         write_atomic(&path, b"two", 0o600).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
-        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        if platform::fs::HAS_MODES {
+            assert_eq!(mode_of(&path), Some(0o600));
+        }
         // no temp file left behind
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
@@ -625,10 +520,12 @@ mod tests {
         assert_eq!(err.exit(), crate::error::Exit::LockTimeout);
         let msg = err.to_string();
         assert!(msg.contains("the x lock"), "{msg}");
-        assert!(
-            msg.contains(&format!("pid {}", std::process::id())),
-            "{msg}"
-        );
+        if platform::locks::LockTable::read().can_tell() {
+            assert!(
+                msg.contains(&format!("pid {}", std::process::id())),
+                "{msg}"
+            );
+        }
         assert!(msg.contains("cdxs apply"), "{msg}");
         drop(held);
         lock_exclusive(&path, LockSpec::new(Duration::from_millis(50)), "x").unwrap();
@@ -653,32 +550,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("a/b");
         ensure_private_dir(&sub).unwrap();
-        let mode = fs::metadata(&sub).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700);
+        if !platform::fs::HAS_MODES {
+            return;
+        }
+        assert_eq!(platform::fs::mode_of(&sub), Some(0o700));
         // An existing folder keeps its mode.
-        fs::set_permissions(&sub, fs::Permissions::from_mode(0o1777)).unwrap();
+        platform::fs::set_mode(&sub, 0o1777).unwrap();
         ensure_private_dir(&sub).unwrap();
-        let mode = fs::metadata(&sub).unwrap().permissions().mode() & 0o7777;
-        assert_eq!(mode, 0o1777);
-    }
-
-    #[test]
-    fn the_longest_mount_point_decides_the_file_system() {
-        let table = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n\
-                     40 22 0:50 / /mnt/c rw,noatime - 9p drvfs rw\n\
-                     41 22 0:51 / /mnt/my\\040share rw - cifs //srv/x rw\n";
-        assert_eq!(
-            fs_type_in(table, Path::new("/home/me/.codex")).as_deref(),
-            Some("ext4")
-        );
-        assert_eq!(
-            fs_type_in(table, Path::new("/mnt/c/Users/me/.codex")).as_deref(),
-            Some("9p")
-        );
-        assert_eq!(
-            fs_type_in(table, Path::new("/mnt/my share/h")).as_deref(),
-            Some("cifs")
-        );
-        assert_eq!(fs_type_in("garbage", Path::new("/x")), None);
+        assert_eq!(platform::fs::mode_of(&sub), Some(0o1777));
     }
 }

@@ -263,8 +263,8 @@ pub fn declare_homes(
     accounts: &[crate::vault::Account],
 ) -> Result<Declared> {
     use crate::manifest::{self, Binding, edit};
-    use crate::output::sanitize;
     use crate::paths;
+    use crate::text::sanitize;
     let mut text = text.to_string();
     let mut warnings = Vec::new();
     let mut added = Vec::new();

@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::platform;
 
-/// `--state-dir`, else `$CDXS_STATE_DIR`, else `<data_dir>/cdxs`.
+/// `--state-dir`, else `$CDXS_STATE_DIR`, else `cdxs` in the data folder: `$XDG_DATA_HOME`
+/// or `~/.local/share` on Linux and macOS, `%LOCALAPPDATA%` on Windows
+/// ([`platform::dirs`]).
 pub fn state_dir(flag: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = flag {
         return Ok(absolute(p));
@@ -13,14 +16,43 @@ pub fn state_dir(flag: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = env_path("CDXS_STATE_DIR") {
         return Ok(absolute(&p));
     }
-    dirs::data_dir().map(|d| d.join("cdxs")).ok_or_else(|| {
-        Error::user("cannot find a data folder for the vault")
-            .with_help("pass `--state-dir PATH` or set `CDXS_STATE_DIR`")
-    })
+    platform::dirs::current()
+        .data
+        .map(|d| d.join("cdxs"))
+        .ok_or_else(|| {
+            Error::user("cannot find a data folder for the vault")
+                .with_help("pass `--state-dir PATH` or set `CDXS_STATE_DIR`")
+        })
+}
+
+/// `-f`'s help with this OS's default (`~/.config/cdxs/cdxs.yaml`, `%APPDATA%\cdxs\cdxs.yaml`).
+pub fn manifest_flag_help() -> String {
+    format!(
+        "The manifest (default: `$CDXS_MANIFEST`, `./cdxs.yaml`, {})",
+        quoted(platform::dirs::SPELLING.manifest)
+    )
+}
+
+/// `--state-dir`'s help with this OS's default.
+pub fn state_dir_flag_help() -> String {
+    format!(
+        "Folder of the vault and cdxs's own state (default: `$CDXS_STATE_DIR`, {})",
+        quoted(platform::dirs::SPELLING.state)
+    )
+}
+
+/// `a or b` as `` `a` or `b` ``.
+fn quoted(default: &str) -> String {
+    default
+        .split(" or ")
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// Candidate manifest paths in order: `-f`, `$CDXS_MANIFEST`, `./cdxs.yaml`,
-/// `<config_dir>/cdxs/cdxs.yaml`. Returns the first that exists, or (for `init`) where a
+/// `cdxs/cdxs.yaml` in the config folder (`$XDG_CONFIG_HOME` or `~/.config` on Linux and
+/// macOS, `%APPDATA%` on Windows). Returns the first that exists, or (for `init`) where a
 /// new one would go.
 pub struct ManifestLocation {
     pub path: PathBuf,
@@ -48,7 +80,9 @@ pub fn manifest_location(flag: Option<&Path>) -> ManifestLocation {
             explicit: false,
         };
     }
-    let config = dirs::config_dir().map(|d| d.join("cdxs").join("cdxs.yaml"));
+    let config = platform::dirs::current()
+        .config
+        .map(|d| d.join("cdxs").join("cdxs.yaml"));
     match config {
         Some(path) if path.exists() => ManifestLocation {
             path,
@@ -75,12 +109,14 @@ pub fn new_manifest_path(flag: Option<&Path>) -> Result<PathBuf> {
     if loc.explicit {
         return Ok(loc.path);
     }
-    dirs::config_dir()
+    platform::dirs::current()
+        .config
         .map(|d| d.join("cdxs").join("cdxs.yaml"))
         .ok_or_else(|| Error::user("cannot find a config folder").with_help("pass `-f PATH`"))
 }
 
-/// The home Codex uses right now: `$CODEX_HOME`, else `~/.codex`.
+/// The home Codex uses right now: `$CODEX_HOME`, else `.codex` in the profile folder
+/// (`~/.codex`; on Windows the profile known folder, as Codex reads it).
 pub fn default_codex_home() -> Result<PathBuf> {
     if let Some(p) = env_path("CODEX_HOME") {
         return Ok(absolute(&expand(&p.to_string_lossy(), None)?));
@@ -93,8 +129,11 @@ pub fn codex_home_unset() -> Result<PathBuf> {
     home_dir().map(|h| h.join(".codex"))
 }
 
+/// The profile folder `~` stands for: `$HOME` on Unix, the profile known folder on
+/// Windows.
 pub fn home_dir() -> Result<PathBuf> {
-    dirs::home_dir().ok_or_else(|| Error::user("cannot find your home folder (`$HOME` is unset)"))
+    platform::dirs::profile()
+        .ok_or_else(|| Error::user("cannot find your home folder (`$HOME` is unset)"))
 }
 
 fn env_path(var: &str) -> Option<PathBuf> {
@@ -150,12 +189,14 @@ pub fn expand(raw: &str, base: Option<&Path>) -> Result<PathBuf> {
 pub fn expand_keeping_unset(raw: &str, base: Option<&Path>) -> Result<(PathBuf, Vec<String>)> {
     let mut unset = Vec::new();
     let mut text = String::with_capacity(raw.len());
-    let rest = if raw == "~" || raw.starts_with("~/") {
-        text.push_str(&home_dir()?.to_string_lossy());
-        &raw[1..]
-    } else {
-        raw
-    };
+    // `~\x` too on Windows, where people write paths with backslashes.
+    let rest =
+        if raw == "~" || raw.starts_with("~/") || (platform::WINDOWS && raw.starts_with("~\\")) {
+            text.push_str(&home_dir()?.to_string_lossy());
+            &raw[1..]
+        } else {
+            raw
+        };
     let mut chars = rest.chars().peekable();
     while let Some(c) = chars.next() {
         if c != '$' {
@@ -210,7 +251,7 @@ pub fn resolved_key(path: &Path) -> PathBuf {
     let mut rest: Vec<&std::ffi::OsStr> = Vec::new();
     let mut cur: &Path = &path;
     loop {
-        if let Ok(real) = std::fs::canonicalize(cur) {
+        if let Ok(real) = platform::path::canonicalize(cur) {
             let mut out = real;
             for part in rest.iter().rev() {
                 out.push(part);
@@ -229,11 +270,9 @@ pub fn resolved_key(path: &Path) -> PathBuf {
 
 /// A warning for a state folder other users can read or enter (cdxs never changes the
 /// mode of a folder that exists: it may be shared on purpose). `None` when it is private
-/// or absent.
+/// or absent, and on Windows (no modes: the folder's ACL decides).
 pub fn state_dir_warning(dir: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(dir).ok()?;
-    let mode = meta.permissions().mode() & 0o7777;
+    let mode = platform::fs::mode_of(dir)?;
     (mode & 0o077 != 0).then(|| {
         format!(
             "the state folder `{}` is mode {mode:04o}: other users can see which files it holds (the vault and backups inside stay 0600); make it private with `chmod 700 {}`, or move it with `--state-dir`",
@@ -256,7 +295,7 @@ pub fn display_with(path: &Path, home: Option<&Path>) -> String {
         if rest.as_os_str().is_empty() {
             return "~".into();
         }
-        return format!("~/{}", rest.display());
+        return format!("~{}{}", std::path::MAIN_SEPARATOR, rest.display());
     }
     path.display().to_string()
 }
@@ -278,7 +317,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real");
         std::fs::create_dir_all(&real).unwrap();
-        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        platform::fs::symlink(&real, &dir.path().join("link")).unwrap();
         let a = resolved_key(&real);
         assert_eq!(resolved_key(&dir.path().join("link")), a);
         assert_eq!(resolved_key(&dir.path().join("real/../real/.")), a);
@@ -291,18 +330,20 @@ mod tests {
 
     #[test]
     fn a_shared_state_folder_is_warned_about_not_changed() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         assert_eq!(state_dir_warning(&state), None);
         std::fs::create_dir(&state).unwrap();
-        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if !platform::fs::HAS_MODES {
+            assert_eq!(state_dir_warning(&state), None);
+            return;
+        }
+        platform::fs::set_mode(&state, 0o700).unwrap();
         assert_eq!(state_dir_warning(&state), None);
-        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        platform::fs::set_mode(&state, 0o1777).unwrap();
         let w = state_dir_warning(&state).unwrap();
         assert!(w.contains("1777") && w.contains("chmod 700"), "{w}");
-        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o7777;
-        assert_eq!(mode, 0o1777);
+        assert_eq!(platform::fs::mode_of(&state), Some(0o1777));
     }
 
     #[test]

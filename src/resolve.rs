@@ -6,24 +6,7 @@ use crate::error::Result;
 use crate::manifest::{AccountRef, Manifest};
 use crate::vault::Account;
 
-/// Why a name did not resolve.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResolveError {
-    #[error("an account name cannot be empty")]
-    Empty,
-    #[error("no account matches `{query}`")]
-    NoMatch { query: String },
-    #[error("`{query}` matches {} accounts: {}", candidates.len(), candidates.join(", "))]
-    Ambiguous {
-        query: String,
-        /// `name (id)` of each match.
-        candidates: Vec<String>,
-    },
-    #[error("alias `{alias}` ({reference}) does not name an account in the vault")]
-    AliasUnknown { alias: String, reference: String },
-    #[error("alias `{alias}` matches several accounts in the vault")]
-    AliasAmbiguous { alias: String },
-}
+pub use crate::error::ResolveError;
 
 /// An account named on the command line, resolved against the manifest's aliases first.
 #[derive(Debug, Clone)]
@@ -120,60 +103,7 @@ pub fn account(m: Option<&Manifest>, all: &[Account], query: &str) -> Result<Acc
     }
 }
 
-/// Find one account by exact id, exact email or label, unique id prefix or unique
-/// email/label prefix. Ambiguity lists the candidates.
-pub fn find<'a>(all: &'a [Account], query: &str) -> std::result::Result<&'a Account, ResolveError> {
-    let q = query.trim();
-    if q.is_empty() {
-        return Err(ResolveError::Empty);
-    }
-    if let Some(a) = all.iter().find(|a| a.id == q) {
-        return Ok(a);
-    }
-    let lower = q.to_lowercase();
-    let exact: Vec<&Account> = all
-        .iter()
-        .filter(|a| {
-            a.email.as_deref().map(str::to_lowercase).as_deref() == Some(lower.as_str())
-                || a.label.as_deref() == Some(q)
-        })
-        .collect();
-    match exact.len() {
-        1 => return Ok(exact[0]),
-        0 => {}
-        _ => return Err(ambiguous(q, &exact)),
-    }
-    let prefixed: Vec<&Account> = all
-        .iter()
-        .filter(|a| {
-            a.id.starts_with(q)
-                || a.email
-                    .as_deref()
-                    .is_some_and(|e| e.to_lowercase().starts_with(&lower))
-                || a.label.as_deref().is_some_and(|l| l.starts_with(q))
-        })
-        .collect();
-    match prefixed.len() {
-        1 => Ok(prefixed[0]),
-        0 => Err(ResolveError::NoMatch {
-            query: q.to_string(),
-        }),
-        _ => Err(ambiguous(q, &prefixed)),
-    }
-}
-
-fn ambiguous(q: &str, candidates: &[&Account]) -> ResolveError {
-    ResolveError::Ambiguous {
-        query: q.to_string(),
-        candidates: candidates
-            .iter()
-            .map(|a| match &a.chatgpt_account_id {
-                Some(ws) => format!("{} ({}, workspace {ws})", a.name(), a.id),
-                None => format!("{} ({})", a.name(), a.id),
-            })
-            .collect(),
-    }
-}
+pub use crate::vault::accounts::find;
 
 #[cfg(test)]
 mod tests {

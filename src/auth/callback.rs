@@ -63,7 +63,7 @@ pub fn classify(query: &str, state: &str) -> Callback {
     if let Some(err) = get("error") {
         let desc = get("error_description").unwrap_or_default();
         let text: String = format!("{err} {desc}").trim().chars().take(300).collect();
-        return Callback::Refused(crate::output::sanitize(&text).into_owned());
+        return Callback::Refused(crate::text::sanitize(&text).into_owned());
     }
     match get("code").filter(|c| !c.is_empty()) {
         Some(code) => Callback::Code(code.to_string()),
@@ -127,7 +127,7 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
 
 /// Text for an HTML page: markup characters as entities, control characters escaped.
 pub fn html_escape(s: &str) -> String {
-    crate::output::sanitize(s)
+    crate::text::sanitize(s)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -2,7 +2,5 @@
 //! is newer, and where the endpoints are.
 
 pub mod callback;
-pub mod endpoints;
-pub mod freshness;
 pub mod oauth;
 pub mod refresh;

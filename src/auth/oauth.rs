@@ -9,8 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::endpoints;
 use super::refresh::TokenResponse;
+use crate::endpoints;
 use crate::error::{Error, Result};
 
 /// One login attempt's secrets (never printed): the verifier and the state.
@@ -64,7 +64,7 @@ pub fn login_timeout_from(value: Option<&str>) -> Result<Duration> {
         Ok(secs) if (1..=MAX_LOGIN_WAIT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
         _ => Err(Error::user(format!(
             "`CDXS_LOGIN_TIMEOUT` is `{}`, not a number of seconds from 1 to {MAX_LOGIN_WAIT_SECS}",
-            crate::output::sanitize(&v.chars().take(40).collect::<String>())
+            crate::text::sanitize(&v.chars().take(40).collect::<String>())
         ))
         .with_help(format!(
             "unset it for the default ({DEFAULT_LOGIN_WAIT_SECS} s), or set e.g. `CDXS_LOGIN_TIMEOUT=600`"

@@ -16,21 +16,21 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::endpoints;
 use crate::backup::Backups;
 use crate::clock::Clock;
 use crate::codex::auth::{self, AuthState, WriteOutcome};
-use crate::codex::home_write as homes;
+use crate::endpoints;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::vault::accounts::{OAuthTokens, claims_of, match_credentials};
+use crate::vault::home_write as homes;
 use crate::vault::placement::placement_key;
 use crate::vault::tokens::Spent;
 use crate::vault::{Account, AccountKind, Vault};
 
 /// Refresh when the access token expires within this many seconds (as Codex does), unless
 /// the caller's window (`watch.refresh_before_expiry`) says otherwise.
-pub const REFRESH_WINDOW_SECS: i64 = super::freshness::CODEX_WINDOW_SECS;
+pub const REFRESH_WINDOW_SECS: i64 = crate::vault::freshness::CODEX_WINDOW_SECS;
 
 /// The issuer's answer. Its `Debug` hides the tokens.
 #[derive(Clone, Default, Deserialize)]
@@ -183,9 +183,9 @@ pub enum Refreshed {
 }
 
 /// Whether `account` is due for a refresh within `window` (the one rule,
-/// [`super::freshness::refresh_due`]).
+/// [`crate::vault::freshness::refresh_due`]).
 pub fn expiring(account: &Account, now: i64, window: i64) -> bool {
-    super::freshness::refresh_due(account.access_expires_at, now, window)
+    crate::vault::freshness::refresh_due(account.access_expires_at, now, window)
 }
 
 /// Where to look for copies of `account_id`: the given homes and every folder cdxs ever

@@ -14,13 +14,13 @@ use crate::output::ColorChoice;
 /// Flags accepted before or after the subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// The manifest (default: `$CDXS_MANIFEST`, `./cdxs.yaml`, `~/.config/cdxs/cdxs.yaml`)
-    #[arg(short = 'f', long, global = true, value_name = "PATH")]
+    /// The manifest (default: `$CDXS_MANIFEST`, `./cdxs.yaml`, then this OS's config folder)
+    #[arg(short = 'f', long, global = true, value_name = "PATH", help = crate::paths::manifest_flag_help())]
     pub manifest: Option<PathBuf>,
 
-    /// Folder of the vault and cdxs's own state (default: `$CDXS_STATE_DIR`,
-    /// `~/.local/share/cdxs`)
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Folder of the vault and cdxs's own state (default: `$CDXS_STATE_DIR`, then this OS's
+    /// data folder)
+    #[arg(long, global = true, value_name = "PATH", help = crate::paths::state_dir_flag_help())]
     pub state_dir: Option<PathBuf>,
 
     /// Print only data and errors

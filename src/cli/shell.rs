@@ -64,6 +64,11 @@ impl Shell {
         }
     }
 
+    /// Close the vault and drop every lock the engine holds (before `run` hands over).
+    pub fn close_engine(&mut self) {
+        self.engine = None;
+    }
+
     /// The manifest, for commands that need one (`plan`, `apply`, `home ...`): every
     /// variable its paths use must be set.
     pub fn require_manifest(&self) -> Result<Manifest> {

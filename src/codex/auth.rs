@@ -215,7 +215,7 @@ impl AuthState {
             AuthState::Empty => "has an auth.json without credentials".to_string(),
             AuthState::Foreign { mode } => format!(
                 "uses auth mode `{}`, which cdxs does not manage",
-                crate::output::sanitize(mode)
+                crate::text::sanitize(mode)
             ),
             AuthState::Credentials(c) => {
                 format!("holds {}, which is not in the vault", c.describe())
@@ -248,7 +248,7 @@ impl AuthDocument {
             AuthState::Foreign { mode } => (
                 format!(
                     "uses auth mode `{}`, which cdxs cannot import",
-                    crate::output::sanitize(&mode)
+                    crate::text::sanitize(&mode)
                 ),
                 "cdxs manages API keys (`apikey`) and ChatGPT logins (`chatgpt`)",
             ),
@@ -903,7 +903,6 @@ mod tests {
 
     #[test]
     fn write_is_locked_backed_up_and_0600() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path();
         std::fs::write(auth_path(home), b"{\"OPENAI_API_KEY\":\"old\"}").unwrap();
@@ -926,12 +925,10 @@ mod tests {
         .unwrap();
         assert!(matches!(outcome, WriteOutcome::Written { backup: Some(_) }));
         assert_eq!(saved, b"{\"OPENAI_API_KEY\":\"old\"}");
-        let mode = std::fs::metadata(auth_path(home))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(mode, 0o600);
+        assert_eq!(
+            fsx::mode_of(&auth_path(home)),
+            crate::platform::fs::HAS_MODES.then_some(0o600)
+        );
         let again = write_with(
             home,
             |_| Ok(Some(new.clone())),

@@ -257,10 +257,10 @@ pub fn display_url(u: &str) -> String {
             if parsed.fragment().is_some() {
                 parsed.set_fragment(Some("(sensitive)"));
             }
-            crate::output::sanitize(parsed.as_str()).into_owned()
+            crate::text::sanitize(parsed.as_str()).into_owned()
         }
         // Not a URL: show nothing of it that could be a secret or a control sequence.
-        Err(_) => crate::output::sanitize(&crate::secret::redact(u)).into_owned(),
+        Err(_) => crate::text::sanitize(&crate::secret::redact(u)).into_owned(),
     }
 }
 
@@ -392,12 +392,12 @@ mod tests {
 
     #[test]
     fn set_base_url_backs_up_keeps_mode_and_checks_expectation() {
-        use std::os::unix::fs::PermissionsExt;
+        let modes = crate::platform::fs::HAS_MODES;
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path();
         let path = config_path(home);
         std::fs::write(&path, CONFIG).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        crate::platform::fs::set_mode(&path, 0o640).unwrap();
         let mut backups = Backups::new(&home.join("state"), "t");
         let stale = Some(Some("sha256:nothing".to_string()));
         assert!(set_base_url(home, Some("https://p/v1"), stale.as_ref(), &mut backups).is_err());
@@ -407,8 +407,7 @@ mod tests {
         let w = set_base_url(home, Some("https://p/v1"), Some(&fp), &mut backups).unwrap();
         assert_eq!(std::fs::read_to_string(w.backup.unwrap()).unwrap(), CONFIG);
         assert_eq!(observe(home).base_url.as_deref(), Some("https://p/v1"));
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o640);
+        assert_eq!(fsx::mode_of(&path), modes.then_some(0o640));
 
         // A home without config.toml gets a 0600 one; removing from none is a no-op.
         let empty = tempfile::tempdir().unwrap();
@@ -422,12 +421,10 @@ mod tests {
             &mut backups,
         )
         .unwrap();
-        let mode = std::fs::metadata(config_path(empty.path()))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(mode, 0o600);
+        assert_eq!(
+            fsx::mode_of(&config_path(empty.path())),
+            modes.then_some(0o600)
+        );
         assert_eq!(
             std::fs::read_to_string(config_path(empty.path())).unwrap(),
             "openai_base_url = \"https://p/v1\"\n"

@@ -9,7 +9,6 @@
 //! folders. The one way such a file could still travel is under another name: a rollout in
 //! `sessions/` that is a hard link to one of them. [`is_credential_file`] tells.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Top-level entries of a home that belong to other providers' logins (`secrets` is a folder).
@@ -44,7 +43,7 @@ pub fn is_credential_file(home: &Path, path: &Path) -> bool {
     };
     files(home).iter().any(|f| {
         std::fs::symlink_metadata(f)
-            .is_ok_and(|m| m.is_file() && m.dev() == meta.dev() && m.ino() == meta.ino())
+            .is_ok_and(|m| m.is_file() && crate::platform::fs::same_file(&m, &meta))
     })
 }
 

@@ -16,8 +16,7 @@
 //! Codex's compression for six hours. Should a Codex hold a `flock` on it, cdxs waits for
 //! that too.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -83,11 +82,7 @@ pub fn hold(home: &Path, name: &str, wait: Duration) -> Result<Held> {
 /// when it exists (never created), read-only, without following a symlink; anything that
 /// is not a regular file is no lock.
 fn marker_locked(marker: &Path) -> bool {
-    let Ok(file) = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(marker)
-    else {
+    let Ok(file) = crate::platform::fs::open_read_no_follow(marker) else {
         return false;
     };
     if !file.metadata().is_ok_and(|m| m.is_file()) {

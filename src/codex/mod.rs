@@ -4,7 +4,6 @@
 pub mod auth;
 pub mod config;
 pub mod credential_files;
-pub mod home_write;
 pub mod index;
 pub mod jwt;
 pub mod maintenance;

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::platform;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodexProcess {
     pub pid: u32,
@@ -24,6 +26,9 @@ pub enum Role {
     AppServer { listen: Option<String> },
     /// `codex exec --remote ADDR`: uses the credentials of the app-server at ADDR.
     RemoteExec { remote: String },
+    /// The ChatGPT or Codex desktop app: it runs Codex's app-server daemon (listed on its
+    /// own) and restarts it; idle for hours, like an app-server.
+    DesktopApp,
 }
 
 impl CodexProcess {
@@ -39,6 +44,7 @@ impl CodexProcess {
             Role::RemoteExec { remote } => {
                 format!("{base} (runs through the app-server at {remote})")
             }
+            Role::DesktopApp => format!("{base} (the desktop app; it runs Codex's app-server)"),
         }
     }
 }
@@ -55,7 +61,10 @@ fn flag_value(argv: &[String], flag: &str) -> Option<String> {
     })
 }
 
-fn role_of(argv: &[String]) -> Role {
+fn role_of(argv: &[String], exe: Option<&Path>) -> Role {
+    if is_desktop_app(argv, exe) {
+        return Role::DesktopApp;
+    }
     if argv.iter().any(|a| a == "app-server") {
         let listen = flag_value(argv, "--listen").filter(|l| l != "stdio://" && l != "off");
         return Role::AppServer { listen };
@@ -68,65 +77,69 @@ fn role_of(argv: &[String]) -> Role {
     Role::Session
 }
 
-fn is_codex(argv: &[String]) -> bool {
-    let base = |s: &str| {
-        Path::new(s)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+/// A file name without a Windows `.exe`, lower-cased there (`Codex.EXE` -> `codex`).
+fn program_name(path: &str) -> String {
+    // Split on both separators: a Windows command line read on any OS.
+    let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let lower = base.to_ascii_lowercase();
+    match lower.strip_suffix(".exe") {
+        Some(stem) => stem.to_string(),
+        None => base.to_string(),
+    }
+}
+
+/// The desktop app's main process: `/Applications/ChatGPT.app/Contents/MacOS/ChatGPT` (or
+/// `Codex.app`) on macOS, `ChatGPT.exe` on Windows. Its helpers (`ChatGPT Helper`) are not.
+fn is_desktop_app(argv: &[String], exe: Option<&Path>) -> bool {
+    let looks = |s: &str| {
+        let s = s.replace('\\', "/");
+        s.ends_with(".app/Contents/MacOS/ChatGPT")
+            || s.ends_with(".app/Contents/MacOS/Codex")
+            || s.to_ascii_lowercase().ends_with("/chatgpt.exe")
     };
-    let first = argv.first().and_then(|a| base(a)).unwrap_or_default();
-    if first == "codex" || first.starts_with("codex-") {
+    argv.first().is_some_and(|a| looks(a)) || exe.is_some_and(|e| looks(&e.to_string_lossy()))
+}
+
+/// Codex itself (`codex`, `codex.exe`, a release binary `codex-x86_64-...`), the npm
+/// wrapper (`node .../@openai/codex/bin/codex.js`), the app-server daemon the desktop app
+/// runs from `<CODEX_HOME>/packages/app-server-daemon/`, or the desktop app itself.
+fn is_codex(argv: &[String], exe: Option<&Path>) -> bool {
+    if is_desktop_app(argv, exe) {
         return true;
     }
-    // `node .../@openai/codex/bin/codex.js`
-    (first == "node" || first.starts_with("node"))
-        && argv.get(1).is_some_and(|a| a.contains("@openai/codex"))
+    let first = argv.first().map(|a| program_name(a)).unwrap_or_default();
+    let exe_name = exe
+        .map(|e| program_name(&e.to_string_lossy()))
+        .unwrap_or_default();
+    let named_codex = |n: &str| n == "codex" || n.starts_with("codex-");
+    if named_codex(&first) || named_codex(&exe_name) {
+        return true;
+    }
+    let in_daemon_folder = |s: &str| s.replace('\\', "/").contains("packages/app-server-daemon/");
+    if argv.first().is_some_and(|a| in_daemon_folder(a))
+        || exe.is_some_and(|e| in_daemon_folder(&e.to_string_lossy()))
+    {
+        return true;
+    }
+    // `node .../@openai/codex/bin/codex.js` (`node.exe ...\@openai\codex\bin\codex.js`)
+    first.starts_with("node")
+        && argv
+            .get(1)
+            .is_some_and(|a| a.replace('\\', "/").contains("@openai/codex"))
 }
 
 /// Codex processes by the (canonical) home they use. `default_home` is where a process
-/// without `CODEX_HOME` looks.
+/// without `CODEX_HOME` looks. Read from the OS's process list ([`platform::process`]):
+/// a process whose environment this user may not read counts for the default home.
 pub fn by_home(default_home: &Path) -> BTreeMap<PathBuf, Vec<CodexProcess>> {
     let mut out: BTreeMap<PathBuf, Vec<CodexProcess>> = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    let me = std::process::id();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let argv: Vec<String> = cmdline
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if !is_codex(&argv) {
-            continue;
-        }
-        let home = std::fs::read(entry.path().join("environ"))
-            .ok()
-            .and_then(|env| {
-                env.split(|b| *b == 0).find_map(|kv| {
-                    kv.strip_prefix(b"CODEX_HOME=")
-                        .map(|v| PathBuf::from(String::from_utf8_lossy(v).into_owned()))
-                })
-            })
-            .unwrap_or_else(|| default_home.to_path_buf());
-        let home = std::fs::canonicalize(&home).unwrap_or(home);
+    for p in platform::process::list(is_codex) {
+        let home = p.codex_home.unwrap_or_else(|| default_home.to_path_buf());
+        let home = platform::path::canonicalize(&home).unwrap_or(home);
         out.entry(home).or_default().push(CodexProcess {
-            pid,
-            command: argv.iter().take(3).cloned().collect::<Vec<_>>().join(" "),
-            role: role_of(&argv),
+            pid: p.pid,
+            command: p.argv.iter().take(3).cloned().collect::<Vec<_>>().join(" "),
+            role: role_of(&p.argv, p.exe.as_deref()),
         });
     }
     attach_remote_clients(&mut out);
@@ -168,44 +181,74 @@ mod tests {
     #[test]
     fn recognises_codex_command_lines() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert!(is_codex(&v(&["/usr/bin/codex", "resume"])));
-        assert!(is_codex(&v(&[
+        let codex = |a: &[&str]| is_codex(&v(a), None);
+        assert!(codex(&["/usr/bin/codex", "resume"]));
+        assert!(codex(&[
             "node",
             "/x/node_modules/@openai/codex/bin/codex.js"
-        ])));
-        assert!(is_codex(&v(&[
+        ]));
+        assert!(codex(&[
             "/h/packages/app-server-daemon/releases/0.169.0/codex-x86_64",
             "app-server"
-        ])));
-        assert!(!is_codex(&v(&["cdxs", "run"])));
-        assert!(!is_codex(&v(&["node", "server.js"])));
+        ]));
+        assert!(!codex(&["cdxs", "run"]));
+        assert!(!codex(&["node", "server.js"]));
+        // Windows spellings.
+        assert!(codex(&[
+            r"C:\Users\me\AppData\Roaming\npm\node_modules\@openai\codex\vendor\x86_64-pc-windows-msvc\codex\Codex.EXE",
+            "app-server"
+        ]));
+        assert!(codex(&[
+            r"C:\Program Files\nodejs\node.exe",
+            r"C:\Users\me\AppData\Roaming\npm\node_modules\@openai\codex\bin\codex.js"
+        ]));
+        assert!(codex(&[
+            r"C:\Users\me\.codex\packages\app-server-daemon\current\daemon.exe"
+        ]));
+        assert!(!codex(&[r"C:\tools\cdxs.exe", "run"]));
+        // The executable decides when the command line is a bare name (a desktop app's
+        // helper started as `app-server`).
+        assert!(is_codex(
+            &v(&["app-server"]),
+            Some(Path::new("/opt/x/codex"))
+        ));
+        let app = v(&["/Applications/ChatGPT.app/Contents/MacOS/ChatGPT"]);
+        assert!(codex(&["/Applications/ChatGPT.app/Contents/MacOS/ChatGPT"]));
+        assert_eq!(role_of(&app, None), Role::DesktopApp);
+        assert!(!codex(&[
+            "/Applications/ChatGPT.app/Contents/Frameworks/ChatGPT Helper"
+        ]));
+        assert!(codex(&[
+            r"C:\Program Files\WindowsApps\OpenAI.ChatGPT\app\ChatGPT.exe"
+        ]));
     }
 
     #[test]
     fn app_servers_and_remote_exec_clients_are_told_apart() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            role_of(&v(&[
-                "codex",
-                "app-server",
-                "--listen",
-                "ws://127.0.0.1:4500"
-            ])),
+            role_of(
+                &v(&["codex", "app-server", "--listen", "ws://127.0.0.1:4500"]),
+                None
+            ),
             Role::AppServer {
                 listen: Some("ws://127.0.0.1:4500".into())
             }
         );
         assert_eq!(
-            role_of(&v(&["codex", "app-server"])),
+            role_of(&v(&["codex", "app-server"]), None),
             Role::AppServer { listen: None }
         );
         assert_eq!(
-            role_of(&v(&["codex", "exec", "--remote=ws://127.0.0.1:4500", "hi"])),
+            role_of(
+                &v(&["codex", "exec", "--remote=ws://127.0.0.1:4500", "hi"]),
+                None
+            ),
             Role::RemoteExec {
                 remote: "ws://127.0.0.1:4500".into()
             }
         );
-        assert_eq!(role_of(&v(&["codex", "exec", "hi"])), Role::Session);
+        assert_eq!(role_of(&v(&["codex", "exec", "hi"]), None), Role::Session);
         let p = |pid, role| CodexProcess {
             pid,
             command: "codex".into(),

@@ -54,7 +54,7 @@ pub fn check_thread_id(id: &str, from: &str) -> Result<()> {
     }
     Err(Error::user(format!(
         "{from} names `{}`, which is not a Codex thread id",
-        crate::output::sanitize(&id.chars().take(80).collect::<String>())
+        crate::text::sanitize(&id.chars().take(80).collect::<String>())
     ))
     .with_help("thread ids are UUIDs like `0199aaaa-0000-7000-8000-00000000000a`; cdxs leaves that entry alone"))
 }
@@ -471,6 +471,20 @@ pub fn count_lines_and_turns(path: &Path) -> Result<(u64, u64)> {
 /// Count lines (full read).
 pub fn count_lines(path: &Path) -> Result<u64> {
     count_lines_and_turns(path).map(|(l, _)| l)
+}
+
+/// Reads rollout heads, possibly from a cache keyed by (path, size, mtime).
+pub trait HeadSource {
+    fn head(&mut self, path: &Path) -> Option<Head>;
+}
+
+/// No cache: read the file.
+pub struct Direct;
+
+impl HeadSource for Direct {
+    fn head(&mut self, path: &Path) -> Option<Head> {
+        read_head(path).ok()
+    }
 }
 
 #[cfg(test)]

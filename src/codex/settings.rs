@@ -214,30 +214,45 @@ const MAX_LAYER_BYTES: u64 = 4 * 1024 * 1024;
 
 impl MachineLayers {
     /// Read this machine's layers (the files that exist; the managed preferences on macOS;
-    /// the requirements policy on Windows).
+    /// the requirements policy on Windows: `platform::codex_admin`).
     pub fn read() -> MachineLayers {
-        let dir = system_dir();
+        use crate::platform::codex_admin as admin;
+        let overridden = system_dir_override();
+        let dir = overridden.clone().unwrap_or_else(admin::system_dir);
         let file = |layer: Layer, path: PathBuf| Source {
             layer,
             place: path.display().to_string(),
             text: read_text(&path),
         };
         let mut sources = vec![file(Layer::System, dir.join("config.toml"))];
-        if !cfg!(windows) {
+        if admin::HAS_MANAGED_CONFIG {
             sources.push(file(Layer::Managed, dir.join("managed_config.toml")));
         }
-        if let Some(s) = managed_preference("config_toml_base64", Layer::ManagedPreference) {
-            sources.push(s);
-        }
-        sources.push(file(Layer::Requirements, requirements_file(&dir)));
-        if let Some(s) =
-            managed_preference("requirements_toml_base64", Layer::RequirementsPreference)
-        {
-            sources.push(s);
-        }
+        let preference = |key: &str, layer: Layer| {
+            overridden
+                .is_none()
+                .then(|| admin::managed_preference(key))
+                .flatten()
+                .map(|encoded| Source {
+                    layer,
+                    place: format!("managed preference `{key}` of `com.openai.codex`"),
+                    text: Some(decode_preference(&encoded)),
+                })
+        };
+        sources.extend(preference("config_toml_base64", Layer::ManagedPreference));
+        let requirements = overridden
+            .is_none()
+            .then(admin::requirements_policy)
+            .flatten()
+            .unwrap_or_else(|| dir.join("requirements.toml"));
+        sources.push(file(Layer::Requirements, requirements));
+        sources.extend(preference(
+            "requirements_toml_base64",
+            Layer::RequirementsPreference,
+        ));
         MachineLayers {
             sources,
-            secrets_by_default: cfg!(windows),
+            secrets_by_default: admin::SECRETS_BY_DEFAULT,
         }
     }
 
@@ -247,101 +262,23 @@ impl MachineLayers {
     }
 }
 
-/// `/etc/codex`, or `%ProgramData%\OpenAI\Codex` on Windows; in debug builds
-/// [`SYSTEM_DIR_OVERRIDE`] replaces it.
-pub fn system_dir() -> PathBuf {
-    if cfg!(debug_assertions)
-        && let Some(dir) = std::env::var_os(SYSTEM_DIR_OVERRIDE).filter(|d| !d.is_empty())
-    {
-        return PathBuf::from(dir);
-    }
-    if cfg!(windows) {
-        let data = std::env::var_os("ProgramData")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"));
-        data.join("OpenAI").join("Codex")
-    } else {
-        PathBuf::from("/etc/codex")
-    }
+/// The folder debug builds read instead of the system's ([`SYSTEM_DIR_OVERRIDE`]).
+fn system_dir_override() -> Option<PathBuf> {
+    cfg!(debug_assertions)
+        .then(|| std::env::var_os(SYSTEM_DIR_OVERRIDE).filter(|d| !d.is_empty()))
+        .flatten()
+        .map(PathBuf::from)
 }
 
-/// Windows: the file the policy value `RequirementsPath` names, else the one in the system
-/// folder. Elsewhere (and under the test override): the one in the system folder.
-fn requirements_file(dir: &Path) -> PathBuf {
-    if cfg!(windows) && std::env::var_os(SYSTEM_DIR_OVERRIDE).is_none() {
-        let out = std::process::Command::new("reg")
-            .args([
-                "query",
-                r"HKLM\SOFTWARE\Policies\OpenAI\Codex",
-                "/v",
-                "RequirementsPath",
-            ])
-            .stderr(std::process::Stdio::null())
-            .output();
-        if let Ok(out) = out
-            && out.status.success()
-            && let Some(path) = reg_value(&String::from_utf8_lossy(&out.stdout))
-        {
-            return PathBuf::from(path);
-        }
-    }
-    dir.join("requirements.toml")
-}
-
-/// The data of `RequirementsPath` in `reg query` output (`    RequirementsPath    REG_SZ    C:\x`).
-fn reg_value(output: &str) -> Option<String> {
-    output.lines().find_map(|line| {
-        let mut parts = line.split_whitespace();
-        (parts.next()? == "RequirementsPath").then_some(())?;
-        let kind = parts.next()?;
-        if !kind.starts_with("REG_") {
-            return None;
-        }
-        let rest = line.split_once(kind)?.1.trim();
-        (!rest.is_empty()).then(|| rest.to_string())
-    })
-}
-
-/// macOS: a value an administrator forced for `com.openai.codex` (a configuration profile
-/// puts it in `/Library/Managed Preferences`), base64 TOML as Codex decodes it. Read only
-/// where such a file exists, so a machine without one costs no subprocess.
-fn managed_preference(key: &str, layer: Layer) -> Option<Source> {
-    if !cfg!(target_os = "macos") || std::env::var_os(SYSTEM_DIR_OVERRIDE).is_some() {
-        return None;
-    }
-    let user = std::env::var("USER").unwrap_or_default();
-    let candidates = [
-        PathBuf::from(format!(
-            "/Library/Managed Preferences/{user}/com.openai.codex.plist"
-        )),
-        PathBuf::from("/Library/Managed Preferences/com.openai.codex.plist"),
-    ];
-    let plist = candidates.iter().find(|p| p.is_file())?;
-    let domain = plist.with_extension("");
-    let out = std::process::Command::new("/usr/bin/defaults")
-        .arg("read")
-        .arg(&domain)
-        .arg(key)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None; // the profile does not set this key
-    }
-    let encoded = String::from_utf8_lossy(&out.stdout).trim().to_string();
+/// A managed preference's TOML out of the base64 it is forced as, as Codex decodes it.
+fn decode_preference(encoded: &str) -> Result<String, String> {
     use base64::Engine;
-    let text = match base64::engine::general_purpose::STANDARD.decode(encoded.as_bytes()) {
+    match base64::engine::general_purpose::STANDARD.decode(encoded.trim().as_bytes()) {
         Ok(bytes) => {
             String::from_utf8(bytes).map_err(|_| "does not decode to UTF-8 text".to_string())
         }
         Err(_) => Err("is not base64".to_string()),
-    };
-    Some(Source {
-        layer,
-        place: format!("managed preference `{key}` of `com.openai.codex`"),
-        text: Some(text),
-    })
+    }
 }
 
 /// A settings file's text: `None` when absent, `Err` when it exists and cannot be read.
@@ -1121,15 +1058,5 @@ mod tests {
         );
         // A home cdxs does not keep a login in: Codex's own settings decide.
         assert_eq!(launch_line(&cmd(&["codex"]), false), cmd(&["codex"]));
-    }
-
-    #[test]
-    fn windows_policy_value_is_read_from_reg_output() {
-        let out = "\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\OpenAI\\Codex\r\n    RequirementsPath    REG_SZ    C:\\Policies\\codex req.toml\r\n\r\n";
-        assert_eq!(
-            reg_value(out).as_deref(),
-            Some("C:\\Policies\\codex req.toml")
-        );
-        assert_eq!(reg_value("nothing here"), None);
     }
 }

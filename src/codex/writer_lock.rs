@@ -58,6 +58,26 @@ pub fn try_lock(home: &Path, id: &str) -> Result<Option<ThreadLock>> {
     )
 }
 
+/// Whether a process holds the writer lock of `id`, found by trying it under the
+/// coordination lock (for systems whose lock table cannot be read; see
+/// [`crate::platform::locks`]). Creates no file: without Codex's lock files nothing is held.
+pub fn probe(home: &Path, id: &str) -> bool {
+    if rollout::check_thread_id(id, "a thread lock").is_err() {
+        return false;
+    }
+    let dir = home.join(DIR);
+    if !dir.join(COORDINATION).is_file() {
+        return false;
+    }
+    let Ok(_coord) = coordination(&dir) else {
+        return false;
+    };
+    let Ok(file) = crate::platform::fs::open_read_no_follow(&dir.join(format!("{id}.lock"))) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
 /// Who holds the writer lock of `id` (for messages).
 pub fn holder(home: &Path, id: &str) -> String {
     fsx::describe_holder(&home.join(DIR).join(format!("{id}.lock")))

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,6 +19,7 @@ use crate::codex::state::{self, HISTORY_DB, STATE_DB};
 use crate::fsx;
 use crate::manifest::Manifest;
 use crate::paths;
+use crate::platform;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,7 +34,8 @@ pub enum Status {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// `codex`, `home`, `state`, `manifest`, `accounts`, `sync`, `locks`, `watch`, `path`.
+    /// `codex`, `codex settings`, `home`, `state`, `manifest`, `accounts`, `sync`, `locks`,
+    /// `watch`, `service`, `path`.
     pub area: &'static str,
     pub status: Status,
     pub message: String,
@@ -131,6 +132,7 @@ pub fn run(inputs: &Inputs) -> Report {
     checks.extend(vault_checks::sync_checks(inputs.state_dir, inputs.now));
     checks.extend(lock_checks(inputs.state_dir, &homes));
     checks.extend(watch_checks(homes.len()));
+    checks.extend(service_checks());
     checks.extend(cdxs_on_path(inputs.path_var.as_deref()));
     let needs_action = checks.iter().any(|c| c.status == Status::Action);
     let warnings = checks.iter().filter(|c| c.status == Status::Warn).count();
@@ -145,21 +147,25 @@ pub fn run(inputs: &Inputs) -> Report {
     }
 }
 
-/// Every executable named `name` in the folders of `$PATH`, in order, without duplicates.
+/// Every executable named `name` in the folders of `$PATH`, in order, without duplicates
+/// (on Windows `name.exe`, `name.cmd`, ...: every `%PATHEXT%` spelling).
 fn on_path(path_var: Option<&OsStr>, name: &str) -> Vec<PathBuf> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
+    let names = platform::path::executable_names(name);
     for dir in std::env::split_paths(path_var.unwrap_or_default()) {
-        let candidate = dir.join(name);
-        let Ok(meta) = std::fs::metadata(&candidate) else {
-            continue;
-        };
-        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-            continue;
-        }
-        let real = std::fs::canonicalize(&candidate).unwrap_or(candidate.clone());
-        if seen.insert(real) {
-            out.push(candidate);
+        for file in &names {
+            let candidate = dir.join(file);
+            let Ok(meta) = std::fs::metadata(&candidate) else {
+                continue;
+            };
+            if !platform::fs::is_executable(&meta) {
+                continue;
+            }
+            let real = platform::path::canonicalize(&candidate).unwrap_or(candidate.clone());
+            if seen.insert(real) {
+                out.push(candidate);
+            }
         }
     }
     out
@@ -434,7 +440,15 @@ fn state_checks(dir: &Path) -> Vec<Check> {
         )];
     };
     let mut out = Vec::new();
-    let mode = meta.permissions().mode() & 0o777;
+    let Some(mode) = platform::fs::mode(&meta).map(|m| m & 0o777) else {
+        // Windows: no mode bits; the folder has the ACL its parent passes on.
+        return vec![check(
+            "state",
+            Status::Ok,
+            format!("state folder `{shown}` (private through its parent folder's ACL)"),
+            None,
+        )];
+    };
     if mode & 0o077 != 0 {
         out.push(check(
             "state",
@@ -498,14 +512,26 @@ fn manifest_check(inputs: &Inputs) -> Check {
 }
 
 /// Lock files of cdxs (in the state folder) and of Codex (in each home), and who holds them
-/// now (from /proc/locks: nothing is locked or opened for writing to find out).
+/// now, where the OS says (Linux: nothing is locked or opened for writing to find out).
 fn lock_checks(state_dir: &Path, homes: &[(String, PathBuf)]) -> Vec<Check> {
+    let table = platform::locks::LockTable::read();
+    if !table.can_tell() {
+        return vec![check(
+            "locks",
+            Status::Ok,
+            format!(
+                "this system ({}) does not say who holds a lock, and doctor takes none to find out; a command that waits for one says so",
+                platform::OS
+            ),
+            None,
+        )];
+    }
     let mut out = Vec::new();
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     // cdxs's per-home locks are named by a hash of the folder: say which home.
     let by_file: Vec<(String, &String, &PathBuf)> = homes
         .iter()
-        .map(|(name, path)| (crate::reconcile::locks::home_file(path), name, path))
+        .map(|(name, path)| (crate::vault::lock::home_file(path), name, path))
         .collect();
     if let Ok(entries) = std::fs::read_dir(state_dir.join("locks")) {
         for e in entries.flatten() {
@@ -535,9 +561,10 @@ fn lock_checks(state_dir: &Path, homes: &[(String, PathBuf)]) -> Vec<Check> {
     }
     files.sort();
     for (owner, file) in files {
-        let Some((pid, comm)) = fsx::flock_holder(&file) else {
+        let Some(pid) = table.holder(&file) else {
             continue;
         };
+        let comm = platform::process::command_name(pid);
         let what = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -576,39 +603,8 @@ fn lock_checks(state_dir: &Path, homes: &[(String, PathBuf)]) -> Vec<Check> {
     out
 }
 
-fn read_number(path: &str) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// inotify instances this user's processes hold now (each `watch` needs one).
-fn inotify_instances_in_use() -> Option<u64> {
-    let me = std::fs::metadata("/proc/self").ok()?;
-    use std::os::unix::fs::MetadataExt;
-    let uid = me.uid();
-    let mut n = 0;
-    for p in std::fs::read_dir("/proc").ok()?.flatten() {
-        if p.metadata().map(|m| m.uid()).ok() != Some(uid) {
-            continue;
-        }
-        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if std::fs::read_link(fd.path())
-                .is_ok_and(|l| l.as_os_str() == OsStr::new("anon_inode:inotify"))
-            {
-                n += 1;
-            }
-        }
-    }
-    Some(n)
-}
-
 fn watch_checks(homes: usize) -> Vec<Check> {
-    let (Some(watches), Some(instances)) = (
-        read_number("/proc/sys/fs/inotify/max_user_watches"),
-        read_number("/proc/sys/fs/inotify/max_user_instances"),
-    ) else {
+    let Some(limits) = platform::inotify::limits() else {
         return vec![check(
             "watch",
             Status::Ok,
@@ -616,9 +612,10 @@ fn watch_checks(homes: usize) -> Vec<Check> {
             None,
         )];
     };
+    let (watches, instances) = (limits.max_watches, limits.max_instances);
     // One watch per home folder and one for the manifest's folder.
     let needed = homes as u64 + 1;
-    let used = inotify_instances_in_use();
+    let used = limits.instances_in_use;
     let mut out = Vec::new();
     if watches < needed {
         out.push(check(
@@ -651,14 +648,102 @@ fn watch_checks(homes: usize) -> Vec<Check> {
     out
 }
 
+/// The `cdxs watch` service this OS runs (systemd user unit, LaunchAgent, scheduled task):
+/// optional, but when there is one, the cdxs it starts must exist, and should be this one.
+fn service_checks() -> Vec<Check> {
+    use platform::service::{Lookup, lookup};
+    let folders = platform::dirs::current();
+    let Some(profile) = folders.profile else {
+        return Vec::new();
+    };
+    let found = match lookup(&profile, folders.config.as_deref()) {
+        Lookup::Absent { kind, .. } => {
+            return vec![check(
+                "service",
+                Status::Ok,
+                format!(
+                    "no {} runs `cdxs watch` (optional: `{}` sets one up)",
+                    kind.noun(),
+                    kind.example()
+                ),
+                None,
+            )];
+        }
+        Lookup::Unknown { kind, why } => {
+            return vec![check(
+                "service",
+                Status::Warn,
+                format!(
+                    "cannot tell whether a {} runs `cdxs watch`: {why}",
+                    kind.noun()
+                ),
+                None,
+            )];
+        }
+        Lookup::Found(found) => found,
+    };
+    let (noun, place) = (
+        found.kind.noun(),
+        paths::display(Path::new(&found.location)),
+    );
+    let Some(program) = found.program else {
+        return vec![check(
+            "service",
+            Status::Action,
+            format!("the {noun} `{place}` names no program that doctor can read"),
+            Some(format!("compare it with `{}`", found.kind.example())),
+        )];
+    };
+    let shown = paths::display(&program);
+    if !program.is_file() {
+        return vec![check(
+            "service",
+            Status::Action,
+            format!("the {noun} `{place}` starts `{shown}`, which does not exist"),
+            Some(format!(
+                "write the path of cdxs there (this one is `{}`)",
+                std::env::current_exe()
+                    .map(|p| paths::display(&p))
+                    .unwrap_or_else(|_| "?".into())
+            )),
+        )];
+    }
+    let me = std::env::current_exe()
+        .ok()
+        .and_then(|p| platform::path::canonicalize(&p).ok());
+    let same = platform::path::canonicalize(&program)
+        .ok()
+        .is_some_and(|p| Some(p) == me);
+    if same {
+        return vec![check(
+            "service",
+            Status::Ok,
+            format!("the {noun} `{place}` runs this cdxs (`{shown}`)"),
+            None,
+        )];
+    }
+    let theirs = version_of(&program).unwrap_or_else(|| "?".into());
+    let mine = env!("CARGO_PKG_VERSION");
+    vec![check(
+        "service",
+        if theirs == mine {
+            Status::Ok
+        } else {
+            Status::Warn
+        },
+        format!("the {noun} `{place}` runs `{shown}` (cdxs {theirs}; this one is {mine})"),
+        None,
+    )]
+}
+
 fn cdxs_on_path(path_var: Option<&OsStr>) -> Vec<Check> {
     let found = on_path(path_var, "cdxs");
     let running = std::env::current_exe()
         .ok()
-        .and_then(|p| std::fs::canonicalize(p).ok());
+        .and_then(|p| platform::path::canonicalize(&p).ok());
     let first_is_me = found
         .first()
-        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| platform::path::canonicalize(p).ok())
         .is_some_and(|p| Some(p) == running);
     match found.len() {
         0 => vec![check(

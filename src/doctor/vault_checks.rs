@@ -92,7 +92,7 @@ fn reach(name: &str, url: &str) -> Check {
         .and_then(|c| {
             c.get(format!("{base}/health"))
                 .send()
-                .map_err(|e| crate::auth::endpoints::describe(&e))
+                .map_err(|e| crate::endpoints::describe(&e))
         })
         .and_then(|r| {
             let status = r.status();

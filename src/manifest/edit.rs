@@ -301,13 +301,10 @@ pub fn write(
         ))
         .with_help("please report this; edit cdxs.yaml by hand meanwhile")
     })?;
-    use std::os::unix::fs::PermissionsExt;
     // A symlinked cdxs.yaml (a dotfiles setup) is edited where it points: the rename goes
     // next to the target and the link stays a link.
     let target = link_target(path)?;
-    let mode = std::fs::metadata(&target)
-        .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or(0o644);
+    let mode = crate::fsx::mode_of(&target).unwrap_or(0o644);
     if let Some(old) = crate::fsx::read_optional(&target)? {
         backups.save(&target, &old)?;
     }
@@ -454,9 +451,9 @@ mod tests {
         std::fs::create_dir_all(real.parent().unwrap()).unwrap();
         std::fs::write(&real, BASE).unwrap();
         let link = dir.path().join("cdxs.yaml");
-        std::os::unix::fs::symlink("dotfiles/cdxs.yaml", &link).unwrap();
+        crate::platform::fs::symlink(Path::new("dotfiles/cdxs.yaml"), &link).unwrap();
         let hop = dir.path().join("hop.yaml");
-        std::os::unix::fs::symlink(&link, &hop).unwrap();
+        crate::platform::fs::symlink(&link, &hop).unwrap();
         let mut backups = crate::backup::Backups::new(&dir.path().join("state"), "t");
         let new = set_home_account(BASE, "default", "work").unwrap();
         write(&hop, &new, &mut backups).unwrap();

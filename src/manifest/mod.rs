@@ -14,6 +14,7 @@ pub mod model;
 mod recover;
 pub mod schema;
 pub mod select;
+pub use select::HomeRef;
 mod tree;
 mod validate;
 pub mod values;

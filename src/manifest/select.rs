@@ -5,7 +5,13 @@ use std::path::{Path, PathBuf};
 
 use super::Manifest;
 use crate::error::{Error, Result};
-use crate::sessions::HomeRef;
+
+/// A home sessions are read from: its name (from cdxs.yaml, or `default`) and folder.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HomeRef {
+    pub name: String,
+    pub path: PathBuf,
+}
 
 /// The declared home `name`, or a typed error with the closest name.
 pub fn require_home(m: &Manifest, name: &str) -> Result<String> {

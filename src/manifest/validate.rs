@@ -566,7 +566,7 @@ pub const MAX_REFRESH_WINDOW_SECS: u64 = 86_400;
 /// writes a login, refresh within 5 minutes anyway); longer than a day it refreshes a login
 /// far ahead of need, and as long as an access token lives it would refresh on every cycle.
 fn refresh_window_problem(value: super::Duration, at: SourceSpan) -> Option<Problem> {
-    let codex = crate::auth::freshness::CODEX_WINDOW_SECS as u64;
+    let codex = crate::vault::freshness::CODEX_WINDOW_SECS as u64;
     if value.seconds < codex {
         return Some(
             Problem::new(format!(

@@ -3,68 +3,7 @@
 use crate::output::bar;
 use crate::quota::Window;
 
-/// `45s`, `12m`, `3h05m`, `2d4h`.
-pub fn duration(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m", s / 60),
-        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
-/// `expires in 3h05m`, `expired 2m ago`, `unknown`.
-pub fn expiry(expires_at: Option<i64>, now: i64) -> String {
-    match expires_at {
-        None => "unknown".into(),
-        Some(exp) if exp > now => format!("expires in {}", duration(exp - now)),
-        Some(exp) => format!("expired {} ago", duration(now - exp)),
-    }
-}
-
-/// `2026-11-26 08:23` (UTC).
-pub fn when(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
-}
-
-/// `2026-11-26 08:23:05Z`.
-pub fn when_secs(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M:%SZ").to_string())
-        .unwrap_or_default()
-}
-
-/// RFC 3339 (for `--json`).
-pub fn rfc3339(ts: Option<i64>) -> Option<String> {
-    ts.and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t, 0))
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
-
-/// The first line of `s`, at most `n` characters, control characters escaped.
-pub fn short(s: &str, n: usize) -> String {
-    let one = s.lines().next().unwrap_or("").trim();
-    let one = crate::output::sanitize(one);
-    if one.chars().count() > n {
-        format!(
-            "{}…",
-            one.chars().take(n.saturating_sub(1)).collect::<String>()
-        )
-    } else {
-        one.into_owned()
-    }
-}
-
-pub fn bytes(n: u64) -> String {
-    match n {
-        0..1024 => format!("{n} B"),
-        1024..1_048_576 => format!("{:.1} kB", n as f64 / 1024.0),
-        1_048_576..1_073_741_824 => format!("{:.1} MB", n as f64 / 1_048_576.0),
-        _ => format!("{:.2} GB", n as f64 / 1_073_741_824.0),
-    }
-}
+pub use crate::text::{bytes, duration, expiry, rfc3339, short, when, when_secs};
 
 /// Below this much quota left a figure is yellow, below [`VERY_LOW`] red.
 pub const LOW: f64 = 30.0;

@@ -282,98 +282,7 @@ fn columns(value: Option<&str>) -> Option<usize> {
         .filter(|w: &usize| (20..=1000).contains(w))
 }
 
-/// Characters a terminal must not get raw from data: C0 and C1 controls (escape sequences,
-/// carriage returns, bells) except newline and tab, and bidi overrides and isolates.
-fn unsafe_char(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t')
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Text from data (thread names, emails, server messages) made safe for a terminal:
-/// control characters (escape sequences, carriage returns, bidi overrides) become `\u{..}`.
-/// `--json` output keeps the exact text (JSON escapes it).
-pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(unsafe_char) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if unsafe_char(c) {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
-
-/// [`sanitize`] for whole output lines, letting through the SGR color codes
-/// (`ESC [ digits;... m`) the printer adds when `colors` is on. Color codes only change
-/// colors; every other escape (cursor moves, screen clears, titles, OSC) is escaped.
-pub fn terminal_safe(text: &str, colors: bool) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(unsafe_char) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        if colors && c == '\u{1b}' {
-            let sgr = rest[1..].strip_prefix('[').and_then(|tail| {
-                let end = tail.find(|ch: char| !(ch.is_ascii_digit() || ch == ';'))?;
-                (tail[end..].starts_with('m')).then_some(end + 3)
-            });
-            if let Some(len) = sgr {
-                out.push_str(&rest[..len]);
-                rest = &rest[len..];
-                continue;
-            }
-        }
-        if unsafe_char(c) {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-        rest = &rest[c.len_utf8()..];
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// JSON text made safe for a terminal without changing what it says: the control and bidi
-/// characters serde_json leaves raw inside strings (C1 controls, DEL, bidi overrides)
-/// become `\uXXXX` escapes, which parse back to the exact same text.
-pub fn json_safe(json: &str) -> std::borrow::Cow<'_, str> {
-    if !json.chars().any(unsafe_char) {
-        return std::borrow::Cow::Borrowed(json);
-    }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if unsafe_char(c) {
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// Wrap a payload as `{"version": 1, ...}`; non-object payloads go under `"data"`.
-pub fn versioned<T: Serialize>(payload: &T) -> serde_json::Value {
-    let value = serde_json::to_value(payload).unwrap_or(serde_json::Value::Null);
-    let mut map = serde_json::Map::new();
-    map.insert("version".into(), serde_json::Value::from(JSON_VERSION));
-    match value {
-        serde_json::Value::Object(obj) => map.extend(obj),
-        other => {
-            map.insert("data".into(), other);
-        }
-    }
-    serde_json::Value::Object(map)
-}
-
-/// The version of every `--json` document cdxs prints.
-pub const JSON_VERSION: u32 = 1;
+pub use crate::text::{JSON_VERSION, json_safe, sanitize, terminal_safe, versioned};
 
 /// Whether this process already printed a JSON document on stdout (an error that comes
 /// after it must not print a second one).
@@ -437,7 +346,7 @@ mod sanitize_tests {
         let v = serde_json::json!({"name": "a\u{9b}31m\u{202e}b\u{1b}c\u{7f}"});
         let text = serde_json::to_string(&v).unwrap();
         let safe = json_safe(&text);
-        assert!(!safe.chars().any(unsafe_char), "{safe}");
+        assert!(!safe.chars().any(crate::text::unsafe_char), "{safe}");
         let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
         assert_eq!(back, v);
     }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::endpoints;
+use crate::endpoints;
 use crate::secret::Secret;
 
 /// Cached quota older than this is refreshed by `list` and `plan` (not `show`).

@@ -9,17 +9,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::observe::Observed;
-use super::{Action, CredentialSource, HomeFingerprint, Op, Plan, locks};
+use super::{Action, CredentialSource, HomeFingerprint, Op, Plan};
 use crate::backup::Backups;
 use crate::clock::Clock;
 use crate::codex::auth::{self, Credentials};
 use crate::codex::config;
-use crate::codex::home_write::{self as homes, Expect, Source};
 use crate::error::{Error, Result, tick};
 use crate::fsx::{self, FileLock};
 use crate::manifest::Manifest;
 use crate::secret::{Secret, fingerprint};
 use crate::sessions::HomeRef;
+use crate::vault::home_write::{self as homes, Expect, Source};
 use crate::vault::journal::{GenerationSpec, Stopped, run_generation};
 use crate::vault::{Account, Vault};
 
@@ -103,7 +103,7 @@ pub fn lock_for(
     vault: &Vault,
     known_homes: &[PathBuf],
 ) -> Result<Held> {
-    let vault_lock = locks::vault(state_dir, holder)?;
+    let vault_lock = crate::vault::lock::vault(state_dir, holder)?;
     let mut held = Held {
         _vault: vault_lock,
         homes: Vec::new(),
@@ -125,13 +125,13 @@ impl Held {
     ) -> Result<()> {
         let mut wanted: Vec<(PathBuf, PathBuf)> = folders(plan, vault, known_homes)?
             .into_iter()
-            .map(|p| (locks::key(&p), p))
+            .map(|p| (crate::vault::lock::key(&p), p))
             .filter(|(k, _)| !self.homes.iter().any(|(h, _)| h == k))
             .collect();
         wanted.sort();
         wanted.dedup_by(|a, b| a.0 == b.0);
         for (key, path) in wanted {
-            let lock = locks::home(state_dir, &path, holder)?;
+            let lock = crate::vault::lock::home(state_dir, &path, holder)?;
             self.homes.push((key, lock));
         }
         Ok(())
@@ -385,7 +385,7 @@ impl<'a> Run<'a> {
         // Keyed by the resolved folder: a second flock on the same file from this process
         // would wait for itself.
         if let std::collections::btree_map::Entry::Vacant(slot) =
-            self.maintenance.entry(locks::key(home))
+            self.maintenance.entry(crate::vault::lock::key(home))
         {
             slot.insert(crate::codex::maintenance::hold(
                 home,

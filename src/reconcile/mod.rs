@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 pub mod address;
 pub mod apply;
 pub mod engine;
-pub mod locks;
 pub mod observe;
 pub mod ops;
 pub mod plan;
@@ -300,6 +299,23 @@ pub struct PlanError {
     pub address: Address,
     pub message: String,
     pub help: String,
+}
+
+impl From<PlanError> for crate::error::PlanProblem {
+    fn from(e: PlanError) -> Self {
+        crate::error::PlanProblem {
+            address: e.address.to_string(),
+            message: e.message,
+            help: e.help,
+        }
+    }
+}
+
+/// Every error of a plan, as the error that stops a command.
+pub fn plan_failed(errors: Vec<PlanError>) -> crate::error::Error {
+    crate::error::Error::Plan {
+        errors: errors.into_iter().map(Into::into).collect(),
+    }
 }
 
 /// A note for the person (processes that keep old credentials, keyring stores).

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::auth::freshness::Freshness;
 use crate::codex::auth::{self, AuthState, Credentials};
 use crate::codex::config::ConfigObs;
 use crate::codex::processes::{self, CodexProcess};
@@ -13,6 +12,7 @@ use crate::error::Result;
 use crate::manifest::{AccountRef, Manifest};
 use crate::secret::Secret;
 use crate::vault::accounts::{match_credentials, tokens_freshness};
+use crate::vault::freshness::Freshness;
 use crate::vault::journal::Baseline;
 use crate::vault::{Account, AccountKind, Vault};
 
@@ -131,7 +131,13 @@ impl HomeObs {
         }
         self.processes
             .iter()
-            .find(|p| !matches!(p.role, crate::codex::processes::Role::AppServer { .. }))
+            .find(|p| {
+                !matches!(
+                    p.role,
+                    crate::codex::processes::Role::AppServer { .. }
+                        | crate::codex::processes::Role::DesktopApp
+                )
+            })
             .map(|p| format!("Codex pid {} uses it", p.pid))
     }
 }
@@ -313,7 +319,7 @@ pub fn observe(
     let held_locks = if scope.skip_processes {
         Default::default()
     } else {
-        crate::fsx::flock_holders()
+        crate::platform::locks::LockTable::read()
     };
     // Codex's settings outside any home: read once, judged per home with its config.toml.
     let machine = crate::codex::settings::MachineLayers::read();
@@ -331,7 +337,8 @@ pub fn observe(
         } else {
             (AuthObs::Missing, None)
         };
-        let canonical = std::fs::canonicalize(&home.path).unwrap_or_else(|_| home.path.clone());
+        let canonical =
+            crate::platform::path::canonicalize(&home.path).unwrap_or_else(|_| home.path.clone());
         observed.homes.insert(
             name.clone(),
             HomeObs {
@@ -356,7 +363,7 @@ pub fn observe(
                 processes: procs.get(&canonical).cloned().unwrap_or_default(),
                 shared_fs: crate::codex::wsl::risk(
                     &canonical,
-                    crate::fsx::mount_fs_type(&home.path).as_deref(),
+                    crate::platform::mounts::file_system_type(&home.path).as_deref(),
                 ),
                 live_threads: if scope.skip_processes || !dir_exists {
                     Vec::new()
@@ -438,10 +445,10 @@ fn live_copies_elsewhere(
     Ok(out)
 }
 
-/// The threads of `home` whose writer lock a process holds (from /proc/locks: nothing is
-/// locked to find out).
-fn live_threads(home: &Path, held: &std::collections::HashMap<u64, u32>) -> Vec<LiveThread> {
-    use std::os::unix::fs::MetadataExt;
+/// The threads of `home` whose writer lock a process holds: read from the OS's lock table
+/// where it has one (Linux: nothing is locked to find out); elsewhere each lock file is
+/// tried under Codex's coordination lock, as Codex does before it takes one.
+fn live_threads(home: &Path, held: &crate::platform::locks::LockTable) -> Vec<LiveThread> {
     let Ok(entries) = std::fs::read_dir(home.join("thread-writer-locks")) else {
         return Vec::new();
     };
@@ -453,11 +460,11 @@ fn live_threads(home: &Path, held: &std::collections::HashMap<u64, u32>) -> Vec<
             if id.starts_with('.') {
                 return None;
             }
-            let ino = e.metadata().ok()?.ino();
-            held.get(&ino).map(|pid| LiveThread {
-                id,
-                pid: Some(*pid),
-            })
+            if held.can_tell() {
+                let pid = held.holder(&e.path())?;
+                return Some(LiveThread { id, pid: Some(pid) });
+            }
+            crate::codex::writer_lock::probe(home, &id).then_some(LiveThread { id, pid: None })
         })
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));

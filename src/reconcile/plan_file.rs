@@ -34,7 +34,7 @@ impl PlanDoc {
 
 /// Save a plan (no secrets in it, but paths and names: 0600 like everything cdxs keeps).
 pub fn write(path: &Path, doc: &PlanDoc) -> Result<()> {
-    let text = serde_json::to_string_pretty(&crate::output::versioned(doc))
+    let text = serde_json::to_string_pretty(&crate::text::versioned(doc))
         .map_err(|e| Error::user(format!("cannot encode the plan: {e}")))?;
     crate::fsx::write_atomic(path, text.as_bytes(), crate::fsx::SECRET_FILE_MODE)
 }
@@ -189,10 +189,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("plan.json");
         write(&p, &PlanDoc::new(plan(vec![write_auth("/h")]))).unwrap();
-        use std::os::unix::fs::PermissionsExt;
         assert_eq!(
-            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
+            crate::fsx::mode_of(&p),
+            crate::platform::fs::HAS_MODES.then_some(0o600)
         );
         assert_eq!(read(&p).unwrap().actions.len(), 1);
     }

@@ -12,12 +12,12 @@ use super::{Action, ActionKind, Op, Plan};
 use crate::backup::Backups;
 use crate::clock::Clock;
 use crate::codex::auth::{self, AuthState, Credentials, WriteOutcome};
-use crate::codex::home_write as homes;
 use crate::error::{Error, Result, tick};
 use crate::fsx;
 use crate::secret::fingerprint;
 use crate::vault::Vault;
 use crate::vault::accounts::match_credentials;
+use crate::vault::home_write as homes;
 use crate::vault::journal::{CREATED_FOLDER, Generation};
 
 /// The newest generation that changed files (however many generations came after it).
@@ -273,7 +273,9 @@ fn folder_leftovers(dir: &Path, going: &[PathBuf]) -> std::result::Result<Vec<Pa
             continue;
         }
         let file = e.file_type().is_ok_and(|t| t.is_file());
-        if file && LEFT_BY_WRITES.contains(&name.as_str()) && fsx::flock_holder(&e.path()).is_none()
+        if file
+            && LEFT_BY_WRITES.contains(&name.as_str())
+            && crate::platform::locks::holder(&e.path()).is_none()
         {
             ours.push(e.path());
         } else {
@@ -291,7 +293,7 @@ fn folder_leftovers(dir: &Path, going: &[PathBuf]) -> std::result::Result<Vec<Pa
         other
             .iter()
             .take(3)
-            .map(|n| format!("`{}`", crate::output::sanitize(n)))
+            .map(|n| format!("`{}`", crate::text::sanitize(n)))
             .collect::<Vec<_>>()
             .join(", ")
     ))

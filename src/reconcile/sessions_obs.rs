@@ -4,7 +4,6 @@
 //! the folders rollouts live in, the trash. A plan (or a `watch` cycle) over homes where
 //! nothing changed does no per-thread work: it stats a few hundred folders and files.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use rusqlite::{OptionalExtension, params};
@@ -22,11 +21,10 @@ const FORMAT: &str = "cdxs-session-obs-1";
 fn stamp(hash: &mut Sha256, path: &Path) {
     match std::fs::metadata(path) {
         Ok(m) => hash.update(format!(
-            "{}|{}|{}|{}\n",
+            "{}|{}|{}\n",
             path.display(),
             m.len(),
-            m.mtime(),
-            m.mtime_nsec()
+            crate::platform::fs::mtime_ns(&m)
         )),
         Err(_) => hash.update(format!("{}|-\n", path.display())),
     }

@@ -531,9 +531,21 @@ mod tests {
         std::fs::write(format!("{d}/day/c.jsonl.zst"), "123").unwrap();
         std::fs::write(format!("{d}/day/e.jsonl"), "1234").unwrap();
         std::fs::write(format!("{d}/day/e.jsonl.zst"), "12").unwrap();
-        std::os::unix::fs::symlink(format!("{d}/day/a.jsonl"), format!("{d}/day/link")).unwrap();
-        std::os::unix::fs::symlink(format!("{d}/nowhere"), format!("{d}/day/dangling")).unwrap();
-        std::os::unix::fs::symlink(format!("{d}/day"), format!("{d}/dayl")).unwrap();
+        crate::platform::fs::symlink(
+            Path::new(&format!("{d}/day/a.jsonl")),
+            Path::new(&format!("{d}/day/link")),
+        )
+        .unwrap();
+        crate::platform::fs::symlink(
+            Path::new(&format!("{d}/nowhere")),
+            Path::new(&format!("{d}/day/dangling")),
+        )
+        .unwrap();
+        crate::platform::fs::symlink(
+            Path::new(&format!("{d}/day")),
+            Path::new(&format!("{d}/dayl")),
+        )
+        .unwrap();
         let paths: Vec<String> = [
             "/day/a.jsonl",
             "/day/b.jsonl",

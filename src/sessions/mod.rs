@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::codex::state::{self, CodexDb, HISTORY_DB, STATE_DB};
 use crate::error::Result;
 
@@ -18,12 +16,7 @@ pub mod stats;
 pub mod trash;
 pub mod visibility;
 
-/// A home sessions are read from: its name (from cdxs.yaml, or `default`) and folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HomeRef {
-    pub name: String,
-    pub path: PathBuf,
-}
+pub use crate::manifest::HomeRef;
 
 /// Open a home's state DB (`None` when Codex never ran there).
 pub fn open_state(home: &Path, write: bool) -> Result<Option<CodexDb>> {
@@ -88,7 +81,8 @@ impl Root {
     pub fn new(home: &Path) -> Root {
         Root {
             plain: home.to_path_buf(),
-            canonical: std::fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf()),
+            canonical: crate::platform::path::canonicalize(home)
+                .unwrap_or_else(|_| home.to_path_buf()),
         }
     }
 
@@ -151,7 +145,7 @@ impl Root {
 
     /// An existing path resolved (symlinks included), if the result lies inside the home.
     pub fn resolve(&self, path: &Path) -> Option<PathBuf> {
-        let real = std::fs::canonicalize(path).ok()?;
+        let real = crate::platform::path::canonicalize(path).ok()?;
         under(&real, &self.canonical).then_some(real)
     }
 
@@ -178,7 +172,7 @@ impl Root {
         while !dir.exists() {
             dir = dir.parent()?;
         }
-        let real = std::fs::canonicalize(dir).ok()?;
+        let real = crate::platform::path::canonicalize(dir).ok()?;
         (real == dir && under(&real, &self.canonical)).then_some(target)
     }
 
@@ -240,10 +234,8 @@ fn has_parent_dir(path: &Path) -> bool {
         .any(|c| matches!(c, std::path::Component::ParentDir))
 }
 
-/// `path` is `dir` or lies below it (`dir` given without a trailing slash).
+/// `path` is `dir` or lies below it (on Windows after normalising spellings: `\\?\C:\`
+/// is `C:\`, case folded; see [`crate::platform::path`]).
 pub fn under(path: &Path, dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
-    let d = d.strip_suffix(b"/").unwrap_or(d);
-    p.starts_with(d) && (p.len() == d.len() || p[d.len()] == b'/')
+    crate::platform::path::under(path, dir)
 }

@@ -498,9 +498,12 @@ mod tests {
         };
         std::fs::create_dir_all(root.join("elsewhere")).unwrap();
         std::fs::create_dir_all(to.path.join("sessions/2026/01")).unwrap();
-        std::os::unix::fs::symlink(root.join("elsewhere"), to.path.join("sessions/2026/01/01"))
-            .unwrap();
-        std::os::unix::fs::symlink(root.join("elsewhere"), to.path.join("sessions/cdxs-sync"))
+        crate::platform::fs::symlink(
+            &root.join("elsewhere"),
+            &to.path.join("sessions/2026/01/01"),
+        )
+        .unwrap();
+        crate::platform::fs::symlink(&root.join("elsewhere"), &to.path.join("sessions/cdxs-sync"))
             .unwrap();
         // What observing the two homes records (the planner reads nothing itself).
         let seen = |h: &HomeRef, files: BTreeSet<PathBuf>| {

@@ -151,7 +151,7 @@ fn check_manifest(home: &Path, id: &str, m: &Manifest) -> std::result::Result<()
     if m.id != id {
         return Err(format!(
             "it names thread `{}`",
-            crate::output::sanitize(&m.id.chars().take(80).collect::<String>())
+            crate::text::sanitize(&m.id.chars().take(80).collect::<String>())
         ));
     }
     let root = Root::new(home);
@@ -159,7 +159,7 @@ fn check_manifest(home: &Path, id: &str, m: &Manifest) -> std::result::Result<()
         if !plain_name(&f.stored) {
             return Err(format!(
                 "it stores a file as `{}`",
-                crate::output::sanitize(&f.stored)
+                crate::text::sanitize(&f.stored)
             ));
         }
         if root.rollout_target(&f.original, id).is_none() {
@@ -222,7 +222,7 @@ fn scan(home: &HomeRef) -> (Vec<(PathBuf, Manifest)>, Vec<String>) {
             Ok(entry) => out.push(entry),
             Err(e) => skipped.push(format!(
                 "skipped trash entry `{}`: {e}",
-                crate::output::sanitize(&name)
+                crate::text::sanitize(&name)
             )),
         }
     }

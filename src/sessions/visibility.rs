@@ -144,19 +144,7 @@ fn short(s: &str) -> String {
     }
 }
 
-/// Reads rollout heads, possibly from a cache keyed by (path, size, mtime).
-pub trait HeadSource {
-    fn head(&mut self, path: &Path) -> Option<Head>;
-}
-
-/// No cache: read the file.
-pub struct Direct;
-
-impl HeadSource for Direct {
-    fn head(&mut self, path: &Path) -> Option<Head> {
-        rollout::read_head(path).ok()
-    }
-}
+pub use crate::codex::rollout::{Direct, HeadSource};
 
 struct RowLite {
     id: String,

@@ -11,7 +11,7 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 
 use super::wire::{self, *};
-use crate::auth::endpoints;
+use crate::endpoints;
 use crate::error::Error;
 use crate::secret::Secret;
 

@@ -18,8 +18,8 @@ use crate::vault::{Account, AccountKind};
 
 /// The freshness of one copy of a login's tokens: the order every copy is compared by
 /// (`auth::freshness`: the issuer's `iat` first), for sync as for harvests and refreshes.
-pub use crate::auth::freshness::Freshness as TokenStamp;
-pub use crate::auth::freshness::compare as token_cmp;
+pub use crate::vault::freshness::Freshness as TokenStamp;
+pub use crate::vault::freshness::compare as token_cmp;
 
 impl TokenStamp {
     pub fn of(a: &Account) -> TokenStamp {

@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Vault, ids};
-use crate::auth::freshness::{self, Freshness};
 use crate::codex::auth::{AuthExtra, ChatGptTokens, Credentials};
 use crate::codex::jwt;
 use crate::error::Result;
 use crate::secret::Secret;
+use crate::vault::freshness::{self, Freshness};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -399,9 +399,12 @@ impl Vault {
         self.write(|tx| save(tx, account))
     }
 
+    /// Delete an account and leave no copy of its secrets in the vault's files: the freed
+    /// pages are zeroed (`secure_delete`, set at open) and the WAL, which still holds the
+    /// pages as they were, is checkpointed into the file and truncated.
     pub fn remove(&mut self, id: &str) -> Result<bool> {
         let now = Utc::now().timestamp();
-        self.write(|tx| {
+        let removed = self.write(|tx| {
             let n = tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
             if n > 0 {
                 tx.execute(
@@ -410,7 +413,15 @@ impl Vault {
                 )?;
             }
             Ok(n > 0)
-        })
+        })?;
+        if removed {
+            // Another reader may keep the checkpoint from finishing (busy): the WAL is then
+            // truncated by a later one; the row is gone either way.
+            let _ = self
+                .conn()
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        Ok(removed)
     }
 
     /// Name an account (`account rename`, `add-api-key --name`): its label, which `list`
@@ -439,7 +450,7 @@ impl Vault {
         if let Some(why) = why {
             return Err(crate::error::Error::user(format!(
                 "the name `{}` {why}",
-                crate::output::sanitize(name)
+                crate::text::sanitize(name)
             )));
         }
         self.write(|tx| {
@@ -465,7 +476,7 @@ impl Vault {
     /// prefix. Ambiguity is an error listing the candidates.
     pub fn find(&self, query: &str) -> Result<Account> {
         let all = self.accounts()?;
-        Ok(crate::resolve::find(&all, query)?.clone())
+        Ok(find(&all, query)?.clone())
     }
 }
 
@@ -596,6 +607,64 @@ pub fn claims_of(tokens: &OAuthTokens) -> (jwt::Claims, jwt::Claims) {
         jwt::decode(tokens.id_token.expose()).unwrap_or_default(),
         jwt::decode(tokens.access_token.expose()).unwrap_or_default(),
     )
+}
+
+/// Find one account by exact id, exact email or label, unique id prefix or unique
+/// email/label prefix. Ambiguity lists the candidates.
+pub fn find<'a>(
+    all: &'a [Account],
+    query: &str,
+) -> std::result::Result<&'a Account, crate::error::ResolveError> {
+    let q = query.trim();
+    if q.is_empty() {
+        return Err(crate::error::ResolveError::Empty);
+    }
+    if let Some(a) = all.iter().find(|a| a.id == q) {
+        return Ok(a);
+    }
+    let lower = q.to_lowercase();
+    let exact: Vec<&Account> = all
+        .iter()
+        .filter(|a| {
+            a.email.as_deref().map(str::to_lowercase).as_deref() == Some(lower.as_str())
+                || a.label.as_deref() == Some(q)
+        })
+        .collect();
+    match exact.len() {
+        1 => return Ok(exact[0]),
+        0 => {}
+        _ => return Err(ambiguous(q, &exact)),
+    }
+    let prefixed: Vec<&Account> = all
+        .iter()
+        .filter(|a| {
+            a.id.starts_with(q)
+                || a.email
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase().starts_with(&lower))
+                || a.label.as_deref().is_some_and(|l| l.starts_with(q))
+        })
+        .collect();
+    match prefixed.len() {
+        1 => Ok(prefixed[0]),
+        0 => Err(crate::error::ResolveError::NoMatch {
+            query: q.to_string(),
+        }),
+        _ => Err(ambiguous(q, &prefixed)),
+    }
+}
+
+fn ambiguous(q: &str, candidates: &[&Account]) -> crate::error::ResolveError {
+    crate::error::ResolveError::Ambiguous {
+        query: q.to_string(),
+        candidates: candidates
+            .iter()
+            .map(|a| match &a.chatgpt_account_id {
+                Some(ws) => format!("{} ({}, workspace {ws})", a.name(), a.id),
+                None => format!("{} ({})", a.name(), a.id),
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

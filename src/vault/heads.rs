@@ -2,14 +2,13 @@
 //! a plan with nothing changed never reads a rollout again.
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rusqlite::params;
 
 use super::Vault;
+use crate::codex::rollout::HeadSource;
 use crate::codex::rollout::{self, Head};
-use crate::sessions::visibility::HeadSource;
 
 /// Heads from the vault's cache, reading (and remembering) what changed.
 pub struct CachedHeads<'a> {
@@ -50,10 +49,7 @@ impl<'a> CachedHeads<'a> {
 impl HeadSource for CachedHeads<'_> {
     fn head(&mut self, path: &Path) -> Option<Head> {
         let meta = std::fs::metadata(path).ok()?;
-        let (size, mtime) = (
-            meta.len() as i64,
-            meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-        );
+        let (size, mtime) = (meta.len() as i64, crate::platform::fs::mtime_ns(&meta));
         if let Some((s, m, head)) = self.known.get(path)
             && *s == size
             && *m == mtime

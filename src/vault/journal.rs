@@ -65,12 +65,8 @@ pub struct JournalThread {
 impl JournalThread {
     /// The size and mtime a rollout has now, as recorded (`None`: gone).
     pub fn stamp(path: &std::path::Path) -> Option<(u64, i64)> {
-        use std::os::unix::fs::MetadataExt;
         let meta = std::fs::symlink_metadata(path).ok()?;
-        Some((
-            meta.size(),
-            meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-        ))
+        Some((meta.len(), crate::platform::fs::mtime_ns(&meta)))
     }
 
     /// The copied rollout is still exactly what the copy left.

@@ -13,9 +13,13 @@ use crate::error::{Error, IoContext, Result, tick};
 use crate::fsx;
 
 pub mod accounts;
+pub mod backups;
+pub mod freshness;
 pub mod heads;
+pub mod home_write;
 pub mod ids;
 pub mod journal;
+pub mod lock;
 mod migrations;
 pub mod placement;
 pub mod quota;
@@ -84,6 +88,8 @@ impl Vault {
         // FULL: a refresh token rotated a moment before a power loss must survive it (the
         // issuer has already forgotten the one it replaced).
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // A removed account's tokens and keys must not stay in freed pages of the file.
+        conn.pragma_update(None, "secure_delete", true)?;
         let mut vault = Vault {
             conn,
             state_dir: state_dir.to_path_buf(),
@@ -192,15 +198,13 @@ trait Mode0600 {
 
 impl Mode0600 for std::fs::OpenOptions {
     fn mode_0600(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(fsx::SECRET_FILE_MODE)
+        crate::platform::fs::with_mode(self, fsx::SECRET_FILE_MODE)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn creates_private_files_and_migrates_once() {
@@ -214,12 +218,18 @@ mod tests {
         assert_eq!(version, migrations::MIGRATIONS.len() as i64);
         drop(v);
         Vault::open(&state).unwrap();
-        let dmode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
-        assert_eq!(dmode, 0o700);
+        if !crate::platform::fs::HAS_MODES {
+            return;
+        }
+        assert_eq!(fsx::mode_of(&state), Some(0o700));
         for entry in std::fs::read_dir(&state).unwrap() {
             let entry = entry.unwrap();
-            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600, "{:?}", entry.file_name());
+            assert_eq!(
+                fsx::mode_of(&entry.path()),
+                Some(0o600),
+                "{:?}",
+                entry.file_name()
+            );
         }
     }
 

@@ -382,20 +382,6 @@ fn on_a_terminal(env: &Env, args: &str, input: &str) -> std::process::Output {
         .unwrap()
 }
 
-fn has_script() -> bool {
-    let found = std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !found && std::env::var_os("CI").is_some() {
-        panic!("util-linux `script` is needed for the terminal tests");
-    }
-    if !found {
-        eprintln!("skipping the terminal part: util-linux `script` is not installed");
-    }
-    found
-}
-
 /// Issue 21: `account remove` of a bound, live account asked nothing (and the next plan
 /// re-imported it from the home). Now it says what happens to the homes and asks on a
 /// terminal; without one it refuses unless `--yes`.
@@ -416,26 +402,40 @@ fn removing_a_bound_live_account_says_what_happens_and_asks() {
     assert!(err.contains("takes it back into the vault"), "{err}");
     assert!(err.contains("--yes"), "{err}");
     assert_eq!(ids(&env.accounts_json()).len(), 1);
-    if has_script() {
-        let out = on_a_terminal(&env, "account remove fay", "no\n");
-        assert!(
-            stdout(&out).contains("Remove fay@example.com from the vault anyway?"),
-            "{}",
-            text(&out)
-        );
-        assert_eq!(ids(&env.accounts_json()).len(), 1, "{}", text(&out));
-        let out = on_a_terminal(&env, "account remove fay", "yes\n");
-        assert!(
-            stdout(&out).contains("removed fay@example.com"),
-            "{}",
-            text(&out)
-        );
-        assert!(ids(&env.accounts_json()).is_empty(), "{}", text(&out));
-    }
     // An account nothing uses goes without a question.
     assert!(env.add_api_key("sk-unused-key-000001").status.success());
     let out = env.run(&["account", "remove", "api-key"]);
     assert!(out.status.success(), "{}", text(&out));
+}
+
+/// The same removal on a terminal: it asks, and only yes removes.
+#[test]
+#[cfg_attr(
+    cdxs_no_script,
+    ignore = "util-linux `script` (a terminal for the question) is not installed"
+)]
+fn removing_a_bound_live_account_on_a_terminal_asks_first() {
+    let env = Env::new();
+    Login::new("fay@example.com", "acct-fay").write_to(&env.default_codex_home());
+    assert!(env.run(&["import", "auth"]).status.success());
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  fay: {{ email: fay@example.com }}\nhomes:\n  default: {{ path: {}, account: fay }}\n",
+        env.default_codex_home().display()
+    ));
+    let out = on_a_terminal(&env, "account remove fay", "no\n");
+    assert!(
+        stdout(&out).contains("Remove fay@example.com from the vault anyway?"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(ids(&env.accounts_json()).len(), 1, "{}", text(&out));
+    let out = on_a_terminal(&env, "account remove fay", "yes\n");
+    assert!(
+        stdout(&out).contains("removed fay@example.com"),
+        "{}",
+        text(&out)
+    );
+    assert!(ids(&env.accounts_json()).is_empty(), "{}", text(&out));
 }
 
 /// Issue 21: API keys were all named `api-key-xxxxxxxx`, with no `--name` and no rename;
@@ -480,5 +480,44 @@ fn api_keys_take_a_name_and_a_rename_and_show_takes_an_account() {
         stderr(&out).contains("alias in cdxs.yaml"),
         "{}",
         text(&out)
+    );
+}
+
+/// Issue 18, point 3: removing an account leaves no copy of its secret in the vault's files
+/// (SQLite's `secure_delete` zeroes the freed bytes; the WAL is checkpointed and truncated).
+#[test]
+fn a_removed_accounts_secret_is_not_left_in_the_vault_files() {
+    let env = Env::new();
+    let key = "sk-erase-me-0123456789abcdefghijklmnopqrstuvwxyz";
+    for (name, k) in [("keep", "sk-keep-this-one-000000000000"), ("gone", key)] {
+        let out = env.run_stdin(
+            &["account", "add-api-key", "--api-key-stdin", "--name", name],
+            k,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let holds = |needle: &str| -> Vec<String> {
+        std::fs::read_dir(&env.state)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("cdxs.db"))
+            .filter(|e| {
+                std::fs::read(e.path())
+                    .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert!(!holds(key).is_empty(), "the key was stored somewhere else");
+    let out = env.run(&["account", "remove", "gone", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        holds(key),
+        Vec::<String>::new(),
+        "the removed key is still on disk"
+    );
+    assert!(
+        !holds("sk-keep-this-one").is_empty(),
+        "the other account was lost"
     );
 }

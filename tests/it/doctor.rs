@@ -1,7 +1,6 @@
 //! `cdxs doctor`: read only, one screen, exit 1 with the fix on the line when something
 //! needs doing.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use serde_json::Value;
@@ -61,14 +60,14 @@ fn doctor_exits_1_with_the_fix_on_each_line() {
     let env = Env::new();
     // A state folder others can read, a broken manifest, two different cdxs on PATH.
     assert!(env.run(&["account", "list"]).status.success());
-    std::fs::set_permissions(&env.state, std::fs::Permissions::from_mode(0o755)).unwrap();
+    cdxs::platform::fs::set_mode(&env.state, 0o755).unwrap();
     env.manifest("version: 1\nhomez: {}\n");
     let (a, b) = (env.path("bin-a"), env.path("bin-b"));
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
     std::fs::hard_link(cdxs_binary(), a.join("cdxs")).unwrap();
     std::fs::write(b.join("cdxs"), "#!/bin/sh\necho 'cdxs 0.0.1'\n").unwrap();
-    std::fs::set_permissions(b.join("cdxs"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    cdxs::platform::fs::set_mode(&b.join("cdxs"), 0o755).unwrap();
     let out = env
         .cdxs()
         .env("PATH", path_of(&[&a, &b]))
@@ -143,7 +142,7 @@ fn doctor_names_a_home_lock_by_its_home() {
     let lock = env
         .state
         .join("locks")
-        .join(cdxs::reconcile::locks::home_file(&work));
+        .join(cdxs::vault::lock::home_file(&work));
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     std::fs::write(&lock, "").unwrap();
     let f = std::fs::File::open(&lock).unwrap();
@@ -244,4 +243,63 @@ fn doctor_checks_sync_logins_servers_and_accounts_needing_a_login() {
         "{v}"
     );
     assert_eq!(env.accounts_json()["accounts"][0]["requires_reauth"], true);
+}
+
+/// The watch service of this OS (here the systemd user unit of `examples/`): none is fine;
+/// one that starts a cdxs that is not there needs action; one that starts this cdxs is ok.
+#[test]
+fn doctor_checks_the_watch_service_definition() {
+    let env = Env::new();
+    let service = |out: &std::process::Output| -> Value {
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["area"] == "service")
+            .cloned()
+            .unwrap_or_else(|| panic!("no service check in {v}"))
+    };
+    let c = service(&env.run(&["doctor", "--json"]));
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("no systemd user unit runs `cdxs watch`"),
+        "{c}"
+    );
+    let units = env.home.join(".config/systemd/user");
+    std::fs::create_dir_all(&units).unwrap();
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cdxs-watch.service"),
+    )
+    .unwrap();
+    std::fs::write(units.join("cdxs-watch.service"), &example).unwrap();
+    let out = env.run(&["doctor", "--json"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let c = service(&out);
+    assert_eq!(c["status"], "action", "{c}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("starts `~/.cargo/bin/cdxs`, which does not exist"),
+        "{c}"
+    );
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap()
+            .contains("write the path of cdxs there"),
+        "{c}"
+    );
+    let mine = example.replace("%h/.cargo/bin/cdxs", &cdxs_binary().display().to_string());
+    std::fs::write(units.join("cdxs-watch.service"), mine).unwrap();
+    let c = service(&env.run(&["doctor", "--json"]));
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(
+        c["message"].as_str().unwrap().contains("runs this cdxs"),
+        "{c}"
+    );
 }

@@ -119,11 +119,22 @@ fn the_cli_stays_small() {
 /// is, and the calls that use it.
 const NEEDS: &[(&str, &[&str])] = &[
     ("cdxs_no_postgres", &["Db::postgres()", "Pg::start()"]),
-    ("cdxs_no_codex_", &["codex_release(", "codex()", "newest()"]),
+    (
+        "cdxs_no_codex_",
+        &[
+            "codex_release(",
+            "= codex()",
+            "harness::codex()",
+            "(codex()",
+            "newest()",
+        ],
+    ),
     (
         "cdxs_no_script",
         &["on_a_terminal(", "Command::new(\"script\")"],
     ),
+    ("cdxs_no_wine", &["Wine::find()"]),
+    ("cdxs_no_arm64", &["Qemu::find()"]),
 ];
 
 /// A test that cannot run here (no Codex, no PostgreSQL, no `script`) is compiled as
@@ -198,4 +209,52 @@ fn a_test_that_cannot_run_is_ignored_never_passed() {
         problems.push("on_both_backends! does not ignore PostgreSQL where it is missing".into());
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every OS difference lives in `src/platform` (DESIGN.md, "Platforms"): no other file of
+/// the crate names a Unix or Windows API, `libc` or `/proc`, or needs a `cfg` for an OS;
+/// and `platform` imports nothing of the crate (the bottom layer).
+#[test]
+fn os_differences_live_in_the_platform_module_only() {
+    let platform = src("platform");
+    let forbidden = [
+        "std::os::unix",
+        "std::os::windows",
+        "libc::",
+        "\"/proc",
+        "cfg(unix",
+        "cfg(windows",
+        "cfg(not(unix",
+        "cfg(not(windows",
+        "cfg!(unix",
+        "cfg!(windows",
+        "target_os",
+        "signal_hook",
+        "windows_sys",
+        "sysinfo::",
+        "ctrlc::",
+    ];
+    for f in rust_files(&src("")) {
+        if f.starts_with(&platform) {
+            for (n, line) in code_of(&f).iter().enumerate() {
+                assert!(
+                    !line.contains("crate::"),
+                    "{}:{}: platform imports the crate: {line}",
+                    f.display(),
+                    n + 1
+                );
+            }
+            continue;
+        }
+        for (n, line) in code_of(&f).iter().enumerate() {
+            for word in forbidden {
+                assert!(
+                    !line.contains(word),
+                    "{}:{}: an OS difference outside src/platform (`{word}`): {line}",
+                    f.display(),
+                    n + 1
+                );
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The one integration test binary (as ripgrep, jj and uv do): modules per area.
 
 mod harness;
+mod layers;
 mod layout;
 #[path = "../support/mock_responses.rs"]
 mod mock_responses;
@@ -22,6 +23,7 @@ mod ops_files;
 mod other_providers;
 mod picker;
 mod plan_apply;
+mod platforms;
 mod properties;
 mod purity;
 mod real_codex_auth;

@@ -39,8 +39,11 @@ fn assert_not_copied(dirs: &[&Path], tag: &str) {
 
 fn prepare(home: &Path, tag: &str) -> Vec<PathBuf> {
     std::fs::create_dir_all(home).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
     other_provider_files(home, tag)
 }
 

@@ -680,13 +680,11 @@ fn apply_status_and_history_read_as_documented() {
 /// another folder) is refused, and nothing is written anywhere. Plan files are 0600.
 #[test]
 fn hostile_a_saved_plan_with_an_edited_path_is_refused_and_writes_nothing() {
-    use std::os::unix::fs::PermissionsExt;
     let env = setup();
     let plan_file = env.path("plan.json");
     let out = env.run(&["plan", "--out", plan_file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
-    let mode = std::fs::metadata(&plan_file).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    assert_eq!(mode(&plan_file), 0o600);
     let elsewhere = env.path("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
     let main = env.codex_home("main").display().to_string();

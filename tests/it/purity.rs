@@ -11,13 +11,13 @@
 
 use std::path::{Path, PathBuf};
 
-use cdxs::auth::freshness::Freshness;
 use cdxs::reconcile::observe::{
     AccountObs, AuthObs, CredObs, HomeObs, LiveCopy, Observed, SessionsObs,
 };
 use cdxs::reconcile::plan::{Inputs, plan};
 use cdxs::sessions::share::HomeThreads;
 use cdxs::vault::AccountKind;
+use cdxs::vault::freshness::Freshness;
 
 const CHILD: &str = "CDXS_PURITY_CHILD";
 

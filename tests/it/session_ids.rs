@@ -3,7 +3,6 @@
 //! itself, `visibility check` failing with hints that keep the flags, list filters, and
 //! `cdxs resume ID` in the thread's home.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use crate::harness::*;
@@ -210,7 +209,10 @@ fn list_filters_by_folder_text_time_and_count() {
 }
 
 /// A `codex` on PATH that records how it was started.
+/// A shell script standing in for `codex` on PATH (unix: Windows has no `#!`).
+#[cfg(unix)]
 fn fake_codex(env: &Env) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let bin = env.path("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let log = env.path("codex-started.txt");
@@ -235,6 +237,7 @@ fn fake_codex(env: &Env) -> PathBuf {
     log
 }
 
+#[cfg(unix)]
 #[test]
 fn resume_runs_codex_resume_in_the_threads_home_with_its_account() {
     let (env, _default, work) = two_homes();

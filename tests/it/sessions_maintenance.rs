@@ -234,6 +234,7 @@ fn apply_waits_for_maintenance_only_where_it_moves_rollouts() {
     assert!(out.status.success(), "{}", text(&out));
 }
 
+#[cfg(unix)]
 #[test]
 fn a_maintenance_lock_planted_as_a_symlink_is_refused_not_followed() {
     let (env, a, _b) = homes();

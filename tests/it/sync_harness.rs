@@ -501,7 +501,7 @@ impl Pg {
             .tempdir_in(std::env::temp_dir())
             .unwrap();
         if let Some(u) = uid {
-            std::os::unix::fs::chown(root.path(), Some(u), None).unwrap();
+            chown(root.path(), u);
         }
         let dir = root.path().join("data");
         let cp = Command::new("cp")
@@ -610,7 +610,7 @@ fn template(bin: &Path, as_postgres: bool, uid: Option<u32>) -> PathBuf {
     let base = std::env::temp_dir().join(format!("cdxs-it-pg-template-{version}"));
     std::fs::create_dir_all(&base).unwrap();
     if let Some(u) = uid {
-        std::os::unix::fs::chown(&base, Some(u), None).unwrap();
+        chown(&base, u);
     }
     let lock = std::fs::File::create(
         std::env::temp_dir().join(format!("cdxs-it-pg-template-{version}.lock")),
@@ -642,6 +642,14 @@ fn template(bin: &Path, as_postgres: bool, uid: Option<u32>) -> PathBuf {
     }
     drop(lock);
     data
+}
+
+/// Give `path` to the `postgres` user (PostgreSQL refuses to run as root; Unix only).
+fn chown(path: &Path, uid: u32) {
+    #[cfg(unix)]
+    std::os::unix::fs::chown(path, Some(uid), None).unwrap();
+    #[cfg(not(unix))]
+    let _ = (path, uid);
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -245,7 +245,7 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
 /// them with `--purge-backups` (or when the person says yes on a terminal), else say how.
 /// How many backup files it deleted, and how many still hold the secrets.
 fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<(usize, usize)> {
-    let files = crate::backup::holding_account(&sh.state_dir()?, account);
+    let files = crate::vault::backups::holding_account(&sh.state_dir()?, account);
     if files.is_empty() {
         return Ok((0, 0));
     }
@@ -268,7 +268,7 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
     }
     let now = sh.now();
     let engine = sh.engine()?;
-    let done = crate::backup::prune(
+    let done = crate::vault::backups::prune(
         &mut engine.vault,
         "account remove: purge backups",
         &[],

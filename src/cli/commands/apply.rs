@@ -70,9 +70,7 @@ pub fn run(sh: &mut Shell, args: ApplyArgs) -> Result<Exit> {
     };
     if !plan.errors.is_empty() {
         sh.printer.out(render(&plan, &sh.printer).trim_end());
-        return Err(Error::Plan {
-            errors: plan.errors,
-        });
+        return Err(crate::reconcile::plan_failed(plan.errors));
     }
     let mut review = review;
     if !plan.has_changes() {

@@ -25,7 +25,7 @@ pub enum LoginCommand {
         #[arg(long)]
         manual: bool,
         /// Port of the local callback (Codex's client allows 1455)
-        #[arg(long, default_value_t = crate::auth::endpoints::DEFAULT_CALLBACK_PORT)]
+        #[arg(long, default_value_t = crate::endpoints::DEFAULT_CALLBACK_PORT)]
         port: u16,
         /// Do not try to open a browser
         #[arg(long)]

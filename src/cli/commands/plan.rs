@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::shell::Shell;
-use crate::error::{Error, Exit, Result, tick};
+use crate::error::{Exit, Result, tick};
 use crate::output::views::plan::render;
 use crate::reconcile::engine::Request;
 use crate::reconcile::observe::Scope;
@@ -58,9 +58,7 @@ pub fn run(sh: &mut Shell, args: PlanArgs) -> Result<Exit> {
         return Ok(Exit::Error); // the document holds them (`plan.errors`)
     }
     if !doc.plan.errors.is_empty() {
-        return Err(Error::Plan {
-            errors: doc.plan.errors,
-        });
+        return Err(crate::reconcile::plan_failed(doc.plan.errors));
     }
     Ok(if args.detailed_exitcode && doc.has_changes {
         Exit::Changes

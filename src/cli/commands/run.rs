@@ -1,5 +1,6 @@
 //! `run (--home NAME | --account A [--codex-home P]) -- CMD...`: make sure the home's auth
-//! is right, then become the command with `CODEX_HOME` set.
+//! is right, then become the command with `CODEX_HOME` set (exec on Unix; on Windows spawn,
+//! wait, exit with its code).
 
 use std::path::{Path, PathBuf};
 
@@ -67,7 +68,7 @@ pub fn run(sh: &mut Shell, args: RunArgs) -> Result<Exit> {
             ));
         }
     };
-    exec(&launch_line(&args.command, managed), &path)
+    exec(sh, &launch_line(&args.command, managed), &path)
 }
 
 /// Make a declared home match cdxs.yaml (as `apply` would for it alone): its folder, and
@@ -119,21 +120,33 @@ pub fn resume(sh: &mut Shell, args: ResumeArgs) -> Result<Exit> {
     ));
     let mut command = vec!["codex".to_string(), "resume".into(), thread.id];
     command.extend(args.extra);
-    exec(&launch_line(&command, managed), &path)
+    exec(sh, &launch_line(&command, managed), &path)
 }
 
-/// Replace this process with `command`, `CODEX_HOME` set: signals, the terminal and the
-/// exit code pass straight through.
-fn exec(command: &[String], home: &Path) -> Result<Exit> {
-    use std::os::unix::process::CommandExt;
+/// Hand over to `command` in `home`: nothing of cdxs stays open while it runs (on Windows
+/// cdxs waits for it and exits with its code).
+fn exec(sh: &mut Shell, command: &[String], home: &Path) -> Result<Exit> {
+    let command = command_line(command, home)?;
+    sh.close_engine();
+    Err(hand_over(command))
+}
+
+/// The command `run` hands over to: the user's command, with `CODEX_HOME` set to the home.
+fn command_line(command: &[String], home: &Path) -> Result<std::process::Command> {
     let (program, rest) = command.split_first().ok_or_else(|| {
         Error::user("no command to run")
             .with_help("put it after `--`: `cdxs run --home work -- codex`")
     })?;
-    let err = std::process::Command::new(program)
-        .args(rest)
-        .env("CODEX_HOME", home)
-        .exec();
-    Err(Error::io(format!("cannot run `{program}`"), err)
-        .with_help("check the command's name and that it is on `PATH`"))
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest).env("CODEX_HOME", home);
+    Ok(cmd)
+}
+
+/// Become `cmd` (exec on Unix; on Windows wait, then exit with its code: see
+/// [`crate::platform::run`]); returns only the error of a command that could not start.
+fn hand_over(cmd: std::process::Command) -> Error {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let err = crate::platform::run::hand_over(cmd);
+    Error::io(format!("cannot run `{program}`"), err)
+        .with_help("check the command's name and that it is on `PATH`")
 }

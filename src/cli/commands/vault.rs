@@ -104,7 +104,7 @@ pub fn import(sh: &mut Shell, a: ImportArgs) -> Result<Exit> {
         }
     };
     let (now, state_dir) = (sh.now(), sh.state_dir()?);
-    let _lock = crate::reconcile::locks::vault(&state_dir, "vault import")?;
+    let _lock = crate::vault::lock::vault(&state_dir, "vault import")?;
     let done = archive::import(sh.vault()?, &contents, now)?;
     sh.printer.status(views::vault::imported(&done, &a.file));
     let o = Outcome::new("vault import").changed(done.changed());

@@ -16,7 +16,7 @@ use crate::reconcile::watch::run::{self, Options, Sink};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  cdxs watch                 # until SIGINT/SIGTERM\n  cdxs watch --json          # JSON lines, for a log collector\n  cdxs watch --once          # one cycle (cron, tests)\n\nAs a service: examples/cdxs-watch.service (systemd --user), examples/net.cdxs.watch.plist (launchd)."
+    after_help = "Examples:\n  cdxs watch                 # until Ctrl-C or SIGTERM\n  cdxs watch --json          # JSON lines, for a log collector\n  cdxs watch --once          # one cycle (cron, tests)\n\nAs a service: examples/cdxs-watch.service (systemd --user), examples/net.cdxs.watch.plist (launchd), examples/cdxs-watch.xml (a Windows scheduled task)."
 )]
 pub struct WatchArgs {
     /// Run one cycle over every home, then exit
@@ -77,19 +77,13 @@ pub fn run(sh: &mut Shell, args: WatchArgs) -> Result<Exit> {
     let m = sh.require_manifest()?;
     sh.warn_codex_api_key();
     let (tx, rx) = mpsc::channel::<Msg>();
-    // SIGINT and SIGTERM finish the current action, then stop (exit 0).
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .map_err(|e| crate::error::Error::io("cannot catch SIGINT and SIGTERM", e))?;
-    let handle = signals.handle();
+    // A stop request (SIGINT, SIGTERM, SIGHUP; Ctrl-C, Ctrl-Break or the console closing on
+    // Windows) finishes the current action, then stops (exit 0).
     let stop = tx.clone();
-    std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
-            let _ = stop.send(Msg::Stop);
-        }
-    });
+    crate::platform::signals::on_stop(move || {
+        let _ = stop.send(Msg::Stop);
+    })
+    .map_err(|e| crate::error::Error::io("cannot catch stop requests (Ctrl-C, SIGTERM)", e))?;
     let mut log = Log {
         printer: sh.printer.clone(),
         clock: sh.settings.clock.clone(),
@@ -100,7 +94,5 @@ pub fn run(sh: &mut Shell, args: WatchArgs) -> Result<Exit> {
         once: args.once,
         max_watches: max_watches(),
     };
-    let result = run::run(sh.engine()?, m, &opts, (tx, rx), &mut log, &mut bar);
-    handle.close();
-    result.map(|_| Exit::Success)
+    run::run(sh.engine()?, m, &opts, (tx, rx), &mut log, &mut bar).map(|_| Exit::Success)
 }

@@ -22,7 +22,7 @@ pub struct ErrorView {
     pub causes: Vec<String>,
     /// `plan`: every problem plan found, each at its address.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<crate::reconcile::PlanError>,
+    pub problems: Vec<crate::error::PlanProblem>,
     /// `manifest`: every problem in the file, in `validate --json`'s shape.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<crate::manifest::diagnostics::Validation>,

@@ -175,11 +175,13 @@ pub fn render_diff(d: &crate::reconcile::text_diff::TextDiff, p: &Printer, inden
 
 /// Errors of a plan, one block each.
 pub fn render_errors(plan: &Plan, p: &Printer) -> String {
-    render_plan_errors(&plan.errors, p)
+    let errors: Vec<crate::error::PlanProblem> =
+        plan.errors.iter().cloned().map(Into::into).collect();
+    render_plan_errors(&errors, p)
 }
 
 /// [`render_errors`] of a list.
-pub fn render_plan_errors(errors: &[crate::reconcile::PlanError], p: &Printer) -> String {
+pub fn render_plan_errors(errors: &[crate::error::PlanProblem], p: &Printer) -> String {
     let mut out = String::new();
     for e in errors {
         let _ = writeln!(out, "{} {}", p.red("Error:"), sanitize(&e.message));

@@ -110,9 +110,9 @@ impl Engine {
         if let auth::Credentials::ChatGpt(t) = &creds {
             let file = crate::vault::accounts::tokens_freshness(t);
             if self.vault.is_spent(&t.refresh_token.fingerprint())?
-                || crate::auth::freshness::compare(&account.freshness(), &file)
+                || crate::vault::freshness::compare(&account.freshness(), &file)
                     == std::cmp::Ordering::Greater
-                || crate::auth::freshness::refresh_due(
+                || crate::vault::freshness::refresh_due(
                     file.expires_at,
                     self.now(),
                     self.refresh_window,
@@ -178,7 +178,7 @@ impl Engine {
         let known_urls: Vec<String> = all.iter().filter_map(|a| a.base_url.clone()).collect();
         let config = crate::codex::config::observe(path);
         let refresh_first = self.online
-            && crate::auth::freshness::refresh_due(
+            && crate::vault::freshness::refresh_due(
                 account.access_expires_at,
                 self.now(),
                 self.refresh_window,

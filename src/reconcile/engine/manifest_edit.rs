@@ -43,7 +43,7 @@ impl Engine {
                 .filter(|e| e.address.in_home(home))
                 .collect();
             if !errors.is_empty() {
-                return Err(Error::Plan { errors });
+                return Err(crate::reconcile::plan_failed(errors));
             }
         }
         let mut backups = Backups::new(&self.state_dir, "manifest");

@@ -119,7 +119,7 @@ pub struct Engine {
     /// A login is refreshed when it expires within this many seconds: Codex's own 5
     /// minutes, or `watch.refresh_before_expiry` under watch. The planner, the executor and
     /// the refresh lease all decide by this one window
-    /// ([`crate::auth::freshness::refresh_due`]).
+    /// ([`crate::vault::freshness::refresh_due`]).
     pub refresh_window: i64,
     /// The last time a request could not reach its endpoint, and why (`watch` backs off);
     /// cleared by a request that got an answer.
@@ -264,9 +264,7 @@ impl Engine {
                     None => again,
                 };
                 if !again.errors.is_empty() {
-                    return Err(Error::Plan {
-                        errors: again.errors,
-                    });
+                    return Err(crate::reconcile::plan_failed(again.errors));
                 }
                 // The new plan may write in more folders: lock those too.
                 held.extend(&again, &self.state_dir, &holder, &self.vault, &known)?;
@@ -360,9 +358,7 @@ impl Engine {
         plan.errors
             .retain(|e| homes.iter().any(|h| e.address.in_home(h)));
         if !plan.errors.is_empty() {
-            return Err(Error::Plan {
-                errors: plan.errors,
-            });
+            return Err(crate::reconcile::plan_failed(plan.errors));
         }
         if !plan.has_changes() && extra_files.is_empty() && plan.accepted.is_empty() {
             return Ok(None);
@@ -419,7 +415,11 @@ impl Engine {
     /// After a generation that changed files: backups past their retention (cdxs.yaml
     /// `backups:`) go, as a journaled generation of their own. A failure only warns.
     fn prune_backups(&mut self, m: Option<&Manifest>, progress: &mut dyn Progress) {
-        if let Some(w) = crate::backup::prune_after(&mut self.vault, m, self.clock.ts()) {
+        if let Some(w) = crate::vault::backups::prune_after(
+            &mut self.vault,
+            &m.map(|m| m.backups).unwrap_or_default(),
+            self.clock.ts(),
+        ) {
             progress.warn(w);
         }
     }
@@ -449,6 +449,6 @@ impl Engine {
     /// Mark generations a killed apply left `running` as `interrupted`, when no apply runs
     /// now. Never waits.
     pub fn settle_interrupted(&mut self) -> Result<()> {
-        super::locks::settle_interrupted(&self.state_dir, &mut self.vault, self.clock.ts())
+        crate::vault::lock::settle_interrupted(&self.state_dir, &mut self.vault, self.clock.ts())
     }
 }

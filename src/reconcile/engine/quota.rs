@@ -93,7 +93,7 @@ impl Engine {
     }
 
     fn expiring(&self, a: &crate::vault::Account) -> bool {
-        crate::auth::freshness::refresh_due(
+        crate::vault::freshness::refresh_due(
             a.access_expires_at,
             self.clock.ts(),
             self.refresh_window,

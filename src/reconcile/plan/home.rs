@@ -9,7 +9,6 @@ use super::codex_settings::login_of;
 use super::describe::{account_value, auth_value, describe_account, describe_auth};
 use super::resolve::Target;
 use super::{Planner, pool};
-use crate::auth::freshness;
 use crate::codex::auth::auth_path;
 use crate::codex::config;
 use crate::codex::settings::Effective;
@@ -18,6 +17,7 @@ use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs};
 use crate::reconcile::{
     Accepted, Action, ActionKind, Change, ChangeValue, CredentialSource, Drift, Note, Op,
 };
+use crate::vault::freshness;
 
 /// What a home's auth.json gets, once resolved.
 struct Chosen {

@@ -41,7 +41,7 @@ struct Planner<'a> {
     imported: BTreeSet<String>,
     /// Accounts whose newer tokens are taken from a home, with that copy's freshness (a
     /// refresh is decided on the copy the vault will hold by then).
-    harvested: BTreeMap<String, crate::auth::freshness::Freshness>,
+    harvested: BTreeMap<String, crate::vault::freshness::Freshness>,
     refreshed: BTreeSet<String>,
     refreshes: Vec<Action>,
     accepted: Vec<super::Accepted>,

@@ -4,9 +4,9 @@
 use std::cmp::Ordering;
 
 use super::Planner;
-use crate::auth::freshness;
 use crate::manifest::AccountRef;
 use crate::reconcile::observe::{AccountObs, CredObs, FileObs};
+use crate::vault::freshness;
 
 /// What a home's auth.json should hold.
 #[derive(Debug, Clone, PartialEq)]

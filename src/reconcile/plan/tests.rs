@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::auth::freshness::Freshness;
 use crate::reconcile::observe::QuotaObs;
 use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs};
 use crate::reconcile::{ActionKind, CredentialSource, Op};
 use crate::vault::AccountKind;
+use crate::vault::freshness::Freshness;
 use crate::vault::journal::Baseline;
 
 fn manifest(yaml: &str) -> Manifest {

@@ -5,10 +5,10 @@ use crate::reconcile::{AccountPart, Address};
 use std::cmp::Ordering;
 
 use super::Planner;
-use crate::auth::freshness;
 use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs};
 use crate::reconcile::{Action, ActionKind, Note, Op};
 use crate::vault::AccountKind;
+use crate::vault::freshness;
 
 impl Planner<'_> {
     /// A home holds a vault login whose tokens are newer than the vault's copy.

@@ -87,7 +87,7 @@ impl WatchState {
                 home: None,
                 message: format!(
                     "cannot reach the network ({why}); working from the cache, next try in {}",
-                    crate::output::format::duration(self.retry_at - now)
+                    crate::text::duration(self.retry_at - now)
                 ),
             });
         }
@@ -169,7 +169,7 @@ pub fn next_due(m: &Manifest, o: &Observed, policy: &Policy, now: i64, online: b
         {
             // A token already due that this cycle could not refresh (offline, a login that
             // needs a person) waits for the periodic cycle or the backoff, not every second.
-            let at = crate::auth::freshness::refresh_at(exp, policy.refresh_before_expiry);
+            let at = crate::vault::freshness::refresh_at(exp, policy.refresh_before_expiry);
             if at > now {
                 due = due.min(at);
             }

@@ -60,7 +60,7 @@ impl Held {
             } => format!("{address}: waits for the turn to end ({detail})"),
             Held::Dwell { address, until, .. } => format!(
                 "{address}: the home switched recently; it stays on its pick until {}",
-                crate::output::format::when_secs(*until)
+                crate::text::when_secs(*until)
             ),
             Held::Flapping { address, .. } => {
                 format!("{address}: the home is flapping; watch no longer applies to it")

@@ -112,7 +112,7 @@ pub fn run(
     let mut m = manifest;
     let state_dir = engine.state_dir.clone();
     // One watch per state folder: a second one would overwrite the first's status file.
-    let _instance = crate::reconcile::locks::watch(&state_dir)?;
+    let _instance = crate::vault::lock::watch(&state_dir)?;
     let (mut watches, fallback) = Watches::start(tx.clone());
     if let Some(why) = fallback.or_else(|| watches.sync(&m, opts.max_watches)) {
         sink.line(&note("note", why));
@@ -124,7 +124,7 @@ pub fn run(
             "watching {} home(s) from {} (every {}, `watch.apply: {}`)",
             m.homes.len(),
             crate::paths::display(&m.path),
-            crate::output::format::duration(Policy::of(&m).interval),
+            crate::text::duration(Policy::of(&m).interval),
             match m.watch.apply {
                 crate::manifest::WatchApply::Safe => "safe",
                 crate::manifest::WatchApply::All => "all",

@@ -78,12 +78,8 @@ pub enum Liveness {
 }
 
 fn pid_alive(pid: u32) -> bool {
-    // On Linux /proc tells; elsewhere trust the heartbeat.
-    if Path::new("/proc/self").exists() {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
+    // Where the OS cannot tell, trust the heartbeat.
+    crate::platform::process::alive(pid).unwrap_or(true)
 }
 
 pub fn liveness(s: &WatchStatus, now: i64) -> Liveness {
@@ -104,7 +100,7 @@ pub fn liveness(s: &WatchStatus, now: i64) -> Liveness {
 
 /// Lines for `cdxs status`.
 pub fn describe(s: &WatchStatus, now: i64) -> Vec<String> {
-    let ago = |t: i64| crate::output::format::duration(now - t);
+    let ago = |t: i64| crate::text::duration(now - t);
     let mut out = vec![match liveness(s, now) {
         Liveness::Running => format!(
             "watch: running (pid {}, {}, last cycle {} ago{})",
@@ -116,7 +112,7 @@ pub fn describe(s: &WatchStatus, now: i64) -> Vec<String> {
         Liveness::Stuck { silent_for } => format!(
             "watch: stuck? pid {} is alive but silent for {} (check its log, or restart it)",
             s.pid,
-            crate::output::format::duration(silent_for)
+            crate::text::duration(silent_for)
         ),
         Liveness::Stopped => format!("watch: not running (stopped {} ago)", ago(s.heartbeat)),
         Liveness::Gone => format!(

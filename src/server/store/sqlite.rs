@@ -111,14 +111,15 @@ impl SqliteStore {
             crate::fsx::ensure_private_dir(dir).map_err(|e| StoreError::Db(e.to_string()))?;
         }
         if !path.exists() {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(crate::fsx::SECRET_FILE_MODE)
-                .open(path)
-                .map_err(|e| StoreError::Db(format!("cannot create `{}`: {e}", path.display())))?;
+            crate::platform::fs::with_mode(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false),
+                crate::fsx::SECRET_FILE_MODE,
+            )
+            .open(path)
+            .map_err(|e| StoreError::Db(format!("cannot create `{}`: {e}", path.display())))?;
         }
         let mut writer = connect(path)?;
         migrate(&mut writer)?;

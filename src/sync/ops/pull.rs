@@ -55,7 +55,7 @@ pub fn pull(vault: &mut Vault, target: Option<&str>, force: bool, now: i64) -> R
     let (revision, records) = fetch_all(&c, &t, &key, since)?;
     // The merge reads and writes accounts: hold the vault lock (as harvest and refresh do)
     // for that part only, never across the network.
-    let _lock = crate::reconcile::locks::vault(vault.state_dir(), "cdxs sync pull")?;
+    let _lock = crate::vault::lock::vault(vault.state_dir(), "cdxs sync pull")?;
     let mut report = if force {
         let backup = backup_vault(vault, "sync-pull-force")?;
         let mut r = apply_forced(vault, &t, &key, &records, now)?;

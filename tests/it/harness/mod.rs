@@ -343,9 +343,9 @@ pub fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// The permission bits of `path` (0 where files have none: Windows).
 pub fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    cdxs::platform::fs::mode_of(path).map_or(0, |m| m & 0o777)
 }
 
 /// Every Codex release cdxs supports (as `scripts/install-codex.sh` installs them and

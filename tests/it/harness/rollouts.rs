@@ -3,8 +3,6 @@
 //! them (zstd, `x.jsonl` -> `x.jsonl.zst`), and the files of other providers' logins and
 //! Codex's maintenance locks.
 
-use std::os::unix::fs::MetadataExt;
-
 use super::*;
 
 /// A rollout as Codex 0.169/0.171 `codex exec` writes one turn (seen in real homes; the
@@ -106,8 +104,11 @@ pub fn other_provider_files(home: &Path, tag: &str) -> Vec<PathBuf> {
         .map(|(name, text)| {
             let p = home.join(name);
             std::fs::write(&p, text).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
             p
         })
         .collect()
@@ -117,7 +118,9 @@ pub fn other_provider_files(home: &Path, tag: &str) -> Vec<PathBuf> {
 pub type FileState = (Vec<u8>, u32, u64, i64, i64);
 
 /// [`FileState`] of a file.
+#[cfg(unix)]
 pub fn file_state(path: &Path) -> FileState {
+    use std::os::unix::fs::MetadataExt;
     let m = std::fs::symlink_metadata(path).unwrap();
     (
         std::fs::read(path).unwrap(),
@@ -125,6 +128,25 @@ pub fn file_state(path: &Path) -> FileState {
         m.ino(),
         m.mtime(),
         m.mtime_nsec(),
+    )
+}
+
+/// [`FileState`] of a file where there are no modes or inodes: content, read-only flag and
+/// the modification time.
+#[cfg(not(unix))]
+pub fn file_state(path: &Path) -> FileState {
+    let m = std::fs::symlink_metadata(path).unwrap();
+    let modified = m
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    (
+        std::fs::read(path).unwrap(),
+        u32::from(m.permissions().readonly()),
+        0,
+        modified.as_secs() as i64,
+        i64::from(modified.subsec_nanos()),
     )
 }
 

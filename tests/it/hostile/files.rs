@@ -74,7 +74,7 @@ fn hostile_an_auth_json_that_never_ends_is_a_clean_error_not_a_read_until_memory
     let env = Env::new();
     let home = env.codex_home("zero");
     std::fs::create_dir_all(&home).unwrap();
-    std::os::unix::fs::symlink("/dev/zero", home.join("auth.json")).unwrap();
+    cdxs::platform::fs::symlink(Path::new("/dev/zero"), &home.join("auth.json")).unwrap();
     env.manifest(&format!(
         "version: 1\naccounts:\n  z: {{ auth_file: /dev/zero }}\nhomes:\n  default: {{ path: {}, account: z }}\n",
         home.display()
@@ -146,7 +146,7 @@ fn hostile_editing_a_symlinked_manifest_keeps_the_link() {
     )
     .unwrap();
     let link = env.work.join("cdxs.yaml");
-    std::os::unix::fs::symlink(&real, &link).unwrap();
+    cdxs::platform::fs::symlink(&real, &link).unwrap();
     let scratch = env.codex_home("scratch");
     let out = env.run(&[
         "home",
@@ -177,16 +177,15 @@ fn hostile_editing_a_symlinked_manifest_keeps_the_link() {
 
 #[test]
 fn hostile_read_only_commands_never_chmod_an_existing_state_dir() {
-    use std::os::unix::fs::PermissionsExt;
     for mode in [0o1777, 0o755] {
         let env = Env::new();
         std::fs::create_dir_all(&env.state).unwrap();
-        std::fs::set_permissions(&env.state, std::fs::Permissions::from_mode(mode)).unwrap();
+        cdxs::platform::fs::set_mode(&env.state, mode).unwrap();
         for args in [&["account", "list"][..], &["show"][..], &["history"][..]] {
             let out = env.run(args);
             assert!(out.status.success(), "{args:?}: {}", text(&out));
-            let now = std::fs::metadata(&env.state).unwrap().permissions().mode() & 0o7777;
-            assert_eq!(now, mode, "{args:?} changed the state folder's mode");
+            let now = cdxs::platform::fs::mode_of(&env.state);
+            assert_eq!(now, Some(mode), "{args:?} changed the state folder's mode");
         }
         // What cdxs creates inside stays private.
         assert_eq!(mode_of(&env.state.join("cdxs.db")), 0o600);
@@ -318,7 +317,7 @@ fn hostile_home_locks_are_keyed_by_the_resolved_path() {
     codex_like_home(&home);
     add_thread(&home, T1, "one", None);
     let link = env.path("link-to-h");
-    std::os::unix::fs::symlink(&home, &link).unwrap();
+    cdxs::platform::fs::symlink(&home, &link).unwrap();
     let out = env.run(&[
         "session",
         "trash",
@@ -349,10 +348,9 @@ fn hostile_home_locks_are_keyed_by_the_resolved_path() {
 
 #[test]
 fn hostile_an_open_state_dir_is_warned_about() {
-    use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     std::fs::create_dir_all(&env.state).unwrap();
-    std::fs::set_permissions(&env.state, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    cdxs::platform::fs::set_mode(&env.state, 0o1777).unwrap();
     let out = env.run(&["account", "list"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(stderr(&out).contains("chmod 700"), "{}", text(&out));
@@ -364,12 +362,12 @@ fn hostile_a_symlinked_thread_lock_folder_or_trash_is_not_followed() {
     add_thread(&home, T1, "one", None);
     let elsewhere = env.path("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
-    std::os::unix::fs::symlink(&elsewhere, home.join("thread-writer-locks")).unwrap();
+    cdxs::platform::fs::symlink(&elsewhere, &home.join("thread-writer-locks")).unwrap();
     let out = env.run(&["session", "trash", T1]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(stderr(&out).contains("does not follow"), "{}", text(&out));
     std::fs::remove_file(home.join("thread-writer-locks")).unwrap();
-    std::os::unix::fs::symlink(&elsewhere, home.join("cdxs-trash")).unwrap();
+    cdxs::platform::fs::symlink(&elsewhere, &home.join("cdxs-trash")).unwrap();
     let out = env.run(&["session", "trash", T1]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert_eq!(

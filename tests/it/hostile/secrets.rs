@@ -69,7 +69,7 @@ fn hostile_a_lock_timeout_never_prints_what_a_symlinked_lock_file_points_at() {
     let key = "sk-in-auth-json-0123456789abcdefgh";
     let env = Env::new();
     let (home, id) = home_with_key(&env, key);
-    std::os::unix::fs::symlink("auth.json", home.join("auth.lock")).unwrap();
+    cdxs::platform::fs::symlink(Path::new("auth.json"), &home.join("auth.lock")).unwrap();
     // Someone holds a lock on the file the link points at.
     let held = std::fs::File::open(home.join("auth.json")).unwrap();
     held.lock().unwrap();
@@ -95,8 +95,9 @@ fn hostile_lock_files_are_not_created_through_symlinks() {
     let (home, id) = home_with_key(&env, "sk-in-auth-json-0123456789abcdefgh");
     let elsewhere = env.path("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
-    std::os::unix::fs::symlink(elsewhere.join("made-by-cdxs"), home.join("auth.lock")).unwrap();
-    std::os::unix::fs::symlink(elsewhere.join("also-made"), home.join("auth.json.lock")).unwrap();
+    cdxs::platform::fs::symlink(&elsewhere.join("made-by-cdxs"), &home.join("auth.lock")).unwrap();
+    cdxs::platform::fs::symlink(&elsewhere.join("also-made"), &home.join("auth.json.lock"))
+        .unwrap();
     let out = env.run(&["switch", &id, "--codex-home", home.to_str().unwrap()]);
     assert!(
         !elsewhere.join("made-by-cdxs").exists() && !elsewhere.join("also-made").exists(),

@@ -206,7 +206,7 @@ mod confinement {
             "OUTSIDE-MARKER dated",
         )
         .unwrap();
-        std::os::unix::fs::symlink(&outside, home.join("sessions/link")).unwrap();
+        cdxs::platform::fs::symlink(&outside, &home.join("sessions/link")).unwrap();
         std::fs::create_dir_all(home.join("archived_sessions")).unwrap();
         World {
             home: HomeRef {
@@ -407,11 +407,7 @@ fn sharing_homes() -> (Env, PathBuf, PathBuf, PathBuf) {
         "{\"auth_mode\":\"apikey\",\"OPENAI_API_KEY\":\"sk-secret-of-home-b-123456\"}",
     )
     .unwrap();
-    std::fs::set_permissions(
-        b.join("auth.json"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    cdxs::platform::fs::set_mode(&b.join("auth.json"), 0o600).unwrap();
     env.manifest(&format!(
         "version: 1\nhomes:\n  a: {{ path: {} }}\n  c: {{ path: {} }}\nsessions:\n  share_threads: [a, c]\n",
         a.display(),

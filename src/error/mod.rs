@@ -7,6 +7,8 @@
 use std::fmt;
 use std::path::Path;
 
+pub mod diagnostic;
+
 /// Process exit codes, documented in `cdxs --help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -52,7 +54,7 @@ pub enum Error {
     },
     /// A manifest (or other source file) diagnostic with labelled spans.
     #[error(transparent)]
-    Diagnostics(Box<crate::manifest::diagnostics::Report>),
+    Diagnostics(Box<diagnostic::Report>),
     /// An I/O failure, with what we were doing.
     #[error("{context}")]
     Io {
@@ -80,7 +82,7 @@ pub enum Error {
     },
     /// A name on the command line did not name one account.
     #[error(transparent)]
-    Resolve(#[from] crate::resolve::ResolveError),
+    Resolve(#[from] ResolveError),
     /// A plan a person reviewed (saved, or confirmed at the prompt) no longer matches the
     /// world.
     #[error("the plan is stale: {why}")]
@@ -101,9 +103,7 @@ pub enum Error {
     },
     /// Plan found problems it cannot decide (unknown account, unset variable).
     #[error("cannot plan: {} problem{} above", errors.len(), if errors.len() == 1 { "" } else { "s" })]
-    Plan {
-        errors: Vec<crate::reconcile::PlanError>,
-    },
+    Plan { errors: Vec<PlanProblem> },
     /// A ChatGPT login cannot be used until someone logs in again (its refresh token was
     /// refused or spent).
     #[error("{account} needs a new login: {why}")]
@@ -131,7 +131,7 @@ fn no_manifest(path: &Path, explicit: bool) -> String {
 /// control characters escaped, whoever built the message.
 fn clean(text: impl Into<String>) -> String {
     let text = text.into();
-    match crate::output::sanitize(&text) {
+    match crate::text::sanitize(&text) {
         std::borrow::Cow::Borrowed(_) => text,
         std::borrow::Cow::Owned(clean) => clean,
     }
@@ -276,6 +276,34 @@ impl miette::Diagnostic for Error {
             _ => None,
         }
     }
+}
+
+/// Why a name did not resolve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("an account name cannot be empty")]
+    Empty,
+    #[error("no account matches `{query}`")]
+    NoMatch { query: String },
+    #[error("`{query}` matches {} accounts: {}", candidates.len(), candidates.join(", "))]
+    Ambiguous {
+        query: String,
+        /// `name (id)` of each match.
+        candidates: Vec<String>,
+    },
+    #[error("alias `{alias}` ({reference}) does not name an account in the vault")]
+    AliasUnknown { alias: String, reference: String },
+    #[error("alias `{alias}` matches several accounts in the vault")]
+    AliasAmbiguous { alias: String },
+}
+
+/// A problem plan could not decide, as an error carries it: the address it is on (as text),
+/// what is wrong, what to do (the engine's typed `reconcile::PlanError` becomes this).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlanProblem {
+    pub address: String,
+    pub message: String,
+    pub help: String,
 }
 
 /// Names the Codex database a failure happened in (instead of "the vault").

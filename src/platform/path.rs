@@ -1,0 +1,169 @@
+//! How paths are spelled and compared.
+//!
+//! Windows writes one folder many ways: `C:\Users\me`, `c:/users/ME`, the verbatim
+//! `\\?\C:\Users\me` (what `std::fs::canonicalize` returns, and what the Codex desktop app
+//! stores in `threads.cwd`), `\\?\UNC\server\share` for `\\server\share`. Codex stores
+//! `threads.rollout_path` in the plain form. So cdxs compares Windows paths after
+//! normalising (verbatim prefix removed, `/` as `\`, case folded, no trailing separator),
+//! writes paths it derives in the plain form ([`canonicalize`]), and keeps a value it read
+//! (a thread's `cwd`) byte for byte. Unix paths are compared as bytes.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The resolved path (links followed), in the plain form on Windows (`C:\x`, not
+/// `\\?\C:\x`) wherever the plain form names the same file.
+pub fn canonicalize(path: &Path) -> io::Result<PathBuf> {
+    dunce::canonicalize(path)
+}
+
+/// `path` without a verbatim prefix where the plain form means the same (Windows); the
+/// path itself elsewhere.
+pub fn plain(path: &Path) -> PathBuf {
+    dunce::simplified(path).to_path_buf()
+}
+
+/// The comparison key of a Windows path spelled `s` (pure, for any OS): verbatim prefixes
+/// removed (`\\?\C:\` -> `c:\`, `\\?\UNC\s\x` -> `\\s\x`), `/` as `\`, lower case, no
+/// trailing separator but a root's.
+pub fn windows_key(s: &str) -> String {
+    let s = s.replace('/', "\\");
+    let s = if let Some(rest) = s.strip_prefix(r"\\?\UNC\") {
+        format!(r"\\{rest}")
+    } else if let Some(rest) = s.strip_prefix(r"\\?\").or_else(|| s.strip_prefix(r"\\.\")) {
+        rest.to_string()
+    } else {
+        s
+    };
+    let mut s = s.to_lowercase();
+    while s.ends_with('\\') && !is_root(&s) {
+        s.pop();
+    }
+    s
+}
+
+fn is_root(s: &str) -> bool {
+    let b = s.as_bytes();
+    (b.len() == 3 && b[1] == b':') || s == "\\"
+}
+
+/// Whether two spellings name the same path (no disk access): Windows rules on Windows,
+/// bytes elsewhere.
+pub fn same(a: &Path, b: &Path) -> bool {
+    if cfg!(windows) {
+        windows_key(&a.to_string_lossy()) == windows_key(&b.to_string_lossy())
+    } else {
+        a == b
+    }
+}
+
+/// `path` is `dir` or lies below it (no disk access; `dir` may end with a separator).
+pub fn under(path: &Path, dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+        let d = d.strip_suffix(b"/").unwrap_or(d);
+        p.starts_with(d) && (p.len() == d.len() || p[d.len()] == b'/')
+    }
+    #[cfg(not(unix))]
+    {
+        windows_under(&path.to_string_lossy(), &dir.to_string_lossy())
+    }
+}
+
+/// [`under`] with Windows rules on spelled paths (pure, for any OS).
+pub fn windows_under(path: &str, dir: &str) -> bool {
+    let (p, d) = (windows_key(path), windows_key(dir));
+    let d = d.strip_suffix('\\').unwrap_or(&d);
+    p.starts_with(d) && (p.len() == d.len() || p.as_bytes()[d.len()] == b'\\')
+}
+
+/// The file names under which `name` is found as a command in a `PATH` folder: `name` on
+/// Unix; on Windows `name` with each extension of `%PATHEXT%` (`codex.exe`, `codex.cmd`:
+/// npm installs a `.cmd` shim).
+pub fn executable_names(name: &str) -> Vec<String> {
+    if !cfg!(windows) {
+        return vec![name.to_string()];
+    }
+    let pathext = std::env::var("PATHEXT").unwrap_or_default();
+    windows_executable_names(name, &pathext)
+}
+
+/// [`executable_names`] for a given `%PATHEXT%` (pure).
+pub fn windows_executable_names(name: &str, pathext: &str) -> Vec<String> {
+    let exts: Vec<String> = if pathext.trim().is_empty() {
+        [".COM", ".EXE", ".BAT", ".CMD"].map(String::from).to_vec()
+    } else {
+        pathext
+            .split(';')
+            .map(str::trim)
+            .filter(|e| e.starts_with('.') && e.len() > 1)
+            .map(String::from)
+            .collect()
+    };
+    exts.iter()
+        .map(|e| format!("{name}{}", e.to_lowercase()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_spellings_of_one_folder_compare_equal() {
+        let k = windows_key(r"C:\Users\Me\.codex");
+        for s in [
+            r"\\?\C:\Users\Me\.codex",
+            r"c:/users/me/.codex/",
+            r"C:\USERS\ME\.CODEX\",
+        ] {
+            assert_eq!(windows_key(s), k, "{s}");
+        }
+        assert_eq!(
+            windows_key(r"\\?\UNC\server\share\x"),
+            windows_key(r"\\Server\Share\x")
+        );
+        assert_eq!(windows_key(r"C:\"), r"c:\");
+        assert_ne!(windows_key(r"C:\a"), windows_key(r"D:\a"));
+    }
+
+    #[test]
+    fn under_with_windows_rules() {
+        assert!(windows_under(
+            r"\\?\C:\Users\me\.codex\sessions\2026\x.jsonl",
+            r"c:\users\ME\.codex"
+        ));
+        assert!(windows_under(r"C:\a\b", r"C:\a\"));
+        assert!(windows_under(r"C:\a", r"C:\a"));
+        assert!(!windows_under(r"C:\ab", r"C:\a"));
+        assert!(windows_under(r"C:\x", r"C:\"));
+    }
+
+    #[test]
+    fn under_here() {
+        let base = std::env::temp_dir();
+        assert!(under(&base.join("a").join("b"), &base.join("a")));
+        assert!(under(&base.join("a"), &base.join("a")));
+        assert!(!under(&base.join("ab"), &base.join("a")));
+        assert!(same(&base.join("a"), &base.join("a")));
+    }
+
+    #[test]
+    fn windows_command_names_come_from_pathext() {
+        assert_eq!(
+            windows_executable_names("codex", ".EXE;.CMD"),
+            vec!["codex.exe", "codex.cmd"]
+        );
+        assert_eq!(windows_executable_names("codex", "").len(), 4);
+    }
+
+    #[test]
+    fn canonical_paths_are_plain() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = canonicalize(dir.path()).unwrap();
+        assert!(!c.to_string_lossy().starts_with(r"\\?\"), "{}", c.display());
+        assert_eq!(plain(&c), c);
+    }
+}
