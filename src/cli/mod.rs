@@ -257,9 +257,8 @@ fn no_json(command: &Command) -> Option<&'static str> {
         Command::Run(_) | Command::Resume(_) => "it becomes the command it runs",
         Command::Completions { .. } | Command::Man { .. } => "its output is the script or page",
         Command::Server(S::Run { .. }) => "it is a server: its log takes `--log-format json`",
-        Command::Sync(Y::Login { .. } | Y::Init { .. } | Y::Logout { .. } | Y::Key { .. })
-        | Command::Sync(Y::Refresh { .. })
-        | Command::Server(S::ImportLegacy { .. } | S::User(U::Add { .. } | U::Remove { .. }))
+        Command::Sync(Y::Key { set: false, .. }) => "it prints the key itself, a secret",
+        Command::Server(S::ImportLegacy { .. } | S::User(U::Add { .. } | U::Remove { .. }))
         | Command::Server(S::User(U::Passwd { .. })) => "not yet (see the README)",
         _ => return None,
     })

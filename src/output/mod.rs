@@ -82,6 +82,11 @@ impl Printer {
     /// caller built, control characters from data reach the terminal escaped (only the
     /// color codes this printer adds pass, and only when colors are on).
     /// Under `--json` it goes to stderr: stdout carries only the JSON document.
+    /// Whether standard output is a terminal (a person reads it, not a pipe).
+    pub fn out_is_terminal(&self) -> bool {
+        std::io::stdout().is_terminal()
+    }
+
     pub fn out(&self, text: impl AsRef<str>) {
         let text = terminal_safe(text.as_ref(), self.color_out);
         if self.json {

@@ -46,6 +46,7 @@ mod sync_client;
 mod sync_crypto;
 mod sync_deploy;
 mod sync_harness;
+mod sync_phrase;
 mod sync_reads;
 mod sync_server;
 mod thread_copies;

@@ -6,9 +6,8 @@ use clap::{Args, Subcommand};
 use crate::cli::input::{Stdin, read_password};
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
-use crate::output::stdin_is_terminal;
-use crate::output::views::outcome::Outcome;
-use crate::output::views::sync::{SyncStatus, date};
+use crate::output::prompt::{interactive, read_phrase};
+use crate::output::views::{self, outcome::Outcome, sync::SyncStatus};
 use crate::sync::crypto::SyncKey;
 use crate::sync::ops::{self, KeyState, LoginArgs};
 
@@ -78,11 +77,15 @@ pub enum SyncCommand {
         #[command(flatten)]
         target: TargetArg,
     },
-    /// Make the sync key (first machine only): 256 random bits, shown once as 24 words
+    /// Make the sync key (first machine only): 256 random bits shown as 24 numbered words;
+    /// then push this vault's accounts
     #[command(
-        after_help = "Examples:\n  cdxs sync init             # prints the recovery phrase once: write it down"
+        after_help = "Examples:\n  cdxs sync init             # the recovery phrase: write it down (`cdxs sync key` shows it again)\n  cdxs sync init --no-push   # make the key only"
     )]
     Init {
+        /// Make the key only; `cdxs sync push` sends the accounts later
+        #[arg(long)]
+        no_push: bool,
         #[command(flatten)]
         target: TargetArg,
     },
@@ -106,7 +109,7 @@ pub enum SyncCommand {
     Status,
     /// Print the sync key's recovery phrase, or set it (`--set`) to join other machines
     #[command(
-        after_help = "Examples:\n  cdxs sync key                       # on a machine that syncs: the 24 words\n  cdxs sync key --set                 # here: paste them (or pipe them in)"
+        after_help = "Examples:\n  cdxs sync key                       # on a machine that syncs: the 24 words (a numbered grid on a terminal, one line in a pipe)\n  cdxs sync key --set                 # here: type them word by word (each checked), or pipe them in"
     )]
     Key {
         /// Read a recovery phrase (from standard input or a prompt) and use that key
@@ -149,7 +152,7 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
             device,
             target.target,
         ),
-        SyncCommand::Init { target } => init(sh, target.target),
+        SyncCommand::Init { no_push, target } => init(sh, target.target, no_push),
         SyncCommand::Logout { target } => logout(sh, target.target),
         SyncCommand::Push(a) => push(sh, a),
         SyncCommand::Pull(a) => pull(sh, a),
@@ -200,26 +203,24 @@ fn login(
             now,
         },
     )?;
-    let t = &report.target;
-    sh.printer.status(format!(
-        "logged in to `{}` as `{}` from `{}`; the login expires {}",
-        t.server_url,
-        t.username,
-        t.device_name,
-        date(report.expires_at)
-    ));
-    match report.key {
-        KeyState::Ready(kid) => sh.printer.status(format!(
-            "sync key {kid}; `cdxs sync push` syncs the accounts"
-        )),
-        KeyState::JoinNeeded(kid) => sh.printer.status(format!(
-            "`{}` already syncs with key {kid}: join it with `cdxs sync key --set` and the phrase `cdxs sync key` shows on a machine that syncs",
-            t.username
-        )),
-        KeyState::InitNeeded => sh.printer.status(
-            "no sync key yet: run `cdxs sync init` to make one (first machine only)",
-        ),
+    for line in views::sync::logged_in(&report) {
+        sh.printer.status(line);
     }
+    let t = &report.target;
+    let (key, key_id) = match &report.key {
+        KeyState::Ready(kid) => ("ready", Some(kid)),
+        KeyState::JoinNeeded(kid) => ("join_needed", Some(kid)),
+        KeyState::InitNeeded => ("init_needed", None),
+    };
+    let o = Outcome::new("sync login")
+        .changed(true)
+        .with("target", &t.name);
+    let o = o.with("server", &t.server_url).with("user", &t.username);
+    let o = o.with("device", &t.device_name).with("key", key);
+    sh.outcome(
+        o.with("key_id", key_id)
+            .with("expires_at", report.expires_at),
+    );
     Ok(Exit::Success)
 }
 
@@ -230,53 +231,85 @@ fn parse_phrase(text: &str) -> Result<SyncKey> {
     })
 }
 
-fn init(sh: &mut Shell, target: Option<String>) -> Result<Exit> {
-    let vault = sh.vault()?;
-    let (t, phrase) = ops::init(vault, target.as_deref())?;
-    sh.printer.status(format!(
-        "made the sync key {} for `{}` on `{}`. Its recovery phrase follows, shown this once:",
-        t.key_id.as_deref().unwrap_or(""),
-        t.username,
-        t.server_url
-    ));
-    sh.printer.out(phrase.expose());
+/// `sync init`: make the key, show its phrase, then push (unless `--no-push`), saying what
+/// it pushed. A failed push leaves the key made: a warning, and `sync push` tries again.
+fn init(sh: &mut Shell, target: Option<String>, no_push: bool) -> Result<Exit> {
+    let now = sh.now();
+    let (t, phrase) = ops::init(sh.vault()?, target.as_deref())?;
+    sh.printer.status(views::sync::made_key(&t));
+    show_phrase(sh, &phrase);
     sh.printer.status(
         "write it down: other machines join with `cdxs sync key --set`; without it nobody, not even the server, can read the synced accounts",
     );
+    let o = Outcome::new("sync init")
+        .changed(true)
+        .with("target", &t.name);
+    let o = o.with("key_id", &t.key_id);
+    if no_push {
+        sh.printer
+            .status("not pushed (`--no-push`): `cdxs sync push` sends this vault's accounts");
+        sh.outcome(o.with("push", None::<()>));
+        return Ok(Exit::Success);
+    }
+    match ops::push(sh.vault()?, Some(&t.name), false, now) {
+        Ok(r) => {
+            sh.printer.status(views::sync::pushed(&r, &t.server_url));
+            sh.outcome(o.with("push", &r));
+        }
+        Err(e) => {
+            sh.printer.warn(format!(
+                "the key is made, but pushing the accounts failed: {e}; `cdxs sync push` tries again"
+            ));
+            sh.outcome(o.with("push", None::<()>).with("push_error", e.to_string()));
+        }
+    }
     Ok(Exit::Success)
+}
+
+/// The phrase: a numbered grid for a person at a terminal, one line for a pipe.
+fn show_phrase(sh: &Shell, phrase: &crate::secret::Secret) {
+    match sh.printer.out_is_terminal() {
+        true => sh
+            .printer
+            .out_raw(crate::sync::phrase::grid(phrase.expose())),
+        false => sh.printer.out(phrase.expose()),
+    }
 }
 
 fn logout(sh: &mut Shell, target: Option<String>) -> Result<Exit> {
     let vault = sh.vault()?;
     let (t, revoked) = ops::logout(vault, target.as_deref())?;
-    sh.printer.status(if revoked {
-        format!(
-            "logged out of `{}`; the server revoked this machine's token",
-            t.server_url
-        )
-    } else {
-        format!(
-            "logged out of `{}` (the token was no longer valid)",
-            t.server_url
-        )
-    });
+    sh.printer.status(format!(
+        "logged out of `{}`{}",
+        t.server_url,
+        match revoked {
+            true => "; the server revoked this machine's token",
+            false => " (the token was no longer valid)",
+        }
+    ));
+    let o = Outcome::new("sync logout")
+        .changed(true)
+        .with("target", &t.name);
+    sh.outcome(o.with("revoked", revoked));
     Ok(Exit::Success)
 }
 
 fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
     let vault = sh.vault()?;
     if set {
-        let text = if stdin_is_terminal() {
-            rpassword::prompt_password("Recovery phrase (24 words): ")
-                .map_err(|e| Error::io("cannot read the phrase", e))?
-        } else {
-            Stdin::new().rest()?
+        let text = match interactive() {
+            true => {
+                read_phrase()?.ok_or_else(|| Error::user("no phrase entered: nothing changed"))?
+            }
+            false => zeroize::Zeroizing::new(Stdin::new().rest()?),
         };
         let t = ops::set_key(vault, target.as_deref(), parse_phrase(&text)?)?;
+        let kid = t.key_id.as_deref().unwrap_or("");
         sh.printer.status(format!(
-            "this machine now syncs with key {}; `cdxs sync pull` brings the accounts",
-            t.key_id.as_deref().unwrap_or("")
+            "this machine now syncs with key {kid}; `cdxs sync pull` brings the accounts"
         ));
+        let o = Outcome::new("sync key --set").changed(true);
+        sh.outcome(o.with("target", &t.name).with("key_id", kid));
         return Ok(Exit::Success);
     }
     let t = ops::pick_target(vault, target.as_deref())?;
@@ -286,7 +319,7 @@ fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
     })?;
     sh.printer
         .warn("this phrase is the key to every synced account: show it to nobody");
-    sh.printer.out(k.phrase().expose());
+    show_phrase(sh, &k.phrase());
     Ok(Exit::Success)
 }
 
@@ -377,6 +410,8 @@ fn refresh(sh: &mut Shell, query: &str, force: bool) -> Result<Exit> {
     let account = crate::resolve::account(m.as_ref(), &engine.vault.accounts()?, query)?;
     let report = engine.refresh(m.as_ref(), &account.id, force, "sync refresh", &mut bar)?;
     drop(bar);
-    crate::output::views::report::done(&sh.printer, &report);
+    views::report::done(&sh.printer, &report);
+    let o = Outcome::new("sync refresh").report(&report);
+    sh.outcome(o.with("account", views::outcome::AccountRef::from(&account)));
     Ok(Exit::Success)
 }

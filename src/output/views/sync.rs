@@ -14,6 +14,54 @@ pub fn date(ts: i64) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// `sync login`: where it logged in, and what to do about the key next.
+pub fn logged_in(r: &crate::sync::ops::LoginReport) -> Vec<String> {
+    use crate::sync::ops::KeyState;
+    let t = &r.target;
+    let first = format!(
+        "logged in to `{}` as `{}` from `{}`; the login expires {}",
+        t.server_url,
+        t.username,
+        t.device_name,
+        date(r.expires_at)
+    );
+    let next = match &r.key {
+        KeyState::Ready(kid) => format!("sync key {kid}; `cdxs sync push` syncs the accounts"),
+        KeyState::JoinNeeded(kid) => format!(
+            "`{}` already syncs with key {kid}: join it with `cdxs sync key --set` and the phrase `cdxs sync key` shows on a machine that syncs",
+            t.username
+        ),
+        KeyState::InitNeeded => {
+            "no sync key yet: run `cdxs sync init` to make one (first machine only)".into()
+        }
+    };
+    vec![first, next]
+}
+
+/// `sync init`, before the phrase.
+pub fn made_key(t: &crate::sync::state::Target) -> String {
+    format!(
+        "made the sync key {} for `{}` on `{}`. Its recovery phrase follows (`cdxs sync key` shows it again on this machine):",
+        t.key_id.as_deref().unwrap_or(""),
+        t.username,
+        t.server_url
+    )
+}
+
+/// What a push (`sync init`'s) sent.
+pub fn pushed(r: &crate::sync::ops::PushReport, server: &str) -> String {
+    match r.pushed + r.deleted {
+        0 => format!(
+            "pushed nothing (no account in this vault yet): `{server}` is at revision {}",
+            r.revision
+        ),
+        _ => format!(
+            "pushed {} account(s) and {} deletion(s) to `{server}`: revision {}",
+            r.pushed, r.deleted, r.revision
+        ),
+    }
+}
+
 #[derive(Serialize)]
 pub struct SyncStatus {
     pub targets: Vec<TargetStatus>,
