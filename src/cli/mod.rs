@@ -251,15 +251,13 @@ fn install_panic_hook() {
 
 /// Commands that print no JSON document, and why (`--json` is refused before they run).
 fn no_json(command: &Command) -> Option<&'static str> {
-    use server::{ServerCommand as S, UserCommand as U};
+    use server::ServerCommand as S;
     use sync::SyncCommand as Y;
     Some(match command {
         Command::Run(_) | Command::Resume(_) => "it becomes the command it runs",
         Command::Completions { .. } | Command::Man { .. } => "its output is the script or page",
-        Command::Server(S::Run { .. }) => "it is a server: its log takes `--log-format json`",
+        Command::Server(S::Run(_)) => "it is a server: its log takes `--log-format json`",
         Command::Sync(Y::Key { set: false, .. }) => "it prints the key itself, a secret",
-        Command::Server(S::ImportLegacy { .. } | S::User(U::Add { .. } | U::Remove { .. }))
-        | Command::Server(S::User(U::Passwd { .. })) => "not yet (see the README)",
         _ => return None,
     })
 }

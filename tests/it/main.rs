@@ -15,6 +15,7 @@ mod doctor;
 mod history;
 mod hostile;
 mod install;
+mod json_docs;
 mod manifest;
 #[path = "../support/mock_openai.rs"]
 mod mock_openai;

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use crate::cli::input::{Stdin, read_password};
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
-use crate::output::views::sync::ServerUsers;
+use crate::output::views::{outcome::Outcome, sync::ServerUsers};
 use crate::server::{self, Backend, admin, api::Caps, limits::Cidr};
 
 /// Where the server's data lives (the same for `run` and the admin commands).
@@ -76,56 +76,59 @@ pub enum LogFormat {
     Text,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Address to listen on (`:0` picks a free port; the address is printed)
+    #[arg(long, default_value = "127.0.0.1:8765", value_name = "ADDR")]
+    bind: String,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Largest request body in bytes (413 above)
+    #[arg(long, default_value_t = Caps::default().max_body, value_name = "BYTES")]
+    max_body: usize,
+    /// Most records in one push (413 above)
+    #[arg(long, default_value_t = Caps::default().max_records, value_name = "N")]
+    max_records: usize,
+    /// Largest record in bytes (413 above)
+    #[arg(long, default_value_t = Caps::default().max_record_bytes, value_name = "BYTES")]
+    max_record_bytes: usize,
+    /// How long a login lasts (e.g. `30d`, `12h`)
+    #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    token_ttl: u64,
+    /// Login attempts per user and minute (429 above)
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    login_limit_user: u32,
+    /// Login attempts per client address and minute (429 above; per instance)
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    login_limit_ip: u32,
+    /// A proxy (address or network) whose `X-Forwarded-For` / `X-Real-IP` is believed
+    /// (repeatable)
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<Cidr>,
+    /// PostgreSQL connections of this instance for pushes, leases and the other
+    /// transactions (about 4 per core: more only adds processes competing for the cores)
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pool_size: usize,
+    /// PostgreSQL connections that pulls and token checks are pipelined over (default:
+    /// one per 4 cores); the second opens only when the first has 16 requests in
+    /// flight, and so on
+    #[arg(long, value_name = "N")]
+    read_connections: Option<usize>,
+    /// Log lines as JSON (default) or text, on standard error
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+    /// Log level filter (`info`, `debug` for one line per request, `warn`)
+    #[arg(long, default_value = "info", env = "CDXS_LOG", value_name = "FILTER")]
+    log_level: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
     /// Run the sync server (put TLS in front of it: see the README for Caddy and nginx)
     #[command(
         after_help = "Examples:\n  cdxs server run                                   # 127.0.0.1:8765, SQLite in the state dir\n  cdxs server run --bind 0.0.0.0:8765 --data /data/server.db\n  CDXS_DATABASE_URL=postgres://cdxs@db/cdxs cdxs server run --bind 0.0.0.0:8765\n  cdxs server run --trusted-proxy 127.0.0.1 --max-body 2097152"
     )]
-    Run {
-        /// Address to listen on (`:0` picks a free port; the address is printed)
-        #[arg(long, default_value = "127.0.0.1:8765", value_name = "ADDR")]
-        bind: String,
-        #[command(flatten)]
-        data: DataArgs,
-        /// Largest request body in bytes (413 above)
-        #[arg(long, default_value_t = Caps::default().max_body, value_name = "BYTES")]
-        max_body: usize,
-        /// Most records in one push (413 above)
-        #[arg(long, default_value_t = Caps::default().max_records, value_name = "N")]
-        max_records: usize,
-        /// Largest record in bytes (413 above)
-        #[arg(long, default_value_t = Caps::default().max_record_bytes, value_name = "BYTES")]
-        max_record_bytes: usize,
-        /// How long a login lasts (e.g. `30d`, `12h`)
-        #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
-        token_ttl: u64,
-        /// Login attempts per user and minute (429 above)
-        #[arg(long, default_value_t = 10, value_name = "N")]
-        login_limit_user: u32,
-        /// Login attempts per client address and minute (429 above; per instance)
-        #[arg(long, default_value_t = 30, value_name = "N")]
-        login_limit_ip: u32,
-        /// A proxy (address or network) whose `X-Forwarded-For` / `X-Real-IP` is believed
-        /// (repeatable)
-        #[arg(long = "trusted-proxy", value_name = "CIDR")]
-        trusted_proxies: Vec<Cidr>,
-        /// PostgreSQL connections of this instance for pushes, leases and the other
-        /// transactions (about 4 per core: more only adds processes competing for the cores)
-        #[arg(long, default_value_t = 8, value_name = "N")]
-        pool_size: usize,
-        /// PostgreSQL connections that pulls and token checks are pipelined over (default:
-        /// one per 4 cores); the second opens only when the first has 16 requests in
-        /// flight, and so on
-        #[arg(long, value_name = "N")]
-        read_connections: Option<usize>,
-        /// Log lines as JSON (default) or text, on standard error
-        #[arg(long, value_enum, default_value_t = LogFormat::Json)]
-        log_format: LogFormat,
-        /// Log level filter (`info`, `debug` for one line per request, `warn`)
-        #[arg(long, default_value = "info", env = "CDXS_LOG", value_name = "FILTER")]
-        log_level: String,
-    },
+    Run(RunArgs),
     /// Manage the server's users (registration is closed: an admin adds them)
     #[command(subcommand)]
     User(UserCommand),
@@ -207,44 +210,30 @@ const PASSWORD_HINT: &str = "pipe it in with `--password-stdin`, e.g. `printf '%
 
 pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
     match cmd {
-        ServerCommand::Run {
-            bind,
-            data,
-            max_body,
-            max_records,
-            max_record_bytes,
-            token_ttl,
-            login_limit_user,
-            login_limit_ip,
-            trusted_proxies,
-            pool_size,
-            read_connections,
-            log_format,
-            log_level,
-        } => {
-            let backend = data.backend(sh)?;
+        ServerCommand::Run(a) => {
+            let backend = a.data.backend(sh)?;
             let described = backend.describe();
             let cores = std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2);
             let cfg = server::Config {
-                bind,
+                bind: a.bind,
                 backend,
                 caps: Caps {
-                    max_body,
-                    max_records: max_records.max(1),
-                    max_record_bytes,
-                    token_ttl_s: token_ttl.max(1) as i64,
+                    max_body: a.max_body,
+                    max_records: a.max_records.max(1),
+                    max_record_bytes: a.max_record_bytes,
+                    token_ttl_s: a.token_ttl.max(1) as i64,
                     ..Caps::default()
                 },
-                login_per_user_per_min: login_limit_user,
-                login_per_ip_per_min: login_limit_ip,
-                trusted_proxies,
+                login_per_user_per_min: a.login_limit_user,
+                login_per_ip_per_min: a.login_limit_ip,
+                trusted_proxies: a.trusted_proxies,
                 hash_concurrency: cores.min(4),
-                pool_size,
-                read_connections: read_connections.unwrap_or(cores.div_ceil(4)).max(1),
-                log_json: log_format == LogFormat::Json,
-                log_level,
+                pool_size: a.pool_size,
+                read_connections: a.read_connections.unwrap_or(cores.div_ceil(4)).max(1),
+                log_json: a.log_format == LogFormat::Json,
+                log_level: a.log_level,
             };
             let printer = sh.printer.clone();
             server::run(cfg, move |addr| {
@@ -265,6 +254,11 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
             let name = admin::add_user(&backend, &name, &pw)?;
             sh.printer
                 .status(format!("added `{name}` ({})", backend.describe()));
+            sh.outcome(
+                Outcome::new("server user add")
+                    .changed(true)
+                    .with("user", name),
+            );
             Ok(Exit::Success)
         }
         ServerCommand::User(UserCommand::List { data }) => {
@@ -291,6 +285,11 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
             let name = admin::remove_user(&backend, &name)?;
             sh.printer
                 .status(format!("removed `{name}` with their records and logins"));
+            sh.outcome(
+                Outcome::new("server user remove")
+                    .changed(true)
+                    .with("user", name),
+            );
             Ok(Exit::Success)
         }
         ServerCommand::User(UserCommand::Passwd {
@@ -305,6 +304,8 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
             sh.printer.status(format!(
                 "changed the password of `{name}`; every login of `{name}` was revoked"
             ));
+            let o = Outcome::new("server user passwd").changed(true);
+            sh.outcome(o.with("user", name).with("logins_revoked", true));
             Ok(Exit::Success)
         }
         ServerCommand::ImportLegacy { path, data } => {
@@ -323,6 +324,8 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
                     r.imported.join(", ")
                 }
             ));
+            let o = Outcome::new("server import-legacy").changed(!r.imported.is_empty());
+            sh.outcome(o.with("imported", &r.imported).with("skipped", &r.skipped));
             Ok(Exit::Success)
         }
     }

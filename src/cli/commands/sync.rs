@@ -51,32 +51,36 @@ pub struct PullArgs {
     pub target: TargetArg,
 }
 
+/// `sync login`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct LoginCmd {
+    /// The server's URL (default: the manifest's sync target)
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// The user on that server (default: the manifest's sync target)
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// Read the password from the first line of standard input
+    #[arg(long, conflicts_with = "password")]
+    password_stdin: bool,
+    /// The password on the command line (kept for the older tool; visible in `ps`)
+    #[arg(long, value_name = "PASSWORD")]
+    password: Option<String>,
+    /// Join with an existing sync key: its recovery phrase on standard input
+    #[arg(long)]
+    key_stdin: bool,
+    /// A name for this machine (default: the host name)
+    #[arg(long, value_name = "NAME")]
+    device: Option<String>,
+    #[command(flatten)]
+    target: TargetArg,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
     /// Log in to a sync server (the token is kept in the vault)
     #[command(after_help = LOGIN_HELP)]
-    Login {
-        /// The server's URL (default: the manifest's sync target)
-        #[arg(long, value_name = "URL")]
-        server: Option<String>,
-        /// The user on that server (default: the manifest's sync target)
-        #[arg(long, value_name = "NAME")]
-        user: Option<String>,
-        /// Read the password from the first line of standard input
-        #[arg(long, conflicts_with = "password")]
-        password_stdin: bool,
-        /// The password on the command line (kept for the older tool; visible in `ps`)
-        #[arg(long, value_name = "PASSWORD")]
-        password: Option<String>,
-        /// Join with an existing sync key: its recovery phrase on standard input
-        #[arg(long)]
-        key_stdin: bool,
-        /// A name for this machine (default: the host name)
-        #[arg(long, value_name = "NAME")]
-        device: Option<String>,
-        #[command(flatten)]
-        target: TargetArg,
-    },
+    Login(LoginCmd),
     /// Make the sync key (first machine only): 256 random bits shown as 24 numbered words;
     /// then push this vault's accounts
     #[command(
@@ -134,24 +138,7 @@ pub enum SyncCommand {
 
 pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
     match cmd {
-        SyncCommand::Login {
-            server,
-            user,
-            password_stdin,
-            password,
-            key_stdin,
-            device,
-            target,
-        } => login(
-            sh,
-            server,
-            user,
-            password_stdin,
-            password,
-            key_stdin,
-            device,
-            target.target,
-        ),
+        SyncCommand::Login(a) => login(sh, a),
         SyncCommand::Init { no_push, target } => init(sh, target.target, no_push),
         SyncCommand::Logout { target } => logout(sh, target.target),
         SyncCommand::Push(a) => push(sh, a),
@@ -162,47 +149,29 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn login(
-    sh: &mut Shell,
-    server: Option<String>,
-    user: Option<String>,
-    password_stdin: bool,
-    password: Option<String>,
-    key_stdin: bool,
-    device: Option<String>,
-    target: Option<String>,
-) -> Result<Exit> {
+fn login(sh: &mut Shell, a: LoginCmd) -> Result<Exit> {
     let manifest = sh.manifest_for_aliases()?;
     let declared = manifest.map(|m| m.sync).unwrap_or_default();
-    let (target, server, user) = ops::login_target(&declared, target, server, user)?;
+    let (target, server, user) = ops::login_target(&declared, a.target.target, a.server, a.user)?;
     let mut stdin = Stdin::new();
-    let password = read_password(
-        password,
-        password_stdin,
-        &mut stdin,
-        &sh.printer,
-        "pipe it in with `--password-stdin`, e.g. `printf '%s\\n' \"$PASSWORD\" | cdxs sync login --server URL --user NAME --password-stdin`",
-    )?;
-    let key = if key_stdin {
-        Some(parse_phrase(&stdin.rest()?)?)
-    } else {
-        None
+    let hint = "pipe it in with `--password-stdin`, e.g. `printf '%s\\n' \"$PASSWORD\" | cdxs sync login --server URL --user NAME --password-stdin`";
+    let password = read_password(a.password, a.password_stdin, &mut stdin, &sh.printer, hint)?;
+    let key = match a.key_stdin {
+        true => Some(parse_phrase(&stdin.rest()?)?),
+        false => None,
     };
     let now = sh.now();
-    let vault = sh.vault()?;
-    let report = ops::login(
-        vault,
-        LoginArgs {
-            target,
-            server_url: server,
-            username: user,
-            password,
-            device_name: device,
-            key,
-            now,
-        },
-    )?;
+    let (username, device_name) = (user, a.device);
+    let args = LoginArgs {
+        target,
+        server_url: server,
+        username,
+        password,
+        device_name,
+        key,
+        now,
+    };
+    let report = ops::login(sh.vault()?, args)?;
     for line in views::sync::logged_in(&report) {
         sh.printer.status(line);
     }

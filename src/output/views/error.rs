@@ -59,7 +59,18 @@ impl ErrorDoc {
     /// A usage error (clap's), before any command ran.
     pub fn usage(message: &str) -> ErrorDoc {
         let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
-        let first = lines.next().unwrap_or("bad arguments");
+        let mut first = lines.next().unwrap_or("bad arguments").to_string();
+        // "the following required arguments were not provided:" names them on the next
+        // lines, before `Usage:`.
+        if first.ends_with(':') {
+            let named: Vec<&str> = message
+                .lines()
+                .skip(1)
+                .take_while(|l| l.starts_with("  "))
+                .map(str::trim)
+                .collect();
+            first = format!("{first} {}", named.join(", "));
+        }
         let help = lines
             .find(|l| l.starts_with("tip:") || l.starts_with("For more information"))
             .map(|l| l.trim_start_matches("tip:").trim().to_string());

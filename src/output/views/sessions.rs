@@ -187,6 +187,9 @@ pub struct HomeIssues {
 
 #[derive(Debug, Serialize)]
 pub struct Visibility {
+    /// `repair`: what it changed, as every command that changes something says it.
+    #[serde(flatten)]
+    pub outcome: Option<super::outcome::Outcome>,
     pub homes: Vec<HomeIssues>,
     #[serde(skip)]
     pub repair: bool,

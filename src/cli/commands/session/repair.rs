@@ -12,7 +12,7 @@ use crate::sessions::visibility::{self, Direct, Issue};
 pub fn visibility(sh: &mut Shell, arg: &HomesArg, repair: bool, dry_run: bool) -> Result<Exit> {
     let json = sh.printer.json;
     let homes = homes(sh, arg, false)?;
-    let mut report = Vec::new();
+    let (mut report, mut o) = (Vec::new(), Outcome::new("session visibility repair"));
     for h in &homes {
         let issues = visibility::check(h, &mut Direct)?;
         let mut repaired = Vec::new();
@@ -23,6 +23,7 @@ pub fn visibility(sh: &mut Shell, arg: &HomesArg, repair: bool, dry_run: bool) -
             let done =
                 sh.engine()?
                     .run(None, &plan, "session visibility repair", None, &mut bar)?;
+            o = o.report(&done);
             // What each action fixed (an issue that went away meanwhile is not counted).
             for (a, d) in plan.actions.iter().zip(&done.done) {
                 if let Some(live) = d.message.strip_prefix("skipped: ") {
@@ -50,6 +51,7 @@ pub fn visibility(sh: &mut Shell, arg: &HomesArg, repair: bool, dry_run: bool) -
             .any(|i| !(repair && !dry_run && r.repaired.contains(i)))
     });
     sh.printer.emit(&Visibility {
+        outcome: repair.then(|| o.with("dry_run", dry_run)),
         homes: report,
         repair,
         dry_run,
