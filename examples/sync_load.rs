@@ -2,6 +2,11 @@
 //!
 //!   sync_load setup URL USERS RECORDS TOKENS_FILE   log every user in (passwords: `bench-password-<n>`),
 //!                                                 write one token per line, seed RECORDS records each
+//!   sync_load seed DATA USERS RECORDS TOKENS_FILE   the same straight into a server's storage (DATA: a
+//!                                                 SQLite path or a postgres:// URL; before the server
+//!                                                 starts), through the storage trait, with one Argon2id
+//!                                                 hash shared by all users, then VACUUM ANALYZE (as
+//!                                                 on a server grown to that size)
 //!   sync_load run URL TOKENS_FILE CLIENTS SECONDS   CLIENTS threads doing pull -> push cycles as a
 //!                                                 client does (pull since the cursor, push one changed
 //!                                                 record with the base revision, on 409 pull and retry);
@@ -32,6 +37,7 @@ fn record(user: usize, i: usize, version: u64) -> Record {
     Record {
         record_id: format!("r_{:032x}", user * 1000 + i),
         version,
+        revision: None,
         updated_at: 0,
         deleted: false,
         nonce: STANDARD.encode([version as u8; 24]),
@@ -49,6 +55,7 @@ fn setup(url: &str, users: usize, records: usize, tokens_file: &str) {
                 username: format!("bench{n}"),
                 password: format!("bench-password-{n}"),
                 device: Some("bench".into()),
+                device_id: None,
             })
             .send()
             .and_then(|r| r.error_for_status())
@@ -68,6 +75,7 @@ fn setup(url: &str, users: usize, records: usize, tokens_file: &str) {
                     base_revision: page.revision,
                     key_id: Some("kid_0000000000000000".into()),
                     records: recs,
+                    lease: None,
                 })
                 .send()
                 .and_then(|r| r.error_for_status())
@@ -144,6 +152,7 @@ fn run(url: &str, tokens_file: &str, clients: usize, seconds: u64) {
                             base_revision: cursor,
                             key_id: Some("kid_0000000000000000".into()),
                             records: vec![record(user, 0, version + 1)],
+                            lease: None,
                         })
                         .send();
                     s.pushes.push(t.elapsed().as_micros() as u32);
@@ -186,10 +195,92 @@ fn run(url: &str, tokens_file: &str, clients: usize, seconds: u64) {
     );
 }
 
+/// Users, tokens and records straight into the storage (see the module doc).
+fn seed(data: &str, users: usize, records: usize, tokens_file: &str) {
+    use cdxs::server::store::{Push, PushLimits};
+    let backend = if data.starts_with("postgres://") || data.starts_with("postgresql://") {
+        cdxs::server::Backend::Postgres(data.to_string())
+    } else {
+        cdxs::server::Backend::Sqlite(std::path::PathBuf::from(data))
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let tokens = rt.block_on(async {
+        let store = cdxs::server::open_store(&backend, 4, 1)
+            .await
+            .expect("the storage");
+        let hash = cdxs::server::auth::hash_password("bench-password").expect("a hash");
+        let now = chrono::Utc::now().timestamp();
+        let mut tokens = Vec::with_capacity(users);
+        for n in 0..users {
+            let name = format!("bench{n}");
+            store
+                .create_user(name.clone(), hash.clone(), now)
+                .await
+                .expect("a user");
+            let id = store.user(name).await.expect("read").expect("the user").id;
+            let token = cdxs::server::auth::new_token().to_string();
+            store
+                .create_token(
+                    id,
+                    cdxs::server::auth::token_hash(&token),
+                    "bench".into(),
+                    None,
+                    now,
+                    now + 30 * 86_400,
+                )
+                .await
+                .expect("a token");
+            let push = Push {
+                base_revision: 0,
+                key_id: Some("kid_0000000000000000".into()),
+                records: (0..records).map(|i| record(n, i, 1)).collect(),
+                fence: None,
+                holder_key: "bench".into(),
+                limits: PushLimits {
+                    max_user_records: usize::MAX,
+                },
+            };
+            store.push(id, push, now).await.expect("a push");
+            tokens.push(token);
+        }
+        tokens
+    });
+    // A server that grew to this size has its tables vacuumed and analyzed (autovacuum on
+    // PostgreSQL) and its dirty pages written: do that now, so that the measurement is of
+    // the steady state, not of the maintenance a bulk load sets off.
+    match &backend {
+        cdxs::server::Backend::Postgres(url) => rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(conn);
+            // One statement each: VACUUM may not run in the implicit transaction of a batch.
+            for sql in ["VACUUM ANALYZE", "CHECKPOINT"] {
+                client.batch_execute(sql).await.expect(sql);
+            }
+        }),
+        cdxs::server::Backend::Sqlite(path) => {
+            rusqlite::Connection::open(path)
+                .and_then(|c| c.execute_batch("ANALYZE"))
+                .expect("ANALYZE");
+        }
+    }
+    std::fs::write(tokens_file, tokens.join("\n") + "\n").expect("write tokens");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("setup") if args.len() == 6 => setup(
+            &args[2],
+            args[3].parse().expect("USERS"),
+            args[4].parse().expect("RECORDS"),
+            &args[5],
+        ),
+        Some("seed") if args.len() == 6 => seed(
             &args[2],
             args[3].parse().expect("USERS"),
             args[4].parse().expect("RECORDS"),
@@ -203,7 +294,7 @@ fn main() {
         ),
         _ => {
             eprintln!(
-                "usage: sync_load setup URL USERS RECORDS TOKENS_FILE | run URL TOKENS_FILE CLIENTS SECONDS"
+                "usage: sync_load setup URL USERS RECORDS TOKENS_FILE | seed DATA USERS RECORDS TOKENS_FILE | run URL TOKENS_FILE CLIENTS SECONDS"
             );
             std::process::exit(2);
         }

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# SPEC 9, sync server: 100 users on loopback; wrk doing authenticated `GET /v1/records`
-# while 8 clients run pull -> push cycles; on SQLite and on PostgreSQL (a temporary cluster
-# started here as the `postgres` user when run as root, removed afterwards).
+# SPEC 9 and issue 19, sync server: users seeded with 5 records each; wrk doing
+# authenticated `GET /v1/records` while 8 clients run pull -> push cycles; on SQLite and on
+# PostgreSQL (a temporary cluster started here as the `postgres` user when run as root,
+# removed afterwards); at each user count of BENCH_SYNC_USERS.
 # Targets: >= 2,000 requests/s in all, p99 < 50 ms for both, no error, pull throughput
-# >= 0.3x the same server's `/health`, server peak RSS < 100 MB.
-#   scripts/bench-sync.sh            (BENCH_SYNC_BACKENDS="sqlite postgres", BENCH_SYNC_SECONDS=20,
-#                                     BENCH_SYNC_USERS=100, BENCH_SYNC_CLIENTS=8, BENCH_SYNC_CONNS=8)
+# >= 0.3x the same server's `/health` (alone, and on SQLite also while the 8 clients push),
+# server peak RSS < 100 MB; with several user counts, the largest keeps the smallest's pull
+# and push throughput and p99 within 1.5x.
+# The machine may be shared: the load average is printed beside every figure.
+#   scripts/bench-sync.sh   (BENCH_SYNC_BACKENDS="sqlite postgres", BENCH_SYNC_SECONDS=20,
+#                            BENCH_SYNC_USERS="100 10000", BENCH_SYNC_CLIENTS=8, BENCH_SYNC_CONNS=8)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin cdxs --example sync_load
 CDXS=$ROOT/target/release/cdxs
 LOAD=$ROOT/target/release/examples/sync_load
 WORK=${BENCH_DIR:-$ROOT/target/bench}/sync
-USERS=${BENCH_SYNC_USERS:-100}
+USER_COUNTS=${BENCH_SYNC_USERS:-100 10000}
 CLIENTS=${BENCH_SYNC_CLIENTS:-8}
 SECS=${BENCH_SYNC_SECONDS:-20}
 CONNS=${BENCH_SYNC_CONNS:-8}
@@ -33,7 +37,7 @@ local file = os.getenv("WRK_TOKENS")
 if file and file ~= "" then
   for line in io.lines(file) do if line ~= "" then tokens[#tokens + 1] = line end end
 end
-local n = math.random(1, 1000)
+local n = math.random(1, 100000)
 request = function()
   n = n + 1
   local headers = {}
@@ -50,12 +54,16 @@ done = function(summary, latency, requests)
 end
 LUA
 
-# wrk_json PATH SECONDS [TOKENS]
+# The 1-minute load average now (the machine may be shared).
+load() { cut -d' ' -f1 /proc/loadavg; }
+# wrk_json PATH SECONDS [TOKENS]: wrk's JSON line, with the load average before and after.
 wrk_json() {
-  WRK_PATH=$1 WRK_TOKENS=${3:-} wrk -t2 -c"$CONNS" -d"$2"s --latency -s "$WORK/wrk.lua" "$URL" \
-    | sed -n 's/^JSON //p'
+  local before out
+  before=$(load)
+  out=$(WRK_PATH=$1 WRK_TOKENS=${3:-} wrk -t2 -c"$CONNS" -d"$2"s --latency -s "$WORK/wrk.lua" "$URL" \
+    | sed -n 's/^JSON //p')
+  echo "${out%\}},\"load\":\"$before-$(load)\"}"
 }
-field() { python3 -c 'import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 PG_DIR=""
 pg_run() {
@@ -88,65 +96,108 @@ cleanup() {
 trap cleanup EXIT
 
 echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "workload: $USERS users x 5 records (1.5 kB ciphertext each); wrk -t2 -c$CONNS authenticated GET /v1/records?since=CURSOR (the tokens of all users in turn) for ${SECS}s, while $CLIENTS clients (users 0-$((CLIENTS - 1))) run pull -> push cycles"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 minutes)"
+echo "workload: USERS users x 5 records (1.5 kB ciphertext each), seeded through the storage trait; wrk -t2 -c$CONNS authenticated GET /v1/records?since=CURSOR (every user's token in turn) for ${SECS}s, while $CLIENTS clients (users 0-$((CLIENTS - 1))) run pull -> push cycles"
 status=0
+SUMMARY="$WORK/summary.jsonl"
+: > "$SUMMARY"
 for backend in $BACKENDS; do
-  echo; echo "## sync server on $backend"
-  case $backend in
-    sqlite) DATA=(--data "$WORK/sqlite/server.db") ;;
-    postgres) pg_start; DATA=(--database "postgres://postgres@127.0.0.1:$PG_PORT/postgres") ;;
-    *) echo "unknown backend $backend" >&2; exit 2 ;;
-  esac
-  for n in $(seq 0 $((USERS - 1))); do
-    printf 'bench-password-%d\n' "$n" | "$CDXS" -q server user add "bench$n" --password-stdin "${DATA[@]}" >/dev/null
-  done
-  "$CDXS" server run --bind 127.0.0.1:0 "${DATA[@]}" --login-limit-ip 100000 --login-limit-user 1000 ${BENCH_SYNC_SERVER_ARGS:-} \
-    --log-level warn > "$WORK/$backend.out" 2> "$WORK/$backend.log" &
-  SERVER_PID=$!
-  for _ in $(seq 100); do grep -q listening "$WORK/$backend.out" 2>/dev/null && break; sleep 0.1; done
-  URL=$(grep -o 'http://[0-9.:]*' "$WORK/$backend.out")
-  "$LOAD" setup "$URL" "$USERS" 5 "$WORK/tokens"
-  HEALTH=$(wrk_json /health 10)
-  # A client pulls since its cursor (revision 1 after the seeding push): what every
-  # `sync pull` and every `watch` cycle sends. A full download (`since=0`: a new machine,
-  # `pull --force`) is measured too.
-  PULLS=$(wrk_json "/v1/records?since=1" 10 "$WORK/tokens")
-  FULL=$(wrk_json "/v1/records?since=0" 10 "$WORK/tokens")
-  WRK_PATH="/v1/records?since=1" WRK_TOKENS="$WORK/tokens" wrk -t2 -c"$CONNS" -d"$SECS"s --latency \
-    -s "$WORK/wrk.lua" "$URL" > "$WORK/mixed-wrk.txt" &
-  WRK_PID=$!
-  CYCLES=$("$LOAD" run "$URL" "$WORK/tokens" "$CLIENTS" "$SECS")
-  wait "$WRK_PID"
-  MIXED=$(sed -n 's/^JSON //p' "$WORK/mixed-wrk.txt")
-  RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
-  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-  pg_stop
-  python3 - "$backend" "$HEALTH" "$PULLS" "$MIXED" "$CYCLES" "$RSS_KB" "$FULL" <<'PY' || status=1
+  for USERS in $USER_COUNTS; do
+    echo; echo "## sync server on $backend, $USERS users"
+    case $backend in
+      sqlite) DATA=(--data "$WORK/sqlite-$USERS/server.db"); SEED="$WORK/sqlite-$USERS/server.db"; mkdir -p "$WORK/sqlite-$USERS" ;;
+      postgres) pg_start; DATA=(--database "postgres://postgres@127.0.0.1:$PG_PORT/postgres"); SEED="postgres://postgres@127.0.0.1:$PG_PORT/postgres" ;;
+      *) echo "unknown backend $backend" >&2; exit 2 ;;
+    esac
+    SEED_START=$(date +%s.%N)
+    "$LOAD" seed "$SEED" "$USERS" 5 "$WORK/tokens"
+    echo "seeded $USERS users in $(python3 -c "import time;print(round(time.time()-$SEED_START,1))") s"
+    "$CDXS" server run --bind 127.0.0.1:0 "${DATA[@]}" --login-limit-ip 100000 --login-limit-user 1000 ${BENCH_SYNC_SERVER_ARGS:-} \
+      --log-level warn > "$WORK/$backend.out" 2> "$WORK/$backend.log" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do grep -q listening "$WORK/$backend.out" 2>/dev/null && break; sleep 0.1; done
+    URL=$(grep -o 'http://[0-9.:]*' "$WORK/$backend.out")
+    HEALTH=$(wrk_json /health 10)
+    # A client pulls since its cursor (revision 1 after the seeding push): what every
+    # `sync pull` and every `watch` cycle sends. A full download (`since=0`: a new machine,
+    # `pull --force`) is measured too.
+    PULLS=$(wrk_json "/v1/records?since=1" 10 "$WORK/tokens")
+    FULL=$(wrk_json "/v1/records?since=0" 10 "$WORK/tokens")
+    MIXED_LOAD_BEFORE=$(load)
+    WRK_PATH="/v1/records?since=1" WRK_TOKENS="$WORK/tokens" wrk -t2 -c"$CONNS" -d"$SECS"s --latency \
+      -s "$WORK/wrk.lua" "$URL" > "$WORK/mixed-wrk.txt" &
+    WRK_PID=$!
+    CYCLES=$("$LOAD" run "$URL" "$WORK/tokens" "$CLIENTS" "$SECS")
+    wait "$WRK_PID"
+    MIXED=$(sed -n 's/^JSON //p' "$WORK/mixed-wrk.txt")
+    MIXED="${MIXED%\}},\"load\":\"$MIXED_LOAD_BEFORE-$(load)\"}"
+    # The floor again, right after: on a shared machine it moves with the load, and the
+    # ratios are taken against the mean of the two.
+    HEALTH2=$(wrk_json /health 10)
+    RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+    pg_stop
+    python3 - "$backend" "$USERS" "$HEALTH" "$PULLS" "$MIXED" "$CYCLES" "$RSS_KB" "$FULL" "$SUMMARY" "$HEALTH2" <<'PY' || status=1
 import json, sys
-backend, health, pulls, mixed, cycles, rss, full = sys.argv[1], *map(json.loads, sys.argv[2:6]), int(sys.argv[6]), json.loads(sys.argv[7])
+backend, users = sys.argv[1], int(sys.argv[2])
+health, pulls, mixed, cycles = map(json.loads, sys.argv[3:7])
+rss, full, summary, health2 = int(sys.argv[7]), json.loads(sys.argv[8]), sys.argv[9], json.loads(sys.argv[10])
+floor = (health["rps"] + health2["rps"]) / 2
 total = mixed["rps"] + cycles["rps"]
-ratio = pulls["rps"] / health["rps"]
+ratio = pulls["rps"] / floor
+mixed_ratio = mixed["rps"] / floor
 rows = [
-  ("floor: GET /health (wrk alone)", f'{health["rps"]:.0f} req/s, p99 {health["p99_ms"]:.2f} ms'),
-  ("pulls: GET /v1/records?since=CURSOR (wrk alone)", f'{pulls["rps"]:.0f} req/s, p99 {pulls["p99_ms"]:.2f} ms, {ratio:.2f}x /health'),
-  ("full download: GET /v1/records?since=0 (5 records)", f'{full["rps"]:.0f} req/s, p99 {full["p99_ms"]:.2f} ms, {full["rps"] / health["rps"]:.2f}x /health'),
-  ("mixed: wrk GET /v1/records", f'{mixed["rps"]:.0f} req/s, p50 {mixed["p50_ms"]:.2f} ms, p99 {mixed["p99_ms"]:.2f} ms, errors {mixed["errors"]}, non-2xx {mixed["non2xx"]}'),
-  ("mixed: client pull -> push cycles", f'{cycles["rps"]:.0f} req/s ({cycles["cycles"]} pushes, {cycles["conflicts"]} 409s), pull p99 {cycles["pull_p99_ms"]:.2f} ms, push p99 {cycles["push_p99_ms"]:.2f} ms, errors {cycles["errors"]}'),
-  ("mixed: all requests", f'{total:.0f} req/s'),
-  ("server peak RSS", f'{rss / 1024:.1f} MB'),
+  ("floor: GET /health (wrk alone), before", f'{health["rps"]:.0f} req/s, p99 {health["p99_ms"]:.2f} ms', health["load"]),
+  ("floor: GET /health (wrk alone), after", f'{health2["rps"]:.0f} req/s, p99 {health2["p99_ms"]:.2f} ms (ratios: against the mean, {floor:.0f})', health2["load"]),
+  ("pulls: GET /v1/records?since=CURSOR (wrk alone)", f'{pulls["rps"]:.0f} req/s, p99 {pulls["p99_ms"]:.2f} ms, {ratio:.2f}x /health', pulls["load"]),
+  ("full download: GET /v1/records?since=0 (5 records)", f'{full["rps"]:.0f} req/s, p99 {full["p99_ms"]:.2f} ms, {full["rps"] / floor:.2f}x /health', full["load"]),
+  ("mixed: wrk GET /v1/records", f'{mixed["rps"]:.0f} req/s, p50 {mixed["p50_ms"]:.2f} ms, p99 {mixed["p99_ms"]:.2f} ms, {mixed_ratio:.2f}x /health, errors {mixed["errors"]}, non-2xx {mixed["non2xx"]}', mixed["load"]),
+  ("mixed: client pull -> push cycles", f'{cycles["rps"]:.0f} req/s ({cycles["cycles"]} pushes, {cycles["conflicts"]} 409s), pull p99 {cycles["pull_p99_ms"]:.2f} ms, push p99 {cycles["push_p99_ms"]:.2f} ms, errors {cycles["errors"]}', mixed["load"]),
+  ("mixed: all requests", f'{total:.0f} req/s', mixed["load"]),
+  ("server peak RSS", f'{rss / 1024:.1f} MB', ""),
 ]
-for k, v in rows:
-  print(f"{k:<52} {v}")
+for k, v, l in rows:
+  print(f"{k:<52} {v}" + (f"   [load {l}]" if l else ""))
 checks = {
   ">= 2,000 requests/s in all": total >= 2000,
   "p99 < 50 ms (wrk and clients)": mixed["p99_ms"] < 50 and cycles["p99_ms"] < 50,
-  "no error": all(x["errors"] == 0 for x in (health, pulls, full, mixed, cycles)) and all(x["non2xx"] == 0 for x in (health, pulls, full, mixed)),
+  "no error": all(x["errors"] == 0 for x in (health, health2, pulls, full, mixed, cycles)) and all(x["non2xx"] == 0 for x in (health, health2, pulls, full, mixed)),
   "pull throughput >= 0.3x /health": ratio >= 0.3,
   "peak RSS < 100 MB": rss < 100 * 1024,
 }
+if backend == "sqlite":
+  checks["pulls while 8 clients push >= 0.3x /health"] = mixed_ratio >= 0.3
 for k, ok in checks.items():
   print(f"  {'ok  ' if ok else 'FAIL'} {k}")
+with open(summary, "a") as f:
+  f.write(json.dumps({"backend": backend, "users": users, "health": floor, "pulls": pulls["rps"], "pulls_p99": pulls["p99_ms"],
+    "mixed_pulls": mixed["rps"], "mixed_p99": mixed["p99_ms"], "pushes": cycles["cycles"], "cycles_rps": cycles["rps"],
+    "push_p99": cycles["push_p99_ms"], "pull_p99": cycles["pull_p99_ms"]}) + "\n")
 sys.exit(0 if all(checks.values()) else 1)
 PY
+  done
 done
+
+# Scale: the largest user count against the smallest, per backend.
+python3 - "$SUMMARY" <<'PY' || status=1
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ok_all = True
+for backend in sorted({r["backend"] for r in rows}):
+  mine = sorted((r for r in rows if r["backend"] == backend), key=lambda r: r["users"])
+  if len(mine) < 2:
+    continue
+  small, big = mine[0], mine[-1]
+  print(f"\n## scale on {backend}: {big['users']} users against {small['users']}")
+  for name, key, higher_is_better in [
+    ("pulls alone, req/s", "pulls", True), ("pulls alone, p99 ms", "pulls_p99", False),
+    ("mixed pulls, req/s", "mixed_pulls", True), ("mixed pulls, p99 ms", "mixed_p99", False),
+    ("push cycles, req/s", "cycles_rps", True), ("push p99 ms", "push_p99", False),
+  ]:
+    a, b = small[key], big[key]
+    ok = (b >= a / 1.5) if higher_is_better else (b <= max(a * 1.5, a + 1.0))
+    ok_all &= ok
+    print(f"  {'ok  ' if ok else 'FAIL'} {name:<22} {a:>10.2f} -> {b:>10.2f} ({b / a if a else 0:.2f}x)")
+sys.exit(0 if ok_all else 1)
+PY
 exit $status

@@ -308,6 +308,20 @@ pub fn seal(contents: &Contents, key: &Key) -> Result<(Vec<u8>, SealedWith)> {
     Ok((text, archive.sealed))
 }
 
+/// An export never replaces a file unless asked (`--force`).
+pub fn refuse_existing(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        return Err(Error::user(format!("{} already exists", tick(path)))
+            .with_help("pass `--force` to replace it, or name another file"));
+    }
+    Ok(())
+}
+
+/// Write an archive: 0600, atomically (temp file, fsync, rename).
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    crate::fsx::write_atomic(path, bytes, crate::fsx::SECRET_FILE_MODE)
+}
+
 /// Read an archive's clear part (it says which key opens it).
 pub fn read(path: &std::path::Path) -> Result<Archive> {
     let bytes = crate::fsx::read_bounded(path, MAX_FILE_BYTES)?;

@@ -11,7 +11,10 @@
 //! - the new tokens go into the vault and, at once, into every home that held the login
 //!   (its copy of the old refresh token is dead now).
 
+use std::cell::RefCell;
 use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -103,10 +106,57 @@ pub fn classify(status: u16, body: &str) -> Failure {
     }
 }
 
-/// One refresh request, exactly as Codex 0.169 sends it.
+/// A check run right before a refresh token is sent, under the vault and home locks: the
+/// sync lease's fence (`sync::lease`). A refresh that is not fenced sends as always.
+pub trait RequestFence {
+    /// `Proceed(limit)`: send, and stop waiting for the answer after `limit`. `Changed`:
+    /// the vault took another refresh token meanwhile (look again before sending). An
+    /// error: send nothing.
+    fn before_request(&self, vault: &mut Vault, account_id: &str) -> Result<Fenced>;
+}
+
+/// What a [`RequestFence`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fenced {
+    Proceed(Duration),
+    Changed,
+}
+
+thread_local! {
+    /// The fence of the refresh running on this thread, if any. A scoped setting (as a
+    /// tracing dispatcher is) rather than a parameter: the refresh runs inside the one
+    /// executor, whose operations do not know about sync.
+    static FENCE: RefCell<Option<Rc<dyn RequestFence>>> = const { RefCell::new(None) };
+}
+
+/// Until dropped, every refresh on this thread asks `fence` before each token request.
+pub fn install_fence(fence: Rc<dyn RequestFence>) -> FenceInstalled {
+    let previous = FENCE.with(|f| f.borrow_mut().replace(fence));
+    FenceInstalled { previous }
+}
+
+/// Puts back the fence that was there before (see [`install_fence`]).
+pub struct FenceInstalled {
+    previous: Option<Rc<dyn RequestFence>>,
+}
+
+impl Drop for FenceInstalled {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        FENCE.with(|f| *f.borrow_mut() = previous);
+    }
+}
+
+fn current_fence() -> Option<Rc<dyn RequestFence>> {
+    FENCE.with(|f| f.borrow().clone())
+}
+
+/// One refresh request, exactly as Codex 0.169 sends it; `limit` caps the wait for the
+/// answer below the client's own timeout (a fenced request never outlives its lease).
 pub fn request(
     refresh_token: &Secret,
     reason: &str,
+    limit: Option<Duration>,
 ) -> std::result::Result<TokenResponse, Failure> {
     let client = endpoints::client().map_err(|e| Failure::Transient(e.to_string()))?;
     let body = serde_json::json!({
@@ -115,9 +165,11 @@ pub fn request(
         "refresh_reason": reason,
         "refresh_token": refresh_token.expose(),
     });
-    let resp = client
-        .post(endpoints::token_url())
-        .json(&body)
+    let mut req = client.post(endpoints::token_url()).json(&body);
+    if let Some(limit) = limit {
+        req = req.timeout(limit);
+    }
+    let resp = req
         .send()
         .map_err(|e| Failure::Transient(endpoints::describe(&e)))?;
     let status = resp.status().as_u16();
@@ -291,8 +343,48 @@ pub fn refresh_locked(
     let reason = if force { "forced" } else { "proactive_expiry" };
     let mut sent = tokens.refresh_token.clone();
     let mut second_try = false;
+    let mut looked_again = 0;
     loop {
-        match request(&sent, reason) {
+        // A fenced refresh (the sync lease) checks right here, under the locks.
+        let limit = match current_fence() {
+            None => None,
+            Some(fence) => match fence.before_request(vault, account_id)? {
+                Fenced::Proceed(limit) => Some(limit),
+                Fenced::Changed if looked_again < 3 => {
+                    looked_again += 1;
+                    let latest = still_there(vault, account_id)?;
+                    let newer = latest
+                        .tokens
+                        .as_ref()
+                        .map(|t| t.refresh_token.clone())
+                        .filter(|t| !t.is_empty() && t.fingerprint() != sent.fingerprint());
+                    match newer {
+                        Some(t) if !vault.is_spent(&t.fingerprint())? => {
+                            // Another machine refreshed meanwhile: its token is here now.
+                            if !expiring(&latest, clock.ts(), window) || force {
+                                let written =
+                                    write_back(vault, backups, &locks, account_id, clock.ts())?;
+                                return Ok(Outcome {
+                                    result: Refreshed::TookNewer,
+                                    written,
+                                });
+                            }
+                            sent = t;
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+                Fenced::Changed => {
+                    return Err(Error::user(format!(
+                        "cannot refresh {}: its tokens kept changing while cdxs was about to send one",
+                        account.name()
+                    ))
+                    .with_help("try again; nothing was sent"));
+                }
+            },
+        };
+        match request(&sent, reason, limit) {
             Ok(resp) => {
                 // The token we sent is dead now, whatever copies of it still exist.
                 vault.mark_spent(

@@ -257,7 +257,11 @@ fn no_json(command: &Command) -> Option<&'static str> {
         Command::Run(_) | Command::Resume(_) => "it becomes the command it runs",
         Command::Completions { .. } | Command::Man { .. } => "its output is the script or page",
         Command::Server(S::Run(_)) => "it is a server: its log takes `--log-format json`",
-        Command::Sync(Y::Key { set: false, .. }) => "it prints the key itself, a secret",
+        Command::Sync(Y::Key {
+            set: false,
+            action: None,
+            ..
+        }) => "it prints the key itself, a secret",
         _ => return None,
     })
 }

@@ -93,6 +93,13 @@ impl Shell {
         manifest::optional(self.settings.manifest_flag())
     }
 
+    /// Take the tokens Codex rotated in this machine's homes into the vault (before a
+    /// `sync push`: they go up, not the vault's older copy of the login).
+    pub fn harvest_known(&mut self, command: &str) -> Result<()> {
+        let m = self.manifest_for_aliases().ok().flatten();
+        self.engine()?.harvest_known(m.as_ref(), command)
+    }
+
     /// For commands that use the manifest only for aliases (`list`, `quota`, `account ...`):
     /// a named manifest that does not exist yet is a one-line note, not an error.
     pub fn manifest_for_aliases(&self) -> Result<Option<Manifest>> {
@@ -131,7 +138,7 @@ impl Shell {
 
     /// The vault (through the engine, which opened it).
     pub fn vault(&mut self) -> Result<&mut crate::vault::Vault> {
-        Ok(&mut self.engine()?.vault)
+        Ok(self.engine()?.vault_mut())
     }
 
     /// Ask for `yes` on a terminal; refuse without one.

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod plan_file;
 pub mod rollback;
 mod sessions_obs;
+pub mod staged;
 pub mod status;
 pub mod text_diff;
 pub mod watch;
@@ -166,6 +167,14 @@ pub enum Op {
         target: String,
         direction: crate::sync::plan::Direction,
     },
+    /// Put an account into the vault (`import auth|legacy`, `login`, `account add-api-key`,
+    /// `init`), merged by the vault's rule: never an older or a spent token over a newer one.
+    PutAccount { account: staged::StagedAccount },
+    /// Take an account out of the vault (`account remove`): its secrets are erased from the
+    /// vault's files.
+    RemoveAccount { account_id: String },
+    /// Name an account (`account rename`).
+    RenameAccount { account_id: String, name: String },
 }
 
 impl Op {
@@ -194,7 +203,40 @@ impl Op {
             Op::RestoreFile { path, .. } => {
                 vec![path.parent().unwrap_or(std::path::Path::new("/"))]
             }
-            Op::ImportAuthFile { .. } | Op::Refresh { .. } | Op::Sync { .. } => vec![],
+            Op::ImportAuthFile { .. }
+            | Op::Refresh { .. }
+            | Op::Sync { .. }
+            | Op::PutAccount { .. }
+            | Op::RemoveAccount { .. }
+            | Op::RenameAccount { .. } => vec![],
+        }
+    }
+
+    /// Why `rollback` cannot undo this operation; `None` when it can (what it changed is
+    /// journaled with a backup: a file, a thread copy, a trashed thread).
+    pub fn irreversible(&self) -> Option<&'static str> {
+        match self {
+            Op::Refresh { .. } => Some("the issuer has forgotten the tokens it replaced"),
+            Op::ImportAuthFile { .. } | Op::Harvest { .. } | Op::PutAccount { .. } => Some(
+                "the vault keeps the newest tokens it has seen; `cdxs account remove` takes an account out",
+            ),
+            Op::RemoveAccount { .. } => Some(
+                "its secrets were erased from the vault; `cdxs import auth` or `cdxs login` adds it again",
+            ),
+            Op::RenameAccount { .. } => Some("`cdxs account rename` names it again"),
+            Op::PurgeTrash { .. } => Some("the thread was deleted for good"),
+            Op::Sync { .. } => Some("what a sync server holds is not journaled here"),
+            Op::CreateHomeDir { .. }
+            | Op::WriteAuth { .. }
+            | Op::RemoveAuth { .. }
+            | Op::SetBaseUrl { .. }
+            | Op::SetCredentialsStore { .. }
+            | Op::RepairThread { .. }
+            | Op::CopyThread { .. }
+            | Op::RemoveThreadCopy { .. }
+            | Op::TrashThread { .. }
+            | Op::RestoreThread { .. }
+            | Op::RestoreFile { .. } => None,
         }
     }
 }

@@ -202,6 +202,86 @@ pub fn remove_login(folder: &Path, account: &Account) -> Plan {
     }])
 }
 
+/// Put accounts into the vault (`import auth|legacy`, `login`, `add-api-key`, `init`): one
+/// action each, run in one generation.
+pub fn put_accounts(accounts: Vec<super::staged::StagedAccount>) -> Plan {
+    plan_of(
+        accounts
+            .into_iter()
+            .map(|staged| Action {
+                address: Address::Account {
+                    name: staged.account.id.clone(),
+                    part: None,
+                },
+                kind: ActionKind::Create,
+                description: format!("put {} into the vault", staged.account.name()),
+                changes: vec![],
+                op: Op::PutAccount { account: staged },
+            })
+            .collect(),
+    )
+}
+
+/// Take what Codex wrote into these folders into the vault when it is newer (`sync push`
+/// first: a token Codex rotated on this machine must reach the others): (folder, account).
+pub fn harvest(folders: &[(PathBuf, Account)]) -> Plan {
+    plan_of(
+        folders
+            .iter()
+            .map(|(folder, account)| {
+                let shown = crate::paths::display(folder);
+                Action {
+                    address: Address::account(&account.id, AccountPart::Harvest),
+                    kind: ActionKind::Read,
+                    description: format!(
+                        "take newer tokens of {} from `{shown}` into the vault",
+                        account.name()
+                    ),
+                    changes: vec![],
+                    op: Op::Harvest {
+                        home: HomeId::Folder(shown),
+                        path: folder.clone(),
+                        account_id: account.id.clone(),
+                    },
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Take an account out of the vault (`account remove`).
+pub fn remove_account(account: &Account) -> Plan {
+    plan_of(vec![Action {
+        address: Address::Account {
+            name: account.id.clone(),
+            part: None,
+        },
+        kind: ActionKind::Delete,
+        description: format!("remove {} from the vault", account.name()),
+        changes: vec![],
+        op: Op::RemoveAccount {
+            account_id: account.id.clone(),
+        },
+    }])
+}
+
+/// Name an account (`account rename`).
+pub fn rename_account(account: &Account, name: &str) -> Plan {
+    plan_of(vec![Action {
+        address: Address::Account {
+            name: account.id.clone(),
+            part: None,
+        },
+        kind: ActionKind::Update,
+        description: format!("name {} `{}`", account.name(), name.trim()),
+        changes: vec![],
+        op: Op::RenameAccount {
+            account_id: account.id.clone(),
+            name: name.to_string(),
+        },
+    }])
+}
+
 /// Move threads into their home's trash.
 pub fn trash(home: &HomeRef, ids: &[String]) -> Plan {
     plan_of(

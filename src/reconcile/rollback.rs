@@ -15,10 +15,36 @@ use crate::codex::auth::{self, AuthState, Credentials, WriteOutcome};
 use crate::error::{Error, Result, tick};
 use crate::fsx;
 use crate::secret::fingerprint;
+use crate::text::sanitize;
 use crate::vault::Vault;
 use crate::vault::accounts::match_credentials;
 use crate::vault::home_write as homes;
 use crate::vault::journal::{CREATED_FOLDER, Generation};
+
+/// What `generation` did that rollback cannot undo: (what, why) per journaled action
+/// (refreshes, vault changes, purges, sync).
+pub fn not_undone(generation: &Generation) -> Vec<(String, String)> {
+    generation
+        .actions
+        .iter()
+        .filter_map(|a| crate::vault::journal::why_not_undone(&a.description))
+        .map(|(what, why)| (what.to_string(), why.to_string()))
+        .collect()
+}
+
+/// Why rolling back generation `id` can do nothing when it has no file to put back but
+/// steps it cannot undo (`kept`, from [`not_undone`]); `None` when there are none.
+pub fn nothing_to_put_back(id: i64, kept: &[(String, String)]) -> Option<crate::error::Error> {
+    let (what, why) = kept.first()?;
+    let all: Vec<String> = kept.iter().map(|(w, _)| sanitize(w).into_owned()).collect();
+    Some(
+        crate::error::Error::user(format!(
+            "generation {id} changed nothing rollback can put back: {}",
+            all.join("; ")
+        ))
+        .with_help(format!("{}: {}", sanitize(what), sanitize(why))),
+    )
+}
 
 /// The newest generation that changed files (however many generations came after it).
 pub fn default_target(vault: &Vault) -> Result<Option<i64>> {

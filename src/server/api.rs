@@ -16,8 +16,11 @@ use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
 use super::auth::{self, Hasher, Verified};
-use super::limits::{Cidr, LoginLimits, client_ip};
-use super::store::{KeySet, LeaseOutcome, PushOutcome, Storage, StoreError, TokenInfo};
+use super::limits::{Cidr, LoginLimits, Wait, client_ip};
+use super::store::{
+    Fence, KeySet, LeaseAsk, LeaseOutcome, Push, PushLimits, PushOutcome, Storage, StoreError,
+    TokenInfo,
+};
 use crate::sync::crypto::NONCE_LEN;
 use crate::sync::wire::{self, *};
 
@@ -34,6 +37,13 @@ pub struct Caps {
     pub page: usize,
     pub token_ttl_s: i64,
     pub max_lease_s: i64,
+    /// Records one user may hold, tombstones included (413 above).
+    pub max_user_records: usize,
+    /// Live leases one user may hold at once (429 above).
+    pub max_leases: usize,
+    /// Bytes of a login body: read before any other work, so a stalled or huge login
+    /// costs at most this much memory.
+    pub max_login_body: usize,
 }
 
 impl Default for Caps {
@@ -45,6 +55,9 @@ impl Default for Caps {
             page: 500,
             token_ttl_s: 30 * 86_400,
             max_lease_s: 600,
+            max_user_records: 10_000,
+            max_leases: 100,
+            max_login_body: 8 * 1024,
         }
     }
 }
@@ -63,21 +76,26 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// An error answer: a status and `{error, message, ...}`.
-pub struct ApiErr(StatusCode, ErrorBody);
+/// An error answer: a status, `{error, message, ...}`, and a `Retry-After` in seconds.
+pub struct ApiErr(StatusCode, Box<ErrorBody>, Option<u64>);
 
 impl ApiErr {
     fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiErr {
-        ApiErr(status, ErrorBody::new(code, message))
+        ApiErr(status, Box::new(ErrorBody::new(code, message)), None)
     }
 }
 
 impl IntoResponse for ApiErr {
     fn into_response(self) -> Response {
-        let mut resp = (self.0, Json(self.1)).into_response();
-        if self.0 == StatusCode::TOO_MANY_REQUESTS {
+        let mut resp = (self.0, Json(*self.1)).into_response();
+        let retry = match (self.2, self.0) {
+            (Some(s), _) => Some(s),
+            (None, StatusCode::TOO_MANY_REQUESTS) => Some(60),
+            _ => None,
+        };
+        if let Some(secs) = retry {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }
@@ -118,7 +136,7 @@ fn too_large(what: String) -> ApiErr {
     ApiErr::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", what)
 }
 
-pub fn router(state: Shared) -> Router {
+pub fn router(state: Shared, t: &super::Timeouts) -> Router {
     let max_body = state.caps.max_body;
     let guarded = Router::new()
         .route("/v1/logout", post(logout))
@@ -126,16 +144,29 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/records", post(post_records))
         .route("/v1/leases", get(list_leases).post(take_lease))
         .route("/v1/leases/{record_id}", delete(release_lease))
+        .route("/v1/key/rotate", post(rotate_key))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/health", get(health))
-        .route("/v1/login", post(login))
+        // A login body is small: capped before it is read (413), ahead of any other work.
+        .route(
+            "/v1/login",
+            post(login).layer(axum::extract::DefaultBodyLimit::max(
+                state.caps.max_login_body,
+            )),
+        )
         // Pulls check their token themselves: one storage round trip for token and page.
         .route("/v1/records", get(get_records))
         .merge(guarded)
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
+        // A body must arrive whole within its deadline, and an answer within its own.
+        .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(t.body))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.request,
+        ))
         // Outside the body limits, so that a 413 carries the versions too.
         .layer(middleware::from_fn(versions))
         .layer(
@@ -261,6 +292,28 @@ fn device_name(d: Option<&str>) -> String {
     }
 }
 
+/// A device id as the client sends it (`dev_` and hex from the vault; anything else is
+/// ignored and the login holds its own leases).
+fn device_id(d: Option<&str>) -> Option<String> {
+    d.filter(|d| {
+        !d.is_empty()
+            && d.len() <= 64
+            && d.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+    })
+    .map(str::to_string)
+}
+
+fn rate_limited(wait: Wait) -> ApiErr {
+    let mut e = ApiErr::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many login attempts; try again in {} s", wait.0),
+    );
+    e.2 = Some(wait.0);
+    e
+}
+
 async fn login(
     State(s): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -285,13 +338,9 @@ async fn login(
         .chars()
         .take(64)
         .collect();
-    if !s.login_limits.allow(&key, ip) {
+    if let Err(wait) = s.login_limits.check(&key, ip) {
         tracing::warn!(%ip, "login rate limit reached");
-        return Err(ApiErr::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many login attempts; wait a minute",
-        ));
+        return Err(rate_limited(wait));
     }
     let name = normalize_user(&req.username);
     let row = match &name {
@@ -306,14 +355,17 @@ async fn login(
         )
         .await
         .map_err(|_| {
-            ApiErr::new(
+            let mut e = ApiErr::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
                 "the server is busy checking passwords; try again in a moment",
-            )
+            );
+            e.2 = Some(1);
+            e
         })?;
     let row = match (verified, row) {
         (Verified::No, _) | (_, None) => {
+            s.login_limits.failed(&key, ip);
             tracing::info!(%ip, "login refused");
             return Err(denied());
         }
@@ -326,6 +378,7 @@ async fn login(
         }
         (Verified::Yes, Some(row)) => row,
     };
+    s.login_limits.succeeded(&key, ip);
     let token = auth::new_token();
     let t = now();
     let expires_at = t + s.caps.token_ttl_s;
@@ -335,6 +388,7 @@ async fn login(
             row.id,
             auth::token_hash(&token),
             device.clone(),
+            device_id(req.device_id.as_deref()),
             t,
             expires_at,
         )
@@ -447,22 +501,17 @@ fn valid_record_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-async fn post_records(
-    State(s): State<Shared>,
-    Extension(info): Extension<Arc<TokenInfo>>,
-    body: Result<Json<PushRequest>, JsonRejection>,
-) -> Result<Json<RevisionBody>, ApiErr> {
-    let Json(req) = body?;
-    let caps = &s.caps;
-    if req.records.len() > caps.max_records {
+/// Check the records of a push or a rotation against the caps and the wire rules.
+fn check_records(caps: &Caps, records: &[Record]) -> Result<(), ApiErr> {
+    if records.len() > caps.max_records {
         return Err(too_large(format!(
             "{} records in one push; at most {}",
-            req.records.len(),
+            records.len(),
             caps.max_records
         )));
     }
     let mut seen = std::collections::HashSet::new();
-    for r in &req.records {
+    for r in records {
         if !valid_record_id(&r.record_id) || r.version == 0 || r.version > i64::MAX as u64 {
             return Err(ApiErr::new(
                 StatusCode::BAD_REQUEST,
@@ -484,16 +533,22 @@ async fn post_records(
                 "a record's nonce must be 24 bytes of base64",
             ));
         }
-        let bytes = STANDARD
-            .decode(&r.ciphertext)
-            .map_err(|_| {
-                ApiErr::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    "ciphertext must be base64",
-                )
-            })?
-            .len();
+        // The decoded size from the text's length (no decoding of what is stored opaque):
+        // only base64 characters, every 4 of them 3 bytes.
+        let text = r.ciphertext.as_bytes();
+        let ok = text.len() % 4 == 0
+            && text
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+        if !ok {
+            return Err(ApiErr::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "ciphertext must be base64",
+            ));
+        }
+        let pad = text.iter().rev().take_while(|b| **b == b'=').count();
+        let bytes = (text.len() / 4 * 3).saturating_sub(pad);
         if bytes > caps.max_record_bytes {
             return Err(too_large(format!(
                 "a record of {bytes} bytes; at most {}",
@@ -501,6 +556,71 @@ async fn post_records(
             )));
         }
     }
+    Ok(())
+}
+
+/// The answer for what a push (or a rotation) found.
+fn push_answer(
+    info: &TokenInfo,
+    base_revision: i64,
+    n: usize,
+    out: PushOutcome,
+) -> Result<Json<RevisionBody>, ApiErr> {
+    match out {
+        PushOutcome::Stored(revision) => {
+            tracing::debug!(user = %info.user, records = n, revision, "push");
+            Ok(Json(RevisionBody { revision }))
+        }
+        PushOutcome::Conflict(revision) => {
+            let mut e = ApiErr::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("someone pushed since revision {base_revision}; pull and retry"),
+            );
+            e.1.revision = Some(revision);
+            Err(e)
+        }
+        PushOutcome::Stale {
+            revision,
+            record_id,
+        } => {
+            let mut e = ApiErr::new(
+                StatusCode::CONFLICT,
+                "stale_record",
+                format!(
+                    "record `{record_id}` has a newer version here; pull it (or overwrite it with a forced push)"
+                ),
+            );
+            e.1.revision = Some(revision);
+            e.1.record_id = Some(record_id);
+            Err(e)
+        }
+        PushOutcome::KeyMismatch(current) => Err(key_mismatch(current)),
+        PushOutcome::LeaseLost => Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            "lease_lost",
+            "the refresh lease this push is fenced by has moved on to another device; pull first",
+        )),
+        PushOutcome::TooManyRecords(cap) => Err(too_large(format!(
+            "a user may hold at most {cap} records on this server"
+        ))),
+    }
+}
+
+async fn post_records(
+    State(s): State<Shared>,
+    Extension(info): Extension<Arc<TokenInfo>>,
+    body: Result<Json<PushRequest>, JsonRejection>,
+) -> Result<Json<RevisionBody>, ApiErr> {
+    let Json(req) = body?;
+    if req.records.is_empty() {
+        return Err(ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "a push carries at least one record",
+        ));
+    }
+    check_records(&s.caps, &req.records)?;
     if let Some(k) = &req.key_id
         && !valid_key_id(k)
     {
@@ -510,36 +630,80 @@ async fn post_records(
             "bad `key_id`",
         ));
     }
-    let n = req.records.len();
-    match s
-        .store
-        .push(
-            info.user_id,
-            req.base_revision,
-            req.key_id,
-            req.records,
-            now(),
-        )
-        .await?
+    if let Some(f) = &req.lease
+        && !valid_record_id(&f.record_id)
     {
-        PushOutcome::Stored(revision) => {
-            tracing::debug!(user = %info.user, records = n, revision, "push");
-            Ok(Json(RevisionBody { revision }))
-        }
-        PushOutcome::Conflict(revision) => {
-            let mut e = ApiErr::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!(
-                    "someone pushed since revision {}; pull and retry",
-                    req.base_revision
-                ),
-            );
-            e.1.revision = Some(revision);
-            Err(e)
-        }
-        PushOutcome::KeyMismatch(current) => Err(key_mismatch(current)),
+        return Err(ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "bad lease record id",
+        ));
     }
+    let n = req.records.len();
+    let push = Push {
+        base_revision: req.base_revision,
+        key_id: req.key_id,
+        records: req.records,
+        fence: req.lease.map(|f| Fence {
+            record_id: f.record_id,
+            generation: f.generation,
+        }),
+        holder_key: info.holder().key,
+        limits: PushLimits {
+            max_user_records: s.caps.max_user_records,
+        },
+    };
+    let out = s.store.push(info.user_id, push, now()).await?;
+    push_answer(&info, req.base_revision, n, out)
+}
+
+/// `POST /v1/key/rotate`: every record re-sealed under a new key replaces the user's, and
+/// the key id changes, in one transaction (`409` when someone pushed meanwhile or the key
+/// is not the one the client rotates from).
+async fn rotate_key(
+    State(s): State<Shared>,
+    Extension(info): Extension<Arc<TokenInfo>>,
+    body: Result<Json<RotateRequest>, JsonRejection>,
+) -> Result<Json<RevisionBody>, ApiErr> {
+    let Json(req) = body?;
+    if !valid_key_id(&req.old_key_id) || !valid_key_id(&req.new_key_id) {
+        return Err(ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "`old_key_id` and `new_key_id` must be `kid_` and 16 hex digits",
+        ));
+    }
+    if req.records.len() > s.caps.max_user_records {
+        return Err(too_large(format!(
+            "a user may hold at most {} records on this server",
+            s.caps.max_user_records
+        )));
+    }
+    // A rotation carries every record at once: the per-push cap does not apply.
+    let caps = Caps {
+        max_records: usize::MAX,
+        ..s.caps.clone()
+    };
+    check_records(&caps, &req.records)?;
+    let n = req.records.len();
+    let push = Push {
+        base_revision: req.base_revision,
+        key_id: Some(req.new_key_id.clone()),
+        records: req.records,
+        fence: None,
+        holder_key: info.holder().key,
+        limits: PushLimits {
+            max_user_records: s.caps.max_user_records,
+        },
+    };
+    let out = s
+        .store
+        .rotate_key(info.user_id, req.old_key_id, req.new_key_id, push, now())
+        .await?;
+    if matches!(out, PushOutcome::Stored(_)) {
+        tracing::info!(user = %info.user, records = n, "sync key rotated");
+    }
+    push_answer(&info, req.base_revision, n, out)
 }
 
 async fn take_lease(
@@ -556,12 +720,19 @@ async fn take_lease(
         ));
     }
     let ttl = (req.ttl_s.min(s.caps.max_lease_s as u64) as i64).max(1);
-    match s
-        .store
-        .take_lease(info.user_id, req.record_id, info.device.clone(), ttl, now())
-        .await?
-    {
-        LeaseOutcome::Granted(until) => Ok(Json(LeaseGranted { until })),
+    let ask = LeaseAsk {
+        record_id: req.record_id,
+        holder: info.holder(),
+        ttl_s: ttl,
+        renew: req.generation,
+        max_leases: s.caps.max_leases,
+    };
+    match s.store.take_lease(info.user_id, ask, now()).await? {
+        LeaseOutcome::Granted(g) => Ok(Json(LeaseGranted {
+            until: g.until,
+            generation: g.generation,
+            ttl_s: ttl as u64,
+        })),
         LeaseOutcome::Held { holder, until } => {
             let mut e = ApiErr::new(
                 StatusCode::CONFLICT,
@@ -572,13 +743,30 @@ async fn take_lease(
             e.1.until = Some(until);
             Err(e)
         }
+        LeaseOutcome::Lost => Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            "lease_lost",
+            "this lease generation is over (it expired and another device took it, or it was released)",
+        )),
+        LeaseOutcome::TooMany(cap) => Err(ApiErr::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_leases",
+            format!("a user may hold at most {cap} leases at once"),
+        )),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct ReleaseQuery {
+    #[serde(default)]
+    generation: Option<i64>,
 }
 
 async fn release_lease(
     State(s): State<Shared>,
     Extension(info): Extension<Arc<TokenInfo>>,
     Path(record_id): Path<String>,
+    q: Result<Query<ReleaseQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<StatusCode, ApiErr> {
     if !valid_record_id(&record_id) {
         return Err(ApiErr::new(
@@ -587,8 +775,10 @@ async fn release_lease(
             "bad record id",
         ));
     }
+    let Query(q) =
+        q.map_err(|e| ApiErr::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     s.store
-        .release_lease(info.user_id, record_id, info.device.clone())
+        .release_lease(info.user_id, record_id, info.holder().key, q.generation)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

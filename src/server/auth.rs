@@ -216,6 +216,10 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    /// Requests waiting for a permit; past `max_queued`, new ones are answered busy at once
+    /// (a flood of logins must not queue up the real user's behind minutes of work).
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+    max_queued: usize,
     wait: Duration,
     jobs: std::sync::mpsc::Sender<Job>,
     /// A real hash of a random password: unknown users cost the same as known ones.
@@ -262,6 +266,8 @@ impl Hasher {
             .map_err(|_| "the hashing threads stopped".to_string())??;
         Ok(Hasher {
             permits: Arc::new(Semaphore::new(threads)),
+            queued: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            max_queued: threads * 8,
             wait,
             jobs: tx,
             dummy: Arc::new(dummy),
@@ -272,10 +278,20 @@ impl Hasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
-        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| Busy)?
-            .map_err(|_| Busy)?;
+        use std::sync::atomic::Ordering;
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
+                    self.queued.fetch_sub(1, Ordering::AcqRel);
+                    return Err(Busy);
+                }
+                let waited =
+                    tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await;
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                waited.map_err(|_| Busy)?.map_err(|_| Busy)?
+            }
+        };
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move || {
@@ -286,19 +302,28 @@ impl Hasher {
         rx.await.map_err(|_| Busy)
     }
 
-    /// Verify against `stored`, or against the dummy hash when the user is unknown (so
-    /// both cost one Argon2id computation and answer the same).
+    /// Verify against `stored`. Every attempt costs one Argon2id computation, whoever it
+    /// names: an unknown user is checked against the dummy hash, and so is a user imported
+    /// from the older tool (whose own check is one SHA-256), so that timing tells nobody
+    /// which users exist or where they came from.
     pub async fn verify(
         &self,
         password: Zeroizing<String>,
         stored: Option<String>,
     ) -> Result<Verified, Busy> {
-        let known = stored.is_some();
-        let stored = stored.unwrap_or_else(|| self.dummy.as_str().to_string());
-        let v = self
-            .run(move || verify_password(&password, &stored))
-            .await?;
-        Ok(if known { v } else { Verified::No })
+        let dummy = self.dummy.clone();
+        self.run(move || match stored {
+            Some(s) if parse_phc(&s).is_some() => verify_password(&password, &s),
+            Some(s) => {
+                let _ = verify_password(&password, &dummy);
+                verify_password(&password, &s)
+            }
+            None => {
+                let _ = verify_password(&password, &dummy);
+                Verified::No
+            }
+        })
+        .await
     }
 
     pub async fn hash(&self, password: Zeroizing<String>) -> Result<Result<String, String>, Busy> {

@@ -1,40 +1,152 @@
-//! Login rate limits (per user and per client IP, 429) and the client IP behind trusted
-//! proxies. Limits live in the instance's memory: with several instances behind a load
-//! balancer each one counts on its own (documented in the README).
+//! Login limits and the client IP behind trusted proxies.
+//!
+//! - Per client address (an IPv4 address, or the /64 an IPv6 address is in: one host
+//!   usually owns a whole /64), every attempt counts: `per_ip` a minute, then 429.
+//! - Per user *and* address, failures count: after `free_failures` wrong passwords from one
+//!   address, each next attempt for that user from there waits twice as long as the last
+//!   (1 s, 2 s, 4 s, ... at most 15 minutes; 429 with `Retry-After` meanwhile, no password
+//!   work). A success clears it. Nobody elsewhere can lock the real user out: their
+//!   address has its own count.
+//!
+//! Limits live in the instance's memory: with several instances behind a load balancer each
+//! one counts on its own (documented in the README).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+/// The longest wait a run of failures earns.
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+/// Failure records kept at most (memory stays bounded whatever an attacker sprays).
+const MAX_TRACKED: usize = 100_000;
+
+/// Who an address counts as: IPv4 as is, IPv6 by its /64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AddrKey {
+    V4(u32),
+    V6Net(u64),
+}
+
+impl AddrKey {
+    pub fn of(ip: IpAddr) -> AddrKey {
+        match ip {
+            IpAddr::V4(v4) => AddrKey::V4(u32::from(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => AddrKey::V4(u32::from(v4)),
+                None => AddrKey::V6Net((u128::from(v6) >> 64) as u64),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+impl Failures {
+    /// When the next attempt is allowed, after `free` failures without a wait.
+    fn next_allowed(&self, free: u32) -> Instant {
+        if self.count < free {
+            return self.last;
+        }
+        let doublings = (self.count - free).min(20);
+        let wait = Duration::from_secs(1u64 << doublings).min(MAX_DELAY);
+        self.last + wait
+    }
+}
+
+/// An attempt that may not run now: retry after this many seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait(pub u64);
+
 pub struct LoginLimits {
-    per_user: DefaultKeyedRateLimiter<String>,
-    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_ip: DefaultKeyedRateLimiter<AddrKey>,
+    free_failures: u32,
+    failures: Mutex<HashMap<(String, AddrKey), Failures>>,
 }
 
 impl LoginLimits {
-    /// `per_user` and `per_ip` login attempts a minute (each is also the burst).
-    pub fn new(per_user: u32, per_ip: u32) -> LoginLimits {
+    /// `free_failures` wrong passwords per user and address before the waits start;
+    /// `per_ip` attempts a minute per address (also the burst).
+    pub fn new(free_failures: u32, per_ip: u32) -> LoginLimits {
         let q = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         LoginLimits {
-            per_user: RateLimiter::keyed(q(per_user)),
             per_ip: RateLimiter::keyed(q(per_ip)),
+            free_failures,
+            failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// `false` when this attempt is over a limit. Both limits count every attempt.
-    pub fn allow(&self, user: &str, ip: IpAddr) -> bool {
-        let ip_ok = self.per_ip.check_key(&ip).is_ok();
-        let user_ok = self.per_user.check_key(&user.to_string()).is_ok();
-        ip_ok && user_ok
+    /// May this attempt run now? Counts it against the address's allowance.
+    pub fn check(&self, user: &str, ip: IpAddr) -> Result<(), Wait> {
+        let addr = AddrKey::of(ip);
+        if let Ok(map) = self.failures.lock()
+            && let Some(f) = map.get(&(user.to_string(), addr))
+        {
+            let at = f.next_allowed(self.free_failures);
+            let now = Instant::now();
+            if at > now {
+                return Err(Wait((at - now).as_secs_f64().ceil().max(1.0) as u64));
+            }
+        }
+        match self.per_ip.check_key(&addr) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                Err(Wait(wait.as_secs().max(1)))
+            }
+        }
     }
 
-    /// Forget keys that are back at full allowance (bounded memory).
-    pub fn retain_recent(&self) {
-        self.per_user.retain_recent();
-        self.per_ip.retain_recent();
+    /// A wrong password for `user` from `ip`.
+    pub fn failed(&self, user: &str, ip: IpAddr) {
+        let Ok(mut map) = self.failures.lock() else {
+            return;
+        };
+        if map.len() >= MAX_TRACKED {
+            forget_old(&mut map);
+        }
+        let key = (user.to_string(), AddrKey::of(ip));
+        if map.len() >= MAX_TRACKED && !map.contains_key(&key) {
+            return;
+        }
+        let e = map.entry(key).or_insert(Failures {
+            count: 0,
+            last: Instant::now(),
+        });
+        e.count = e.count.saturating_add(1);
+        e.last = Instant::now();
     }
+
+    /// The right password: the address's failures for this user are forgotten.
+    pub fn succeeded(&self, user: &str, ip: IpAddr) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(&(user.to_string(), AddrKey::of(ip)));
+        }
+    }
+
+    /// Forget what no longer limits anything (bounded memory).
+    pub fn retain_recent(&self) {
+        self.per_ip.retain_recent();
+        if let Ok(mut map) = self.failures.lock() {
+            forget_old(&mut map);
+        }
+    }
+}
+
+/// Failures whose longest wait has passed are forgotten.
+fn forget_old(map: &mut HashMap<(String, AddrKey), Failures>) {
+    let now = Instant::now();
+    map.retain(|_, f| now.duration_since(f.last) < MAX_DELAY);
 }
 
 /// An address or a network (`10.0.0.0/8`, `::1`) a proxy may connect from.
@@ -150,18 +262,46 @@ mod tests {
     }
 
     #[test]
-    fn limits_refuse_after_the_burst_per_user_and_per_ip() {
-        let l = LoginLimits::new(3, 100);
-        let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        assert!((0..3).all(|_| l.allow("alice", ip)));
-        assert!(!l.allow("alice", ip));
-        assert!(
-            l.allow("bob", ip),
-            "another user is not limited by alice's attempts"
-        );
+    fn failures_delay_one_user_from_one_address_only() {
+        let l = LoginLimits::new(3, 1000);
+        let attacker: IpAddr = "203.0.113.9".parse().unwrap();
+        let owner: IpAddr = "198.51.100.4".parse().unwrap();
+        for _ in 0..3 {
+            assert!(l.check("alice", attacker).is_ok());
+            l.failed("alice", attacker);
+        }
+        // The fourth attempt from there waits; the owner elsewhere does not.
+        assert!(matches!(l.check("alice", attacker), Err(Wait(1))));
+        assert!(l.check("alice", owner).is_ok());
+        assert!(l.check("bob", attacker).is_ok());
+        // Each further failure doubles the wait, up to the cap.
+        for _ in 0..30 {
+            l.failed("alice", attacker);
+        }
+        let Err(Wait(w)) = l.check("alice", attacker) else {
+            panic!("no wait")
+        };
+        assert_eq!(w, MAX_DELAY.as_secs());
+        l.succeeded("alice", attacker);
+        assert!(l.check("alice", attacker).is_ok());
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
         let l = LoginLimits::new(100, 2);
-        assert!(l.allow("a", ip) && l.allow("b", ip));
-        assert!(!l.allow("c", ip));
-        assert!(l.allow("c", "127.0.0.2".parse().unwrap()));
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(l.check("x", a).is_ok() && l.check("y", b).is_ok());
+        assert!(
+            l.check("z", a).is_err(),
+            "the same /64 shares one allowance"
+        );
+        assert!(l.check("z", other).is_ok());
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(
+            AddrKey::of(mapped),
+            AddrKey::of("127.0.0.1".parse().unwrap())
+        );
     }
 }

@@ -205,6 +205,7 @@ pub fn seal(key: &SyncKey, user: &str, version: u64, plain: &Plaintext) -> Recor
     Record {
         record_id: plain.record_id.clone(),
         version,
+        revision: None,
         updated_at: 0,
         deleted,
         nonce: STANDARD.encode(sealed.nonce),
@@ -308,7 +309,7 @@ mod tests {
             nonce in ".{0,40}", ciphertext in ".{0,200}", user in ".{0,20}",
         ) {
             let key = SyncKey::from_bytes([3u8; 32]);
-            let r = Record { record_id: id, version, updated_at: 0, deleted, nonce, ciphertext };
+            let r = Record { record_id: id, version, revision: None, updated_at: 0, deleted, nonce, ciphertext };
             let _ = open(&key, &user, &r);
         }
 
@@ -319,7 +320,7 @@ mod tests {
             let ad = AssociatedData { user: "u", record_id: "r_1", version: 1, deleted: false };
             let s = key.seal(&ad, &body);
             let r = Record {
-                record_id: "r_1".into(), version: 1, updated_at: 0, deleted: false,
+                record_id: "r_1".into(), version: 1, revision: None, updated_at: 0, deleted: false,
                 nonce: STANDARD.encode(s.nonce), ciphertext: STANDARD.encode(&s.ciphertext),
             };
             proptest::prop_assert!(open(&key, "u", &r).is_err());

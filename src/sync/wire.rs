@@ -24,9 +24,12 @@ pub const TOKEN_PREFIX: &str = "cdxs_";
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
-    /// A name for this device (shown by `server user list`, holder of leases).
+    /// A name for this device (shown by `server user list` and in lease messages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// This device's id (random per vault): the holder of its leases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 /// The token is only in this answer; the server keeps its SHA-256.
@@ -54,6 +57,10 @@ impl std::fmt::Debug for LoginResponse {
 pub struct Record {
     pub record_id: String,
     pub version: u64,
+    /// The revision (push) that stored this version: set by the server in pages, so that a
+    /// client never moves its cursor past what a page holds. Not sent in pushes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
     /// Unix seconds, set by the server when the record was stored.
     #[serde(default)]
     pub updated_at: i64,
@@ -85,6 +92,27 @@ pub struct PushRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     pub records: Vec<Record>,
+    /// Fenced by a refresh lease: stored only while that lease generation is current
+    /// (`409 lease_lost` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseFence>,
+}
+
+/// The lease a push is fenced by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseFence {
+    pub record_id: String,
+    pub generation: i64,
+}
+
+/// `POST /v1/key/rotate`: every record of the user, re-sealed under the new key, replaces
+/// what the server holds, and the key id changes, as one revision.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotateRequest {
+    pub old_key_id: String,
+    pub new_key_id: String,
+    pub base_revision: i64,
+    pub records: Vec<Record>,
 }
 
 /// `200` answer of a push, and the body of its `409`.
@@ -104,13 +132,22 @@ pub struct KeyBody {
 pub struct LeaseRequest {
     pub record_id: String,
     pub ttl_s: u64,
+    /// Renew this generation: refused (`409 lease_lost`) when it moved on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
 }
 
 /// `200` answer of a lease request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseGranted {
-    /// Unix seconds.
+    /// Unix seconds (server time).
     pub until: i64,
+    /// The lease's generation (fences the push of the refreshed record).
+    #[serde(default)]
+    pub generation: i64,
+    /// Seconds granted (the ttl asked for, capped by the server).
+    #[serde(default)]
+    pub ttl_s: u64,
 }
 
 /// `409` answer of a lease request, and an entry of `GET /v1/leases`.
@@ -153,6 +190,9 @@ pub struct ErrorBody {
     /// Until when (Unix seconds; `lease_held` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<i64>,
+    /// The record whose version did not grow (`stale_record` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
 }
 
 impl ErrorBody {
@@ -164,6 +204,7 @@ impl ErrorBody {
             revision: None,
             holder: None,
             until: None,
+            record_id: None,
         }
     }
 }

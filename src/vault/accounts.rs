@@ -428,6 +428,20 @@ impl Vault {
     /// shows and every command accepts. A name must be printable, at most 64 characters,
     /// not look like an id, and not be another account's name or email.
     pub fn rename(&mut self, id: &str, name: &str, now: i64) -> Result<()> {
+        self.check_name(id, name)?;
+        let name = name.trim();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE accounts SET label = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, name, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Whether `name` may name account `id` (see [`Vault::rename`]); commands check before
+    /// they plan the rename.
+    pub fn check_name(&self, id: &str, name: &str) -> Result<()> {
         let name = name.trim();
         let taken = self.accounts()?.into_iter().any(|a| {
             a.id != id
@@ -453,13 +467,7 @@ impl Vault {
                 crate::text::sanitize(name)
             )));
         }
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE accounts SET label = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, name, now],
-            )?;
-            Ok(())
-        })
+        Ok(())
     }
 
     pub fn touch_used(&mut self, id: &str, now: i64) -> Result<()> {

@@ -91,6 +91,21 @@ pub struct Baseline {
     pub account_since: i64,
 }
 
+/// How a journaled action says that `rollback` cannot undo it (and why), at the end of its
+/// description: `history` shows it, `rollback` reads it back.
+const NOT_UNDONE: &str = " (rollback cannot undo this: ";
+
+/// `description` with the reason `rollback` cannot undo the action.
+pub fn not_undone(description: &str, why: &str) -> String {
+    format!("{description}{NOT_UNDONE}{why})")
+}
+
+/// What a journaled description says `rollback` cannot undo: (what, why).
+pub fn why_not_undone(description: &str) -> Option<(&str, &str)> {
+    let (what, rest) = description.rsplit_once(NOT_UNDONE)?;
+    Some((what, rest.strip_suffix(')').unwrap_or(rest)))
+}
+
 /// What a generation is about to do (for [`run_generation`]).
 pub struct GenerationSpec<'a> {
     /// `apply`, `switch`, `run`, `session trash`, ...

@@ -108,10 +108,8 @@ fn killed_at_every_fault_point_the_next_apply_converges() {
             "{point}: {:?}",
             stray_files(&env)
         );
-        let v: Value = serde_json::from_slice(&env.run(&["history", "--json"]).stdout).unwrap();
-        let statuses: Vec<&str> = v["generations"]
-            .as_array()
-            .unwrap()
+        let applies = env.generations_of("apply");
+        let statuses: Vec<&str> = applies
             .iter()
             .map(|g| g["status"].as_str().unwrap())
             .collect();

@@ -40,16 +40,10 @@ fn rollback_of_an_old_switch_never_puts_back_a_login_live_elsewhere() {
     to("ada@example.com", &a);
     to("cyd@example.com", &a); // the generation to roll back: ada left `a`
     to("ada@example.com", &b); // ada is live in `b` now
-    let history = env.run(&["history", "--json"]);
-    let gens: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
-    let mut ids: Vec<i64> = gens["generations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["id"].as_i64().unwrap())
-        .collect();
+    let gens = env.generations_of("switch");
+    let mut ids: Vec<i64> = gens.iter().map(|g| g["id"].as_i64().unwrap()).collect();
     ids.sort();
-    assert_eq!(ids.len(), 3, "{gens}");
+    assert_eq!(ids.len(), 3, "{gens:?}");
     let switch_away = ids[1];
     let out = env.run(&["rollback", &switch_away.to_string(), "--yes"]);
     assert_eq!(code(&out), 1, "{}", text(&out));

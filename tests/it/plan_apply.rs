@@ -220,7 +220,8 @@ fn drift_is_shown_and_repaired_with_a_backup() {
     let out = apply_yes(&env);
     assert!(stdout(&out).contains("1 changed"), "{}", text(&out));
     assert_eq!(std::fs::read(&auth).unwrap(), original);
-    let out = env.run(&["history", "2", "--json"]);
+    let repair = env.generations_of("apply")[0]["id"].to_string();
+    let out = env.run(&["history", &repair, "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let backup = v["generation"]["files"][0]["backup"].as_str().unwrap();
     assert_eq!(
@@ -259,9 +260,9 @@ fn history_and_rollback_restore_what_a_generation_replaced() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let gens = v["generations"].as_array().unwrap();
     assert_eq!(gens[0]["command"], "rollback");
-    assert_eq!(gens[0]["rollback_of"], 1);
+    assert_eq!(gens[0]["rollback_of"], env.generations_of("apply")[0]["id"]);
     // The rollback is a generation too: rolling it back re-applies.
-    let out = env.run(&["rollback", "2", "--yes"]);
+    let out = env.run(&["rollback", &gens[0]["id"].to_string(), "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         read_json(&env.codex_home("main").join("auth.json"))["tokens"]["account_id"],
@@ -670,7 +671,8 @@ fn apply_status_and_history_read_as_documented() {
     crate::cdxs_snapshot!(env, &["apply", "--yes"]);
     crate::cdxs_snapshot!(env, &["status"]);
     crate::cdxs_snapshot!(env, &["history"]);
-    crate::cdxs_snapshot!(env, &["history", "1"]);
+    let applied = env.generations_of("apply")[0]["id"].to_string();
+    crate::cdxs_snapshot!(env, &["history", &applied]);
     // An error reads the same way: what, where, what to do next.
     crate::cdxs_snapshot!(env, &["switch", "nobody@example.com", "--home", "main"]);
     crate::cdxs_snapshot!(env, &["home", "path", "mian"]);
@@ -782,24 +784,27 @@ fn rollback_previews_name_the_accounts() {
     apply_yes(&env);
     env.manifest(&yaml("bob"));
     apply_yes(&env);
+    // The imports are generations too: pick the applies (newest first).
+    let applies = env.generations_of("apply");
+    let (first, second) = (applies[1]["id"].to_string(), applies[0]["id"].to_string());
     // Without a terminal it refuses after the preview.
-    let out = env.run(&["rollback", "2"]);
+    let out = env.run(&["rollback", &second]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(
         stdout(&out).contains("restore the earlier login: ann@example.com"),
         "{}",
         text(&out)
     );
-    let out = env.run(&["rollback", "1"]);
+    let out = env.run(&["rollback", &first]);
     assert!(
         stdout(&out).contains("remove it (the generation created it); it holds bob@example.com"),
         "{}",
         text(&out)
     );
-    let out = env.run(&["rollback", "2", "--yes", "--json"]);
+    let out = env.run(&["rollback", &second, "--yes", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["rolled_back"], 2, "{v}");
+    assert_eq!(v["rolled_back"], applies[0]["id"], "{v}");
     assert_eq!(v["steps"][0]["account"], "ann@example.com", "{v}");
     assert_eq!(
         read_json(&main.join("auth.json"))["tokens"]["account_id"],

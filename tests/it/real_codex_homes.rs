@@ -87,8 +87,9 @@ fn drift_made_by_codex_login_is_detected_and_repaired_with_a_backup(codex: PathB
     assert_eq!(c, 0);
     assert!(s.contains("Logged in using ChatGPT"), "{s}");
     // the file Codex wrote is in the generation's backup
+    let repair = env.generations_of("apply")[0]["id"].to_string();
     let v: serde_json::Value =
-        serde_json::from_slice(&env.run(&["history", "2", "--json"]).stdout).unwrap();
+        serde_json::from_slice(&env.run(&["history", &repair, "--json"]).stdout).unwrap();
     let backup = v["generation"]["files"][0]["backup"].as_str().unwrap();
     assert_eq!(std::fs::read(backup).unwrap(), codex_wrote);
     assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);

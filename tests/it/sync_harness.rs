@@ -99,9 +99,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The test's cdxs binary.
+/// The test's cdxs binary (`$CDXS_TEST_BIN` runs another build, as for the machines: an
+/// older commit, to see a regression test fail before its fix).
 pub fn cdxs_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_cdxs"))
+    std::env::var_os("CDXS_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_cdxs")))
 }
 
 /// A `cdxs server run` child on 127.0.0.1 and a free port.
@@ -211,6 +214,16 @@ impl SyncServer {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The server's resident memory now, in kB (`VmRSS`).
+    pub fn rss_kb(&self) -> u64 {
+        proc_status_kb(self.pid(), "VmRSS")
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -654,4 +667,15 @@ fn chown(path: &Path, uid: u32) {
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A `/proc/PID/status` figure in kB (0 when the process is gone).
+pub fn proc_status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(&format!("{field}:")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }

@@ -166,7 +166,15 @@ fn a_token_used_a_minute_after_login_works_and_its_use_is_noted(db: &Db) {
         sql("UPDATE tokens SET last_used_at = 0");
         let (status, v, _) = api.call(method, path, Some(&t), None);
         assert_eq!(status, 200, "{path}: {v}");
-        let noted: i64 = sql("SELECT MIN(last_used_at) FROM tokens").parse().unwrap();
+        // Noted off the request path, within a few seconds.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let noted = loop {
+            let noted: i64 = sql("SELECT MIN(last_used_at) FROM tokens").parse().unwrap();
+            if noted > 0 || std::time::Instant::now() > deadline {
+                break noted;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
         let now = chrono::Utc::now().timestamp();
         assert!(
             (now - noted).abs() < 60,
@@ -179,20 +187,35 @@ fn a_token_used_a_minute_after_login_works_and_its_use_is_noted(db: &Db) {
 /// Revocation under load: pulls and guarded requests with one token run from several
 /// threads while another thread logs that token out. Every request sent after the logout
 /// was answered must get 401 (no read from an older snapshot, no cached token), and
-/// every one sent before it 200 or 401, never an error.
+/// every one sent before it 200 or 401, never an error. The logout waits until every
+/// worker has had an answer (a machine under load may take longer than any fixed pause to
+/// start six HTTP clients), and each worker goes on until it has sent a few requests after
+/// the logout's answer: no step depends on how fast the machine is.
 fn no_request_sent_after_a_logout_answered_is_served(db: &Db) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant;
+    const WORKERS: usize = 6;
+    const AFTER: usize = 5;
+    /// Stops the workers if this thread fails (else they would wait for a logout).
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let env = Env::new();
     let s = server(&env, db, &["alice"], &[]);
     let api = Api::new(&s.url);
     let t = api.token("alice");
     let logged_out: std::sync::Mutex<Option<Instant>> = Default::default();
-    let stop = AtomicBool::new(false);
+    let failed = AtomicBool::new(false);
+    let (answered, first_answers) = std::sync::mpsc::channel();
     let seen = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..6)
+        let _stop = StopOnDrop(&failed);
+        let workers: Vec<_> = (0..WORKERS)
             .map(|w| {
-                let (url, t, stop, logged_out) = (&s.url, &t, &stop, &logged_out);
+                let (url, t, failed, logged_out) = (&s.url, &t, &failed, &logged_out);
+                let answered = answered.clone();
                 scope.spawn(move || {
                     let api = Api::new(url);
                     let path = if w % 2 == 0 {
@@ -201,7 +224,7 @@ fn no_request_sent_after_a_logout_answered_is_served(db: &Db) {
                         "/v1/leases"
                     };
                     let (mut after, mut before) = (0, 0);
-                    while !stop.load(Ordering::Relaxed) {
+                    while after < AFTER && !failed.load(Ordering::Relaxed) {
                         let sent = Instant::now();
                         let (status, v, _) = api.call("GET", path, Some(t), None);
                         let done = *logged_out.lock().unwrap();
@@ -213,6 +236,9 @@ fn no_request_sent_after_a_logout_answered_is_served(db: &Db) {
                             _ => {
                                 assert!(matches!(status, 200 | 401), "{path}: {status} {v}");
                                 before += 1;
+                                if before == 1 {
+                                    let _ = answered.send(());
+                                }
                             }
                         }
                     }
@@ -220,19 +246,22 @@ fn no_request_sent_after_a_logout_answered_is_served(db: &Db) {
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(300));
+        // Every worker has had an answer, and they go on while the logout runs.
+        for _ in 0..WORKERS {
+            first_answers
+                .recv_timeout(Duration::from_secs(120))
+                .expect("every worker gets a first answer");
+        }
         let (status, v, _) = api.call("POST", "/v1/logout", Some(&t), None);
         assert_eq!(status, 204, "{v}");
         *logged_out.lock().unwrap() = Some(Instant::now());
-        std::thread::sleep(Duration::from_millis(300));
-        stop.store(true, Ordering::Relaxed);
         workers
             .into_iter()
             .map(|w| w.join().unwrap())
             .fold((0, 0), |(b, a), (wb, wa)| (b + wb, a + wa))
     });
     assert!(
-        seen.0 > 0 && seen.1 > 0,
+        seen.0 >= WORKERS && seen.1 == WORKERS * AFTER,
         "requests before and after: {seen:?}"
     );
 }

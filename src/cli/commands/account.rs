@@ -1,11 +1,11 @@
 //! `account ...`, `list`, `show`, `remove`: accounts in the vault, for people and scripts.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
 use crate::account_use;
+use crate::cli::input::{Stdin, read_secret};
 use crate::cli::shell::Shell;
 use crate::codex::auth::{self, AuthState};
 use crate::error::{Error, Exit, Result};
@@ -110,8 +110,8 @@ pub fn run(sh: &mut Shell, cmd: AccountCommand) -> Result<Exit> {
 fn listing(sh: &mut Shell, m: Option<&crate::manifest::Manifest>) -> Result<Exit> {
     let now = sh.now();
     let engine = sh.engine()?;
-    let quotas = engine.vault.quotas()?;
-    let all = engine.vault.accounts()?;
+    let quotas = engine.vault().quotas()?;
+    let all = engine.vault().accounts()?;
     let current = account_use::current(&all).map(|a| a.id);
     if all.is_empty() && !sh.printer.json {
         sh.printer.status(
@@ -129,7 +129,12 @@ pub fn list(sh: &mut Shell, args: ListArgs) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let mut bar = sh.progress("quota");
     let engine = sh.engine()?;
-    let ids: Vec<String> = engine.vault.accounts()?.into_iter().map(|a| a.id).collect();
+    let ids: Vec<String> = engine
+        .vault()
+        .accounts()?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
     engine.refresh_stale_quota(m.as_ref(), &ids, args.force, true, &mut bar)?;
     listing(sh, m.as_ref())
 }
@@ -143,39 +148,28 @@ pub fn show_all(sh: &mut Shell, args: ShowArgs) -> Result<Exit> {
     };
     let now = sh.now();
     let engine = sh.engine()?;
-    let all = engine.vault.accounts()?;
+    let all = engine.vault().accounts()?;
     let account = resolve::account(m.as_ref(), &all, &query)?;
-    let quota = engine.vault.quota(&account.id)?;
+    let quota = engine.vault().quota(&account.id)?;
     let current = account_use::current(&all).is_some_and(|c| c.id == account.id);
-    let view = AccountShow {
-        account: AccountView::new(&account, current, quota).in_manifest(m.as_ref(), &account),
-        base_url_raw: account.base_url.clone(),
-        now,
-    };
-    sh.printer.emit(&view);
+    let view = AccountView::new(&account, current, quota).in_manifest(m.as_ref(), &account);
+    sh.printer.emit(&AccountShow::of(view, &account, now));
     Ok(Exit::Success)
 }
 
 fn current(sh: &mut Shell, codex_home: Option<PathBuf>) -> Result<Exit> {
     sh.note_missing_manifest();
-    let home = match codex_home {
-        Some(h) => paths::absolute(&h),
-        None => paths::default_codex_home()?,
-    };
+    let home = paths::codex_home_or_default(codex_home.as_deref())?;
     let now = sh.now();
-    let all = sh.engine()?.vault.accounts()?;
+    let all = sh.engine()?.vault().accounts()?;
     let doc = auth::read(&home)?;
     let found = match &doc.state {
         AuthState::Credentials(creds) => match_credentials(&all, creds),
         _ => None,
     };
     if let Some(account) = found {
-        let view = AccountShow {
-            account: AccountView::new(account, true, None),
-            base_url_raw: account.base_url.clone(),
-            now,
-        };
-        sh.printer.emit(&view);
+        let view = AccountView::new(account, true, None);
+        sh.printer.emit(&AccountShow::of(view, account, now));
         return Ok(Exit::Success);
     }
     let why = doc.state.not_in_vault();
@@ -197,9 +191,9 @@ fn current(sh: &mut Shell, codex_home: Option<PathBuf>) -> Result<Exit> {
 pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let engine = sh.engine()?;
-    let all = engine.vault.accounts()?;
+    let all = engine.vault().accounts()?;
     let account = resolve::account(m.as_ref(), &all, &args.account)?;
-    let live = account_use::live_in(&engine.vault, m.as_ref(), &account);
+    let live = account_use::live_in(engine.vault(), m.as_ref(), &account);
     let effects = account_use::removal_effects(m.as_ref(), &live, &account);
     let name = sanitize(account.name()).into_owned();
     if !effects.is_empty() {
@@ -219,8 +213,8 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
             )));
         }
     }
-    sh.engine()?.vault.remove(&account.id)?;
-    let o = Outcome::new("account remove").changed(true);
+    let report = sh.engine()?.remove_account(&account, "account remove")?;
+    let o = Outcome::new("account remove").report(&report).changed(true);
     let o = o
         .with("account", AccountRef::from(&account))
         .with("effects", &effects);
@@ -269,7 +263,7 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
     let now = sh.now();
     let engine = sh.engine()?;
     let done = crate::vault::backups::prune(
-        &mut engine.vault,
+        engine.vault_mut(),
         "account remove: purge backups",
         &[],
         &files,
@@ -281,30 +275,21 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
     Ok((done, n - done.min(n)))
 }
 
+/// An API key: exactly one, from the flag, standard input or a prompt.
 fn read_key(key: Option<String>, from_stdin: bool, printer: &Printer) -> Result<Secret> {
-    let raw = if let Some(k) = key {
-        printer.warn(
-            "a key on the command line is visible to other users in `ps`; prefer `--api-key-stdin`",
-        );
-        k
-    } else if from_stdin {
-        let mut s = String::new();
-        std::io::stdin()
-            .take(64 * 1024)
-            .read_to_string(&mut s)
-            .map_err(|e| Error::io("cannot read the key from standard input", e))?;
-        s
-    } else if stdin_is_terminal() {
-        rpassword::prompt_password("API key: ").map_err(|e| Error::io("cannot read the key", e))?
-    } else {
-        return Err(Error::user("no API key given").with_help(
-            "pipe it in with `--api-key-stdin` (e.g. `printf %s \"$OPENAI_API_KEY\" | cdxs account add-api-key --api-key-stdin`)",
-        ));
-    };
-    let key = raw.trim().to_string();
-    crate::secret::check_api_key(&key).map_err(|why| {
-        Error::user(format!("the API key {why}")).with_help("pass exactly one key")
-    })?;
+    let hint = "pipe it in with `--api-key-stdin` (e.g. `printf %s \"$OPENAI_API_KEY\" | cdxs account add-api-key --api-key-stdin`)";
+    let mut stdin = Stdin::new();
+    let (who, from) = (
+        ("API key", "--api-key-stdin"),
+        from_stdin.then_some(&mut stdin),
+    );
+    let raw = read_secret(who, key, from, printer, hint)?;
+    let more = from_stdin && !stdin.rest()?.trim().is_empty();
+    let key = raw.expose().trim().to_string();
+    let why = crate::secret::check_api_key(&key).err();
+    if let Some(why) = why.or(more.then_some("holds more than one line")) {
+        return Err(Error::user(format!("the API key {why}")).with_help("pass exactly one key"));
+    }
     Ok(Secret::new(key))
 }
 
@@ -326,11 +311,10 @@ fn add_api_key(
     let now = sh.now();
     let engine = sh.engine()?;
     let account = Account::api_key(key, base_url, "add-api-key", now);
-    let (outcome, mut stored) = engine.vault.upsert(&account)?;
-    if let Some(name) = name.filter(|n| stored.label.as_deref() != Some(n.trim())) {
-        engine.vault.rename(&stored.id, &name, now)?;
-        stored.label = Some(name.trim().to_string());
+    if let Some(name) = &name {
+        engine.vault().check_name(&account.id, name)?;
     }
+    let (outcome, stored) = engine.put_account(account, name, "account add-api-key")?;
     let verb = match outcome {
         Upsert::Created => "added",
         _ => "already had",
@@ -350,9 +334,8 @@ fn add_api_key(
 /// in cdxs.yaml names them for commands).
 fn rename(sh: &mut Shell, query: &str, name: &str) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
-    let now = sh.now();
     let engine = sh.engine()?;
-    let account = resolve::account(m.as_ref(), &engine.vault.accounts()?, query)?;
+    let account = resolve::account(m.as_ref(), &engine.vault().accounts()?, query)?;
     if account.kind == crate::vault::AccountKind::OAuth {
         return Err(Error::user(format!(
             "{} is a ChatGPT login, named by its email",
@@ -360,7 +343,8 @@ fn rename(sh: &mut Shell, query: &str, name: &str) -> Result<Exit> {
         ))
         .with_help("give it an alias in cdxs.yaml (`accounts: { NAME: { email: ... } }`): every command takes the alias"));
     }
-    engine.vault.rename(&account.id, name, now)?;
+    engine.vault().check_name(&account.id, name)?;
+    let report = engine.rename_account(&account, name, "account rename")?;
     sh.printer.status(format!(
         "renamed {} ({}) to {}",
         sanitize(account.name()),
@@ -368,7 +352,7 @@ fn rename(sh: &mut Shell, query: &str, name: &str) -> Result<Exit> {
         sanitize(name.trim())
     ));
     let renamed = sh.vault()?.account(&account.id)?.unwrap_or(account.clone());
-    let o = Outcome::new("account rename").changed(true);
+    let o = Outcome::new("account rename").report(&report).changed(true);
     sh.outcome(
         o.with("account", AccountRef::from(&renamed))
             .with("previous_name", account.name()),

@@ -42,15 +42,15 @@ pub fn history(sh: &mut Shell, args: HistoryArgs) -> Result<Exit> {
     engine.settle_interrupted()?;
     if let Some(id) = args.generation {
         let g = engine
-            .vault
+            .vault()
             .generation(id)?
             .ok_or_else(|| no_generation(id))?;
         sh.printer.emit(&OneGeneration { generation: g });
         return Ok(Exit::Success);
     }
     let limit = Some(args.limit as usize).filter(|_| !args.all);
-    let generations = engine.vault.generations(limit.unwrap_or(usize::MAX))?;
-    let total = engine.vault.generation_count()?;
+    let generations = engine.vault().generations(limit.unwrap_or(usize::MAX))?;
+    let total = engine.vault().generation_count()?;
     if generations.is_empty() && !sh.printer.json {
         sh.printer
             .status("no generations yet: `cdxs apply` makes the first");
@@ -70,25 +70,33 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
     engine.settle_interrupted()?;
     let id = match args.generation {
         Some(g) => g,
-        None => rollback::default_target(&engine.vault)?
+        None => rollback::default_target(engine.vault())?
             .ok_or_else(|| Error::user("no generation changed any file: nothing to roll back"))?,
     };
     let g = engine
-        .vault
+        .vault()
         .generation(id)?
         .ok_or_else(|| no_generation(id))?;
     let known = engine.known_homes(m.as_ref());
-    let (plan, steps) = rollback::plan(&engine.vault, &g, &known)?;
+    let (plan, steps) = rollback::plan(engine.vault(), &g, &known)?;
     let p = &sh.printer;
+    let kept = rollback::not_undone(&g);
+    let undone = kept
+        .iter()
+        .map(|(what, why)| serde_json::json!({"what": what, "why": why}));
     let o = Outcome::new("rollback").with("rolled_back", id);
+    let o = o.with("not_undone", undone.collect::<Vec<_>>());
     if steps.is_empty() {
+        if let Some(e) = rollback::nothing_to_put_back(id, &kept) {
+            return Err(e);
+        }
         p.out(format!(
             "Generation {id} changed no files: nothing to roll back."
         ));
         sh.outcome(o.with("steps", steps));
         return Ok(Exit::Success);
     }
-    crate::output::views::history::rollback_preview(p, &g, &steps);
+    crate::output::views::history::rollback_preview(p, &g, &steps, &kept);
     if !args.yes && !sh.confirm("Do you want to roll back?", "roll back")? {
         return Err(Error::user("rollback cancelled: only 'yes' approves"));
     }

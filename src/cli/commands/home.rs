@@ -107,7 +107,7 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
             let name = select::require_home(&m, &name)?;
             let mut bar = sh.progress("home bind");
             let engine = sh.engine()?;
-            let all = engine.vault.accounts()?;
+            let all = engine.vault().accounts()?;
             let named = resolve::named(Some(&m), &all, &account)?;
             let switched = engine.switch(
                 Some(&m),

@@ -11,6 +11,7 @@ use crate::legacy;
 use crate::output::sanitize;
 use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::paths;
+use crate::reconcile::staged::StagedAccount;
 use crate::vault::Account;
 use crate::vault::accounts::Upsert;
 
@@ -58,15 +59,14 @@ fn import_auth(
     codex_home: Option<PathBuf>,
     switch: bool,
 ) -> Result<Exit> {
-    let path = match (file, codex_home) {
-        (Some(f), _) => paths::absolute(&f),
-        (None, Some(h)) => auth::auth_path(&paths::absolute(&h)),
-        (None, None) => auth::auth_path(&paths::default_codex_home()?),
+    let path = match file {
+        Some(f) => paths::absolute(&f),
+        None => auth::auth_path(&paths::codex_home_or_default(codex_home.as_deref())?),
     };
     let doc = auth::read_file(&path)?;
     let creds = doc.importable(&path)?;
     let account = Account::from_credentials(&creds, None, "import auth", sh.now());
-    let (outcome, stored) = sh.engine()?.vault.upsert(&account)?;
+    let (outcome, stored) = sh.engine()?.put_account(account, None, "import auth")?;
     let name = format!("{} ({})", sanitize(stored.name()), stored.id);
     sh.printer.status(match outcome {
         Upsert::Created => format!("imported {name}"),
@@ -98,8 +98,14 @@ fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
     let store = legacy::read(&path, sh.now())?;
     let (mut created, mut updated, mut same) = (0, 0, 0);
     let mut accounts = Vec::new();
-    for entry in &store.accounts {
-        let (outcome, stored) = sh.engine()?.vault.upsert(&entry.account)?;
+    let staged = store
+        .accounts
+        .iter()
+        .map(|e| StagedAccount::of(e.account.clone()));
+    for (outcome, stored) in sh
+        .engine()?
+        .put_accounts(staged.collect(), "import legacy")?
+    {
         match outcome {
             Upsert::Created => created += 1,
             Upsert::Updated => updated += 1,
@@ -142,7 +148,7 @@ fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<Vec<Strin
         Some(m) => m.path.clone(),
         None => paths::new_manifest_path(sh.settings.manifest_flag())?,
     };
-    let accounts = sh.engine()?.vault.accounts()?;
+    let accounts = sh.engine()?.vault().accounts()?;
     let text = existing.as_ref().map(|m| m.text.as_str());
     let d = legacy::write_homes(&path, text, store, &accounts, &sh.state_dir()?)?;
     for w in &d.warnings {

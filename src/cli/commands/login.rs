@@ -101,7 +101,7 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
             .with_help("log in again; this account cannot be told apart"));
     }
     account.requires_reauth = false;
-    let (outcome, stored) = sh.engine()?.vault.upsert_new_login(&account)?;
+    let (outcome, stored) = sh.engine()?.put_new_login(account, "login oauth")?;
     sh.printer.status(format!(
         "{} {} ({}{})",
         match outcome {

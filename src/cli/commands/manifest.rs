@@ -72,7 +72,7 @@ pub fn init(sh: &mut Shell) -> Result<Exit> {
         match auth::read(&home)?.state {
             AuthState::Credentials(creds) => {
                 let account = Account::from_credentials(&creds, None, "init", now);
-                let (_, stored) = sh.engine()?.vault.upsert(&account)?;
+                let (_, stored) = sh.engine()?.put_account(account, None, "init")?;
                 sh.printer.status(format!(
                     "imported {} from `{}`",
                     sanitize(stored.name()),
@@ -89,7 +89,7 @@ pub fn init(sh: &mut Shell) -> Result<Exit> {
             _ => {}
         }
     }
-    let accounts = sh.engine()?.vault.accounts()?;
+    let accounts = sh.engine()?.vault().accounts()?;
     let aliases = manifest::alias::aliases_for(&accounts);
     let bound_alias = bound.and_then(|id| {
         accounts

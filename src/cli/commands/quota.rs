@@ -33,7 +33,7 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
     let now = sh.now();
     let mut bar = sh.progress("quota");
     let engine = sh.engine()?;
-    let all = engine.vault.accounts()?;
+    let all = engine.vault().accounts()?;
     let targets =
         crate::account_use::quota_targets(m.as_ref(), &all, args.account.as_deref(), args.all)?;
     if targets.is_empty() {
@@ -48,10 +48,10 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
             Err(e) if a.kind == AccountKind::ApiKey => (None, Some(e.to_string())),
             Err(e) => {
                 failures += 1;
-                (engine.vault.quota(&a.id)?, Some(e.to_string()))
+                (engine.vault().quota(&a.id)?, Some(e.to_string()))
             }
         };
-        let a = engine.vault.account(&a.id)?.unwrap_or_else(|| a.clone());
+        let a = engine.vault().account(&a.id)?.unwrap_or_else(|| a.clone());
         rows.push(QuotaRow {
             id: a.id.clone(),
             name: a.name().to_string(),
@@ -85,7 +85,7 @@ pub fn refresh_token(sh: &mut Shell, args: RefreshArgs) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let mut bar = sh.progress("refresh");
     let engine = sh.engine()?;
-    let all = engine.vault.accounts()?;
+    let all = engine.vault().accounts()?;
     let a = resolve::account(m.as_ref(), &all, &args.account)?;
     let report = engine.refresh(m.as_ref(), &a.id, true, "refresh-token", &mut bar)?;
     let message = report

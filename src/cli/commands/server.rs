@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::cli::input::{Stdin, read_password};
+use crate::cli::input::{Stdin, read_secret};
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::output::views::{outcome::Outcome, sync::ServerUsers};
+use crate::secret::Secret;
 use crate::server::{self, Backend, admin, api::Caps, limits::Cidr};
 
 /// Where the server's data lives (the same for `run` and the admin commands).
@@ -95,12 +96,31 @@ pub struct RunArgs {
     /// How long a login lasts (e.g. `30d`, `12h`)
     #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
     token_ttl: u64,
-    /// Login attempts per user and minute (429 above)
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    /// Wrong passwords for one user from one client address before each next attempt
+    /// from there waits twice as long as the last (1 s, 2 s, 4 s ... at most 15 min;
+    /// 429 meanwhile). Other addresses are not slowed: nobody locks the user out
+    #[arg(long, default_value_t = 5, value_name = "N")]
     login_limit_user: u32,
-    /// Login attempts per client address and minute (429 above; per instance)
+    /// Login attempts per client address (an IPv6 address counts by its /64) and
+    /// minute (429 above; per instance)
     #[arg(long, default_value_t = 30, value_name = "N")]
     login_limit_ip: u32,
+    /// Records one user may hold, deletions included (413 above)
+    #[arg(long, default_value_t = Caps::default().max_user_records, value_name = "N")]
+    max_user_records: usize,
+    /// Refresh leases one user may hold at once (429 above)
+    #[arg(long, default_value_t = Caps::default().max_leases, value_name = "N")]
+    max_leases: usize,
+    /// Connections open at once (more wait to be accepted)
+    #[arg(long, default_value_t = server::Timeouts::default().max_connections, value_name = "N")]
+    max_connections: usize,
+    /// Time a client has to send a request's head; also how long an idle connection
+    /// stays open between requests
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION", env = "CDXS_SERVER_HEADER_TIMEOUT")]
+    header_timeout: u64,
+    /// Time a client has to send a request's body, first byte to last
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION", env = "CDXS_SERVER_BODY_TIMEOUT")]
+    body_timeout: u64,
     /// A proxy (address or network) whose `X-Forwarded-For` / `X-Real-IP` is believed
     /// (repeatable)
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
@@ -192,18 +212,13 @@ pub enum UserCommand {
 
 /// A user's new password (`user add`, `user passwd`): from standard input, or the flag with
 /// a warning.
-fn user_password(
-    sh: &Shell,
-    flag: Option<String>,
-    from_stdin: bool,
-) -> Result<crate::secret::Secret> {
-    read_password(
-        flag,
-        from_stdin,
-        &mut Stdin::new(),
-        &sh.printer,
-        PASSWORD_HINT,
-    )
+fn user_password(sh: &Shell, flag: Option<String>, from_stdin: bool) -> Result<Secret> {
+    let mut stdin = Stdin::new();
+    let (who, from) = (
+        ("password", "--password-stdin"),
+        from_stdin.then_some(&mut stdin),
+    );
+    read_secret(who, flag, from, &sh.printer, PASSWORD_HINT)
 }
 
 const PASSWORD_HINT: &str = "pipe it in with `--password-stdin`, e.g. `printf '%s\\n' \"$PASSWORD\" | cdxs server user add NAME --password-stdin`";
@@ -224,9 +239,11 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
                     max_records: a.max_records.max(1),
                     max_record_bytes: a.max_record_bytes,
                     token_ttl_s: a.token_ttl.max(1) as i64,
+                    max_user_records: a.max_user_records.max(1),
+                    max_leases: a.max_leases.max(1),
                     ..Caps::default()
                 },
-                login_per_user_per_min: a.login_limit_user,
+                login_free_failures: a.login_limit_user,
                 login_per_ip_per_min: a.login_limit_ip,
                 trusted_proxies: a.trusted_proxies,
                 hash_concurrency: cores.min(4),
@@ -234,6 +251,12 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
                 read_connections: a.read_connections.unwrap_or(cores.div_ceil(4)).max(1),
                 log_json: a.log_format == LogFormat::Json,
                 log_level: a.log_level,
+                timeouts: server::Timeouts {
+                    max_connections: a.max_connections.max(1),
+                    header: std::time::Duration::from_secs(a.header_timeout.max(1)),
+                    body: std::time::Duration::from_secs(a.body_timeout.max(1)),
+                    ..server::Timeouts::default()
+                },
             };
             let printer = sh.printer.clone();
             server::run(cfg, move |addr| {

@@ -18,7 +18,7 @@ pub fn run(sh: &mut Shell, _args: StatusArgs) -> Result<Exit> {
     let engine = sh.engine()?;
     let o = engine.observe_cached(&m, &Request::default().scope, &mut bar)?;
     let plan = crate::reconcile::plan::plan(&m, &o, &engine.plan_inputs());
-    let watch_status = crate::reconcile::watch::status::read(&engine.state_dir);
+    let watch_status = crate::reconcile::watch::status::read(engine.state_dir());
     let watch_lines = watch_status
         .as_ref()
         .map(|w| crate::reconcile::watch::status::describe(w, now))

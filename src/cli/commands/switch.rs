@@ -45,7 +45,7 @@ pub fn run(sh: &mut Shell, args: SwitchArgs) -> Result<Exit> {
     };
     let to = match (&args.account, args.auto) {
         (Some(q), _) => {
-            let all = sh.engine()?.vault.accounts()?;
+            let all = sh.engine()?.vault().accounts()?;
             SwitchTo::Named(resolve::named(m.as_ref(), &all, q)?)
         }
         (None, false) if prompt::interactive() => pick(sh, m.as_ref(), &target)?,
@@ -71,7 +71,7 @@ fn pick(sh: &mut Shell, m: Option<&Manifest>, target: &Target) -> Result<SwitchT
     let mut bar = sh.progress("switch");
     let engine = sh.engine()?;
     let best = engine.best_free_login(m, home.as_deref().unwrap_or("default"), &mut bar);
-    let (all, quotas) = (engine.vault.accounts()?, engine.vault.quotas()?);
+    let (all, quotas) = (engine.vault().accounts()?, engine.vault().quotas()?);
     let current = account_use::held_in(&folder, &all).map(|a| a.id);
     let list = AccountList::of(&all, &quotas, current.as_deref(), m, now);
     let (header, rows) = list.picker_rows(&sh.printer, prompt::width());

@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 
-use crate::cli::input::{Stdin, read_password};
+use crate::cli::input::{Stdin, read_secret};
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::output::prompt::{interactive, read_phrase};
@@ -72,8 +72,26 @@ pub struct LoginCmd {
     /// A name for this machine (default: the host name)
     #[arg(long, value_name = "NAME")]
     device: Option<String>,
+    /// Accept a plain `http://` server that is not on this machine (the password and the
+    /// login token then cross the network in clear; loopback is always allowed)
+    #[arg(long)]
+    allow_insecure_http: bool,
     #[command(flatten)]
     target: TargetArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Replace a leaked sync key: every record is re-encrypted under a new key (its 24 words
+    /// shown; `cdxs sync key` shows them again) and the server's key id changes; the
+    /// server's records and the vault are saved first, and the rotation is journaled
+    #[command(
+        after_help = "Examples:\n  cdxs sync key rotate               # then, on every other machine: cdxs sync key --set"
+    )]
+    Rotate {
+        #[command(flatten)]
+        target: TargetArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,9 +129,11 @@ pub enum SyncCommand {
     /// Server, user, device, revisions, last push/pull, pending changes, leases held
     #[command(after_help = "Examples:\n  cdxs sync status\n  cdxs sync status --json")]
     Status,
-    /// Print the sync key's recovery phrase, or set it (`--set`) to join other machines
+    /// Print the sync key's recovery phrase, set it (`--set`) to join other machines, or
+    /// rotate it (`rotate`) when it leaked
     #[command(
-        after_help = "Examples:\n  cdxs sync key                       # on a machine that syncs: the 24 words (a numbered grid on a terminal, one line in a pipe)\n  cdxs sync key --set                 # here: type them word by word (each checked), or pipe them in"
+        after_help = "Examples:\n  cdxs sync key                       # on a machine that syncs: the 24 words (a numbered grid on a terminal, one line in a pipe)\n  cdxs sync key --set                 # here: type them word by word (each checked), or pipe them in\n  cdxs sync key rotate                # a new key; every other machine then runs `cdxs sync key --set`",
+        args_conflicts_with_subcommands = true
     )]
     Key {
         /// Read a recovery phrase (from standard input or a prompt) and use that key
@@ -121,6 +141,8 @@ pub enum SyncCommand {
         set: bool,
         #[command(flatten)]
         target: TargetArg,
+        #[command(subcommand)]
+        action: Option<KeyAction>,
     },
     /// Refresh a ChatGPT login under the sync lease, so that two machines never spend the
     /// same refresh token
@@ -144,7 +166,15 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
         SyncCommand::Push(a) => push(sh, a),
         SyncCommand::Pull(a) => pull(sh, a),
         SyncCommand::Status => status(sh),
-        SyncCommand::Key { set, target } => key(sh, set, target.target),
+        SyncCommand::Key {
+            action: Some(KeyAction::Rotate { target }),
+            ..
+        } => rotate(sh, target.target),
+        SyncCommand::Key {
+            set,
+            target,
+            action: None,
+        } => key(sh, set, target.target),
         SyncCommand::Refresh { account, force } => refresh(sh, &account, force),
     }
 }
@@ -155,7 +185,9 @@ fn login(sh: &mut Shell, a: LoginCmd) -> Result<Exit> {
     let (target, server, user) = ops::login_target(&declared, a.target.target, a.server, a.user)?;
     let mut stdin = Stdin::new();
     let hint = "pipe it in with `--password-stdin`, e.g. `printf '%s\\n' \"$PASSWORD\" | cdxs sync login --server URL --user NAME --password-stdin`";
-    let password = read_password(a.password, a.password_stdin, &mut stdin, &sh.printer, hint)?;
+    let from = a.password_stdin.then_some(&mut stdin);
+    let who = ("password", "--password-stdin");
+    let password = read_secret(who, a.password, from, &sh.printer, hint)?;
     let key = match a.key_stdin {
         true => Some(parse_phrase(&stdin.rest()?)?),
         false => None,
@@ -169,6 +201,7 @@ fn login(sh: &mut Shell, a: LoginCmd) -> Result<Exit> {
         password,
         device_name,
         key,
+        allow_insecure_http: a.allow_insecure_http,
         now,
     };
     let report = ops::login(sh.vault()?, args)?;
@@ -222,7 +255,7 @@ fn init(sh: &mut Shell, target: Option<String>, no_push: bool) -> Result<Exit> {
     }
     match ops::push(sh.vault()?, Some(&t.name), false, now) {
         Ok(r) => {
-            sh.printer.status(views::sync::pushed(&r, &t.server_url));
+            sh.printer.say_all(views::sync::pushed(&r));
             sh.outcome(o.with("push", &r));
         }
         Err(e) => {
@@ -263,6 +296,21 @@ fn logout(sh: &mut Shell, target: Option<String>) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// `sync key rotate`: the new phrase, then what was done and what the other machines must
+/// do (`--json`: the outcome; the phrase goes to the person on stderr, never into it).
+fn rotate(sh: &mut Shell, target: Option<String>) -> Result<Exit> {
+    let now = sh.now();
+    let (r, phrase) = ops::rotate(sh.vault()?, target.as_deref(), now)?;
+    let (before, after) = views::sync::rotated(&r);
+    sh.printer.say_all(before);
+    show_phrase(sh, &phrase);
+    sh.printer.say_all(vec![after]);
+    let mut o = Outcome::new("sync key rotate").changed(true);
+    o.generation = Some(r.generation);
+    sh.outcome(o.with("rotated", &r));
+    Ok(Exit::Success)
+}
+
 fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
     let vault = sh.vault()?;
     if set {
@@ -294,28 +342,10 @@ fn key(sh: &mut Shell, set: bool, target: Option<String>) -> Result<Exit> {
 
 pub fn push(sh: &mut Shell, args: PushArgs) -> Result<Exit> {
     let now = sh.now();
-    let vault = sh.vault()?;
-    let r = ops::push(vault, args.target.target.as_deref(), args.force, now)?;
-    if let Some(b) = &r.backup {
-        sh.printer
-            .status(format!("saved the server's records to `{b}` first"));
-    }
+    sh.harvest_known("sync push")?;
+    let r = ops::push(sh.vault()?, args.target.target.as_deref(), args.force, now)?;
+    sh.printer.say_all(views::sync::pushed(&r));
     let p = &r.pull;
-    if p.created + p.updated + p.deleted > 0 {
-        sh.printer.status(format!(
-            "pulled: {} new, {} updated, {} removed",
-            p.created, p.updated, p.deleted
-        ));
-    }
-    report_unreadable(sh, p.unreadable);
-    sh.printer.status(if r.pushed + r.deleted == 0 {
-        format!("nothing to push; in step at revision {}", r.revision)
-    } else {
-        format!(
-            "pushed {} account(s) and {} deletion(s): revision {}",
-            r.pushed, r.deleted, r.revision
-        )
-    });
     let changed = r.pushed + r.deleted + p.created + p.updated + p.deleted > 0;
     sh.outcome(Outcome::new("sync push").changed(changed).fields(&r));
     Ok(Exit::Success)
@@ -323,40 +353,11 @@ pub fn push(sh: &mut Shell, args: PushArgs) -> Result<Exit> {
 
 pub fn pull(sh: &mut Shell, args: PullArgs) -> Result<Exit> {
     let now = sh.now();
-    let vault = sh.vault()?;
-    let r = ops::pull(vault, args.target.target.as_deref(), args.force, now)?;
-    if let Some(b) = &r.backup {
-        sh.printer.status(format!("saved the vault to `{b}` first"));
-    }
-    sh.printer.status(format!(
-        "pulled to revision {}: {} new, {} updated, {} removed{}{}",
-        r.revision,
-        r.created,
-        r.updated,
-        r.deleted,
-        if r.kept_local > 0 {
-            format!(", {} newer here (push them)", r.kept_local)
-        } else {
-            String::new()
-        },
-        if r.refused_older > 0 {
-            format!(", {} older token(s) refused", r.refused_older)
-        } else {
-            String::new()
-        }
-    ));
-    report_unreadable(sh, r.unreadable);
+    let r = ops::pull(sh.vault()?, args.target.target.as_deref(), args.force, now)?;
+    sh.printer.say_all(views::sync::pulled(&r, args.force));
     let changed = r.created + r.updated + r.deleted > 0;
     sh.outcome(Outcome::new("sync pull").changed(changed).fields(&r));
     Ok(Exit::Success)
-}
-
-fn report_unreadable(sh: &mut Shell, n: usize) {
-    if n > 0 {
-        sh.printer.warn(format!(
-            "{n} record(s) on the server do not open with this machine's sync key and were skipped (altered, or sealed with another key)"
-        ));
-    }
 }
 
 fn status(sh: &mut Shell) -> Result<Exit> {
@@ -376,7 +377,7 @@ fn refresh(sh: &mut Shell, query: &str, force: bool) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let mut bar = sh.progress("sync refresh");
     let engine = sh.engine()?;
-    let account = crate::resolve::account(m.as_ref(), &engine.vault.accounts()?, query)?;
+    let account = crate::resolve::account(m.as_ref(), &engine.vault().accounts()?, query)?;
     let report = engine.refresh(m.as_ref(), &account.id, force, "sync refresh", &mut bar)?;
     drop(bar);
     views::report::done(&sh.printer, &report);

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use crate::archive::{self, Key, SealedWith};
 use crate::cli::input::read_passphrase;
 use crate::cli::shell::Shell;
-use crate::error::{Error, Exit, Result, tick};
+use crate::error::{Exit, Result};
 use crate::output::views::{self, outcome::Outcome};
 
 #[derive(Debug, Subcommand)]
@@ -61,10 +61,7 @@ pub struct ImportArgs {
 }
 
 pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<Exit> {
-    if a.file.exists() && !a.force {
-        return Err(Error::user(format!("{} already exists", tick(&a.file)))
-            .with_help("pass `--force` to replace it, or name another file"));
-    }
+    archive::refuse_existing(&a.file, a.force)?;
     let (sync_key, pass);
     let key = if a.sync_key {
         sync_key = archive::export_key(sh.vault()?, a.target.as_deref())?;
@@ -78,16 +75,13 @@ pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<Exit> {
     let now = sh.now();
     let contents = archive::contents(sh.vault()?, now)?;
     let (bytes, sealed) = archive::seal(&contents, &key)?;
-    crate::fsx::write_atomic(&a.file, &bytes, crate::fsx::SECRET_FILE_MODE)?;
-    let n = contents.counts();
-    sh.printer
-        .status(views::vault::exported(&n, &a.file, &sealed));
-    let o = Outcome::new("vault export").changed(true);
-    sh.outcome(
-        o.with("file", &a.file)
-            .with("sealed", sealed)
-            .with("counts", n),
-    );
+    archive::write(&a.file, &bytes)?;
+    let (n, file) = (contents.counts(), &a.file);
+    sh.printer.status(views::vault::exported(&n, file, &sealed));
+    let o = Outcome::new("vault export")
+        .changed(true)
+        .with("file", file);
+    sh.outcome(o.with("sealed", sealed).with("counts", n));
     Ok(Exit::Success)
 }
 

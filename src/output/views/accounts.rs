@@ -303,6 +303,16 @@ pub struct AccountShow {
     pub now: i64,
 }
 
+impl AccountShow {
+    pub fn of(account: AccountView, a: &Account, now: i64) -> AccountShow {
+        AccountShow {
+            account,
+            base_url_raw: a.base_url.clone(),
+            now,
+        }
+    }
+}
+
 impl View for AccountShow {
     fn human(&self, p: &Printer) -> String {
         let a = &self.account;

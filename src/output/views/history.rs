@@ -144,7 +144,7 @@ impl View for OneGeneration {
 
 /// What rolling back generation `g` does, before the question: one line per file (or
 /// copied thread) and what happens to it.
-pub fn rollback_preview(p: &Printer, g: &Generation, steps: &[Step]) {
+pub fn rollback_preview(p: &Printer, g: &Generation, steps: &[Step], kept: &[(String, String)]) {
     p.out(format!(
         "Rolling back generation {} ({}, {}) restores:\n",
         g.id,
@@ -181,6 +181,17 @@ pub fn rollback_preview(p: &Printer, g: &Generation, steps: &[Step]) {
             p.out(format!(
                 "      {}",
                 p.yellow("changed since that generation; the current file is backed up first")
+            ));
+        }
+    }
+    if !kept.is_empty() {
+        p.out("\nIt does not undo:");
+        for (what, why) in kept {
+            p.out(format!(
+                "  {} {}: {}",
+                p.dim("="),
+                sanitize(what),
+                sanitize(why)
             ));
         }
     }

@@ -48,20 +48,6 @@ pub fn made_key(t: &crate::sync::state::Target) -> String {
     )
 }
 
-/// What a push (`sync init`'s) sent.
-pub fn pushed(r: &crate::sync::ops::PushReport, server: &str) -> String {
-    match r.pushed + r.deleted {
-        0 => format!(
-            "pushed nothing (no account in this vault yet): `{server}` is at revision {}",
-            r.revision
-        ),
-        _ => format!(
-            "pushed {} account(s) and {} deletion(s) to `{server}`: revision {}",
-            r.pushed, r.deleted, r.revision
-        ),
-    }
-}
-
 #[derive(Serialize)]
 pub struct SyncStatus {
     pub targets: Vec<TargetStatus>,
@@ -150,4 +136,138 @@ impl View for ServerUsers {
         }
         t.render()
     }
+}
+
+/// A line a sync command says on standard error.
+pub enum Said {
+    Status(String),
+    Warn(String),
+}
+
+impl Printer {
+    pub fn say_all(&self, lines: Vec<Said>) {
+        for l in lines {
+            match l {
+                Said::Status(s) => self.status(s),
+                Said::Warn(s) => self.warn(s),
+            }
+        }
+    }
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+/// Records that do not open, said once per record version (later pulls skip them quietly,
+/// and pushes leave them alone).
+fn unreadable(n: usize, out: &mut Vec<Said>) {
+    if n > 0 {
+        out.push(Said::Warn(format!(
+            "{n} record(s) on the server do not open with this machine's sync key and were left out (altered, or sealed with another key); pushes leave them alone, `cdxs sync push --force` overwrites them"
+        )));
+    }
+}
+
+/// What `sync pull` says.
+pub fn pulled(r: &crate::sync::ops::PullReport, forced: bool) -> Vec<Said> {
+    let mut out = Vec::new();
+    if let Some(b) = &r.backup {
+        let why = if forced {
+            ""
+        } else {
+            " (another machine removed accounts, or pushed with `--force` without them)"
+        };
+        out.push(Said::Status(format!("saved the vault to `{b}` first{why}")));
+    }
+    let mut extra = String::new();
+    if r.kept_local > 0 {
+        extra.push_str(&format!(", {} newer here (push them)", r.kept_local));
+    }
+    if r.refused_older > 0 {
+        extra.push_str(&format!(", {} older token(s) refused", r.refused_older));
+    }
+    if r.refused_spent > 0 {
+        extra.push_str(&format!(
+            ", {} spent token(s) refused (this vault has newer ones: push them)",
+            r.refused_spent
+        ));
+    }
+    out.push(Said::Status(format!(
+        "pulled to revision {}: {} new, {} updated, {} removed{extra}",
+        r.revision, r.created, r.updated, r.deleted
+    )));
+    unreadable(r.newly_unreadable, &mut out);
+    out
+}
+
+/// What `sync push` says.
+pub fn pushed(r: &crate::sync::ops::PushReport) -> Vec<Said> {
+    let mut out = Vec::new();
+    match (&r.backup, r.lease_lost) {
+        (Some(b), false) => out.push(Said::Status(format!(
+            "saved the server's records to `{b}` first"
+        ))),
+        (b, true) => out.push(Said::Warn(format!(
+            "the refresh lease moved on to another machine; the vault was saved to `{}` and the copies merged",
+            b.as_deref().unwrap_or("")
+        ))),
+        (None, false) => {}
+    }
+    let p = &r.pull;
+    if p.created + p.updated + p.deleted > 0 {
+        out.push(Said::Status(format!(
+            "pulled: {} new, {} updated, {} removed",
+            p.created, p.updated, p.deleted
+        )));
+    }
+    unreadable(p.newly_unreadable, &mut out);
+    if !r.skipped.is_empty() {
+        let it = plural(r.skipped.len(), "it", "them");
+        out.push(Said::Warn(format!(
+            "not pushed: {} (the server holds a version of {it} this machine cannot read); `cdxs sync push --force` overwrites {it} after a backup",
+            r.skipped.join(", ")
+        )));
+    }
+    out.push(Said::Status(if r.pushed + r.deleted == 0 {
+        format!("nothing to push; in step at revision {}", r.revision)
+    } else {
+        format!(
+            "pushed {} account(s) and {} deletion(s): revision {}",
+            r.pushed, r.deleted, r.revision
+        )
+    }));
+    out
+}
+
+/// What `sync key rotate` says before and after the new phrase.
+pub fn rotated(r: &crate::sync::ops::RotateReport) -> (Vec<Said>, Said) {
+    let backups: Vec<String> = r.backups.iter().map(|b| format!("`{b}`")).collect();
+    let left_out = if r.left_out > 0 {
+        format!(
+            "; {} record(s) that did not open with the old key either were left out (they are in the backup)",
+            r.left_out
+        )
+    } else {
+        String::new()
+    };
+    (
+        vec![
+            Said::Status(format!(
+                "saved the server's records and the vault to {} first",
+                backups.join(" and ")
+            )),
+            Said::Status(format!(
+                "re-encrypted {} record(s) under the new sync key {} (was {}): revision {}, generation {} in `cdxs history`{left_out}",
+                r.records, r.new_key_id, r.old_key_id, r.revision, r.generation
+            )),
+            Said::Status(
+                "the new recovery phrase follows (`cdxs sync key` shows it again on this machine):"
+                    .into(),
+            ),
+        ],
+        Said::Status(
+            "on every other machine run `cdxs sync key --set` with this phrase: until then they are refused (the old key no longer opens anything new)".into(),
+        ),
+    )
 }

@@ -58,6 +58,10 @@ impl Engine {
     ) -> Result<Vec<Done>> {
         let known = self.known_homes(m);
         let mut out = Vec::new();
+        // When the sync server fails, each bound login is refreshed here, and that is said
+        // once, not once per login.
+        let mut server_failed: Option<String> = None;
+        let mut refreshed_locally = Vec::new();
         for action in actions {
             let Op::Refresh { account_id, force } = &action.op else {
                 continue;
@@ -68,14 +72,14 @@ impl Engine {
                 .account(account_id)?
                 .ok_or_else(|| Error::user(format!("no account `{account_id}` in the vault")))?;
             let opts = LeaseOptions {
-                bound_here: crate::sync::lease::bound_here(m, &account),
+                bound_here: crate::sync::lease::bound_here(m, &self.vault, &account),
+                force,
                 ..LeaseOptions::default()
             };
             let (clock, window) = (self.clock.clone(), self.refresh_window);
-            let needs = move |a: &Account| {
-                force
-                    || a.access_expires_at
-                        .is_none_or(|exp| exp.saturating_sub(clock.ts()) < window)
+            let expiring = move |a: &Account| {
+                a.access_expires_at
+                    .is_none_or(|exp| exp.saturating_sub(clock.ts()) < window)
             };
             let x = Exec {
                 state_dir: &self.state_dir,
@@ -90,18 +94,31 @@ impl Engine {
                 &mut self.vault,
                 account_id,
                 &opts,
-                needs,
+                expiring,
                 |v| x.run(v, &single, command, progress),
                 move || clock.ts(),
             )?;
             let name = account.name().to_string();
             let (report, message) = match guarded {
-                Guarded::Refreshed(r) => (
-                    r,
+                Guarded::Refreshed {
+                    result,
+                    warning: None,
+                } => (
+                    result,
                     Some(format!(
                         "refreshed {name} under the sync lease and pushed the new tokens"
                     )),
                 ),
+                Guarded::Refreshed {
+                    result,
+                    warning: Some(w),
+                } => {
+                    progress.warn(format!("{name}: {w}"));
+                    (
+                        result,
+                        Some(format!("refreshed {name} under the sync lease")),
+                    )
+                }
                 Guarded::TookNewer => {
                     // Written into the homes here that hold the login (no refresh: fresh).
                     let again = crate::reconcile::ops::refresh(account_id, false);
@@ -113,12 +130,16 @@ impl Engine {
                     )
                 }
                 Guarded::Unsynced(r) => (r, None),
-                Guarded::Offline(r) => (
-                    r,
-                    Some(format!(
-                        "the sync server is unreachable; refreshed {name} here (it is bound on this machine): run `cdxs sync push` when it is back"
-                    )),
-                ),
+                Guarded::Local { result, why } => {
+                    server_failed.get_or_insert(why);
+                    refreshed_locally.push(name.clone());
+                    (
+                        result,
+                        Some(format!(
+                            "refreshed {name} here (it is bound on this machine) without the sync lease: the sync server failed"
+                        )),
+                    )
+                }
             };
             for mut d in report.done {
                 if let Some(m) = &message {
@@ -126,6 +147,12 @@ impl Engine {
                 }
                 out.push(d);
             }
+        }
+        if let Some(why) = server_failed {
+            progress.warn(format!(
+                "{why}; refreshed {} on this machine without the sync lease: `cdxs sync push` sends the new tokens when the server is back",
+                refreshed_locally.join(", ")
+            ));
         }
         Ok(out)
     }

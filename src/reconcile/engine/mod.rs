@@ -23,6 +23,7 @@ mod lease;
 mod manifest_edit;
 mod quota;
 mod sync_actions;
+mod vault_ops;
 
 pub use imperative::{SwitchTo, Switched, Target};
 pub use quota::QuotaError;
@@ -109,21 +110,24 @@ pub struct Applied {
     pub replanned: Option<String>,
 }
 
+/// Fields are private: what changes the vault, a home or the journal goes through the
+/// executor ([`Engine::apply`], [`Engine::run`] and the one-operation plans built on them);
+/// commands read through [`Engine::vault`].
 pub struct Engine {
-    pub state_dir: PathBuf,
-    pub vault: Vault,
-    pub clock: Arc<dyn Clock>,
-    pub env: EnvLookup,
+    pub(in crate::reconcile) state_dir: PathBuf,
+    vault: Vault,
+    clock: Arc<dyn Clock>,
+    env: EnvLookup,
     /// May call the network (quota, token refresh); `--offline` turns it off.
-    pub online: bool,
+    pub(in crate::reconcile) online: bool,
     /// A login is refreshed when it expires within this many seconds: Codex's own 5
     /// minutes, or `watch.refresh_before_expiry` under watch. The planner, the executor and
     /// the refresh lease all decide by this one window
     /// ([`crate::vault::freshness::refresh_due`]).
-    pub refresh_window: i64,
+    pub(in crate::reconcile) refresh_window: i64,
     /// The last time a request could not reach its endpoint, and why (`watch` backs off);
     /// cleared by a request that got an answer.
-    pub network_error: Option<String>,
+    pub(in crate::reconcile) network_error: Option<String>,
 }
 
 impl Engine {
@@ -138,6 +142,21 @@ impl Engine {
             refresh_window: crate::auth::refresh::REFRESH_WINDOW_SECS,
             network_error: None,
         })
+    }
+
+    /// The vault, to read.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// The vault, to change, for what does not run through the executor yet: sync's pull
+    /// and push (they take the vault lock themselves), `vault import` and backup purges.
+    pub fn vault_mut(&mut self) -> &mut Vault {
+        &mut self.vault
+    }
+
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.state_dir
     }
 
     pub fn now(&self) -> i64 {

@@ -3,7 +3,9 @@
 //! has not. They run outside the locks of the local actions (a pull merges under the vault
 //! lock itself, and the network is never waited on under a lock): pulls first, so that
 //! what they bring is in the vault before the homes are written; pushes last, so that
-//! tokens refreshed meanwhile go up. A failed push is a warning: the next plan has it again.
+//! tokens refreshed meanwhile go up. A failed push or pull is a warning (local work never
+//! waits on sync): the local actions run on what this machine has, and the next plan has
+//! the sync actions again.
 
 use super::{Engine, Progress};
 use crate::error::Result;
@@ -58,11 +60,11 @@ impl Engine {
                     address: a.address.clone(),
                     message,
                     backup: None,
+                    account: None,
                 }),
-                Err(e) if direction == Direction::Push => {
+                Err(e) => {
                     progress.warn(format!("{}: {}", a.address, e.full_message()));
                 }
-                Err(e) => return Err(e),
             }
         }
         Ok(done)

@@ -10,6 +10,8 @@ pub struct LoginArgs {
     pub device_name: Option<String>,
     /// `--key-stdin`: join with this key.
     pub key: Option<SyncKey>,
+    /// `--allow-insecure-http`: plain http to a host that is not this machine.
+    pub allow_insecure_http: bool,
     pub now: i64,
 }
 
@@ -31,11 +33,7 @@ pub struct LoginReport {
 }
 
 pub fn login(vault: &mut Vault, args: LoginArgs) -> Result<LoginReport> {
-    let url = crate::sync::client::normalize_url(&args.server_url);
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(Error::user(format!("`{url}` is not an http(s) URL"))
-            .with_help("pass the server's URL, e.g. `--server https://cdxs.example.net`"));
-    }
+    let url = crate::sync::client::check_url(&args.server_url, args.allow_insecure_http)?;
     let device_id = vault.sync_device_id()?;
     let existing = vault.sync_target(&args.target)?;
     let device_name = args
@@ -65,6 +63,7 @@ pub fn login(vault: &mut Vault, args: LoginArgs) -> Result<LoginReport> {
             username: target.username.clone(),
             password: args.password.expose().to_string(),
             device: Some(format!("{device_name} ({device_id})")),
+            device_id: Some(device_id.clone()),
         })
         .map_err(|e| match e {
             ApiError::Unauthorized => Error::user(format!(
@@ -150,7 +149,8 @@ pub fn init(vault: &mut Vault, target: Option<&str>) -> Result<(Target, Secret)>
     if let Some(server) = c.key_id().map_err(|e| api_error(&t, e))? {
         return Err(Error::user(format!(
             "`{}` already has a sync key on `{}` ({server}), made on another machine",
-            t.username, t.server_url
+            t.username,
+            crate::sync::client::redact_url(&t.server_url)
         ))
         .with_help(
             "join it: on a machine that syncs run `cdxs sync key`, then here `cdxs sync key --set` with that phrase",

@@ -4,15 +4,15 @@
 //!
 //! No printing here: every function returns a report the CLI renders.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
-use super::client::{ApiError, SyncClient};
+use super::client::{ApiError, SyncClient, redact_url};
 use super::crypto::SyncKey;
 use super::merge::{self, Local, Outcome, TokenStamp, Why};
 use super::record::{self, AccountPayload, PLAINTEXT_FORMAT, Plaintext};
 use super::state::{Synced, Target};
-use super::wire::{LoginRequest, PushRequest, Record};
+use super::wire::{LeaseFence, LoginRequest, PushRequest, Record, RotateRequest};
 use crate::backup::Backups;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -27,29 +27,25 @@ pub const PUSH_BATCH: usize = 200;
 
 /// Turn an API failure into an error a person can act on.
 pub fn api_error(t: &Target, e: ApiError) -> Error {
+    let url = redact_url(&t.server_url);
     match e {
-        ApiError::Other(e) => e,
+        ApiError::Other(e) | ApiError::Failed(e) => e,
         ApiError::Offline(why) => Error::user(format!(
-            "cannot reach the sync server `{}`: {why}",
-            t.server_url
+            "cannot reach the sync server `{url}`: {why}"
         ))
         .with_help("check that the server runs and the URL is right (`cdxs sync status`); nothing was changed"),
         ApiError::Unauthorized => Error::user(format!(
-            "the sync server `{}` refused this machine's login as `{}` (expired, revoked or logged out)",
-            t.server_url, t.username
+            "the sync server `{url}` refused this machine's login as `{}` (expired, revoked or logged out)",
+            t.username
         ))
-        .with_help(format!(
-            "log in again: `cdxs sync login --server {} --user {} --password-stdin`",
-            t.server_url, t.username
-        )),
+        .with_help(relogin_hint(t)),
         ApiError::KeyMismatch { server_key_id } => key_mismatch(
             t,
             &server_key_id,
             t.key_id.as_deref().unwrap_or("(none)"),
         ),
         ApiError::Conflict { revision } => Error::user(format!(
-            "the sync server `{}` kept changing while cdxs pushed (now at revision {revision})",
-            t.server_url
+            "the sync server `{url}` kept changing while cdxs pushed (now at revision {revision})"
         ))
         .with_help("run `cdxs sync push` again"),
         ApiError::LeaseHeld { holder, until } => Error::user(format!(
@@ -57,14 +53,32 @@ pub fn api_error(t: &Target, e: ApiError) -> Error {
             fmt_time(until)
         ))
         .with_help("wait for it, or try again later"),
+        ApiError::LeaseLost => Error::user(
+            "the refresh lease moved on to another machine (it expired while this one waited)",
+        )
+        .with_help("run `cdxs sync pull`: the other machine's tokens are on the server"),
+        ApiError::StaleRecord { record_id } => Error::user(format!(
+            "the sync server `{url}` holds a newer version of record `{record_id}` than this machine can read"
+        ))
+        .with_help("`cdxs sync pull` reports it; `cdxs sync push --force` overwrites it with this vault's copy (after a backup)"),
     }
+}
+
+/// How to log in again to a target (an expired or revoked sync login).
+pub fn relogin_hint(t: &Target) -> String {
+    format!(
+        "log in again: `cdxs sync login --server {} --user {} --password-stdin`",
+        redact_url(&t.server_url),
+        t.username
+    )
 }
 
 /// The refusal when a machine's key is not the user's key on the server.
 pub fn key_mismatch(t: &Target, server_key_id: &str, local_key_id: &str) -> Error {
     Error::user(format!(
         "the sync key of this machine ({local_key_id}) is not the key `{}` syncs with on `{}` ({server_key_id}); nothing was written",
-        t.username, t.server_url
+        t.username,
+        redact_url(&t.server_url)
     ))
     .with_help(
         "on a machine that already syncs, run `cdxs sync key` to see the recovery phrase, then here run `cdxs sync key --set` and paste it",
@@ -108,12 +122,10 @@ fn client(t: &Target) -> Result<SyncClient> {
     let token = t.token.clone().ok_or_else(|| {
         Error::user(format!(
             "this machine is logged out of `{}` (target `{}`)",
-            t.server_url, t.name
+            redact_url(&t.server_url),
+            t.name
         ))
-        .with_help(format!(
-            "log in: `cdxs sync login --server {} --user {} --password-stdin`",
-            t.server_url, t.username
-        ))
+        .with_help(relogin_hint(t))
     })?;
     SyncClient::new(&t.server_url, Some(token))
 }
@@ -122,7 +134,8 @@ fn require_key(t: &Target) -> Result<SyncKey> {
     t.key.clone().ok_or_else(|| {
         Error::user(format!(
             "this machine has no sync key for `{}` on `{}`",
-            t.username, t.server_url
+            t.username,
+            redact_url(&t.server_url)
         ))
         .with_help(
             "on the first machine run `cdxs sync init`; to join one that syncs, run `cdxs sync key --set` with its recovery phrase",
@@ -158,14 +171,16 @@ pub fn backup_vault(vault: &Vault, label: &str) -> Result<String> {
     Ok(dest.display().to_string())
 }
 
+mod key;
 mod login;
 mod pull;
 mod push;
 mod status;
 
+pub use key::*;
 pub use login::*;
 pub use pull::*;
 pub use push::*;
 pub use status::*;
 // A push that meets a 409 pulls first (in push.rs).
-use pull::{fetch_all, open_all};
+use pull::{fetch_all, open_all, save_unreadable};

@@ -47,7 +47,7 @@ pub fn status(vault: &Vault) -> Result<Vec<TargetStatus>> {
                 })
                 .collect(),
             target: t.name,
-            server: t.server_url,
+            server: crate::sync::client::redact_url(&t.server_url),
             user: t.username,
             device: t.device_name,
             device_id: t.device_id,

@@ -181,6 +181,21 @@ impl Env {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// The journal's generations run by `command` (newest first): the vault's own changes
+    /// (`import auth`, `account ...`) are generations too, so tests pick theirs by command.
+    pub fn generations_of(&self, command: &str) -> Vec<Value> {
+        let out = self.run(&["history", "--all", "--json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["generations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["command"] == command)
+            .cloned()
+            .collect()
+    }
+
     pub fn add_api_key(&self, key: &str) -> Output {
         self.run_stdin(&["account", "add-api-key", "--api-key-stdin"], key)
     }

@@ -7,12 +7,12 @@ mod reads;
 
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime};
 use tokio_postgres::NoTls;
-use tokio_postgres::types::Type;
 
 use super::*;
 
 /// Migrations of the PostgreSQL schema; entry `n` brings a database to version `n + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE users (
         id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         name           TEXT NOT NULL UNIQUE,
@@ -50,7 +50,17 @@ const MIGRATIONS: &[&str] = &[r#"
         until      BIGINT NOT NULL,
         PRIMARY KEY (user_id, record_id)
     );
-    "#];
+    "#,
+    // 2: fenced leases (see the SQLite migration of the same number).
+    r#"
+    ALTER TABLE tokens ADD COLUMN device_id TEXT;
+    ALTER TABLE users ADD COLUMN lease_seq BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE leases ADD COLUMN holder_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE leases ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;
+    DELETE FROM leases;
+    CREATE INDEX tokens_expiry ON tokens (expires_at);
+    "#,
+];
 
 /// An arbitrary constant: the advisory lock migrations run under.
 const MIGRATION_LOCK: i64 = 0x6364_7873_7379_6e63;
@@ -60,6 +70,7 @@ pub struct PgStore {
     pool: Pool,
     /// Pulls and token checks, pipelined (see `reads`).
     reads: reads::Reads,
+    uses: UseNotes,
 }
 
 impl PgStore {
@@ -82,35 +93,15 @@ impl PgStore {
         migrate(&pool).await?;
         // After the migration: the read connections prepare statements on its tables.
         let reads = reads::Reads::open(url, read_lanes).await?;
-        Ok(PgStore { pool, reads })
+        Ok(PgStore {
+            pool,
+            reads,
+            uses: UseNotes::default(),
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         pooled(&self.pool).await
-    }
-
-    /// Note a token's use, at most once a minute (a device list shows it). Bookkeeping
-    /// only: a failure is logged, and the request it belongs to is still answered.
-    async fn note_use(&self, info: &TokenInfo, last_used: Option<i64>, now: i64) {
-        if last_used.is_some_and(|t| t >= now - 60) {
-            return;
-        }
-        let noted = async {
-            let c = self.client().await?;
-            // Typed: PostgreSQL would infer `$2 - 60` as int4, which an i64 cannot bind.
-            let st = c
-                .prepare_typed_cached(
-                    "UPDATE tokens SET last_used_at = $2 WHERE id = $1 \
-                     AND (last_used_at IS NULL OR last_used_at < $2 - 60)",
-                    &[Type::INT8, Type::INT8],
-                )
-                .await?;
-            c.execute(&st, &[&info.token_id, &now]).await?;
-            Ok::<_, StoreError>(())
-        };
-        if let Err(e) = noted.await {
-            tracing::warn!(error = %e, "cannot note a token's use");
-        }
     }
 }
 
@@ -265,6 +256,7 @@ impl Storage for PgStore {
         user_id: i64,
         token_hash: String,
         device: String,
+        device_id: Option<String>,
         now: i64,
         expires_at: i64,
     ) -> Fut<'_, ()> {
@@ -273,9 +265,16 @@ impl Storage for PgStore {
             c.execute("DELETE FROM tokens WHERE expires_at <= $1", &[&now])
                 .await?;
             c.execute(
-                "INSERT INTO tokens (user_id, token_hash, device, created_at, last_used_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
-                &[&user_id, &token_hash, &device, &now, &expires_at],
+                "INSERT INTO tokens (user_id, token_hash, device, device_id, created_at, \
+                 last_used_at, expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6)",
+                &[
+                    &user_id,
+                    &token_hash,
+                    &device,
+                    &device_id,
+                    &now,
+                    &expires_at,
+                ],
             )
             .await?;
             Ok(())
@@ -287,7 +286,7 @@ impl Storage for PgStore {
             let Some((info, last_used)) = self.reads.token(&token_hash, now).await? else {
                 return Ok(None);
             };
-            self.note_use(&info, last_used, now).await;
+            self.uses.note(info.token_id, last_used, now);
             Ok(Some(info))
         })
     }
@@ -305,8 +304,27 @@ impl Storage for PgStore {
             else {
                 return Ok(None);
             };
-            self.note_use(&info, last_used, now).await;
+            self.uses.note(info.token_id, last_used, now);
             Ok(Some((info, page)))
+        })
+    }
+
+    fn flush_uses(&self) -> Fut<'_, ()> {
+        Box::pin(async move {
+            let noted = self.uses.take();
+            if noted.is_empty() {
+                return Ok(());
+            }
+            let (ids, ats): (Vec<i64>, Vec<i64>) = noted.into_iter().unzip();
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE tokens SET last_used_at = v.at FROM UNNEST($1::int8[], $2::int8[]) \
+                 AS v (id, at) WHERE tokens.id = v.id \
+                 AND (tokens.last_used_at IS NULL OR tokens.last_used_at < v.at)",
+                &[&ids, &ats],
+            )
+            .await?;
+            Ok(())
         })
     }
 
@@ -349,131 +367,132 @@ impl Storage for PgStore {
         })
     }
 
-    fn push(
+    fn push(&self, user_id: i64, push: Push, now: i64) -> Fut<'_, PushOutcome> {
+        Box::pin(async move {
+            let mut c = self.client().await?;
+            let tx = c.transaction().await?;
+            let out = store_push(&tx, user_id, &push, None, now).await?;
+            if matches!(out, PushOutcome::Stored(_)) {
+                tx.commit().await?;
+            }
+            Ok(out)
+        })
+    }
+
+    fn rotate_key(
         &self,
         user_id: i64,
-        base_revision: i64,
-        key_id: Option<String>,
-        records: Vec<Record>,
+        old: String,
+        new: String,
+        push: Push,
         now: i64,
     ) -> Fut<'_, PushOutcome> {
         Box::pin(async move {
             let mut c = self.client().await?;
             let tx = c.transaction().await?;
-            // The compare-and-set: one row, locked until commit, only at the base revision
-            // and with the user's key (or none yet).
-            let bump = tx
-                .prepare_cached(
-                    "UPDATE users SET revision = revision + 1, key_id = COALESCE(key_id, $3) \
-                     WHERE id = $1 AND revision = $2 AND (key_id IS NULL OR $3::text IS NULL OR key_id = $3) \
-                     RETURNING revision",
-                )
-                .await?;
-            let Some(row) = tx
-                .query_opt(&bump, &[&user_id, &base_revision, &key_id])
-                .await?
-            else {
-                let row = tx
-                    .query_one(
-                        "SELECT revision, key_id FROM users WHERE id = $1",
-                        &[&user_id],
-                    )
-                    .await?;
-                let stored: Option<String> = row.get(1);
-                return Ok(match (stored, &key_id) {
-                    (Some(s), Some(k)) if &s != k => PushOutcome::KeyMismatch(s),
-                    _ => PushOutcome::Conflict(row.get(0)),
-                });
-            };
-            let next: i64 = row.get(0);
-            // All records in one statement; a version that does not grow is not written,
-            // and then the whole push rolls back.
-            let ids: Vec<&str> = records.iter().map(|r| r.record_id.as_str()).collect();
-            let versions: Vec<i64> = records.iter().map(|r| r.version as i64).collect();
-            let deleted: Vec<bool> = records.iter().map(|r| r.deleted).collect();
-            let nonces: Vec<&str> = records.iter().map(|r| r.nonce.as_str()).collect();
-            let bodies: Vec<&str> = records.iter().map(|r| r.ciphertext.as_str()).collect();
-            let up = tx
-                .prepare_cached(
-                    "INSERT INTO records (user_id, record_id, version, revision, updated_at, \
-                     deleted, nonce, ciphertext) \
-                     SELECT $1, r.id, r.version, $2, $3, r.deleted, r.nonce, r.body \
-                     FROM UNNEST($4::text[], $5::bigint[], $6::bool[], $7::text[], $8::text[]) \
-                     AS r (id, version, deleted, nonce, body) \
-                     ON CONFLICT (user_id, record_id) DO UPDATE SET version = excluded.version, \
-                     revision = excluded.revision, updated_at = excluded.updated_at, \
-                     deleted = excluded.deleted, nonce = excluded.nonce, \
-                     ciphertext = excluded.ciphertext WHERE records.version < excluded.version",
-                )
-                .await?;
-            let n = tx
-                .execute(
-                    &up,
-                    &[
-                        &user_id, &next, &now, &ids, &versions, &deleted, &nonces, &bodies,
-                    ],
-                )
-                .await?;
-            if n != records.len() as u64 {
-                return Ok(PushOutcome::Conflict(base_revision));
+            let out = store_push(&tx, user_id, &push, Some((&old, &new)), now).await?;
+            if matches!(out, PushOutcome::Stored(_)) {
+                tx.commit().await?;
             }
-            tx.commit().await?;
-            Ok(PushOutcome::Stored(next))
+            Ok(out)
         })
     }
 
-    fn take_lease(
+    fn take_lease(&self, user_id: i64, ask: LeaseAsk, now: i64) -> Fut<'_, LeaseOutcome> {
+        Box::pin(async move {
+            let mut c = self.client().await?;
+            let tx = c.transaction().await?;
+            // The user's row first, as a push takes it first: a lease and a fenced push of
+            // one user are serialized, and never deadlock.
+            tx.query_one("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])
+                .await?;
+            tx.execute(
+                "DELETE FROM leases WHERE user_id = $1 AND until <= $2",
+                &[&user_id, &now],
+            )
+            .await?;
+            let current = tx
+                .query_opt(
+                    "SELECT holder, holder_name, until, generation FROM leases \
+                     WHERE user_id = $1 AND record_id = $2",
+                    &[&user_id, &ask.record_id],
+                )
+                .await?
+                .map(|r| LeaseRow {
+                    holder: r.get(0),
+                    holder_name: r.get(1),
+                    until: r.get(2),
+                    generation: r.get(3),
+                });
+            let until = now + ask.ttl_s;
+            let out = match lease_decision(current.as_ref(), &ask) {
+                Decision::Held { holder, until } => LeaseOutcome::Held { holder, until },
+                Decision::Lost => LeaseOutcome::Lost,
+                Decision::Extend(generation) => {
+                    tx.execute(
+                        "UPDATE leases SET until = $3, holder_name = $4 \
+                         WHERE user_id = $1 AND record_id = $2",
+                        &[&user_id, &ask.record_id, &until, &ask.holder.name],
+                    )
+                    .await?;
+                    LeaseOutcome::Granted(LeaseGrant { until, generation })
+                }
+                Decision::New => {
+                    let live: i64 = tx
+                        .query_one(
+                            "SELECT COUNT(*) FROM leases WHERE user_id = $1",
+                            &[&user_id],
+                        )
+                        .await?
+                        .get(0);
+                    if live as usize >= ask.max_leases {
+                        return Ok(LeaseOutcome::TooMany(ask.max_leases));
+                    }
+                    let generation: i64 = tx
+                        .query_one(
+                            "UPDATE users SET lease_seq = lease_seq + 1 WHERE id = $1 \
+                             RETURNING lease_seq",
+                            &[&user_id],
+                        )
+                        .await?
+                        .get(0);
+                    tx.execute(
+                        "INSERT INTO leases (user_id, record_id, holder, holder_name, until, \
+                         generation) VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (user_id, record_id) DO UPDATE SET holder = excluded.holder, \
+                         holder_name = excluded.holder_name, until = excluded.until, \
+                         generation = excluded.generation",
+                        &[
+                            &user_id,
+                            &ask.record_id,
+                            &ask.holder.key,
+                            &ask.holder.name,
+                            &until,
+                            &generation,
+                        ],
+                    )
+                    .await?;
+                    LeaseOutcome::Granted(LeaseGrant { until, generation })
+                }
+            };
+            tx.commit().await?;
+            Ok(out)
+        })
+    }
+
+    fn release_lease(
         &self,
         user_id: i64,
         record_id: String,
-        holder: String,
-        ttl_s: i64,
-        now: i64,
-    ) -> Fut<'_, LeaseOutcome> {
-        Box::pin(async move {
-            let c = self.client().await?;
-            let until = now + ttl_s;
-            // One statement: insert, or take over an expired lease or our own; otherwise
-            // nothing is returned and the current holder is read.
-            let granted = c
-                .query_opt(
-                    "INSERT INTO leases (user_id, record_id, holder, until) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (user_id, record_id) DO UPDATE SET holder = excluded.holder, \
-                     until = excluded.until \
-                     WHERE leases.holder = excluded.holder OR leases.until <= $5 \
-                     RETURNING until",
-                    &[&user_id, &record_id, &holder, &until, &now],
-                )
-                .await?;
-            if let Some(r) = granted {
-                return Ok(LeaseOutcome::Granted(r.get(0)));
-            }
-            let r = c
-                .query_opt(
-                    "SELECT holder, until FROM leases WHERE user_id = $1 AND record_id = $2",
-                    &[&user_id, &record_id],
-                )
-                .await?;
-            Ok(match r {
-                Some(r) => LeaseOutcome::Held {
-                    holder: r.get(0),
-                    until: r.get(1),
-                },
-                // Released in between: say so as held for a moment; the client retries.
-                None => LeaseOutcome::Held {
-                    holder: "(released)".into(),
-                    until: now,
-                },
-            })
-        })
-    }
-
-    fn release_lease(&self, user_id: i64, record_id: String, holder: String) -> Fut<'_, bool> {
+        holder_key: String,
+        generation: Option<i64>,
+    ) -> Fut<'_, bool> {
         Box::pin(async move {
             let c = self.client().await?;
             Ok(c.execute(
-                "DELETE FROM leases WHERE user_id = $1 AND record_id = $2 AND holder = $3",
-                &[&user_id, &record_id, &holder],
+                "DELETE FROM leases WHERE user_id = $1 AND record_id = $2 AND holder = $3 \
+                 AND ($4::bigint IS NULL OR generation = $4)",
+                &[&user_id, &record_id, &holder_key, &generation],
             )
             .await?
                 == 1)
@@ -484,8 +503,8 @@ impl Storage for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             Ok(c.query(
-                "SELECT record_id, holder, until FROM leases WHERE user_id = $1 AND until > $2 \
-                 ORDER BY record_id",
+                "SELECT record_id, holder_name, until FROM leases WHERE user_id = $1 \
+                 AND until > $2 ORDER BY record_id",
                 &[&user_id, &now],
             )
             .await?
@@ -498,4 +517,125 @@ impl Storage for PgStore {
             .collect())
         })
     }
+}
+
+/// A push (or, with `rotate`, a key rotation) inside the caller's transaction; the caller
+/// commits a `Stored` outcome only. The compare-and-set on the user's row comes first: it
+/// locks that row until commit, and a lease request of the same user waits for it.
+async fn store_push(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user_id: i64,
+    push: &Push,
+    rotate: Option<(&str, &str)>,
+    now: i64,
+) -> Result<PushOutcome, StoreError> {
+    let bumped = match rotate {
+        None => {
+            let bump = tx
+                .prepare_cached(
+                    "UPDATE users SET revision = revision + 1, key_id = COALESCE(key_id, $3) \
+                     WHERE id = $1 AND revision = $2 AND (key_id IS NULL OR $3::text IS NULL OR key_id = $3) \
+                     RETURNING revision",
+                )
+                .await?;
+            tx.query_opt(&bump, &[&user_id, &push.base_revision, &push.key_id])
+                .await?
+        }
+        Some((old, new)) => {
+            tx.query_opt(
+                "UPDATE users SET revision = revision + 1, key_id = $4 \
+                 WHERE id = $1 AND revision = $2 AND key_id = $3 RETURNING revision",
+                &[&user_id, &push.base_revision, &old, &new],
+            )
+            .await?
+        }
+    };
+    let Some(row) = bumped else {
+        let row = tx
+            .query_one(
+                "SELECT revision, key_id FROM users WHERE id = $1",
+                &[&user_id],
+            )
+            .await?;
+        let stored: Option<String> = row.get(1);
+        let expected = rotate
+            .map(|(old, _)| old.to_string())
+            .or(push.key_id.clone());
+        return Ok(match (stored, expected) {
+            (Some(s), Some(k)) if s != k => PushOutcome::KeyMismatch(s),
+            (None, Some(_)) if rotate.is_some() => PushOutcome::KeyMismatch(String::new()),
+            _ => PushOutcome::Conflict(row.get(0)),
+        });
+    };
+    let next: i64 = row.get(0);
+    if let Some(f) = &push.fence {
+        let current = tx
+            .query_opt(
+                "SELECT holder, generation FROM leases WHERE user_id = $1 AND record_id = $2",
+                &[&user_id, &f.record_id],
+            )
+            .await?
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)));
+        if current != Some((push.holder_key.clone(), f.generation)) {
+            return Ok(PushOutcome::LeaseLost);
+        }
+    }
+    if rotate.is_some() {
+        tx.execute("DELETE FROM records WHERE user_id = $1", &[&user_id])
+            .await?;
+    }
+    // All records in one statement; a version that does not grow is not written, and then
+    // the whole push rolls back.
+    let records = &push.records;
+    let ids: Vec<&str> = records.iter().map(|r| r.record_id.as_str()).collect();
+    let versions: Vec<i64> = records.iter().map(|r| r.version as i64).collect();
+    let deleted: Vec<bool> = records.iter().map(|r| r.deleted).collect();
+    let nonces: Vec<&str> = records.iter().map(|r| r.nonce.as_str()).collect();
+    let bodies: Vec<&str> = records.iter().map(|r| r.ciphertext.as_str()).collect();
+    let up = tx
+        .prepare_cached(
+            "INSERT INTO records (user_id, record_id, version, revision, updated_at, \
+             deleted, nonce, ciphertext) \
+             SELECT $1, r.id, r.version, $2, $3, r.deleted, r.nonce, r.body \
+             FROM UNNEST($4::text[], $5::bigint[], $6::bool[], $7::text[], $8::text[]) \
+             AS r (id, version, deleted, nonce, body) \
+             ON CONFLICT (user_id, record_id) DO UPDATE SET version = excluded.version, \
+             revision = excluded.revision, updated_at = excluded.updated_at, \
+             deleted = excluded.deleted, nonce = excluded.nonce, \
+             ciphertext = excluded.ciphertext WHERE records.version < excluded.version",
+        )
+        .await?;
+    let n = tx
+        .execute(
+            &up,
+            &[
+                &user_id, &next, &now, &ids, &versions, &deleted, &nonces, &bodies,
+            ],
+        )
+        .await?;
+    if n != records.len() as u64 {
+        // The one not written at this revision is the stale one.
+        let stale: Option<String> = tx
+            .query_opt(
+                "SELECT record_id FROM records WHERE user_id = $1 AND record_id = ANY($2) \
+                 AND revision <> $3 ORDER BY record_id LIMIT 1",
+                &[&user_id, &ids, &next],
+            )
+            .await?
+            .map(|r| r.get(0));
+        return Ok(PushOutcome::Stale {
+            revision: next - 1,
+            record_id: stale.unwrap_or_default(),
+        });
+    }
+    if !records.is_empty() {
+        let count = tx
+            .prepare_cached("SELECT COUNT(*) FROM records WHERE user_id = $1")
+            .await?;
+        let held: i64 = tx.query_one(&count, &[&user_id]).await?.get(0);
+        if held as usize > push.limits.max_user_records {
+            return Ok(PushOutcome::TooManyRecords(push.limits.max_user_records));
+        }
+    }
+    Ok(PushOutcome::Stored(next))
 }

@@ -27,14 +27,15 @@ const SPILL: usize = 16;
 
 /// Token, revision and page in one statement (one snapshot, one round trip).
 const PULL: &str = "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_used_at, u.revision, \
-     r.revision, r.record_id, r.version, r.updated_at, r.deleted, r.nonce, r.ciphertext \
+     r.revision, r.record_id, r.version, r.updated_at, r.deleted, r.nonce, r.ciphertext, t.device_id \
      FROM tokens t JOIN users u ON u.id = t.user_id \
      LEFT JOIN LATERAL (SELECT revision, record_id, version, updated_at, deleted, nonce, ciphertext \
        FROM records WHERE user_id = t.user_id AND revision > $3 \
        ORDER BY revision, record_id LIMIT $4) r ON $4 > 0 \
      WHERE t.token_hash = $1 AND t.expires_at > $2";
 
-const TOKEN: &str = "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_used_at \
+const TOKEN: &str = "SELECT t.id, t.user_id, u.name, t.device, u.key_id, t.last_used_at, \
+     NULL::bigint, t.device_id \
      FROM tokens t JOIN users u ON u.id = t.user_id \
      WHERE t.token_hash = $1 AND t.expires_at > $2";
 
@@ -109,7 +110,7 @@ impl Reads {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let info = token_info(first);
+        let info = token_info(first, 14);
         let current: i64 = first.get(6);
         let mut found = Vec::new();
         for r in &rows {
@@ -121,6 +122,7 @@ impl Reads {
                 Record {
                     record_id: r.get(8),
                     version: r.get::<_, i64>(9).max(0) as u64,
+                    revision: None,
                     updated_at: r.get(10),
                     deleted: r.get(11),
                     nonce: r.get(12),
@@ -150,7 +152,7 @@ impl Reads {
         let Some(r) = rows.first() else {
             return Ok(None);
         };
-        let info = token_info(r);
+        let info = token_info(r, 7);
         Ok(Some((info, r.get(5))))
     }
 
@@ -258,13 +260,15 @@ fn connection_lost(e: &tokio_postgres::Error) -> bool {
             .is_some_and(|c| c.code().starts_with("57P") || c.code().starts_with("08"))
 }
 
-fn token_info(r: &tokio_postgres::Row) -> TokenInfo {
+/// The token's columns (0 to 4) and its device id (column `device_id_at`).
+fn token_info(r: &tokio_postgres::Row, device_id_at: usize) -> TokenInfo {
     TokenInfo {
         token_id: r.get(0),
         user_id: r.get(1),
         user: r.get(2),
         device: r.get(3),
         key_id: r.get(4),
+        device_id: r.get(device_id_at),
     }
 }
 

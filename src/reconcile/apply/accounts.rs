@@ -1,0 +1,68 @@
+//! The executor's vault operations: put an account (merged by the high-water rule), take
+//! one out (its secrets erased from the vault's files), name one. They run under the vault
+//! lock, inside a generation, like every other write.
+
+use super::Did;
+use super::run::Run;
+use crate::error::Result;
+use crate::reconcile::staged::StagedAccount;
+use crate::text::sanitize;
+use crate::vault::Vault;
+use crate::vault::accounts::Upsert;
+
+pub(super) fn put(run: &mut Run, vault: &mut Vault, staged: &StagedAccount) -> Result<Did> {
+    let (outcome, mut stored) = if staged.new_login {
+        vault.upsert_new_login(&staged.account)?
+    } else {
+        vault.upsert(&staged.account)?
+    };
+    run.changed |= matches!(outcome, Upsert::Created | Upsert::Updated);
+    if let Some(name) = staged
+        .name
+        .as_deref()
+        .filter(|n| stored.label.as_deref() != Some(n.trim()))
+    {
+        vault.rename(&stored.id, name, run.env.clock.ts())?;
+        stored.label = Some(name.trim().to_string());
+        run.changed = true;
+    }
+    let shown = format!("{} ({})", sanitize(stored.name()), stored.id);
+    let message = match outcome {
+        Upsert::Created => format!("added {shown} to the vault"),
+        Upsert::Updated => format!("updated {shown} in the vault"),
+        Upsert::Unchanged => format!("{shown} was already in the vault"),
+        Upsert::KeptNewer => format!("kept the vault's newer tokens of {shown}"),
+        Upsert::Spent => format!("kept the vault's tokens of {shown}: the other copy was spent"),
+    };
+    Ok(Did {
+        message,
+        backup: None,
+        account: Some((outcome, stored.id)),
+    })
+}
+
+pub(super) fn remove(run: &mut Run, vault: &mut Vault, account_id: &str) -> Result<Did> {
+    let name = vault
+        .account(account_id)?
+        .map(|a| sanitize(a.name()).into_owned());
+    let removed = vault.remove(account_id)?;
+    run.changed |= removed;
+    Ok(Did::said(match (removed, name) {
+        (true, Some(name)) => format!("removed {name} ({account_id}) from the vault"),
+        _ => format!("{account_id} was no longer in the vault"),
+    }))
+}
+
+pub(super) fn rename(
+    run: &mut Run,
+    vault: &mut Vault,
+    account_id: &str,
+    name: &str,
+) -> Result<Did> {
+    vault.rename(account_id, name, run.env.clock.ts())?;
+    run.changed = true;
+    Ok(Did::said(format!(
+        "named {account_id} {}",
+        sanitize(name.trim())
+    )))
+}

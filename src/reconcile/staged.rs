@@ -1,0 +1,83 @@
+//! An account an imperative command puts into the vault (`import auth|legacy`, `login`,
+//! `account add-api-key`, `init`). It is the one operation that carries secrets, so it never
+//! goes into a saved plan: serialized (for `--json` and the journal) it shows only who it
+//! is; a plan file that holds one is refused.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::vault::Account;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagedAccount {
+    pub account: Box<Account>,
+    /// A login cdxs itself made (`login oauth`): it replaces the vault's copy even when the
+    /// vault's tokens look newer ([`crate::vault::Vault::upsert_new_login`]).
+    pub new_login: bool,
+    /// The name `--name` gives it.
+    pub name: Option<String>,
+}
+
+impl StagedAccount {
+    /// An account from a file (an import): merged by the vault's rules, no name given.
+    pub fn of(account: Account) -> StagedAccount {
+        StagedAccount {
+            account: Box::new(account),
+            new_login: false,
+            name: None,
+        }
+    }
+}
+
+impl Serialize for StagedAccount {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            id: &'a str,
+            name: &'a str,
+            kind: crate::vault::AccountKind,
+        }
+        Shown {
+            id: &self.account.id,
+            name: self.account.name(),
+            kind: self.account.kind,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for StagedAccount {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "a saved plan cannot put an account into the vault",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::Op;
+    use crate::secret::Secret;
+
+    #[test]
+    fn a_put_account_shows_who_not_its_secret_and_never_loads_from_a_plan() {
+        let account = Account::api_key(
+            Secret::new(String::from("sk-staged-secret-42")),
+            None,
+            "t",
+            1,
+        );
+        let op = Op::PutAccount {
+            account: StagedAccount {
+                account: Box::new(account.clone()),
+                new_login: false,
+                name: None,
+            },
+        };
+        let json = serde_json::to_string(&op).unwrap();
+        assert!(!json.contains("sk-staged-secret-42"), "{json}");
+        assert!(json.contains(&account.id), "{json}");
+        let err = serde_json::from_str::<Op>(&json).unwrap_err().to_string();
+        assert!(err.contains("cannot put an account"), "{err}");
+    }
+}
