@@ -585,7 +585,11 @@ fn login_over_ssh_suggests_manual_and_every_login_says_what_next() {
     let browser = |env: &Env| {
         let marker = env.path("browser-opened");
         let script = env.path("browser.sh");
-        std::fs::write(&script, format!("#!/bin/sh\ntouch '{}'\n", marker.display())).unwrap();
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
+        )
+        .unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -607,7 +611,8 @@ fn login_over_ssh_suggests_manual_and_every_login_says_what_next() {
     env.set_env("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.1 22");
     let rest = login(&env);
     assert!(
-        rest.contains("SSH session without a display") && rest.contains("cdxs login oauth --manual"),
+        rest.contains("SSH session without a display")
+            && rest.contains("cdxs login oauth --manual"),
         "{rest}"
     );
     assert!(rest.contains("ssh -L "), "{rest}");

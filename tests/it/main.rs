@@ -27,6 +27,8 @@ mod plan_apply;
 mod platforms;
 mod properties;
 mod purity;
+#[cfg(unix)]
+mod quick_start;
 mod real_codex_auth;
 mod real_codex_compressed;
 mod real_codex_homes;

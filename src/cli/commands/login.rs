@@ -22,8 +22,8 @@ pub enum LoginCommand {
         /// Paste the callback address instead of listening for it
         #[arg(long)]
         manual: bool,
-        /// Port of the local callback (Codex's client allows 1455)
-        #[arg(long, default_value_t = crate::endpoints::DEFAULT_CALLBACK_PORT)]
+        /// Port of the local callback (Codex's client allows 1455; 0: any free one)
+        #[arg(long, default_value_t = crate::endpoints::DEFAULT_CALLBACK_PORT, env = "CDXS_LOGIN_PORT")]
         port: u16,
         /// Do not try to open a browser
         #[arg(long)]

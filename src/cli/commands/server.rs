@@ -144,7 +144,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
-    /// Run the sync server (put TLS in front of it: see the README for Caddy and nginx)
+    /// Run the sync server (put TLS in front of it: docs/sync.md shows Caddy and nginx)
     #[command(
         after_help = "Examples:\n  cdxs server run                                   # 127.0.0.1:8765, SQLite in the state dir\n  cdxs server run --bind 0.0.0.0:8765 --data /data/server.db\n  CDXS_DATABASE_URL=postgres://cdxs@db/cdxs cdxs server run --bind 0.0.0.0:8765\n  cdxs server run --trusted-proxy 127.0.0.1 --max-body 2097152"
     )]
