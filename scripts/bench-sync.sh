@@ -115,8 +115,14 @@ for backend in $BACKENDS; do
     "$CDXS" server run --bind 127.0.0.1:0 "${DATA[@]}" --login-limit-ip 100000 --login-limit-user 1000 ${BENCH_SYNC_SERVER_ARGS:-} \
       --log-level warn > "$WORK/$backend.out" 2> "$WORK/$backend.log" &
     SERVER_PID=$!
-    for _ in $(seq 100); do grep -q listening "$WORK/$backend.out" 2>/dev/null && break; sleep 0.1; done
-    URL=$(grep -o 'http://[0-9.:]*' "$WORK/$backend.out")
+    # Up to 60 s: on a loaded machine a start can take longer than the usual fraction of
+    # a second, and a silent exit here (set -e) once cost a whole run.
+    for _ in $(seq 600); do grep -q listening "$WORK/$backend.out" 2>/dev/null && break; sleep 0.1; done
+    if ! URL=$(grep -o 'http://[0-9.:]*' "$WORK/$backend.out"); then
+      echo "bench-sync: the $backend server did not say it was listening within 60 s; its log:" >&2
+      cat "$WORK/$backend.log" >&2
+      exit 1
+    fi
     HEALTH=$(wrk_json /health 10)
     # A client pulls since its cursor (revision 1 after the seeding push): what every
     # `sync pull` and every `watch` cycle sends. A full download (`since=0`: a new machine,

@@ -117,7 +117,7 @@ cat <<'TXT'
   cdxs init && cdxs plan                        # a manifest from what is there, and its plan
   cdxs login oauth                              # add another ChatGPT account
   cdxs quota --all                              # remaining quota, every account
-  cdxs watch                                    # keep the homes as declared (see README: Watch)
+  cdxs watch                                    # keep the homes as declared (see docs/watch.md)
   cdxs doctor                                   # is the installed Codex release supported?
   cdxs <command> --help                         # every command has examples
 TXT

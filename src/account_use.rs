@@ -114,3 +114,36 @@ pub fn removal_effects(m: Option<&Manifest>, live: &[PathBuf], account: &Account
     }
     out
 }
+
+/// Whose quota `cdxs quota` shows: every account (`all`), a pool's members (a pool's name
+/// that is not also an alias), the one named, else every account cdxs.yaml binds, else the
+/// default home's (or the first ChatGPT login).
+pub fn quota_targets(
+    m: Option<&Manifest>,
+    all: &[Account],
+    query: Option<&str>,
+    every: bool,
+) -> crate::error::Result<Vec<Account>> {
+    let pool = (query.zip(m))
+        .filter(|(q, m)| !m.accounts.contains_key(*q))
+        .and_then(|(q, m)| m.pools.get(q));
+    if every {
+        return Ok(all.to_vec());
+    }
+    if let Some(members) = pool {
+        let each = members.iter().map(|a| crate::resolve::account(m, all, a));
+        return each.collect();
+    }
+    if let Some(q) = query {
+        return Ok(vec![crate::resolve::account(m, all, q)?]);
+    }
+    if let Some(bound) = m.map(|m| bound_accounts(m, all)).filter(|b| !b.is_empty()) {
+        return Ok(bound);
+    }
+    let first_login = || {
+        all.iter()
+            .find(|a| a.kind == crate::vault::AccountKind::OAuth)
+            .cloned()
+    };
+    Ok(current(all).or_else(first_login).into_iter().collect())
+}

@@ -4,6 +4,7 @@
 //! The engine never prints and never parses argv: `cli` is the imperative shell.
 
 pub mod account_use;
+pub mod archive;
 pub mod auth;
 pub mod backup;
 pub mod cli;

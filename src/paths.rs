@@ -124,6 +124,11 @@ pub fn default_codex_home() -> Result<PathBuf> {
     home_dir().map(|h| h.join(".codex"))
 }
 
+/// `--codex-home PATH` made absolute, else [`default_codex_home`].
+pub fn codex_home_or_default(given: Option<&Path>) -> Result<PathBuf> {
+    given.map_or_else(default_codex_home, |p| Ok(absolute(p)))
+}
+
 /// `~/.codex` regardless of `$CODEX_HOME`: the manifest's `default` home.
 pub fn codex_home_unset() -> Result<PathBuf> {
     home_dir().map(|h| h.join(".codex"))

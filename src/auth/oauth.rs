@@ -186,6 +186,24 @@ pub fn exchange(code: &str, pkce: &Pkce, port: u16) -> Result<TokenResponse> {
     Ok(tokens)
 }
 
+/// Whether this runs in a remote session a browser cannot come back to: SSH (`SSH_CONNECTION`,
+/// `SSH_CLIENT` or `SSH_TTY` set) without a display (`DISPLAY`, `WAYLAND_DISPLAY`). A browser
+/// on the person's own machine then cannot reach `localhost` here; `--manual` works.
+pub fn remote_without_display(var: impl Fn(&str) -> Option<String>) -> bool {
+    let set = |k: &str| var(k).is_some_and(|v| !v.is_empty());
+    let ssh = ["SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"]
+        .iter()
+        .any(|k| set(k));
+    ssh && !set("DISPLAY") && !set("WAYLAND_DISPLAY")
+}
+
+/// What to say before waiting for the callback in such a session.
+pub fn remote_hint(port: u16) -> String {
+    format!(
+        "this looks like an SSH session without a display: a browser on your own machine cannot reach http://localhost:{port} here. Press Ctrl-C and run `cdxs login oauth --manual` (you paste the address the browser ends on), or forward the port first (`ssh -L {port}:localhost:{port} HOST`)"
+    )
+}
+
 /// Try to open a browser; say nothing if there is none.
 pub fn open_browser(url: &str) -> bool {
     let candidates: Vec<String> = std::env::var("BROWSER")
@@ -207,6 +225,33 @@ pub fn open_browser(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ssh_session_without_a_display_is_remote() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert!(remote_without_display(env(&[(
+            "SSH_CONNECTION",
+            "10.0.0.2 50000 10.0.0.1 22"
+        )])));
+        assert!(remote_without_display(env(&[("SSH_TTY", "/dev/pts/3")])));
+        assert!(!remote_without_display(env(&[
+            ("SSH_CONNECTION", "a b c d"),
+            ("DISPLAY", "localhost:10.0")
+        ])));
+        assert!(!remote_without_display(env(&[
+            ("SSH_CLIENT", "x"),
+            ("WAYLAND_DISPLAY", "wayland-0")
+        ])));
+        assert!(!remote_without_display(env(&[("DISPLAY", ":0")])));
+        assert!(!remote_without_display(env(&[("SSH_CONNECTION", "")])));
+    }
 
     #[test]
     fn pkce_challenge_is_s256_of_the_verifier() {

@@ -73,6 +73,12 @@ pub fn help(err: &Error) -> Option<String> {
 
 /// Render an error for a person: message, causes, labelled spans, and the shell's hint as
 /// its help line.
+/// Under `--json` the error is one JSON object on stdout (unless the command already printed
+/// its document there: then stdout stays one document and the error goes to stderr as text).
 pub fn report(printer: &Printer, err: &Error) {
+    if printer.json && !crate::output::json_printed() {
+        printer.json(&crate::output::views::error::ErrorDoc::of(err, help(err)));
+        return;
+    }
     crate::output::errors::report(printer, err, hint(err));
 }

@@ -129,6 +129,9 @@ pub enum Command {
         after_help = "Examples:\n  cdxs doctor\n  cdxs doctor --strict  # CI: warnings fail too\n  cdxs doctor --json    # for a bug report (no secrets)"
     )]
     Doctor(doctor::DoctorArgs),
+    /// Back up or move the whole vault: one file sealed under a passphrase or the sync key
+    #[command(subcommand)]
+    Vault(vault::VaultCommand),
     /// Sync accounts between machines through a cdxs sync server (end-to-end encrypted)
     #[command(subcommand)]
     Sync(sync::SyncCommand),
@@ -168,23 +171,32 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             use clap::error::ErrorKind;
-            let _ = err.print();
-            return match err.kind() {
+            let shown = matches!(
+                err.kind(),
                 ErrorKind::DisplayHelp
-                | ErrorKind::DisplayVersion
-                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
-                // Usage errors are errors (1); 2 is reserved for "plan has changes".
-                _ => ExitCode::from(Exit::Error.code()),
-            };
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            );
+            if shown {
+                let _ = err.print();
+                return ExitCode::SUCCESS;
+            }
+            // Usage errors are errors (1); 2 is reserved for "plan has changes".
+            if json_asked() {
+                let doc = crate::output::views::error::ErrorDoc::usage(&err.to_string());
+                crate::output::Printer::new(Default::default(), false, false).json(&doc);
+            } else {
+                let _ = err.print();
+            }
+            return ExitCode::from(Exit::Error.code());
         }
     };
+    JSON_ERRORS.store(cli.global.json, std::sync::atomic::Ordering::SeqCst);
     let settings = match Settings::from_args(&cli.global) {
         Ok(s) => s,
         Err(e) => {
-            error::report(
-                &crate::output::Printer::new(cli.global.color, false, false),
-                &e,
-            );
+            let printer = crate::output::Printer::new(cli.global.color, false, false);
+            error::report(&printer.with_json(cli.global.json), &e);
             return ExitCode::from(e.exit().code());
         }
     };
@@ -197,6 +209,17 @@ pub fn main() -> ExitCode {
             ExitCode::from(err.exit().code())
         }
     }
+}
+
+/// `--json` was given: errors (a panic's too) are JSON on stdout.
+static JSON_ERRORS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--json` on a command line clap refused (before any `--`).
+fn json_asked() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
 }
 
 fn install_panic_hook() {
@@ -216,13 +239,40 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
+        if JSON_ERRORS.load(std::sync::atomic::Ordering::SeqCst) {
+            let doc = crate::output::views::error::ErrorDoc::internal(format!("{msg}{loc}"));
+            crate::output::Printer::new(Default::default(), false, false).json(&doc);
+        }
         eprintln!("cdxs: internal error: {msg}{loc}\nthis is a bug in cdxs; please report it");
         // Exit code 1 (an error), not Rust's 101: scripts see one failure code.
         std::process::exit(Exit::Error.code().into());
     }));
 }
 
+/// Commands that print no JSON document, and why (`--json` is refused before they run).
+fn no_json(command: &Command) -> Option<&'static str> {
+    use server::ServerCommand as S;
+    use sync::SyncCommand as Y;
+    Some(match command {
+        Command::Run(_) | Command::Resume(_) => "it becomes the command it runs",
+        Command::Completions { .. } | Command::Man { .. } => "its output is the script or page",
+        Command::Server(S::Run(_)) => "it is a server: its log takes `--log-format json`",
+        Command::Sync(Y::Key {
+            set: false,
+            action: None,
+            ..
+        }) => "it prints the key itself, a secret",
+        _ => return None,
+    })
+}
+
 fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
+    if let Some(why) = no_json(&command).filter(|_| sh.printer.json) {
+        return Err(crate::error::Error::user(format!(
+            "this command has no `--json` output: {why}"
+        ))
+        .with_help("run it without `--json`"));
+    }
     match command {
         Command::Import(cmd) => import::run(sh, cmd),
         Command::Account(cmd) => account::run(sh, cmd),
@@ -246,10 +296,18 @@ fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
         Command::Resume(args) => run::resume(sh, args),
         Command::Doctor(args) => doctor::run(sh, args),
         Command::Watch(args) => watch::run(sh, args),
+        Command::Vault(vault::VaultCommand::Export(a)) => vault::export(sh, a),
+        Command::Vault(vault::VaultCommand::Import(a)) => vault::import(sh, a),
         Command::Sync(cmd) => sync::run(sh, cmd),
         Command::Server(cmd) => server::run(sh, cmd),
         Command::Pull(args) => sync::pull(sh, args),
         Command::Push(args) => sync::push(sh, args),
+        Command::Schema if sh.printer.json => {
+            let schema: serde_json::Value =
+                serde_json::from_str(&crate::manifest::schema::json_schema()).unwrap_or_default();
+            sh.printer.json(&serde_json::json!({ "schema": schema }));
+            Ok(Exit::Success)
+        }
         Command::Schema => {
             sh.printer.out_raw(crate::manifest::schema::json_schema());
             Ok(Exit::Success)

@@ -34,6 +34,11 @@ pub struct GlobalArgs {
     /// When to use colors (`NO_COLOR` is honoured by `auto`)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// Print versioned JSON on stdout (`{"version": 1, ...}`): the data, what a command
+    /// changed, or the error; text for people goes to stderr
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 pub struct Settings {
@@ -45,6 +50,8 @@ pub struct Settings {
     pub color: ColorChoice,
     pub quiet: bool,
     pub verbose: bool,
+    /// `--json`: stdout carries one JSON document (or JSON lines for `watch`).
+    pub json: bool,
 }
 
 impl Settings {
@@ -63,6 +70,7 @@ impl Settings {
             color: global.color,
             quiet: global.quiet,
             verbose: global.verbose,
+            json: global.json,
         })
     }
 

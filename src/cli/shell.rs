@@ -18,7 +18,8 @@ pub struct Shell {
 
 impl Shell {
     pub fn new(settings: Settings) -> Shell {
-        let printer = Printer::new(settings.color, settings.quiet, settings.verbose);
+        let printer =
+            Printer::new(settings.color, settings.quiet, settings.verbose).with_json(settings.json);
         Shell {
             settings,
             printer,
@@ -145,9 +146,29 @@ impl Shell {
         crate::output::confirm(question, what)
     }
 
+    /// Under `--json`: what the command did, as one document on stdout.
+    pub fn outcome(&self, o: crate::output::views::outcome::Outcome) {
+        if self.printer.json {
+            self.printer.json(&o);
+        }
+    }
+
+    /// `--switch` given: [`Shell::switch_default`], and what it did added to `o`.
+    pub fn switch_if(
+        &mut self,
+        switch: bool,
+        account: crate::vault::Account,
+        o: crate::output::views::outcome::Outcome,
+    ) -> Result<crate::output::views::outcome::Outcome> {
+        Ok(match switch {
+            true => o.switched(&self.switch_default(account)?),
+            false => o,
+        })
+    }
+
     /// `--switch` (imports, logins, `add-api-key`): make `account` the default home's
     /// account, as `cdxs switch ACCOUNT` does.
-    pub fn switch_default(&mut self, account: crate::vault::Account) -> Result<()> {
+    pub fn switch_default(&mut self, account: crate::vault::Account) -> Result<Switched> {
         use crate::reconcile::engine::{SwitchTo, Target};
         let m = self.manifest()?;
         let alias = m
@@ -161,7 +182,7 @@ impl Shell {
             &mut bar,
         )?;
         self.report_switched(&switched);
-        Ok(())
+        Ok(switched)
     }
 
     /// What `switch` (and `--switch` on imports and logins) did.

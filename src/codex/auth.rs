@@ -206,12 +206,55 @@ pub enum AuthState {
     },
 }
 
+impl AuthState {
+    /// Why a home with this state holds no account of the vault (`account current`):
+    /// "has no auth.json (not logged in)", "holds ..., which is not in the vault".
+    pub fn not_in_vault(&self) -> String {
+        match self {
+            AuthState::Missing => "has no auth.json (not logged in)".to_string(),
+            AuthState::Empty => "has an auth.json without credentials".to_string(),
+            AuthState::Foreign { mode } => format!(
+                "uses auth mode `{}`, which cdxs does not manage",
+                crate::text::sanitize(mode)
+            ),
+            AuthState::Credentials(c) => {
+                format!("holds {}, which is not in the vault", c.describe())
+            }
+        }
+    }
+}
+
 /// A parsed `auth.json` plus a fingerprint of its bytes (drift detection).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthDocument {
     pub state: AuthState,
     /// `sha256:xxxxxxxx` of the file's bytes; `None` when the file is missing.
     pub content_fingerprint: Option<String>,
+}
+
+impl AuthDocument {
+    /// The credentials `import auth` takes from the file at `path`, or why there are none.
+    pub fn importable(self, path: &Path) -> Result<Credentials> {
+        let (what, help) = match self.state {
+            AuthState::Credentials(c) => return Ok(c),
+            AuthState::Missing => (
+                "does not exist".to_string(),
+                "pass `--file PATH` or `--codex-home PATH`, or log in with `cdxs login oauth`",
+            ),
+            AuthState::Empty => (
+                "holds no credentials".to_string(),
+                "log in with `cdxs login oauth` or add a key with `cdxs account add-api-key`",
+            ),
+            AuthState::Foreign { mode } => (
+                format!(
+                    "uses auth mode `{}`, which cdxs cannot import",
+                    crate::text::sanitize(&mode)
+                ),
+                "cdxs manages API keys (`apikey`) and ChatGPT logins (`chatgpt`)",
+            ),
+        };
+        Err(Error::user(format!("{} {what}", tick(path))).with_help(help))
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

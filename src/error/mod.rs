@@ -200,6 +200,27 @@ impl Error {
         out
     }
 
+    /// A stable name for the kind of error (`--json` errors carry it; scripts match on it,
+    /// never on the message).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::User { .. } => "user",
+            Error::LockTimeout { .. } => "lock_timeout",
+            Error::Diagnostics(_) => "manifest",
+            Error::Io { .. } => "io",
+            Error::Sqlite(_) => "vault_database",
+            Error::CodexDb { .. } => "codex_database",
+            Error::Action { .. } => "action_failed",
+            Error::Resolve(_) => "account",
+            Error::Stale { .. } => "stale_plan",
+            Error::NoManifest { .. } => "no_manifest",
+            Error::UnknownHome { .. } => "unknown_home",
+            Error::Plan { .. } => "plan",
+            Error::NeedsLogin { .. } => "needs_login",
+            Error::LiveElsewhere { .. } => "live_elsewhere",
+        }
+    }
+
     pub fn exit(&self) -> Exit {
         match self {
             Error::LockTimeout { .. } => Exit::LockTimeout,
@@ -278,7 +299,7 @@ pub enum ResolveError {
 
 /// A problem plan could not decide, as an error carries it: the address it is on (as text),
 /// what is wrong, what to do (the engine's typed `reconcile::PlanError` becomes this).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PlanProblem {
     pub address: String,
     pub message: String,

@@ -132,7 +132,7 @@ fn structural_problem(err: &serde_saphyr::Error, text: &str) -> Problem {
             } else if message.contains('%') || message.contains("percentage") {
                 "percentages go from `0%` to `100%`, e.g. `switch_below: 10%`"
             } else {
-                "see `cdxs schema` or the examples in the README for the manifest's shape"
+                "see `cdxs schema` or the examples in docs/manifest.md for the manifest's shape"
             };
             let mut problem = Problem::new(first_lower(&message)).help(help);
             if let Some(loc) = other.location() {

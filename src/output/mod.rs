@@ -27,6 +27,8 @@ pub enum ColorChoice {
 pub struct Printer {
     pub quiet: bool,
     pub verbose: bool,
+    /// `--json`: stdout carries only JSON; text for people ([`Printer::out`]) goes to stderr.
+    pub json: bool,
     color_out: bool,
     color_err: bool,
     width: Option<usize>,
@@ -43,6 +45,7 @@ impl Printer {
         Printer {
             quiet,
             verbose,
+            json: false,
             color_out: decide(std::io::stdout().is_terminal()),
             color_err: decide(std::io::stderr().is_terminal()),
             width: columns(std::env::var("COLUMNS").ok().as_deref()).or_else(|| {
@@ -53,6 +56,16 @@ impl Printer {
                     .map(|(_, cols)| usize::from(cols))
             }),
         }
+    }
+
+    /// The same printer in `--json` mode: text for people goes to stderr, uncoloured unless
+    /// stderr takes colours, so that stdout is one JSON document.
+    pub fn with_json(mut self, json: bool) -> Self {
+        self.json = json;
+        if json {
+            self.color_out = self.color_err;
+        }
+        self
     }
 
     /// How wide tables may be: `$COLUMNS` when it is set (tests and scripts force a width
@@ -68,15 +81,39 @@ impl Printer {
     /// Data on stdout (tables, plans, paths). Never suppressed by `--quiet`. Whatever the
     /// caller built, control characters from data reach the terminal escaped (only the
     /// color codes this printer adds pass, and only when colors are on).
-    pub fn out(&self, text: impl AsRef<str>) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", terminal_safe(text.as_ref(), self.color_out));
+    /// Under `--json` it goes to stderr: stdout carries only the JSON document.
+    /// Whether standard output is a terminal (a person reads it, not a pipe).
+    pub fn out_is_terminal(&self) -> bool {
+        std::io::stdout().is_terminal()
     }
 
-    /// Data on stdout without a trailing newline.
-    pub fn out_raw(&self, text: impl AsRef<str>) {
+    pub fn out(&self, text: impl AsRef<str>) {
+        let text = terminal_safe(text.as_ref(), self.color_out);
+        if self.json {
+            eprintln!("{text}");
+            return;
+        }
         let mut out = std::io::stdout().lock();
-        let _ = write!(out, "{}", terminal_safe(text.as_ref(), self.color_out));
+        let _ = writeln!(out, "{text}");
+    }
+
+    /// Data on stdout without a trailing newline (stderr under `--json`).
+    pub fn out_raw(&self, text: impl AsRef<str>) {
+        let text = terminal_safe(text.as_ref(), self.color_out);
+        if self.json {
+            eprint!("{text}");
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    /// One JSON document (or line) on stdout, whatever the mode.
+    fn json_out(&self, text: &str) {
+        JSON_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
         let _ = out.flush();
     }
 
@@ -130,15 +167,13 @@ impl Printer {
     pub fn json<T: Serialize>(&self, payload: &T) {
         let value = versioned(payload);
         let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".into());
-        self.out(json_safe(&text));
+        self.json_out(&json_safe(&text));
     }
 
     /// One versioned JSON object on one line (logs: JSON lines), flushed at once.
     pub fn json_line<T: Serialize>(&self, payload: &T) {
         let text = serde_json::to_string(&versioned(payload)).unwrap_or_else(|_| "{}".into());
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-        let _ = out.flush();
+        self.json_out(&json_safe(&text));
     }
 
     /// Versioned JSON with one big array, written chunk by chunk (no whole-document tree in
@@ -150,6 +185,7 @@ impl Printer {
         key: &str,
         chunks: impl Iterator<Item = crate::error::Result<JsonElements>>,
     ) -> crate::error::Result<()> {
+        JSON_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
         let out = std::io::stdout().lock();
         let mut w = std::io::BufWriter::with_capacity(256 * 1024, out);
         let io = |e: std::io::Error| crate::error::Error::io("cannot write to standard output", e);
@@ -252,6 +288,14 @@ fn columns(value: Option<&str>) -> Option<usize> {
 }
 
 pub use crate::text::{JSON_VERSION, json_safe, sanitize, terminal_safe, versioned};
+
+/// Whether this process already printed a JSON document on stdout (an error that comes
+/// after it must not print a second one).
+static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn json_printed() -> bool {
+    JSON_PRINTED.load(std::sync::atomic::Ordering::SeqCst)
+}
 
 /// Ask for `yes` on a terminal. Without a terminal, refuse: the caller says how to skip
 /// the question (`--yes`).

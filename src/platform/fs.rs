@@ -249,7 +249,7 @@ pub fn file_id(meta: &Metadata) -> Option<u64> {
 
 /// Whether two metadata describe one file (a hard link to it, or itself): device and inode
 /// on Unix. Windows' std does not say: never the same there (a hard-linked credential file
-/// is not recognised on Windows; documented in README's known limits).
+/// is not recognised on Windows; documented in docs/known-limits.md).
 pub fn same_file(a: &Metadata, b: &Metadata) -> bool {
     #[cfg(unix)]
     {

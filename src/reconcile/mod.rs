@@ -128,7 +128,8 @@ pub enum Op {
     RemoveAuth { path: PathBuf, account_id: String },
     /// Put back a file a generation replaced (`rollback`). What an auth.json gets is
     /// decided under the locks, after the harvest: never an older or spent copy of a login
-    /// than the vault or the file holds.
+    /// than the vault or the file holds. `after` = [`crate::vault::journal::CREATED_FOLDER`]:
+    /// the generation created this folder; it is removed when it is empty.
     RestoreFile {
         path: PathBuf,
         /// The backup to restore; `None`: the generation created the file, remove it.
@@ -194,6 +195,11 @@ impl Op {
             Op::CopyThread {
                 from_path, to_path, ..
             } => vec![from_path.as_path(), to_path.as_path()],
+            Op::RestoreFile { path, after, .. }
+                if after.as_deref() == Some(crate::vault::journal::CREATED_FOLDER) =>
+            {
+                vec![path.as_path()]
+            }
             Op::RestoreFile { path, .. } => {
                 vec![path.parent().unwrap_or(std::path::Path::new("/"))]
             }
@@ -262,16 +268,63 @@ pub struct Action {
     pub op: Op,
 }
 
+/// One side of a change: typed for scripts (`--json`: `before`, `after`), shown to people as
+/// the display string beside it (`before_display`, `after_display`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub field: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// What the file holds now (`null`: nothing, the file is absent).
+    #[serde(rename = "before", default)]
+    pub before_value: Option<ChangeValue>,
+    /// What it will hold.
+    #[serde(rename = "after", default)]
+    pub after_value: Option<ChangeValue>,
+    #[serde(rename = "before_display", default)]
     pub before: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "after_display", default)]
     pub after: Option<String>,
     /// The file's diff, where cdxs edits a text file people edit too (config.toml).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<text_diff::TextDiff>,
+}
+
+/// A value in a plan's change, typed (never a secret: keys and tokens appear only as
+/// `sha256:` fingerprints).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChangeValue {
+    /// A login or API key: one of the vault's accounts (`in_vault`), or one a file holds
+    /// that the vault does not know.
+    Account {
+        /// The manifest's alias, where the plan names the account by one.
+        alias: Option<String>,
+        id: Option<String>,
+        /// The vault's name (an email, or an API key's name).
+        name: Option<String>,
+        kind: Option<crate::vault::AccountKind>,
+        email: Option<String>,
+        plan_type: Option<String>,
+        /// An API key's fingerprint.
+        key_fingerprint: Option<String>,
+        /// Cached quota left, in percent (5-hour and weekly windows).
+        five_hour_left: Option<f64>,
+        weekly_left: Option<f64>,
+        in_vault: bool,
+    },
+    /// An API key read from an environment variable at apply time (never stored).
+    EnvKey {
+        alias: String,
+        var: String,
+        key_fingerprint: String,
+    },
+    /// An auth.json without credentials.
+    NoCredentials,
+    /// An auth.json cdxs cannot read.
+    Unreadable { error: String },
+    /// A login of a mode cdxs does not manage (`agentIdentity`, ...).
+    Foreign { mode: String },
+    /// A setting's value (`openai_base_url`, `cli_auth_credentials_store`).
+    Setting { value: String },
 }
 
 /// A file changed outside cdxs since cdxs last wrote it.

@@ -15,10 +15,11 @@ use crate::codex::auth::{self, AuthState, Credentials, WriteOutcome};
 use crate::error::{Error, Result, tick};
 use crate::fsx;
 use crate::secret::fingerprint;
+use crate::text::sanitize;
 use crate::vault::Vault;
 use crate::vault::accounts::match_credentials;
 use crate::vault::home_write as homes;
-use crate::vault::journal::Generation;
+use crate::vault::journal::{CREATED_FOLDER, Generation};
 
 /// What `generation` did that rollback cannot undo: (what, why) per journaled action
 /// (refreshes, vault changes, purges, sync).
@@ -31,17 +32,36 @@ pub fn not_undone(generation: &Generation) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Why rolling back generation `id` can do nothing when it has no file to put back but
+/// steps it cannot undo (`kept`, from [`not_undone`]); `None` when there are none.
+pub fn nothing_to_put_back(id: i64, kept: &[(String, String)]) -> Option<crate::error::Error> {
+    let (what, why) = kept.first()?;
+    let all: Vec<String> = kept.iter().map(|(w, _)| sanitize(w).into_owned()).collect();
+    Some(
+        crate::error::Error::user(format!(
+            "generation {id} changed nothing rollback can put back: {}",
+            all.join("; ")
+        ))
+        .with_help(format!("{}: {}", sanitize(what), sanitize(why))),
+    )
+}
+
 /// The newest generation that changed files (however many generations came after it).
 pub fn default_target(vault: &Vault) -> Result<Option<i64>> {
     vault.newest_generation_with_files()
 }
 
 /// A file to put back, as rollback shows it before asking.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Step {
     pub path: PathBuf,
     /// `false`: the generation created the file; it is removed.
     pub restore: bool,
+    /// The path is a folder the generation created: removed when it is empty.
+    pub folder: bool,
+    /// For an auth.json: the login it gets back (a restore) or the one it holds now (a
+    /// removal), by name (`me@corp.com`, `API key sha256:...`).
+    pub account: Option<String>,
     /// The file changed after the generation wrote it (it is backed up too).
     pub changed_since: bool,
     /// What the vault's newer tokens would put in instead (decided again when writing).
@@ -69,6 +89,38 @@ pub fn plan(
     let mut actions = Vec::new();
     let mut steps = Vec::new();
     for f in firsts.into_iter().rev() {
+        // A folder the generation removed (it rolled back the one that created it): the
+        // files put back below create it again.
+        if f.before_fingerprint.as_deref() == Some(CREATED_FOLDER) {
+            continue;
+        }
+        if f.after_fingerprint.as_deref() == Some(CREATED_FOLDER) {
+            steps.push(Step {
+                path: f.path.clone(),
+                restore: false,
+                folder: true,
+                account: None,
+                changed_since: false,
+                // What the steps before it leave there (they remove what it created).
+                note: folder_leftovers(&f.path, &going(&steps)).err(),
+                refused: None,
+            });
+            actions.push(Action {
+                address: crate::reconcile::Address::File(f.path.clone()),
+                kind: ActionKind::Delete,
+                description: format!(
+                    "remove the folder generation {} created, if nothing else is in it",
+                    generation.id
+                ),
+                changes: vec![],
+                op: Op::RestoreFile {
+                    path: f.path.clone(),
+                    backup: None,
+                    after: f.after_fingerprint.clone(),
+                },
+            });
+            continue;
+        }
         if let Some(b) = &f.backup
             && !b.exists()
         {
@@ -96,9 +148,19 @@ pub fn plan(
                 .flatten(),
             _ => None,
         };
+        // The login the file gets back, or (a removal) the one it holds now.
+        let account = match &f.backup {
+            _ if !is_auth_json(&f.path) => None,
+            Some(b) => std::fs::read(b)
+                .ok()
+                .and_then(|bytes| login_in(vault, &bytes)),
+            None => fsx::read_optional(&f.path)?.and_then(|bytes| login_in(vault, &bytes)),
+        };
         steps.push(Step {
             path: f.path.clone(),
             restore: f.backup.is_some(),
+            folder: false,
+            account,
             changed_since: current != f.after_fingerprint,
             note,
             refused: refused.clone(),
@@ -125,6 +187,8 @@ pub fn plan(
         steps.push(Step {
             path: t.rollout.clone(),
             restore: false,
+            folder: false,
+            account: None,
             // Said in the note: a changed copy is kept in the trash, not backed up.
             changed_since: false,
             note: Some(format!(
@@ -197,6 +261,107 @@ fn live_copy_of(
     }))
 }
 
+/// The login an auth.json's bytes hold, by the vault's name for it (or as the file
+/// describes it when the vault does not know it).
+fn login_in(vault: &Vault, bytes: &[u8]) -> Option<String> {
+    let Ok(AuthState::Credentials(creds)) = auth::parse(bytes) else {
+        return None;
+    };
+    let all = vault.accounts().ok()?;
+    Some(match match_credentials(&all, &creds) {
+        Some(a) => a.name().to_string(),
+        None => format!("{} (not in the vault)", creds.describe()),
+    })
+}
+
+/// The files earlier steps remove.
+fn going(steps: &[Step]) -> Vec<PathBuf> {
+    let removed = steps.iter().filter(|s| !s.restore && s.refused.is_none());
+    removed.map(|s| s.path.clone()).collect()
+}
+
+/// Codex's lock files that cdxs's own writes of auth.json leave in a home (Codex keeps
+/// them too): a folder holding only these, unheld, is empty for rollback.
+const LEFT_BY_WRITES: &[&str] = &["auth.lock", "auth.json.lock"];
+
+/// What a created folder holds besides [`LEFT_BY_WRITES`]: `Ok` (those, to remove first)
+/// when nothing else, else why it is kept.
+fn folder_leftovers(dir: &Path, going: &[PathBuf]) -> std::result::Result<Vec<PathBuf>, String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("kept: cannot read it ({e})")),
+    };
+    let (mut ours, mut other) = (Vec::new(), Vec::new());
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if going.contains(&e.path()) {
+            continue;
+        }
+        let file = e.file_type().is_ok_and(|t| t.is_file());
+        if file
+            && LEFT_BY_WRITES.contains(&name.as_str())
+            && crate::platform::locks::holder(&e.path()).is_none()
+        {
+            ours.push(e.path());
+        } else {
+            other.push(name);
+        }
+    }
+    if other.is_empty() {
+        return Ok(ours);
+    }
+    other.sort();
+    Err(format!(
+        "kept: it is not empty ({} entr{}: {})",
+        other.len(),
+        if other.len() == 1 { "y" } else { "ies" },
+        other
+            .iter()
+            .take(3)
+            .map(|n| format!("`{}`", crate::text::sanitize(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// Remove a folder the rolled-back generation created, when nothing but Codex's lock files
+/// from cdxs's own writes is in it; otherwise keep it and say why.
+fn remove_created_folder(vault: &mut Vault, dir: &Path, step: homes::Step) -> Result<String> {
+    if !dir.is_dir() {
+        return Ok(format!("{} is already gone", tick(dir)));
+    }
+    let ours = match folder_leftovers(dir, &[]) {
+        Ok(ours) => ours,
+        Err(why) => return Ok(format!("{} {why}", tick(dir))),
+    };
+    for f in &ours {
+        std::fs::remove_file(f).map_err(|e| Error::io(format!("cannot remove {}", tick(f)), e))?;
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => {}
+        // Something appeared meanwhile: it stays.
+        Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
+            return Ok(format!("{} kept: something was written into it", tick(dir)));
+        }
+        Err(e) => return Err(Error::io(format!("cannot remove {}", tick(dir)), e)),
+    }
+    let _ = fsx::sync_dir(&fsx::parent_of(dir));
+    vault.record_file(
+        step.generation,
+        step.seq,
+        dir,
+        None,
+        Some(CREATED_FOLDER),
+        None,
+    )?;
+    vault.clear_placement(dir)?;
+    Ok(format!(
+        "removed the folder {} (the generation created it)",
+        tick(dir)
+    ))
+}
+
 fn is_auth_json(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n == auth::AUTH_FILE)
 }
@@ -251,6 +416,9 @@ pub fn restore(
     clock: &dyn Clock,
 ) -> Result<(String, Option<PathBuf>)> {
     let path = r.path;
+    if r.after == Some(CREATED_FOLDER) {
+        return Ok((remove_created_folder(vault, path, step)?, None));
+    }
     let saved = match r.backup {
         Some(b) => Some(std::fs::read(b).map_err(|e| {
             Error::io(format!("cannot read the backup {}", tick(b)), e)
@@ -258,6 +426,13 @@ pub fn restore(
         })?),
         None => None,
     };
+    // A file goes back into the folder it was in, made again when a rollback removed it
+    // (journaled: rolling this back removes it again).
+    let parent = fsx::parent_of(path);
+    if saved.is_some() && !parent.exists() {
+        fsx::ensure_private_dir(&parent)?;
+        vault.record_created_folder(step.generation, step.seq, &parent)?;
+    }
     let before = fsx::read_optional(path)?.map(|b| fingerprint(&b));
     let changed_since = before.as_deref() != r.after;
     let mut note = None;
@@ -342,7 +517,11 @@ pub fn restore(
                     None => vault.clear_placement(&home)?,
                 }
             }
-            _ => vault.clear_placement(&home)?,
+            _ => {
+                // cdxs removed it: nothing left to measure drift against.
+                vault.clear_placement(&home)?;
+                vault.clear_baseline(path)?;
+            }
         }
     }
     let what = match (&saved, after.is_some()) {

@@ -17,6 +17,17 @@ pub struct StagedAccount {
     pub name: Option<String>,
 }
 
+impl StagedAccount {
+    /// An account from a file (an import): merged by the vault's rules, no name given.
+    pub fn of(account: Account) -> StagedAccount {
+        StagedAccount {
+            account: Box::new(account),
+            new_login: false,
+            name: None,
+        }
+    }
+}
+
 impl Serialize for StagedAccount {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]

@@ -9,7 +9,7 @@
 //!   address has its own count.
 //!
 //! Limits live in the instance's memory: with several instances behind a load balancer each
-//! one counts on its own (documented in the README).
+//! one counts on its own (documented in docs/sync.md).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

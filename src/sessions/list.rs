@@ -28,7 +28,37 @@ pub struct ThreadInfo {
     pub size: Option<u64>,
     pub history_mode: String,
     /// Why `codex resume` (the TUI picker, default filters) would not show it.
-    pub hidden: Vec<String>,
+    pub hidden: Vec<Hidden>,
+}
+
+/// Why the default Codex picker (`codex resume`) would hide a thread. `--json` prints the
+/// stable code (`non_interactive_source`); people read [`Hidden::text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hidden {
+    Archived,
+    MissingRollout,
+    /// Its row points at a rollout in another home (a copied home).
+    RolloutElsewhere,
+    EmptyPreview,
+    /// Started by `codex exec` or another source the picker leaves out (`source` says which).
+    NonInteractiveSource,
+    /// Another model provider than the home's (`model_provider` says which).
+    OtherProvider,
+}
+
+impl Hidden {
+    /// In words, with the thread's source and provider where they matter.
+    pub fn text(self, source: &str, provider: &str) -> String {
+        match self {
+            Hidden::Archived => "archived".into(),
+            Hidden::MissingRollout => "missing rollout".into(),
+            Hidden::RolloutElsewhere => "rollout in another home".into(),
+            Hidden::EmptyPreview => "empty preview".into(),
+            Hidden::NonInteractiveSource => format!("non-interactive source ({source})"),
+            Hidden::OtherProvider => format!("other provider ({provider})"),
+        }
+    }
 }
 
 impl ThreadInfo {
@@ -81,7 +111,7 @@ pub struct ThreadView<'a> {
     pub rollout_path: &'a Path,
     pub size: Option<u64>,
     pub history_mode: &'a str,
-    pub hidden: std::borrow::Cow<'a, [String]>,
+    pub hidden: std::borrow::Cow<'a, [Hidden]>,
 }
 
 impl ThreadView<'_> {
@@ -115,24 +145,24 @@ pub fn hidden_reasons(
     preview_empty: bool,
     rollout_missing: bool,
     rollout_elsewhere: bool,
-) -> Vec<String> {
+) -> Vec<Hidden> {
     let mut r = Vec::new();
     if archived {
-        r.push("archived".to_string());
+        r.push(Hidden::Archived);
     }
     if rollout_missing {
-        r.push("missing rollout".to_string());
+        r.push(Hidden::MissingRollout);
     } else if rollout_elsewhere {
-        r.push("rollout in another home".to_string());
+        r.push(Hidden::RolloutElsewhere);
     }
     if preview_empty {
-        r.push("empty preview".to_string());
+        r.push(Hidden::EmptyPreview);
     }
     if !matches!(source, "cli" | "vscode") {
-        r.push(format!("non-interactive source ({source})"));
+        r.push(Hidden::NonInteractiveSource);
     }
     if provider != home_provider {
-        r.push(format!("other provider ({provider})"));
+        r.push(Hidden::OtherProvider);
     }
     r
 }
@@ -460,8 +490,9 @@ mod tests {
             hidden_reasons("vscode", "openai", "openai", false, false, false, false).is_empty()
         );
         let r = hidden_reasons("exec", "mock", "openai", true, true, true, false);
+        let text: Vec<String> = r.iter().map(|h| h.text("exec", "mock")).collect();
         assert_eq!(
-            r,
+            text,
             vec![
                 "archived",
                 "missing rollout",
@@ -471,8 +502,18 @@ mod tests {
             ]
         );
         assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!([
+                "archived",
+                "missing_rollout",
+                "empty_preview",
+                "non_interactive_source",
+                "other_provider"
+            ])
+        );
+        assert_eq!(
             hidden_reasons("cli", "openai", "openai", false, false, false, true),
-            vec!["rollout in another home"]
+            vec![Hidden::RolloutElsewhere]
         );
     }
 

@@ -307,7 +307,7 @@ pub fn check_url(url: &str, allow_insecure_http: bool) -> crate::error::Result<S
             "`{trimmed}` is plain http to another machine: the password and the login token would cross the network in clear"
         ))
         .with_help(
-            "use https (put TLS in front of the server: the README shows Caddy and nginx), or pass `--allow-insecure-http` on a network you trust",
+            "use https (put TLS in front of the server: docs/sync.md shows Caddy and nginx), or pass `--allow-insecure-http` on a network you trust",
         ));
     }
     Ok(trimmed)

@@ -89,10 +89,8 @@ impl SyncKey {
     /// Parse a phrase back (case, extra spaces and line breaks are forgiven; the checksum is
     /// checked).
     pub fn from_phrase(phrase: &str) -> Result<SyncKey, CryptoError> {
-        let normalized = phrase
-            .split_whitespace()
-            .map(str::to_lowercase)
-            .collect::<Vec<_>>();
+        // Any case, and the numbers of the grid it is shown as (`super::phrase::grid`).
+        let normalized = Zeroizing::new(super::phrase::words_of(phrase));
         if normalized.len() != 24 {
             return Err(CryptoError::WordCount(normalized.len()));
         }

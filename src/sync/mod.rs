@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod lease;
 pub mod merge;
 pub mod ops;
+pub mod phrase;
 pub mod plan;
 pub mod record;
 pub mod state;

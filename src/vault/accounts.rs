@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::secret::Secret;
 use crate::vault::freshness::{self, Freshness};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountKind {
     #[serde(rename = "oauth")]
@@ -245,6 +245,19 @@ pub enum Upsert {
     KeptNewer,
     /// The incoming copy's refresh token was already spent: it is dead and was ignored.
     Spent,
+}
+
+impl Upsert {
+    /// A stable name for `--json` outcomes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Upsert::Created => "created",
+            Upsert::Updated => "updated",
+            Upsert::Unchanged => "unchanged",
+            Upsert::KeptNewer => "kept_newer",
+            Upsert::Spent => "spent",
+        }
+    }
 }
 
 const COLUMNS: &str = "id, kind, email, label, chatgpt_account_id, chatgpt_user_id, organization_id, \

@@ -84,8 +84,11 @@ pub struct Baseline {
     pub fingerprint: String,
     pub account_id: Option<String>,
     pub generation: Option<i64>,
-    /// When cdxs wrote (or accepted) it.
-    pub written_at: i64,
+    /// Since when the file holds this account as cdxs left it: when cdxs first wrote (or
+    /// accepted) the account there. Writing the same account again (a token refresh, a
+    /// harvest) keeps the time, so that it says when the home last switched (`watch`'s
+    /// `min_dwell` counts from it).
+    pub account_since: i64,
 }
 
 /// How a journaled action says that `rollback` cannot undo it (and why), at the end of its
@@ -208,6 +211,23 @@ impl Vault {
                 [now],
             )?)
         })
+    }
+
+    /// Journal an operation that ran outside a generation's locks (a sync pull or push: the
+    /// network is never waited on under the vault lock) as a finished generation of its own,
+    /// after the fact: `error` when it failed. The caller holds the vault lock for this.
+    pub fn record_finished(
+        &mut self,
+        command: &str,
+        action: (String, String, String),
+        started_at: i64,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<i64> {
+        let id = self.begin_generation(command, None, None, &[action], started_at)?;
+        self.finish_action(id, 0, error)?;
+        self.finish_generation(id, error.is_none(), error, now)?;
+        Ok(id)
     }
 
     pub fn begin_generation(
@@ -483,7 +503,7 @@ impl Vault {
                     fingerprint: r.get(1)?,
                     account_id: r.get(2)?,
                     generation: r.get(3)?,
-                    written_at: r.get(4)?,
+                    account_since: r.get(4)?,
                 },
             ))
         })?;
@@ -504,7 +524,8 @@ impl Vault {
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (path) DO UPDATE SET fingerprint = excluded.fingerprint,
                  account_id = excluded.account_id, generation = excluded.generation,
-                 written_at = excluded.written_at",
+                 written_at = CASE WHEN baselines.account_id IS excluded.account_id
+                     THEN baselines.written_at ELSE excluded.written_at END",
                 params![
                     path.to_string_lossy(),
                     fingerprint,
@@ -518,9 +539,57 @@ impl Vault {
     }
 }
 
+/// What a journal entry's `after_fingerprint` says when the entry is a folder the action
+/// created (`home.NAME.dir`), not a file: `rollback` removes it again when it is empty.
+pub const CREATED_FOLDER: &str = "folder:created";
+
+impl Vault {
+    /// Journal a folder `seq` created (it did not exist before).
+    pub fn record_created_folder(
+        &mut self,
+        generation: i64,
+        seq: usize,
+        path: &std::path::Path,
+    ) -> Result<()> {
+        self.record_file(generation, seq, path, None, None, Some(CREATED_FOLDER))
+    }
+
+    /// cdxs removed the file (rollback of the generation that created it): no baseline is
+    /// left to measure drift against.
+    pub fn clear_baseline(&mut self, path: &std::path::Path) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM baselines WHERE path = ?1",
+                [path.to_string_lossy()],
+            )?;
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_baseline_dates_from_the_switch_not_from_a_refresh_of_the_same_login() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vault::open(&dir.path().join("s")).unwrap();
+        let file = dir.path().join("auth.json");
+        v.set_baseline(&file, "sha256:1", Some("oauth_a"), None, 100)
+            .unwrap();
+        // The same login with new tokens (a refresh, a harvest): still on it since 100.
+        v.set_baseline(&file, "sha256:2", Some("oauth_a"), None, 500)
+            .unwrap();
+        let b = &v.baselines().unwrap()[&file];
+        assert_eq!((b.fingerprint.as_str(), b.account_since), ("sha256:2", 100));
+        // Another account: a switch.
+        v.set_baseline(&file, "sha256:3", Some("oauth_b"), None, 900)
+            .unwrap();
+        assert_eq!(v.baselines().unwrap()[&file].account_since, 900);
+        v.clear_baseline(&file).unwrap();
+        assert!(v.baselines().unwrap().is_empty());
+    }
 
     fn finished(v: &mut Vault, now: i64) -> i64 {
         let actions = [(

@@ -31,6 +31,27 @@ pub fn vault(state_dir: &Path, holder: &str) -> Result<FileLock> {
     )
 }
 
+/// `cdxs watch`'s lock (`<state>/watch.lock`, outside `locks/`: it is held for watch's
+/// lifetime, not a moment): one watch per state folder. Never waits; `Err` names the watch
+/// that runs (its pid, from the OS and from what it wrote into the file).
+pub fn watch(state_dir: &Path) -> Result<FileLock> {
+    let path = state_dir.join("watch.lock");
+    match fsx::try_lock_exclusive(&path, fsx::SECRET_FILE_MODE)? {
+        Some(mut lock) => {
+            lock.write_holder("cdxs watch");
+            Ok(lock)
+        }
+        None => Err(crate::error::Error::user(format!(
+            "`cdxs watch` already runs for the state folder `{}`: {}",
+            crate::paths::display(state_dir),
+            fsx::describe_holder(&path)
+        ))
+        .with_help(
+            "one watch per state folder: stop that one first (SIGINT or SIGTERM), or give this one its own `--state-dir`; `cdxs status` shows what it does",
+        )),
+    }
+}
+
 /// Mark generations a killed apply left `running` as `interrupted`, when no apply is
 /// running now (the vault lock is free). Never waits.
 pub fn settle_interrupted(

@@ -64,6 +64,15 @@ impl Vault {
             })?)
     }
 
+    /// Every spent token: (fingerprint, account id, when, why), for a vault archive.
+    pub fn spent_tokens(&self) -> Result<Vec<(String, String, i64, String)>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT fingerprint, account_id, spent_at, why FROM spent_tokens ORDER BY spent_at",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Every spent fingerprint (plan observes them once).
     pub fn spent(&self) -> Result<BTreeSet<String>> {
         let mut stmt = self

@@ -573,3 +573,67 @@ fn a_pool_never_picks_a_member_the_home_would_delete_watch_included() {
         text(&out)
     );
 }
+
+/// Issue 21: over SSH without a display, a browser on the person's own machine cannot come
+/// back to `localhost` here: `login oauth` says so, suggests `--manual` (or a forwarded
+/// port) and opens no browser. Every login ends with the next step.
+#[test]
+fn login_over_ssh_suggests_manual_and_every_login_says_what_next() {
+    let mock = MockOpenAi::start();
+    mock.add(MockAccount::new("pat@example.com", "acct-pat"));
+    mock.with(|s| s.login_as = Some("pat@example.com".into()));
+    let browser = |env: &Env| {
+        let marker = env.path("browser-opened");
+        let script = env.path("browser.sh");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        env.set_env("BROWSER", script.to_str().unwrap());
+        marker
+    };
+    let login = |env: &Env| {
+        let (child, url, err) = start_login(env, &["--port", "0"]);
+        let page = reqwest::blocking::get(&url).unwrap();
+        assert!(page.status().is_success(), "{:?}", page.status());
+        let (code, rest) = finish(child, err);
+        assert_eq!(code, 0, "{rest}");
+        rest
+    };
+    let env = env_with(&mock);
+    let opened = browser(&env);
+    env.set_env("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.1 22");
+    let rest = login(&env);
+    assert!(
+        rest.contains("SSH session without a display")
+            && rest.contains("cdxs login oauth --manual"),
+        "{rest}"
+    );
+    assert!(rest.contains("ssh -L "), "{rest}");
+    assert!(!opened.exists(), "a browser was started over SSH");
+    assert!(
+        rest.contains("next: `cdxs switch pat@example.com` makes `~/.codex` use it"),
+        "{rest}"
+    );
+    // A display forwarded over SSH, or none of SSH: no hint, the browser is opened.
+    env.set_env("DISPLAY", "localhost:10.0");
+    let rest = login(&env);
+    assert!(!rest.contains("SSH session"), "{rest}");
+    assert!(opened.exists(), "no browser was started");
+    // A login cdxs.yaml binds: the next step is apply.
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  pat: {{ email: pat@example.com }}\nhomes:\n  work: {{ path: {}, account: pat }}\n",
+        env.codex_home("work").display()
+    ));
+    let rest = login(&env);
+    assert!(
+        rest.contains("next: `cdxs apply` writes the new login into the home(s) that use it: work"),
+        "{rest}"
+    );
+}

@@ -8,7 +8,7 @@
 //! | 0 primitives | `error`, `text`, `secret`, `clock`, `platform`, `fsx`, `paths`, `endpoints`, `backup` |
 //! | 1 Codex's formats | `codex::*` |
 //! | 2 stores, desired state | `quota`, `vault::*`, `manifest::*` |
-//! | 3 domain services | `auth::*`, `resolve`, `sessions::*`, `sync::*`, `legacy` |
+//! | 3 domain services | `auth::*`, `resolve`, `sessions::*`, `sync::*`, `legacy`, `archive` |
 //! | 4 engine | `reconcile::*` |
 //! | 5 edges | `server::*`, `output::*`, `doctor` |
 //! | 6 shell | `cli::*`, `complete`, `main`, `lib` |
@@ -59,7 +59,7 @@ fn layer(module: &[String]) -> usize {
         ) => 0,
         Some("codex") => 1,
         Some("quota" | "vault" | "manifest") => 2,
-        Some("auth" | "resolve" | "sessions" | "sync" | "legacy") => 3,
+        Some("auth" | "resolve" | "sessions" | "sync" | "legacy" | "archive") => 3,
         Some("reconcile") => 4,
         Some("server" | "output" | "doctor") => 5,
         _ => 6,

@@ -15,6 +15,7 @@ mod doctor;
 mod history;
 mod hostile;
 mod install;
+mod json_docs;
 mod manifest;
 #[path = "../support/mock_openai.rs"]
 mod mock_openai;
@@ -26,6 +27,8 @@ mod plan_apply;
 mod platforms;
 mod properties;
 mod purity;
+#[cfg(unix)]
+mod quick_start;
 mod real_codex_auth;
 mod real_codex_compressed;
 mod real_codex_homes;
@@ -51,9 +54,11 @@ mod sync_harness;
 mod sync_harvest;
 mod sync_hostile_clients;
 mod sync_hostile_server;
+mod sync_phrase;
 mod sync_proxy;
 mod sync_reads;
 mod sync_server;
 mod thread_copies;
+mod vault_archive;
 mod vault_doors;
 mod watch;

@@ -2,7 +2,7 @@
 //! on): the commands, environment and paths they give cdxs are run against the real binary
 //! (and a real PostgreSQL for compose), with only the bind address and the container's
 //! paths moved into the test's folder. What needs a Docker daemon (the base images, the
-//! build itself) stays unchecked; README's "Known limits" says so.
+//! build itself) stays unchecked; docs/known-limits.md says so.
 
 use std::path::{Path, PathBuf};
 
@@ -121,7 +121,7 @@ fn the_compose_service_serves_postgres_from_its_secret_file() {
     let service = &compose["services"]["cdxs"];
     let env = Env::new();
 
-    // Secrets: the file the service reads is the one compose mounts, the one README writes.
+    // Secrets: the file the service reads is the one compose mounts, the one docs/sync.md writes.
     let url_var = service["environment"]["CDXS_DATABASE_URL_FILE"]
         .as_str()
         .expect("the URL comes from a file");
@@ -135,12 +135,12 @@ fn the_compose_service_serves_postgres_from_its_secret_file() {
             .contains(&json!(secret))
     );
     let file = compose["secrets"][secret]["file"].as_str().unwrap();
-    let readme = read("README.md");
+    let readme = read("docs/sync.md");
     let file_name = file.trim_start_matches("./");
     assert!(
         readme.contains(&format!("> {file_name}"))
             && readme.contains(&format!("chmod 600 db_password.txt {file_name}")),
-        "README writes {file_name} (mode 600)"
+        "docs/sync.md writes {file_name} (mode 600)"
     );
     let db_service = &compose["services"]["db"];
     let pw = db_service["environment"]["POSTGRES_PASSWORD_FILE"]
@@ -158,7 +158,7 @@ fn the_compose_service_serves_postgres_from_its_secret_file() {
         assert!(port.as_str().unwrap().starts_with("127.0.0.1:"), "{port}");
     }
 
-    // What README's printf writes, here with the test cluster's URL (and a newline).
+    // What docs/sync.md's printf writes, here with the test cluster's URL (and a newline).
     let secret_file = env.path("secrets").join(secret);
     std::fs::create_dir_all(secret_file.parent().unwrap()).unwrap();
     std::fs::write(&secret_file, format!("{}\n", pg.url())).unwrap();
@@ -178,7 +178,7 @@ fn the_compose_service_serves_postgres_from_its_secret_file() {
     let s = SyncServer::start_env(&env, args, vars.clone());
     assert!(s.log().contains("\"backend\":\"postgres\""), "{}", s.log());
 
-    // compose.yaml's and README's `docker compose exec -T cdxs cdxs server user add ...`.
+    // compose.yaml's and docs/sync.md's `docker compose exec -T cdxs cdxs server user add ...`.
     let add = documented_user_add(&readme, "docker compose exec -T cdxs cdxs server user add");
     env.set_env(&vars[0].0, &vars[0].1);
     let out = env.run_stdin(&add, &format!("{PASSWORD}\n"));

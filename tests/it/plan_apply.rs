@@ -712,3 +712,102 @@ fn hostile_a_saved_plan_with_an_edited_path_is_refused_and_writes_nothing() {
     assert!(!env.codex_home("main").join("auth.json").exists());
     assert!(!env.codex_home("side").join("auth.json").exists());
 }
+
+/// Before: rolling back the apply that created a home removed its auth.json but left the
+/// folder, and the next `plan` called cdxs's own removal drift ("changed outside cdxs: now
+/// holds nothing").
+#[test]
+fn rolling_back_a_created_home_removes_its_folder_and_is_not_drift() {
+    let env = Env::new();
+    env.import_login(&Login::new("ann@example.com", "acct-ann"));
+    let w = env.codex_home("w");
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  ann: {{ email: ann@example.com }}\nhomes:\n  w: {{ path: {}, account: ann }}\n",
+        w.display()
+    ));
+    apply_yes(&env);
+    assert!(w.join("auth.json").exists());
+    let out = env.run(&["rollback", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!w.exists(), "the folder cdxs created stays: {}", text(&out));
+    let plan = env.run(&["plan"]);
+    assert!(
+        !stdout(&plan).contains("changed outside cdxs") && !stdout(&plan).contains("drift"),
+        "{}",
+        text(&plan)
+    );
+    assert!(
+        stdout(&plan).contains("home.w.dir will be created"),
+        "{}",
+        text(&plan)
+    );
+    let st: Value = serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(st["drift"], 0, "{st}");
+    // A folder that holds something else by then stays, and the rollback says why.
+    apply_yes(&env);
+    std::fs::write(w.join("notes.txt"), "mine").unwrap();
+    let out = env.run(&["rollback", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!w.join("auth.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(w.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(
+        text(&out).contains("kept: it is not empty (1 entry: `notes.txt`)"),
+        "{}",
+        text(&out)
+    );
+    let plan = env.run(&["plan"]);
+    assert!(
+        !stdout(&plan).contains("changed outside cdxs"),
+        "{}",
+        text(&plan)
+    );
+}
+
+/// Before: the preview said "restore the earlier content" and "remove it" without saying
+/// which login goes back or which one goes.
+#[test]
+fn rollback_previews_name_the_accounts() {
+    let env = Env::new();
+    env.import_login(&Login::new("ann@example.com", "acct-ann"));
+    env.import_login(&Login::new("bob@example.com", "acct-bob"));
+    let main = env.codex_home("main");
+    let yaml = |who: &str| {
+        format!(
+            "version: 1\naccounts:\n  ann: {{ email: ann@example.com }}\n  bob: {{ email: bob@example.com }}\nhomes:\n  main: {{ path: {}, account: {who} }}\n",
+            main.display()
+        )
+    };
+    env.manifest(&yaml("ann"));
+    apply_yes(&env);
+    env.manifest(&yaml("bob"));
+    apply_yes(&env);
+    // The imports are generations too: pick the applies (newest first).
+    let applies = env.generations_of("apply");
+    let (first, second) = (applies[1]["id"].to_string(), applies[0]["id"].to_string());
+    // Without a terminal it refuses after the preview.
+    let out = env.run(&["rollback", &second]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        stdout(&out).contains("restore the earlier login: ann@example.com"),
+        "{}",
+        text(&out)
+    );
+    let out = env.run(&["rollback", &first]);
+    assert!(
+        stdout(&out).contains("remove it (the generation created it); it holds bob@example.com"),
+        "{}",
+        text(&out)
+    );
+    let out = env.run(&["rollback", &second, "--yes", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rolled_back"], applies[0]["id"], "{v}");
+    assert_eq!(v["steps"][0]["account"], "ann@example.com", "{v}");
+    assert_eq!(
+        read_json(&main.join("auth.json"))["tokens"]["account_id"],
+        "acct-ann"
+    );
+}

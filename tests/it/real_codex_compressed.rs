@@ -140,7 +140,7 @@ fn a_thread_codex_compressed_is_listed_trashed_restored_resumed_and_shared(codex
         .find(|t| t["id"] == cold.as_str())
         .unwrap()
         .clone();
-    assert!(!t["hidden"].to_string().contains("missing rollout"), "{t}");
+    assert!(!t["hidden"].to_string().contains("missing_rollout"), "{t}");
     assert_eq!(
         t["size"].as_u64(),
         Some(std::fs::metadata(&zst).unwrap().len())

@@ -348,7 +348,7 @@ fn all_homes_is_every_home_in_order_byte_for_byte() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r == "missing rollout"),
+            .any(|r| r == "missing_rollout"),
         "{v}"
     );
     // The table: the same threads, in the same order.

@@ -232,7 +232,7 @@ fn moving_from_sqlite_to_postgres_keeps_the_key_and_rebuilds_from_the_machines()
     let kid = status_json(&a)["targets"][0]["key_id"].clone();
     // The new server starts empty: the admin adds the user there.
     let new_env = Env::new();
-    // PostgreSQL, really: this is the move the README documents.
+    // PostgreSQL, really: this is the move docs/sync.md documents.
     let db = Db::postgres();
     let new = server(&new_env, &db, &["alice"], &[]);
     drop(old);

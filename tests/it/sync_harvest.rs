@@ -34,4 +34,33 @@ fn push_after_codex_rotated_a_token_here_sends_the_rotated_token() {
     ok(join(&a, &s.url, "dee", &phrase));
     ok(a.run(&["sync", "pull"]));
     assert_eq!(vault_refresh_token(&a, &id), "rt_rotated_by_codex");
+
+    // Each sync that changed something is a generation of its own (issue 18, point 3):
+    // the harvest that took the rotated token, the push, the pull; rollback cannot undo a
+    // sync and says why.
+    assert_eq!(
+        b.generations_of("sync push").len(),
+        3,
+        "harvest, two pushes"
+    );
+    let pulled = a.generations_of("sync pull");
+    assert_eq!(pulled.len(), 1, "{pulled:?}");
+    let id = pulled[0]["id"].to_string();
+    let one: serde_json::Value =
+        serde_json::from_slice(&ok(a.run(&["history", &id, "--json"])).stdout).unwrap();
+    let step = &one["generation"]["actions"][0];
+    assert_eq!(step["address"], "sync.default.pull", "{step}");
+    assert!(
+        step["description"]
+            .as_str()
+            .unwrap()
+            .contains("rollback cannot undo this"),
+        "{step}"
+    );
+    let out = a.run(&["rollback", &id, "--yes"]);
+    assert_eq!(crate::harness::code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("sync server"), "{}", text(&out));
+    // A pull with nothing new leaves no generation.
+    ok(a.run(&["sync", "pull"]));
+    assert_eq!(a.generations_of("sync pull").len(), 1);
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::codex_matrix;
 use crate::harness::*;
-use crate::mock_openai::{MockAccount, MockOpenAi};
+use crate::mock_openai::{MockAccount, MockOpenAi, usage};
 use crate::mock_responses::MockResponses;
 use crate::rotation::{env_with, rt, vault_rt};
 
@@ -648,4 +648,156 @@ fn codex_locks_in_a_watched_home_start_no_cycle() {
         "Codex's locks started a cycle"
     );
     assert_eq!(w.stop(), 0);
+}
+
+/// `watch --once` (or `watch`) at `offset` seconds after the test's clock, JSON lines.
+fn watch_once_at(env: &Env, offset: i64) -> (std::process::Output, Vec<Value>) {
+    let at = env.now + chrono::Duration::seconds(offset);
+    let out = env
+        .cdxs()
+        .env(
+            "CDXS_NOW",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .args(["watch", "--once", "--json"])
+        .output()
+        .unwrap();
+    let lines = stdout(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (out, lines)
+}
+
+/// Before: a second `cdxs watch` started beside a running one, wrote the status file over
+/// the first's (and, ending, marked it stopped): `status` said "not running" while the
+/// first ran.
+#[test]
+fn a_second_watch_says_who_runs_and_leaves_the_status_file_alone() {
+    let env = Env::new();
+    key_env(&env, "sk-proj-twice-hhhhhhhh8888");
+    let mut w = Watching::start(&env, &[]);
+    w.wait_for("the first write", |v| v["event"] == "action", 20);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !env.state.join("watch.json").exists() {
+        assert!(Instant::now() < deadline, "no status file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = status_file(&env);
+    let out = env.run(&["watch", "--once"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("already runs") && stderr(&out).contains(&format!("pid {}", w.pid())),
+        "{}",
+        text(&out)
+    );
+    let out = env.run(&["watch", "--once", "--json"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let err: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(err["error"]["kind"], "user", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("pid {}", w.pid())),
+        "{err}"
+    );
+    let after = status_file(&env);
+    assert_eq!(after["pid"], w.pid());
+    assert_eq!(after["stopped"], false);
+    assert_eq!(after["started_at"], before["started_at"]);
+    let out = env.run(&["status"]);
+    assert!(
+        stdout(&out).contains(&format!("watch: running (pid {}", w.pid())),
+        "{}",
+        text(&out)
+    );
+    let st: Value = serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(st["watch"]["pid"], w.pid());
+    assert_eq!(st["watch"]["liveness"], "running");
+    assert_eq!(w.stop(), 0);
+    // Once it stopped, the next one starts.
+    let (out, _) = watch_once_at(&env, 0);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
+
+/// Before: under `watch.apply: safe` a deleted auth.json was called drift ("changed outside
+/// cdxs: now holds nothing") and never written again, though an absent file is one a
+/// binding writes.
+#[test]
+fn under_safe_a_deleted_auth_json_is_written_again() {
+    let env = Env::new();
+    let home = key_env(&env, "sk-proj-gone-iiiiiiii9999");
+    assert!(env.run(&["apply", "--yes"]).status.success());
+    std::fs::remove_file(home.join("auth.json")).unwrap();
+    let plan = env.run(&["plan"]);
+    assert!(
+        !stdout(&plan).contains("changed outside cdxs")
+            && stdout(&plan).contains("will be created"),
+        "{}",
+        text(&plan)
+    );
+    let (out, lines) = watch_once_at(&env, 0);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(lines.iter().all(|l| l["event"] != "drift"), "{lines:?}");
+    assert_eq!(api_key_of(&home), "sk-proj-gone-iiiiiiii9999", "{lines:?}");
+    assert_eq!(status_file(&env)["homes"]["h"]["state"], "ok");
+}
+
+/// Before: a token refresh rewrote auth.json and reset the pool's dwell timer: the home
+/// "switched recently" and stayed on an exhausted member although nothing had switched.
+#[test]
+fn a_token_refresh_does_not_move_the_pools_dwell_timer_a_switch_does() {
+    let mock = MockOpenAi::start();
+    mock.add(MockAccount::new("pia@example.com", "acct-pia"));
+    mock.add(MockAccount::new("quin@example.com", "acct-quin"));
+    let env = env_with(&mock);
+    for e in ["pia@example.com", "quin@example.com"] {
+        env.import_auth_json(&mock.auth_json(e));
+    }
+    let home = env.codex_home("pool");
+    env.manifest(&format!(
+        "version: 1\naccounts:\n  pia: {{ email: pia@example.com }}\n  quin: {{ email: quin@example.com }}\npools:\n  p: [pia, quin]\nhomes:\n  pool:\n    path: {}\n    account: {{ pool: p, strategy: first, switch_below: 10% }}\nwatch:\n  min_dwell: 10m\n",
+        home.display()
+    ));
+    let account_of = |home: &Path| {
+        read_json(&home.join("auth.json"))["tokens"]["account_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(env.run(&["apply", "--yes"]).status.success());
+    assert_eq!(account_of(&home), "acct-pia");
+    // 20 minutes later pia's tokens are refreshed (and written into the home).
+    let later = (env.now + chrono::Duration::minutes(20))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let out = env
+        .cdxs()
+        .env("CDXS_NOW", &later)
+        .args(["refresh-token", "pia"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rt(&home), mock.current_token("pia@example.com"));
+    // Then pia runs out: 25 minutes after the switch to it, the pool moves on.
+    mock.with(|s| s.accounts.get_mut("pia@example.com").unwrap().usage = Some(usage(97.0, 40.0)));
+    let (out, lines) = watch_once_at(&env, 25 * 60);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(account_of(&home), "acct-quin", "{lines:#?}");
+    // A real switch does hold the home for min_dwell: quin runs out 5 minutes later.
+    mock.with(|s| {
+        s.accounts.get_mut("pia@example.com").unwrap().usage = Some(usage(20.0, 40.0));
+        s.accounts.get_mut("quin@example.com").unwrap().usage = Some(usage(97.0, 40.0));
+    });
+    let (out, lines) = watch_once_at(&env, 31 * 60);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(account_of(&home), "acct-quin", "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l["event"] == "waiting"
+            && l["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("switched recently")),
+        "{lines:#?}"
+    );
 }

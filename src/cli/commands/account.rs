@@ -1,15 +1,16 @@
 //! `account ...`, `list`, `show`, `remove`: accounts in the vault, for people and scripts.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
 use crate::account_use;
+use crate::cli::input::{Stdin, read_secret};
 use crate::cli::shell::Shell;
 use crate::codex::auth::{self, AuthState};
 use crate::error::{Error, Exit, Result};
 use crate::output::views::accounts::{AccountList, AccountShow, AccountView};
+use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::output::{Printer, sanitize, stdin_is_terminal};
 use crate::paths;
 use crate::resolve;
@@ -53,9 +54,6 @@ pub enum AccountCommand {
     List(ShowArgs),
     /// Show the account a Codex home is using
     Current {
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
         /// The Codex home (default: `$CODEX_HOME`, else `~/.codex`)
         #[arg(long, value_name = "PATH")]
         codex_home: Option<PathBuf>,
@@ -68,9 +66,6 @@ pub enum AccountCommand {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Print versioned JSON
-    #[arg(long)]
-    json: bool,
     /// Refresh cached data even when it is fresh
     #[arg(long)]
     force: bool,
@@ -81,9 +76,6 @@ pub struct ShowArgs {
     /// One account (alias, id, email, name or unique prefix); default: every account
     #[arg(add = crate::complete::accounts())]
     account: Option<String>,
-    /// Print versioned JSON
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -110,25 +102,25 @@ pub fn run(sh: &mut Shell, cmd: AccountCommand) -> Result<Exit> {
         } => add_api_key(sh, key, api_key_stdin, base_url, name, switch),
         AccountCommand::Rename { account, name } => rename(sh, &account, &name),
         AccountCommand::List(args) | AccountCommand::Show(args) => show_all(sh, args),
-        AccountCommand::Current { json, codex_home } => current(sh, json, codex_home),
+        AccountCommand::Current { codex_home } => current(sh, codex_home),
         AccountCommand::Remove(args) => remove(sh, args),
     }
 }
 
-fn listing(sh: &mut Shell, m: Option<&crate::manifest::Manifest>, json: bool) -> Result<Exit> {
+fn listing(sh: &mut Shell, m: Option<&crate::manifest::Manifest>) -> Result<Exit> {
     let now = sh.now();
     let engine = sh.engine()?;
     let quotas = engine.vault().quotas()?;
     let all = engine.vault().accounts()?;
     let current = account_use::current(&all).map(|a| a.id);
-    if all.is_empty() && !json {
+    if all.is_empty() && !sh.printer.json {
         sh.printer.status(
             "no accounts yet: `cdxs import auth`, `cdxs login oauth` or `cdxs account add-api-key --api-key-stdin`",
         );
         return Ok(Exit::Success);
     }
     let view = AccountList::of(&all, &quotas, current.as_deref(), m, now);
-    sh.printer.emit(json, &view);
+    sh.printer.emit(&view);
     Ok(Exit::Success)
 }
 
@@ -144,7 +136,7 @@ pub fn list(sh: &mut Shell, args: ListArgs) -> Result<Exit> {
         .map(|a| a.id)
         .collect();
     engine.refresh_stale_quota(m.as_ref(), &ids, args.force, true, &mut bar)?;
-    listing(sh, m.as_ref(), args.json)
+    listing(sh, m.as_ref())
 }
 
 /// `show [ACCOUNT]`, `account list`, `account show ACCOUNT`: from the vault, never the
@@ -152,7 +144,7 @@ pub fn list(sh: &mut Shell, args: ListArgs) -> Result<Exit> {
 pub fn show_all(sh: &mut Shell, args: ShowArgs) -> Result<Exit> {
     let m = sh.manifest_for_aliases()?;
     let Some(query) = args.account else {
-        return listing(sh, m.as_ref(), args.json);
+        return listing(sh, m.as_ref());
     };
     let now = sh.now();
     let engine = sh.engine()?;
@@ -160,21 +152,14 @@ pub fn show_all(sh: &mut Shell, args: ShowArgs) -> Result<Exit> {
     let account = resolve::account(m.as_ref(), &all, &query)?;
     let quota = engine.vault().quota(&account.id)?;
     let current = account_use::current(&all).is_some_and(|c| c.id == account.id);
-    let view = AccountShow {
-        account: AccountView::new(&account, current, quota).in_manifest(m.as_ref(), &account),
-        base_url_raw: account.base_url.clone(),
-        now,
-    };
-    sh.printer.emit(args.json, &view);
+    let view = AccountView::new(&account, current, quota).in_manifest(m.as_ref(), &account);
+    sh.printer.emit(&AccountShow::of(view, &account, now));
     Ok(Exit::Success)
 }
 
-fn current(sh: &mut Shell, json: bool, codex_home: Option<PathBuf>) -> Result<Exit> {
+fn current(sh: &mut Shell, codex_home: Option<PathBuf>) -> Result<Exit> {
     sh.note_missing_manifest();
-    let home = match codex_home {
-        Some(h) => paths::absolute(&h),
-        None => paths::default_codex_home()?,
-    };
+    let home = paths::codex_home_or_default(codex_home.as_deref())?;
     let now = sh.now();
     let all = sh.engine()?.vault().accounts()?;
     let doc = auth::read(&home)?;
@@ -183,37 +168,15 @@ fn current(sh: &mut Shell, json: bool, codex_home: Option<PathBuf>) -> Result<Ex
         _ => None,
     };
     if let Some(account) = found {
-        let view = AccountShow {
-            account: AccountView::new(account, true, None),
-            base_url_raw: account.base_url.clone(),
-            now,
-        };
-        sh.printer.emit(json, &view);
+        let view = AccountView::new(account, true, None);
+        sh.printer.emit(&AccountShow::of(view, account, now));
         return Ok(Exit::Success);
     }
-    let why = match &doc.state {
-        AuthState::Missing => "has no auth.json (not logged in)".to_string(),
-        AuthState::Empty => "has an auth.json without credentials".to_string(),
-        AuthState::Foreign { mode } => {
-            format!(
-                "uses auth mode `{}`, which cdxs does not manage",
-                sanitize(mode)
-            )
-        }
-        AuthState::Credentials(c) => format!("holds {}, which is not in the vault", c.describe()),
-    };
-    if json {
-        #[derive(serde::Serialize)]
-        struct Out {
-            account: Option<AccountView>,
-            home: String,
-            reason: String,
-        }
-        sh.printer.json(&Out {
-            account: None,
-            home: home.display().to_string(),
-            reason: why,
-        });
+    let why = doc.state.not_in_vault();
+    if sh.printer.json {
+        let home = home.display().to_string();
+        let doc = serde_json::json!({"account": null, "home": home, "reason": why});
+        sh.printer.json(&doc);
         return Ok(Exit::Success);
     }
     Err(
@@ -250,7 +213,11 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
             )));
         }
     }
-    sh.engine()?.remove_account(&account, "account remove")?;
+    let report = sh.engine()?.remove_account(&account, "account remove")?;
+    let o = Outcome::new("account remove").report(&report).changed(true);
+    let o = o
+        .with("account", AccountRef::from(&account))
+        .with("effects", &effects);
     sh.printer.status(format!(
         "removed {name} ({}) from the vault{}",
         account.id,
@@ -260,16 +227,21 @@ pub fn remove(sh: &mut Shell, args: RemoveArgs) -> Result<Exit> {
             "; the homes that hold it keep their auth.json"
         }
     ));
-    offer_backup_purge(sh, &account, args.purge_backups)?;
+    let (deleted, left) = offer_backup_purge(sh, &account, args.purge_backups)?;
+    sh.outcome(
+        o.with("backups_deleted", deleted)
+            .with("backups_left", left),
+    );
     Ok(Exit::Success)
 }
 
 /// Backups of replaced auth.json files may still hold a removed account's secrets: delete
 /// them with `--purge-backups` (or when the person says yes on a terminal), else say how.
-fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<()> {
+/// How many backup files it deleted, and how many still hold the secrets.
+fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<(usize, usize)> {
     let files = crate::vault::backups::holding_account(&sh.state_dir()?, account);
     if files.is_empty() {
-        return Ok(());
+        return Ok((0, 0));
     }
     let n = files.len();
     let yes = purge
@@ -286,7 +258,7 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
                 .map(|f| format!("\n  {}", crate::paths::display(f)))
                 .collect::<String>()
         ));
-        return Ok(());
+        return Ok((0, n));
     }
     let now = sh.now();
     let engine = sh.engine()?;
@@ -300,33 +272,24 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
     sh.printer.status(format!(
         "deleted {done} backup file(s) that held its secrets"
     ));
-    Ok(())
+    Ok((done, n - done.min(n)))
 }
 
+/// An API key: exactly one, from the flag, standard input or a prompt.
 fn read_key(key: Option<String>, from_stdin: bool, printer: &Printer) -> Result<Secret> {
-    let raw = if let Some(k) = key {
-        printer.warn(
-            "a key on the command line is visible to other users in `ps`; prefer `--api-key-stdin`",
-        );
-        k
-    } else if from_stdin {
-        let mut s = String::new();
-        std::io::stdin()
-            .take(64 * 1024)
-            .read_to_string(&mut s)
-            .map_err(|e| Error::io("cannot read the key from standard input", e))?;
-        s
-    } else if stdin_is_terminal() {
-        rpassword::prompt_password("API key: ").map_err(|e| Error::io("cannot read the key", e))?
-    } else {
-        return Err(Error::user("no API key given").with_help(
-            "pipe it in with `--api-key-stdin` (e.g. `printf %s \"$OPENAI_API_KEY\" | cdxs account add-api-key --api-key-stdin`)",
-        ));
-    };
-    let key = raw.trim().to_string();
-    crate::secret::check_api_key(&key).map_err(|why| {
-        Error::user(format!("the API key {why}")).with_help("pass exactly one key")
-    })?;
+    let hint = "pipe it in with `--api-key-stdin` (e.g. `printf %s \"$OPENAI_API_KEY\" | cdxs account add-api-key --api-key-stdin`)";
+    let mut stdin = Stdin::new();
+    let (who, from) = (
+        ("API key", "--api-key-stdin"),
+        from_stdin.then_some(&mut stdin),
+    );
+    let raw = read_secret(who, key, from, printer, hint)?;
+    let more = from_stdin && !stdin.rest()?.trim().is_empty();
+    let key = raw.expose().trim().to_string();
+    let why = crate::secret::check_api_key(&key).err();
+    if let Some(why) = why.or(more.then_some("holds more than one line")) {
+        return Err(Error::user(format!("the API key {why}")).with_help("pass exactly one key"));
+    }
     Ok(Secret::new(key))
 }
 
@@ -358,9 +321,12 @@ fn add_api_key(
     };
     sh.printer
         .status(format!("{verb} {} ({})", stored.name(), stored.id));
-    if switch {
-        sh.switch_default(stored)?;
-    }
+    let o = Outcome::new("account add-api-key").changed(outcome == Upsert::Created);
+    let o = o
+        .with("account", AccountRef::from(&stored))
+        .with("outcome", outcome.code());
+    let o = sh.switch_if(switch, stored, o)?;
+    sh.outcome(o);
     Ok(Exit::Success)
 }
 
@@ -378,12 +344,18 @@ fn rename(sh: &mut Shell, query: &str, name: &str) -> Result<Exit> {
         .with_help("give it an alias in cdxs.yaml (`accounts: { NAME: { email: ... } }`): every command takes the alias"));
     }
     engine.vault().check_name(&account.id, name)?;
-    engine.rename_account(&account, name, "account rename")?;
+    let report = engine.rename_account(&account, name, "account rename")?;
     sh.printer.status(format!(
         "renamed {} ({}) to {}",
         sanitize(account.name()),
         account.id,
         sanitize(name.trim())
     ));
+    let renamed = sh.vault()?.account(&account.id)?.unwrap_or(account.clone());
+    let o = Outcome::new("account rename").report(&report).changed(true);
+    sh.outcome(
+        o.with("account", AccountRef::from(&renamed))
+            .with("previous_name", account.name()),
+    );
     Ok(Exit::Success)
 }

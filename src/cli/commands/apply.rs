@@ -6,6 +6,7 @@ use clap::Args;
 
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
+use crate::output::views::outcome::Outcome;
 use crate::output::views::{plan::render, plan::summary_line, report};
 use crate::reconcile::engine::{ApplyOptions, Request, Review};
 use crate::reconcile::observe::Scope;
@@ -95,6 +96,12 @@ pub fn run(sh: &mut Shell, args: ApplyArgs) -> Result<Exit> {
     }
     // Nothing to do, but what matches now is the baseline for drift.
     if !plan.has_changes() && plan.accepted.is_empty() {
+        let (summary, drift) = (plan.summary(), plan.drift);
+        sh.outcome(
+            Outcome::new("apply")
+                .with("summary", summary)
+                .with("drift", drift),
+        );
         return Ok(Exit::Success);
     }
     let had_changes = plan.has_changes();
@@ -102,5 +109,7 @@ pub fn run(sh: &mut Shell, args: ApplyArgs) -> Result<Exit> {
         sh.engine()?
             .apply(&m, plan, ApplyOptions::new("apply", review, req), &mut bar)?;
     report::applied(&sh.printer, &applied, had_changes);
+    let drift = &applied.plan.drift;
+    sh.outcome(Outcome::new("apply").applied(&applied).with("drift", drift));
     Ok(Exit::Success)
 }

@@ -9,9 +9,6 @@ use crate::{manifest, paths};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Print versioned JSON
-    #[arg(long)]
-    json: bool,
     /// Exit 1 on warnings too, not only on what needs fixing (for CI)
     #[arg(long)]
     strict: bool,
@@ -33,7 +30,7 @@ pub fn run(sh: &mut Shell, args: DoctorArgs) -> Result<Exit> {
         now: sh.now(),
     };
     let report = doctor::run(&inputs);
-    sh.printer.emit(args.json, &report);
+    sh.printer.emit(&report);
     Ok(
         if report.needs_action || (args.strict && report.warnings > 0) {
             Exit::Error

@@ -5,9 +5,9 @@ use clap::Args;
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::output::views::history::{Generations, OneGeneration};
+use crate::output::views::outcome::Outcome;
 use crate::output::views::report;
 use crate::reconcile::rollback;
-use crate::text::sanitize;
 
 #[derive(Debug, Args)]
 #[command(
@@ -22,9 +22,6 @@ pub struct HistoryArgs {
     /// Show every generation
     #[arg(long, conflicts_with = "generation")]
     all: bool,
-    /// Print versioned JSON
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -48,20 +45,20 @@ pub fn history(sh: &mut Shell, args: HistoryArgs) -> Result<Exit> {
             .vault()
             .generation(id)?
             .ok_or_else(|| no_generation(id))?;
-        sh.printer.emit(args.json, &OneGeneration { generation: g });
+        sh.printer.emit(&OneGeneration { generation: g });
         return Ok(Exit::Success);
     }
     let limit = Some(args.limit as usize).filter(|_| !args.all);
     let generations = engine.vault().generations(limit.unwrap_or(usize::MAX))?;
     let total = engine.vault().generation_count()?;
-    if generations.is_empty() && !args.json {
+    if generations.is_empty() && !sh.printer.json {
         sh.printer
             .status("no generations yet: `cdxs apply` makes the first");
         return Ok(Exit::Success);
     }
     let view = Generations::newest(generations, total);
-    sh.printer.emit(args.json, &view);
-    if let Some(note) = view.truncated_note().filter(|_| !args.json) {
+    sh.printer.emit(&view);
+    if let Some(note) = view.truncated_note().filter(|_| !sh.printer.json) {
         sh.printer.status(note);
     }
     Ok(Exit::Success)
@@ -84,20 +81,19 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
     let (plan, steps) = rollback::plan(engine.vault(), &g, &known)?;
     let p = &sh.printer;
     let kept = rollback::not_undone(&g);
+    let undone = kept
+        .iter()
+        .map(|(what, why)| serde_json::json!({"what": what, "why": why}));
+    let o = Outcome::new("rollback").with("rolled_back", id);
+    let o = o.with("not_undone", undone.collect::<Vec<_>>());
     if steps.is_empty() {
-        if let Some((what, why)) = kept.first() {
-            return Err(Error::user(format!(
-                "generation {id} changed nothing rollback can put back: {}",
-                kept.iter()
-                    .map(|(what, _)| sanitize(what).into_owned())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ))
-            .with_help(format!("{}: {}", sanitize(what), sanitize(why))));
+        if let Some(e) = rollback::nothing_to_put_back(id, &kept) {
+            return Err(e);
         }
         p.out(format!(
             "Generation {id} changed no files: nothing to roll back."
         ));
+        sh.outcome(o.with("steps", steps));
         return Ok(Exit::Success);
     }
     crate::output::views::history::rollback_preview(p, &g, &steps, &kept);
@@ -121,6 +117,10 @@ pub fn rollback(sh: &mut Shell, args: RollbackArgs) -> Result<Exit> {
         p.status("cdxs.yaml still says what it said; `cdxs plan` shows what it would change back");
     }
     let refused: Vec<_> = steps.iter().filter(|s| s.refused.is_some()).collect();
+    sh.outcome(o.report(&report).with("steps", &steps));
+    if !refused.is_empty() && sh.printer.json {
+        return Ok(Exit::Error); // `steps[].refused` says why
+    }
     if let Some(first) = refused.first() {
         return Err(Error::user(format!(
             "{} file(s) not put back: {}",

@@ -3,27 +3,21 @@
 
 use std::path::PathBuf;
 
-use clap::Subcommand;
-use serde::Serialize;
-
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
-use crate::manifest::{self, Binding, edit, select};
-use crate::output::views::{self, View};
-use crate::output::{Printer, Table};
+use crate::manifest::{self, edit, select};
+use crate::output::views::homes::HomeList;
+use crate::output::views::outcome::{AccountRef, Outcome};
+use crate::output::views::{self};
 use crate::paths;
 use crate::reconcile::engine::{SwitchTo, Target};
-use crate::reconcile::observe::Scope;
 use crate::resolve;
+use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum HomeCommand {
     /// List the homes declared in cdxs.yaml
-    List {
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Declare a home (and create it)
     #[command(
         after_help = "Examples:\n  cdxs home create work --path ~/codex-homes/work --account me@corp.com"
@@ -67,108 +61,47 @@ pub enum HomeCommand {
     },
 }
 
-#[derive(Debug, Serialize)]
-struct HomeView {
-    name: String,
-    path: String,
-    account: Option<String>,
-    pool: Option<String>,
-    exists: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct HomeList {
-    homes: Vec<HomeView>,
-}
-
-impl View for HomeList {
-    fn human(&self, _p: &Printer) -> String {
-        let mut t = Table::new(["NAME", "PATH", "ACCOUNT", "EXISTS"]);
-        for h in &self.homes {
-            t.row([
-                h.name.clone(),
-                paths::display(std::path::Path::new(&h.path)),
-                h.account
-                    .clone()
-                    .or(h.pool.as_ref().map(|p| format!("pool {p}")))
-                    .unwrap_or_else(|| "-".into()),
-                if h.exists { "yes".into() } else { "no".into() },
-            ]);
-        }
-        t.render()
-    }
-}
-
 pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
     let m = sh.require_manifest()?;
     match cmd {
-        HomeCommand::List { json } => {
-            let homes = m
-                .homes
-                .values()
-                .map(|h| HomeView {
-                    name: h.name.clone(),
-                    path: h.path.display().to_string(),
-                    account: match &h.binding {
-                        Some(Binding::Account(a)) => Some(a.clone()),
-                        _ => None,
-                    },
-                    pool: match &h.binding {
-                        Some(Binding::Pool { pool, .. }) => Some(pool.clone()),
-                        _ => None,
-                    },
-                    exists: h.path.is_dir(),
-                })
-                .collect();
-            sh.printer.emit(json, &HomeList { homes });
-        }
+        HomeCommand::List => sh.printer.emit(&HomeList::of(&m)),
         HomeCommand::Path { name } => {
             let name = select::require_home(&m, &name)?;
-            sh.printer.out(m.homes[&name].path.display().to_string());
+            let path = &m.homes[&name].path;
+            match sh.printer.json {
+                true => sh
+                    .printer
+                    .json(&serde_json::json!({"home": name, "path": path})),
+                false => sh.printer.out(path.display().to_string()),
+            }
         }
         HomeCommand::Create {
             name,
             path,
             account,
         } => {
-            if m.homes.contains_key(&name) {
-                return Err(
-                    Error::user(format!("cdxs.yaml already declares home `{name}`")).with_help(
-                        format!(
-                            "bind it with `cdxs home bind {name} ACCOUNT`, or pick another name"
-                        ),
-                    ),
-                );
-            }
             let shown = paths::display(&paths::absolute(&path));
-            let mut text = edit::add_home(&m.text, &name, &shown, None)?;
             let mut bar = sh.progress("home create");
-            let printer = sh.printer.clone();
             let engine = sh.engine()?;
-            if let Some(query) = account {
-                let all = engine.vault().accounts()?;
-                let named = resolve::named(Some(&m), &all, &query)?;
-                let with_home =
-                    manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
-                text = engine.bind_text(&with_home, &name, &named)?.0;
+            let (diff, applied) =
+                engine.create_home(&m, &name, &shown, account.as_deref(), &mut bar)?;
+            if let Some(d) = &diff {
+                let p = &sh.printer;
+                p.status(views::plan::render_diff(d, p, "  ").trim_end());
             }
-            let (edited, extra) = engine.edit_manifest(&m, &text, Some(&name))?;
-            if let Some(d) = extra.first().and_then(|c| c.diff.as_ref()) {
-                printer.status(views::plan::render_diff(d, &printer, "  ").trim_end());
-            }
-            let applied = engine.converge(
-                &edited,
-                std::slice::from_ref(&name),
-                "home create",
-                extra,
-                Scope::default(),
-                &mut bar,
-            )?;
             if let Some(a) = &applied {
                 crate::output::views::report::applied(&sh.printer, a, false);
             }
             sh.printer
                 .status(format!("home `{name}` declared at `{shown}`"));
+            let o = Outcome::new("home create")
+                .changed(true)
+                .with("home", &name);
+            let o = o.with("path", paths::absolute(&path));
+            sh.outcome(match &applied {
+                Some(a) => o.applied(a),
+                None => o,
+            });
         }
         HomeCommand::Bind { name, account } => {
             let name = select::require_home(&m, &name)?;
@@ -186,6 +119,7 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
                 &mut bar,
             )?;
             sh.report_switched(&switched);
+            sh.outcome(Outcome::new("home bind").switched(&switched));
         }
         HomeCommand::Remove {
             name,
@@ -196,6 +130,12 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
             let text = edit::remove_home(&m.text, &name)?;
             manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
             let folder = m.homes[&name].path.clone();
+            let mut o = Outcome::new("home remove")
+                .changed(true)
+                .with("home", &name);
+            o = o
+                .with("path", &folder)
+                .with("login", serde_json::Value::Null);
             if let Some(account) = sh.engine()?.login_in(&folder)? {
                 let clear = clear_login
                     || (!keep_login
@@ -211,6 +151,7 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
                         sh.engine()?
                             .run(Some(&m), &plan, "home remove", None, &mut bar)?;
                     views::report::done(&sh.printer, &report);
+                    o = o.report(&report);
                 } else {
                     sh.engine()?.keep_placement(&folder, &account)?;
                     sh.printer.status(format!(
@@ -219,6 +160,9 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
                         paths::display(&folder),
                     ));
                 }
+                let login =
+                    serde_json::json!({"account": AccountRef::from(&account), "cleared": clear});
+                o = o.with("login", login);
             }
             if let Some(d) =
                 crate::reconcile::text_diff::between(&paths::display(&m.path), &m.text, &text)
@@ -232,6 +176,7 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
                 "home `{name}` is no longer managed; its folder `{}` is kept",
                 paths::display(&m.homes[&name].path)
             ));
+            sh.outcome(o);
         }
     }
     Ok(Exit::Success)

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::cli::shell::Shell;
-use crate::codex::auth::{self, AuthState};
-use crate::error::{Error, Exit, Result, tick};
+use crate::codex::auth;
+use crate::error::{Exit, Result, tick};
 use crate::legacy;
-use crate::manifest::{self, edit};
 use crate::output::sanitize;
+use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::paths;
+use crate::reconcile::staged::StagedAccount;
 use crate::vault::Account;
 use crate::vault::accounts::Upsert;
 
@@ -58,37 +59,12 @@ fn import_auth(
     codex_home: Option<PathBuf>,
     switch: bool,
 ) -> Result<Exit> {
-    let path = match (file, codex_home) {
-        (Some(f), _) => paths::absolute(&f),
-        (None, Some(h)) => auth::auth_path(&paths::absolute(&h)),
-        (None, None) => auth::auth_path(&paths::default_codex_home()?),
+    let path = match file {
+        Some(f) => paths::absolute(&f),
+        None => auth::auth_path(&paths::codex_home_or_default(codex_home.as_deref())?),
     };
     let doc = auth::read_file(&path)?;
-    let creds = match doc.state {
-        AuthState::Credentials(c) => c,
-        AuthState::Missing => {
-            return Err(
-                Error::user(format!("{} does not exist", tick(&path))).with_help(
-                    "pass `--file PATH` or `--codex-home PATH`, or log in with `cdxs login oauth`",
-                ),
-            );
-        }
-        AuthState::Empty => {
-            return Err(
-                Error::user(format!("{} holds no credentials", tick(&path))).with_help(
-                    "log in with `cdxs login oauth` or add a key with `cdxs account add-api-key`",
-                ),
-            );
-        }
-        AuthState::Foreign { mode } => {
-            return Err(Error::user(format!(
-                "{} uses auth mode `{}`, which cdxs cannot import",
-                tick(&path),
-                sanitize(&mode)
-            ))
-            .with_help("cdxs manages API keys (`apikey`) and ChatGPT logins (`chatgpt`)"));
-        }
-    };
+    let creds = doc.importable(&path)?;
     let account = Account::from_credentials(&creds, None, "import auth", sh.now());
     let (outcome, stored) = sh.engine()?.put_account(account, None, "import auth")?;
     let name = format!("{} ({})", sanitize(stored.name()), stored.id);
@@ -103,9 +79,14 @@ fn import_auth(
             "the file's copy of {name} holds a refresh token that was already spent; the vault keeps its own"
         ),
     });
-    if switch {
-        sh.switch_default(stored)?;
-    }
+    let o =
+        Outcome::new("import auth").changed(matches!(outcome, Upsert::Created | Upsert::Updated));
+    let o = o
+        .with("file", &path)
+        .with("account", AccountRef::from(&stored));
+    let o = o.with("outcome", outcome.code());
+    let o = sh.switch_if(switch, stored, o)?;
+    sh.outcome(o);
     Ok(Exit::Success)
 }
 
@@ -116,21 +97,23 @@ fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
     };
     let store = legacy::read(&path, sh.now())?;
     let (mut created, mut updated, mut same) = (0, 0, 0);
+    let mut accounts = Vec::new();
     let staged = store
         .accounts
         .iter()
-        .map(|entry| crate::reconcile::staged::StagedAccount {
-            account: Box::new(entry.account.clone()),
-            new_login: false,
-            name: None,
-        })
-        .collect();
-    for (outcome, stored) in sh.engine()?.put_accounts(staged, "import legacy")? {
+        .map(|e| StagedAccount::of(e.account.clone()));
+    for (outcome, stored) in sh
+        .engine()?
+        .put_accounts(staged.collect(), "import legacy")?
+    {
         match outcome {
             Upsert::Created => created += 1,
             Upsert::Updated => updated += 1,
             Upsert::Unchanged | Upsert::KeptNewer | Upsert::Spent => same += 1,
         }
+        let one =
+            serde_json::json!({"account": AccountRef::from(&stored), "outcome": outcome.code()});
+        accounts.push(one);
         sh.printer.detail(format!(
             "{outcome:?}: {} ({})",
             sanitize(stored.name()),
@@ -145,45 +128,38 @@ fn import_legacy(sh: &mut Shell, path: Option<PathBuf>) -> Result<Exit> {
         store.accounts.len(),
         tick(&path)
     ));
-    if !store.homes.is_empty() {
-        legacy_homes(sh, &store)?;
-    }
+    let homes = match store.homes.is_empty() {
+        true => Vec::new(),
+        false => legacy_homes(sh, &store)?,
+    };
+    let o = Outcome::new("import legacy").changed(created + updated > 0 || !homes.is_empty());
+    let o = o.with("file", &path).with("accounts", accounts);
+    sh.outcome(
+        o.with("skipped", &store.skipped)
+            .with("homes_declared", homes),
+    );
     Ok(Exit::Success)
 }
 
 /// The older tool's homes go into cdxs.yaml (created if there is none), with their bindings.
-fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<()> {
+fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<Vec<String>> {
     let existing = sh.manifest_for_aliases()?;
-    let (path, text) = match &existing {
-        Some(m) => (m.path.clone(), m.text.clone()),
-        None => (
-            paths::new_manifest_path(sh.settings.manifest_flag())?,
-            manifest::init::LEGACY.to_string(),
-        ),
+    let path = match &existing {
+        Some(m) => m.path.clone(),
+        None => paths::new_manifest_path(sh.settings.manifest_flag())?,
     };
     let accounts = sh.engine()?.vault().accounts()?;
-    let legacy::Declared {
-        text,
-        added,
-        warnings,
-    } = legacy::declare_homes(&text, &path, store, &accounts)?;
-    for w in warnings {
+    let text = existing.as_ref().map(|m| m.text.as_str());
+    let d = legacy::write_homes(&path, text, store, &accounts, &sh.state_dir()?)?;
+    for w in &d.warnings {
         sh.printer.warn(w);
     }
-    if added.is_empty() {
-        return Ok(());
+    if !d.added.is_empty() {
+        let (n, names) = (d.added.len(), d.added.join(", "));
+        sh.printer.status(format!(
+            "declared {n} home(s) in {}: {names}; review them with `cdxs plan`",
+            tick(&path)
+        ));
     }
-    let mut backups = crate::backup::Backups::new(&sh.state_dir()?, "manifest");
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create {}", tick(dir)), e))?;
-    }
-    edit::write(&path, &text, &mut backups)?;
-    sh.printer.status(format!(
-        "declared {} home(s) in {}: {}; review them with `cdxs plan`",
-        added.len(),
-        tick(&path),
-        added.join(", ")
-    ));
-    Ok(())
+    Ok(d.added)
 }

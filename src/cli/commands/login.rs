@@ -8,10 +8,9 @@ use crate::auth::oauth::{self, Pkce};
 use crate::cli::shell::Shell;
 use crate::codex::auth::ChatGptTokens;
 use crate::error::{Error, Exit, Result};
-use crate::output::sanitize;
+use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::secret::Secret;
 use crate::vault::Account;
-use crate::vault::accounts::Upsert;
 
 #[derive(Debug, Subcommand)]
 pub enum LoginCommand {
@@ -23,8 +22,8 @@ pub enum LoginCommand {
         /// Paste the callback address instead of listening for it
         #[arg(long)]
         manual: bool,
-        /// Port of the local callback (Codex's client allows 1455)
-        #[arg(long, default_value_t = crate::endpoints::DEFAULT_CALLBACK_PORT)]
+        /// Port of the local callback (Codex's client allows 1455; 0: any free one)
+        #[arg(long, default_value_t = crate::endpoints::DEFAULT_CALLBACK_PORT, env = "CDXS_LOGIN_PORT")]
         port: u16,
         /// Do not try to open a browser
         #[arg(long)]
@@ -72,7 +71,11 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
             .port();
         let url = oauth::authorize_url(&pkce, port)?;
         p.ask(format!("Log in to ChatGPT in your browser:\n\n  {url}\n"));
-        if !no_browser && oauth::open_browser(&url) {
+        let remote = oauth::remote_without_display(|k| std::env::var(k).ok());
+        if remote {
+            p.warn(oauth::remote_hint(port));
+        }
+        if !no_browser && !remote && oauth::open_browser(&url) {
             p.ask("(a browser was opened; if not, open the address above yourself)");
         }
         p.ask(format!(
@@ -101,22 +104,18 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
     }
     account.requires_reauth = false;
     let (outcome, stored) = sh.engine()?.put_new_login(account, "login oauth")?;
-    sh.printer.status(format!(
-        "{} {} ({}{})",
-        match outcome {
-            Upsert::Created => "logged in as",
-            _ => "logged in again as",
-        },
-        sanitize(stored.name()),
-        stored.id,
-        stored
-            .plan_type
-            .as_deref()
-            .map(|p| format!(", {}", sanitize(p)))
-            .unwrap_or_default()
-    ));
-    if switch {
-        sh.switch_default(stored)?;
-    }
+    let said = crate::output::views::accounts::logged_in(&outcome, &stored);
+    sh.printer.status(said);
+    let o = Outcome::new("login oauth")
+        .changed(true)
+        .with("outcome", outcome.code());
+    let o = o
+        .with("account", AccountRef::from(&stored))
+        .with("plan_type", &stored.plan_type);
+    let m = sh.manifest_for_aliases().ok().flatten();
+    let next = crate::output::views::accounts::after_login(m.as_ref(), &stored, switch);
+    let o = sh.switch_if(switch, stored, o)?;
+    sh.printer.status(next);
+    sh.outcome(o);
     Ok(Exit::Success)
 }

@@ -5,21 +5,19 @@ use crate::codex::auth::{self, AuthState};
 use crate::error::{Error, Exit, Result, tick};
 use crate::manifest::{self, diagnostics::Validation};
 use crate::output::sanitize;
+use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::reconcile::observe::Scope;
 use crate::vault::Account;
 
+/// `--json`: every problem in Terraform's `validate -json` shape, nothing on stderr.
 #[derive(Debug, clap::Args)]
-pub struct ValidateArgs {
-    /// Print every problem as JSON (Terraform's `validate -json` shape), nothing on stderr
-    #[arg(long)]
-    json: bool,
-}
+pub struct ValidateArgs {}
 
 /// The file only: a variable its paths use that is not set here is a warning (plan and
 /// apply, where it must be set, stop on it).
-pub fn validate(sh: &mut Shell, args: ValidateArgs) -> Result<Exit> {
+pub fn validate(sh: &mut Shell, _args: ValidateArgs) -> Result<Exit> {
     let m = match manifest::require(sh.settings.manifest_flag()) {
-        Err(e) if args.json => {
+        Err(e) if sh.printer.json => {
             sh.printer.json(&match &e {
                 Error::Diagnostics(report) => report.to_json(),
                 other => Validation::failed(other.to_string(), crate::cli::error::help(other)),
@@ -28,7 +26,7 @@ pub fn validate(sh: &mut Shell, args: ValidateArgs) -> Result<Exit> {
         }
         m => m?,
     };
-    if args.json {
+    if sh.printer.json {
         sh.printer.json(&m.warnings_report().to_json());
         return Ok(Exit::Success);
     }
@@ -69,6 +67,7 @@ pub fn init(sh: &mut Shell) -> Result<Exit> {
     let home = crate::paths::default_codex_home()?;
     let now = sh.now();
     let mut bound: Option<String> = None;
+    let mut imported = None;
     if home.is_dir() {
         match auth::read(&home)?.state {
             AuthState::Credentials(creds) => {
@@ -79,6 +78,7 @@ pub fn init(sh: &mut Shell) -> Result<Exit> {
                     sanitize(stored.name()),
                     crate::paths::display(&home)
                 ));
+                imported = Some(AccountRef::from(&stored));
                 bound = Some(stored.id);
             }
             AuthState::Foreign { mode } => sh.printer.warn(format!(
@@ -130,5 +130,7 @@ pub fn init(sh: &mut Shell) -> Result<Exit> {
             .warn(format!("the default home does not match yet: {e}"));
     }
     sh.printer.status("next: review it, then `cdxs plan`");
+    let o = Outcome::new("init").changed(true).with("manifest", &path);
+    sh.outcome(o.with("imported", imported).with("default_home", &home));
     Ok(Exit::Success)
 }

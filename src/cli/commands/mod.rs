@@ -16,4 +16,5 @@ pub mod session;
 pub mod status;
 pub mod switch;
 pub mod sync;
+pub mod vault;
 pub mod watch;

@@ -16,9 +16,6 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error
     #[arg(long)]
     detailed_exitcode: bool,
-    /// Print the plan as versioned JSON (no secrets)
-    #[arg(long)]
-    json: bool,
     /// Save the plan (no secrets, 0600) for `cdxs apply FILE`
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -45,7 +42,7 @@ pub fn run(sh: &mut Shell, args: PlanArgs) -> Result<Exit> {
     if let Some(out) = &args.out {
         plan_file::write(out, &doc)?;
     }
-    if args.json {
+    if sh.printer.json {
         sh.printer.json(&doc);
     } else {
         sh.printer.out(render(&doc.plan, &sh.printer).trim_end());
@@ -56,6 +53,9 @@ pub fn run(sh: &mut Shell, args: PlanArgs) -> Result<Exit> {
                 out.display()
             ));
         }
+    }
+    if !doc.plan.errors.is_empty() && sh.printer.json {
+        return Ok(Exit::Error); // the document holds them (`plan.errors`)
     }
     if !doc.plan.errors.is_empty() {
         return Err(crate::reconcile::plan_failed(doc.plan.errors));

@@ -5,9 +5,10 @@ use clap::Args;
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::output::views::accounts::{QuotaList, QuotaRow};
+use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::output::{sanitize, views};
 use crate::resolve;
-use crate::vault::{Account, AccountKind};
+use crate::vault::AccountKind;
 
 #[derive(Debug, Args)]
 pub struct QuotaArgs {
@@ -18,9 +19,6 @@ pub struct QuotaArgs {
     /// Every account in the vault
     #[arg(long, conflicts_with = "account")]
     all: bool,
-    /// Print versioned JSON
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -36,31 +34,8 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
     let mut bar = sh.progress("quota");
     let engine = sh.engine()?;
     let all = engine.vault().accounts()?;
-    // A pool's name (that is not also an alias) stands for its members.
-    let pool = (args.account.as_ref().zip(m.as_ref()))
-        .filter(|(q, m)| !m.accounts.contains_key(q.as_str()))
-        .and_then(|(q, m)| m.pools.get(q.as_str()));
-    let bound = m
-        .as_ref()
-        .map(|m| crate::account_use::bound_accounts(m, &all));
-    let targets: Vec<Account> = if args.all {
-        all.clone()
-    } else if let Some(members) = pool {
-        let each = members
-            .iter()
-            .map(|a| resolve::account(m.as_ref(), &all, a));
-        each.collect::<Result<_>>()?
-    } else if let Some(q) = &args.account {
-        vec![resolve::account(m.as_ref(), &all, q)?]
-    } else if let Some(bound) = bound.filter(|b| !b.is_empty()) {
-        bound
-    } else {
-        let first_login = || all.iter().find(|a| a.kind == AccountKind::OAuth).cloned();
-        crate::account_use::current(&all)
-            .or_else(first_login)
-            .into_iter()
-            .collect()
-    };
+    let targets =
+        crate::account_use::quota_targets(m.as_ref(), &all, args.account.as_deref(), args.all)?;
     if targets.is_empty() {
         return Err(Error::user("no ChatGPT account in the vault")
             .with_help("log in with `cdxs login oauth`"));
@@ -94,7 +69,10 @@ pub fn quota(sh: &mut Shell, args: QuotaArgs) -> Result<Exit> {
         });
     }
     let total = rows.len();
-    sh.printer.emit(args.json, &QuotaList { quota: rows, now });
+    sh.printer.emit(&QuotaList { quota: rows, now });
+    if failures > 0 && sh.printer.json {
+        return Ok(Exit::Error); // each row says why (`error`)
+    }
     if failures > 0 {
         return Err(Error::user(format!(
             "quota could not be fetched for {failures} of {total} account(s); the others are shown (with cached figures where there are some)"
@@ -119,5 +97,7 @@ pub fn refresh_token(sh: &mut Shell, args: RefreshArgs) -> Result<Exit> {
         sh.printer.status(sanitize(part));
     }
     views::report::done_backups(&sh.printer, &report);
+    let o = Outcome::new("refresh-token").report(&report);
+    sh.outcome(o.with("account", AccountRef::from(&a)));
     Ok(Exit::Success)
 }

@@ -45,10 +45,7 @@ pub fn run(sh: &mut Shell, args: RunArgs) -> Result<Exit> {
         (Some(name), _) => converge(sh, &sh.require_manifest()?, &name)?,
         (None, Some(query)) => {
             let m = sh.manifest_for_aliases()?;
-            let path = match args.codex_home {
-                Some(p) => crate::paths::absolute(&p),
-                None => crate::paths::default_codex_home()?,
-            };
+            let path = crate::paths::codex_home_or_default(args.codex_home.as_deref())?;
             let mut bar = sh.progress("run");
             let engine = sh.engine()?;
             let all = engine.vault().accounts()?;

@@ -9,13 +9,9 @@ use crate::reconcile::engine::Request;
 use crate::reconcile::status;
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Print versioned JSON
-    #[arg(long)]
-    json: bool,
-}
+pub struct StatusArgs {}
 
-pub fn run(sh: &mut Shell, args: StatusArgs) -> Result<Exit> {
+pub fn run(sh: &mut Shell, _args: StatusArgs) -> Result<Exit> {
     let m = sh.require_manifest()?;
     let now = sh.now();
     let mut bar = sh.progress("status");
@@ -46,6 +42,6 @@ pub fn run(sh: &mut Shell, args: StatusArgs) -> Result<Exit> {
         now,
         watch_lines,
     };
-    sh.printer.emit(args.json, &view);
+    sh.printer.emit(&view);
     Ok(Exit::Success)
 }

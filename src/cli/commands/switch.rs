@@ -10,6 +10,7 @@ use crate::error::{Error, Exit, Result};
 use crate::manifest::Manifest;
 use crate::output::prompt;
 use crate::output::views::accounts::AccountList;
+use crate::output::views::outcome::Outcome;
 use crate::reconcile::engine::{SwitchTo, Target};
 use crate::resolve;
 use crate::{account_use, paths};
@@ -54,6 +55,7 @@ pub fn run(sh: &mut Shell, args: SwitchArgs) -> Result<Exit> {
     let engine = sh.engine()?;
     let switched = engine.switch(m.as_ref(), to, &target, &mut bar)?;
     sh.report_switched(&switched);
+    sh.outcome(Outcome::new("switch").switched(&switched));
     if m.is_none() {
         sh.printer
             .status("note: no cdxs.yaml found: run `cdxs init` to declare your homes");

@@ -22,9 +22,6 @@ pub struct WatchArgs {
     /// Run one cycle over every home, then exit
     #[arg(long)]
     once: bool,
-    /// One JSON object per line instead of text
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Serialize)]
@@ -90,7 +87,7 @@ pub fn run(sh: &mut Shell, args: WatchArgs) -> Result<Exit> {
     let mut log = Log {
         printer: sh.printer.clone(),
         clock: sh.settings.clock.clone(),
-        json: args.json,
+        json: sh.printer.json,
     };
     let mut bar = sh.progress("watch");
     let opts = Options {

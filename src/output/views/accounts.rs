@@ -303,6 +303,16 @@ pub struct AccountShow {
     pub now: i64,
 }
 
+impl AccountShow {
+    pub fn of(account: AccountView, a: &Account, now: i64) -> AccountShow {
+        AccountShow {
+            account,
+            base_url_raw: a.base_url.clone(),
+            now,
+        }
+    }
+}
+
 impl View for AccountShow {
     fn human(&self, p: &Printer) -> String {
         let a = &self.account;
@@ -467,4 +477,41 @@ impl View for QuotaList {
         });
         table.render_in(width) + &quota_legend(p, false, resets)
     }
+}
+
+/// What `login oauth` says it did: the login, its id and plan.
+pub fn logged_in(outcome: &crate::vault::accounts::Upsert, a: &Account) -> String {
+    let verb = match outcome {
+        crate::vault::accounts::Upsert::Created => "logged in as",
+        _ => "logged in again as",
+    };
+    let plan = a.plan_type.as_deref().map(|p| format!(", {}", sanitize(p)));
+    format!(
+        "{verb} {} ({}{})",
+        sanitize(a.name()),
+        a.id,
+        plan.unwrap_or_default()
+    )
+}
+
+/// The next step after `login oauth`: where the new login goes from here.
+pub fn after_login(m: Option<&crate::manifest::Manifest>, a: &Account, switched: bool) -> String {
+    let name = sanitize(a.name()).into_owned();
+    let homes = m
+        .map(|m| crate::resolve::bound_where(m, a))
+        .unwrap_or_default();
+    if switched {
+        return format!(
+            "next: `codex` in `~/.codex` now uses {name}; `cdxs status` shows every home"
+        );
+    }
+    if !homes.is_empty() {
+        return format!(
+            "next: `cdxs apply` writes the new login into the home(s) that use it: {}",
+            homes.join(", ")
+        );
+    }
+    format!(
+        "next: `cdxs switch {name}` makes `~/.codex` use it, or `cdxs home bind HOME {name}` binds a home of cdxs.yaml to it; then `cdxs run --account {name} -- codex` (or `--home HOME`)"
+    )
 }

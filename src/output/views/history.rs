@@ -115,11 +115,15 @@ impl View for OneGeneration {
         if !g.files.is_empty() {
             out.push_str("\nfiles:\n");
             for f in &g.files {
-                let b = f
-                    .backup
-                    .as_ref()
-                    .map(|b| format!("backup {}", b.display()))
-                    .unwrap_or_else(|| "created (no earlier file)".into());
+                let folder = crate::vault::journal::CREATED_FOLDER;
+                let b = match (&f.backup, f.after_fingerprint.as_deref()) {
+                    (_, Some(m)) if m == folder => "folder created".to_string(),
+                    (_, None) if f.before_fingerprint.as_deref() == Some(folder) => {
+                        "folder removed".to_string()
+                    }
+                    (Some(b), _) => format!("backup {}", b.display()),
+                    (None, _) => "created (no earlier file)".into(),
+                };
                 out.push_str(&format!("  {}  {b}\n", f.path.display()));
             }
         }
@@ -157,10 +161,17 @@ pub fn rollback_preview(p: &Printer, g: &Generation, steps: &[Step], kept: &[(St
             ));
             continue;
         }
-        let what = if s.restore {
-            "restore the earlier content"
-        } else {
-            "remove it (the generation created it)"
+        let what = match (s.folder, s.restore, &s.account) {
+            (true, _, _) => {
+                "remove the folder (the generation created it) if nothing else is in it".to_string()
+            }
+            (_, true, Some(a)) => format!("restore the earlier login: {}", sanitize(a)),
+            (_, true, None) => "restore the earlier content".to_string(),
+            (_, false, Some(a)) => format!(
+                "remove it (the generation created it); it holds {}",
+                sanitize(a)
+            ),
+            (_, false, None) => "remove it (the generation created it)".to_string(),
         };
         p.out(format!("  {} {}: {what}", p.yellow("~"), s.path.display()));
         if let Some(n) = &s.note {

@@ -8,12 +8,16 @@ use super::Printer;
 
 pub mod accounts;
 pub mod doctor;
+pub mod error;
 pub mod history;
+pub mod homes;
+pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod sessions;
 pub mod status;
 pub mod sync;
+pub mod vault;
 
 /// A listing: JSON as serialized, or text for a person.
 pub trait View: Serialize {
@@ -22,8 +26,8 @@ pub trait View: Serialize {
 
 impl Printer {
     /// Print `view` as versioned JSON (`--json`) or as text.
-    pub fn emit<V: View>(&self, json: bool, view: &V) {
-        if json {
+    pub fn emit<V: View>(&self, view: &V) {
+        if self.json {
             self.json(view);
         } else {
             let text = view.human(self);

@@ -45,7 +45,11 @@ pub fn thread_table(p: &Printer, all: &[ThreadInfo], prefixes: &Prefixes) -> Str
             if th.hidden.is_empty() {
                 "-".to_string()
             } else {
-                th.hidden.join(", ")
+                let text = th
+                    .hidden
+                    .iter()
+                    .map(|h| h.text(&th.source, &th.model_provider));
+                sanitize(&text.collect::<Vec<_>>().join(", ")).into_owned()
             },
         ]);
     }
@@ -183,6 +187,9 @@ pub struct HomeIssues {
 
 #[derive(Debug, Serialize)]
 pub struct Visibility {
+    /// `repair`: what it changed, as every command that changes something says it.
+    #[serde(flatten)]
+    pub outcome: Option<super::outcome::Outcome>,
     pub homes: Vec<HomeIssues>,
     #[serde(skip)]
     pub repair: bool,

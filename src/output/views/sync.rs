@@ -14,6 +14,40 @@ pub fn date(ts: i64) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// `sync login`: where it logged in, and what to do about the key next.
+pub fn logged_in(r: &crate::sync::ops::LoginReport) -> Vec<String> {
+    use crate::sync::ops::KeyState;
+    let t = &r.target;
+    let first = format!(
+        "logged in to `{}` as `{}` from `{}`; the login expires {}",
+        t.server_url,
+        t.username,
+        t.device_name,
+        date(r.expires_at)
+    );
+    let next = match &r.key {
+        KeyState::Ready(kid) => format!("sync key {kid}; `cdxs sync push` syncs the accounts"),
+        KeyState::JoinNeeded(kid) => format!(
+            "`{}` already syncs with key {kid}: join it with `cdxs sync key --set` and the phrase `cdxs sync key` shows on a machine that syncs",
+            t.username
+        ),
+        KeyState::InitNeeded => {
+            "no sync key yet: run `cdxs sync init` to make one (first machine only)".into()
+        }
+    };
+    vec![first, next]
+}
+
+/// `sync init`, before the phrase.
+pub fn made_key(t: &crate::sync::state::Target) -> String {
+    format!(
+        "made the sync key {} for `{}` on `{}`. Its recovery phrase follows (`cdxs sync key` shows it again on this machine):",
+        t.key_id.as_deref().unwrap_or(""),
+        t.username,
+        t.server_url
+    )
+}
+
 #[derive(Serialize)]
 pub struct SyncStatus {
     pub targets: Vec<TargetStatus>,
@@ -101,18 +135,6 @@ impl View for ServerUsers {
             ]);
         }
         t.render()
-    }
-}
-
-/// `sync key rotate --json`: what the rotation did (never the key or its phrase).
-#[derive(Serialize)]
-pub struct KeyRotated {
-    pub rotated: crate::sync::ops::RotateReport,
-}
-
-impl View for KeyRotated {
-    fn human(&self, _p: &Printer) -> String {
-        String::new()
     }
 }
 
@@ -239,7 +261,10 @@ pub fn rotated(r: &crate::sync::ops::RotateReport) -> (Vec<Said>, Said) {
                 "re-encrypted {} record(s) under the new sync key {} (was {}): revision {}, generation {} in `cdxs history`{left_out}",
                 r.records, r.new_key_id, r.old_key_id, r.revision, r.generation
             )),
-            Said::Status("the new recovery phrase follows, shown this once:".into()),
+            Said::Status(
+                "the new recovery phrase follows (`cdxs sync key` shows it again on this machine):"
+                    .into(),
+            ),
         ],
         Said::Status(
             "on every other machine run `cdxs sync key --set` with this phrase: until then they are refused (the old key no longer opens anything new)".into(),

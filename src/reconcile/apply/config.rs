@@ -89,8 +89,18 @@ pub(super) fn set_credentials_store(
     ))
 }
 
-pub(super) fn create_home_dir(run: &mut Run, path: &Path) -> Result<Did> {
-    run.changed |= !path.exists();
+pub(super) fn create_home_dir(
+    run: &mut Run,
+    vault: &mut Vault,
+    seq: usize,
+    path: &Path,
+) -> Result<Did> {
+    let created = !path.exists();
     fsx::ensure_private_dir(path)?;
+    if created {
+        // Journaled: `rollback` removes it again (when it is empty by then).
+        vault.record_created_folder(run.generation, seq, path)?;
+        run.changed = true;
+    }
     Ok(Did::said(format!("created {}", tick(path))))
 }

@@ -410,7 +410,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
         Op::SetCredentialsStore { path, expect, .. } => {
             config::set_credentials_store(run, vault, seq, path, expect)
         }
-        Op::CreateHomeDir { path, .. } => config::create_home_dir(run, path),
+        Op::CreateHomeDir { path, .. } => config::create_home_dir(run, vault, seq, path),
         Op::ImportAuthFile { path, alias } => logins::import_auth_file(run, vault, path, alias),
         Op::Harvest {
             path, account_id, ..

@@ -7,7 +7,9 @@ use crate::backup::Backups;
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, edit};
 use crate::reconcile::apply::FileChange;
+use crate::reconcile::engine::Applied;
 use crate::reconcile::observe::Scope;
+use crate::reconcile::text_diff::TextDiff;
 use crate::resolve::Named;
 use crate::secret::fingerprint;
 
@@ -76,5 +78,37 @@ impl Engine {
         };
         text = edit::set_home_account(&text, home, &alias)?;
         Ok((text, alias))
+    }
+
+    /// `home create`: declare `name` at `shown_path` in cdxs.yaml (bound to `account` when
+    /// given), then converge that home. What changed in cdxs.yaml, and what apply did.
+    pub fn create_home(
+        &mut self,
+        m: &Manifest,
+        name: &str,
+        shown_path: &str,
+        account: Option<&str>,
+        progress: &mut dyn super::Progress,
+    ) -> Result<(Option<TextDiff>, Option<Applied>)> {
+        if m.homes.contains_key(name) {
+            return Err(
+                Error::user(format!("cdxs.yaml already declares home `{name}`")).with_help(
+                    format!("bind it with `cdxs home bind {name} ACCOUNT`, or pick another name"),
+                ),
+            );
+        }
+        let mut text = edit::add_home(&m.text, name, shown_path, None)?;
+        if let Some(query) = account {
+            let named = crate::resolve::named(Some(m), &self.vault.accounts()?, query)?;
+            let with_home =
+                manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
+            text = self.bind_text(&with_home, name, &named)?.0;
+        }
+        let (edited, extra) = self.edit_manifest(m, &text, Some(name))?;
+        let diff = extra.first().and_then(|c| c.diff.clone());
+        let homes = [name.to_string()];
+        let scope = Scope::default();
+        let applied = self.converge(&edited, &homes, "home create", extra, scope, progress)?;
+        Ok((diff, applied))
     }
 }

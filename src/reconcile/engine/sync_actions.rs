@@ -55,7 +55,15 @@ impl Engine {
                 direction: *d,
                 description: a.description.clone(),
             };
-            match crate::sync::plan::apply(&mut self.vault, &one, self.clock.ts()) {
+            let now = self.clock.ts();
+            let ran = self.journaled_sync(
+                "apply",
+                target,
+                *d,
+                |vault| crate::sync::plan::apply(vault, &one, now),
+                |message| Some(message.clone()),
+            );
+            match ran {
                 Ok(message) => done.push(Done {
                     address: a.address.clone(),
                     message,
@@ -82,4 +90,115 @@ pub(super) fn take_sync(plan: &mut Plan) -> Vec<Action> {
         !sync
     });
     out
+}
+
+impl Engine {
+    /// Run one sync operation (`sync pull|push`, or a plan's `sync.T.pull|push`) and journal
+    /// it as a generation of its own when it changed something or failed: `history` lists
+    /// it, and marks that rollback cannot undo it. The operation takes the vault lock itself
+    /// where it merges; the journal is written under the lock afterwards, never while the
+    /// network is waited on.
+    pub fn journaled_sync<T>(
+        &mut self,
+        command: &str,
+        target: &str,
+        direction: Direction,
+        run: impl FnOnce(&mut crate::vault::Vault) -> Result<T>,
+        changed: impl Fn(&T) -> Option<String>,
+    ) -> Result<T> {
+        let started = self.clock.ts();
+        let result = run(&mut self.vault);
+        let what = match &result {
+            Ok(r) => changed(r).map(|m| (m, None)),
+            Err(e) => Some((String::new(), Some(e.full_message()))),
+        };
+        if let Some((message, error)) = what {
+            let op = Op::Sync {
+                target: target.to_string(),
+                direction,
+            };
+            let address = crate::reconcile::Address::Sync {
+                target: target.to_string(),
+                push: direction == Direction::Push,
+            };
+            let description = match &error {
+                None => message,
+                Some(_) => format!(
+                    "{} {target}",
+                    if direction == Direction::Push {
+                        "push to"
+                    } else {
+                        "pull from"
+                    }
+                ),
+            };
+            let action = (
+                address.to_string(),
+                "update".to_string(),
+                match op.irreversible() {
+                    Some(why) => crate::vault::journal::not_undone(&description, why),
+                    None => description,
+                },
+            );
+            let _lock = crate::vault::lock::vault(&self.state_dir, &format!("cdxs {command}"))?;
+            self.vault.record_finished(
+                command,
+                action,
+                started,
+                error.as_deref(),
+                self.clock.ts(),
+            )?;
+        }
+        result
+    }
+}
+
+impl Engine {
+    /// `sync push`, journaled ([`Engine::journaled_sync`]).
+    pub fn sync_push(
+        &mut self,
+        target: Option<&str>,
+        force: bool,
+    ) -> Result<crate::sync::ops::PushReport> {
+        let name = crate::sync::ops::pick_target(&self.vault, target)?.name;
+        let now = self.clock.ts();
+        self.journaled_sync(
+            "sync push",
+            &name,
+            Direction::Push,
+            |vault| crate::sync::ops::push(vault, target, force, now),
+            |r| {
+                (r.pushed + r.deleted > 0).then(|| {
+                    format!(
+                        "pushed {} account(s) and {} deletion(s) to {name}: revision {}",
+                        r.pushed, r.deleted, r.revision
+                    )
+                })
+            },
+        )
+    }
+
+    /// `sync pull`, journaled ([`Engine::journaled_sync`]).
+    pub fn sync_pull(
+        &mut self,
+        target: Option<&str>,
+        force: bool,
+    ) -> Result<crate::sync::ops::PullReport> {
+        let name = crate::sync::ops::pick_target(&self.vault, target)?.name;
+        let now = self.clock.ts();
+        self.journaled_sync(
+            "sync pull",
+            &name,
+            Direction::Pull,
+            |vault| crate::sync::ops::pull(vault, target, force, now),
+            |r| {
+                (r.created + r.updated + r.deleted > 0).then(|| {
+                    format!(
+                        "pulled from {name} to revision {}: {} new, {} updated, {} removed",
+                        r.revision, r.created, r.updated, r.deleted
+                    )
+                })
+            },
+        )
+    }
 }

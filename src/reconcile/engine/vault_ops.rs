@@ -5,6 +5,7 @@
 use super::{Engine, Quiet};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
+use crate::reconcile::apply::Report;
 use crate::reconcile::ops;
 use crate::reconcile::staged::StagedAccount;
 use crate::vault::Account;
@@ -89,26 +90,29 @@ impl Engine {
     }
 
     /// Take an account out of the vault; its secrets are erased from the vault's files.
-    pub fn remove_account(&mut self, account: &Account, command: &str) -> Result<()> {
+    pub fn remove_account(&mut self, account: &Account, command: &str) -> Result<Report> {
         self.run(
             None,
             &ops::remove_account(account),
             command,
             None,
             &mut Quiet,
-        )?;
-        Ok(())
+        )
     }
 
     /// Name an account (`account rename`).
-    pub fn rename_account(&mut self, account: &Account, name: &str, command: &str) -> Result<()> {
+    pub fn rename_account(
+        &mut self,
+        account: &Account,
+        name: &str,
+        command: &str,
+    ) -> Result<Report> {
         self.run(
             None,
             &ops::rename_account(account, name),
             command,
             None,
             &mut Quiet,
-        )?;
-        Ok(())
+        )
     }
 }

@@ -9,7 +9,7 @@ use crate::codex::config;
 use crate::codex::settings::{Effective, Login};
 use crate::manifest::Home;
 use crate::reconcile::observe::{AccountObs, HomeObs};
-use crate::reconcile::{Action, ActionKind, Change, Op};
+use crate::reconcile::{Action, ActionKind, Change, ChangeValue, Op};
 use crate::reconcile::{Address, HomePart};
 use crate::vault::AccountKind;
 
@@ -113,6 +113,10 @@ impl Planner<'_> {
                     .into(),
             changes: vec![Change {
                 field: config::STORE_KEY.into(),
+                before_value: have.clone().map(|value| ChangeValue::Setting { value }),
+                after_value: Some(ChangeValue::Setting {
+                    value: "file".into(),
+                }),
                 before: have,
                 after: Some("file".into()),
                 diff,

@@ -2,6 +2,7 @@
 //! fingerprints, never a secret.
 
 use super::super::observe::{AccountObs, AuthObs, CredObs, Observed};
+use crate::reconcile::ChangeValue;
 use crate::vault::AccountKind;
 
 /// "me@x.io (plus, 5h 80% / wk 60% left)".
@@ -54,6 +55,60 @@ pub(super) fn describe_auth(auth: &AuthObs, o: &Observed) -> Option<String> {
                         .unwrap_or_default()
                 ),
             },
+        },
+    })
+}
+
+/// A vault account as a typed change value (`alias`: the name the plan gives it).
+pub(super) fn account_value(a: &AccountObs, o: &Observed, alias: Option<&str>) -> ChangeValue {
+    let q = o.quota.get(&a.id);
+    ChangeValue::Account {
+        alias: alias.map(str::to_string),
+        id: Some(a.id.clone()),
+        name: Some(a.name.clone()),
+        kind: Some(a.kind),
+        email: a.email.clone(),
+        plan_type: a.plan_type.clone(),
+        key_fingerprint: (a.kind == AccountKind::ApiKey)
+            .then(|| a.secret_fingerprint.clone())
+            .flatten(),
+        five_hour_left: q.and_then(|q| q.five_hour),
+        weekly_left: q.and_then(|q| q.weekly),
+        in_vault: true,
+    }
+}
+
+/// What an auth.json holds, typed (`None`: it is absent).
+pub(super) fn auth_value(auth: &AuthObs, o: &Observed) -> Option<ChangeValue> {
+    Some(match auth {
+        AuthObs::Missing => return None,
+        AuthObs::Unreadable(e) => ChangeValue::Unreadable { error: e.clone() },
+        AuthObs::Empty => ChangeValue::NoCredentials,
+        AuthObs::Foreign(mode) => ChangeValue::Foreign { mode: mode.clone() },
+        AuthObs::Credentials(c) => match c.account_id().and_then(|id| o.account(id)) {
+            Some(a) => account_value(a, o, None),
+            None => {
+                let (kind, email, plan_type, key_fingerprint) = match c {
+                    CredObs::ApiKey {
+                        key_fingerprint, ..
+                    } => (AccountKind::ApiKey, None, None, Some(key_fingerprint)),
+                    CredObs::ChatGpt {
+                        email, plan_type, ..
+                    } => (AccountKind::OAuth, email.clone(), plan_type.clone(), None),
+                };
+                ChangeValue::Account {
+                    alias: None,
+                    id: None,
+                    name: email.clone(),
+                    kind: Some(kind),
+                    email,
+                    plan_type,
+                    key_fingerprint: key_fingerprint.cloned(),
+                    five_hour_left: None,
+                    weekly_left: None,
+                    in_vault: false,
+                }
+            }
         },
     })
 }

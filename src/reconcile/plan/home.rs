@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use super::codex_settings::login_of;
-use super::describe::{describe_account, describe_auth};
+use super::describe::{account_value, auth_value, describe_account, describe_auth};
 use super::resolve::Target;
 use super::{Planner, pool};
 use crate::codex::auth::auth_path;
@@ -14,7 +14,9 @@ use crate::codex::config;
 use crate::codex::settings::Effective;
 use crate::manifest::{AccountRef, Binding, Home};
 use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs};
-use crate::reconcile::{Accepted, Action, ActionKind, Change, CredentialSource, Drift, Note, Op};
+use crate::reconcile::{
+    Accepted, Action, ActionKind, Change, ChangeValue, CredentialSource, Drift, Note, Op,
+};
 use crate::vault::freshness;
 
 /// What a home's auth.json gets, once resolved.
@@ -23,8 +25,9 @@ struct Chosen {
     /// Why a pool picked it.
     reason: Option<String>,
     target: Target,
-    /// The redacted "after" side of the diff.
+    /// The redacted "after" side of the diff, for people and typed.
     after: String,
+    after_value: ChangeValue,
 }
 
 impl Planner<'_> {
@@ -91,22 +94,47 @@ impl Planner<'_> {
             self.accept(home, obs, &target);
             return;
         }
-        let after = match (&target, target_account) {
-            (_, Some(a)) => format!("{alias} = {}", describe_account(a, o)),
+        let (after, after_value) = match (&target, target_account) {
+            (_, Some(a)) => (
+                format!("{alias} = {}", describe_account(a, o)),
+                account_value(a, o, Some(&alias)),
+            ),
             (
                 Target::Env {
                     var,
                     key_fingerprint,
                 },
                 _,
-            ) => format!("{alias} = API key from ${var} ({key_fingerprint})"),
-            (Target::Vault { .. }, None) => format!("{alias} = {}", r.describe()),
+            ) => (
+                format!("{alias} = API key from ${var} ({key_fingerprint})"),
+                ChangeValue::EnvKey {
+                    alias: alias.clone(),
+                    var: var.clone(),
+                    key_fingerprint: key_fingerprint.clone(),
+                },
+            ),
+            (Target::Vault { account_id }, None) => (
+                format!("{alias} = {}", r.describe()),
+                ChangeValue::Account {
+                    alias: Some(alias.clone()),
+                    id: Some(account_id.clone()),
+                    name: None,
+                    kind: None,
+                    email: None,
+                    plan_type: None,
+                    key_fingerprint: None,
+                    five_hour_left: None,
+                    weekly_left: None,
+                    in_vault: false,
+                },
+            ),
         };
         let chosen = Chosen {
             alias,
             reason,
             target,
             after,
+            after_value,
         };
         self.write_auth(home, obs, address, chosen);
     }
@@ -302,6 +330,7 @@ impl Planner<'_> {
             reason,
             target,
             after,
+            after_value,
         } = chosen;
         let refresh_only = matches!(
             (&obs.auth, &target),
@@ -338,6 +367,8 @@ impl Planner<'_> {
             description,
             changes: vec![Change {
                 field: "account".into(),
+                before_value: auth_value(&obs.auth, self.o),
+                after_value: Some(after_value),
                 before: describe_auth(&obs.auth, self.o),
                 after: Some(after),
                 diff: None,
@@ -410,6 +441,12 @@ impl Planner<'_> {
             description,
             changes: vec![Change {
                 field: "openai_base_url".into(),
+                before_value: have.map(|u| ChangeValue::Setting {
+                    value: config::display_url(u),
+                }),
+                after_value: url.as_deref().map(|u| ChangeValue::Setting {
+                    value: config::display_url(u),
+                }),
                 before: have.map(config::display_url),
                 after: url.as_deref().map(config::display_url),
                 diff: self.config_diff(home, obs, url.as_deref()),
@@ -440,12 +477,17 @@ impl Planner<'_> {
         )
     }
 
-    /// A file cdxs wrote that now holds something else (not just newer tokens).
+    /// A file cdxs wrote that now holds something else (not just newer tokens). A file that
+    /// is gone is not drift: absent means absent, and the binding writes it again (under
+    /// `watch.apply: safe` too).
     pub(super) fn drift(&mut self, home: &Home, obs: &HomeObs) {
         let path = auth_path(&home.path);
         let Some(base) = self.o.baselines.get(&path) else {
             return;
         };
+        if obs.auth == AuthObs::Missing {
+            return;
+        }
         if obs.auth_fingerprint.as_deref() == Some(base.fingerprint.as_str()) {
             return;
         }
@@ -465,8 +507,7 @@ impl Planner<'_> {
             .map(|a| describe_account(a, self.o))
             .or(base.account_id.clone())
             .unwrap_or_else(|| "a file".into());
-        let now = describe_auth(&obs.auth, self.o)
-            .unwrap_or_else(|| "nothing (the file was deleted)".into());
+        let now = describe_auth(&obs.auth, self.o).unwrap_or_default();
         self.drift.push(Drift {
             address: Address::home(&home.name, HomePart::Auth),
             path,

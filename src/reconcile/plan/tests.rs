@@ -229,7 +229,7 @@ fn drift_is_reported_but_a_codex_refresh_is_not() {
             fingerprint: "sha256:old".into(),
             account_id: Some(me.id.clone()),
             generation: Some(3),
-            written_at: 0,
+            account_since: 0,
         },
     );
     // Codex refreshed work's tokens: the file changed, same account: not drift.
@@ -239,7 +239,7 @@ fn drift_is_reported_but_a_codex_refresh_is_not() {
             fingerprint: "sha256:older".into(),
             account_id: Some(work.id.clone()),
             generation: Some(3),
-            written_at: 0,
+            account_since: 0,
         },
     );
     let p = plan(&m, &o, &Inputs::at(1000));

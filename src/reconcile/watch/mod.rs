@@ -140,14 +140,15 @@ pub struct Cycle {
     pub next_due: i64,
 }
 
-/// When cdxs last wrote each home's auth.json (its drift baseline's time).
-fn last_written(o: &Observed) -> BTreeMap<String, i64> {
+/// When cdxs last switched each home's auth.json to the account it holds (a refresh of the
+/// same login does not count: the dwell timer moves only on a switch).
+fn last_switched(o: &Observed) -> BTreeMap<String, i64> {
     o.homes
         .iter()
         .filter_map(|(name, h)| {
             o.baselines
                 .get(&crate::codex::auth::auth_path(&h.path))
-                .map(|b| (name.clone(), b.written_at))
+                .map(|b| (name.clone(), b.account_since))
         })
         .collect()
 }
@@ -248,7 +249,7 @@ pub fn tick(
         errors_now.insert(line);
     }
     state.errors_before = errors_now;
-    let mut last_switch = last_written(&o);
+    let mut last_switch = last_switched(&o);
     for (h, t) in &state.switched {
         let e = last_switch.entry(h.clone()).or_insert(*t);
         *e = (*e).max(*t);

@@ -111,6 +111,8 @@ pub fn run(
 ) -> Result<()> {
     let mut m = manifest;
     let state_dir = engine.state_dir.clone();
+    // One watch per state folder: a second one would overwrite the first's status file.
+    let _instance = crate::vault::lock::watch(&state_dir)?;
     let (mut watches, fallback) = Watches::start(tx.clone());
     if let Some(why) = fallback.or_else(|| watches.sync(&m, opts.max_watches)) {
         sink.line(&note("note", why));

@@ -158,7 +158,8 @@ fn payload_of(vault: &Vault, a: &Account) -> Result<AccountPayload> {
     Ok(AccountPayload::from_account(a, vault.quota(&a.id)?))
 }
 
-fn backup_vault(vault: &Vault, label: &str) -> Result<String> {
+/// A copy of the vault (SQLite backup API) under `<state>/backups/<label>/`, 0600.
+pub fn backup_vault(vault: &Vault, label: &str) -> Result<String> {
     let mut backups = Backups::new(vault.state_dir(), label);
     let dest = backups.path_for(&vault.path())?;
     vault.conn().backup(

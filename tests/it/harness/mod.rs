@@ -82,6 +82,17 @@ impl Env {
         cmd
     }
 
+    /// `program` as a `std::process::Command` (to spawn it and talk to it while it runs)
+    /// with the environment every cdxs run gets, in the working folder.
+    pub fn process(&self, program: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
+        cmd.current_dir(&self.work).env_clear().env("TERM", "dumb");
+        for (k, v) in self.env_pairs() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
     /// The environment every cdxs under test gets (nothing else from the test's own).
     fn env_pairs(&self) -> Vec<(String, String)> {
         let mut pairs: Vec<(String, String)> = [

@@ -9,7 +9,8 @@ use crate::output::views::sessions::{StatsView, thread_table};
 use crate::sessions::ids::{Filter, Prefixes};
 use crate::sessions::{list, stats};
 
-pub fn list(sh: &mut Shell, arg: &HomesArg, filter: ListFilter, json: bool) -> Result<Exit> {
+pub fn list(sh: &mut Shell, arg: &HomesArg, filter: ListFilter) -> Result<Exit> {
+    let json = sh.printer.json;
     let m = super::manifest(sh, arg)?;
     let default = crate::paths::default_codex_home()?;
     let listed = select::session_homes(m.as_ref(), &arg.selection(false), &default)?;
@@ -66,11 +67,11 @@ pub fn list(sh: &mut Shell, arg: &HomesArg, filter: ListFilter, json: bool) -> R
     Ok(Exit::Success)
 }
 
-pub fn stats(sh: &mut Shell, id: &str, arg: &HomesArg, full: bool, json: bool) -> Result<Exit> {
+pub fn stats(sh: &mut Shell, id: &str, arg: &HomesArg, full: bool) -> Result<Exit> {
     // A bare id may live in any declared home.
     let homes = homes(sh, arg, true)?;
     let (home, t) = list::find(&homes, id)?;
     let s = stats::stats(&home, &t, full)?;
-    sh.printer.emit(json, &StatsView { stats: s });
+    sh.printer.emit(&StatsView { stats: s });
     Ok(Exit::Success)
 }

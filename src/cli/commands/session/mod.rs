@@ -76,9 +76,6 @@ pub enum SessionCommand {
         homes: HomesArg,
         #[command(flatten)]
         filter: ListFilter,
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
     },
     /// Tokens (from the rollout's last token_count), size, turns of one thread
     Stats {
@@ -90,9 +87,6 @@ pub enum SessionCommand {
         /// Also count lines and turns by reading the whole rollout
         #[arg(long)]
         lines: bool,
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
     },
     /// Move threads into the home's trash (`cdxs-trash/`); Codex no longer shows them
     #[command(
@@ -112,9 +106,6 @@ pub enum SessionCommand {
     TrashList {
         #[command(flatten)]
         homes: HomesArg,
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
     },
     /// Put trashed threads back exactly (files, rows, name)
     Restore {
@@ -169,9 +160,6 @@ pub enum SessionCommand {
         /// Show the copies, change nothing
         #[arg(long)]
         dry_run: bool,
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -181,9 +169,6 @@ pub enum VisibilityCommand {
     Check {
         #[command(flatten)]
         homes: HomesArg,
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
     },
     /// Fix them in place (rows only; never the database file, never a rollout's bytes)
     Repair {
@@ -192,31 +177,19 @@ pub enum VisibilityCommand {
         /// Show the fixes, change nothing
         #[arg(long)]
         dry_run: bool,
-        /// Print versioned JSON
-        #[arg(long)]
-        json: bool,
     },
 }
 
 pub fn run(sh: &mut Shell, cmd: SessionCommand) -> Result<Exit> {
     match cmd {
-        SessionCommand::List {
-            homes,
-            filter,
-            json,
-        } => browse::list(sh, &homes, filter, json),
-        SessionCommand::Stats {
-            id,
-            homes,
-            lines,
-            json,
-        } => browse::stats(sh, &id, &homes, lines, json),
+        SessionCommand::List { homes, filter } => browse::list(sh, &homes, filter),
+        SessionCommand::Stats { id, homes, lines } => browse::stats(sh, &id, &homes, lines),
         SessionCommand::Trash {
             ids,
             homes,
             dry_run,
         } => trash::trash(sh, &ids, &homes, dry_run),
-        SessionCommand::TrashList { homes, json } => trash::trash_list(sh, &homes, json),
+        SessionCommand::TrashList { homes } => trash::trash_list(sh, &homes),
         SessionCommand::Restore {
             ids,
             homes,
@@ -229,22 +202,19 @@ pub fn run(sh: &mut Shell, cmd: SessionCommand) -> Result<Exit> {
             yes,
             dry_run,
         } => trash::purge(sh, &ids, older_than.as_deref(), &homes, yes, dry_run),
-        SessionCommand::Visibility(VisibilityCommand::Check { homes, json }) => {
-            repair::visibility(sh, &homes, false, false, json)
+        SessionCommand::Visibility(VisibilityCommand::Check { homes }) => {
+            repair::visibility(sh, &homes, false, false)
         }
-        SessionCommand::Visibility(VisibilityCommand::Repair {
-            homes,
-            dry_run,
-            json,
-        }) => repair::visibility(sh, &homes, true, dry_run, json),
+        SessionCommand::Visibility(VisibilityCommand::Repair { homes, dry_run }) => {
+            repair::visibility(sh, &homes, true, dry_run)
+        }
         SessionCommand::SyncThreads {
             homes,
             from,
             to,
             yes,
             dry_run,
-            json,
-        } => repair::sync_threads(sh, &homes, [&from, &to], yes, dry_run, json),
+        } => repair::sync_threads(sh, &homes, [&from, &to], yes, dry_run),
     }
 }
 

@@ -3,20 +3,16 @@
 use super::{HomesArg, gate_notes, homes, manifest};
 use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
+use crate::output::views::outcome::Outcome;
 use crate::output::views::sessions::{Copies, HomeIssues, Visibility};
 use crate::reconcile::{Op, ops};
 use crate::sessions::share;
 use crate::sessions::visibility::{self, Direct, Issue};
 
-pub fn visibility(
-    sh: &mut Shell,
-    arg: &HomesArg,
-    repair: bool,
-    dry_run: bool,
-    json: bool,
-) -> Result<Exit> {
+pub fn visibility(sh: &mut Shell, arg: &HomesArg, repair: bool, dry_run: bool) -> Result<Exit> {
+    let json = sh.printer.json;
     let homes = homes(sh, arg, false)?;
-    let mut report = Vec::new();
+    let (mut report, mut o) = (Vec::new(), Outcome::new("session visibility repair"));
     for h in &homes {
         let issues = visibility::check(h, &mut Direct)?;
         let mut repaired = Vec::new();
@@ -27,6 +23,7 @@ pub fn visibility(
             let done =
                 sh.engine()?
                     .run(None, &plan, "session visibility repair", None, &mut bar)?;
+            o = o.report(&done);
             // What each action fixed (an issue that went away meanwhile is not counted).
             for (a, d) in plan.actions.iter().zip(&done.done) {
                 if let Some(live) = d.message.strip_prefix("skipped: ") {
@@ -53,14 +50,12 @@ pub fn visibility(
             .iter()
             .any(|i| !(repair && !dry_run && r.repaired.contains(i)))
     });
-    sh.printer.emit(
-        json,
-        &Visibility {
-            homes: report,
-            repair,
-            dry_run,
-        },
-    );
+    sh.printer.emit(&Visibility {
+        outcome: repair.then(|| o.with("dry_run", dry_run)),
+        homes: report,
+        repair,
+        dry_run,
+    });
     if (!repair || dry_run) && !json && any_repairable {
         sh.printer.status(format!(
             "fix them with `cdxs session visibility repair{}`",
@@ -76,8 +71,8 @@ pub fn sync_threads(
     dir: [&[String]; 2],
     yes: bool,
     dry_run: bool,
-    json: bool,
 ) -> Result<Exit> {
+    let json = sh.printer.json;
     let m = manifest(sh, arg)?;
     let default = crate::paths::default_codex_home()?;
     let Some((homes, copies)) =
@@ -88,17 +83,17 @@ pub fn sync_threads(
         ));
     };
     let n = copies.len();
-    sh.printer.emit(
-        json,
-        &Copies {
-            dry_run,
-            copies: copies.clone(),
-        },
-    );
+    let o = Outcome::new("session sync-threads").with("dry_run", dry_run);
+    let o = o.with("copies", &copies);
+    if !json {
+        let copies = copies.clone();
+        sh.printer.emit(&Copies { dry_run, copies });
+    }
     if n == 0 && !json {
         sh.printer.status("every home already has every thread");
     }
     if dry_run || n == 0 {
+        sh.outcome(o);
         return Ok(Exit::Success);
     }
     let question = format!("Copy {n} thread(s) as above? `cdxs rollback` takes them out again.");
@@ -119,6 +114,7 @@ pub fn sync_threads(
             None => copied += 1,
         }
     }
+    sh.outcome(o.report(&done).with("copied", copied));
     if let Some(g) = done.generation.filter(|_| !json) {
         sh.printer.status(format!(
             "copied {copied} thread(s): generation {g} (`cdxs rollback {g}` takes them out again)"

@@ -5,16 +5,23 @@ use crate::cli::shell::Shell;
 use crate::error::{Error, Exit, Result};
 use crate::manifest;
 use crate::output::format::short;
+use crate::output::views::outcome::Outcome;
 use crate::output::views::report;
 use crate::output::views::sessions::{TrashEntry, TrashList};
 use crate::reconcile::ops;
 use crate::sessions::{HomeRef, trash as bin};
+use serde_json::json;
 
 /// `session trash`: each thread is found in whichever home holds it (unless the flags name
 /// one), and each home's threads are trashed as one generation there.
 pub fn trash(sh: &mut Shell, ids: &[String], arg: &HomesArg, dry_run: bool) -> Result<Exit> {
     let targets = bin::locate(&homes(sh, arg, true)?, ids)?;
+    let (mut o, mut threads) = (
+        Outcome::new("session trash").with("dry_run", dry_run),
+        vec![],
+    );
     for (home, ids) in &targets {
+        threads.extend(ids.iter().map(|id| json!({"home": home.name, "id": id})));
         if dry_run {
             for p in bin::preview(home, ids)? {
                 sh.printer.out(format!(
@@ -37,16 +44,18 @@ pub fn trash(sh: &mut Shell, ids: &[String], arg: &HomesArg, dry_run: bool) -> R
             .engine()?
             .run(None, &plan, "session trash", None, &mut bar)?;
         report::done(&sh.printer, &done);
+        o = o.report(&done);
         sh.printer.status(format!(
             "trashed {} thread(s) in home `{}`; `cdxs session restore ID` brings one back",
             ids.len(),
             home.name
         ));
     }
+    sh.outcome(o.with("threads", threads));
     Ok(Exit::Success)
 }
 
-pub fn trash_list(sh: &mut Shell, arg: &HomesArg, json: bool) -> Result<Exit> {
+pub fn trash_list(sh: &mut Shell, arg: &HomesArg) -> Result<Exit> {
     let homes = homes(sh, arg, true)?;
     let mut out = Vec::new();
     for h in &homes {
@@ -66,11 +75,11 @@ pub fn trash_list(sh: &mut Shell, arg: &HomesArg, json: bool) -> Result<Exit> {
             });
         }
     }
-    if out.is_empty() && !json {
+    if out.is_empty() && !sh.printer.json {
         sh.printer.status("the trash is empty");
         return Ok(Exit::Success);
     }
-    sh.printer.emit(json, &TrashList { trash: out });
+    sh.printer.emit(&TrashList { trash: out });
     Ok(Exit::Success)
 }
 
@@ -81,11 +90,19 @@ fn trashed_targets(sh: &Shell, ids: &[String], arg: &HomesArg) -> Result<Vec<(Ho
 
 pub fn restore(sh: &mut Shell, ids: &[String], arg: &HomesArg, dry_run: bool) -> Result<Exit> {
     let targets = trashed_targets(sh, ids, arg)?;
+    let threads: Vec<_> = targets
+        .iter()
+        .map(|(h, id)| json!({"home": h.name, "id": id}))
+        .collect();
+    let o = Outcome::new("session restore")
+        .with("dry_run", dry_run)
+        .with("threads", threads);
     if dry_run {
         for (h, id) in &targets {
             sh.printer
                 .out(format!("would restore {id} in home `{}`", h.name));
         }
+        sh.outcome(o);
         return Ok(Exit::Success);
     }
     gate_notes(sh, &targets.iter().map(|(h, _)| h).collect::<Vec<_>>())?;
@@ -99,6 +116,7 @@ pub fn restore(sh: &mut Shell, ids: &[String], arg: &HomesArg, dry_run: bool) ->
         sh.printer
             .status(format!("restored {id} in home `{}`", h.name));
     }
+    sh.outcome(o.report(&done));
     Ok(Exit::Success)
 }
 
@@ -124,8 +142,16 @@ pub fn purge(
         }
         None => trashed_targets(sh, ids, arg)?,
     };
+    let threads: Vec<_> = targets
+        .iter()
+        .map(|(h, id)| json!({"home": h.name, "id": id}))
+        .collect();
+    let o = Outcome::new("session purge")
+        .with("dry_run", dry_run)
+        .with("threads", threads);
     if targets.is_empty() {
         sh.printer.status("nothing to purge");
+        sh.outcome(o);
         return Ok(Exit::Success);
     }
     for (h, id) in &targets {
@@ -136,6 +162,7 @@ pub fn purge(
         ));
     }
     if dry_run {
+        sh.outcome(o);
         return Ok(Exit::Success);
     }
     if !yes
@@ -148,9 +175,11 @@ pub fn purge(
     }
     let plan = ops::purge(&targets);
     let mut bar = sh.progress("session purge");
-    sh.engine()?
+    let done = sh
+        .engine()?
         .run(None, &plan, "session purge", None, &mut bar)?;
     sh.printer
         .status(format!("deleted {} trashed thread(s)", targets.len()));
+    sh.outcome(o.report(&done));
     Ok(Exit::Success)
 }
