@@ -4,7 +4,7 @@ CARGO ?= cargo
 SHELL := /bin/bash
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: build test lint fmt schema bench demo codex-cli postgres fuzz clean cross cross-tools cross-check cross-build test-cross
+.PHONY: build test lint fmt schema bench demo codex-cli postgres fuzz clean cross cross-tools cross-check cross-build test-cross dist-local installers
 
 build:
 	$(CARGO) build
@@ -38,6 +38,21 @@ cross-build:
 # Only the cross smoke tests (after `make cross`).
 test-cross:
 	CI=$${CI:-1} $(CARGO) nextest run -E 'test(/^platforms::/)'
+
+# The release archives of Linux x86_64, Linux arm64 and Windows x64 (mingw), built here once
+# each with the `dist` profile, with their SHA-256 files, sha256.sum, the installers and the
+# Homebrew formula and winget manifest, in target/distrib-local (scripts/dist-local.sh).
+dist-local:
+	scripts/install-cross.sh
+	scripts/dist-local.sh
+
+# Regenerates what dist (cargo-dist, `cargo install cargo-dist --locked --version 0.34.0`)
+# derives from dist-workspace.toml and Cargo.toml: the release workflow and the shell and
+# PowerShell installers in packaging/ (the release test checks they are for this version).
+installers:
+	dist generate --mode ci
+	dist build --artifacts=global
+	cp target/distrib/cdxs-installer.sh target/distrib/cdxs-installer.ps1 packaging/
 
 # The whole suite, as CI runs it (.ci/run calls exactly this): the cross checks and
 # builds, lint, then every test (unit, integration, real Codex on Linux x64, Windows x64

@@ -38,6 +38,7 @@ mod real_codex_rotation;
 mod real_codex_sessions;
 mod real_codex_settings;
 mod refresh_model;
+mod release;
 mod rotation;
 mod rotation_model;
 mod screens;
