@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(AuthState::Credentials(creds)) = auth::parse(data) {
         match &creds {
-            Credentials::ApiKey { key } => {
+            Credentials::ApiKey { key, .. } => {
                 assert!(cdxs::secret::check_api_key(key.expose()).is_ok())
             }
             Credentials::ChatGpt(t) => {
