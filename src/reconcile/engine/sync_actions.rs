@@ -108,47 +108,33 @@ impl Engine {
     ) -> Result<T> {
         let started = self.clock.ts();
         let result = run(&mut self.vault);
-        let what = match &result {
-            Ok(r) => changed(r).map(|m| (m, None)),
-            Err(e) => Some((String::new(), Some(e.full_message()))),
+        let push = direction == Direction::Push;
+        let (description, error) = match &result {
+            Ok(r) => match changed(r) {
+                Some(message) => (message, None),
+                None => return result,
+            },
+            Err(e) => {
+                let verb = if push { "push to" } else { "pull from" };
+                (format!("{verb} {target}"), Some(e.full_message()))
+            }
         };
-        if let Some((message, error)) = what {
-            let op = Op::Sync {
-                target: target.to_string(),
-                direction,
-            };
-            let address = crate::reconcile::Address::Sync {
-                target: target.to_string(),
-                push: direction == Direction::Push,
-            };
-            let description = match &error {
-                None => message,
-                Some(_) => format!(
-                    "{} {target}",
-                    if direction == Direction::Push {
-                        "push to"
-                    } else {
-                        "pull from"
-                    }
-                ),
-            };
-            let action = (
-                address.to_string(),
-                "update".to_string(),
-                match op.irreversible() {
-                    Some(why) => crate::vault::journal::not_undone(&description, why),
-                    None => description,
-                },
-            );
-            let _lock = crate::vault::lock::vault(&self.state_dir, &format!("cdxs {command}"))?;
-            self.vault.record_finished(
-                command,
-                action,
-                started,
-                error.as_deref(),
-                self.clock.ts(),
-            )?;
-        }
+        let op = Op::Sync {
+            target: target.to_string(),
+            direction,
+        };
+        let address = crate::reconcile::Address::Sync {
+            target: target.to_string(),
+            push,
+        };
+        let description = match op.irreversible() {
+            Some(why) => crate::vault::journal::not_undone(&description, why),
+            None => description,
+        };
+        let action = (address.to_string(), "update".to_string(), description);
+        let _lock = crate::vault::lock::vault(&self.state_dir, &format!("cdxs {command}"))?;
+        self.vault
+            .record_finished(command, action, started, error.as_deref(), self.clock.ts())?;
         result
     }
 }

@@ -66,10 +66,8 @@ impl Engine {
     /// login in. Only newer tokens are taken (the high-water rule); a folder whose login is
     /// not in the vault is left alone. A generation only when something was taken.
     pub fn harvest_known(&mut self, m: Option<&Manifest>, command: &str) -> Result<()> {
-        let mut folders: Vec<std::path::PathBuf> = self.known_homes(m);
-        if let Ok(default) = crate::paths::default_codex_home() {
-            folders.push(default);
-        }
+        // The declared homes and the default one, then the vault's placements.
+        let mut folders = self.known_homes(m);
         folders.extend(self.vault.placements()?.into_iter().map(|(p, _)| p));
         let mut seen = std::collections::BTreeSet::new();
         let mut holding = Vec::new();
