@@ -104,7 +104,9 @@ fn percentile(v: &mut [u32], p: f64) -> f64 {
     v[idx] as f64 / 1000.0
 }
 
-fn run(url: &str, tokens_file: &str, clients: usize, seconds: u64) {
+/// `rate`: pushes per second for all clients together (each paces to its share, never
+/// catching up on a late cycle); 0: each client cycles as fast as the server answers.
+fn run(url: &str, tokens_file: &str, clients: usize, seconds: u64, rate: f64) {
     let tokens: Vec<String> = std::fs::read_to_string(tokens_file)
         .expect("tokens")
         .lines()
@@ -123,7 +125,16 @@ fn run(url: &str, tokens_file: &str, clients: usize, seconds: u64) {
                 let mut cursor = 0i64;
                 let mut version = 1u64;
                 let user = c % 100;
+                let every = (rate > 0.0).then(|| Duration::from_secs_f64(clients as f64 / rate));
+                let mut next = Instant::now();
                 while Instant::now() < deadline {
+                    if let Some(every) = every {
+                        let now = Instant::now();
+                        if next > now {
+                            std::thread::sleep(next - now);
+                        }
+                        next = next.max(now) + every;
+                    }
                     // Pull since the cursor.
                     let t = Instant::now();
                     let page = http
@@ -286,15 +297,17 @@ fn main() {
             args[4].parse().expect("RECORDS"),
             &args[5],
         ),
-        Some("run") if args.len() == 6 => run(
+        Some("run") if args.len() == 6 || args.len() == 7 => run(
             &args[2],
             &args[3],
             args[4].parse().expect("CLIENTS"),
             args[5].parse().expect("SECONDS"),
+            args.get(6)
+                .map_or(0.0, |r| r.parse().expect("PUSHES_PER_SECOND")),
         ),
         _ => {
             eprintln!(
-                "usage: sync_load setup URL USERS RECORDS TOKENS_FILE | seed DATA USERS RECORDS TOKENS_FILE | run URL TOKENS_FILE CLIENTS SECONDS"
+                "usage: sync_load setup URL USERS RECORDS TOKENS_FILE | seed DATA USERS RECORDS TOKENS_FILE | run URL TOKENS_FILE CLIENTS SECONDS [PUSHES_PER_SECOND]"
             );
             std::process::exit(2);
         }

@@ -8,8 +8,13 @@
 # server peak RSS < 100 MB; with several user counts, the largest keeps the smallest's pull
 # and push throughput and p99 within 1.5x.
 # The machine may be shared: the load average is printed beside every figure.
+# The 8 clients push BENCH_SYNC_PUSH_RATE times a second in all (1,600: the rate issue 19
+# measured its 0.24x at); a second mixed phase lets them push as fast as the server answers
+# (closed loop: on these two shared cores they then take CPU from wrk and the server alike),
+# shown without a target.
 #   scripts/bench-sync.sh   (BENCH_SYNC_BACKENDS="sqlite postgres", BENCH_SYNC_SECONDS=20,
-#                            BENCH_SYNC_USERS="100 10000", BENCH_SYNC_CLIENTS=8, BENCH_SYNC_CONNS=8)
+#                            BENCH_SYNC_USERS="100 10000", BENCH_SYNC_CLIENTS=8, BENCH_SYNC_CONNS=8,
+#                            BENCH_SYNC_PUSH_RATE=1600, BENCH_SYNC_SATURATE=1)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin cdxs --example sync_load
@@ -21,6 +26,8 @@ CLIENTS=${BENCH_SYNC_CLIENTS:-8}
 SECS=${BENCH_SYNC_SECONDS:-20}
 CONNS=${BENCH_SYNC_CONNS:-8}
 BACKENDS=${BENCH_SYNC_BACKENDS:-sqlite postgres}
+PUSH_RATE=${BENCH_SYNC_PUSH_RATE:-1600}
+SATURATE=${BENCH_SYNC_SATURATE:-1}
 
 if ! command -v wrk >/dev/null; then
   echo "bench-sync: installing wrk (Debian package)" >&2
@@ -97,7 +104,7 @@ trap cleanup EXIT
 
 echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 minutes)"
-echo "workload: USERS users x 5 records (1.5 kB ciphertext each), seeded through the storage trait; wrk -t2 -c$CONNS authenticated GET /v1/records?since=CURSOR (every user's token in turn) for ${SECS}s, while $CLIENTS clients (users 0-$((CLIENTS - 1))) run pull -> push cycles"
+echo "workload: USERS users x 5 records (1.5 kB ciphertext each), seeded through the storage trait; wrk -t2 -c$CONNS authenticated GET /v1/records?since=CURSOR (every user's token in turn) for ${SECS}s, while $CLIENTS clients (users 0-$((CLIENTS - 1))) run pull -> push cycles ($PUSH_RATE pushes/s in all; then as fast as they can)"
 status=0
 SUMMARY="$WORK/summary.jsonl"
 : > "$SUMMARY"
@@ -129,25 +136,36 @@ for backend in $BACKENDS; do
     # `pull --force`) is measured too.
     PULLS=$(wrk_json "/v1/records?since=1" 10 "$WORK/tokens")
     FULL=$(wrk_json "/v1/records?since=0" 10 "$WORK/tokens")
-    MIXED_LOAD_BEFORE=$(load)
-    WRK_PATH="/v1/records?since=1" WRK_TOKENS="$WORK/tokens" wrk -t2 -c"$CONNS" -d"$SECS"s --latency \
-      -s "$WORK/wrk.lua" "$URL" > "$WORK/mixed-wrk.txt" &
-    WRK_PID=$!
-    CYCLES=$("$LOAD" run "$URL" "$WORK/tokens" "$CLIENTS" "$SECS")
-    wait "$WRK_PID"
-    MIXED=$(sed -n 's/^JSON //p' "$WORK/mixed-wrk.txt")
-    MIXED="${MIXED%\}},\"load\":\"$MIXED_LOAD_BEFORE-$(load)\"}"
+    # mixed RATE: wrk pulls while the clients push RATE times a second (0: unpaced); sets
+    # MIXED and CYCLES.
+    mixed() {
+      local before
+      before=$(load)
+      WRK_PATH="/v1/records?since=1" WRK_TOKENS="$WORK/tokens" wrk -t2 -c"$CONNS" -d"$SECS"s --latency \
+        -s "$WORK/wrk.lua" "$URL" > "$WORK/mixed-wrk.txt" &
+      WRK_PID=$!
+      CYCLES=$("$LOAD" run "$URL" "$WORK/tokens" "$CLIENTS" "$SECS" "$1")
+      wait "$WRK_PID"
+      MIXED=$(sed -n 's/^JSON //p' "$WORK/mixed-wrk.txt")
+      MIXED="${MIXED%\}},\"load\":\"$before-$(load)\"}"
+    }
+    SATURATED='null'; SATURATED_CYCLES='null'
+    if [ "$SATURATE" != 0 ]; then
+      mixed 0; SATURATED=$MIXED; SATURATED_CYCLES=$CYCLES
+    fi
+    mixed "$PUSH_RATE"
     # The floor again, right after: on a shared machine it moves with the load, and the
     # ratios are taken against the mean of the two.
     HEALTH2=$(wrk_json /health 10)
     RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
     pg_stop
-    python3 - "$backend" "$USERS" "$HEALTH" "$PULLS" "$MIXED" "$CYCLES" "$RSS_KB" "$FULL" "$SUMMARY" "$HEALTH2" <<'PY' || status=1
+    python3 - "$backend" "$USERS" "$HEALTH" "$PULLS" "$MIXED" "$CYCLES" "$RSS_KB" "$FULL" "$SUMMARY" "$HEALTH2" "$SATURATED" "$SATURATED_CYCLES" "$PUSH_RATE" <<'PY' || status=1
 import json, sys
 backend, users = sys.argv[1], int(sys.argv[2])
 health, pulls, mixed, cycles = map(json.loads, sys.argv[3:7])
 rss, full, summary, health2 = int(sys.argv[7]), json.loads(sys.argv[8]), sys.argv[9], json.loads(sys.argv[10])
+sat, sat_cycles, rate = json.loads(sys.argv[11]), json.loads(sys.argv[12]), sys.argv[13]
 floor = (health["rps"] + health2["rps"]) / 2
 total = mixed["rps"] + cycles["rps"]
 ratio = pulls["rps"] / floor
@@ -157,11 +175,16 @@ rows = [
   ("floor: GET /health (wrk alone), after", f'{health2["rps"]:.0f} req/s, p99 {health2["p99_ms"]:.2f} ms (ratios: against the mean, {floor:.0f})', health2["load"]),
   ("pulls: GET /v1/records?since=CURSOR (wrk alone)", f'{pulls["rps"]:.0f} req/s, p99 {pulls["p99_ms"]:.2f} ms, {ratio:.2f}x /health', pulls["load"]),
   ("full download: GET /v1/records?since=0 (5 records)", f'{full["rps"]:.0f} req/s, p99 {full["p99_ms"]:.2f} ms, {full["rps"] / floor:.2f}x /health', full["load"]),
-  ("mixed: wrk GET /v1/records", f'{mixed["rps"]:.0f} req/s, p50 {mixed["p50_ms"]:.2f} ms, p99 {mixed["p99_ms"]:.2f} ms, {mixed_ratio:.2f}x /health, errors {mixed["errors"]}, non-2xx {mixed["non2xx"]}', mixed["load"]),
+  ("mixed: wrk GET /v1/records (clients at " + rate + " pushes/s)", f'{mixed["rps"]:.0f} req/s, p50 {mixed["p50_ms"]:.2f} ms, p99 {mixed["p99_ms"]:.2f} ms, {mixed_ratio:.2f}x /health, errors {mixed["errors"]}, non-2xx {mixed["non2xx"]}', mixed["load"]),
   ("mixed: client pull -> push cycles", f'{cycles["rps"]:.0f} req/s ({cycles["cycles"]} pushes, {cycles["conflicts"]} 409s), pull p99 {cycles["pull_p99_ms"]:.2f} ms, push p99 {cycles["push_p99_ms"]:.2f} ms, errors {cycles["errors"]}', mixed["load"]),
   ("mixed: all requests", f'{total:.0f} req/s', mixed["load"]),
   ("server peak RSS", f'{rss / 1024:.1f} MB', ""),
 ]
+if sat:
+  rows[4:4] = [
+    ("saturated: wrk GET /v1/records (clients unpaced)", f'{sat["rps"]:.0f} req/s, p99 {sat["p99_ms"]:.2f} ms, {sat["rps"] / floor:.2f}x /health (no target)', sat["load"]),
+    ("saturated: client pull -> push cycles", f'{sat_cycles["rps"]:.0f} req/s ({sat_cycles["cycles"]} pushes, about {sat_cycles["rps"] / 2:.0f}/s), push p99 {sat_cycles["push_p99_ms"]:.2f} ms, errors {sat_cycles["errors"]}', sat["load"]),
+  ]
 for k, v, l in rows:
   print(f"{k:<52} {v}" + (f"   [load {l}]" if l else ""))
 checks = {
@@ -172,7 +195,7 @@ checks = {
   "peak RSS < 100 MB": rss < 100 * 1024,
 }
 if backend == "sqlite":
-  checks["pulls while 8 clients push >= 0.3x /health"] = mixed_ratio >= 0.3
+  checks[f"pulls while 8 clients push {rate}/s >= 0.3x /health"] = mixed_ratio >= 0.3
 for k, ok in checks.items():
   print(f"  {'ok  ' if ok else 'FAIL'} {k}")
 with open(summary, "a") as f:

@@ -230,29 +230,6 @@ pub struct Declared {
     pub warnings: Vec<String>,
 }
 
-/// Declare the older tool's homes in the manifest at `path` (`existing`: its text; `None`:
-/// a new one) and write it, backed up first, when that adds a home.
-pub fn write_homes(
-    path: &Path,
-    existing: Option<&str>,
-    store: &LegacyStore,
-    accounts: &[crate::vault::Account],
-    state_dir: &Path,
-) -> Result<Declared> {
-    let text = existing.unwrap_or(crate::manifest::init::LEGACY);
-    let d = declare_homes(text, path, store, accounts)?;
-    if d.added.is_empty() {
-        return Ok(d);
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create {}", tick(dir)), e))?;
-    }
-    let mut backups = crate::backup::Backups::new(state_dir, "manifest");
-    crate::manifest::edit::write(path, &d.text, &mut backups)?;
-    Ok(d)
-}
-
 /// The older tool's homes declared in manifest `text` (at `path`), with their bindings:
 /// an alias for the bound account, unless that login is bound elsewhere already. Homes
 /// already declared (same folder) are skipped; Windows paths are left to the person.

@@ -10,6 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::error::{EXIT_CODE_HELP, Exit, Result};
 
 mod commands;
+mod dry_run;
 pub mod error;
 pub mod input;
 pub mod settings;
@@ -204,6 +205,7 @@ pub fn main() -> ExitCode {
     match dispatch(&mut shell, cli.command) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(crate::error::Error::DryRun) => dry_run::report(&mut shell),
         Err(err) => {
             error::report(&shell.printer, &err);
             ExitCode::from(err.exit().code())
@@ -273,6 +275,7 @@ fn dispatch(sh: &mut Shell, command: Command) -> Result<Exit> {
         ))
         .with_help("run it without `--json`"));
     }
+    dry_run::check(sh, &command)?;
     match command {
         Command::Import(cmd) => import::run(sh, cmd),
         Command::Account(cmd) => account::run(sh, cmd),

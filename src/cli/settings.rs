@@ -39,6 +39,10 @@ pub struct GlobalArgs {
     /// changed, or the error; text for people goes to stderr
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Show what a command would write (its plan), then stop: nothing is written
+    #[arg(long, global = true)]
+    pub dry_run: bool,
 }
 
 pub struct Settings {
@@ -52,6 +56,8 @@ pub struct Settings {
     pub verbose: bool,
     /// `--json`: stdout carries one JSON document (or JSON lines for `watch`).
     pub json: bool,
+    /// `--dry-run`: the executor shows the plan it is handed and writes nothing.
+    pub dry_run: bool,
 }
 
 impl Settings {
@@ -71,6 +77,7 @@ impl Settings {
             quiet: global.quiet,
             verbose: global.verbose,
             json: global.json,
+            dry_run: global.dry_run,
         })
     }
 

@@ -56,12 +56,19 @@ impl Shell {
                 "vault: {}",
                 dir.join(crate::vault::VAULT_FILE).display()
             ));
-            self.engine = Some(Engine::open(dir, self.settings.clock.clone())?);
+            let mut engine = Engine::open(dir, self.settings.clock.clone())?;
+            engine.set_dry_run(self.settings.dry_run);
+            self.engine = Some(engine);
         }
         match self.engine.as_mut() {
             Some(e) => Ok(e),
             None => Err(Error::user("internal: the engine did not open")),
         }
+    }
+
+    /// The plan a `--dry-run` stopped at (the engine's door kept it).
+    pub fn take_dry_run_plan(&mut self) -> Option<crate::reconcile::Plan> {
+        self.engine.as_mut()?.take_dry_run_plan()
     }
 
     /// Close the vault and drop every lock the engine holds (before `run` hands over).
@@ -141,8 +148,12 @@ impl Shell {
         Ok(self.engine()?.vault_mut())
     }
 
-    /// Ask for `yes` on a terminal; refuse without one.
+    /// Ask for `yes` on a terminal; refuse without one. A dry run asks nothing: it stops
+    /// before the first write anyway.
     pub fn confirm(&self, question: &str, what: &str) -> Result<bool> {
+        if self.settings.dry_run {
+            return Ok(true);
+        }
         crate::output::confirm(question, what)
     }
 

@@ -117,6 +117,10 @@ pub enum Error {
         /// The manifest home it is bound to, if any.
         home: Option<String>,
     },
+    /// `--dry-run` reached the executor's door: the command stops there, having written
+    /// nothing (the shell shows the plan it stopped at; not a failure).
+    #[error("dry run: stopped before the first write")]
+    DryRun,
 }
 
 fn no_manifest(path: &Path, explicit: bool) -> String {
@@ -218,6 +222,7 @@ impl Error {
             Error::Plan { .. } => "plan",
             Error::NeedsLogin { .. } => "needs_login",
             Error::LiveElsewhere { .. } => "live_elsewhere",
+            Error::DryRun => "dry_run",
         }
     }
 
@@ -231,6 +236,7 @@ impl Error {
                 Exit::LockTimeout => Exit::LockTimeout,
                 _ => Exit::Error,
             },
+            Error::DryRun => Exit::Success,
             _ => Exit::Error,
         }
     }

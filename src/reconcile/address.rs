@@ -134,6 +134,12 @@ pub enum Address {
     Sync { target: String, push: bool },
     /// A file a rollback puts back.
     File(PathBuf),
+    /// cdxs.yaml, written by a command that edits it: `manifest`.
+    Manifest,
+    /// One backup of the state folder, relative to `backups/`: `backups[gen12]`.
+    Backup(String),
+    /// A vault archive taken into the vault: `vault.import`.
+    VaultImport,
 }
 
 impl Address {
@@ -249,6 +255,9 @@ impl fmt::Display for Address {
                 write!(f, "sync.{target}.{}", if *push { "push" } else { "pull" })
             }
             Address::File(p) => write!(f, "{}", p.display()),
+            Address::Manifest => f.write_str("manifest"),
+            Address::Backup(rel) => write!(f, "backups[{rel}]"),
+            Address::VaultImport => f.write_str("vault.import"),
         }
     }
 }
@@ -368,6 +377,15 @@ impl FromStr for Address {
                 id: key.strip_suffix(']').ok_or_else(bad)?.to_string(),
             });
         }
+        match s {
+            "manifest" => return Ok(Address::Manifest),
+            "vault.import" => return Ok(Address::VaultImport),
+            _ => {}
+        }
+        if let Some(rest) = s.strip_prefix("backups[") {
+            let rel = rest.strip_suffix(']').ok_or_else(bad)?;
+            return Ok(Address::Backup(rel.to_string()));
+        }
         if let Some(rest) = s.strip_prefix("sync.") {
             let (target, dir) = rest.rsplit_once('.').ok_or_else(bad)?;
             let push = match dir {
@@ -436,6 +454,10 @@ mod tests {
             "sync.home-server.push",
             "sync.a.b.pull",
             "/home/me/.codex/auth.json",
+            "manifest",
+            "backups[gen12]",
+            "backups[gen12/auth.json.1700000000]",
+            "vault.import",
         ] {
             let a: Address = text.parse().unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(a.to_string(), text);
@@ -446,6 +468,7 @@ mod tests {
             "threads.work[x]",
             "sync.x.sideways",
             "trash.work",
+            "backups[gen12",
         ] {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }

@@ -175,6 +175,26 @@ pub enum Op {
     RemoveAccount { account_id: String },
     /// Name an account (`account rename`).
     RenameAccount { account_id: String, name: String },
+    /// Write cdxs.yaml (`switch`, `home create|bind|unbind|remove`, `init`, `import
+    /// legacy`): its whole new text, refused when the file changed since it was read.
+    WriteManifest {
+        path: PathBuf,
+        /// Fingerprint of the text the edit was made from (`None`: the file must not exist).
+        before: Option<String>,
+        text: String,
+    },
+    /// Delete one backup of this state folder: a folder past its retention (`backups:`), or
+    /// a file holding a removed account's secrets (`account remove --purge-backups`).
+    DeleteBackup { path: PathBuf, folder: bool },
+    /// Remember that a folder holds a login on purpose (`home remove --keep-login`): it
+    /// stays a placement, so the one-live-copy rule sees it wherever cdxs writes next.
+    KeepPlacement { path: PathBuf, account_id: String },
+    /// Take a vault archive's accounts, spent tokens and placements into the vault (`vault
+    /// import`), by sync's rules, after a backup of the vault.
+    ImportArchive {
+        file: PathBuf,
+        contents: staged::StagedArchive,
+    },
 }
 
 impl Op {
@@ -208,7 +228,12 @@ impl Op {
             | Op::Sync { .. }
             | Op::PutAccount { .. }
             | Op::RemoveAccount { .. }
-            | Op::RenameAccount { .. } => vec![],
+            | Op::RenameAccount { .. }
+            | Op::DeleteBackup { .. }
+            | Op::KeepPlacement { .. }
+            | Op::ImportArchive { .. }
+            // The vault lock, which every cdxs writer holds, covers cdxs.yaml.
+            | Op::WriteManifest { .. } => vec![],
         }
     }
 
@@ -226,6 +251,13 @@ impl Op {
             Op::RenameAccount { .. } => Some("`cdxs account rename` names it again"),
             Op::PurgeTrash { .. } => Some("the thread was deleted for good"),
             Op::Sync { .. } => Some("what a sync server holds is not journaled here"),
+            Op::DeleteBackup { .. } => Some("the backup was deleted for good"),
+            Op::KeepPlacement { .. } => {
+                Some("the vault forgets a placement once its folder no longer holds the login")
+            }
+            Op::ImportArchive { .. } => Some(
+                "the vault keeps the newest tokens it has seen; its copy from before is in `backups/vault-import/`",
+            ),
             Op::CreateHomeDir { .. }
             | Op::WriteAuth { .. }
             | Op::RemoveAuth { .. }
@@ -236,7 +268,8 @@ impl Op {
             | Op::RemoveThreadCopy { .. }
             | Op::TrashThread { .. }
             | Op::RestoreThread { .. }
-            | Op::RestoreFile { .. } => None,
+            | Op::RestoreFile { .. }
+            | Op::WriteManifest { .. } => None,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::sessions::visibility::Issue;
 use crate::sessions::{HomeRef, share};
 use crate::vault::{Account, AccountKind};
 
-fn plan_of(actions: Vec<Action>) -> Plan {
+pub fn plan_of(actions: Vec<Action>) -> Plan {
     Plan {
         manifest: PathBuf::new(),
         manifest_fingerprint: String::new(),
@@ -406,6 +406,101 @@ pub fn copies(homes: &[HomeRef], copies: &[share::Copy]) -> Plan {
             })
             .collect(),
     )
+}
+
+/// Write cdxs.yaml's new `text` (made from the text whose fingerprint is `before`; `None`:
+/// the file is new).
+pub fn write_manifest(path: &Path, before: Option<String>, text: String) -> Action {
+    let shown = crate::paths::display(path);
+    Action {
+        address: Address::Manifest,
+        kind: if before.is_some() {
+            ActionKind::Update
+        } else {
+            ActionKind::Create
+        },
+        description: match before {
+            Some(_) => format!("edit `{shown}`"),
+            None => format!("create `{shown}`"),
+        },
+        changes: vec![],
+        op: Op::WriteManifest {
+            path: path.to_path_buf(),
+            before,
+            text,
+        },
+    }
+}
+
+/// Delete backups of the state folder `backups` (`backups/` itself): folders past their
+/// retention, and files that hold a removed account's secrets.
+pub fn delete_backups(backups: &Path, folders: &[PathBuf], files: &[PathBuf]) -> Plan {
+    let shown = |p: &Path| {
+        p.strip_prefix(backups)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let folders = folders
+        .iter()
+        .map(|f| (f, true, "a backup folder past its retention"));
+    let files = files
+        .iter()
+        .map(|f| (f, false, "a backup that holds a removed account's secrets"));
+    plan_of(
+        folders
+            .chain(files)
+            .map(|(path, folder, what)| Action {
+                address: Address::Backup(shown(path)),
+                kind: ActionKind::Delete,
+                description: format!("delete {what}"),
+                changes: vec![],
+                op: Op::DeleteBackup {
+                    path: path.clone(),
+                    folder,
+                },
+            })
+            .collect(),
+    )
+}
+
+/// Remember that `folder` holds `account`'s login on purpose (`home remove --keep-login`).
+pub fn keep_placement(folder: &Path, account: &Account) -> Action {
+    let shown = crate::paths::display(folder);
+    Action {
+        address: Address::folder(&shown, HomePart::Auth),
+        kind: ActionKind::Update,
+        description: format!(
+            "keep {}'s login in `{shown}` as its one live copy",
+            account.name()
+        ),
+        changes: vec![],
+        op: Op::KeepPlacement {
+            path: folder.to_path_buf(),
+            account_id: account.id.clone(),
+        },
+    }
+}
+
+/// Take a vault archive into the vault (`vault import`).
+pub fn import_archive(file: &Path, contents: crate::archive::Contents) -> Plan {
+    let n = contents.counts();
+    plan_of(vec![Action {
+        address: Address::VaultImport,
+        kind: ActionKind::Update,
+        description: format!(
+            "take {} account(s), {} placement(s) and {} spent token(s) from `{}` into the vault (by sync's rules: never an older or a spent token)",
+            n.accounts,
+            n.placements,
+            n.spent_tokens,
+            crate::paths::display(file)
+        ),
+        changes: vec![],
+        op: Op::ImportArchive {
+            file: file.to_path_buf(),
+            contents: super::staged::StagedArchive(Box::new(contents)),
+        },
+    }])
 }
 
 #[cfg(test)]

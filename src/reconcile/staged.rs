@@ -53,6 +53,45 @@ impl<'de> Deserialize<'de> for StagedAccount {
     }
 }
 
+/// A vault archive's contents on their way into the vault (`vault import`): like a put
+/// account, it carries secrets, so serialized it shows only what it holds (counts), and a
+/// plan file that holds one is refused.
+#[derive(Clone)]
+pub struct StagedArchive(pub Box<crate::archive::Contents>);
+
+impl std::fmt::Debug for StagedArchive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StagedArchive")
+            .field(&self.0.counts())
+            .finish()
+    }
+}
+
+/// Two staged archives are the same operation when they hold the same accounts (by id) and
+/// were exported at the same time; their secrets are never compared.
+impl PartialEq for StagedArchive {
+    fn eq(&self, other: &Self) -> bool {
+        let ids = |c: &crate::archive::Contents| {
+            c.accounts.iter().map(|a| a.id.clone()).collect::<Vec<_>>()
+        };
+        self.0.exported_at == other.0.exported_at && ids(&self.0) == ids(&other.0)
+    }
+}
+
+impl Serialize for StagedArchive {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.counts().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for StagedArchive {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "a saved plan cannot import a vault archive",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,10 @@
 //! Backups and the vault: which backup files still hold an account's secrets (`account
-//! remove --purge-backups`), and deleting backups (retention, purges) as a journaled
-//! generation.
+//! remove --purge-backups`). Deleting backups is an operation of the executor
+//! ([`crate::reconcile::Op::DeleteBackup`]).
 
 use std::path::{Path, PathBuf};
 
-use crate::backup::{Retention, backups_dir, expired, folders};
-use crate::error::{Error, Result, tick};
+use crate::backup::folders;
 use crate::fsx;
 
 /// The largest backup file searched for a secret (auth.json and config.toml backups are
@@ -65,112 +64,4 @@ pub fn holding(state_dir: &Path, secrets: &[&str], account_id: &str) -> Vec<Path
     }
     out.sort();
     out
-}
-
-/// Delete backup folders (whole) and files, as one journaled generation `command` with an
-/// action per path; folders left empty go too. Nothing to delete: no generation.
-pub fn prune(
-    vault: &mut crate::vault::Vault,
-    command: &str,
-    folders: &[PathBuf],
-    files: &[PathBuf],
-    now: i64,
-) -> Result<usize> {
-    if folders.is_empty() && files.is_empty() {
-        return Ok(0);
-    }
-    let state_dir = vault.state_dir().to_path_buf();
-    let root = backups_dir(&state_dir);
-    let shown = |p: &Path| {
-        p.strip_prefix(&root)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .into_owned()
-    };
-    let mut actions = Vec::new();
-    for f in folders {
-        actions.push((
-            format!("backups[{}]", shown(f)),
-            "delete".to_string(),
-            "delete a backup folder past its retention".to_string(),
-        ));
-    }
-    for f in files {
-        actions.push((
-            format!("backups[{}]", shown(f)),
-            "delete".to_string(),
-            "delete a backup that holds a removed account's secrets".to_string(),
-        ));
-    }
-    let generation = vault.begin_generation(command, None, None, &actions, now)?;
-    let mut done = 0;
-    let targets = folders
-        .iter()
-        .map(|f| (f, true))
-        .chain(files.iter().map(|f| (f, false)));
-    for (seq, (path, is_folder)) in targets.enumerate() {
-        // Only what lies in this state folder's `backups/`, never through a symlink.
-        let inside = std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_symlink())
-            && path.parent().is_some_and(|p| {
-                if is_folder {
-                    p == root
-                } else {
-                    p.parent() == Some(root.as_path())
-                }
-            });
-        let result = if !inside {
-            Err(Error::user(format!(
-                "{} is not a backup of this state folder",
-                tick(path)
-            )))
-        } else if is_folder {
-            std::fs::remove_dir_all(path)
-                .map_err(|e| Error::io(format!("cannot remove {}", tick(path)), e))
-        } else {
-            std::fs::remove_file(path)
-                .map_err(|e| Error::io(format!("cannot remove {}", tick(path)), e))
-                .map(|_| {
-                    // A folder left empty goes with its last file.
-                    if let Some(dir) = path.parent() {
-                        let _ = std::fs::remove_dir(dir);
-                    }
-                })
-        };
-        match result {
-            Ok(()) => {
-                done += 1;
-                vault.finish_action(generation, seq, None)?;
-            }
-            Err(e) => vault.finish_action(generation, seq, Some(&e.to_string()))?,
-        }
-    }
-    vault.finish_generation(generation, true, None, now)?;
-    Ok(done)
-}
-
-/// Prune what `policy` says has expired (after an operation that made backups).
-pub fn prune_expired(
-    vault: &mut crate::vault::Vault,
-    policy: &Retention,
-    now: i64,
-) -> Result<usize> {
-    let state_dir = vault.state_dir().to_path_buf();
-    let old: Vec<PathBuf> = expired(&state_dir, policy, now)
-        .into_iter()
-        .map(|f| f.path)
-        .collect();
-    prune(vault, "prune backups", &old, &[], now)
-}
-
-/// [`prune_expired`] after an operation that made backups, with the manifest's policy
-/// (the default without one): a failure to prune does not fail that operation, it is
-/// returned as a warning to show.
-pub fn prune_after(
-    vault: &mut crate::vault::Vault,
-    policy: &Retention,
-    now: i64,
-) -> Option<String> {
-    prune_expired(vault, policy, now)
-        .err()
-        .map(|e| format!("could not prune old backups: {e}"))
 }

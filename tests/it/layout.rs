@@ -92,7 +92,9 @@ fn the_cli_stays_small() {
     // The commands of the engine step keep their budget; the sync and server groups (SPEC
     // 8, thirteen subcommands, mostly argument definitions) have one of their own. Wave 3
     // raised the core budget from 3200 to 3400 for new argument definitions only (history
-    // paging, sync-threads intent, Codex settings): work still belongs in the domain.
+    // paging, sync-threads intent, Codex settings), and to 3500 for `--dry-run` on every
+    // command (src/cli/dry_run.rs: which commands refuse it, the command's typed name; the
+    // rendering is in output::views::plan): work still belongs in the domain.
     let (mut core, mut sync) = (0, 0);
     for f in rust_files(&src("cli")) {
         let n = std::fs::read_to_string(&f).unwrap().lines().count();
@@ -106,7 +108,7 @@ fn the_cli_stays_small() {
         }
     }
     assert!(
-        core <= 3400,
+        core <= 3500,
         "src/cli/ has {core} lines besides sync and server: engine code crept back in"
     );
     assert!(

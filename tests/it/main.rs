@@ -12,6 +12,7 @@ mod bad_input;
 mod completions;
 mod crash;
 mod doctor;
+mod dry_run;
 mod history;
 mod hostile;
 mod install;

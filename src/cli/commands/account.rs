@@ -260,15 +260,9 @@ fn offer_backup_purge(sh: &mut Shell, account: &Account, purge: bool) -> Result<
         ));
         return Ok((0, n));
     }
-    let now = sh.now();
-    let engine = sh.engine()?;
-    let done = crate::vault::backups::prune(
-        engine.vault_mut(),
-        "account remove: purge backups",
-        &[],
-        &files,
-        now,
-    )?;
+    let done = sh
+        .engine()?
+        .delete_backups(&files, "account remove: purge backups")?;
     sh.printer.status(format!(
         "deleted {done} backup file(s) that held its secrets"
     ));

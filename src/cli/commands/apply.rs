@@ -79,7 +79,8 @@ pub fn run(sh: &mut Shell, args: ApplyArgs) -> Result<Exit> {
         } else {
             sh.printer.out(summary_line(&plan));
         }
-    } else {
+    } else if !sh.settings.dry_run {
+        // (`--dry-run`: the executor's door shows the plan.)
         sh.printer.out(render(&plan, &sh.printer).trim_end());
         // A saved plan was the review (as in Terraform): no second question.
         if !args.yes && review != Review::Saved {

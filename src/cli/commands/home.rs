@@ -10,7 +10,8 @@ use crate::output::views::homes::HomeList;
 use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::output::views::{self};
 use crate::paths;
-use crate::reconcile::engine::{SwitchTo, Target};
+use crate::reconcile::engine::{ManifestEdit, SwitchTo, Target};
+use crate::reconcile::ops;
 use crate::resolve;
 use clap::Subcommand;
 
@@ -136,46 +137,47 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
             o = o
                 .with("path", &folder)
                 .with("login", serde_json::Value::Null);
+            let (mut first, mut kept) = (Vec::new(), None);
             if let Some(account) = sh.engine()?.login_in(&folder)? {
                 let clear = clear_login
                     || (!keep_login
+                        && !sh.settings.dry_run
                         && crate::output::stdin_is_terminal()
                         && sh.confirm(
                             &format!("`{}` still holds {}'s login. Take it out (backed up)? Answer anything else to keep it there, as its one live copy.", paths::display(&folder), account.name()),
                             "clear the login",
                         )?);
-                let mut bar = sh.progress("home remove");
-                if clear {
-                    let plan = crate::reconcile::ops::remove_login(&folder, &account);
-                    let report =
-                        sh.engine()?
-                            .run(Some(&m), &plan, "home remove", None, &mut bar)?;
-                    views::report::done(&sh.printer, &report);
-                    o = o.report(&report);
-                } else {
-                    sh.engine()?.keep_placement(&folder, &account)?;
-                    sh.printer.status(format!(
-                        "{}'s login stays in `{}` as its one live copy: cdxs writes it nowhere else while it is there",
-                        account.name(),
-                        paths::display(&folder),
-                    ));
-                }
+                first = match clear {
+                    true => ops::remove_login(&folder, &account).actions,
+                    false => vec![ops::keep_placement(&folder, &account)],
+                };
                 let login =
                     serde_json::json!({"account": AccountRef::from(&account), "cleared": clear});
                 o = o.with("login", login);
+                kept = (!clear).then_some(account);
             }
-            if let Some(d) =
-                crate::reconcile::text_diff::between(&paths::display(&m.path), &m.text, &text)
-            {
+            let edit = ManifestEdit::of(&m, &text);
+            let mut bar = sh.progress("home remove");
+            let report = sh
+                .engine()?
+                .write_manifest(&edit, first, "home remove", &mut bar)?;
+            if let Some(d) = &edit.diff {
                 sh.printer
-                    .status(views::plan::render_diff(&d, &sh.printer, "  ").trim_end());
+                    .status(views::plan::render_diff(d, &sh.printer, "  ").trim_end());
             }
-            let mut backups = crate::backup::Backups::new(&sh.state_dir()?, "manifest");
-            edit::write(&m.path, &text, &mut backups)?;
+            views::report::done(&sh.printer, &report);
+            if let Some(account) = kept {
+                sh.printer.status(format!(
+                    "{}'s login stays in `{}` as its one live copy: cdxs writes it nowhere else while it is there",
+                    account.name(),
+                    paths::display(&folder),
+                ));
+            }
             sh.printer.status(format!(
                 "home `{name}` is no longer managed; its folder `{}` is kept",
                 paths::display(&m.homes[&name].path)
             ));
+            o = o.report(&report);
             sh.outcome(o);
         }
     }

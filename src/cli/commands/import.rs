@@ -150,11 +150,16 @@ fn legacy_homes(sh: &mut Shell, store: &legacy::LegacyStore) -> Result<Vec<Strin
     };
     let accounts = sh.engine()?.vault().accounts()?;
     let text = existing.as_ref().map(|m| m.text.as_str());
-    let d = legacy::write_homes(&path, text, store, &accounts, &sh.state_dir()?)?;
+    let base = text.unwrap_or(crate::manifest::init::LEGACY);
+    let d = legacy::declare_homes(base, &path, store, &accounts)?;
     for w in &d.warnings {
         sh.printer.warn(w);
     }
     if !d.added.is_empty() {
+        let edit = crate::reconcile::engine::ManifestEdit::new(&path, text, &d.text);
+        let mut bar = sh.progress("import legacy");
+        sh.engine()?
+            .write_manifest(&edit, Vec::new(), "import legacy", &mut bar)?;
         let (n, names) = (d.added.len(), d.added.join(", "));
         sh.printer.status(format!(
             "declared {n} home(s) in {}: {names}; review them with `cdxs plan`",

@@ -105,29 +105,27 @@ pub fn init(sh: &mut Shell) -> Result<Exit> {
     );
     // Never write something `validate` would reject.
     manifest::parse(&text, &path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create {}", tick(dir)), e))?;
-    }
-    crate::fsx::write_atomic(&path, text.as_bytes(), 0o644)?;
+    let edit = crate::reconcile::engine::ManifestEdit::new(&path, None, &text);
+    let mut bar = sh.progress("init");
+    sh.engine()?
+        .write_manifest(&edit, Vec::new(), "init", &mut bar)?;
     sh.printer.status(format!("created {}", tick(&path)));
     // What matches now becomes the drift baseline.
     let m = manifest::load(&path)?;
-    let mut bar = sh.progress("init");
     let scope = Scope {
         skip_processes: true,
         ..Scope::default()
     };
-    if let Err(e) = sh.engine()?.converge(
-        &m,
-        &["default".to_string()],
-        "init",
-        Vec::new(),
-        scope,
-        &mut bar,
-    ) {
-        sh.printer
-            .warn(format!("the default home does not match yet: {e}"));
+    let default = ["default".to_string()];
+    match sh
+        .engine()?
+        .converge(&m, &default, "init", None, scope, &mut bar)
+    {
+        Err(Error::DryRun) => return Err(Error::DryRun),
+        Err(e) => sh
+            .printer
+            .warn(format!("the default home does not match yet: {e}")),
+        Ok(_) => {}
     }
     sh.printer.status("next: review it, then `cdxs plan`");
     let o = Outcome::new("init").changed(true).with("manifest", &path);

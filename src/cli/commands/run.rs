@@ -80,7 +80,7 @@ fn converge(sh: &mut Shell, m: &crate::manifest::Manifest, name: &str) -> Result
     let names = std::slice::from_ref(&name);
     if let Some(a) = sh
         .engine()?
-        .converge(m, names, "run", Vec::new(), scope, &mut bar)?
+        .converge(m, names, "run", None, scope, &mut bar)?
     {
         crate::output::views::report::applied(&sh.printer, &a, false);
     }
@@ -123,6 +123,15 @@ pub fn resume(sh: &mut Shell, args: ResumeArgs) -> Result<Exit> {
 /// Hand over to `command` in `home`: nothing of cdxs stays open while it runs (on Windows
 /// cdxs waits for it and exits with its code).
 fn exec(sh: &mut Shell, command: &[String], home: &Path) -> Result<Exit> {
+    if sh.settings.dry_run {
+        // Nothing to write (a write would have stopped at the executor's door).
+        sh.printer.status(format!(
+            "dry run: nothing to write; would run `{}` with CODEX_HOME={}",
+            command.join(" "),
+            crate::paths::display(home)
+        ));
+        return Ok(Exit::Success);
+    }
     let command = command_line(command, home)?;
     sh.close_engine();
     Err(hand_over(command))

@@ -236,7 +236,6 @@ fn parse_phrase(text: &str) -> Result<SyncKey> {
 /// `sync init`: make the key, show its phrase, then push (unless `--no-push`), saying what
 /// it pushed. A failed push leaves the key made: a warning, and `sync push` tries again.
 fn init(sh: &mut Shell, target: Option<String>, no_push: bool) -> Result<Exit> {
-    let now = sh.now();
     let (t, phrase) = ops::init(sh.vault()?, target.as_deref())?;
     sh.printer.status(views::sync::made_key(&t));
     show_phrase(sh, &phrase);
@@ -253,7 +252,7 @@ fn init(sh: &mut Shell, target: Option<String>, no_push: bool) -> Result<Exit> {
         sh.outcome(o.with("push", None::<()>));
         return Ok(Exit::Success);
     }
-    match ops::push(sh.vault()?, Some(&t.name), false, now) {
+    match sh.engine()?.sync_push(Some(&t.name), false) {
         Ok(r) => {
             sh.printer.say_all(views::sync::pushed(&r));
             sh.outcome(o.with("push", &r));

@@ -97,9 +97,7 @@ pub fn import(sh: &mut Shell, a: ImportArgs) -> Result<Exit> {
             archive.open(&Key::Passphrase(&pass))?
         }
     };
-    let (now, state_dir) = (sh.now(), sh.state_dir()?);
-    let _lock = crate::vault::lock::vault(&state_dir, "vault import")?;
-    let done = archive::import(sh.vault()?, &contents, now)?;
+    let done = sh.engine()?.import_archive(&a.file, contents)?;
     sh.printer.status(views::vault::imported(&done, &a.file));
     let o = Outcome::new("vault import").changed(done.changed());
     sh.outcome(o.with("file", &a.file).fields(&done));

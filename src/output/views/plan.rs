@@ -173,6 +173,26 @@ pub fn render_diff(d: &crate::reconcile::text_diff::TextDiff, p: &Printer, inden
     out
 }
 
+/// `--dry-run`: the plan a command stopped at, then the diff of each cdxs.yaml it would
+/// write (`now`: a file's text now, empty when there is none).
+pub fn render_dry_run(
+    plan: &Plan,
+    p: &Printer,
+    now: &dyn Fn(&std::path::Path) -> String,
+) -> String {
+    let mut out = render(plan, p).trim_end().to_string();
+    for a in &plan.actions {
+        if let crate::reconcile::Op::WriteManifest { path, text, .. } = &a.op {
+            let shown = crate::paths::display(path);
+            if let Some(d) = crate::reconcile::text_diff::between(&shown, &now(path), text) {
+                out.push('\n');
+                out.push_str(render_diff(&d, p, "  ").trim_end());
+            }
+        }
+    }
+    out
+}
+
 /// Errors of a plan, one block each.
 pub fn render_errors(plan: &Plan, p: &Printer) -> String {
     let errors: Vec<crate::error::PlanProblem> =

@@ -35,9 +35,8 @@ pub(super) fn put(run: &mut Run, vault: &mut Vault, staged: &StagedAccount) -> R
         Upsert::Spent => format!("kept the vault's tokens of {shown}: the other copy was spent"),
     };
     Ok(Did {
-        message,
-        backup: None,
         account: Some((outcome, stored.id)),
+        ..Did::said(message)
     })
 }
 
@@ -65,4 +64,37 @@ pub(super) fn rename(
         "named {account_id} {}",
         sanitize(name.trim())
     )))
+}
+
+pub(super) fn keep_placement(
+    run: &mut Run,
+    vault: &mut Vault,
+    path: &std::path::Path,
+    account_id: &str,
+) -> Result<Did> {
+    vault.set_placement(path, account_id, run.env.clock.ts())?;
+    run.changed = true;
+    Ok(Did::said(format!(
+        "{account_id} stays in {} as its one live copy",
+        crate::error::tick(path)
+    )))
+}
+
+/// Take an archive into the vault ([`crate::archive::import`]: a backup of the vault
+/// first, then spent tokens, accounts and placements by sync's rules).
+pub(super) fn import_archive(
+    run: &mut Run,
+    vault: &mut Vault,
+    file: &std::path::Path,
+    contents: &crate::reconcile::staged::StagedArchive,
+) -> Result<Did> {
+    let imported = crate::archive::import(vault, &contents.0, run.env.clock.ts())?;
+    run.changed |= imported.changed();
+    let mut did = Did::said(format!(
+        "took {} account(s) of {} into the vault",
+        imported.accounts.len(),
+        crate::error::tick(file)
+    ));
+    did.imported = Some(Box::new(imported));
+    Ok(did)
 }

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod config;
+mod files;
 mod logins;
 mod run;
 mod sessions;
@@ -32,9 +33,6 @@ pub struct ApplyEnv<'a> {
     /// `apply`, `switch`, `run`, ... (recorded in the journal).
     pub command: &'a str,
     pub env: &'a dyn Fn(&str) -> Option<String>,
-    /// Files the same command changed before the apply (the manifest, edited in place),
-    /// journaled in this generation so that `rollback` restores them too.
-    pub extra_files: Vec<FileChange>,
     /// Every home cdxs knows (declared ones and the default): a refresh searches them (and
     /// every folder the vault placed the login in) and updates them.
     pub known_homes: Vec<PathBuf>,
@@ -45,17 +43,6 @@ pub struct ApplyEnv<'a> {
     pub refresh_window: i64,
 }
 
-/// A file changed outside the plan's actions, for the journal.
-#[derive(Debug, Clone)]
-pub struct FileChange {
-    pub path: PathBuf,
-    pub backup: Option<PathBuf>,
-    pub before: Option<String>,
-    pub after: Option<String>,
-    /// What changed in it, for people (redacted).
-    pub diff: Option<super::text_diff::TextDiff>,
-}
-
 /// One action's outcome, for the person.
 #[derive(Debug, Clone)]
 pub struct Done {
@@ -64,6 +51,8 @@ pub struct Done {
     pub backup: Option<PathBuf>,
     /// A put account: what the vault made of it, and the id it is stored under.
     pub account: Option<(crate::vault::accounts::Upsert, String)>,
+    /// An imported vault archive: what became of each account.
+    pub imported: Option<Box<crate::archive::Imported>>,
 }
 
 #[derive(Debug, Default)]
@@ -207,7 +196,7 @@ pub fn apply(
             std::time::Duration::from_secs(60),
         );
     }
-    if plan.actions.is_empty() && env.extra_files.is_empty() {
+    if plan.actions.is_empty() {
         accept(plan, vault, None, env.clock.ts())?;
         return Ok(Report::default());
     }
@@ -240,16 +229,6 @@ pub fn apply(
         |vault, generation, seq| {
             let r = run.get_or_insert_with(|| Run::new(generation, env));
             if seq == 0 {
-                for (i, f) in env.extra_files.iter().enumerate() {
-                    vault.record_file(
-                        generation,
-                        plan.actions.len() + i,
-                        &f.path,
-                        f.backup.as_deref(),
-                        f.before.as_deref(),
-                        f.after.as_deref(),
-                    )?;
-                }
                 fsx::fault_point("apply.after_begin");
             }
             let action = &plan.actions[seq];
@@ -263,8 +242,7 @@ pub fn apply(
     );
     match result {
         Ok((generation, done)) => {
-            let discarded = env.extra_files.is_empty()
-                && run.as_ref().is_none_or(|r| !r.changed)
+            let discarded = run.as_ref().is_none_or(|r| !r.changed)
                 && vault.discard_unchanged_generation(generation)?;
             if discarded {
                 if let Some(r) = &run {
@@ -347,6 +325,7 @@ pub(super) struct Did {
     message: String,
     backup: Option<PathBuf>,
     account: Option<(crate::vault::accounts::Upsert, String)>,
+    imported: Option<Box<crate::archive::Imported>>,
 }
 
 impl Did {
@@ -355,14 +334,14 @@ impl Did {
             message,
             backup: None,
             account: None,
+            imported: None,
         }
     }
 
     fn backed(message: String, backup: Option<PathBuf>) -> Did {
         Did {
-            message,
             backup,
-            account: None,
+            ..Did::said(message)
         }
     }
 }
@@ -433,11 +412,22 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
         Op::PutAccount { account } => accounts::put(run, vault, account),
         Op::RemoveAccount { account_id } => accounts::remove(run, vault, account_id),
         Op::RenameAccount { account_id, name } => accounts::rename(run, vault, account_id, name),
+        Op::KeepPlacement { path, account_id } => {
+            accounts::keep_placement(run, vault, path, account_id)
+        }
+        Op::ImportArchive { file, contents } => {
+            accounts::import_archive(run, vault, file, contents)
+        }
+        Op::WriteManifest { path, before, text } => {
+            files::write_manifest(run, vault, seq, path, before.as_deref(), text)
+        }
+        Op::DeleteBackup { path, folder } => files::delete_backup(run, path, *folder),
     }?;
     Ok(Done {
         address: action.address.clone(),
         message: did.message,
         backup: did.backup,
         account: did.account,
+        imported: did.imported,
     })
 }

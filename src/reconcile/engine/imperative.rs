@@ -140,13 +140,6 @@ impl Engine {
         Ok(crate::vault::accounts::match_credentials(&all, &c).cloned())
     }
 
-    /// A login left in a folder on purpose (`home remove --keep-login`): it stays a
-    /// placement, so the one-live-copy rule sees it wherever cdxs writes next.
-    pub fn keep_placement(&mut self, folder: &Path, account: &Account) -> Result<()> {
-        let now = self.now();
-        self.vault.set_placement(folder, &account.id, now)
-    }
-
     /// `Err` when the folder's Codex settings would make Codex ignore, delete or leave
     /// unused `account`'s login there (the rules plan applies to declared homes).
     pub fn codex_would_use(&self, account: &Account, path: &Path) -> Result<()> {
@@ -248,20 +241,20 @@ impl Engine {
             });
         };
         let (text, alias) = self.bind_text(m, &home, &named)?;
-        let (edited, extra) = self.edit_manifest(m, &text, Some(&home))?;
-        let edit = extra.first().and_then(|c| c.diff.clone());
+        let (edited, edit) = self.edit_manifest(m, &text, Some(&home))?;
+        let diff = edit.as_ref().and_then(|e| e.diff.clone());
         let applied = self.converge(
             &edited,
             std::slice::from_ref(&home),
             "switch",
-            extra,
+            edit,
             Scope::default(),
             progress,
         )?;
         Ok(Switched::Manifest {
             home,
             alias,
-            edit,
+            edit: diff,
             applied: applied.map(Box::new),
         })
     }

@@ -187,7 +187,6 @@ impl Exec<'_> {
             clock: self.clock,
             command,
             env: &lookup,
-            extra_files: Vec::new(),
             known_homes: self.known.to_vec(),
             rollback_of: None,
             refresh_window: self.refresh_window,

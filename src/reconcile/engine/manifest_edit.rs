@@ -1,30 +1,82 @@
 //! Imperative commands that change homes or bindings edit cdxs.yaml in place (only the
 //! bytes that change), refuse an edit that would make it invalid or leave the affected home
-//! unplannable, and record the edit in the generation that converges the home.
+//! unplannable, and hand the edit to the executor: it is the first write of the generation
+//! that converges the home, so `rollback` puts both back and `--dry-run` shows it.
+
+use std::path::{Path, PathBuf};
 
 use super::{Engine, Quiet};
-use crate::backup::Backups;
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, edit};
-use crate::reconcile::apply::FileChange;
+use crate::reconcile::apply::Report;
 use crate::reconcile::engine::Applied;
 use crate::reconcile::observe::Scope;
 use crate::reconcile::text_diff::TextDiff;
+use crate::reconcile::{Action, ops};
 use crate::resolve::Named;
 use crate::secret::fingerprint;
 
+/// An edit of cdxs.yaml on its way to the executor ([`crate::reconcile::Op::WriteManifest`]).
+#[derive(Debug, Clone)]
+pub struct ManifestEdit {
+    pub path: PathBuf,
+    /// Fingerprint of the text it was made from (`None`: a new file).
+    pub before: Option<String>,
+    pub text: String,
+    /// What changes, for people.
+    pub diff: Option<TextDiff>,
+}
+
+impl ManifestEdit {
+    /// The edit of `m` into `text`.
+    pub fn of(m: &Manifest, text: &str) -> ManifestEdit {
+        ManifestEdit::new(&m.path, Some(&m.text), text)
+    }
+
+    /// `old`: the text now (`None`: no file yet).
+    pub fn new(path: &Path, old: Option<&str>, text: &str) -> ManifestEdit {
+        ManifestEdit {
+            path: path.to_path_buf(),
+            before: old.map(|t| fingerprint(t.as_bytes())),
+            text: text.to_string(),
+            diff: crate::reconcile::text_diff::between(
+                &crate::paths::display(path),
+                old.unwrap_or(""),
+                text,
+            ),
+        }
+    }
+
+    pub fn action(&self) -> Action {
+        ops::write_manifest(&self.path, self.before.clone(), self.text.clone())
+    }
+
+    /// `Err` when the file is no longer the text the edit was made from.
+    pub(super) fn check_unchanged(&self) -> Result<()> {
+        let now = crate::fsx::read_optional(&self.path)?;
+        if now.as_deref().map(fingerprint) == self.before {
+            return Ok(());
+        }
+        Err(Error::user(format!(
+            "{} changed while this command waited for its locks",
+            crate::error::tick(&self.path)
+        ))
+        .with_help("nothing was written; run the command again"))
+    }
+}
+
 impl Engine {
-    /// Validate `new_text`, check that `home` can be planned with it (a known login, a set
-    /// variable), then write it with a backup. The returned change goes into the journal of
-    /// the generation that converges the home.
+    /// Validate `new_text` and check that `home` can be planned with it (a known login, a
+    /// set variable). Returns the manifest as it will be, and the edit for the executor
+    /// (`None`: the text does not change).
     pub fn edit_manifest(
         &mut self,
         m: &Manifest,
         new_text: &str,
         home: Option<&str>,
-    ) -> Result<(Manifest, Vec<FileChange>)> {
+    ) -> Result<(Manifest, Option<ManifestEdit>)> {
         if new_text == m.text {
-            return Ok((m.clone(), Vec::new()));
+            return Ok((m.clone(), None));
         }
         let edited =
             manifest::parse(new_text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
@@ -46,23 +98,22 @@ impl Engine {
                 return Err(crate::reconcile::plan_failed(errors));
             }
         }
-        let mut backups = Backups::new(&self.state_dir, "manifest");
-        let written = edit::write(&m.path, new_text, &mut backups)?;
-        let backup = backups.saved().first().map(|(_, b)| b.clone());
-        Ok((
-            written,
-            vec![FileChange {
-                path: m.path.clone(),
-                backup,
-                before: Some(fingerprint(m.text.as_bytes())),
-                after: Some(fingerprint(new_text.as_bytes())),
-                diff: crate::reconcile::text_diff::between(
-                    &crate::paths::display(&m.path),
-                    &m.text,
-                    new_text,
-                ),
-            }],
-        ))
+        Ok((edited, Some(ManifestEdit::of(m, new_text))))
+    }
+
+    /// Write cdxs.yaml (`init`, `import legacy`, `home remove`) as a generation that
+    /// `rollback` undoes; `first` runs before it in the same generation (`home remove`
+    /// takes the login out of the folder, or keeps it there as a placement).
+    pub fn write_manifest(
+        &mut self,
+        edit: &ManifestEdit,
+        first: Vec<Action>,
+        command: &str,
+        progress: &mut dyn super::Progress,
+    ) -> Result<Report> {
+        let mut actions = first;
+        actions.push(edit.action());
+        self.run(None, &ops::plan_of(actions), command, None, progress)
     }
 
     /// The manifest text with `home` bound to `named` (an account without an alias gets
@@ -104,11 +155,11 @@ impl Engine {
                 manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
             text = self.bind_text(&with_home, name, &named)?.0;
         }
-        let (edited, extra) = self.edit_manifest(m, &text, Some(name))?;
-        let diff = extra.first().and_then(|c| c.diff.clone());
+        let (edited, edit) = self.edit_manifest(m, &text, Some(name))?;
+        let diff = edit.as_ref().and_then(|e| e.diff.clone());
         let homes = [name.to_string()];
         let scope = Scope::default();
-        let applied = self.converge(&edited, &homes, "home create", extra, scope, progress)?;
+        let applied = self.converge(&edited, &homes, "home create", edit, scope, progress)?;
         Ok((diff, applied))
     }
 }

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::apply::{self, ApplyEnv, FileChange, Report};
+use super::apply::{self, ApplyEnv, Report};
 use super::observe::{self, Observed, Scope};
 use super::plan::Inputs;
 use super::{ActionKind, Plan};
@@ -18,6 +18,7 @@ use crate::manifest::Manifest;
 use crate::sync::plan::Direction;
 use crate::vault::Vault;
 
+mod dry_run;
 mod imperative;
 mod lease;
 mod manifest_edit;
@@ -26,6 +27,7 @@ mod sync_actions;
 mod vault_ops;
 
 pub use imperative::{SwitchTo, Switched, Target};
+pub use manifest_edit::ManifestEdit;
 pub use quota::QuotaError;
 
 /// Environment lookups (`api_key_env`), injectable for tests.
@@ -75,8 +77,8 @@ pub struct ApplyOptions {
     pub review: Review,
     /// What the plan was made from (to make it again under the locks).
     pub request: Request,
-    /// Files the command changed before (the manifest, edited in place).
-    pub extra_files: Vec<FileChange>,
+    /// The command's edit of cdxs.yaml: the first write of the generation.
+    pub manifest_edit: Option<ManifestEdit>,
     /// The generation this rolls back.
     pub rollback_of: Option<i64>,
     /// What of a plan made again under the locks may run (`watch` holds back drift and
@@ -93,7 +95,7 @@ impl ApplyOptions {
             command: command.to_string(),
             review,
             request,
-            extra_files: Vec::new(),
+            manifest_edit: None,
             rollback_of: None,
             select: None,
         }
@@ -128,6 +130,9 @@ pub struct Engine {
     /// The last time a request could not reach its endpoint, and why (`watch` backs off);
     /// cleared by a request that got an answer.
     pub(in crate::reconcile) network_error: Option<String>,
+    /// `--dry-run`: the executor's door keeps the plan it is handed and stops the command
+    /// ([`Engine::dry_run_gate`]).
+    dry_run: dry_run::DryRun,
 }
 
 impl Engine {
@@ -141,6 +146,7 @@ impl Engine {
             online: true,
             refresh_window: crate::auth::refresh::REFRESH_WINDOW_SECS,
             network_error: None,
+            dry_run: dry_run::DryRun::default(),
         })
     }
 
@@ -249,6 +255,10 @@ impl Engine {
     ) -> Result<Applied> {
         m.require_expanded()?;
         let mut plan = plan;
+        if let Some(edit) = &opts.manifest_edit {
+            plan.actions.insert(0, edit.action());
+        }
+        self.dry_run_gate(&plan)?;
         let sync = sync_actions::take_sync(&mut plan);
         let mut pulled = self.run_sync(&sync, Direction::Pull, progress)?;
         let holder = format!("cdxs {}", opts.command);
@@ -263,10 +273,14 @@ impl Engine {
                 skip_sessions: true,
                 ..Scope::default()
             };
-            // The manifest may have been edited while this apply waited for its locks.
-            let current = match crate::manifest::load(&m.path) {
-                Ok(c) => c,
-                Err(_) => m.clone(),
+            // The manifest may have been edited while this apply waited for its locks (an
+            // edit this command makes must still apply to what is there).
+            let current = match &opts.manifest_edit {
+                Some(edit) => {
+                    edit.check_unchanged()?;
+                    m.clone()
+                }
+                None => crate::manifest::load(&m.path).unwrap_or_else(|_| m.clone()),
             };
             let now = self.observe_cached(&current, &scope, &mut Quiet)?;
             if let Some(why) = apply::stale_reason(&plan, &current, &now) {
@@ -288,6 +302,9 @@ impl Engine {
                 // The new plan may write in more folders: lock those too.
                 held.extend(&again, &self.state_dir, &holder, &self.vault, &known)?;
                 plan = again;
+                if let Some(edit) = &opts.manifest_edit {
+                    plan.actions.insert(0, edit.action());
+                }
                 replanned = Some(why);
             }
         }
@@ -299,7 +316,6 @@ impl Engine {
             clock: self.clock.as_ref(),
             command: &opts.command,
             env: &lookup,
-            extra_files: opts.extra_files,
             known_homes: known,
             rollback_of: opts.rollback_of,
             refresh_window: self.refresh_window,
@@ -342,7 +358,7 @@ impl Engine {
         m: &Manifest,
         homes: &[String],
         command: &str,
-        extra_files: Vec<FileChange>,
+        edit: Option<ManifestEdit>,
         scope: Scope,
         progress: &mut dyn Progress,
     ) -> Result<Option<Applied>> {
@@ -379,11 +395,11 @@ impl Engine {
         if !plan.errors.is_empty() {
             return Err(crate::reconcile::plan_failed(plan.errors));
         }
-        if !plan.has_changes() && extra_files.is_empty() && plan.accepted.is_empty() {
+        if !plan.has_changes() && edit.is_none() && plan.accepted.is_empty() {
             return Ok(None);
         }
         let mut opts = ApplyOptions::new(command, Review::Unreviewed, Request { targets, ..req });
-        opts.extra_files = extra_files;
+        opts.manifest_edit = edit;
         self.apply(m, plan, opts, progress).map(Some)
     }
 
@@ -398,6 +414,21 @@ impl Engine {
         rollback_of: Option<i64>,
         progress: &mut dyn Progress,
     ) -> Result<Report> {
+        let report = self.run_unpruned(m, plan, command, rollback_of, progress)?;
+        self.prune_backups(m, progress);
+        Ok(report)
+    }
+
+    /// [`Engine::run`] without the backup pruning after it (which is such a run itself).
+    fn run_unpruned(
+        &mut self,
+        m: Option<&Manifest>,
+        plan: &Plan,
+        command: &str,
+        rollback_of: Option<i64>,
+        progress: &mut dyn Progress,
+    ) -> Result<Report> {
+        self.dry_run_gate(plan)?;
         let mut plan = plan.clone();
         let leased = self.take_leased(&mut plan)?;
         let mut report = if plan.actions.is_empty() && !leased.is_empty() {
@@ -413,7 +444,6 @@ impl Engine {
                 clock: self.clock.as_ref(),
                 command,
                 env: &lookup,
-                extra_files: Vec::new(),
                 known_homes: known,
                 rollback_of,
                 refresh_window: self.refresh_window,
@@ -427,20 +457,37 @@ impl Engine {
         report
             .done
             .extend(self.run_leased(m, leased, command, progress)?);
-        self.prune_backups(m, progress);
         Ok(report)
     }
 
     /// After a generation that changed files: backups past their retention (cdxs.yaml
-    /// `backups:`) go, as a journaled generation of their own. A failure only warns.
+    /// `backups:`) go, as a generation of their own. A failure only warns.
     fn prune_backups(&mut self, m: Option<&Manifest>, progress: &mut dyn Progress) {
-        if let Some(w) = crate::vault::backups::prune_after(
-            &mut self.vault,
-            &m.map(|m| m.backups).unwrap_or_default(),
-            self.clock.ts(),
-        ) {
-            progress.warn(w);
+        let policy = m.map(|m| m.backups).unwrap_or_default();
+        let old: Vec<PathBuf> = crate::backup::expired(&self.state_dir, &policy, self.clock.ts())
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        if old.is_empty() {
+            return;
         }
+        let plan =
+            super::ops::delete_backups(&crate::backup::backups_dir(&self.state_dir), &old, &[]);
+        if let Err(e) = self.run_unpruned(m, &plan, "prune backups", None, progress) {
+            progress.warn(format!("could not prune old backups: {e}"));
+        }
+    }
+
+    /// Delete backup files that hold a removed account's secrets (`account remove
+    /// --purge-backups`), as a generation of its own. How many went.
+    pub fn delete_backups(&mut self, files: &[PathBuf], command: &str) -> Result<usize> {
+        if files.is_empty() {
+            return Ok(0);
+        }
+        let plan =
+            super::ops::delete_backups(&crate::backup::backups_dir(&self.state_dir), &[], files);
+        let report = self.run_unpruned(None, &plan, command, None, &mut Quiet)?;
+        Ok(report.done.len())
     }
 
     /// Members of the pools that `homes` (all when `None`) draw from.

@@ -69,6 +69,7 @@ impl Engine {
                     message,
                     backup: None,
                     account: None,
+                    imported: None,
                 }),
                 Err(e) => {
                     progress.warn(format!("{}: {}", a.address, e.full_message()));
@@ -106,9 +107,13 @@ impl Engine {
         run: impl FnOnce(&mut crate::vault::Vault) -> Result<T>,
         changed: impl Fn(&T) -> Option<String>,
     ) -> Result<T> {
+        let push = direction == Direction::Push;
+        if self.dry_run() {
+            let action = self.sync_action(target, push)?;
+            self.dry_run_gate(&crate::reconcile::ops::plan_of(vec![action]))?;
+        }
         let started = self.clock.ts();
         let result = run(&mut self.vault);
-        let push = direction == Direction::Push;
         let (description, error) = match &result {
             Ok(r) => match changed(r) {
                 Some(message) => (message, None),
@@ -140,6 +145,41 @@ impl Engine {
 }
 
 impl Engine {
+    /// The plan action of a sync command (what `--dry-run` shows): how many accounts wait
+    /// to go up, or where the pull starts.
+    fn sync_action(&self, target: &str, push: bool) -> Result<Action> {
+        let t = self.vault.sync_target(target)?;
+        let description = match (&t, push) {
+            (Some(t), true) => format!(
+                "pull what `{target}` has since revision {}, merge, then push {} changed account(s)",
+                t.revision,
+                crate::sync::ops::pending(&self.vault, t)?.unwrap_or(0)
+            ),
+            (Some(t), false) => format!(
+                "pull what `{target}` has since revision {} and merge it into the vault",
+                t.revision
+            ),
+            (None, _) => format!("sync with `{target}`"),
+        };
+        Ok(Action {
+            address: crate::reconcile::Address::Sync {
+                target: target.to_string(),
+                push,
+            },
+            kind: crate::reconcile::ActionKind::Update,
+            description,
+            changes: vec![],
+            op: Op::Sync {
+                target: target.to_string(),
+                direction: if push {
+                    Direction::Push
+                } else {
+                    Direction::Pull
+                },
+            },
+        })
+    }
+
     /// `sync push`, journaled ([`Engine::journaled_sync`]).
     pub fn sync_push(
         &mut self,

@@ -113,4 +113,25 @@ impl Engine {
             &mut Quiet,
         )
     }
+
+    /// Take a vault archive into the vault (`vault import`), as a generation of its own.
+    pub fn import_archive(
+        &mut self,
+        file: &std::path::Path,
+        contents: crate::archive::Contents,
+    ) -> Result<crate::archive::Imported> {
+        let report = self.run(
+            None,
+            &ops::import_archive(file, contents),
+            "vault import",
+            None,
+            &mut Quiet,
+        )?;
+        report
+            .done
+            .into_iter()
+            .find_map(|d| d.imported)
+            .map(|i| *i)
+            .ok_or_else(|| Error::user("the archive was not imported"))
+    }
 }

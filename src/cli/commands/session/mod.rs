@@ -98,9 +98,6 @@ pub enum SessionCommand {
         ids: Vec<String>,
         #[command(flatten)]
         homes: HomesArg,
-        /// Show what would move, change nothing
-        #[arg(long)]
-        dry_run: bool,
     },
     /// List trashed threads
     TrashList {
@@ -113,9 +110,6 @@ pub enum SessionCommand {
         ids: Vec<String>,
         #[command(flatten)]
         homes: HomesArg,
-        /// Show what would come back, change nothing
-        #[arg(long)]
-        dry_run: bool,
     },
     /// Delete trashed threads for good
     #[command(
@@ -133,9 +127,6 @@ pub enum SessionCommand {
         /// Do not ask for confirmation
         #[arg(long, short = 'y')]
         yes: bool,
-        /// Show what would be deleted, change nothing
-        #[arg(long)]
-        dry_run: bool,
     },
     /// Find (check) or fix (repair) what hides threads from Codex
     #[command(subcommand)]
@@ -157,9 +148,6 @@ pub enum SessionCommand {
         /// Do not ask for confirmation
         #[arg(long, short = 'y')]
         yes: bool,
-        /// Show the copies, change nothing
-        #[arg(long)]
-        dry_run: bool,
     },
 }
 
@@ -174,38 +162,28 @@ pub enum VisibilityCommand {
     Repair {
         #[command(flatten)]
         homes: HomesArg,
-        /// Show the fixes, change nothing
-        #[arg(long)]
-        dry_run: bool,
     },
 }
 
 pub fn run(sh: &mut Shell, cmd: SessionCommand) -> Result<Exit> {
+    // `--dry-run` (a flag of every command): these show their own preview.
+    let dry_run = sh.settings.dry_run;
     match cmd {
         SessionCommand::List { homes, filter } => browse::list(sh, &homes, filter),
         SessionCommand::Stats { id, homes, lines } => browse::stats(sh, &id, &homes, lines),
-        SessionCommand::Trash {
-            ids,
-            homes,
-            dry_run,
-        } => trash::trash(sh, &ids, &homes, dry_run),
+        SessionCommand::Trash { ids, homes } => trash::trash(sh, &ids, &homes, dry_run),
         SessionCommand::TrashList { homes } => trash::trash_list(sh, &homes),
-        SessionCommand::Restore {
-            ids,
-            homes,
-            dry_run,
-        } => trash::restore(sh, &ids, &homes, dry_run),
+        SessionCommand::Restore { ids, homes } => trash::restore(sh, &ids, &homes, dry_run),
         SessionCommand::Purge {
             ids,
             older_than,
             homes,
             yes,
-            dry_run,
         } => trash::purge(sh, &ids, older_than.as_deref(), &homes, yes, dry_run),
         SessionCommand::Visibility(VisibilityCommand::Check { homes }) => {
             repair::visibility(sh, &homes, false, false)
         }
-        SessionCommand::Visibility(VisibilityCommand::Repair { homes, dry_run }) => {
+        SessionCommand::Visibility(VisibilityCommand::Repair { homes }) => {
             repair::visibility(sh, &homes, true, dry_run)
         }
         SessionCommand::SyncThreads {
@@ -213,7 +191,6 @@ pub fn run(sh: &mut Shell, cmd: SessionCommand) -> Result<Exit> {
             from,
             to,
             yes,
-            dry_run,
         } => repair::sync_threads(sh, &homes, [&from, &to], yes, dry_run),
     }
 }
