@@ -117,6 +117,20 @@ pub enum Error {
         /// The manifest home it is bound to, if any.
         home: Option<String>,
     },
+    /// A ChatGPT login is live on another machine (its synced record says so): a copy here
+    /// would be spent by one of the two.
+    #[error(
+        "{account} is live in {there}, so it does not go into {here} too: a second copy would end in `refresh_token_reused`"
+    )]
+    LiveOnAnotherMachine {
+        account: String,
+        /// This machine's folder, described (`home `work` (~/.codex-work)` or `` `PATH` ``).
+        here: String,
+        /// Where it is live, described (`home `work` on machine `laptop-a` (~/.codex-work)`).
+        there: String,
+        /// How that machine lets it go (`on `laptop-a`, switch it to another login ...`).
+        let_go: String,
+    },
 }
 
 fn no_manifest(path: &Path, explicit: bool) -> String {
@@ -217,7 +231,7 @@ impl Error {
             Error::UnknownHome { .. } => "unknown_home",
             Error::Plan { .. } => "plan",
             Error::NeedsLogin { .. } => "needs_login",
-            Error::LiveElsewhere { .. } => "live_elsewhere",
+            Error::LiveElsewhere { .. } | Error::LiveOnAnotherMachine { .. } => "live_elsewhere",
         }
     }
 
