@@ -59,20 +59,26 @@ fn holds(home: &Path) -> Option<String> {
         .flatten()
 }
 
-/// Machine A (`laptop-a`) with ada bound to its home `work`, pushed; machine B (`desk-b`)
-/// joined and pulled. Returns (A, B, A's home `work`).
+/// Machine A (`laptop-a`) with ada bound to its home `work` by an `apply` that pushes
+/// (its manifest shares accounts with the server); machine B (`desk-b`) joined and pulled.
+/// Returns (A, B, A's home `work`).
 fn ada_at_work_on_a(url: &str) -> (Env, Env, std::path::PathBuf) {
     let a = Env::new();
     let phrase = machine(&a, url, "laptop-a", None);
     two_logins(&a);
+    ok(a.run(&["sync", "push"]));
     let work = a.codex_home("work");
     a.manifest(&format!(
-        "version: 1\naccounts:\n  ada: {{ email: ada@example.com }}\n  ben: {{ email: ben@example.com }}\nhomes:\n  work: {{ path: {}, account: ada }}\n",
+        "version: 1\naccounts:\n  ada: {{ email: ada@example.com }}\n  ben: {{ email: ben@example.com }}\nhomes:\n  work: {{ path: {}, account: ada }}\nsync:\n  targets:\n    - name: default\n      url: {url}\n      user: dee\n      share: [accounts]\n",
         work.display()
     ));
-    ok(a.run(&["apply", "--yes"]));
+    // Nothing was pending before the apply: writing ada into `work` is what it pushes, so
+    // the other machines hear of it from the same run.
+    let out = ok(a.run(&["apply", "--yes"]));
+    assert!(stderr(&out).contains("pushed 1 account"), "{}", text(&out));
     assert_eq!(holds(&work).as_deref(), Some("acct-ada"));
-    ok(a.run(&["sync", "push"]));
+    let out = a.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "converged: {}", text(&out));
     let b = Env::new();
     machine(&b, url, "desk-b", Some(&phrase));
     ok(b.run(&["sync", "pull"]));
