@@ -129,6 +129,19 @@ fn switch_on_one_machine_is_refused_while_another_has_the_login_in_a_home(db: &D
     assert!(said.contains("machine `laptop-a`"), "{said}");
     assert_eq!(holds(&mine), None);
 
+    // `run --account` writes through the same door.
+    let said = fails(b.run(&[
+        "run",
+        "--account",
+        "ada@example.com",
+        "--codex-home",
+        mine.to_str().unwrap(),
+        "--",
+        "true",
+    ]));
+    assert!(said.contains("home `work` on machine `laptop-a`"), "{said}");
+    assert_eq!(holds(&mine), None);
+
     // Scripts see the same kind as for two folders of one machine.
     let mut json = to_mine.to_vec();
     json.push("--json");
@@ -221,4 +234,26 @@ fn a_folder_emptied_by_hand_frees_the_login_with_the_next_push() {
     ok(b.run(&["sync", "pull"]));
     ok(b.run(&to_mine));
     assert_eq!(holds(&mine).as_deref(), Some("acct-ada"));
+}
+
+/// A pool does not pick a login another machine has live: it says why, and picks another.
+#[test]
+fn a_pool_skips_a_login_another_machine_has_in_a_home() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["dee"], &[]);
+    let (_a, b, _work) = ada_at_work_on_a(&s.url);
+    let main = b.codex_home("main");
+    b.manifest(&format!(
+        "version: 1\naccounts:\n  ada: {{ email: ada@example.com }}\n  ben: {{ email: ben@example.com }}\npools:\n  p: [ada, ben]\nhomes:\n  main: {{ path: {}, account: {{ pool: p }} }}\n",
+        main.display()
+    ));
+    let out = ok(b.run(&["plan"]));
+    assert!(
+        text(&out).contains("`ada` (live in home `work` on machine `laptop-a`"),
+        "{}",
+        text(&out)
+    );
+    ok(b.run(&["apply", "--yes"]));
+    assert_eq!(holds(&main).as_deref(), Some("acct-ben"));
 }
