@@ -41,7 +41,10 @@ struct Conn {
 
 impl Conn {
     fn open(url: &str) -> std::io::Result<Conn> {
-        let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let host = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
         let stream = std::net::TcpStream::connect(&host)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -52,7 +55,13 @@ impl Conn {
     }
 
     /// (status, body).
-    fn call(&mut self, method: &str, path: &str, token: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+    fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: &[u8],
+    ) -> std::io::Result<(u16, Vec<u8>)> {
         use std::io::{BufRead, Read, Write};
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
@@ -64,7 +73,11 @@ impl Conn {
         self.stream.get_mut().write_all(&req)?;
         let mut line = String::new();
         self.stream.read_line(&mut line)?;
-        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let mut length = 0usize;
         loop {
             line.clear();

@@ -52,6 +52,9 @@ pub fn hint(err: &Error) -> Option<String> {
         Error::LiveElsewhere { home: None, .. } => {
             "pass `--move` to move it here (the other folder's auth.json is removed, with a backup)".into()
         }
+        Error::LiveOnAnotherMachine { let_go, .. } => format!(
+            "{let_go}, then run `cdxs sync push` there; here, run `cdxs sync pull` and try again (`--move` does not move a login between machines)"
+        ),
         Error::Action {
             source: Some(inner),
             help,

@@ -121,6 +121,20 @@ pub enum Error {
     /// nothing (the shell shows the plan it stopped at; not a failure).
     #[error("dry run: stopped before the first write")]
     DryRun,
+    /// A ChatGPT login is live on another machine (its synced record says so): a copy here
+    /// would be spent by one of the two.
+    #[error(
+        "{account} is live in {there}, so it does not go into {here} too: a second copy would end in `refresh_token_reused`"
+    )]
+    LiveOnAnotherMachine {
+        account: String,
+        /// This machine's folder, described (`home `work` (~/.codex-work)` or `` `PATH` ``).
+        here: String,
+        /// Where it is live, described (`home `work` on machine `laptop-a` (~/.codex-work)`).
+        there: String,
+        /// How that machine lets it go (`on `laptop-a`, switch it to another login ...`).
+        let_go: String,
+    },
 }
 
 fn no_manifest(path: &Path, explicit: bool) -> String {
@@ -221,7 +235,7 @@ impl Error {
             Error::UnknownHome { .. } => "unknown_home",
             Error::Plan { .. } => "plan",
             Error::NeedsLogin { .. } => "needs_login",
-            Error::LiveElsewhere { .. } => "live_elsewhere",
+            Error::LiveElsewhere { .. } | Error::LiveOnAnotherMachine { .. } => "live_elsewhere",
             Error::DryRun => "dry_run",
         }
     }

@@ -177,6 +177,9 @@ pub struct Observed {
     /// placed a login in (another manifest's homes, `switch --codex-home`, `run --account`,
     /// a home removed from the manifest) and the default home. One live copy per login.
     pub elsewhere: Vec<LiveCopy>,
+    /// ChatGPT logins other machines have live, as the last pulled records said: none of
+    /// them goes into a home here (one live copy across machines).
+    pub other_machines: Vec<crate::vault::placement::RemotePlacement>,
 }
 
 /// A ChatGPT login live in a folder the manifest does not declare.
@@ -404,6 +407,7 @@ pub fn observe(
         }
     }
     observed.elsewhere = live_copies_elsewhere(manifest, vault, &accounts)?;
+    observed.other_machines = vault.remote_placements()?;
     if !scope.skip_sessions {
         observe_sessions(manifest, vault, scope, &mut observed)?;
     }

@@ -252,13 +252,17 @@ fn live_copy_of(
         return Ok(None);
     };
     let (found, _) = vault.find_live_copy(&account.id, home, known_homes)?;
-    Ok(found.map(|f| {
-        format!(
-            "{} is live in {} now: a second copy would end in `refresh_token_reused`",
-            account.name(),
-            tick(&f)
-        )
-    }))
+    let there = match found {
+        Some(f) => tick(&f),
+        None => match vault.live_on_another_machine(&account.id)? {
+            Some(r) => r.describe(),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(format!(
+        "{} is live in {there} now: a second copy would end in `refresh_token_reused`",
+        account.name()
+    )))
 }
 
 /// The login an auth.json's bytes hold, by the vault's name for it (or as the file

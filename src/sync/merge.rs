@@ -9,10 +9,14 @@
 //! - API keys: the later `updated_at` wins, then the device id.
 //! - Tombstones remove; an account re-created after its deletion survives it.
 //! - Quota caches: the later fetch wins, whoever wins the tokens.
+//! - Placements (where machines have a ChatGPT login live): each machine states its own;
+//!   a pulled record is the newest word of every other machine (its writer had pulled the
+//!   version before it), so it replaces what was known of them, whoever wins the tokens
+//!   ([`others_placements`], [`outgoing_placements`]).
 
 use std::cmp::Ordering;
 
-use super::record::Plaintext;
+use super::record::{MAX_PLACEMENTS, PlacementPayload, Plaintext};
 use crate::quota::Quota;
 use crate::vault::{Account, AccountKind};
 
@@ -157,6 +161,36 @@ pub fn merge(local: &Local, remote: &Plaintext, remote_account: Option<Account>)
         quota,
         created: false,
     }
+}
+
+/// What this machine keeps of the placements a pulled record states: every other
+/// machine's (the record is the newest word of each), never its own (only its vault knows
+/// where it has the login now).
+pub fn others_placements(this_device: &str, pulled: &[PlacementPayload]) -> Vec<PlacementPayload> {
+    let mut out: Vec<PlacementPayload> = pulled
+        .iter()
+        .filter(|p| p.device_id != this_device)
+        .take(MAX_PLACEMENTS)
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The placements a record written by this machine carries: its own live ones, and the
+/// other machines' as it last pulled them (relayed, so that one record holds every
+/// machine's word). Sorted: the same placements make the same payload.
+pub fn outgoing_placements(
+    this_device: &str,
+    own: Vec<PlacementPayload>,
+    others: Vec<PlacementPayload>,
+) -> Vec<PlacementPayload> {
+    let mut out = own;
+    out.extend(others.into_iter().filter(|p| p.device_id != this_device));
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn keep_or_quota(current: &Account, quota: Option<Quota>, changed: bool, why: Why) -> Outcome {
@@ -400,6 +434,76 @@ mod tests {
             Outcome::Take { quota, .. } => assert_eq!(quota, Some(q_new)),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn place(device: &str, folder: &str, home: Option<&str>) -> PlacementPayload {
+        PlacementPayload {
+            device_id: device.into(),
+            device_name: format!("{device}-name"),
+            folder: folder.into(),
+            home: home.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn placements_are_replaced_per_machine_and_this_machine_states_its_own() {
+        // Machine A wrote the record: its own home `work`, and what it knew of B and C.
+        let pulled = vec![
+            place("dev-c", "~/.codex-c", None),
+            place("dev-a", "~/.codex-work", Some("work")),
+            place("dev-b", "~/.codex-stale", None),
+        ];
+        // B keeps A's and C's word, never what A relayed about B itself.
+        let kept = others_placements("dev-b", &pulled);
+        assert_eq!(
+            kept,
+            vec![
+                place("dev-a", "~/.codex-work", Some("work")),
+                place("dev-c", "~/.codex-c", None),
+            ]
+        );
+        // B's next record: its own live placements, with A's and C's relayed (and any
+        // entry for B among the others is dropped: only B states B).
+        let mine = vec![place("dev-b", "~/.codex", Some("main"))];
+        let mut others = kept.clone();
+        others.push(place("dev-b", "~/.codex-stale", None));
+        let out = outgoing_placements("dev-b", mine.clone(), others);
+        assert_eq!(
+            out,
+            vec![
+                place("dev-a", "~/.codex-work", Some("work")),
+                place("dev-b", "~/.codex", Some("main")),
+                place("dev-c", "~/.codex-c", None),
+            ]
+        );
+        // A switched home `work` away and pushed: its newer record no longer has A, so
+        // B forgets A's placement (and keeps C's, which A relayed).
+        let newer = vec![place("dev-c", "~/.codex-c", None), mine[0].clone()];
+        assert_eq!(
+            others_placements("dev-b", &newer),
+            vec![place("dev-c", "~/.codex-c", None)]
+        );
+        // Order does not matter: the same placements make the same payload.
+        let shuffled = outgoing_placements("dev-b", vec![], out.iter().rev().cloned().collect());
+        let sorted = outgoing_placements("dev-b", vec![], out.clone());
+        assert_eq!(shuffled, sorted);
+    }
+
+    #[test]
+    fn a_record_without_placements_encodes_as_before() {
+        let a = oauth(1000, "rt");
+        let p = AccountPayload::from_account(&a, None);
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(!json.contains("placements"), "{json}");
+        // And an older record (no member) decodes with none.
+        let back: AccountPayload = serde_json::from_str(&json).unwrap();
+        assert!(back.placements.is_empty());
+        let mut placed = p.clone();
+        placed.placements = vec![place("dev-a", "~/.codex", None)];
+        let json = serde_json::to_string(&placed).unwrap();
+        let back: AccountPayload = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.placements, placed.placements);
+        assert_ne!(placed.fingerprint(), p.fingerprint(), "a change to push");
     }
 
     #[test]

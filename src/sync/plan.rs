@@ -73,6 +73,13 @@ pub fn observe(vault: &Vault, targets: &[SyncTarget], online: bool) -> Result<Ve
 
 /// Pure: the actions for what was observed (a pull before a push of the same target).
 pub fn actions(observed: &[Observed]) -> Vec<Action> {
+    actions_with(observed, false)
+}
+
+/// [`actions`] for a plan that also writes or takes out ChatGPT logins in this machine's
+/// folders (`logins_move`): a push follows even with nothing pending yet, so that the other
+/// machines learn where the logins are live now from the same run.
+pub fn actions_with(observed: &[Observed], logins_move: bool) -> Vec<Action> {
     let mut out = Vec::new();
     for o in observed.iter().filter(|o| o.ready) {
         if let Some(remote) = o.remote_revision
@@ -99,6 +106,13 @@ pub fn actions(observed: &[Observed]) -> Vec<Action> {
                     o.pending,
                     if o.pending == 1 { "" } else { "s" }
                 ),
+            });
+        } else if logins_move {
+            out.push(Action {
+                address: format!("sync.{}.push", o.name),
+                target: o.name.clone(),
+                direction: Direction::Push,
+                description: "push where this machine has its ChatGPT logins live after these writes (end-to-end encrypted)".into(),
             });
         }
     }
@@ -150,5 +164,13 @@ mod tests {
         assert_eq!(actions(&[o("home", true, 5, None, 1)]).len(), 1);
         // Not logged in or no key: nothing.
         assert!(actions(&[o("home", false, 0, Some(9), 3)]).is_empty());
+        // Logins written here: the other machines hear where they are live in the same run.
+        let a = actions_with(&[o("home", true, 5, Some(5), 0)], true);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].direction, Direction::Push);
+        assert_eq!(
+            actions_with(&[o("home", true, 5, Some(5), 2)], true).len(),
+            1
+        );
     }
 }

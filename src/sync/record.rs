@@ -90,6 +90,62 @@ pub struct AccountPayload {
     /// auth_extra`, stored form), absent when empty: older clients ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_extra: Option<serde_json::Value>,
+    /// Where machines have this login live (SPEC 12, placements): the writer's own, and
+    /// the other machines' as the writer last pulled them. Absent when none: a record
+    /// without placements is what older clients wrote, byte for byte.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placements: Vec<PlacementPayload>,
+}
+
+/// One folder a machine has the login live in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PlacementPayload {
+    pub device_id: String,
+    /// The machine's name, for the person on another machine.
+    #[serde(default)]
+    pub device_name: String,
+    /// The folder as that machine shows it (`~/...`).
+    pub folder: String,
+    /// The manifest home it is declared as there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+}
+
+/// Placements one record carries at most (a hostile or broken writer cannot flood a vault).
+pub const MAX_PLACEMENTS: usize = 256;
+/// Characters of a device name, folder or home that are kept.
+const MAX_PLACEMENT_TEXT: usize = 512;
+
+impl PlacementPayload {
+    /// As this vault keeps it: text from another machine, made safe to show (control
+    /// characters escaped, bounded).
+    pub fn to_remote(&self, account_id: &str) -> crate::vault::placement::RemotePlacement {
+        let clean = |s: &str| -> String {
+            crate::text::sanitize(s)
+                .chars()
+                .take(MAX_PLACEMENT_TEXT)
+                .collect()
+        };
+        crate::vault::placement::RemotePlacement {
+            account_id: account_id.to_string(),
+            device_id: clean(&self.device_id),
+            device_name: match clean(&self.device_name) {
+                n if n.is_empty() => clean(&self.device_id),
+                n => n,
+            },
+            folder: clean(&self.folder),
+            home: self.home.as_deref().map(clean),
+        }
+    }
+
+    pub fn of_remote(r: &crate::vault::placement::RemotePlacement) -> PlacementPayload {
+        PlacementPayload {
+            device_id: r.device_id.clone(),
+            device_name: r.device_name.clone(),
+            folder: r.folder.clone(),
+            home: r.home.clone(),
+        }
+    }
 }
 
 impl AccountPayload {
@@ -118,6 +174,7 @@ impl AccountPayload {
             updated_at: a.updated_at,
             quota,
             auth_extra: a.auth_extra.to_value(),
+            placements: Vec::new(),
         }
     }
 

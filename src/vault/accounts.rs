@@ -406,6 +406,7 @@ impl Vault {
         let now = Utc::now().timestamp();
         let removed = self.write(|tx| {
             let n = tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+            tx.execute("DELETE FROM remote_placements WHERE account_id = ?1", [id])?;
             if n > 0 {
                 tx.execute(
                     "INSERT OR REPLACE INTO tombstones (account_id, deleted_at) VALUES (?1, ?2)",

@@ -11,7 +11,7 @@ use crate::error::{Error, Result, tick};
 use crate::fsx;
 use crate::secret::fingerprint;
 use crate::vault::accounts::Upsert;
-use crate::vault::{Account, Vault};
+use crate::vault::{Account, Vault, placement};
 
 /// A login found in a home's `auth.json` and saved into the vault before it was replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,8 +164,8 @@ pub fn set_config_key_journaled(
 /// Write credentials from `source` into `home`, creating the folder (0700) if needed.
 ///
 /// The door of the one-live-copy rule: a ChatGPT login that is live in another folder
-/// (`known_homes`, or a folder the vault placed it in) is not written here; the error names
-/// both folders.
+/// (`known_homes`, or a folder the vault placed it in) or, as pulled, on another machine is
+/// not written here; the error names both folders.
 pub fn write_source(
     vault: &mut Vault,
     backups: &mut Backups,
@@ -176,20 +176,20 @@ pub fn write_source(
     known_homes: &[std::path::PathBuf],
 ) -> Result<HomeWrite> {
     if let Source::Vault(account_id) = &source
-        && vault
-            .account(account_id)?
-            .is_some_and(|a| a.kind == crate::vault::AccountKind::OAuth)
-        && let Some(folder) = vault.live_elsewhere(account_id, home, known_homes)?
+        && let Some(a) = vault.account(account_id)?
+        && a.kind == crate::vault::AccountKind::OAuth
     {
-        let name = vault
-            .account(account_id)?
-            .map(|a| a.name().to_string())
-            .unwrap_or_else(|| account_id.to_string());
-        return Err(Error::LiveElsewhere {
-            account: name,
-            folder,
-            home: None,
-        });
+        if let Some(folder) = vault.live_elsewhere(account_id, home, known_homes)? {
+            return Err(Error::LiveElsewhere {
+                account: a.name().to_string(),
+                folder,
+                home: None,
+            });
+        }
+        if let Some(there) = vault.live_on_another_machine(account_id)? {
+            let here = format!("`{}`", crate::paths::display(home));
+            return Err(placement::refusal(a.name(), here, &there));
+        }
     }
     fsx::ensure_private_dir(home)?;
     let mut harvested = None;

@@ -199,4 +199,20 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX journal_threads_generation ON journal_threads (generation);
     "#,
+    // 9: placements across machines (SPEC 12). The home a placement is declared as (for
+    // the person on another machine: "home `work` on machine `laptop-a`"), and where the
+    // other machines say a login is live, as the last pulled record of the account said
+    // (one row per device and folder; this machine's own rows are never stored here).
+    r#"
+    ALTER TABLE placements ADD COLUMN home TEXT;
+
+    CREATE TABLE remote_placements (
+        account_id   TEXT NOT NULL,
+        device_id    TEXT NOT NULL,
+        device_name  TEXT NOT NULL,
+        folder       TEXT NOT NULL,
+        home         TEXT,
+        PRIMARY KEY (account_id, device_id, folder)
+    );
+    "#,
 ];

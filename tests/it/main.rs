@@ -56,6 +56,7 @@ mod sync_harvest;
 mod sync_hostile_clients;
 mod sync_hostile_server;
 mod sync_phrase;
+mod sync_placements;
 mod sync_proxy;
 mod sync_reads;
 mod sync_server;

@@ -30,8 +30,10 @@ pub struct SwitchArgs {
     /// A Codex home folder (without a manifest: written directly)
     #[arg(long, value_name = "PATH")]
     codex_home: Option<PathBuf>,
-    /// Move a ChatGPT login that lives in another folder here (that folder's auth.json is
-    /// removed, with a backup): there is never a second live copy of one login
+    /// Move a ChatGPT login that lives in another folder of this machine here (that
+    /// folder's auth.json is removed, with a backup): there is never a second live copy of
+    /// one login. A login live on another machine (as synced) is not moved: on that
+    /// machine switch it away and `cdxs sync push`, then `cdxs sync pull` here
     #[arg(long = "move")]
     move_login: bool,
 }

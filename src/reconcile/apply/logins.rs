@@ -148,7 +148,7 @@ pub(super) fn write_auth(
     run: &mut Run,
     vault: &mut Vault,
     seq: usize,
-    path: &Path,
+    (home, path): (&crate::reconcile::HomeId, &Path),
     source: &CredentialSource,
     expect: &Option<String>,
     any: bool,
@@ -171,6 +171,12 @@ pub(super) fn write_auth(
         run.env.clock.ts(),
         &run.homes,
     )?;
+    // Other machines see the placement by the home's name.
+    let name = match home {
+        crate::reconcile::HomeId::Named(n) => Some(n.as_str()),
+        crate::reconcile::HomeId::Folder(_) => None,
+    };
+    vault.name_placement(path, name)?;
     run.touched.insert(file.clone());
     run.changed |=
         written.harvested.is_some() || matches!(written.outcome, WriteOutcome::Written { .. });

@@ -395,12 +395,13 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
             path, account_id, ..
         } => logins::harvest(run, vault, path, account_id),
         Op::WriteAuth {
+            home,
             path,
             source,
             expect,
             any,
             ..
-        } => logins::write_auth(run, vault, seq, path, source, expect, *any),
+        } => logins::write_auth(run, vault, seq, (home, path), source, expect, *any),
         Op::RemoveAuth { path, account_id } => {
             logins::remove_auth(run, vault, seq, path, account_id)
         }

@@ -156,6 +156,18 @@ impl Engine {
         allow_move: bool,
         progress: &mut dyn Progress,
     ) -> Result<Report> {
+        // Another machine's copy is not this machine's to take, `--move` or not: that
+        // machine lets it go and pushes first (its next pull would not know to remove it).
+        if account.kind == AccountKind::OAuth
+            && let Some(there) = self.vault.live_on_another_machine(&account.id)?
+        {
+            let here = format!("`{}`", crate::paths::display(path));
+            return Err(crate::vault::placement::refusal(
+                account.name(),
+                here,
+                &there,
+            ));
+        }
         let moved_from = match self.live_elsewhere(m, account, path)? {
             None => None,
             Some((folder, None)) if allow_move => Some(folder),
@@ -282,6 +294,10 @@ impl Engine {
             .iter()
             .filter(|a| a.kind == AccountKind::OAuth && !a.requires_reauth && a.tokens.is_some())
             .filter(|a| !taken.contains(&a.id))
+            .filter(|a| {
+                // One live on another machine (as pulled) is not free either.
+                !matches!(self.vault.live_on_another_machine(&a.id), Ok(Some(_)))
+            })
             .collect();
         if candidates.is_empty() {
             return Err(

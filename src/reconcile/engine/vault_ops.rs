@@ -63,9 +63,16 @@ impl Engine {
 
     /// Take the tokens Codex rotated on this machine into the vault (`sync push` runs it
     /// first): every home `m` declares, the default home and every folder the vault placed a
-    /// login in. Only newer tokens are taken (the high-water rule); a folder whose login is
-    /// not in the vault is left alone. A generation only when something was taken.
+    /// login in (a placement that no longer holds its login is forgotten first). Only newer
+    /// tokens are taken (the high-water rule); a folder whose login is not in the vault is
+    /// left alone. A generation only when something was taken.
     pub fn harvest_known(&mut self, m: Option<&Manifest>, command: &str) -> Result<()> {
+        {
+            // A placement whose folder no longer holds its login is forgotten: the next
+            // push tells the other machines the login left it.
+            let _lock = crate::vault::lock::vault(&self.state_dir, &format!("cdxs {command}"))?;
+            self.vault.forget_stale_placements()?;
+        }
         // The declared homes and the default one, then the vault's placements.
         let mut folders = self.known_homes(m);
         folders.extend(self.vault.placements()?.into_iter().map(|(p, _)| p));

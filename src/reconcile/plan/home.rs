@@ -216,10 +216,18 @@ impl Planner<'_> {
                         self.shown(f)
                     ));
                 }
+                // And one live on another machine stays there.
+                let away = account.and_then(|a| {
+                    crate::vault::placement::on_another_machine(&self.o.other_machines, &a.id)
+                });
+                if let Some(r) = away {
+                    skipped.push(format!("`{alias}` (live in {})", r.describe()));
+                }
                 pool::Candidate {
                     alias: alias.clone(),
                     usable: refused.is_none()
                         && outside.is_none()
+                        && away.is_none()
                         && account.is_some_and(|a| a.has_credentials && !a.requires_reauth),
                     remaining: account
                         .and_then(|a| self.o.quota.get(&a.id))

@@ -128,7 +128,12 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
     p.copies_already_live();
     p.one_live_copy();
     let sessions = sessions::actions(m, o, now, &mut p.notes);
-    let sync = crate::sync::plan::actions(&o.sync)
+    // Where this machine has its ChatGPT logins live changes: the other machines hear it.
+    let logins_move = p
+        .writes
+        .iter()
+        .any(|a| matches!(a.op, Op::RemoveAuth { .. }) || one_copy::login_written(a, &p).is_some());
+    let sync = crate::sync::plan::actions_with(&o.sync, logins_move)
         .into_iter()
         .map(|a| Action {
             address: Address::Sync {

@@ -7,6 +7,8 @@
 //! home). A login that moves between declared homes leaves the one it is in before it goes
 //! into the other (the homes' writes are ordered so); a swap is broken by taking one login
 //! out first. A write that would leave a login live in two folders is an error naming both.
+//! The folders of other machines count too (as their synced records said, pulled): a login
+//! live on another machine goes into no home here until that machine lets it go.
 //! The executor checks again at the door, right before each write.
 
 use crate::reconcile::{Address, HomePart};
@@ -22,6 +24,8 @@ enum Holder {
     Home(String),
     /// A folder this manifest does not declare.
     Folder(std::path::PathBuf),
+    /// Another machine, as its synced record said.
+    Machine(crate::vault::placement::RemotePlacement),
 }
 
 /// The home an action belongs to (`home.NAME.…`), if any.
@@ -36,7 +40,10 @@ fn home_of(a: &Action) -> Option<&str> {
 }
 
 /// The ChatGPT login a `WriteAuth` puts into its home, with the home's folder.
-fn login_written<'a>(a: &'a Action, p: &Planner) -> Option<(&'a str, &'a std::path::Path)> {
+pub(super) fn login_written<'a>(
+    a: &'a Action,
+    p: &Planner,
+) -> Option<(&'a str, &'a std::path::Path)> {
     match &a.op {
         Op::WriteAuth {
             path,
@@ -74,6 +81,10 @@ impl Planner<'_> {
                 .filter(|c| c.account_id == account_id)
                 .map(|c| Holder::Folder(c.folder.clone())),
         );
+        out.extend(
+            crate::vault::placement::on_another_machine(&self.o.other_machines, account_id)
+                .map(|r| Holder::Machine(r.clone())),
+        );
         out
     }
 
@@ -104,6 +115,11 @@ impl Planner<'_> {
         for c in &self.o.elsewhere {
             if let Some(places) = seen.get_mut(&c.account_id) {
                 places.push(format!("`{}`", self.shown(&c.folder)));
+            }
+        }
+        for r in &self.o.other_machines {
+            if let Some(places) = seen.get_mut(&r.account_id) {
+                places.push(r.describe());
             }
         }
         for (id, places) in seen.into_iter().filter(|(_, p)| p.len() > 1) {
@@ -155,7 +171,7 @@ impl Planner<'_> {
                                 && login_written(a, self).map(|(id, _)| id) != Some(&account_id)
                         })
                     }),
-                    Holder::Folder(_) => None,
+                    Holder::Folder(_) | Holder::Machine(_) => None,
                 };
                 match gives_it_up {
                     Some(i) => {
@@ -262,6 +278,22 @@ impl Planner<'_> {
             .account(account_id)
             .map(|a| a.name.clone())
             .unwrap_or_else(|| account_id.to_string());
+        if let Holder::Machine(there) = holder {
+            let home = home_of(write).unwrap_or_default().to_string();
+            let here = match self.m.homes.get(&home) {
+                Some(h) => format!("home `{home}` ({})", self.shown(&h.path)),
+                None => format!("home `{home}`"),
+            };
+            self.error(
+                write.address.clone(),
+                crate::vault::placement::refusal(&name, here, there).to_string(),
+                &format!(
+                    "{}, then run `cdxs sync push` there; here, run `cdxs sync pull` and plan again; or bind another account here",
+                    there.let_go()
+                ),
+            );
+            return;
+        }
         let (where_, help) = match holder {
             Holder::Home(h) if self.m.homes[h].binding.is_none() => (
                 format!("home `{h}` ({})", self.shown(&self.m.homes[h].path)),
@@ -275,6 +307,7 @@ impl Planner<'_> {
                     "bind another account to one of the two homes (cdxs.yaml), or `cdxs switch ACCOUNT --home {h}` first"
                 ),
             ),
+            Holder::Machine(_) => return,
             Holder::Folder(f) => (
                 format!(
                     "`{}` (a folder cdxs wrote it into, outside this cdxs.yaml)",

@@ -10,7 +10,7 @@ use std::path::Path;
 use super::client::{ApiError, SyncClient, redact_url};
 use super::crypto::SyncKey;
 use super::merge::{self, Local, Outcome, TokenStamp, Why};
-use super::record::{self, AccountPayload, PLAINTEXT_FORMAT, Plaintext};
+use super::record::{self, AccountPayload, PLAINTEXT_FORMAT, PlacementPayload, Plaintext};
 use super::state::{Synced, Target};
 use super::wire::{LeaseFence, LoginRequest, PushRequest, Record, RotateRequest};
 use crate::backup::Backups;
@@ -153,9 +153,46 @@ pub fn default_device_name() -> String {
         .unwrap_or_else(|| "device".into())
 }
 
-/// The payload of a local account as it would travel.
-fn payload_of(vault: &Vault, a: &Account) -> Result<AccountPayload> {
-    Ok(AccountPayload::from_account(a, vault.quota(&a.id)?))
+/// The payload of a local account as it would travel, from machine `t.device_id`: with
+/// where machines have the login live (this one's placements that hold it now, the other
+/// machines' as last pulled).
+fn payload_of(vault: &Vault, t: &Target, a: &Account) -> Result<AccountPayload> {
+    let mut p = AccountPayload::from_account(a, vault.quota(&a.id)?);
+    if a.kind == AccountKind::OAuth {
+        let own = vault
+            .live_placements_of(&a.id)?
+            .into_iter()
+            .map(|(folder, home)| PlacementPayload {
+                device_id: t.device_id.clone(),
+                device_name: t.device_name.clone(),
+                folder: crate::paths::display(&folder),
+                home,
+            })
+            .collect();
+        let others = vault
+            .remote_placements_of(&a.id)?
+            .iter()
+            .map(PlacementPayload::of_remote)
+            .collect();
+        p.placements = merge::outgoing_placements(&t.device_id, own, others);
+    }
+    Ok(p)
+}
+
+/// Keep what a pulled record says of the other machines' placements of its account (the
+/// account is in the vault), or forget them (it is not).
+fn take_placements(vault: &mut Vault, t: &Target, plain: &Plaintext) -> Result<()> {
+    let kept = match &plain.account {
+        Some(p) if vault.account(&plain.account_id)?.is_some() => {
+            merge::others_placements(&t.device_id, &p.placements)
+        }
+        _ => Vec::new(),
+    };
+    let rows: Vec<_> = kept
+        .iter()
+        .map(|p| p.to_remote(&plain.account_id))
+        .collect();
+    vault.replace_remote_placements(&plain.account_id, &t.device_id, &rows)
 }
 
 /// A copy of the vault (SQLite backup API) under `<state>/backups/<label>/`, 0600.

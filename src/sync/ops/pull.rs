@@ -280,7 +280,7 @@ fn apply_records(
         let local = vault.account(&plain.account_id)?;
         let quota = vault.quota(&plain.account_id)?;
         let local_fp = match &local {
-            Some(a) => Some(payload_of(vault, a)?.fingerprint()),
+            Some(a) => Some(payload_of(vault, t, a)?.fingerprint()),
             None => None,
         };
         let dirty = match (known, &local_fp) {
@@ -342,6 +342,9 @@ fn apply_records(
                 None
             }
         };
+        // Whoever won the tokens, the record is the other machines' newest word on where
+        // they have the login.
+        take_placements(vault, t, &plain)?;
         done.push((
             rec.record_id.clone(),
             Synced {
@@ -442,6 +445,7 @@ fn apply_forced(
             }
             None => {}
         }
+        take_placements(vault, t, &plain)?;
         done.push((
             rec.record_id.clone(),
             Synced {

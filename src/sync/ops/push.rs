@@ -48,7 +48,7 @@ fn changes(
             seen.insert(a.id.clone(), ());
             continue;
         }
-        let p = payload_of(vault, &a)?;
+        let p = payload_of(vault, t, &a)?;
         let fp = p.fingerprint();
         let s = synced.get(&rid);
         seen.insert(a.id.clone(), ());
@@ -291,7 +291,7 @@ fn push_forced(
             todo.push(Change {
                 record_id: rid,
                 account_id: a.id.clone(),
-                payload: Some(payload_of(vault, &a)?),
+                payload: Some(payload_of(vault, t, &a)?),
                 version: v + 1,
             });
         }
