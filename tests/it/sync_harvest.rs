@@ -64,3 +64,60 @@ fn push_after_codex_rotated_a_token_here_sends_the_rotated_token() {
     ok(a.run(&["sync", "pull"]));
     assert_eq!(a.generations_of("sync pull").len(), 1);
 }
+
+/// `--dry-run` (issue 18, point 3): `sync push` shows the harvest it would make first, then,
+/// with nothing to harvest, the push; `sync pull` the pull. Neither reaches the vault, the
+/// journal or the server.
+#[test]
+fn sync_push_and_pull_under_dry_run_show_their_plan_and_change_nothing() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["eve"], &[]);
+    let b = Env::new();
+    let phrase = first_machine(&b, &s.url, "eve");
+    let login = Login::new("eve@example.com", "acct-eve");
+    b.import_login(&login);
+    let history = |e: &Env| ok(e.run(&["history", "--all", "--json"])).stdout;
+    let before = history(&b);
+
+    // A token Codex rotated here: the first write of a push is taking it.
+    let mut rotated = login.clone();
+    rotated.refresh_token = "rt_rotated_for_dry_run".into();
+    rotated.last_refresh = Some("2026-11-20T00:00:00Z".into());
+    rotated.write_to(&b.default_codex_home());
+    let out = ok(b.run(&["sync", "push", "--dry-run"]));
+    assert!(
+        crate::harness::stdout(&out).contains(".harvest"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(history(&b), before, "{}", text(&out));
+    std::fs::remove_file(b.default_codex_home().join("auth.json")).unwrap();
+
+    let out = ok(b.run(&["sync", "push", "--dry-run"]));
+    assert!(
+        crate::harness::stdout(&out).contains("sync.default.push"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("nothing was written"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(history(&b), before);
+    // The server has nothing yet: a machine joining finds no account.
+    let a = Env::new();
+    ok(join(&a, &s.url, "eve", &phrase));
+    let out = ok(a.run(&["sync", "pull", "--dry-run"]));
+    assert!(
+        crate::harness::stdout(&out).contains("sync.default.pull"),
+        "{}",
+        text(&out)
+    );
+    ok(b.run(&["sync", "push"]));
+    ok(a.run(&["sync", "pull", "--dry-run"]));
+    assert!(account_ids(&a).is_empty(), "a dry pull took nothing");
+    ok(a.run(&["sync", "pull"]));
+    assert_eq!(account_ids(&a).len(), 1);
+}
