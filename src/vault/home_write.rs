@@ -175,7 +175,40 @@ pub fn write_source(
     now: i64,
     known_homes: &[std::path::PathBuf],
 ) -> Result<HomeWrite> {
-    if let Source::Vault(account_id) = &source
+    refuse_live_elsewhere(vault, home, &source, known_homes)?;
+    fsx::ensure_private_dir(home)?;
+    let mut harvested = None;
+    let mut written = None;
+    let outcome = auth::write_with(
+        home,
+        |current| {
+            check_expected(home, current, expect)?;
+            if let Some(bytes) = current {
+                harvested = harvest(vault, bytes, now)?;
+            }
+            fsx::remove_stale_temps(home, auth::AUTH_FILE);
+            let (account, creds) = what_to_write(vault, &source, now)?;
+            written = Some(account);
+            Ok(Some(auth::render(&creds)))
+        },
+        |original, bytes| backups.save(original, bytes),
+    )?;
+    let account = written.ok_or_else(|| Error::user("internal: account was not resolved"))?;
+    Ok(HomeWrite {
+        outcome,
+        harvested,
+        account,
+    })
+}
+
+/// A ChatGPT login live in another folder stays there: the error names both folders.
+fn refuse_live_elsewhere(
+    vault: &mut Vault,
+    home: &Path,
+    source: &Source,
+    known_homes: &[std::path::PathBuf],
+) -> Result<()> {
+    if let Source::Vault(account_id) = source
         && vault
             .account(account_id)?
             .is_some_and(|a| a.kind == crate::vault::AccountKind::OAuth)
@@ -191,66 +224,55 @@ pub fn write_source(
             home: None,
         });
     }
-    fsx::ensure_private_dir(home)?;
-    let mut harvested = None;
-    let mut written = None;
-    let outcome = auth::write_with(
-        home,
-        |current| {
-            if let Expect::Fingerprint(expected) = expect {
-                let actual = current.map(fingerprint);
-                if &actual != expected {
-                    return Err(Error::user(format!(
-                        "{} changed since the plan was made",
-                        tick(&auth::auth_path(home))
-                    ))
-                    .with_help("run `cdxs plan` again and review the new plan"));
-                }
+    Ok(())
+}
+
+/// The auth.json the plan saw is the one there now (under the lock).
+fn check_expected(home: &Path, current: Option<&[u8]>, expect: &Expect) -> Result<()> {
+    if let Expect::Fingerprint(expected) = expect {
+        let actual = current.map(fingerprint);
+        if &actual != expected {
+            return Err(Error::user(format!(
+                "{} changed since the plan was made",
+                tick(&auth::auth_path(home))
+            ))
+            .with_help("run `cdxs plan` again and review the new plan"));
+        }
+    }
+    Ok(())
+}
+
+/// The account and credentials `source` gives: a vault account is read after the harvest
+/// (the vault may now hold newer tokens), and never with a spent refresh token.
+fn what_to_write(vault: &Vault, source: &Source, now: i64) -> Result<(Account, Credentials)> {
+    match source {
+        Source::Direct(creds) => Ok((
+            Account::from_credentials(creds, None, "environment", now),
+            (*creds).clone(),
+        )),
+        Source::Vault(account_id) => {
+            let account = vault.account(account_id)?.ok_or_else(|| {
+                Error::user(format!("account `{account_id}` is not in the vault"))
+                    .with_help("see `cdxs account list`")
+            })?;
+            // A spent refresh token is dead: writing it would log Codex out.
+            if let Some(fp) = account.secret_fingerprint()
+                && account.kind == crate::vault::AccountKind::OAuth
+                && vault.is_spent(&fp)?
+            {
+                return Err(Error::NeedsLogin {
+                    account: account.name().to_string(),
+                    why: "its refresh token in the vault was already spent".into(),
+                });
             }
-            if let Some(bytes) = current {
-                harvested = harvest(vault, bytes, now)?;
-            }
-            fsx::remove_stale_temps(home, auth::AUTH_FILE);
-            let (account, creds) = match &source {
-                Source::Direct(creds) => (
-                    Account::from_credentials(creds, None, "environment", now),
-                    creds.clone(),
-                ),
-                Source::Vault(account_id) => {
-                    // Re-read after the harvest: the vault may now hold newer tokens.
-                    let account = vault.account(account_id)?.ok_or_else(|| {
-                        Error::user(format!("account `{account_id}` is not in the vault"))
-                            .with_help("see `cdxs account list`")
-                    })?;
-                    // A spent refresh token is dead: writing it would log Codex out.
-                    if let Some(fp) = account.secret_fingerprint()
-                        && account.kind == crate::vault::AccountKind::OAuth
-                        && vault.is_spent(&fp)?
-                    {
-                        return Err(Error::NeedsLogin {
-                            account: account.name().to_string(),
-                            why: "its refresh token in the vault was already spent".into(),
-                        });
-                    }
-                    let creds = account.credentials().ok_or_else(|| {
-                        Error::user(format!(
-                            "account `{}` has no stored credentials to write",
-                            account.name()
-                        ))
-                        .with_help("log in again with `cdxs login oauth` or `cdxs import auth`")
-                    })?;
-                    (account, creds)
-                }
-            };
-            written = Some(account);
-            Ok(Some(auth::render(&creds)))
-        },
-        |original, bytes| backups.save(original, bytes),
-    )?;
-    let account = written.ok_or_else(|| Error::user("internal: account was not resolved"))?;
-    Ok(HomeWrite {
-        outcome,
-        harvested,
-        account,
-    })
+            let creds = account.credentials().ok_or_else(|| {
+                Error::user(format!(
+                    "account `{}` has no stored credentials to write",
+                    account.name()
+                ))
+                .with_help("log in again with `cdxs login oauth` or `cdxs import auth`")
+            })?;
+            Ok((account, creds))
+        }
+    }
 }
