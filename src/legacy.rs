@@ -239,75 +239,27 @@ pub fn declare_homes(
     store: &LegacyStore,
     accounts: &[crate::vault::Account],
 ) -> Result<Declared> {
-    use crate::manifest::{self, Binding, edit};
-    use crate::paths;
-    use crate::text::sanitize;
+    use crate::manifest::{self, edit};
     let mut text = text.to_string();
     let mut warnings = Vec::new();
     let mut added = Vec::new();
     for h in &store.homes {
-        let raw = h.path.to_string_lossy().to_string();
-        if raw.contains('\\') || raw.chars().nth(1) == Some(':') {
-            warnings.push(format!(
-                "home `{}` has a Windows path ({}); declare it by hand",
-                sanitize(&h.name),
-                sanitize(&raw)
-            ));
+        let Some(abs) = posix_folder(h, &mut warnings) else {
             continue;
-        }
-        let abs = match paths::expand(&raw, None) {
-            Ok(p) => p,
-            Err(e) => {
-                warnings.push(format!("home `{}`: {e}", sanitize(&h.name)));
-                continue;
-            }
         };
         let current = manifest::parse(&text, path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
         if current.homes.values().any(|x| x.path == abs) {
             continue; // already declared
         }
-        let mut name: String = h
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        if current.homes.contains_key(&name) {
-            name = format!("{name}-legacy");
-        }
+        let name = home_name(&h.name, &current);
         // The binding: an alias for the bound account, unless that login is bound elsewhere.
         let mut alias = None;
         if let Some(id) = &h.bound_account_id
             && let Some(a) = accounts.iter().find(|a| &a.id == id)
         {
-            let al = match crate::resolve::alias_of(&current, a) {
-                Some(al) => al,
-                None => {
-                    let al = manifest::alias::new_alias(&current, a);
-                    text = edit::add_account(&text, &al, "id", &a.id)?;
-                    al
-                }
-            };
-            let bound_elsewhere = a.kind == crate::vault::AccountKind::OAuth
-                && current
-                    .homes
-                    .values()
-                    .any(|x| x.binding == Some(Binding::Account(al.clone())));
-            if bound_elsewhere {
-                warnings.push(format!(
-                    "{} is already bound to another home; home `{name}` is declared without an account",
-                    sanitize(a.name())
-                ));
-            } else {
-                alias = Some(al);
-            }
+            alias = alias_to_bind(&mut text, &current, a, &name, &mut warnings)?;
         }
-        text = edit::add_home(&text, &name, &paths::display(&abs), alias.as_deref())?;
+        text = edit::add_home(&text, &name, &crate::paths::display(&abs), alias.as_deref())?;
         added.push(name);
     }
     Ok(Declared {
@@ -315,6 +267,81 @@ pub fn declare_homes(
         added,
         warnings,
     })
+}
+
+/// The home's folder, expanded; a Windows path (or one that does not expand) is left to
+/// the person, with a warning.
+fn posix_folder(h: &LegacyHome, warnings: &mut Vec<String>) -> Option<PathBuf> {
+    use crate::text::sanitize;
+    let raw = h.path.to_string_lossy().to_string();
+    if raw.contains('\\') || raw.chars().nth(1) == Some(':') {
+        warnings.push(format!(
+            "home `{}` has a Windows path ({}); declare it by hand",
+            sanitize(&h.name),
+            sanitize(&raw)
+        ));
+        return None;
+    }
+    match crate::paths::expand(&raw, None) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            warnings.push(format!("home `{}`: {e}", sanitize(&h.name)));
+            None
+        }
+    }
+}
+
+/// The older tool's home name as a manifest name (other characters become `-`), made
+/// `<name>-legacy` when the manifest has a home of that name.
+fn home_name(name: &str, current: &crate::manifest::Manifest) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if current.homes.contains_key(&name) {
+        format!("{name}-legacy")
+    } else {
+        name
+    }
+}
+
+/// The alias home `name` binds account `a` by (declared in `text` when the manifest has
+/// none yet), or `None` with a warning when that ChatGPT login is bound to another home.
+fn alias_to_bind(
+    text: &mut String,
+    current: &crate::manifest::Manifest,
+    a: &crate::vault::Account,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>> {
+    use crate::manifest::{self, Binding, edit};
+    let al = match crate::resolve::alias_of(current, a) {
+        Some(al) => al,
+        None => {
+            let al = manifest::alias::new_alias(current, a);
+            *text = edit::add_account(text, &al, "id", &a.id)?;
+            al
+        }
+    };
+    let bound_elsewhere = a.kind == crate::vault::AccountKind::OAuth
+        && current
+            .homes
+            .values()
+            .any(|x| x.binding == Some(Binding::Account(al.clone())));
+    if bound_elsewhere {
+        warnings.push(format!(
+            "{} is already bound to another home; home `{name}` is declared without an account",
+            crate::text::sanitize(a.name())
+        ));
+        return Ok(None);
+    }
+    Ok(Some(al))
 }
 
 #[cfg(test)]

@@ -341,110 +341,180 @@ pub fn refresh_locked(
         return Err(needs_login(&account, "it has no refresh token"));
     };
     let reason = if force { "forced" } else { "proactive_expiry" };
-    let mut sent = tokens.refresh_token.clone();
-    let mut second_try = false;
-    let mut looked_again = 0;
-    loop {
-        // A fenced refresh (the sync lease) checks right here, under the locks.
-        let limit = match current_fence() {
-            None => None,
-            Some(fence) => match fence.before_request(vault, account_id)? {
-                Fenced::Proceed(limit) => Some(limit),
-                Fenced::Changed if looked_again < 3 => {
-                    looked_again += 1;
-                    let latest = still_there(vault, account_id)?;
-                    let newer = latest
-                        .tokens
-                        .as_ref()
-                        .map(|t| t.refresh_token.clone())
-                        .filter(|t| !t.is_empty() && t.fingerprint() != sent.fingerprint());
-                    match newer {
-                        Some(t) if !vault.is_spent(&t.fingerprint())? => {
-                            // Another machine refreshed meanwhile: its token is here now.
-                            if !expiring(&latest, clock.ts(), window) || force {
-                                let written =
-                                    write_back(vault, backups, &locks, account_id, clock.ts())?;
-                                return Ok(Outcome {
-                                    result: Refreshed::TookNewer,
-                                    written,
-                                });
-                            }
-                            sent = t;
-                        }
-                        _ => {}
-                    }
-                    continue;
+    Attempt {
+        vault,
+        backups,
+        locks: &locks,
+        searched: &searched,
+        account_id,
+        account: &account,
+        force,
+        window,
+        clock,
+        sent: tokens.refresh_token,
+        second_try: false,
+        looked_again: 0,
+    }
+    .run(reason)
+}
+
+/// Sending a refresh token under the locks, until the issuer answers or a newer token
+/// (another machine's, or one Codex rotated meanwhile) makes the request unneeded.
+struct Attempt<'a> {
+    vault: &'a mut Vault,
+    backups: &'a mut Backups,
+    locks: &'a [auth::HomeAuthLock],
+    /// The folders searched for copies of the login.
+    searched: &'a [PathBuf],
+    account_id: &'a str,
+    /// The login as it was before the first request (for its name).
+    account: &'a Account,
+    force: bool,
+    window: i64,
+    clock: &'a dyn Clock,
+    /// The refresh token sent (next).
+    sent: Secret,
+    /// The issuer refused one token already: the newer one found after it is the last sent.
+    second_try: bool,
+    /// How often the fence found the tokens changed before a request.
+    looked_again: u32,
+}
+
+/// What the fence of a sync lease said before a request.
+enum Gate {
+    /// Send, waiting at most this long for the answer.
+    Send(Option<Duration>),
+    /// The tokens changed: ask the fence again.
+    Again,
+    /// Another machine's newer token was taken: nothing to send.
+    Took(Outcome),
+}
+
+impl Attempt<'_> {
+    fn run(mut self, reason: &str) -> Result<Outcome> {
+        loop {
+            let limit = match self.pass_fence()? {
+                Gate::Send(limit) => limit,
+                Gate::Again => continue,
+                Gate::Took(outcome) => return Ok(outcome),
+            };
+            match request(&self.sent, reason, limit) {
+                Ok(resp) => {
+                    self.take_response(&resp)?;
+                    return self.finish(Refreshed::Refreshed);
                 }
-                Fenced::Changed => {
+                Err(Failure::Transient(why)) => {
                     return Err(Error::user(format!(
-                        "cannot refresh {}: its tokens kept changing while cdxs was about to send one",
-                        account.name()
+                        "cannot refresh {}: {why}",
+                        self.account.name()
                     ))
-                    .with_help("try again; nothing was sent"));
+                    .with_help("try again later; nothing was changed"));
                 }
-            },
-        };
-        match request(&sent, reason, limit) {
-            Ok(resp) => {
-                // The token we sent is dead now, whatever copies of it still exist.
-                vault.mark_spent(
-                    account_id,
-                    &sent.fingerprint(),
-                    Spent::Refreshed,
-                    clock.ts(),
-                )?;
-                let mut latest = still_there(vault, account_id)?;
-                let stamp = crate::clock::stamp_after(clock.now(), latest.last_refresh);
-                adopt(&mut latest, &resp, stamp);
-                vault.put(&latest)?;
-                break;
-            }
-            Err(Failure::Transient(why)) => {
-                return Err(
-                    Error::user(format!("cannot refresh {}: {why}", account.name()))
-                        .with_help("try again later; nothing was changed"),
-                );
-            }
-            Err(Failure::Permanent { code }) => {
-                vault.mark_spent(account_id, &sent.fingerprint(), Spent::Refused, clock.ts())?;
-                // Before giving up: did Codex (or another home) rotate it meanwhile?
-                harvest_all(vault, &searched, clock.ts())?;
-                let mut latest = still_there(vault, account_id)?;
-                let newer = latest
-                    .tokens
-                    .as_ref()
-                    .map(|t| t.refresh_token.clone())
-                    .filter(|t| !t.is_empty() && t.fingerprint() != sent.fingerprint());
-                let newer = match newer {
-                    Some(t) if !vault.is_spent(&t.fingerprint())? => Some(t),
-                    _ => None,
-                };
-                let Some(newer) = newer.filter(|_| !second_try) else {
-                    latest.requires_reauth = true;
-                    vault.put(&latest)?;
-                    return Err(needs_login(
-                        &latest,
-                        &format!("the issuer refused its refresh token ({code})"),
-                    ));
-                };
-                if !expiring(&latest, clock.ts(), window) && !force {
-                    let written = write_back(vault, backups, &locks, account_id, clock.ts())?;
-                    return Ok(Outcome {
-                        result: Refreshed::TookNewer,
-                        written,
-                    });
+                Err(Failure::Permanent { code }) => {
+                    if let Some(outcome) = self.after_refusal(&code)? {
+                        return Ok(outcome);
+                    }
                 }
-                // A different, newer token: one request with it is not a blind retry.
-                sent = newer;
-                second_try = true;
             }
         }
     }
-    let written = write_back(vault, backups, &locks, account_id, clock.ts())?;
-    Ok(Outcome {
-        result: Refreshed::Refreshed,
-        written,
-    })
+
+    /// A fenced refresh (the sync lease) checks right here, under the locks.
+    fn pass_fence(&mut self) -> Result<Gate> {
+        let Some(fence) = current_fence() else {
+            return Ok(Gate::Send(None));
+        };
+        match fence.before_request(self.vault, self.account_id)? {
+            Fenced::Proceed(limit) => Ok(Gate::Send(Some(limit))),
+            Fenced::Changed if self.looked_again < 3 => {
+                self.looked_again += 1;
+                let latest = still_there(self.vault, self.account_id)?;
+                if let Some(t) = unspent_newer(self.vault, &latest, &self.sent)? {
+                    // Another machine refreshed meanwhile: its token is here now.
+                    if !expiring(&latest, self.clock.ts(), self.window) || self.force {
+                        return self.finish(Refreshed::TookNewer).map(Gate::Took);
+                    }
+                    self.sent = t;
+                }
+                Ok(Gate::Again)
+            }
+            Fenced::Changed => Err(Error::user(format!(
+                "cannot refresh {}: its tokens kept changing while cdxs was about to send one",
+                self.account.name()
+            ))
+            .with_help("try again; nothing was sent")),
+        }
+    }
+
+    /// The issuer's new tokens into the vault.
+    fn take_response(&mut self, resp: &TokenResponse) -> Result<()> {
+        // The token we sent is dead now, whatever copies of it still exist.
+        self.vault.mark_spent(
+            self.account_id,
+            &self.sent.fingerprint(),
+            Spent::Refreshed,
+            self.clock.ts(),
+        )?;
+        let mut latest = still_there(self.vault, self.account_id)?;
+        let stamp = crate::clock::stamp_after(self.clock.now(), latest.last_refresh);
+        adopt(&mut latest, resp, stamp);
+        self.vault.put(&latest)
+    }
+
+    /// The issuer refused the token sent. `None`: send the newer one found meanwhile;
+    /// `Some`: that newer one is fresh enough and was taken.
+    fn after_refusal(&mut self, code: &str) -> Result<Option<Outcome>> {
+        self.vault.mark_spent(
+            self.account_id,
+            &self.sent.fingerprint(),
+            Spent::Refused,
+            self.clock.ts(),
+        )?;
+        // Before giving up: did Codex (or another home) rotate it meanwhile?
+        harvest_all(self.vault, self.searched, self.clock.ts())?;
+        let mut latest = still_there(self.vault, self.account_id)?;
+        let newer = unspent_newer(self.vault, &latest, &self.sent)?;
+        let Some(newer) = newer.filter(|_| !self.second_try) else {
+            latest.requires_reauth = true;
+            self.vault.put(&latest)?;
+            return Err(needs_login(
+                &latest,
+                &format!("the issuer refused its refresh token ({code})"),
+            ));
+        };
+        if !expiring(&latest, self.clock.ts(), self.window) && !self.force {
+            return self.finish(Refreshed::TookNewer).map(Some);
+        }
+        // A different, newer token: one request with it is not a blind retry.
+        self.sent = newer;
+        self.second_try = true;
+        Ok(None)
+    }
+
+    /// Every home that held the login gets the vault's tokens.
+    fn finish(&mut self, result: Refreshed) -> Result<Outcome> {
+        let written = write_back(
+            self.vault,
+            self.backups,
+            self.locks,
+            self.account_id,
+            self.clock.ts(),
+        )?;
+        Ok(Outcome { result, written })
+    }
+}
+
+/// The refresh token `latest` holds when it is another one than `sent` and not spent.
+fn unspent_newer(vault: &Vault, latest: &Account, sent: &Secret) -> Result<Option<Secret>> {
+    let newer = latest
+        .tokens
+        .as_ref()
+        .map(|t| t.refresh_token.clone())
+        .filter(|t| !t.is_empty() && t.fingerprint() != sent.fingerprint());
+    match newer {
+        Some(t) if !vault.is_spent(&t.fingerprint())? => Ok(Some(t)),
+        _ => Ok(None),
+    }
 }
 
 /// The account again (another cdxs may have removed it meanwhile).

@@ -360,37 +360,14 @@ pub fn effective(
         place: home_place.to_string(),
         text: home.cloned(),
     };
-    let mut config: Vec<Parsed> = Vec::new();
-    let mut required: Vec<Parsed> = Vec::new();
     let mut sources: Vec<&Source> = machine.sources.iter().collect();
     sources.push(&home_source);
     sources.sort_by_key(|s| s.layer);
+    let (mut config, mut required) = (Vec::new(), Vec::new());
     for s in sources {
-        let from = Origin {
-            layer: s.layer,
-            place: s.place.clone(),
+        let Some(parsed) = out.parse(s) else {
+            continue;
         };
-        let table = match &s.text {
-            None => continue,
-            Some(Err(why)) => {
-                out.broken.push(Broken {
-                    from,
-                    why: why.clone(),
-                });
-                continue;
-            }
-            Some(Ok(text)) => match text.parse::<toml::Table>() {
-                Ok(t) => t,
-                Err(e) => {
-                    out.broken.push(Broken {
-                        from,
-                        why: toml_error(text, &e),
-                    });
-                    continue;
-                }
-            },
-        };
-        let parsed = Parsed { from, table };
         if s.layer.pins() {
             required.push(parsed);
         } else {
@@ -399,29 +376,71 @@ pub fn effective(
     }
     // Lowest first: a later (higher) layer replaces what an earlier one set.
     for p in config.iter().chain(required.iter()) {
-        let mut refuse = |why: String| {
-            out.broken.push(Broken {
-                from: p.from.clone(),
-                why,
-            })
+        out.take_store(p);
+        out.take_features(p);
+        if p.from.layer.pins() {
+            out.take_requirements(p);
+        } else {
+            out.take_forced(p);
+        }
+    }
+    out
+}
+
+impl Effective {
+    /// The table a layer holds (`None`: it is absent, or broken and noted so).
+    fn parse(&mut self, s: &Source) -> Option<Parsed> {
+        let from = Origin {
+            layer: s.layer,
+            place: s.place.clone(),
         };
+        let parsed = match s.text.as_ref()? {
+            Err(why) => Err(why.clone()),
+            Ok(text) => text
+                .parse::<toml::Table>()
+                .map_err(|e| toml_error(text, &e)),
+        };
+        match parsed {
+            Ok(table) => Some(Parsed { from, table }),
+            Err(why) => {
+                self.broken.push(Broken { from, why });
+                None
+            }
+        }
+    }
+
+    /// A value in layer `p` that Codex cannot take.
+    fn refuse(&mut self, p: &Parsed, why: String) {
+        self.broken.push(Broken {
+            from: p.from.clone(),
+            why,
+        })
+    }
+
+    fn take_store(&mut self, p: &Parsed) {
         match p.table.get("cli_auth_credentials_store") {
             None => {}
             Some(toml::Value::String(w)) => match Store::named(w) {
                 Some(value) => {
-                    out.store = Valued {
+                    self.store = Valued {
                         value,
                         from: p.from.clone(),
                     }
                 }
-                None => refuse(
-                    "sets `cli_auth_credentials_store` to a store Codex does not have (it takes `file`, `keyring`, `auto` or `ephemeral`)".into()
+                None => self.refuse(
+                    p,
+                    "sets `cli_auth_credentials_store` to a store Codex does not have (it takes `file`, `keyring`, `auto` or `ephemeral`)".into(),
                 ),
             },
-            Some(_) => {
-                refuse("sets `cli_auth_credentials_store` to something that is not a string".into())
-            }
+            Some(_) => self.refuse(
+                p,
+                "sets `cli_auth_credentials_store` to something that is not a string".into(),
+            ),
         }
+    }
+
+    /// `[features] secret_auth_storage` (a requirement writes it `[feature_requirements]`).
+    fn take_features(&mut self, p: &Parsed) {
         let features = p.table.get("features").or_else(|| {
             p.from
                 .layer
@@ -429,77 +448,85 @@ pub fn effective(
                 .then(|| p.table.get("feature_requirements"))
                 .flatten()
         });
-        if let Some(f) = features {
-            match f.as_table().map(|t| t.get("secret_auth_storage")) {
-                None => refuse("sets `features` to something that is not a table".into()),
-                Some(None) => {}
-                Some(Some(toml::Value::Boolean(on))) => {
-                    out.secret_auth_storage = Valued {
-                        value: *on,
-                        from: p.from.clone(),
-                    }
+        let Some(f) = features else {
+            return;
+        };
+        match f.as_table().map(|t| t.get("secret_auth_storage")) {
+            None => self.refuse(p, "sets `features` to something that is not a table".into()),
+            Some(None) => {}
+            Some(Some(toml::Value::Boolean(on))) => {
+                self.secret_auth_storage = Valued {
+                    value: *on,
+                    from: p.from.clone(),
                 }
-                Some(Some(_)) => refuse(
-                    "sets `secret_auth_storage` to something other than true or false".into(),
-                ),
             }
+            Some(Some(_)) => self.refuse(
+                p,
+                "sets `secret_auth_storage` to something other than true or false".into(),
+            ),
         }
-        if p.from.layer.pins() {
-            if let Some(v) = p.table.get("allowed_login_methods") {
-                match methods(v) {
-                    Ok(value) => {
-                        out.allowed_login_methods = Some(Valued {
-                            value,
-                            from: p.from.clone(),
-                        })
-                    }
-                    Err(why) => refuse(format!("sets `allowed_login_methods` {why}")),
-                }
-            }
-            if let Some(v) = p.table.get("allowed_chatgpt_workspaces") {
-                match strings(v) {
-                    Ok(value) => {
-                        out.allowed_workspaces = Some(Valued {
-                            value,
-                            from: p.from.clone(),
-                        })
-                    }
-                    Err(why) => refuse(format!("sets `allowed_chatgpt_workspaces` {why}")),
-                }
-            }
-            continue;
-        }
-        match p.table.get("forced_login_method") {
-            None => {}
-            Some(toml::Value::String(w)) => match LoginMethod::named(w) {
-                Some(value) => {
-                    out.forced_login_method = Some(Valued {
+    }
+
+    /// What only a requirements layer sets: the allowed login methods and workspaces.
+    fn take_requirements(&mut self, p: &Parsed) {
+        if let Some(v) = p.table.get("allowed_login_methods") {
+            match methods(v) {
+                Ok(value) => {
+                    self.allowed_login_methods = Some(Valued {
                         value,
                         from: p.from.clone(),
                     })
                 }
-                None => refuse(
+                Err(why) => self.refuse(p, format!("sets `allowed_login_methods` {why}")),
+            }
+        }
+        if let Some(v) = p.table.get("allowed_chatgpt_workspaces") {
+            match strings(v) {
+                Ok(value) => {
+                    self.allowed_workspaces = Some(Valued {
+                        value,
+                        from: p.from.clone(),
+                    })
+                }
+                Err(why) => self.refuse(p, format!("sets `allowed_chatgpt_workspaces` {why}")),
+            }
+        }
+    }
+
+    /// What only a configuration layer sets: the forced login method and workspaces.
+    fn take_forced(&mut self, p: &Parsed) {
+        match p.table.get("forced_login_method") {
+            None => {}
+            Some(toml::Value::String(w)) => match LoginMethod::named(w) {
+                Some(value) => {
+                    self.forced_login_method = Some(Valued {
+                        value,
+                        from: p.from.clone(),
+                    })
+                }
+                None => self.refuse(
+                    p,
                     "sets `forced_login_method` to a method Codex does not have (it takes `chatgpt` or `api`)"
                         .into(),
                 ),
             },
-            Some(_) => refuse("sets `forced_login_method` to something that is not a string".into()),
+            Some(_) => self.refuse(
+                p,
+                "sets `forced_login_method` to something that is not a string".into(),
+            ),
         }
-        match p.table.get("forced_chatgpt_workspace_id") {
+        match p.table.get("forced_chatgpt_workspace_id").map(workspaces) {
             None => {}
-            Some(v) => match workspaces(v) {
-                Ok(ids) if ids.is_empty() => out.forced_workspaces = None,
-                Ok(ids) => {
-                    out.forced_workspaces = Some(Valued {
-                        value: ids,
-                        from: p.from.clone(),
-                    })
-                }
-                Err(why) => refuse(format!("sets `forced_chatgpt_workspace_id` {why}")),
-            },
+            Some(Ok(ids)) if ids.is_empty() => self.forced_workspaces = None,
+            Some(Ok(ids)) => {
+                self.forced_workspaces = Some(Valued {
+                    value: ids,
+                    from: p.from.clone(),
+                })
+            }
+            Some(Err(why)) => self.refuse(p, format!("sets `forced_chatgpt_workspace_id` {why}")),
         }
     }
-    out
 }
 
 /// Where a TOML error is, without quoting the file (it may hold a secret).
@@ -627,85 +654,109 @@ impl Effective {
 
     /// Every reason Codex would delete or leave unused `login` written into this home.
     pub fn refusals(&self, login: &Login) -> Vec<Refusal> {
-        let mut out: Vec<Refusal> = self.store_refusal().into_iter().collect();
         let method = match login {
             Login::ChatGpt { .. } => LoginMethod::ChatGpt,
             Login::ApiKey => LoginMethod::Api,
         };
-        if let Some(forced) = &self.forced_login_method
-            && forced.value != method
-        {
-            out.push(Refusal {
-                setting: format!("forced_login_method = \"{}\"", forced.value.as_str()),
-                from: forced.from.clone(),
-                effect: match method {
-                    LoginMethod::ChatGpt => "Codex logs out and deletes a ChatGPT login at its next start (no revoke is sent; a token it rotated there is lost)".into(),
-                    LoginMethod::Api => "Codex logs out and deletes an API-key login at its next start".into(),
-                },
-                fix: fix_for(
-                    &forced.from,
-                    &format!(
-                        "bind an account of the kind it requires ({}), or remove `forced_login_method` from that file",
-                        match forced.value {
-                            LoginMethod::ChatGpt => "a ChatGPT login",
-                            LoginMethod::Api => "an API key",
-                        }
-                    ),
-                ),
-                fixable_in_home: forced.from.layer.below_home(),
-            });
+        let workspace = match login {
+            Login::ChatGpt { workspace } => Some(workspace.as_ref()),
+            Login::ApiKey => None,
+        };
+        [
+            self.store_refusal(),
+            self.forced_method_refusal(method),
+            workspace.and_then(|w| self.forced_workspace_refusal(w)),
+            self.allowed_method_refusal(method),
+            workspace.and_then(|w| self.allowed_workspace_refusal(w)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// `forced_login_method` set to the other kind of login.
+    fn forced_method_refusal(&self, method: LoginMethod) -> Option<Refusal> {
+        let forced = self.forced_login_method.as_ref()?;
+        if forced.value == method {
+            return None;
         }
-        if let (Some(forced), Login::ChatGpt { workspace }) = (&self.forced_workspaces, login)
-            && !workspace.as_ref().is_some_and(|w| forced.value.contains(w))
-        {
-            out.push(Refusal {
-                setting: format!(
-                    "forced_chatgpt_workspace_id = {}",
-                    list(&forced.value)
+        Some(Refusal {
+            setting: format!("forced_login_method = \"{}\"", forced.value.as_str()),
+            from: forced.from.clone(),
+            effect: match method {
+                LoginMethod::ChatGpt => "Codex logs out and deletes a ChatGPT login at its next start (no revoke is sent; a token it rotated there is lost)".into(),
+                LoginMethod::Api => "Codex logs out and deletes an API-key login at its next start".into(),
+            },
+            fix: fix_for(
+                &forced.from,
+                &format!(
+                    "bind an account of the kind it requires ({}), or remove `forced_login_method` from that file",
+                    match forced.value {
+                        LoginMethod::ChatGpt => "a ChatGPT login",
+                        LoginMethod::Api => "an API key",
+                    }
                 ),
-                from: forced.from.clone(),
-                effect: format!(
-                    "Codex logs out and deletes a login of {} at its next start",
-                    workspace
-                        .as_deref()
-                        .map(|w| format!("workspace `{w}`"))
-                        .unwrap_or_else(|| "no known workspace".into())
-                ),
-                fix: fix_for(
-                    &forced.from,
-                    "bind a login of an allowed workspace, or change `forced_chatgpt_workspace_id` in that file",
-                ),
-                fixable_in_home: forced.from.layer.below_home(),
-            });
+            ),
+            fixable_in_home: forced.from.layer.below_home(),
+        })
+    }
+
+    /// `forced_chatgpt_workspace_id` without the workspace of a ChatGPT login.
+    fn forced_workspace_refusal(&self, workspace: Option<&String>) -> Option<Refusal> {
+        let forced = self.forced_workspaces.as_ref()?;
+        if workspace.is_some_and(|w| forced.value.contains(w)) {
+            return None;
         }
-        if let Some(allowed) = &self.allowed_login_methods
-            && !allowed.value.contains(&method)
-        {
-            out.push(Refusal {
-                setting: format!(
-                    "allowed_login_methods = {}",
-                    list(&allowed.value.iter().map(|m| m.as_str().to_string()).collect::<Vec<_>>())
-                ),
-                from: allowed.from.clone(),
-                effect: "Codex will not use a login of this kind".into(),
-                fix: "bind an account of an allowed kind; only an administrator can change the requirement".into(),
-                fixable_in_home: false,
-            });
+        Some(Refusal {
+            setting: format!("forced_chatgpt_workspace_id = {}", list(&forced.value)),
+            from: forced.from.clone(),
+            effect: format!(
+                "Codex logs out and deletes a login of {} at its next start",
+                workspace
+                    .map(|w| format!("workspace `{w}`"))
+                    .unwrap_or_else(|| "no known workspace".into())
+            ),
+            fix: fix_for(
+                &forced.from,
+                "bind a login of an allowed workspace, or change `forced_chatgpt_workspace_id` in that file",
+            ),
+            fixable_in_home: forced.from.layer.below_home(),
+        })
+    }
+
+    /// The requirement `allowed_login_methods` without this kind of login.
+    fn allowed_method_refusal(&self, method: LoginMethod) -> Option<Refusal> {
+        let allowed = self.allowed_login_methods.as_ref()?;
+        if allowed.value.contains(&method) {
+            return None;
         }
-        if let (Some(allowed), Login::ChatGpt { workspace }) = (&self.allowed_workspaces, login)
-            && !workspace
-                .as_ref()
-                .is_some_and(|w| allowed.value.contains(w))
-        {
-            out.push(Refusal {
-                setting: format!("allowed_chatgpt_workspaces = {}", list(&allowed.value)),
-                from: allowed.from.clone(),
-                effect: "Codex will not use a ChatGPT login of another workspace".into(),
-                fix: "bind a login of an allowed workspace; only an administrator can change the requirement".into(),
-                fixable_in_home: false,
-            });
+        let names: Vec<String> = allowed
+            .value
+            .iter()
+            .map(|m| m.as_str().to_string())
+            .collect();
+        Some(Refusal {
+            setting: format!("allowed_login_methods = {}", list(&names)),
+            from: allowed.from.clone(),
+            effect: "Codex will not use a login of this kind".into(),
+            fix: "bind an account of an allowed kind; only an administrator can change the requirement".into(),
+            fixable_in_home: false,
+        })
+    }
+
+    /// The requirement `allowed_chatgpt_workspaces` without the workspace of a ChatGPT login.
+    fn allowed_workspace_refusal(&self, workspace: Option<&String>) -> Option<Refusal> {
+        let allowed = self.allowed_workspaces.as_ref()?;
+        if workspace.is_some_and(|w| allowed.value.contains(w)) {
+            return None;
         }
-        out
+        Some(Refusal {
+            setting: format!("allowed_chatgpt_workspaces = {}", list(&allowed.value)),
+            from: allowed.from.clone(),
+            effect: "Codex will not use a ChatGPT login of another workspace".into(),
+            fix: "bind a login of an allowed workspace; only an administrator can change the requirement".into(),
+            fixable_in_home: false,
+        })
     }
 
     /// One line for a person: the store and every login restriction, each with where it

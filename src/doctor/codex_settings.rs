@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use super::{Check, Status, check};
-use crate::codex::settings::{Effective, Login, MachineLayers};
+use crate::codex::settings::{Effective, Login, MachineLayers, Refusal};
 use crate::manifest::{AccountRef, Binding, Manifest};
 
 /// The settings of the home at `path` and the checks they call for.
@@ -66,6 +66,13 @@ pub(super) fn checks(
     let (Some(binding), Some(m)) = (bound, manifest) else {
         return (settings, out);
     };
+    out.extend(refused_logins(name, &judged, binding, m));
+    (settings, out)
+}
+
+/// The accounts bound to the home (the alias, or a pool's members) that Codex would not use
+/// there: needs doing, unless a pool has others it may use.
+fn refused_logins(name: &str, judged: &Effective, binding: &Binding, m: &Manifest) -> Vec<Check> {
     let aliases: Vec<String> = match binding {
         Binding::Account(alias) => vec![alias.clone()],
         Binding::Pool { pool, .. } => m.pools.get(pool).cloned().unwrap_or_default(),
@@ -75,38 +82,44 @@ pub(super) fn checks(
         let Some(login) = m.accounts.get(alias).and_then(kind_of) else {
             continue;
         };
-        let unknown_workspace = matches!(&login, Login::ChatGpt { workspace: None });
-        let found = judged
-            .refusals(&login)
-            .into_iter()
-            .filter(|r| !(unknown_workspace && r.setting.contains("workspace")))
-            .collect::<Vec<_>>();
-        if let Some(r) = found.into_iter().next() {
+        if let Some(r) = first_refusal(judged, &login) {
             refused.push((alias.clone(), r));
         }
     }
     let all_refused = !refused.is_empty() && refused.len() == aliases.len();
-    for (alias, r) in refused {
-        let pool = matches!(binding, Binding::Pool { .. });
-        out.push(check(
-            "codex settings",
-            if pool && !all_refused {
-                Status::Warn
-            } else {
-                Status::Action
-            },
-            format!(
-                "home `{name}`: Codex would not use `{alias}` there: {}",
-                r.message()
-            ),
-            Some(if pool && !all_refused {
-                format!("the pool skips it there; {}", r.fix)
-            } else {
-                r.fix
-            }),
-        ));
-    }
-    (settings, out)
+    let pool = matches!(binding, Binding::Pool { .. });
+    refused
+        .into_iter()
+        .map(|(alias, r)| {
+            check(
+                "codex settings",
+                if pool && !all_refused {
+                    Status::Warn
+                } else {
+                    Status::Action
+                },
+                format!(
+                    "home `{name}`: Codex would not use `{alias}` there: {}",
+                    r.message()
+                ),
+                Some(if pool && !all_refused {
+                    format!("the pool skips it there; {}", r.fix)
+                } else {
+                    r.fix
+                }),
+            )
+        })
+        .collect()
+}
+
+/// The first reason Codex would not use `login`; a workspace restriction is not judged for
+/// a login whose workspace cdxs.yaml does not name.
+fn first_refusal(judged: &Effective, login: &Login) -> Option<Refusal> {
+    let unknown_workspace = matches!(login, Login::ChatGpt { workspace: None });
+    judged
+        .refusals(login)
+        .into_iter()
+        .find(|r| !(unknown_workspace && r.setting.contains("workspace")))
 }
 
 /// The kind of login an account reference names, when cdxs.yaml alone tells.

@@ -331,91 +331,21 @@ fn home_report(name: &str, path: &Path) -> (HomeReport, Vec<Check>) {
             format!("home `{name}` (`{shown}`) does not exist yet"),
             None,
         ));
-    }
-    for file in [STATE_DB, HISTORY_DB] {
-        if !exists {
-            break;
+    } else {
+        for file in [STATE_DB, HISTORY_DB] {
+            if let Some((c, report)) = database_report(name, &shown, path, file) {
+                checks.push(c);
+                dbs.extend(report);
+            }
         }
-        let opened = state::open(path, file, false);
-        let db = match opened {
-            Ok(Some(db)) => db,
-            Ok(None) => continue,
-            Err(e) => {
-                checks.push(check(
-                    "home",
-                    Status::Action,
-                    format!("home `{name}`: {e}"),
-                    Some("run Codex there once; never delete the database".into()),
-                ));
-                continue;
-            }
-        };
-        let verdict = match db.judge() {
-            Ok(v) => v,
-            Err(e) => {
-                checks.push(check(
-                    "home",
-                    Status::Action,
-                    format!("home `{name}`: cannot read the schema of `{file}`: {e}"),
-                    None,
-                ));
-                continue;
-            }
-        };
-        let message = state::gate_message(&db.path, db.version, &verdict);
-        let (word, status, what) = match &verdict {
-            Verdict::Known { codex } => ("known", Status::Ok, format!("Codex {codex}")),
-            Verdict::Older => (
-                "older",
-                Status::Warn,
-                format!(
-                    "older than Codex {}; Codex migrates it when it next runs there",
-                    RELEASES[0].codex
-                ),
-            ),
-            Verdict::Same { like, .. } => (
-                "same-structure",
+        if checks.is_empty() {
+            checks.push(check(
+                "home",
                 Status::Ok,
-                format!("unknown to cdxs, same structure as Codex {like}'s: written"),
-            ),
-            Verdict::Different { .. } => ("different", Status::Action, "read only".into()),
-        };
-        checks.push(check(
-            "home",
-            status,
-            match (&verdict, &message) {
-                (Verdict::Different { .. }, Some(m)) => format!("home `{name}`: {m}"),
-                _ => format!(
-                    "home `{name}` (`{shown}`): `{file}` schema {} ({what})",
-                    db.version
-                ),
-            },
-            (status == Status::Action).then(|| {
-                format!(
-                    "upgrade cdxs (this one knows Codex {}); reading keeps working",
-                    supported_list()
-                )
-            }),
-        ));
-        dbs.push(DbReport {
-            file: if file == STATE_DB {
-                STATE_DB
-            } else {
-                HISTORY_DB
-            },
-            version: db.version,
-            verdict: word,
-            writable: verdict.writable(),
-            message,
-        });
-    }
-    if exists && checks.is_empty() {
-        checks.push(check(
-            "home",
-            Status::Ok,
-            format!("home `{name}` (`{shown}`): Codex has not made its databases here yet"),
-            None,
-        ));
+                format!("home `{name}` (`{shown}`): Codex has not made its databases here yet"),
+                None,
+            ));
+        }
     }
     (
         HomeReport {
@@ -427,6 +357,89 @@ fn home_report(name: &str, path: &Path) -> (HomeReport, Vec<Check>) {
         },
         checks,
     )
+}
+
+/// One database of a home (`None`: Codex has not made it): how its schema compares with
+/// the Codex releases cdxs knows, and whether cdxs writes it.
+fn database_report(
+    name: &str,
+    shown: &str,
+    path: &Path,
+    file: &'static str,
+) -> Option<(Check, Option<DbReport>)> {
+    let db = match state::open(path, file, false) {
+        Ok(Some(db)) => db,
+        Ok(None) => return None,
+        Err(e) => {
+            let c = check(
+                "home",
+                Status::Action,
+                format!("home `{name}`: {e}"),
+                Some("run Codex there once; never delete the database".into()),
+            );
+            return Some((c, None));
+        }
+    };
+    let verdict = match db.judge() {
+        Ok(v) => v,
+        Err(e) => {
+            let c = check(
+                "home",
+                Status::Action,
+                format!("home `{name}`: cannot read the schema of `{file}`: {e}"),
+                None,
+            );
+            return Some((c, None));
+        }
+    };
+    let message = state::gate_message(&db.path, db.version, &verdict);
+    let (word, status, what) = verdict_words(&verdict);
+    let c = check(
+        "home",
+        status,
+        match (&verdict, &message) {
+            (Verdict::Different { .. }, Some(m)) => format!("home `{name}`: {m}"),
+            _ => format!(
+                "home `{name}` (`{shown}`): `{file}` schema {} ({what})",
+                db.version
+            ),
+        },
+        (status == Status::Action).then(|| {
+            format!(
+                "upgrade cdxs (this one knows Codex {}); reading keeps working",
+                supported_list()
+            )
+        }),
+    );
+    let report = DbReport {
+        file,
+        version: db.version,
+        verdict: word,
+        writable: verdict.writable(),
+        message,
+    };
+    Some((c, Some(report)))
+}
+
+/// A schema verdict as its word in `--json`, its status, and what it means.
+fn verdict_words(verdict: &Verdict) -> (&'static str, Status, String) {
+    match verdict {
+        Verdict::Known { codex } => ("known", Status::Ok, format!("Codex {codex}")),
+        Verdict::Older => (
+            "older",
+            Status::Warn,
+            format!(
+                "older than Codex {}; Codex migrates it when it next runs there",
+                RELEASES[0].codex
+            ),
+        ),
+        Verdict::Same { like, .. } => (
+            "same-structure",
+            Status::Ok,
+            format!("unknown to cdxs, same structure as Codex {like}'s: written"),
+        ),
+        Verdict::Different { .. } => ("different", Status::Action, "read only".into()),
+    }
 }
 
 fn state_checks(dir: &Path) -> Vec<Check> {
@@ -526,8 +539,31 @@ fn lock_checks(state_dir: &Path, homes: &[(String, PathBuf)]) -> Vec<Check> {
             None,
         )];
     }
-    let mut out = Vec::new();
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut files = cdxs_lock_files(state_dir, homes);
+    for (name, home) in homes {
+        for f in ["auth.lock", "auth.json.lock", "session_index.jsonl.lock"] {
+            files.push((format!("home `{name}`"), home.join(f)));
+        }
+        if let Ok(entries) = std::fs::read_dir(home.join("thread-writer-locks")) {
+            for e in entries.flatten() {
+                files.push((format!("home `{name}`"), e.path()));
+            }
+        }
+    }
+    files.sort();
+    let mut out: Vec<Check> = files
+        .iter()
+        .filter_map(|(owner, file)| Some(held_check(owner, file, table.holder(file)?)))
+        .collect();
+    if out.is_empty() {
+        out.push(check("locks", Status::Ok, "no lock is held".into(), None));
+    }
+    out
+}
+
+/// The lock files in cdxs's state folder, each with whose it is.
+fn cdxs_lock_files(state_dir: &Path, homes: &[(String, PathBuf)]) -> Vec<(String, PathBuf)> {
+    let mut files = Vec::new();
     // cdxs's per-home locks are named by a hash of the folder: say which home.
     let by_file: Vec<(String, &String, &PathBuf)> = homes
         .iter()
@@ -549,58 +585,44 @@ fn lock_checks(state_dir: &Path, homes: &[(String, PathBuf)]) -> Vec<Check> {
             files.push((owner, e.path()));
         }
     }
-    for (name, home) in homes {
-        for f in ["auth.lock", "auth.json.lock", "session_index.jsonl.lock"] {
-            files.push((format!("home `{name}`"), home.join(f)));
-        }
-        if let Ok(entries) = std::fs::read_dir(home.join("thread-writer-locks")) {
-            for e in entries.flatten() {
-                files.push((format!("home `{name}`"), e.path()));
-            }
-        }
-    }
-    files.sort();
-    for (owner, file) in files {
-        let Some(pid) = table.holder(&file) else {
-            continue;
-        };
-        let comm = platform::process::command_name(pid);
-        let what = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let who = match comm {
-            Some(c) => format!("pid {pid} ({})", crate::output::sanitize(&c)),
-            None => format!("pid {pid}"),
-        };
-        let live_thread = file
-            .parent()
-            .is_some_and(|p| p.ends_with("thread-writer-locks"))
-            && what != ".coordination.lock";
-        out.push(check(
-            "locks",
-            if live_thread {
-                Status::Ok
-            } else {
-                Status::Warn
-            },
-            if live_thread {
-                format!(
-                    "{owner}: thread {} is live, held by {who}",
-                    what.trim_end_matches(".lock")
-                )
-            } else {
-                format!("{owner}: `{what}` is held by {who}")
-            },
-            (!live_thread).then(|| {
-                "if that process is stuck, stop it; cdxs and Codex wait for this lock".to_string()
-            }),
-        ));
-    }
-    if out.is_empty() {
-        out.push(check("locks", Status::Ok, "no lock is held".into(), None));
-    }
-    out
+    files
+}
+
+/// Lock `file` of `owner` is held by process `pid`: a live thread (Codex has it open) is
+/// fine; any other lock held may be a stuck process.
+fn held_check(owner: &str, file: &Path, pid: u32) -> Check {
+    let comm = platform::process::command_name(pid);
+    let what = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let who = match comm {
+        Some(c) => format!("pid {pid} ({})", crate::output::sanitize(&c)),
+        None => format!("pid {pid}"),
+    };
+    let live_thread = file
+        .parent()
+        .is_some_and(|p| p.ends_with("thread-writer-locks"))
+        && what != ".coordination.lock";
+    check(
+        "locks",
+        if live_thread {
+            Status::Ok
+        } else {
+            Status::Warn
+        },
+        if live_thread {
+            format!(
+                "{owner}: thread {} is live, held by {who}",
+                what.trim_end_matches(".lock")
+            )
+        } else {
+            format!("{owner}: `{what}` is held by {who}")
+        },
+        (!live_thread).then(|| {
+            "if that process is stuck, stop it; cdxs and Codex wait for this lock".to_string()
+        }),
+    )
 }
 
 fn watch_checks(homes: usize) -> Vec<Check> {
@@ -656,47 +678,47 @@ fn service_checks() -> Vec<Check> {
     let Some(profile) = folders.profile else {
         return Vec::new();
     };
-    let found = match lookup(&profile, folders.config.as_deref()) {
-        Lookup::Absent { kind, .. } => {
-            return vec![check(
-                "service",
-                Status::Ok,
-                format!(
-                    "no {} runs `cdxs watch` (optional: `{}` sets one up)",
-                    kind.noun(),
-                    kind.example()
-                ),
-                None,
-            )];
-        }
-        Lookup::Unknown { kind, why } => {
-            return vec![check(
-                "service",
-                Status::Warn,
-                format!(
-                    "cannot tell whether a {} runs `cdxs watch`: {why}",
-                    kind.noun()
-                ),
-                None,
-            )];
-        }
-        Lookup::Found(found) => found,
-    };
+    vec![match lookup(&profile, folders.config.as_deref()) {
+        Lookup::Absent { kind, .. } => check(
+            "service",
+            Status::Ok,
+            format!(
+                "no {} runs `cdxs watch` (optional: `{}` sets one up)",
+                kind.noun(),
+                kind.example()
+            ),
+            None,
+        ),
+        Lookup::Unknown { kind, why } => check(
+            "service",
+            Status::Warn,
+            format!(
+                "cannot tell whether a {} runs `cdxs watch`: {why}",
+                kind.noun()
+            ),
+            None,
+        ),
+        Lookup::Found(found) => installed_service(found),
+    }]
+}
+
+/// The service found: the program it starts exists, and is this cdxs (or its version).
+fn installed_service(found: platform::service::Found) -> Check {
     let (noun, place) = (
         found.kind.noun(),
         paths::display(Path::new(&found.location)),
     );
     let Some(program) = found.program else {
-        return vec![check(
+        return check(
             "service",
             Status::Action,
             format!("the {noun} `{place}` names no program that doctor can read"),
             Some(format!("compare it with `{}`", found.kind.example())),
-        )];
+        );
     };
     let shown = paths::display(&program);
     if !program.is_file() {
-        return vec![check(
+        return check(
             "service",
             Status::Action,
             format!("the {noun} `{place}` starts `{shown}`, which does not exist"),
@@ -706,7 +728,7 @@ fn service_checks() -> Vec<Check> {
                     .map(|p| paths::display(&p))
                     .unwrap_or_else(|_| "?".into())
             )),
-        )];
+        );
     }
     let me = std::env::current_exe()
         .ok()
@@ -715,16 +737,16 @@ fn service_checks() -> Vec<Check> {
         .ok()
         .is_some_and(|p| Some(p) == me);
     if same {
-        return vec![check(
+        return check(
             "service",
             Status::Ok,
             format!("the {noun} `{place}` runs this cdxs (`{shown}`)"),
             None,
-        )];
+        );
     }
     let theirs = version_of(&program).unwrap_or_else(|| "?".into());
     let mine = env!("CARGO_PKG_VERSION");
-    vec![check(
+    check(
         "service",
         if theirs == mine {
             Status::Ok
@@ -733,7 +755,7 @@ fn service_checks() -> Vec<Check> {
         },
         format!("the {noun} `{place}` runs `{shown}` (cdxs {theirs}; this one is {mine})"),
         None,
-    )]
+    )
 }
 
 fn cdxs_on_path(path_var: Option<&OsStr>) -> Vec<Check> {

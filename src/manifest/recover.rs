@@ -126,6 +126,21 @@ fn kind_of(err: &serde_saphyr::Error) -> Kind {
     }
 }
 
+/// An entry that was blanked.
+struct Blanked {
+    range: Range<usize>,
+    depth: usize,
+    /// Where the mapping it was in starts.
+    parent: usize,
+}
+
+/// The entry a problem blanks, and for a missing key where its mapping starts and how deep
+/// that mapping's keys are.
+struct Target {
+    entry: Option<Entry>,
+    container: Option<(usize, usize)>,
+}
+
 /// Read `text`, collecting every structural problem (`describe` turns serde's error into
 /// one, with spans into `text`).
 pub fn read(text: &str, describe: impl Fn(&serde_saphyr::Error, &str) -> Problem) -> Recovered {
@@ -136,8 +151,7 @@ pub fn read(text: &str, describe: impl Fn(&serde_saphyr::Error, &str) -> Problem
         touched: Vec::new(),
         dropped: Vec::new(),
     };
-    // (range, depth, where the mapping it was in starts) of every blanked entry.
-    let mut blanked: Vec<(Range<usize>, usize, usize)> = Vec::new();
+    let mut blanked: Vec<Blanked> = Vec::new();
     let max_reads = (MAX_REREAD_BYTES / text.len().max(1)).clamp(1, MAX_PROBLEMS);
     for _ in 0..max_reads {
         let err = match serde_saphyr::from_str_with_options::<RawManifest>(
@@ -161,62 +175,13 @@ pub fn read(text: &str, describe: impl Fn(&serde_saphyr::Error, &str) -> Problem
             rec.problems.push(problem);
             return rec;
         };
-        let mut path = Vec::new();
-        chain(&root, off, 0, &mut path);
-        if path.is_empty() {
-            // A value left empty by a blank reads as null where the next key starts: the
-            // root entry before that place is the one in question.
-            if let Node::Map { flow, entries, .. } = &root
-                && let Some((k, v)) = entries.iter().rev().find(|(k, _)| k.range().start <= off)
-            {
-                path.push(Entry {
-                    whole: k.range().start..v.range().end.max(k.range().end),
-                    key: Some(k.range()),
-                    name: k.as_str().map(str::to_string),
-                    depth: 0,
-                    in_flow: *flow,
-                });
-            }
-        }
-        let key_at = path.iter().rposition(|e| {
-            e.key
-                .as_ref()
-                .is_some_and(|k| k.start <= off && off <= k.end)
-        });
+        let path = path_to(&root, off);
         let kind = kind_of(inner);
-        // The entry that goes, and (for a missing key) where its mapping starts and how
-        // deep that mapping's keys are.
-        let (target, container) = match &kind {
-            Kind::Key => (key_at.map(|i| path[i].clone()), None),
-            Kind::Missing(_) => match key_at {
-                Some(0) => (None, Some((root.range().start, 0))),
-                Some(i) => (
-                    Some(path[i - 1].clone()),
-                    Some((path[i - 1].whole.start, path[i].depth)),
-                ),
-                None => (path.last().cloned(), None),
-            },
-            Kind::Value => (path.last().cloned(), None),
-        };
-        // A key missing from a mapping that lost an entry (`pth:` for `path:`), or a
-        // problem in an entry that lost a part, follows from the problem reported there.
-        let consequence = match container {
-            Some((start, depth)) => blanked
-                .iter()
-                .any(|(_, d, parent)| *d == depth && (*parent == start || depth == 0)),
-            // An entry that lost a part (or a child that lost its last key: `work:` left
-            // empty reads as null, not as a home).
-            None => target.as_ref().is_some_and(|t| {
-                blanked.iter().any(|(r, _, parent)| {
-                    *parent == t.whole.start
-                        || (r.start < t.whole.end.max(t.whole.start + 1) && t.whole.start < r.end)
-                })
-            }),
-        };
-        if !consequence {
+        let target = target_of(&kind, &path, &root, off);
+        if !follows_from_blanked(&blanked, &target) {
             rec.problems.push(problem);
         }
-        let Some(target) = target else {
+        let Some(entry) = target.entry else {
             // A root key is missing: only `version` can be supplied (at the end, so that no
             // offset moves) to read on.
             if matches!(&kind, Kind::Missing(f) if f == "version")
@@ -228,14 +193,22 @@ pub fn read(text: &str, describe: impl Fn(&serde_saphyr::Error, &str) -> Problem
             }
             return rec;
         };
-        let range = widen(&rec.text, &target);
+        let range = widen(&rec.text, &entry);
         if !blank(&mut rec.text, range.clone()) {
             return rec;
         }
+        blanked.push(rec.note_blanked(&path, &entry, range));
+    }
+    rec
+}
+
+impl Recovered {
+    /// Remember what blanking `entry` (on `path`) took away.
+    fn note_blanked(&mut self, path: &[Entry], entry: &Entry, range: Range<usize>) -> Blanked {
         let parent = path
             .iter()
             .rev()
-            .find(|e| e.depth + 1 == target.depth)
+            .find(|e| e.depth + 1 == entry.depth)
             .map(|e| e.whole.start)
             .unwrap_or(0);
         if let Some(key) = path
@@ -243,16 +216,82 @@ pub fn read(text: &str, describe: impl Fn(&serde_saphyr::Error, &str) -> Problem
             .find(|e| e.depth == 1)
             .and_then(|e| e.key.clone())
         {
-            rec.touched.push(key);
+            self.touched.push(key);
         }
-        if target.depth == 1
-            && let Some(name) = &target.name
+        if entry.depth == 1
+            && let Some(name) = &entry.name
         {
-            rec.dropped.push(name.clone());
+            self.dropped.push(name.clone());
         }
-        blanked.push((range, target.depth, parent));
+        Blanked {
+            range,
+            depth: entry.depth,
+            parent,
+        }
     }
-    rec
+}
+
+/// The entries from the root to `off`, outermost first.
+fn path_to(root: &Node, off: usize) -> Vec<Entry> {
+    let mut path = Vec::new();
+    chain(root, off, 0, &mut path);
+    if path.is_empty() {
+        // A value left empty by a blank reads as null where the next key starts: the
+        // root entry before that place is the one in question.
+        if let Node::Map { flow, entries, .. } = root
+            && let Some((k, v)) = entries.iter().rev().find(|(k, _)| k.range().start <= off)
+        {
+            path.push(Entry {
+                whole: k.range().start..v.range().end.max(k.range().end),
+                key: Some(k.range()),
+                name: k.as_str().map(str::to_string),
+                depth: 0,
+                in_flow: *flow,
+            });
+        }
+    }
+    path
+}
+
+/// The entry that goes for a problem of `kind` at `off`.
+fn target_of(kind: &Kind, path: &[Entry], root: &Node, off: usize) -> Target {
+    let key_at = path.iter().rposition(|e| {
+        e.key
+            .as_ref()
+            .is_some_and(|k| k.start <= off && off <= k.end)
+    });
+    let (entry, container) = match kind {
+        Kind::Key => (key_at.map(|i| path[i].clone()), None),
+        Kind::Missing(_) => match key_at {
+            Some(0) => (None, Some((root.range().start, 0))),
+            Some(i) => (
+                Some(path[i - 1].clone()),
+                Some((path[i - 1].whole.start, path[i].depth)),
+            ),
+            None => (path.last().cloned(), None),
+        },
+        Kind::Value => (path.last().cloned(), None),
+    };
+    Target { entry, container }
+}
+
+/// A key missing from a mapping that lost an entry (`pth:` for `path:`), or a problem in an
+/// entry that lost a part, follows from the problem reported there.
+fn follows_from_blanked(blanked: &[Blanked], target: &Target) -> bool {
+    match target.container {
+        Some((start, depth)) => blanked
+            .iter()
+            .any(|b| b.depth == depth && (b.parent == start || depth == 0)),
+        // An entry that lost a part (or a child that lost its last key: `work:` left
+        // empty reads as null, not as a home).
+        None => target.entry.as_ref().is_some_and(|t| {
+            blanked.iter().any(|b| {
+                b.parent == t.whole.start
+                    || (b.range.start < t.whole.end.max(t.whole.start + 1)
+                        && t.whole.start < b.range.end)
+            })
+        }),
+    }
 }
 
 /// The bytes that go with an entry: in a flow collection its comma too (`{ a: 1, b: 2 }`

@@ -314,18 +314,7 @@ pub fn observe(
         spent: vault.spent()?,
         ..Observed::default()
     };
-    let procs = if scope.skip_processes {
-        BTreeMap::new()
-    } else {
-        processes::by_home(&crate::paths::codex_home_unset().unwrap_or_default())
-    };
-    let held_locks = if scope.skip_processes {
-        Default::default()
-    } else {
-        crate::platform::locks::LockTable::read()
-    };
-    // Codex's settings outside any home: read once, judged per home with its config.toml.
-    let machine = crate::codex::settings::MachineLayers::read();
+    let machine = MachineObs::read(scope.skip_processes);
     for (name, home) in &manifest.homes {
         if scope
             .homes
@@ -334,47 +323,8 @@ pub fn observe(
         {
             continue;
         }
-        let dir_exists = home.path.is_dir();
-        let (auth, auth_fingerprint) = if dir_exists {
-            observe_auth(&home.path, &accounts)
-        } else {
-            (AuthObs::Missing, None)
-        };
-        let canonical =
-            crate::platform::path::canonicalize(&home.path).unwrap_or_else(|_| home.path.clone());
-        observed.homes.insert(
-            name.clone(),
-            HomeObs {
-                path: home.path.clone(),
-                dir_exists,
-                auth,
-                auth_fingerprint,
-                config: if dir_exists {
-                    crate::codex::config::observe_with(&home.path, &machine)
-                } else {
-                    ConfigObs {
-                        settings: crate::codex::settings::effective(
-                            &machine,
-                            None,
-                            &crate::codex::config::config_path(&home.path)
-                                .display()
-                                .to_string(),
-                        ),
-                        ..ConfigObs::default()
-                    }
-                },
-                processes: procs.get(&canonical).cloned().unwrap_or_default(),
-                shared_fs: crate::codex::wsl::risk(
-                    &canonical,
-                    crate::platform::mounts::file_system_type(&home.path).as_deref(),
-                ),
-                live_threads: if scope.skip_processes || !dir_exists {
-                    Vec::new()
-                } else {
-                    live_threads(&home.path, &held_locks)
-                },
-            },
-        );
+        let obs = machine.home(&home.path, &accounts);
+        observed.homes.insert(name.clone(), obs);
     }
     for r in manifest.accounts.values() {
         match r {
@@ -386,21 +336,7 @@ pub fn observe(
                 observed.env_keys.insert(var.clone(), fp);
             }
             AccountRef::AuthFile(path) => {
-                let obs = match auth::read_file(path) {
-                    Err(e) => FileObs::Unreadable(e.to_string()),
-                    Ok(doc) => match doc.state {
-                        AuthState::Credentials(c) => {
-                            FileObs::Credentials(describe_creds(&c, &accounts))
-                        }
-                        AuthState::Missing => FileObs::Unreadable("the file does not exist".into()),
-                        AuthState::Empty => {
-                            FileObs::NoCredentials("it holds no credentials".into())
-                        }
-                        AuthState::Foreign { mode } => {
-                            FileObs::NoCredentials(format!("it uses auth mode `{mode}`"))
-                        }
-                    },
-                };
+                let obs = observe_auth_file(path, &accounts);
                 observed.auth_files.insert(path.clone(), obs);
             }
             _ => {}
@@ -412,6 +348,96 @@ pub fn observe(
         observe_sessions(manifest, vault, scope, &mut observed)?;
     }
     Ok(observed)
+}
+
+/// What the machine says about every home at once, read once per observation.
+struct MachineObs {
+    /// Skip running Codex processes and held locks (`run` does not need them).
+    skip_processes: bool,
+    /// Running Codex processes by the folder they run in.
+    procs: BTreeMap<PathBuf, Vec<CodexProcess>>,
+    held_locks: crate::platform::locks::LockTable,
+    /// Codex's settings outside any home, judged per home with its config.toml.
+    settings: crate::codex::settings::MachineLayers,
+}
+
+impl MachineObs {
+    fn read(skip_processes: bool) -> MachineObs {
+        let procs = if skip_processes {
+            BTreeMap::new()
+        } else {
+            processes::by_home(&crate::paths::codex_home_unset().unwrap_or_default())
+        };
+        let held_locks = if skip_processes {
+            Default::default()
+        } else {
+            crate::platform::locks::LockTable::read()
+        };
+        MachineObs {
+            skip_processes,
+            procs,
+            held_locks,
+            settings: crate::codex::settings::MachineLayers::read(),
+        }
+    }
+
+    /// One home: its login, its Codex settings, the Codex processes in it and the threads
+    /// they hold open.
+    fn home(&self, path: &Path, accounts: &[Account]) -> HomeObs {
+        let dir_exists = path.is_dir();
+        let (auth, auth_fingerprint) = if dir_exists {
+            observe_auth(path, accounts)
+        } else {
+            (AuthObs::Missing, None)
+        };
+        let canonical =
+            crate::platform::path::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        HomeObs {
+            path: path.to_path_buf(),
+            dir_exists,
+            auth,
+            auth_fingerprint,
+            config: if dir_exists {
+                crate::codex::config::observe_with(path, &self.settings)
+            } else {
+                ConfigObs {
+                    settings: crate::codex::settings::effective(
+                        &self.settings,
+                        None,
+                        &crate::codex::config::config_path(path)
+                            .display()
+                            .to_string(),
+                    ),
+                    ..ConfigObs::default()
+                }
+            },
+            processes: self.procs.get(&canonical).cloned().unwrap_or_default(),
+            shared_fs: crate::codex::wsl::risk(
+                &canonical,
+                crate::platform::mounts::file_system_type(path).as_deref(),
+            ),
+            live_threads: if self.skip_processes || !dir_exists {
+                Vec::new()
+            } else {
+                live_threads(path, &self.held_locks)
+            },
+        }
+    }
+}
+
+/// A mounted `auth_file` an account names.
+fn observe_auth_file(path: &Path, accounts: &[Account]) -> FileObs {
+    match auth::read_file(path) {
+        Err(e) => FileObs::Unreadable(e.to_string()),
+        Ok(doc) => match doc.state {
+            AuthState::Credentials(c) => FileObs::Credentials(describe_creds(&c, accounts)),
+            AuthState::Missing => FileObs::Unreadable("the file does not exist".into()),
+            AuthState::Empty => FileObs::NoCredentials("it holds no credentials".into()),
+            AuthState::Foreign { mode } => {
+                FileObs::NoCredentials(format!("it uses auth mode `{mode}`"))
+            }
+        },
+    }
 }
 
 /// The ChatGPT logins live in folders `manifest` does not declare (its placements in the

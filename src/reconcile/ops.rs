@@ -65,89 +65,108 @@ pub struct WriteInto<'a> {
 /// but cannot be read, or when Codex's settings there would make it ignore, delete or
 /// leave unused the login (the same rules as plan).
 pub fn write_into(w: &WriteInto) -> Result<Plan, Error> {
-    let shown = crate::paths::display(w.home);
     refuse_what_codex_would_not_use(w)?;
-    let mut actions = Vec::new();
-    if w.refresh_first && w.account.kind == AccountKind::OAuth && !w.account.requires_reauth {
-        actions.push(Action {
-            address: Address::account(&w.account.id, AccountPart::Refresh),
+    let shown = crate::paths::display(w.home);
+    let mut actions: Vec<Action> = w.refresh_action().into_iter().collect();
+    actions.extend(w.take_out(&shown));
+    actions.push(w.write_auth(&shown));
+    actions.extend(w.set_base_url(&shown)?);
+    Ok(plan_of(actions))
+}
+
+impl WriteInto<'_> {
+    /// A refresh first, when the login is about to expire (and can be refreshed).
+    fn refresh_action(&self) -> Option<Action> {
+        let a = self.account;
+        (self.refresh_first && a.kind == AccountKind::OAuth && !a.requires_reauth).then(|| Action {
+            address: Address::account(&a.id, AccountPart::Refresh),
             kind: ActionKind::Update,
-            description: format!(
-                "refresh {}'s tokens first: they expire soon",
-                w.account.name()
-            ),
+            description: format!("refresh {}'s tokens first: they expire soon", a.name()),
             changes: vec![],
             op: Op::Refresh {
-                account_id: w.account.id.clone(),
+                account_id: a.id.clone(),
                 force: false,
             },
-        });
+        })
     }
-    if let Some(from) = w.moved_from {
-        actions.push(Action {
+
+    /// `--move`: the login out of the folder that holds it now.
+    fn take_out(&self, shown: &str) -> Option<Action> {
+        let from = self.moved_from?;
+        Some(Action {
             address: Address::folder(&crate::paths::display(from), HomePart::Auth),
             kind: ActionKind::Delete,
             description: format!(
                 "take {} out of `{}` (it moves to `{shown}`)",
-                w.account.name(),
+                self.account.name(),
                 crate::paths::display(from)
             ),
             changes: vec![],
             op: Op::RemoveAuth {
                 path: from.to_path_buf(),
-                account_id: w.account.id.clone(),
+                account_id: self.account.id.clone(),
             },
-        });
+        })
     }
-    actions.push(Action {
-        address: Address::folder(&shown, HomePart::Auth),
-        kind: ActionKind::Update,
-        description: format!("write {}", w.account.name()),
-        changes: vec![],
-        op: Op::WriteAuth {
-            home: HomeId::Folder(shown.clone()),
-            path: w.home.to_path_buf(),
-            source: CredentialSource::Vault {
-                account_id: w.account.id.clone(),
+
+    fn write_auth(&self, shown: &str) -> Action {
+        Action {
+            address: Address::folder(shown, HomePart::Auth),
+            kind: ActionKind::Update,
+            description: format!("write {}", self.account.name()),
+            changes: vec![],
+            op: Op::WriteAuth {
+                home: HomeId::Folder(shown.to_string()),
+                path: self.home.to_path_buf(),
+                source: CredentialSource::Vault {
+                    account_id: self.account.id.clone(),
+                },
+                expect: None,
+                any: true,
+                switch: true,
             },
-            expect: None,
-            any: true,
-            switch: true,
-        },
-    });
-    let known = |u: &str| w.known_urls.iter().any(|k| k == u);
-    if let Some(url) = config::base_url_change(
-        w.account.base_url.as_deref(),
-        w.config.base_url.as_deref(),
-        &known,
-    ) {
-        if let (Some(why), Some(_)) = (&w.config.error, &url) {
+        }
+    }
+
+    /// The endpoint in config.toml, when the account's differs from the folder's (a URL
+    /// cdxs knows may be taken away again). `Err` when config.toml must change but cannot
+    /// be read.
+    fn set_base_url(&self, shown: &str) -> Result<Option<Action>, Error> {
+        let known = |u: &str| self.known_urls.iter().any(|k| k == u);
+        let Some(url) = config::base_url_change(
+            self.account.base_url.as_deref(),
+            self.config.base_url.as_deref(),
+            &known,
+        ) else {
+            return Ok(None);
+        };
+        if let (Some(why), Some(_)) = (&self.config.error, &url) {
             return Err(Error::user(format!(
                 "cannot read `{}` to set `openai_base_url` for {}: {why}",
-                crate::paths::display(&config::config_path(w.home)),
-                w.account.name()
+                crate::paths::display(&config::config_path(self.home)),
+                self.account.name()
             ))
             .with_help("fix config.toml (Codex cannot read it either), then try again"));
         }
-        if w.config.error.is_none() {
-            actions.push(Action {
-                address: Address::folder(&shown, HomePart::BaseUrl),
-                kind: ActionKind::Update,
-                description: match &url {
-                    Some(u) => format!("set openai_base_url = {}", config::display_url(u)),
-                    None => "remove openai_base_url".into(),
-                },
-                changes: vec![],
-                op: Op::SetBaseUrl {
-                    home: HomeId::Folder(shown.clone()),
-                    path: w.home.to_path_buf(),
-                    url,
-                    expect: w.config.fingerprint.clone(),
-                },
-            });
+        if self.config.error.is_some() {
+            return Ok(None);
         }
+        Ok(Some(Action {
+            address: Address::folder(shown, HomePart::BaseUrl),
+            kind: ActionKind::Update,
+            description: match &url {
+                Some(u) => format!("set openai_base_url = {}", config::display_url(u)),
+                None => "remove openai_base_url".into(),
+            },
+            changes: vec![],
+            op: Op::SetBaseUrl {
+                home: HomeId::Folder(shown.to_string()),
+                path: self.home.to_path_buf(),
+                url,
+                expect: self.config.fingerprint.clone(),
+            },
+        }))
     }
-    Ok(plan_of(actions))
 }
 
 /// The folder's Codex settings (every layer, codex-formats 9.3) would make Codex ignore,

@@ -19,7 +19,7 @@ use super::auth::{self, Hasher, Verified};
 use super::limits::{Cidr, LoginLimits, Wait, client_ip};
 use super::store::{
     Fence, KeySet, LeaseAsk, LeaseOutcome, Push, PushLimits, PushOutcome, Storage, StoreError,
-    TokenInfo,
+    TokenInfo, UserRow,
 };
 use crate::sync::crypto::NONCE_LEN;
 use crate::sync::wire::{self, *};
@@ -322,14 +322,6 @@ async fn login(
 ) -> Result<Json<LoginResponse>, ApiErr> {
     let Json(req) = body?;
     let password = Zeroizing::new(req.password);
-    // One answer for every failure: unknown user, bad password, malformed name.
-    let denied = || {
-        ApiErr::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "wrong user name or password",
-        )
-    };
     let ip = client_ip(peer.ip(), &headers, &s.trusted_proxies);
     let key: String = req
         .username
@@ -342,41 +334,15 @@ async fn login(
         tracing::warn!(%ip, "login rate limit reached");
         return Err(rate_limited(wait));
     }
-    let name = normalize_user(&req.username);
-    let row = match &name {
-        Some(n) if password.len() <= 1024 => s.store.user(n.clone()).await?,
-        _ => None,
-    };
-    let verified = s
-        .hasher
-        .verify(
-            password.clone(),
-            row.as_ref().map(|r| r.password_hash.clone()),
-        )
-        .await
-        .map_err(|_| {
-            let mut e = ApiErr::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "the server is busy checking passwords; try again in a moment",
-            );
-            e.2 = Some(1);
-            e
-        })?;
-    let row = match (verified, row) {
-        (Verified::No, _) | (_, None) => {
-            s.login_limits.failed(&key, ip);
-            tracing::info!(%ip, "login refused");
-            return Err(denied());
-        }
-        (Verified::YesRehash(new_hash), Some(row)) => {
-            s.store
-                .set_password(row.name.clone(), new_hash, false)
-                .await?;
-            tracing::info!(user = %row.name, "re-hashed an imported password with Argon2id");
-            row
-        }
-        (Verified::Yes, Some(row)) => row,
+    let Some(row) = verified_user(&s, &req.username, &password).await? else {
+        s.login_limits.failed(&key, ip);
+        tracing::info!(%ip, "login refused");
+        // One answer for every failure: unknown user, bad password, malformed name.
+        return Err(ApiErr::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "wrong user name or password",
+        ));
     };
     s.login_limits.succeeded(&key, ip);
     let token = auth::new_token();
@@ -399,6 +365,48 @@ async fn login(
         expires_at,
         user: row.name,
     }))
+}
+
+/// The user `username` names when `password` is theirs (`None` otherwise: an unknown
+/// user and a malformed name cost a password check too). An imported hash is upgraded to
+/// Argon2id on the way.
+async fn verified_user(
+    s: &AppState,
+    username: &str,
+    password: &Zeroizing<String>,
+) -> Result<Option<UserRow>, ApiErr> {
+    let name = normalize_user(username);
+    let row = match &name {
+        Some(n) if password.len() <= 1024 => s.store.user(n.clone()).await?,
+        _ => None,
+    };
+    let verified = s
+        .hasher
+        .verify(
+            password.clone(),
+            row.as_ref().map(|r| r.password_hash.clone()),
+        )
+        .await
+        .map_err(|_| {
+            let mut e = ApiErr::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the server is busy checking passwords; try again in a moment",
+            );
+            e.2 = Some(1);
+            e
+        })?;
+    Ok(match (verified, row) {
+        (Verified::No, _) | (_, None) => None,
+        (Verified::YesRehash(new_hash), Some(row)) => {
+            s.store
+                .set_password(row.name.clone(), new_hash, false)
+                .await?;
+            tracing::info!(user = %row.name, "re-hashed an imported password with Argon2id");
+            Some(row)
+        }
+        (Verified::Yes, Some(row)) => Some(row),
+    })
 }
 
 async fn logout(

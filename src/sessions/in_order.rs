@@ -1,6 +1,10 @@
 //! Homes read in parallel, handed over in their order: what lets `session list --all-homes`
 //! use every core while it streams its output.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError, mpsc};
+
 use super::HomeRef;
 use crate::error::Result;
 
@@ -11,75 +15,10 @@ pub fn in_home_order<V: Send, O>(
     read: impl Fn(&HomeRef) -> Result<V> + Sync,
     consume: impl FnOnce(&mut dyn Iterator<Item = Result<V>>) -> O,
 ) -> O {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Condvar, Mutex, PoisonError, mpsc};
-
     let workers = workers.min(homes.len());
     if workers <= 1 {
         return consume(&mut homes.iter().map(read));
     }
-    // Homes at or after `handed + workers` wait until `consume` has taken home `handed`.
-    struct Gate {
-        state: Mutex<(usize, bool)>, // (homes handed to `consume`, stop)
-        moved: Condvar,
-    }
-    impl Gate {
-        fn set(&self, f: impl FnOnce(&mut (usize, bool))) {
-            f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
-            self.moved.notify_all();
-        }
-        /// Whether home `i` may be read (false: stop).
-        fn wait_for(&self, i: usize, ahead: usize) -> bool {
-            let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            while !s.1 && i >= s.0 + ahead {
-                s = self.moved.wait(s).unwrap_or_else(PoisonError::into_inner);
-            }
-            !s.1
-        }
-    }
-    /// Stops the readers however `consume` ends (returning early, or unwinding).
-    struct StopOnDrop<'a>(&'a Gate);
-    impl Drop for StopOnDrop<'_> {
-        fn drop(&mut self) {
-            self.0.set(|s| s.1 = true);
-        }
-    }
-    struct InOrder<'a, V> {
-        homes: &'a [HomeRef],
-        gate: &'a Gate,
-        rx: mpsc::Receiver<(usize, Result<V>)>,
-        early: std::collections::BTreeMap<usize, Result<V>>,
-        next: usize,
-    }
-    impl<V> Iterator for InOrder<'_, V> {
-        type Item = Result<V>;
-        fn next(&mut self) -> Option<Result<V>> {
-            let i = self.next;
-            let home = self.homes.get(i)?;
-            let got = loop {
-                if let Some(r) = self.early.remove(&i) {
-                    break r;
-                }
-                match self.rx.recv() {
-                    Ok((j, r)) => {
-                        self.early.insert(j, r);
-                    }
-                    // Every reader is gone without this home (cannot happen: a reader
-                    // answers every home it takes, a panic included).
-                    Err(_) => {
-                        break Err(crate::error::Error::user(format!(
-                            "the threads of home `{}` could not be read",
-                            home.name
-                        )));
-                    }
-                }
-            };
-            self.next = i + 1;
-            self.gate.set(|s| s.0 = i + 1);
-            Some(got)
-        }
-    }
-
     let gate = Gate {
         state: Mutex::new((0, false)),
         moved: Condvar::new(),
@@ -88,27 +27,15 @@ pub fn in_home_order<V: Send, O>(
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            let tx = tx.clone();
-            let (gate, next, read) = (&gate, &next, &read);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(home) = homes.get(i) else { break };
-                    if !gate.wait_for(i, workers) {
-                        break;
-                    }
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(home)))
-                        .unwrap_or_else(|_| {
-                            Err(crate::error::Error::user(format!(
-                                "reading the threads of home `{}` failed (an internal error)",
-                                home.name
-                            )))
-                        });
-                    if tx.send((i, r)).is_err() {
-                        break;
-                    }
-                }
-            });
+            let reader = Reader {
+                homes,
+                gate: &gate,
+                next: &next,
+                ahead: workers,
+                tx: tx.clone(),
+            };
+            let read = &read;
+            scope.spawn(move || reader.run(read));
         }
         drop(tx);
         let _stop = StopOnDrop(&gate);
@@ -120,6 +47,108 @@ pub fn in_home_order<V: Send, O>(
             next: 0,
         })
     })
+}
+
+/// Homes at or after `handed + workers` wait until `consume` has taken home `handed`.
+struct Gate {
+    state: Mutex<(usize, bool)>, // (homes handed to `consume`, stop)
+    moved: Condvar,
+}
+
+impl Gate {
+    fn set(&self, f: impl FnOnce(&mut (usize, bool))) {
+        f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
+        self.moved.notify_all();
+    }
+
+    /// Whether home `i` may be read (false: stop).
+    fn wait_for(&self, i: usize, ahead: usize) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while !s.1 && i >= s.0 + ahead {
+            s = self.moved.wait(s).unwrap_or_else(PoisonError::into_inner);
+        }
+        !s.1
+    }
+}
+
+/// Stops the readers however `consume` ends (returning early, or unwinding).
+struct StopOnDrop<'a>(&'a Gate);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set(|s| s.1 = true);
+    }
+}
+
+/// One reader thread: takes the next home not taken yet, reads it when the gate lets it,
+/// and sends the result (a panic included) with the home's place.
+struct Reader<'a, V> {
+    homes: &'a [HomeRef],
+    gate: &'a Gate,
+    next: &'a AtomicUsize,
+    /// How far ahead of `consume` a home may be read.
+    ahead: usize,
+    tx: mpsc::Sender<(usize, Result<V>)>,
+}
+
+impl<V> Reader<'_, V> {
+    fn run(self, read: &(impl Fn(&HomeRef) -> Result<V> + Sync)) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(home) = self.homes.get(i) else { break };
+            if !self.gate.wait_for(i, self.ahead) {
+                break;
+            }
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(home)))
+                .unwrap_or_else(|_| {
+                    Err(crate::error::Error::user(format!(
+                        "reading the threads of home `{}` failed (an internal error)",
+                        home.name
+                    )))
+                });
+            if self.tx.send((i, r)).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// The results in home order, whatever order the readers finish in.
+struct InOrder<'a, V> {
+    homes: &'a [HomeRef],
+    gate: &'a Gate,
+    rx: mpsc::Receiver<(usize, Result<V>)>,
+    early: BTreeMap<usize, Result<V>>,
+    next: usize,
+}
+
+impl<V> Iterator for InOrder<'_, V> {
+    type Item = Result<V>;
+    fn next(&mut self) -> Option<Result<V>> {
+        let i = self.next;
+        let home = self.homes.get(i)?;
+        let got = loop {
+            if let Some(r) = self.early.remove(&i) {
+                break r;
+            }
+            match self.rx.recv() {
+                Ok((j, r)) => {
+                    self.early.insert(j, r);
+                }
+                // Every reader is gone without this home (cannot happen: a reader
+                // answers every home it takes, a panic included).
+                Err(_) => {
+                    break Err(crate::error::Error::user(format!(
+                        "the threads of home `{}` could not be read",
+                        home.name
+                    )));
+                }
+            }
+        };
+        self.next = i + 1;
+        self.gate.set(|s| s.0 = i + 1);
+        Some(got)
+    }
 }
 
 #[cfg(test)]

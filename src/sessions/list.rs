@@ -267,7 +267,36 @@ fn read_home(home: &HomeRef, prefix: Option<&str>) -> Result<ListedThreads> {
     let Some(db) = open_state(&home.path, false)? else {
         return Ok(out);
     };
-    let cols = db.columns("threads")?;
+    let sql = list_sql(&db.columns("threads")?, prefix);
+    let provider = home_provider(&home.path);
+    let root = super::Root::new(&home.path);
+    let mut stmt = db.conn.prepare(&sql).on_db(&db.path)?;
+    // A prefix as a range on the primary key: `id >= p AND id < p + '\u{10FFFF}'`.
+    let bounds: Vec<String> = prefix
+        .map(|p| vec![p.to_string(), format!("{p}\u{10FFFF}")])
+        .unwrap_or_default();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(bounds.iter()))
+        .on_db(&db.path)?;
+    while let Some(r) = rows.next().on_db(&db.path)? {
+        let row = row_at(&mut out.text, r, &root).on_db(&db.path)?;
+        out.rows.push(row);
+    }
+    drop(rows);
+    out.provider = provider;
+    sizes(&out.text, &mut out.rows);
+    let text = &out.text;
+    out.rows.sort_by(|a, b| {
+        b.updated_at
+            .cmp(&a.updated_at)
+            .then_with(|| text[b.id.clone()].cmp(&text[a.id.clone()]))
+    });
+    Ok(out)
+}
+
+/// The listing's query over the `threads` columns this Codex has (`cols`), for the ids
+/// starting with `prefix` when there is one.
+fn list_sql(cols: &[String], prefix: Option<&str>) -> String {
     let col = |c: &str, fallback: &str| {
         if cols.iter().any(|x| x == c) {
             format!("\"{c}\"")
@@ -275,7 +304,7 @@ fn read_home(home: &HomeRef, prefix: Option<&str>) -> Result<ListedThreads> {
             fallback.to_string()
         }
     };
-    let sql = format!(
+    format!(
         "SELECT id, rollout_path, created_at, updated_at, source, model_provider, cwd, title, \
          {preview}, {name}, archived, tokens_used, {history}, {parent}, {updated_ms} FROM threads{filter}",
         preview = col("preview", "''"),
@@ -288,65 +317,46 @@ fn read_home(home: &HomeRef, prefix: Option<&str>) -> Result<ListedThreads> {
         } else {
             ""
         },
-    );
-    let provider = home_provider(&home.path);
-    let root = super::Root::new(&home.path);
-    let mut stmt = db.conn.prepare(&sql).on_db(&db.path)?;
-    // A prefix as a range on the primary key: `id >= p AND id < p + '\u{10FFFF}'`.
-    let bounds: Vec<String> = prefix
-        .map(|p| vec![p.to_string(), format!("{p}\u{10FFFF}")])
-        .unwrap_or_default();
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(bounds.iter()))
-        .on_db(&db.path)?;
-    let text = &mut out.text;
-    while let Some(r) = rows.next().on_db(&db.path)? {
-        // Columns are read in the order of the SELECT, so that a bad value fails with the
-        // same error as ever.
-        let id = push_text(text, r, 0).on_db(&db.path)?;
-        let rollout = push_text(text, r, 1).on_db(&db.path)?;
-        let created_at: i64 = r.get(2).on_db(&db.path)?;
-        let updated: i64 = r.get(3).on_db(&db.path)?;
-        let source = push_text(text, r, 4).on_db(&db.path)?;
-        let model_provider = push_text(text, r, 5).on_db(&db.path)?;
-        let cwd = push_text(text, r, 6).on_db(&db.path)?;
-        let title = push_text(text, r, 7).on_db(&db.path)?;
-        let preview = push_text(text, r, 8).on_db(&db.path)?;
-        let name = push_optional_text(text, r, 9).on_db(&db.path)?;
-        let archived: i64 = r.get(10).on_db(&db.path)?;
-        let tokens_used: i64 = r.get(11).on_db(&db.path)?;
-        let history = push_text(text, r, 12).on_db(&db.path)?;
-        let parent_none = is_null_text(r, 13).on_db(&db.path)?;
-        let updated_ms: Option<i64> = r.get(14).on_db(&db.path)?;
-        let preview_empty = preview.is_empty();
-        out.rows.push(RowAt {
-            rollout_elsewhere: !root.contains(Path::new(&text[rollout.clone()])),
-            id,
-            name: name.filter(|n| !n.is_empty()),
-            preview: if preview_empty { title } else { preview },
-            source,
-            model_provider,
-            cwd,
-            rollout,
-            history,
-            created_at,
-            updated_at: updated_ms.map(|ms| ms / 1000).unwrap_or(updated),
-            tokens_used,
-            archived: archived != 0,
-            preview_empty: preview_empty && parent_none,
-            size: None,
-        });
-    }
-    drop(rows);
-    out.provider = provider;
-    sizes(&out.text, &mut out.rows);
-    let text = &out.text;
-    out.rows.sort_by(|a, b| {
-        b.updated_at
-            .cmp(&a.updated_at)
-            .then_with(|| text[b.id.clone()].cmp(&text[a.id.clone()]))
-    });
-    Ok(out)
+    )
+}
+
+/// One row of [`list_sql`]'s answer, its text appended to `text`.
+fn row_at(text: &mut String, r: &rusqlite::Row, root: &super::Root) -> rusqlite::Result<RowAt> {
+    // Columns are read in the order of the SELECT, so that a bad value fails with the
+    // same error as ever.
+    let id = push_text(text, r, 0)?;
+    let rollout = push_text(text, r, 1)?;
+    let created_at: i64 = r.get(2)?;
+    let updated: i64 = r.get(3)?;
+    let source = push_text(text, r, 4)?;
+    let model_provider = push_text(text, r, 5)?;
+    let cwd = push_text(text, r, 6)?;
+    let title = push_text(text, r, 7)?;
+    let preview = push_text(text, r, 8)?;
+    let name = push_optional_text(text, r, 9)?;
+    let archived: i64 = r.get(10)?;
+    let tokens_used: i64 = r.get(11)?;
+    let history = push_text(text, r, 12)?;
+    let parent_none = is_null_text(r, 13)?;
+    let updated_ms: Option<i64> = r.get(14)?;
+    let preview_empty = preview.is_empty();
+    Ok(RowAt {
+        rollout_elsewhere: !root.contains(Path::new(&text[rollout.clone()])),
+        id,
+        name: name.filter(|n| !n.is_empty()),
+        preview: if preview_empty { title } else { preview },
+        source,
+        model_provider,
+        cwd,
+        rollout,
+        history,
+        created_at,
+        updated_at: updated_ms.map(|ms| ms / 1000).unwrap_or(updated),
+        tokens_used,
+        archived: archived != 0,
+        preview_empty: preview_empty && parent_none,
+        size: None,
+    })
 }
 
 /// Text column `i` appended to `text`, as a range of it. Anything but valid text fails with

@@ -254,6 +254,65 @@ pub fn copy(
     c: &Copy,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Copied> {
+    let (source, target) = checked_places(from, to, c)?;
+    // Codex's writer locks of the thread in both homes, held for the whole copy: a live
+    // source may be appended to while it is read.
+    let mut locks = Vec::new();
+    for home in [from, to] {
+        match writer_lock::try_lock(&home.path, &c.id)? {
+            Some(l) => locks.push(l),
+            None => {
+                return Ok(Copied::Live(format!(
+                    "thread {} is open in a running Codex in home `{}` ({})",
+                    c.id,
+                    home.name,
+                    writer_lock::holder(&home.path, &c.id)
+                )));
+            }
+        }
+    }
+    let src_db = open_state(&from.path, false)?
+        .ok_or_else(|| Error::user(format!("home `{}` has no state database", from.name)))?;
+    let mut row = src_db
+        .thread_row(&c.id)?
+        .ok_or_else(|| Error::user(format!("thread {} is gone from home `{}`", c.id, from.name)))?;
+    let mut dst_db = open_state(&to.path, true)?.ok_or_else(|| {
+        Error::user(format!("home `{}` has no state database yet", to.name))
+            .with_help("run Codex there once (it creates its database), then retry")
+    })?;
+    dst_db.ensure_writable()?;
+    if dst_db.has_thread(&c.id)? {
+        return Ok(Copied::AlreadyThere);
+    }
+    make_room(&target)?;
+    // Copy the bytes through a temp file (the target never exists half-written), with the
+    // source's permissions, never wider.
+    fsx::copy_atomic(&source, &target)?;
+    fsx::fault_point("share.after_file");
+    fit_row(&mut row, &target, to);
+    let name = row.text("name").map(str::to_string);
+    let linked = linked_rows(&src_db, &dst_db, &c.id)?;
+    let inserted = dst_db.write(|tx| {
+        state::insert_row(tx, "threads", &row, state::OnConflict::Fail)?;
+        for (table, r) in &linked {
+            state::insert_row(tx, table, r, state::OnConflict::Ignore)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = inserted {
+        let _ = std::fs::remove_file(&target);
+        return Err(e);
+    }
+    if let Some(name) = name.filter(|n| !n.is_empty()) {
+        index::append(&to.path, &[index::line(&c.id, &name, now)])?;
+    }
+    drop(locks);
+    Ok(Copied::Done)
+}
+
+/// The rollout to copy (still one of the thread, inside `from`, not a credential) and the
+/// place for it inside `to`, checked again now: the copy may come from a saved plan.
+fn checked_places(from: &HomeRef, to: &HomeRef, c: &Copy) -> Result<(PathBuf, PathBuf)> {
     rollout::check_thread_id(&c.id, "the thread copy")?;
     // The spelling Codex reads now (its worker may have compressed the file since the plan);
     // the copy keeps it.
@@ -294,36 +353,12 @@ pub fn copy(
             ))
             .with_help("a folder on the way may be a symlink; run `cdxs plan` again")
         })?;
-    // Codex's writer locks of the thread in both homes, held for the whole copy: a live
-    // source may be appended to while it is read.
-    let mut locks = Vec::new();
-    for home in [from, to] {
-        match writer_lock::try_lock(&home.path, &c.id)? {
-            Some(l) => locks.push(l),
-            None => {
-                return Ok(Copied::Live(format!(
-                    "thread {} is open in a running Codex in home `{}` ({})",
-                    c.id,
-                    home.name,
-                    writer_lock::holder(&home.path, &c.id)
-                )));
-            }
-        }
-    }
-    let src_db = open_state(&from.path, false)?
-        .ok_or_else(|| Error::user(format!("home `{}` has no state database", from.name)))?;
-    let mut row = src_db
-        .thread_row(&c.id)?
-        .ok_or_else(|| Error::user(format!("thread {} is gone from home `{}`", c.id, from.name)))?;
-    let mut dst_db = open_state(&to.path, true)?.ok_or_else(|| {
-        Error::user(format!("home `{}` has no state database yet", to.name))
-            .with_help("run Codex there once (it creates its database), then retry")
-    })?;
-    dst_db.ensure_writable()?;
-    if dst_db.has_thread(&c.id)? {
-        return Ok(Copied::AlreadyThere);
-    }
-    for clash in [target.clone(), rollout::twin(&target)] {
+    Ok((source, target))
+}
+
+/// Nothing is at `target` (in either spelling), and its folder exists.
+fn make_room(target: &Path) -> Result<()> {
+    for clash in [target.to_path_buf(), rollout::twin(target)] {
         if std::fs::symlink_metadata(&clash).is_ok() {
             return Err(Error::user(format!("{} exists already", tick(&clash)))
                 .with_help("run `cdxs plan` again"));
@@ -333,16 +368,18 @@ pub fn copy(
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("cannot create {}", tick(dir)), e))?;
     }
-    // Copy the bytes through a temp file (the target never exists half-written), with the
-    // source's permissions, never wider.
-    fsx::copy_atomic(&source, &target)?;
-    fsx::fault_point("share.after_file");
+    Ok(())
+}
+
+/// The source's `threads` row as the target home's: its rollout path there, archived when
+/// it landed in the archive, without the source's own organisation.
+fn fit_row(row: &mut state::Row, target: &Path, to: &HomeRef) {
     row.set(
         "rollout_path",
         Cell::Text(target.to_string_lossy().into_owned()),
     );
     let archived = super::under(
-        &target,
+        target,
         &Root::new(&to.path).canonical().join(rollout::ARCHIVED),
     );
     row.set("archived", Cell::Int(archived as i64));
@@ -357,10 +394,16 @@ pub fn copy(
             row.set(col, Cell::Null);
         }
     }
-    let name = row.text("name").map(str::to_string);
-    // Rows that belong to the thread travel with it (dynamic tools, attachments, Codex
-    // 0.171's `session_model_ids`), into the tables the target's schema has; spawn edges
-    // relate two threads and stay behind.
+}
+
+/// Rows that belong to the thread travel with it (dynamic tools, attachments, Codex
+/// 0.171's `session_model_ids`), into the tables the target's schema has; spawn edges
+/// relate two threads and stay behind.
+fn linked_rows(
+    src_db: &state::CodexDb,
+    dst_db: &state::CodexDb,
+    id: &str,
+) -> Result<Vec<(String, state::Row)>> {
     let mut linked = Vec::new();
     let target_links = dst_db.links()?;
     for l in src_db.links()?.into_iter().filter(|l| l.owned()) {
@@ -368,27 +411,12 @@ pub fn copy(
             .iter()
             .find(|t| t.table == l.table && t.column == l.column)
         {
-            for r in src_db.select_rows(&l.table, &l.column, &c.id)? {
+            for r in src_db.select_rows(&l.table, &l.column, id)? {
                 linked.push((t.table.clone(), r));
             }
         }
     }
-    let inserted = dst_db.write(|tx| {
-        state::insert_row(tx, "threads", &row, state::OnConflict::Fail)?;
-        for (table, r) in &linked {
-            state::insert_row(tx, table, r, state::OnConflict::Ignore)?;
-        }
-        Ok(())
-    });
-    if let Err(e) = inserted {
-        let _ = std::fs::remove_file(&target);
-        return Err(e);
-    }
-    if let Some(name) = name.filter(|n| !n.is_empty()) {
-        index::append(&to.path, &[index::line(&c.id, &name, now)])?;
-    }
-    drop(locks);
-    Ok(Copied::Done)
+    Ok(linked)
 }
 
 #[cfg(test)]

@@ -430,106 +430,129 @@ pub fn trash_one(
         // An interrupted trash of this thread: finish it (its manifest is checked first).
         load_entry(&home.path, id)?.1
     } else {
-        let mut state_db = open_state(&home.path, true)?;
-        let mut history_db = open_history(&home.path, true)?;
-        let thread = match &state_db {
-            Some(db) => db.thread_row(id)?,
-            None => None,
-        };
-        let mut state_rows = Vec::new();
-        if let Some(db) = &mut state_db {
-            db.ensure_writable()?;
-            state_rows = linked_rows(db, id)?;
-        }
-        let mut history_rows = Vec::new();
-        if let Some(db) = &mut history_db {
-            db.ensure_writable()?;
-            history_rows = linked_rows(db, id)?;
-        }
-        let files = files_of(
-            &home.path,
-            id,
-            all,
-            thread.as_ref().and_then(|r| r.text("rollout_path")),
-        );
-        if thread.is_none() && files.is_empty() {
-            return Err(
-                Error::user(format!("no thread `{id}` in home `{}`", home.name))
-                    .with_help("see `cdxs session list --all-homes`"),
-            );
-        }
-        let mut moved = Vec::new();
-        for (i, f) in files.iter().enumerate() {
-            let name = f
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let stored = if moved.iter().any(|m: &MovedFile| m.stored == name) {
-                format!("{i}-{name}")
-            } else {
-                name
-            };
-            moved.push(MovedFile {
-                original: f.clone(),
-                stored,
-            });
-        }
-        let m = Manifest {
-            version: 1,
-            id: id.to_string(),
-            home: home.path.clone(),
-            trashed_at: now,
-            name: thread
-                .as_ref()
-                .and_then(|r| r.text("name"))
-                .map(str::to_string),
-            preview: thread
-                .as_ref()
-                .and_then(|r| r.text("preview"))
-                .map(str::to_string),
-            files: moved,
-            thread,
-            state_rows,
-            history_rows,
-            index_lines: index::lines_for(&home.path, id)?,
-            stage: Stage::Saved,
-        };
+        let m = entry_for(home, id, all, now)?;
         save_manifest(&dir, &m)?;
         m
     };
     fsx::fault_point("trash.after_manifest");
     if m.stage == Stage::Saved {
-        let root = Root::new(&home.path);
-        for f in &m.files {
-            // Only a regular rollout file of this thread inside the home moves.
-            if let Some(real) = root.rollout_of(&f.original, id) {
-                std::fs::rename(&real, dir.join(&f.stored)).map_err(|e| {
-                    Error::io(
-                        format!("cannot move {} into the trash", tick(&f.original)),
-                        e,
-                    )
-                })?;
-            }
-        }
-        fsx::sync_dir(&dir).ok();
+        move_files_in(&home.path, id, &dir, &m)?;
         m.stage = Stage::FilesMoved;
         save_manifest(&dir, &m)?;
     }
     fsx::fault_point("trash.after_move");
     if m.stage == Stage::FilesMoved {
-        if let Some(mut db) = open_state(&home.path, true)? {
-            delete_linked(&mut db, id, true)?;
-        }
-        if let Some(mut db) = open_history(&home.path, true)? {
-            delete_linked(&mut db, id, false)?;
-        }
-        index::remove(&home.path, &[id.to_string()], |orig, bytes| {
-            backups.save(orig, bytes)
-        })?;
+        forget_in_codex(&home.path, id, backups)?;
         m.stage = Stage::Done;
         save_manifest(&dir, &m)?;
     }
     Ok(m)
+}
+
+/// Everything that restores thread `id`: its rows, its index lines and where its files
+/// go in the trash.
+fn entry_for(home: &HomeRef, id: &str, all: &[rollout::RolloutFile], now: i64) -> Result<Manifest> {
+    let mut state_db = open_state(&home.path, true)?;
+    let mut history_db = open_history(&home.path, true)?;
+    let thread = match &state_db {
+        Some(db) => db.thread_row(id)?,
+        None => None,
+    };
+    let mut state_rows = Vec::new();
+    if let Some(db) = &mut state_db {
+        db.ensure_writable()?;
+        state_rows = linked_rows(db, id)?;
+    }
+    let mut history_rows = Vec::new();
+    if let Some(db) = &mut history_db {
+        db.ensure_writable()?;
+        history_rows = linked_rows(db, id)?;
+    }
+    let files = files_of(
+        &home.path,
+        id,
+        all,
+        thread.as_ref().and_then(|r| r.text("rollout_path")),
+    );
+    if thread.is_none() && files.is_empty() {
+        return Err(
+            Error::user(format!("no thread `{id}` in home `{}`", home.name))
+                .with_help("see `cdxs session list --all-homes`"),
+        );
+    }
+    let text = |col: &str| {
+        thread
+            .as_ref()
+            .and_then(|r| r.text(col))
+            .map(str::to_string)
+    };
+    Ok(Manifest {
+        version: 1,
+        id: id.to_string(),
+        home: home.path.clone(),
+        trashed_at: now,
+        name: text("name"),
+        preview: text("preview"),
+        files: stored_names(&files),
+        thread,
+        state_rows,
+        history_rows,
+        index_lines: index::lines_for(&home.path, id)?,
+        stage: Stage::Saved,
+    })
+}
+
+/// The name each file gets in the trash: its own, numbered when another took it.
+fn stored_names(files: &[PathBuf]) -> Vec<MovedFile> {
+    let mut moved: Vec<MovedFile> = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stored = if moved.iter().any(|m| m.stored == name) {
+            format!("{i}-{name}")
+        } else {
+            name
+        };
+        moved.push(MovedFile {
+            original: f.clone(),
+            stored,
+        });
+    }
+    moved
+}
+
+/// The rollout files into the trash folder `dir`.
+fn move_files_in(home: &Path, id: &str, dir: &Path, m: &Manifest) -> Result<()> {
+    let root = Root::new(home);
+    for f in &m.files {
+        // Only a regular rollout file of this thread inside the home moves.
+        if let Some(real) = root.rollout_of(&f.original, id) {
+            std::fs::rename(&real, dir.join(&f.stored)).map_err(|e| {
+                Error::io(
+                    format!("cannot move {} into the trash", tick(&f.original)),
+                    e,
+                )
+            })?;
+        }
+    }
+    fsx::sync_dir(dir).ok();
+    Ok(())
+}
+
+/// The thread's rows and index lines out of Codex's files.
+fn forget_in_codex(home: &Path, id: &str, backups: &mut Backups) -> Result<()> {
+    if let Some(mut db) = open_state(home, true)? {
+        delete_linked(&mut db, id, true)?;
+    }
+    if let Some(mut db) = open_history(home, true)? {
+        delete_linked(&mut db, id, false)?;
+    }
+    index::remove(home, &[id.to_string()], |orig, bytes| {
+        backups.save(orig, bytes)
+    })?;
+    Ok(())
 }
 
 /// Put a trashed thread back exactly: files, rows, index lines; then drop the entry.
@@ -549,47 +572,11 @@ pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
     // Where each stored file goes back, checked before anything moves.
     let mut moves = Vec::new();
     for f in &m.files {
-        let stored = dir.join(&f.stored);
-        let target = root.rollout_target(&f.original, id).ok_or_else(|| {
-            Error::user(format!(
-                "cannot restore {id}: {} is no longer a place for its rollout inside the home",
-                tick(&f.original)
-            ))
-            .with_help(
-                "a folder on the way may have become a symlink; fix it, or purge this trash entry",
-            )
-        })?;
-        match std::fs::symlink_metadata(&stored) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => {
-                return Err(Error::user(format!(
-                    "cannot restore {id}: {} is not a regular file",
-                    tick(&stored)
-                ))
-                .with_help("cdxs only moves back the files it put there"));
-            }
-            Err(_) => continue, // already moved back by an interrupted restore
+        let target = place_back(&root, f, id)?;
+        if let Some(stored) = stored_file(&dir, f, id)? {
+            refuse_clobber(&m, f, &target)?;
+            moves.push((stored, target));
         }
-        // Refuse to clobber: a file back at the original path, or its other spelling (Codex
-        // reads `x.jsonl` over `x.jsonl.zst`: either would hide or be hidden by the other).
-        let twin = rollout::twin(&target);
-        let twin_restored = m
-            .files
-            .iter()
-            .any(|o| rollout::twin(&o.original) == f.original);
-        for clash in [Some(&target), (!twin_restored).then_some(&twin)]
-            .into_iter()
-            .flatten()
-        {
-            if std::fs::symlink_metadata(clash).is_ok() {
-                return Err(Error::user(format!(
-                    "cannot restore {id}: {} exists again",
-                    tick(clash)
-                ))
-                .with_help("move that file away first, or purge this trash entry"));
-            }
-        }
-        moves.push((stored, target));
     }
     let mut state_db = open_state(&home.path, true)?;
     if let (Some(db), Stage::Done) = (&state_db, m.stage)
@@ -601,20 +588,7 @@ pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
         .with_help("purge this trash entry, or trash the new thread first"));
     }
     for (stored, target) in &moves {
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::io(format!("cannot create {}", tick(parent)), e))?;
-            // The folders just made are ours; one that appeared meanwhile must still be in.
-            if root.resolve(parent).as_deref() != Some(parent) {
-                return Err(Error::user(format!(
-                    "cannot restore {id}: {} leads out of the home",
-                    tick(parent)
-                ))
-                .with_help("a folder on the way is a symlink; fix it and retry"));
-            }
-        }
-        std::fs::rename(stored, target)
-            .map_err(|e| Error::io(format!("cannot move {} back", tick(target)), e))?;
+        move_back(&root, stored, target, id)?;
     }
     fsx::fault_point("restore.after_move");
     if m.stage == Stage::Done {
@@ -634,6 +608,74 @@ pub fn restore_one(home: &HomeRef, id: &str) -> Result<Manifest> {
     std::fs::remove_dir_all(&dir)
         .map_err(|e| Error::io(format!("cannot remove {}", tick(&dir)), e))?;
     Ok(m)
+}
+
+/// The trashed copy of `f` (`None`: an interrupted restore moved it back already).
+fn stored_file(dir: &Path, f: &MovedFile, id: &str) -> Result<Option<PathBuf>> {
+    let stored = dir.join(&f.stored);
+    match std::fs::symlink_metadata(&stored) {
+        Ok(meta) if meta.is_file() => Ok(Some(stored)),
+        Ok(_) => Err(Error::user(format!(
+            "cannot restore {id}: {} is not a regular file",
+            tick(&stored)
+        ))
+        .with_help("cdxs only moves back the files it put there")),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Where `f` goes back: still a place for the rollout inside the home.
+fn place_back(root: &Root, f: &MovedFile, id: &str) -> Result<PathBuf> {
+    root.rollout_target(&f.original, id).ok_or_else(|| {
+        Error::user(format!(
+            "cannot restore {id}: {} is no longer a place for its rollout inside the home",
+            tick(&f.original)
+        ))
+        .with_help(
+            "a folder on the way may have become a symlink; fix it, or purge this trash entry",
+        )
+    })
+}
+
+/// Refuse to clobber: a file back at the original path, or its other spelling (Codex reads
+/// `x.jsonl` over `x.jsonl.zst`: either would hide or be hidden by the other).
+fn refuse_clobber(m: &Manifest, f: &MovedFile, target: &Path) -> Result<()> {
+    let id = &m.id;
+    let twin = rollout::twin(target);
+    let twin_restored = m
+        .files
+        .iter()
+        .any(|o| rollout::twin(&o.original) == f.original);
+    for clash in [Some(target), (!twin_restored).then_some(twin.as_path())]
+        .into_iter()
+        .flatten()
+    {
+        if std::fs::symlink_metadata(clash).is_ok() {
+            return Err(
+                Error::user(format!("cannot restore {id}: {} exists again", tick(clash)))
+                    .with_help("move that file away first, or purge this trash entry"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One stored file back to `target`, its folders made (and still inside the home).
+fn move_back(root: &Root, stored: &Path, target: &Path, id: &str) -> Result<()> {
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::io(format!("cannot create {}", tick(parent)), e))?;
+        // The folders just made are ours; one that appeared meanwhile must still be in.
+        if root.resolve(parent).as_deref() != Some(parent) {
+            return Err(Error::user(format!(
+                "cannot restore {id}: {} leads out of the home",
+                tick(parent)
+            ))
+            .with_help("a folder on the way is a symlink; fix it and retry"));
+        }
+    }
+    std::fs::rename(stored, target)
+        .map_err(|e| Error::io(format!("cannot move {} back", tick(target)), e))
 }
 
 /// Delete a trash entry for good (only a checked entry of a valid thread id: its folder

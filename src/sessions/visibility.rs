@@ -2,7 +2,8 @@
 //! in-place fixes (rows are edited or added, the DB is never deleted, rollout bytes are
 //! never rewritten).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -193,77 +194,16 @@ fn rows(home: &Path) -> Result<Vec<RowLite>> {
 pub fn check(home: &HomeRef, heads: &mut dyn HeadSource) -> Result<Vec<Issue>> {
     let rows = rows(&home.path)?;
     let files = rollout::list(&home.path);
-    // A thread's rollouts as Codex reads them: a `.zst` shadowed by its plain twin is not one.
-    let mut by_id: BTreeMap<&str, Vec<&RolloutFile>> = BTreeMap::new();
-    for f in files.iter().filter(|f| !f.shadowed) {
-        by_id.entry(f.thread_id.as_str()).or_default().push(f);
-    }
+    let disk = OnDisk::new(&home.path, &files);
     let names = index::names(&home.path)?;
     let trashed: BTreeSet<String> = super::trash::entries(home)?
         .into_iter()
         .map(|(_, m)| m.id)
         .collect();
-    let pick = |id: &str, archived: bool| -> Option<&RolloutFile> {
-        let list = by_id.get(id)?;
-        list.iter()
-            .find(|f| f.archived == archived && !f.compressed)
-            .or_else(|| list.iter().find(|f| f.archived == archived))
-            .or_else(|| list.first())
-            .copied()
-    };
-    let root = super::Root::new(&home.path);
-    // Existence from the walk, not one stat per row.
-    let on_disk: std::collections::HashSet<&std::ffi::OsStr> =
-        files.iter().map(|f| f.path.as_os_str()).collect();
-    // (A stat only when the walk did not see it: e.g. a row spelling the path another way.)
-    let exists = |p: &Path| {
-        on_disk.contains(p.as_os_str())
-            || on_disk.contains(rollout::twin(p).as_os_str())
-            || p.exists()
-            || rollout::twin(p).exists()
-    };
-    let archive = home.path.join(rollout::ARCHIVED);
     let mut issues = Vec::new();
-    let mut with_rows: BTreeSet<&str> = BTreeSet::new();
     for r in &rows {
-        with_rows.insert(&r.id);
-        let local = pick(&r.id, r.archived);
-        let actual: Option<PathBuf> = if !root.contains(&r.rollout_path) {
-            issues.push(Issue::ForeignRollout {
-                id: r.id.clone(),
-                rollout_path: r.rollout_path.clone(),
-                local: local.map(|f| f.path.clone()),
-            });
-            local.map(|f| f.path.clone())
-        } else if !exists(&r.rollout_path) {
-            issues.push(Issue::MissingRollout {
-                id: r.id.clone(),
-                rollout_path: r.rollout_path.clone(),
-                found: local.map(|f| f.path.clone()),
-            });
-            local.map(|f| f.path.clone())
-        } else {
-            Some(r.rollout_path.clone())
-        };
-        if let Some(path) = &actual {
-            let in_archive = super::under(path, &archive);
-            if in_archive != r.archived {
-                issues.push(Issue::ArchivedMismatch {
-                    id: r.id.clone(),
-                    archived: r.archived,
-                });
-            }
-            // The file Codex reads for that path (a row names `x.jsonl` after compression).
-            let readable = rollout::existing(path).unwrap_or_else(|| path.clone());
-            if r.preview.is_empty()
-                && r.parent.is_none()
-                && let Some(text) = heads.head(&readable).and_then(|h| h.first_user_message)
-            {
-                issues.push(Issue::EmptyPreview {
-                    id: r.id.clone(),
-                    preview: text,
-                });
-            }
+        if let Some(path) = disk.file_of_row(r, &mut issues) {
+            disk.check_file(r, &path, heads, &mut issues);
         }
         if r.name.as_deref().is_none_or(str::is_empty)
             && let Some(name) = names.get(&r.id)
@@ -274,7 +214,8 @@ pub fn check(home: &HomeRef, heads: &mut dyn HeadSource) -> Result<Vec<Issue>> {
             });
         }
     }
-    for (id, list) in &by_id {
+    let with_rows: BTreeSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    for (id, list) in &disk.by_id {
         if with_rows.contains(id) || trashed.contains(*id) {
             continue;
         }
@@ -289,6 +230,99 @@ pub fn check(home: &HomeRef, heads: &mut dyn HeadSource) -> Result<Vec<Issue>> {
         });
     }
     Ok(issues)
+}
+
+/// A home's rollout files as one walk found them.
+struct OnDisk<'a> {
+    root: super::Root,
+    archive: PathBuf,
+    /// A thread's rollouts as Codex reads them: a `.zst` shadowed by its plain twin is not one.
+    by_id: BTreeMap<&'a str, Vec<&'a RolloutFile>>,
+    /// Existence from the walk, not one stat per row.
+    paths: HashSet<&'a OsStr>,
+}
+
+impl<'a> OnDisk<'a> {
+    fn new(home: &Path, files: &'a [RolloutFile]) -> OnDisk<'a> {
+        let mut by_id: BTreeMap<&str, Vec<&RolloutFile>> = BTreeMap::new();
+        for f in files.iter().filter(|f| !f.shadowed) {
+            by_id.entry(f.thread_id.as_str()).or_default().push(f);
+        }
+        OnDisk {
+            root: super::Root::new(home),
+            archive: home.join(rollout::ARCHIVED),
+            by_id,
+            paths: files.iter().map(|f| f.path.as_os_str()).collect(),
+        }
+    }
+
+    /// This home's rollout of thread `id`: in the folder `archived` says, plain first.
+    fn pick(&self, id: &str, archived: bool) -> Option<&'a RolloutFile> {
+        let list = self.by_id.get(id)?;
+        list.iter()
+            .find(|f| f.archived == archived && !f.compressed)
+            .or_else(|| list.iter().find(|f| f.archived == archived))
+            .or_else(|| list.first())
+            .copied()
+    }
+
+    /// (A stat only when the walk did not see it: e.g. a row spelling the path another way.)
+    fn exists(&self, p: &Path) -> bool {
+        self.paths.contains(p.as_os_str())
+            || self.paths.contains(rollout::twin(p).as_os_str())
+            || p.exists()
+            || rollout::twin(p).exists()
+    }
+
+    /// The rollout a row's thread is in: the one it names, or (when that is in another
+    /// home, or missing, each an issue) this home's copy, if any.
+    fn file_of_row(&self, r: &RowLite, issues: &mut Vec<Issue>) -> Option<PathBuf> {
+        let local = self.pick(&r.id, r.archived).map(|f| f.path.clone());
+        if !self.root.contains(&r.rollout_path) {
+            issues.push(Issue::ForeignRollout {
+                id: r.id.clone(),
+                rollout_path: r.rollout_path.clone(),
+                local: local.clone(),
+            });
+            local
+        } else if !self.exists(&r.rollout_path) {
+            issues.push(Issue::MissingRollout {
+                id: r.id.clone(),
+                rollout_path: r.rollout_path.clone(),
+                found: local.clone(),
+            });
+            local
+        } else {
+            Some(r.rollout_path.clone())
+        }
+    }
+
+    /// A row against its rollout: the folder it is in, and an empty preview Codex hides.
+    fn check_file(
+        &self,
+        r: &RowLite,
+        path: &Path,
+        heads: &mut dyn HeadSource,
+        issues: &mut Vec<Issue>,
+    ) {
+        if super::under(path, &self.archive) != r.archived {
+            issues.push(Issue::ArchivedMismatch {
+                id: r.id.clone(),
+                archived: r.archived,
+            });
+        }
+        // The file Codex reads for that path (a row names `x.jsonl` after compression).
+        let readable = rollout::existing(path).unwrap_or_else(|| path.to_path_buf());
+        if r.preview.is_empty()
+            && r.parent.is_none()
+            && let Some(text) = heads.head(&readable).and_then(|h| h.first_user_message)
+        {
+            issues.push(Issue::EmptyPreview {
+                id: r.id.clone(),
+                preview: text,
+            });
+        }
+    }
 }
 
 fn secs(ts: Option<&str>) -> Option<i64> {
@@ -391,31 +425,8 @@ pub fn repair(
     now: i64,
 ) -> Result<Repaired> {
     let mut out = Repaired::default();
-    let mut ids: Vec<&str> = issues
-        .iter()
-        .filter(|i| i.repairable())
-        .map(Issue::id)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
     // Writer locks first, held until the transaction is done.
-    let mut locks = Vec::new();
-    let mut held: BTreeSet<&str> = BTreeSet::new();
-    for id in ids {
-        if !crate::codex::rollout::is_thread_id(id) {
-            continue; // a row whose id is not a thread id is only reported
-        }
-        match writer_lock::try_lock(&home.path, id)? {
-            Some(l) => {
-                locks.push(l);
-                held.insert(id);
-            }
-            None => out.live.push(format!(
-                "thread {id} is open in a running Codex ({}); repair it when that session ends",
-                writer_lock::holder(&home.path, id)
-            )),
-        }
-    }
+    let (locks, held) = lock_repairable(&home.path, issues, &mut out.live)?;
     let todo: Vec<&Issue> = issues
         .iter()
         .filter(|i| i.repairable() && held.contains(i.id()))
@@ -423,58 +434,17 @@ pub fn repair(
     if todo.is_empty() {
         return Ok(out);
     }
-    let provider = home_provider(&home.path);
     // Build new rows before the transaction (file reads stay out of it).
-    let mut inserts = Vec::new();
-    for i in &todo {
-        if let Issue::OrphanRollout { id, path, .. } = i
-            && let Some(head) = heads.head(path)
-        {
-            let tokens = rollout::last_token_usage(path)
-                .ok()
-                .flatten()
-                .map(|u| u.total_tokens)
-                .unwrap_or(0);
-            let archived = path.starts_with(home.path.join(rollout::ARCHIVED));
-            inserts.push(row_from_head(id, path, &head, archived, tokens, &provider));
-        }
-    }
+    let inserts = rows_for_orphans(&home.path, &todo, heads);
     let Some(mut db) = open_state(&home.path, true)? else {
         return Ok(out);
     };
     let mut fixed = Vec::new();
     db.write(|tx| {
         for i in &todo {
-            match i {
-                Issue::MissingRollout { id, found: Some(p), .. } | Issue::ForeignRollout { id, local: Some(p), .. } => {
-                    tx.execute(
-                        "UPDATE threads SET rollout_path = ?2 WHERE id = ?1",
-                        rusqlite::params![id, p.to_string_lossy()],
-                    )?;
-                }
-                Issue::EmptyPreview { id, preview } => {
-                    tx.execute(
-                        "UPDATE threads SET preview = ?2, first_user_message = CASE WHEN first_user_message = '' THEN ?2 ELSE first_user_message END, title = CASE WHEN title = '' THEN ?2 ELSE title END WHERE id = ?1 AND preview = ''",
-                        rusqlite::params![id, preview],
-                    )?;
-                }
-                Issue::NameOnlyInIndex { id, name } => {
-                    tx.execute("UPDATE threads SET name = ?2 WHERE id = ?1", rusqlite::params![id, name])?;
-                }
-                Issue::ArchivedMismatch { id, archived } => {
-                    if *archived {
-                        tx.execute("UPDATE threads SET archived = 0, archived_at = NULL WHERE id = ?1", [id])?;
-                    } else {
-                        tx.execute(
-                            "UPDATE threads SET archived = 1, archived_at = ?2 WHERE id = ?1",
-                            rusqlite::params![id, now],
-                        )?;
-                    }
-                }
-                Issue::OrphanRollout { .. } => {}
-                _ => continue,
+            if fix_row(tx, i, now)? {
+                fixed.push((*i).clone());
             }
-            fixed.push((*i).clone());
         }
         for row in &inserts {
             state::insert_row(tx, "threads", row, state::OnConflict::Fail)?;
@@ -489,4 +459,104 @@ pub fn repair(
     });
     out.fixed = fixed;
     Ok(out)
+}
+
+/// The writer locks of the threads with a repairable issue, and their ids; a thread a
+/// running Codex has open goes into `live`.
+fn lock_repairable<'a>(
+    home: &Path,
+    issues: &'a [Issue],
+    live: &mut Vec<String>,
+) -> Result<(Vec<writer_lock::ThreadLock>, BTreeSet<&'a str>)> {
+    let mut ids: Vec<&str> = issues
+        .iter()
+        .filter(|i| i.repairable())
+        .map(Issue::id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut locks = Vec::new();
+    let mut held: BTreeSet<&str> = BTreeSet::new();
+    for id in ids {
+        if !crate::codex::rollout::is_thread_id(id) {
+            continue; // a row whose id is not a thread id is only reported
+        }
+        match writer_lock::try_lock(home, id)? {
+            Some(l) => {
+                locks.push(l);
+                held.insert(id);
+            }
+            None => live.push(format!(
+                "thread {id} is open in a running Codex ({}); repair it when that session ends",
+                writer_lock::holder(home, id)
+            )),
+        }
+    }
+    Ok((locks, held))
+}
+
+/// A full `threads` row for each orphan rollout whose head can be read.
+fn rows_for_orphans(home: &Path, todo: &[&Issue], heads: &mut dyn HeadSource) -> Vec<Row> {
+    let provider = home_provider(home);
+    let mut inserts = Vec::new();
+    for i in todo {
+        if let Issue::OrphanRollout { id, path, .. } = i
+            && let Some(head) = heads.head(path)
+        {
+            let tokens = rollout::last_token_usage(path)
+                .ok()
+                .flatten()
+                .map(|u| u.total_tokens)
+                .unwrap_or(0);
+            let archived = path.starts_with(home.join(rollout::ARCHIVED));
+            inserts.push(row_from_head(id, path, &head, archived, tokens, &provider));
+        }
+    }
+    inserts
+}
+
+/// The in-place edit of a row that fixes `issue` (an orphan gets its row elsewhere).
+/// False: nothing here fixes it.
+fn fix_row(tx: &rusqlite::Transaction, issue: &Issue, now: i64) -> rusqlite::Result<bool> {
+    match issue {
+        Issue::MissingRollout {
+            id, found: Some(p), ..
+        }
+        | Issue::ForeignRollout {
+            id, local: Some(p), ..
+        } => {
+            tx.execute(
+                "UPDATE threads SET rollout_path = ?2 WHERE id = ?1",
+                rusqlite::params![id, p.to_string_lossy()],
+            )?;
+        }
+        Issue::EmptyPreview { id, preview } => {
+            tx.execute(
+                "UPDATE threads SET preview = ?2, first_user_message = CASE WHEN first_user_message = '' THEN ?2 ELSE first_user_message END, title = CASE WHEN title = '' THEN ?2 ELSE title END WHERE id = ?1 AND preview = ''",
+                rusqlite::params![id, preview],
+            )?;
+        }
+        Issue::NameOnlyInIndex { id, name } => {
+            tx.execute(
+                "UPDATE threads SET name = ?2 WHERE id = ?1",
+                rusqlite::params![id, name],
+            )?;
+        }
+        Issue::ArchivedMismatch { id, archived } => {
+            if *archived {
+                tx.execute(
+                    "UPDATE threads SET archived = 0, archived_at = NULL WHERE id = ?1",
+                    [id],
+                )?;
+            } else {
+                tx.execute(
+                    "UPDATE threads SET archived = 1, archived_at = ?2 WHERE id = ?1",
+                    rusqlite::params![id, now],
+                )?;
+            }
+        }
+        Issue::OrphanRollout { .. } => {}
+        _ => return Ok(false),
+    }
+    Ok(true)
 }

@@ -493,14 +493,37 @@ pub(crate) fn upsert_in(
     tx: &rusqlite::Transaction,
     incoming: &Account,
 ) -> Result<(Upsert, Account)> {
-    let existing = match tx
+    let existing = stored_copy(tx, incoming)?;
+    // A copy holding a spent refresh token is dead, however new its stamps look.
+    let spent = holds_spent_token(tx, incoming)?;
+    let Some(mut stored) = existing else {
+        if spent {
+            return Ok((Upsert::Spent, incoming.clone()));
+        }
+        save(tx, incoming)?;
+        return Ok((Upsert::Created, incoming.clone()));
+    };
+    if spent {
+        return Ok((Upsert::Spent, stored));
+    }
+    let outcome = merge(&mut stored, incoming);
+    if outcome == Upsert::Updated {
+        stored.updated_at = incoming.updated_at;
+        save(tx, &stored)?;
+    }
+    Ok((outcome, stored))
+}
+
+/// The vault's copy of `incoming`: by id, or (a ChatGPT login) by email and workspace.
+fn stored_copy(tx: &rusqlite::Transaction, incoming: &Account) -> Result<Option<Account>> {
+    let by_id = tx
         .query_row(
             &format!("SELECT {COLUMNS} FROM accounts WHERE id = ?1"),
             [&incoming.id],
             from_row,
         )
-        .optional()?
-    {
+        .optional()?;
+    Ok(match by_id {
         Some(a) => Some(a),
         None if incoming.kind == AccountKind::OAuth && incoming.email.is_some() => tx
             .query_row(
@@ -513,9 +536,12 @@ pub(crate) fn upsert_in(
             )
             .optional()?,
         None => None,
-    };
-    // A copy holding a spent refresh token is dead, however new its stamps look.
-    let spent = match (&incoming.kind, &incoming.tokens) {
+    })
+}
+
+/// Does `incoming` hold a refresh token that was spent?
+fn holds_spent_token(tx: &rusqlite::Transaction, incoming: &Account) -> Result<bool> {
+    Ok(match (&incoming.kind, &incoming.tokens) {
         (AccountKind::OAuth, Some(t)) if !t.refresh_token.is_empty() => tx
             .query_row(
                 "SELECT 1 FROM spent_tokens WHERE fingerprint = ?1",
@@ -525,23 +551,18 @@ pub(crate) fn upsert_in(
             .optional()?
             .is_some(),
         _ => false,
-    };
-    let Some(mut stored) = existing else {
-        if spent {
-            return Ok((Upsert::Spent, incoming.clone()));
-        }
-        save(tx, incoming)?;
-        return Ok((Upsert::Created, incoming.clone()));
-    };
-    if spent {
-        return Ok((Upsert::Spent, stored));
-    }
+    })
+}
+
+/// `incoming` into the stored copy: a changed key, or newer tokens (older ones are kept
+/// out), the members Codex wrote, and identity fields the stored copy lacks.
+fn merge(stored: &mut Account, incoming: &Account) -> Upsert {
     // Members Codex wrote that the stored copy lacks or holds older values of.
     let carried = incoming.auth_extra.over(&stored.auth_extra);
     let outcome = match incoming.kind {
         AccountKind::ApiKey => {
             if stored.api_key == incoming.api_key && stored.base_url == incoming.base_url {
-                carry_members(&mut stored, carried)
+                carry_members(stored, carried)
             } else {
                 stored.api_key = incoming.api_key.clone();
                 stored.base_url = incoming.base_url.clone();
@@ -551,7 +572,7 @@ pub(crate) fn upsert_in(
         }
         AccountKind::OAuth => {
             if stored.tokens == incoming.tokens {
-                carry_members(&mut stored, carried)
+                carry_members(stored, carried)
             } else if stored.tokens.is_some()
                 && freshness::compare(&incoming.freshness(), &stored.freshness()) == Ordering::Less
             {
@@ -572,11 +593,7 @@ pub(crate) fn upsert_in(
             *slot = new.clone();
         }
     }
-    if outcome == Upsert::Updated {
-        stored.updated_at = incoming.updated_at;
-        save(tx, &stored)?;
-    }
-    Ok((outcome, stored))
+    outcome
 }
 
 /// The same login seen again: take the members it carries (an upgraded Codex wrote

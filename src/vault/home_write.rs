@@ -175,73 +175,19 @@ pub fn write_source(
     now: i64,
     known_homes: &[std::path::PathBuf],
 ) -> Result<HomeWrite> {
-    if let Source::Vault(account_id) = &source
-        && let Some(a) = vault.account(account_id)?
-        && a.kind == crate::vault::AccountKind::OAuth
-    {
-        if let Some(folder) = vault.live_elsewhere(account_id, home, known_homes)? {
-            return Err(Error::LiveElsewhere {
-                account: a.name().to_string(),
-                folder,
-                home: None,
-            });
-        }
-        if let Some(there) = vault.live_on_another_machine(account_id)? {
-            let here = format!("`{}`", crate::paths::display(home));
-            return Err(placement::refusal(a.name(), here, &there));
-        }
-    }
+    refuse_live_elsewhere(vault, home, &source, known_homes)?;
     fsx::ensure_private_dir(home)?;
     let mut harvested = None;
     let mut written = None;
     let outcome = auth::write_with(
         home,
         |current| {
-            if let Expect::Fingerprint(expected) = expect {
-                let actual = current.map(fingerprint);
-                if &actual != expected {
-                    return Err(Error::user(format!(
-                        "{} changed since the plan was made",
-                        tick(&auth::auth_path(home))
-                    ))
-                    .with_help("run `cdxs plan` again and review the new plan"));
-                }
-            }
+            check_expected(home, current, expect)?;
             if let Some(bytes) = current {
                 harvested = harvest(vault, bytes, now)?;
             }
             fsx::remove_stale_temps(home, auth::AUTH_FILE);
-            let (account, creds) = match &source {
-                Source::Direct(creds) => (
-                    Account::from_credentials(creds, None, "environment", now),
-                    creds.clone(),
-                ),
-                Source::Vault(account_id) => {
-                    // Re-read after the harvest: the vault may now hold newer tokens.
-                    let account = vault.account(account_id)?.ok_or_else(|| {
-                        Error::user(format!("account `{account_id}` is not in the vault"))
-                            .with_help("see `cdxs account list`")
-                    })?;
-                    // A spent refresh token is dead: writing it would log Codex out.
-                    if let Some(fp) = account.secret_fingerprint()
-                        && account.kind == crate::vault::AccountKind::OAuth
-                        && vault.is_spent(&fp)?
-                    {
-                        return Err(Error::NeedsLogin {
-                            account: account.name().to_string(),
-                            why: "its refresh token in the vault was already spent".into(),
-                        });
-                    }
-                    let creds = account.credentials().ok_or_else(|| {
-                        Error::user(format!(
-                            "account `{}` has no stored credentials to write",
-                            account.name()
-                        ))
-                        .with_help("log in again with `cdxs login oauth` or `cdxs import auth`")
-                    })?;
-                    (account, creds)
-                }
-            };
+            let (account, creds) = what_to_write(vault, &source, now)?;
             written = Some(account);
             Ok(Some(auth::render(&creds)))
         },
@@ -253,4 +199,85 @@ pub fn write_source(
         harvested,
         account,
     })
+}
+
+/// A ChatGPT login live in another folder, here or on another machine (its synced record
+/// says so), stays there: the error names both places.
+fn refuse_live_elsewhere(
+    vault: &mut Vault,
+    home: &Path,
+    source: &Source,
+    known_homes: &[std::path::PathBuf],
+) -> Result<()> {
+    let Source::Vault(account_id) = source else {
+        return Ok(());
+    };
+    let Some(a) = vault
+        .account(account_id)?
+        .filter(|a| a.kind == crate::vault::AccountKind::OAuth)
+    else {
+        return Ok(());
+    };
+    if let Some(folder) = vault.live_elsewhere(account_id, home, known_homes)? {
+        return Err(Error::LiveElsewhere {
+            account: a.name().to_string(),
+            folder,
+            home: None,
+        });
+    }
+    if let Some(there) = vault.live_on_another_machine(account_id)? {
+        let here = format!("`{}`", crate::paths::display(home));
+        return Err(placement::refusal(a.name(), here, &there));
+    }
+    Ok(())
+}
+
+/// The auth.json the plan saw is the one there now (under the lock).
+fn check_expected(home: &Path, current: Option<&[u8]>, expect: &Expect) -> Result<()> {
+    if let Expect::Fingerprint(expected) = expect {
+        let actual = current.map(fingerprint);
+        if &actual != expected {
+            return Err(Error::user(format!(
+                "{} changed since the plan was made",
+                tick(&auth::auth_path(home))
+            ))
+            .with_help("run `cdxs plan` again and review the new plan"));
+        }
+    }
+    Ok(())
+}
+
+/// The account and credentials `source` gives: a vault account is read after the harvest
+/// (the vault may now hold newer tokens), and never with a spent refresh token.
+fn what_to_write(vault: &Vault, source: &Source, now: i64) -> Result<(Account, Credentials)> {
+    match source {
+        Source::Direct(creds) => Ok((
+            Account::from_credentials(creds, None, "environment", now),
+            (*creds).clone(),
+        )),
+        Source::Vault(account_id) => {
+            let account = vault.account(account_id)?.ok_or_else(|| {
+                Error::user(format!("account `{account_id}` is not in the vault"))
+                    .with_help("see `cdxs account list`")
+            })?;
+            // A spent refresh token is dead: writing it would log Codex out.
+            if let Some(fp) = account.secret_fingerprint()
+                && account.kind == crate::vault::AccountKind::OAuth
+                && vault.is_spent(&fp)?
+            {
+                return Err(Error::NeedsLogin {
+                    account: account.name().to_string(),
+                    why: "its refresh token in the vault was already spent".into(),
+                });
+            }
+            let creds = account.credentials().ok_or_else(|| {
+                Error::user(format!(
+                    "account `{}` has no stored credentials to write",
+                    account.name()
+                ))
+                .with_help("log in again with `cdxs login oauth` or `cdxs import auth`")
+            })?;
+            Ok((account, creds))
+        }
+    }
 }

@@ -13,7 +13,7 @@ use crate::codex::auth::auth_path;
 use crate::codex::config;
 use crate::codex::settings::Effective;
 use crate::manifest::{AccountRef, Binding, Home};
-use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs};
+use crate::reconcile::observe::{AccountObs, AuthObs, CredObs, HomeObs, Observed};
 use crate::reconcile::{
     Accepted, Action, ActionKind, Change, ChangeValue, CredentialSource, Drift, Note, Op,
 };
@@ -71,18 +71,7 @@ impl Planner<'_> {
         {
             return;
         }
-        let refusals = settings.refusals(&login_of(&target, target_account));
-        if !refusals.is_empty() {
-            for r in refusals {
-                self.error(
-                    address.clone(),
-                    format!(
-                        "Codex would not use `{alias}` in this home: {}",
-                        r.message()
-                    ),
-                    &r.fix,
-                );
-            }
+        if self.refused(&settings, &alias, &target, target_account, &address) {
             return;
         }
         let want_base_url = match &r {
@@ -94,41 +83,7 @@ impl Planner<'_> {
             self.accept(home, obs, &target);
             return;
         }
-        let (after, after_value) = match (&target, target_account) {
-            (_, Some(a)) => (
-                format!("{alias} = {}", describe_account(a, o)),
-                account_value(a, o, Some(&alias)),
-            ),
-            (
-                Target::Env {
-                    var,
-                    key_fingerprint,
-                },
-                _,
-            ) => (
-                format!("{alias} = API key from ${var} ({key_fingerprint})"),
-                ChangeValue::EnvKey {
-                    alias: alias.clone(),
-                    var: var.clone(),
-                    key_fingerprint: key_fingerprint.clone(),
-                },
-            ),
-            (Target::Vault { account_id }, None) => (
-                format!("{alias} = {}", r.describe()),
-                ChangeValue::Account {
-                    alias: Some(alias.clone()),
-                    id: Some(account_id.clone()),
-                    name: None,
-                    kind: None,
-                    email: None,
-                    plan_type: None,
-                    key_fingerprint: None,
-                    five_hour_left: None,
-                    weekly_left: None,
-                    in_vault: false,
-                },
-            ),
-        };
+        let (after, after_value) = after_side(o, &alias, &r, &target, target_account);
         let chosen = Chosen {
             alias,
             reason,
@@ -137,6 +92,30 @@ impl Planner<'_> {
             after_value,
         };
         self.write_auth(home, obs, address, chosen);
+    }
+
+    /// Would Codex delete or leave unused the login of `alias` in this home? Each reason is
+    /// an error.
+    fn refused(
+        &mut self,
+        settings: &Effective,
+        alias: &str,
+        target: &Target,
+        target_account: Option<&AccountObs>,
+        address: &Address,
+    ) -> bool {
+        let refusals = settings.refusals(&login_of(target, target_account));
+        for r in &refusals {
+            self.error(
+                address.clone(),
+                format!(
+                    "Codex would not use `{alias}` in this home: {}",
+                    r.message()
+                ),
+                &r.fix,
+            );
+        }
+        !refusals.is_empty()
     }
 
     fn create_dir(&mut self, home: &Home, obs: &HomeObs) {
@@ -187,54 +166,7 @@ impl Planner<'_> {
         let mut skipped: Vec<String> = Vec::new();
         let candidates: Vec<pool::Candidate> = members
             .iter()
-            .map(|alias| {
-                let account_id = match self.resolve_quiet(alias) {
-                    Some(Target::Vault { account_id }) => Some(account_id),
-                    _ => None,
-                };
-                let account = account_id.as_deref().and_then(|id| self.o.account(id));
-                // A member Codex would delete or leave unused in this home is skipped.
-                let refused = account.and_then(|a| {
-                    settings
-                        .refusals(&login_of(
-                            &Target::Vault {
-                                account_id: a.id.clone(),
-                            },
-                            Some(a),
-                        ))
-                        .into_iter()
-                        .next()
-                });
-                if let Some(r) = &refused {
-                    skipped.push(format!("`{alias}` ({})", r.message()));
-                }
-                // A login live in a folder outside this manifest stays where it is.
-                let outside = account.and_then(|a| self.live_outside(&a.id));
-                if let Some(f) = &outside {
-                    skipped.push(format!(
-                        "`{alias}` (live in `{}`, outside this cdxs.yaml)",
-                        self.shown(f)
-                    ));
-                }
-                // And one live on another machine stays there.
-                let away = account.and_then(|a| {
-                    crate::vault::placement::on_another_machine(&self.o.other_machines, &a.id)
-                });
-                if let Some(r) = away {
-                    skipped.push(format!("`{alias}` (live in {})", r.describe()));
-                }
-                pool::Candidate {
-                    alias: alias.clone(),
-                    usable: refused.is_none()
-                        && outside.is_none()
-                        && away.is_none()
-                        && account.is_some_and(|a| a.has_credentials && !a.requires_reauth),
-                    remaining: account
-                        .and_then(|a| self.o.quota.get(&a.id))
-                        .and_then(|q| q.remaining()),
-                    account_id,
-                }
-            })
+            .map(|alias| self.candidate(alias, settings, &mut skipped))
             .collect();
         if !skipped.is_empty() {
             self.notes.push(Note {
@@ -268,6 +200,61 @@ impl Planner<'_> {
                 );
                 None
             }
+        }
+    }
+
+    /// A pool member as a candidate for this home; why it cannot be one goes into `skipped`.
+    fn candidate(
+        &self,
+        alias: &str,
+        settings: &Effective,
+        skipped: &mut Vec<String>,
+    ) -> pool::Candidate {
+        let account_id = match self.resolve_quiet(alias) {
+            Some(Target::Vault { account_id }) => Some(account_id),
+            _ => None,
+        };
+        let account = account_id.as_deref().and_then(|id| self.o.account(id));
+        // A member Codex would delete or leave unused in this home is skipped.
+        let refused = account.and_then(|a| {
+            settings
+                .refusals(&login_of(
+                    &Target::Vault {
+                        account_id: a.id.clone(),
+                    },
+                    Some(a),
+                ))
+                .into_iter()
+                .next()
+        });
+        if let Some(r) = &refused {
+            skipped.push(format!("`{alias}` ({})", r.message()));
+        }
+        // A login live in a folder outside this manifest stays where it is.
+        let outside = account.and_then(|a| self.live_outside(&a.id));
+        if let Some(f) = &outside {
+            skipped.push(format!(
+                "`{alias}` (live in `{}`, outside this cdxs.yaml)",
+                self.shown(f)
+            ));
+        }
+        // And one live on another machine stays there.
+        let away = account.and_then(|a| {
+            crate::vault::placement::on_another_machine(&self.o.other_machines, &a.id)
+        });
+        if let Some(r) = away {
+            skipped.push(format!("`{alias}` (live in {})", r.describe()));
+        }
+        pool::Candidate {
+            alias: alias.to_string(),
+            usable: refused.is_none()
+                && outside.is_none()
+                && away.is_none()
+                && account.is_some_and(|a| a.has_credentials && !a.requires_reauth),
+            remaining: account
+                .and_then(|a| self.o.quota.get(&a.id))
+                .and_then(|q| q.remaining()),
+            account_id,
         }
     }
 
@@ -570,5 +557,51 @@ fn holds_target(
             },
         ) => key_fingerprint == want,
         _ => false,
+    }
+}
+
+/// The redacted "after" side of a home's auth diff: the vault account as observed, the
+/// key an environment variable holds, or an account the vault gets from an import first.
+fn after_side(
+    o: &Observed,
+    alias: &str,
+    r: &AccountRef,
+    target: &Target,
+    target_account: Option<&AccountObs>,
+) -> (String, ChangeValue) {
+    match (target, target_account) {
+        (_, Some(a)) => (
+            format!("{alias} = {}", describe_account(a, o)),
+            account_value(a, o, Some(alias)),
+        ),
+        (
+            Target::Env {
+                var,
+                key_fingerprint,
+            },
+            _,
+        ) => (
+            format!("{alias} = API key from ${var} ({key_fingerprint})"),
+            ChangeValue::EnvKey {
+                alias: alias.to_string(),
+                var: var.clone(),
+                key_fingerprint: key_fingerprint.clone(),
+            },
+        ),
+        (Target::Vault { account_id }, None) => (
+            format!("{alias} = {}", r.describe()),
+            ChangeValue::Account {
+                alias: Some(alias.to_string()),
+                id: Some(account_id.clone()),
+                name: None,
+                kind: None,
+                email: None,
+                plan_type: None,
+                key_fingerprint: None,
+                five_hour_left: None,
+                weekly_left: None,
+                in_vault: false,
+            },
+        ),
     }
 }

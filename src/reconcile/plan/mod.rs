@@ -73,24 +73,7 @@ impl Inputs {
 }
 
 pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
-    let now = inputs.now;
-    let mut p = Planner {
-        m,
-        o,
-        dirs: Vec::new(),
-        reads: Vec::new(),
-        writes: Vec::new(),
-        drift: Vec::new(),
-        errors: Vec::new(),
-        notes: Vec::new(),
-        imported: BTreeSet::new(),
-        harvested: BTreeMap::new(),
-        refreshed: BTreeSet::new(),
-        refreshes: Vec::new(),
-        accepted: Vec::new(),
-        now,
-        inputs,
-    };
+    let mut p = Planner::new(m, o, inputs);
     let mut observed = BTreeMap::new();
     // Harvest first, from every declared home: the vault must hold the newest tokens
     // before any file is written or any account is picked.
@@ -102,15 +85,7 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
     // A ChatGPT login in a mounted auth file bound to two homes (validation cannot know
     // what the file holds: plan observed it).
     p.auth_files_bound_once();
-    // Accounts directly bound somewhere may not be picked by pools.
-    let mut taken: BTreeSet<String> = BTreeSet::new();
-    for home in m.homes.values() {
-        if let Some(Binding::Account(alias)) = &home.binding
-            && let Some(Target::Vault { account_id }) = p.resolve_quiet(alias)
-        {
-            taken.insert(account_id);
-        }
-    }
+    let mut taken = p.bound_directly();
     for (name, home) in &m.homes {
         let Some(obs) = o.homes.get(name) else {
             continue;
@@ -127,13 +102,34 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
     }
     p.copies_already_live();
     p.one_live_copy();
-    let sessions = sessions::actions(m, o, now, &mut p.notes);
+    let sessions = sessions::actions(m, o, inputs.now, &mut p.notes);
     // Where this machine has its ChatGPT logins live changes: the other machines hear it.
     let logins_move = p
         .writes
         .iter()
         .any(|a| matches!(a.op, Op::RemoveAuth { .. }) || one_copy::login_written(a, &p).is_some());
-    let sync = crate::sync::plan::actions_with(&o.sync, logins_move)
+    let mut actions = p.dirs;
+    actions.extend(p.reads);
+    actions.extend(p.refreshes);
+    actions.extend(p.writes);
+    actions.extend(sessions);
+    actions.extend(sync_actions(o, logins_move));
+    Plan {
+        manifest: m.path.clone(),
+        manifest_fingerprint: m.fingerprint(),
+        actions,
+        drift: p.drift,
+        errors: p.errors,
+        notes: p.notes,
+        observed,
+        accepted: p.accepted,
+    }
+}
+
+/// What the sync targets need (pushes and pulls), after everything else; a push when
+/// `logins_move` (where this machine has its logins live changes).
+fn sync_actions(o: &Observed, logins_move: bool) -> Vec<Action> {
+    crate::sync::plan::actions_with(&o.sync, logins_move)
         .into_iter()
         .map(|a| Action {
             address: Address::Sync {
@@ -147,22 +143,42 @@ pub fn plan(m: &Manifest, o: &Observed, inputs: &Inputs) -> Plan {
                 target: a.target,
                 direction: a.direction,
             },
-        });
-    let mut actions = p.dirs;
-    actions.extend(p.reads);
-    actions.extend(p.refreshes);
-    actions.extend(p.writes);
-    actions.extend(sessions);
-    actions.extend(sync);
-    Plan {
-        manifest: m.path.clone(),
-        manifest_fingerprint: m.fingerprint(),
-        actions,
-        drift: p.drift,
-        errors: p.errors,
-        notes: p.notes,
-        observed,
-        accepted: p.accepted,
+        })
+        .collect()
+}
+
+impl<'a> Planner<'a> {
+    fn new(m: &'a Manifest, o: &'a Observed, inputs: &'a Inputs) -> Planner<'a> {
+        Planner {
+            m,
+            o,
+            dirs: Vec::new(),
+            reads: Vec::new(),
+            writes: Vec::new(),
+            drift: Vec::new(),
+            errors: Vec::new(),
+            notes: Vec::new(),
+            imported: BTreeSet::new(),
+            harvested: BTreeMap::new(),
+            refreshed: BTreeSet::new(),
+            refreshes: Vec::new(),
+            accepted: Vec::new(),
+            now: inputs.now,
+            inputs,
+        }
+    }
+
+    /// Accounts directly bound somewhere: pools may not pick them.
+    fn bound_directly(&self) -> BTreeSet<String> {
+        let mut taken = BTreeSet::new();
+        for home in self.m.homes.values() {
+            if let Some(Binding::Account(alias)) = &home.binding
+                && let Some(Target::Vault { account_id }) = self.resolve_quiet(alias)
+            {
+                taken.insert(account_id);
+            }
+        }
+        taken
     }
 }
 

@@ -51,7 +51,6 @@ pub fn pick(
             reason: format!("pool: stays on {}, {}", cur.alias, pct(cur.remaining)),
         });
     }
-    let above = |c: &&&Candidate| c.remaining.is_none_or(|r| r >= switch_below);
     let others: Vec<&Candidate> = free
         .iter()
         .copied()
@@ -65,44 +64,16 @@ pub fn pick(
         };
         return Err(why);
     }
-    let by_remaining = |list: &[&Candidate]| -> Option<Candidate> {
-        list.iter()
-            .max_by(|a, b| {
-                a.remaining
-                    .unwrap_or(-1.0)
-                    .total_cmp(&b.remaining.unwrap_or(-1.0))
-                    // earlier members win ties
-                    .then_with(|| {
-                        let ia = candidates.iter().position(|c| c.alias == a.alias);
-                        let ib = candidates.iter().position(|c| c.alias == b.alias);
-                        ib.cmp(&ia)
-                    })
-            })
-            .map(|c| (*c).clone())
-    };
     let chosen = match strategy {
-        Strategy::MostRemaining => by_remaining(&others),
-        Strategy::First => others.iter().find(above).map(|c| (*c).clone()),
-        Strategy::RoundRobin => {
-            let start = current
-                .and_then(|id| {
-                    candidates
-                        .iter()
-                        .position(|c| c.account_id.as_deref() == Some(id))
-                })
-                .map(|i| i + 1)
-                .unwrap_or(0);
-            (0..candidates.len())
-                .map(|k| &candidates[(start + k) % candidates.len()])
-                .find(|c| {
-                    others.iter().any(|o| o.alias == c.alias)
-                        && c.remaining.is_none_or(|r| r >= switch_below)
-                })
-                .cloned()
-        }
+        Strategy::MostRemaining => most_remaining(candidates, &others),
+        Strategy::First => others
+            .iter()
+            .find(|c| c.remaining.is_none_or(|r| r >= switch_below))
+            .map(|c| (*c).clone()),
+        Strategy::RoundRobin => round_robin(candidates, &others, current, switch_below),
     }
     // Everyone is below the threshold: take the one with the most left.
-    .or_else(|| by_remaining(&others))
+    .or_else(|| most_remaining(candidates, &others))
     .or_else(|| current_member.map(|c| (*c).clone()));
     let Some(c) = chosen else {
         return Err("no member is usable".into());
@@ -126,6 +97,49 @@ pub fn pick(
         account_id: c.account_id.clone(),
         reason,
     })
+}
+
+/// The one of `list` with the most left (unknown counts as least); earlier members of
+/// the pool win ties.
+fn most_remaining(candidates: &[Candidate], list: &[&Candidate]) -> Option<Candidate> {
+    list.iter()
+        .max_by(|a, b| {
+            a.remaining
+                .unwrap_or(-1.0)
+                .total_cmp(&b.remaining.unwrap_or(-1.0))
+                // earlier members win ties
+                .then_with(|| {
+                    let ia = candidates.iter().position(|c| c.alias == a.alias);
+                    let ib = candidates.iter().position(|c| c.alias == b.alias);
+                    ib.cmp(&ia)
+                })
+        })
+        .map(|c| (*c).clone())
+}
+
+/// The next member after the current one, in the pool's order, that is among `others`
+/// and not below the threshold.
+fn round_robin(
+    candidates: &[Candidate],
+    others: &[&Candidate],
+    current: Option<&str>,
+    switch_below: f64,
+) -> Option<Candidate> {
+    let start = current
+        .and_then(|id| {
+            candidates
+                .iter()
+                .position(|c| c.account_id.as_deref() == Some(id))
+        })
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    (0..candidates.len())
+        .map(|k| &candidates[(start + k) % candidates.len()])
+        .find(|c| {
+            others.iter().any(|o| o.alias == c.alias)
+                && c.remaining.is_none_or(|r| r >= switch_below)
+        })
+        .cloned()
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //! (`+ threads.<home>.copy[<id>]`).
 
 use super::super::{Action, ActionKind, Note, Op};
-use crate::manifest::Manifest;
+use crate::manifest::{Duration, Home, Manifest};
 use crate::reconcile::Address;
-use crate::reconcile::observe::Observed;
+use crate::reconcile::observe::{Observed, SessionsObs};
 use crate::sessions::{HomeRef, share};
 
 pub fn actions(m: &Manifest, o: &Observed, now: i64, notes: &mut Vec<Note>) -> Vec<Action> {
@@ -14,65 +14,79 @@ pub fn actions(m: &Manifest, o: &Observed, now: i64, notes: &mut Vec<Note>) -> V
         let Some(s) = o.sessions.get(name) else {
             continue;
         };
-        for message in &s.gate {
-            notes.push(Note {
-                address: Address::Sessions {
-                    home: name.clone(),
-                    repair: None,
-                },
-                message: message.clone(),
-            });
-        }
+        let note = |message: String| Note {
+            address: Address::Sessions {
+                home: name.clone(),
+                repair: None,
+            },
+            message,
+        };
+        notes.extend(s.gate.iter().cloned().map(note));
         if s.read_only {
-            notes.push(Note {
-                address: Address::Sessions {
-                    home: name.clone(),
-                    repair: None,
-                },
-                message:
-                    "session policies skip this home until cdxs knows its Codex (upgrade cdxs)"
-                        .into(),
-            });
+            notes.push(note(
+                "session policies skip this home until cdxs knows its Codex (upgrade cdxs)".into(),
+            ));
             continue;
         }
-        for issue in s.issues.iter().flatten().filter(|i| i.repairable()) {
-            out.push(Action {
-                address: Address::Sessions {
-                    home: name.clone(),
-                    repair: Some((issue.kind().to_string(), issue.id().to_string())),
-                },
-                kind: ActionKind::Update,
-                description: issue.describe(),
-                changes: vec![],
-                op: Op::RepairThread {
-                    home: crate::reconcile::HomeId::Named(name.clone()),
-                    path: home.path.clone(),
-                    issue: issue.clone(),
-                },
-            });
-        }
-        if let (Some(age), Some(trash)) = (m.sessions.trash_max_age, &s.trash) {
-            for (id, at) in trash {
-                if now - at >= age.seconds as i64 {
-                    out.push(Action {
-                        address: Address::Trash {
-                            home: name.clone(),
-                            id: id.clone(),
-                            purge: true,
-                        },
-                        kind: ActionKind::Delete,
-                        description: format!("delete thread {id}, trashed more than {age} ago"),
-                        changes: vec![],
-                        op: Op::PurgeTrash {
-                            home: crate::reconcile::HomeId::Named(name.clone()),
-                            path: home.path.clone(),
-                            id: id.clone(),
-                        },
-                    });
-                }
-            }
+        out.extend(repairs(name, home, s));
+        if let Some(age) = m.sessions.trash_max_age {
+            out.extend(purges(name, home, s, age, now));
         }
     }
+    out.extend(copies(m, o));
+    out
+}
+
+/// `auto_repair`: one action per repairable visibility problem.
+fn repairs(name: &str, home: &Home, s: &SessionsObs) -> Vec<Action> {
+    s.issues
+        .iter()
+        .flatten()
+        .filter(|i| i.repairable())
+        .map(|issue| Action {
+            address: Address::Sessions {
+                home: name.to_string(),
+                repair: Some((issue.kind().to_string(), issue.id().to_string())),
+            },
+            kind: ActionKind::Update,
+            description: issue.describe(),
+            changes: vec![],
+            op: Op::RepairThread {
+                home: crate::reconcile::HomeId::Named(name.to_string()),
+                path: home.path.clone(),
+                issue: issue.clone(),
+            },
+        })
+        .collect()
+}
+
+/// `trash_max_age`: the trash entries older than `age` go for good.
+fn purges(name: &str, home: &Home, s: &SessionsObs, age: Duration, now: i64) -> Vec<Action> {
+    s.trash
+        .iter()
+        .flatten()
+        .filter(|(_, at)| now - at >= age.seconds as i64)
+        .map(|(id, _)| Action {
+            address: Address::Trash {
+                home: name.to_string(),
+                id: id.clone(),
+                purge: true,
+            },
+            kind: ActionKind::Delete,
+            description: format!("delete thread {id}, trashed more than {age} ago"),
+            changes: vec![],
+            op: Op::PurgeTrash {
+                home: crate::reconcile::HomeId::Named(name.to_string()),
+                path: home.path.clone(),
+                id: id.clone(),
+            },
+        })
+        .collect()
+}
+
+/// `share_threads`: each thread a sharing home lacks, copied from one that has it (homes
+/// whose Codex cdxs does not know take no part).
+fn copies(m: &Manifest, o: &Observed) -> Vec<Action> {
     let shared: Vec<(HomeRef, share::HomeThreads)> = m
         .sessions
         .share_threads
@@ -90,6 +104,7 @@ pub fn actions(m: &Manifest, o: &Observed, now: i64, notes: &mut Vec<Note>) -> V
             ))
         })
         .collect();
+    let mut out = Vec::new();
     for c in share::plan_copies(&shared) {
         let (Some(from), Some(to)) = (m.homes.get(&c.from), m.homes.get(&c.to)) else {
             continue;

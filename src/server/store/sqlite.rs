@@ -784,25 +784,10 @@ fn store_push(
     rotate: Option<(&str, &str)>,
     now: i64,
 ) -> Result<PushOutcome, StoreError> {
-    let (revision, stored_key): (i64, Option<String>) = tx
-        .prepare_cached("SELECT revision, key_id FROM users WHERE id = ?1")?
-        .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let expected_key = match rotate {
-        Some((old, _)) => Some(old.to_string()),
-        None => push.key_id.clone(),
+    let revision = match current_revision(tx, user_id, push, rotate)? {
+        Ok(revision) => revision,
+        Err(refused) => return Ok(refused),
     };
-    match (&stored_key, &expected_key) {
-        (Some(stored), Some(given)) if stored != given => {
-            return Ok(PushOutcome::KeyMismatch(stored.clone()));
-        }
-        (None, Some(_)) if rotate.is_some() => {
-            return Ok(PushOutcome::KeyMismatch(String::new()));
-        }
-        _ => {}
-    }
-    if revision != push.base_revision {
-        return Ok(PushOutcome::Conflict(revision));
-    }
     if let Some(f) = &push.fence {
         let current: Option<(String, i64)> = tx
             .prepare_cached(
@@ -821,34 +806,8 @@ fn store_push(
         tx.prepare_cached("DELETE FROM records WHERE user_id = ?1")?
             .execute([user_id])?;
     }
-    {
-        let mut up = tx.prepare_cached(
-            "INSERT INTO records (user_id, record_id, version, revision, updated_at, \
-             deleted, nonce, ciphertext) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-             ON CONFLICT (user_id, record_id) DO UPDATE SET version = excluded.version, \
-             revision = excluded.revision, updated_at = excluded.updated_at, \
-             deleted = excluded.deleted, nonce = excluded.nonce, \
-             ciphertext = excluded.ciphertext WHERE records.version < excluded.version",
-        )?;
-        for r in &push.records {
-            let n = up.execute(params![
-                user_id,
-                r.record_id,
-                r.version as i64,
-                next,
-                now,
-                r.deleted as i64,
-                r.nonce,
-                r.ciphertext
-            ])?;
-            if n != 1 {
-                // A version that does not grow: the client works from an old copy.
-                return Ok(PushOutcome::Stale {
-                    revision,
-                    record_id: r.record_id.clone(),
-                });
-            }
-        }
+    if let Some(stale) = upsert_records(tx, user_id, &push.records, revision, now)? {
+        return Ok(stale);
     }
     // Records a user holds are capped: counted in the same transaction (an index range of
     // the user's own rows).
@@ -875,6 +834,69 @@ fn store_push(
         .execute(params![user_id, next, new_key])?;
     }
     Ok(PushOutcome::Stored(next))
+}
+
+/// The user's revision when the push is based on it and names the user's key (the old one,
+/// for a rotation); else why not.
+fn current_revision(
+    tx: &rusqlite::Transaction,
+    user_id: i64,
+    push: &Push,
+    rotate: Option<(&str, &str)>,
+) -> Result<Result<i64, PushOutcome>, StoreError> {
+    let (revision, stored_key): (i64, Option<String>) = tx
+        .prepare_cached("SELECT revision, key_id FROM users WHERE id = ?1")?
+        .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let expected_key = match rotate {
+        Some((old, _)) => Some(old.to_string()),
+        None => push.key_id.clone(),
+    };
+    Ok(match (&stored_key, &expected_key) {
+        (Some(stored), Some(given)) if stored != given => {
+            Err(PushOutcome::KeyMismatch(stored.clone()))
+        }
+        (None, Some(_)) if rotate.is_some() => Err(PushOutcome::KeyMismatch(String::new())),
+        _ if revision != push.base_revision => Err(PushOutcome::Conflict(revision)),
+        _ => Ok(revision),
+    })
+}
+
+/// Each record at revision `revision + 1`, unless its version does not grow: then the
+/// client works from an old copy (`Some(Stale)`).
+fn upsert_records(
+    tx: &rusqlite::Transaction,
+    user_id: i64,
+    records: &[Record],
+    revision: i64,
+    now: i64,
+) -> Result<Option<PushOutcome>, StoreError> {
+    let mut up = tx.prepare_cached(
+        "INSERT INTO records (user_id, record_id, version, revision, updated_at, \
+         deleted, nonce, ciphertext) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (user_id, record_id) DO UPDATE SET version = excluded.version, \
+         revision = excluded.revision, updated_at = excluded.updated_at, \
+         deleted = excluded.deleted, nonce = excluded.nonce, \
+         ciphertext = excluded.ciphertext WHERE records.version < excluded.version",
+    )?;
+    for r in records {
+        let n = up.execute(params![
+            user_id,
+            r.record_id,
+            r.version as i64,
+            revision + 1,
+            now,
+            r.deleted as i64,
+            r.nonce,
+            r.ciphertext
+        ])?;
+        if n != 1 {
+            return Ok(Some(PushOutcome::Stale {
+                revision,
+                record_id: r.record_id.clone(),
+            }));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

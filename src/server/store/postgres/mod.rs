@@ -437,43 +437,10 @@ impl Storage for PgStore {
                     .await?;
                     LeaseOutcome::Granted(LeaseGrant { until, generation })
                 }
-                Decision::New => {
-                    let live: i64 = tx
-                        .query_one(
-                            "SELECT COUNT(*) FROM leases WHERE user_id = $1",
-                            &[&user_id],
-                        )
-                        .await?
-                        .get(0);
-                    if live as usize >= ask.max_leases {
-                        return Ok(LeaseOutcome::TooMany(ask.max_leases));
-                    }
-                    let generation: i64 = tx
-                        .query_one(
-                            "UPDATE users SET lease_seq = lease_seq + 1 WHERE id = $1 \
-                             RETURNING lease_seq",
-                            &[&user_id],
-                        )
-                        .await?
-                        .get(0);
-                    tx.execute(
-                        "INSERT INTO leases (user_id, record_id, holder, holder_name, until, \
-                         generation) VALUES ($1, $2, $3, $4, $5, $6) \
-                         ON CONFLICT (user_id, record_id) DO UPDATE SET holder = excluded.holder, \
-                         holder_name = excluded.holder_name, until = excluded.until, \
-                         generation = excluded.generation",
-                        &[
-                            &user_id,
-                            &ask.record_id,
-                            &ask.holder.key,
-                            &ask.holder.name,
-                            &until,
-                            &generation,
-                        ],
-                    )
-                    .await?;
-                    LeaseOutcome::Granted(LeaseGrant { until, generation })
-                }
+                Decision::New => match new_lease(&tx, user_id, &ask, until).await? {
+                    Some(grant) => LeaseOutcome::Granted(grant),
+                    None => return Ok(LeaseOutcome::TooMany(ask.max_leases)),
+                },
             };
             tx.commit().await?;
             Ok(out)
@@ -529,6 +496,50 @@ async fn store_push(
     rotate: Option<(&str, &str)>,
     now: i64,
 ) -> Result<PushOutcome, StoreError> {
+    let next = match bump_revision(tx, user_id, push, rotate).await? {
+        Ok(next) => next,
+        Err(refused) => return Ok(refused),
+    };
+    if let Some(f) = &push.fence {
+        let current = tx
+            .query_opt(
+                "SELECT holder, generation FROM leases WHERE user_id = $1 AND record_id = $2",
+                &[&user_id, &f.record_id],
+            )
+            .await?
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)));
+        if current != Some((push.holder_key.clone(), f.generation)) {
+            return Ok(PushOutcome::LeaseLost);
+        }
+    }
+    if rotate.is_some() {
+        tx.execute("DELETE FROM records WHERE user_id = $1", &[&user_id])
+            .await?;
+    }
+    if let Some(stale) = upsert_records(tx, user_id, &push.records, next, now).await? {
+        return Ok(stale);
+    }
+    if !push.records.is_empty() {
+        let count = tx
+            .prepare_cached("SELECT COUNT(*) FROM records WHERE user_id = $1")
+            .await?;
+        let held: i64 = tx.query_one(&count, &[&user_id]).await?.get(0);
+        if held as usize > push.limits.max_user_records {
+            return Ok(PushOutcome::TooManyRecords(push.limits.max_user_records));
+        }
+    }
+    Ok(PushOutcome::Stored(next))
+}
+
+/// The compare-and-set on the user's row: the revision the push is based on is still the
+/// user's, and so is the key (the old one, for a rotation). `Ok(next revision)`, or why
+/// not.
+async fn bump_revision(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user_id: i64,
+    push: &Push,
+    rotate: Option<(&str, &str)>,
+) -> Result<Result<i64, PushOutcome>, StoreError> {
     let bumped = match rotate {
         None => {
             let bump = tx
@@ -550,43 +561,35 @@ async fn store_push(
             .await?
         }
     };
-    let Some(row) = bumped else {
-        let row = tx
-            .query_one(
-                "SELECT revision, key_id FROM users WHERE id = $1",
-                &[&user_id],
-            )
-            .await?;
-        let stored: Option<String> = row.get(1);
-        let expected = rotate
-            .map(|(old, _)| old.to_string())
-            .or(push.key_id.clone());
-        return Ok(match (stored, expected) {
-            (Some(s), Some(k)) if s != k => PushOutcome::KeyMismatch(s),
-            (None, Some(_)) if rotate.is_some() => PushOutcome::KeyMismatch(String::new()),
-            _ => PushOutcome::Conflict(row.get(0)),
-        });
-    };
-    let next: i64 = row.get(0);
-    if let Some(f) = &push.fence {
-        let current = tx
-            .query_opt(
-                "SELECT holder, generation FROM leases WHERE user_id = $1 AND record_id = $2",
-                &[&user_id, &f.record_id],
-            )
-            .await?
-            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)));
-        if current != Some((push.holder_key.clone(), f.generation)) {
-            return Ok(PushOutcome::LeaseLost);
-        }
+    if let Some(row) = bumped {
+        return Ok(Ok(row.get(0)));
     }
-    if rotate.is_some() {
-        tx.execute("DELETE FROM records WHERE user_id = $1", &[&user_id])
-            .await?;
-    }
-    // All records in one statement; a version that does not grow is not written, and then
-    // the whole push rolls back.
-    let records = &push.records;
+    let row = tx
+        .query_one(
+            "SELECT revision, key_id FROM users WHERE id = $1",
+            &[&user_id],
+        )
+        .await?;
+    let stored: Option<String> = row.get(1);
+    let expected = rotate
+        .map(|(old, _)| old.to_string())
+        .or(push.key_id.clone());
+    Ok(Err(match (stored, expected) {
+        (Some(s), Some(k)) if s != k => PushOutcome::KeyMismatch(s),
+        (None, Some(_)) if rotate.is_some() => PushOutcome::KeyMismatch(String::new()),
+        _ => PushOutcome::Conflict(row.get(0)),
+    }))
+}
+
+/// All records in one statement at revision `next`; a version that does not grow is not
+/// written, and then the whole push rolls back (`Some(Stale)` names the record).
+async fn upsert_records(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user_id: i64,
+    records: &[Record],
+    next: i64,
+    now: i64,
+) -> Result<Option<PushOutcome>, StoreError> {
     let ids: Vec<&str> = records.iter().map(|r| r.record_id.as_str()).collect();
     let versions: Vec<i64> = records.iter().map(|r| r.version as i64).collect();
     let deleted: Vec<bool> = records.iter().map(|r| r.deleted).collect();
@@ -613,29 +616,64 @@ async fn store_push(
             ],
         )
         .await?;
-    if n != records.len() as u64 {
-        // The one not written at this revision is the stale one.
-        let stale: Option<String> = tx
-            .query_opt(
-                "SELECT record_id FROM records WHERE user_id = $1 AND record_id = ANY($2) \
-                 AND revision <> $3 ORDER BY record_id LIMIT 1",
-                &[&user_id, &ids, &next],
-            )
-            .await?
-            .map(|r| r.get(0));
-        return Ok(PushOutcome::Stale {
-            revision: next - 1,
-            record_id: stale.unwrap_or_default(),
-        });
+    if n == records.len() as u64 {
+        return Ok(None);
     }
-    if !records.is_empty() {
-        let count = tx
-            .prepare_cached("SELECT COUNT(*) FROM records WHERE user_id = $1")
-            .await?;
-        let held: i64 = tx.query_one(&count, &[&user_id]).await?.get(0);
-        if held as usize > push.limits.max_user_records {
-            return Ok(PushOutcome::TooManyRecords(push.limits.max_user_records));
-        }
+    // The one not written at this revision is the stale one.
+    let stale: Option<String> = tx
+        .query_opt(
+            "SELECT record_id FROM records WHERE user_id = $1 AND record_id = ANY($2) \
+             AND revision <> $3 ORDER BY record_id LIMIT 1",
+            &[&user_id, &ids, &next],
+        )
+        .await?
+        .map(|r| r.get(0));
+    Ok(Some(PushOutcome::Stale {
+        revision: next - 1,
+        record_id: stale.unwrap_or_default(),
+    }))
+}
+/// A new lease of `ask.record_id` with the user's next generation (`None`: the user holds
+/// as many as they may).
+async fn new_lease(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user_id: i64,
+    ask: &LeaseAsk,
+    until: i64,
+) -> Result<Option<LeaseGrant>, StoreError> {
+    let live: i64 = tx
+        .query_one(
+            "SELECT COUNT(*) FROM leases WHERE user_id = $1",
+            &[&user_id],
+        )
+        .await?
+        .get(0);
+    if live as usize >= ask.max_leases {
+        return Ok(None);
     }
-    Ok(PushOutcome::Stored(next))
+    let generation: i64 = tx
+        .query_one(
+            "UPDATE users SET lease_seq = lease_seq + 1 WHERE id = $1 \
+             RETURNING lease_seq",
+            &[&user_id],
+        )
+        .await?
+        .get(0);
+    tx.execute(
+        "INSERT INTO leases (user_id, record_id, holder, holder_name, until, \
+         generation) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (user_id, record_id) DO UPDATE SET holder = excluded.holder, \
+         holder_name = excluded.holder_name, until = excluded.until, \
+         generation = excluded.generation",
+        &[
+            &user_id,
+            &ask.record_id,
+            &ask.holder.key,
+            &ask.holder.name,
+            &until,
+            &generation,
+        ],
+    )
+    .await?;
+    Ok(Some(LeaseGrant { until, generation }))
 }
