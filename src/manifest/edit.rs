@@ -314,7 +314,7 @@ pub fn write(
 
 /// The file a path names once its symlinks are followed (the path itself when it is not a
 /// link; a dangling link's final target, which the write then creates).
-fn link_target(path: &Path) -> Result<std::path::PathBuf> {
+pub fn link_target(path: &Path) -> Result<std::path::PathBuf> {
     let mut current = path.to_path_buf();
     for _ in 0..40 {
         match std::fs::symlink_metadata(&current) {

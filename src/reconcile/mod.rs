@@ -181,7 +181,7 @@ pub enum Op {
         path: PathBuf,
         /// Fingerprint of the text the edit was made from (`None`: the file must not exist).
         before: Option<String>,
-        text: String,
+        text: staged::StagedText,
     },
     /// Delete one backup of this state folder: a folder past its retention (`backups:`), or
     /// a file holding a removed account's secrets (`account remove --purge-backups`).
@@ -189,6 +189,9 @@ pub enum Op {
     /// Remember that a folder holds a login on purpose (`home remove --keep-login`): it
     /// stays a placement, so the one-live-copy rule sees it wherever cdxs writes next.
     KeepPlacement { path: PathBuf, account_id: String },
+    /// Forget a placement whose folder no longer holds its login (before `sync push`: the
+    /// next push tells the other machines the login left it).
+    ForgetPlacement { path: PathBuf, account_id: String },
     /// Take a vault archive's accounts, spent tokens and placements into the vault (`vault
     /// import`), by sync's rules, after a backup of the vault.
     ImportArchive {
@@ -231,6 +234,7 @@ impl Op {
             | Op::RenameAccount { .. }
             | Op::DeleteBackup { .. }
             | Op::KeepPlacement { .. }
+            | Op::ForgetPlacement { .. }
             | Op::ImportArchive { .. }
             // The vault lock, which every cdxs writer holds, covers cdxs.yaml.
             | Op::WriteManifest { .. } => vec![],
@@ -252,7 +256,7 @@ impl Op {
             Op::PurgeTrash { .. } => Some("the thread was deleted for good"),
             Op::Sync { .. } => Some("what a sync server holds is not journaled here"),
             Op::DeleteBackup { .. } => Some("the backup was deleted for good"),
-            Op::KeepPlacement { .. } => {
+            Op::KeepPlacement { .. } | Op::ForgetPlacement { .. } => {
                 Some("the vault forgets a placement once its folder no longer holds the login")
             }
             Op::ImportArchive { .. } => Some(

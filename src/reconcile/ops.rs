@@ -446,7 +446,7 @@ pub fn write_manifest(path: &Path, before: Option<String>, text: String) -> Acti
         op: Op::WriteManifest {
             path: path.to_path_buf(),
             before,
-            text,
+            text: super::staged::StagedText(text),
         },
     }
 }
@@ -499,6 +499,28 @@ pub fn keep_placement(folder: &Path, account: &Account) -> Action {
             account_id: account.id.clone(),
         },
     }
+}
+
+/// Forget placements whose folder no longer holds their login: (folder, account id).
+pub fn forget_placements(stale: &[(PathBuf, String)]) -> Vec<Action> {
+    stale
+        .iter()
+        .map(|(folder, account_id)| {
+            let shown = crate::paths::display(folder);
+            Action {
+                address: Address::folder(&shown, HomePart::Auth),
+                kind: ActionKind::Delete,
+                description: format!(
+                    "forget that `{shown}` holds {account_id}: it no longer does (the other machines hear it at the push)"
+                ),
+                changes: vec![],
+                op: Op::ForgetPlacement {
+                    path: folder.clone(),
+                    account_id: account_id.clone(),
+                },
+            }
+        })
+        .collect()
 }
 
 /// Take a vault archive into the vault (`vault import`).

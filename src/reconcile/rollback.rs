@@ -483,9 +483,12 @@ pub fn restore(
                     Some(bytes) => Some(backups.save(path, bytes)?),
                     None => None,
                 };
-                // Keep the file's mode; a re-created one may hold secrets (config.toml).
-                let mode = fsx::mode_of(path).unwrap_or(fsx::SECRET_FILE_MODE);
-                fsx::write_atomic(path, content, mode)?;
+                // Keep the file's mode; a re-created one may hold secrets (config.toml). A
+                // symlinked file (a dotfiles cdxs.yaml) is written where it points: the link
+                // stays a link.
+                let target = crate::manifest::edit::link_target(path)?;
+                let mode = fsx::mode_of(&target).unwrap_or(fsx::SECRET_FILE_MODE);
+                fsx::write_atomic(&target, content, mode)?;
                 WriteOutcome::Written { backup }
             }
             (None, Some(bytes)) => {

@@ -92,6 +92,45 @@ impl<'de> Deserialize<'de> for StagedArchive {
     }
 }
 
+/// cdxs.yaml's new text on its way to the file ([`crate::reconcile::Op::WriteManifest`]):
+/// people see it as a diff with secrets masked; serialized (`--json`) it is only its
+/// fingerprint (a comment may hold anything), and a plan file that holds one is refused.
+#[derive(Clone, PartialEq)]
+pub struct StagedText(pub String);
+
+impl StagedText {
+    pub fn fingerprint(&self) -> String {
+        crate::secret::fingerprint(self.0.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for StagedText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StagedText({})", self.fingerprint())
+    }
+}
+
+impl Serialize for StagedText {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown {
+            fingerprint: String,
+        }
+        Shown {
+            fingerprint: self.fingerprint(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for StagedText {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "a saved plan cannot write cdxs.yaml",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +157,20 @@ mod tests {
         assert!(json.contains(&account.id), "{json}");
         let err = serde_json::from_str::<Op>(&json).unwrap_err().to_string();
         assert!(err.contains("cannot put an account"), "{err}");
+    }
+
+    #[test]
+    fn a_manifest_write_shows_its_fingerprint_not_its_text_and_never_loads_from_a_plan() {
+        let op = Op::WriteManifest {
+            path: "/c/cdxs.yaml".into(),
+            before: None,
+            text: StagedText("version: 1 # sk-proj-comment-secret-0001\n".into()),
+        };
+        let json = serde_json::to_string(&op).unwrap();
+        assert!(!json.contains("sk-proj-comment-secret-0001"), "{json}");
+        assert!(json.contains("sha256:"), "{json}");
+        assert!(!format!("{op:?}").contains("sk-proj"));
+        let err = serde_json::from_str::<Op>(&json).unwrap_err().to_string();
+        assert!(err.contains("cannot write cdxs.yaml"), "{err}");
     }
 }

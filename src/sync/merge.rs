@@ -186,8 +186,13 @@ pub fn outgoing_placements(
     own: Vec<PlacementPayload>,
     others: Vec<PlacementPayload>,
 ) -> Vec<PlacementPayload> {
-    let mut out = own;
-    out.extend(others.into_iter().filter(|p| p.device_id != this_device));
+    let mut out: Vec<PlacementPayload> = own.iter().map(PlacementPayload::normalized).collect();
+    out.extend(
+        others
+            .iter()
+            .filter(|p| p.device_id != this_device)
+            .map(PlacementPayload::normalized),
+    );
     out.sort();
     out.dedup();
     out
@@ -533,5 +538,26 @@ mod tests {
             .to_account(&newer.id)
             .unwrap();
         assert_eq!(back.auth_extra, newer.auth_extra);
+    }
+
+    #[test]
+    fn own_placements_go_up_in_the_form_they_come_back_in() {
+        use crate::sync::record::PlacementPayload;
+        let own = vec![PlacementPayload {
+            device_id: "dev_a".into(),
+            device_name: "  ".into(),
+            folder: "~/w\u{7}".into(),
+            home: Some("work".into()),
+        }];
+        let out = outgoing_placements("dev_a", own, vec![]);
+        let back = out[0].to_remote("acct");
+        assert_eq!(out[0].device_name, back.device_name);
+        assert_eq!(out[0].device_name, "dev_a");
+        assert_eq!(out[0].folder, back.folder);
+        assert_eq!(
+            out[0],
+            out[0].normalized(),
+            "normalizing twice changes nothing"
+        );
     }
 }

@@ -116,25 +116,39 @@ pub const MAX_PLACEMENTS: usize = 256;
 /// Characters of a device name, folder or home that are kept.
 const MAX_PLACEMENT_TEXT: usize = 512;
 
+fn clean_text(s: &str) -> String {
+    crate::text::sanitize(s)
+        .chars()
+        .take(MAX_PLACEMENT_TEXT)
+        .collect()
+}
+
 impl PlacementPayload {
-    /// As this vault keeps it: text from another machine, made safe to show (control
-    /// characters escaped, bounded).
-    pub fn to_remote(&self, account_id: &str) -> crate::vault::placement::RemotePlacement {
-        let clean = |s: &str| -> String {
-            crate::text::sanitize(s)
-                .chars()
-                .take(MAX_PLACEMENT_TEXT)
-                .collect()
-        };
-        crate::vault::placement::RemotePlacement {
-            account_id: account_id.to_string(),
-            device_id: clean(&self.device_id),
-            device_name: match clean(&self.device_name) {
-                n if n.is_empty() => clean(&self.device_id),
+    /// The form every machine keeps and sends: text made safe to show (control characters
+    /// escaped, bounded), an empty device name replaced by the device id. A machine's own
+    /// placements go up in this form too, so that what it pushed and what it pulls back
+    /// compare equal (else two machines would push to each other for ever).
+    pub fn normalized(&self) -> PlacementPayload {
+        PlacementPayload {
+            device_id: clean_text(&self.device_id),
+            device_name: match clean_text(self.device_name.trim()) {
+                n if n.is_empty() => clean_text(&self.device_id),
                 n => n,
             },
-            folder: clean(&self.folder),
-            home: self.home.as_deref().map(clean),
+            folder: clean_text(&self.folder),
+            home: self.home.as_deref().map(clean_text),
+        }
+    }
+
+    /// As this vault keeps it ([`PlacementPayload::normalized`]).
+    pub fn to_remote(&self, account_id: &str) -> crate::vault::placement::RemotePlacement {
+        let n = self.normalized();
+        crate::vault::placement::RemotePlacement {
+            account_id: account_id.to_string(),
+            device_id: n.device_id,
+            device_name: n.device_name,
+            folder: n.folder,
+            home: n.home,
         }
     }
 

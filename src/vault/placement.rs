@@ -115,17 +115,35 @@ impl Vault {
     /// Forget the placements whose folder no longer holds the login put there (Codex
     /// logged out, another login went in): the next push says the login left. How many.
     pub fn forget_stale_placements(&mut self) -> Result<usize> {
-        let all = self.accounts()?;
-        let stale: Vec<PathBuf> = self
-            .placements()?
-            .into_iter()
-            .filter(|(p, id)| !holds(&all, p, id))
-            .map(|(p, _)| p)
-            .collect();
-        for folder in &stale {
+        let stale = self.stale_placements()?;
+        for (folder, _) in &stale {
             self.clear_placement(folder)?;
         }
         Ok(stale.len())
+    }
+
+    /// The placements whose folder no longer holds the login put there: (folder, account).
+    pub fn stale_placements(&self) -> Result<Vec<(PathBuf, String)>> {
+        let all = self.accounts()?;
+        Ok(self
+            .placements()?
+            .into_iter()
+            .filter(|(p, id)| !holds(&all, p, id))
+            .collect())
+    }
+
+    /// Forget the placement of `folder` if it is still stale (the executor, under the
+    /// vault lock: a login written there since is kept). Whether it went.
+    pub fn forget_placement_if_stale(&mut self, folder: &Path) -> Result<bool> {
+        let key = placement_key(folder);
+        let stale = self
+            .stale_placements()?
+            .into_iter()
+            .any(|(p, _)| placement_key(&p) == key);
+        if stale {
+            self.clear_placement(folder)?;
+        }
+        Ok(stale)
     }
 
     /// Where the other machines have `account_id` live, as the last pulled record said.

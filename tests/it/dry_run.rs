@@ -164,6 +164,9 @@ fn every_writing_command_shows_its_plan_and_writes_nothing() {
 #[test]
 fn dry_run_json_is_the_outcome_with_the_plan() {
     let env = set_up();
+    // Whatever a comment in cdxs.yaml holds stays out of the document.
+    let yaml = env.manifest_text();
+    env.manifest(&format!("# old key: sk-proj-dryruncomment0001abcd\n{yaml}"));
     let out = env.run(&["switch", "bob", "--home", "work", "--dry-run", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -180,6 +183,7 @@ fn dry_run_json_is_the_outcome_with_the_plan() {
     assert_eq!(addresses.first(), Some(&"manifest"), "{doc}");
     assert!(addresses.contains(&"home.work.auth"), "{doc}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("rt-"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("sk-proj-dryrun"));
 }
 
 #[test]
@@ -283,6 +287,14 @@ fn run_under_dry_run_never_starts_the_command() {
 fn manifest_edits_are_journaled_writes_that_rollback_puts_back() {
     let env = set_up();
     let text_before = env.manifest_text();
+    // A dotfiles set-up: cdxs.yaml is a link into another folder, and stays one.
+    let dots = env.path("dots");
+    std::fs::create_dir_all(&dots).unwrap();
+    std::fs::rename(env.work.join("cdxs.yaml"), dots.join("cdxs.yaml")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dots.join("cdxs.yaml"), env.work.join("cdxs.yaml")).unwrap();
+    #[cfg(not(unix))]
+    std::fs::copy(dots.join("cdxs.yaml"), env.work.join("cdxs.yaml")).unwrap();
     let out = env.run(&["home", "remove", "side"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(!env.manifest_text().contains("side:"));
@@ -294,4 +306,13 @@ fn manifest_edits_are_journaled_writes_that_rollback_puts_back() {
     let out = env.run(&["rollback", &id, "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(env.manifest_text(), text_before);
+    #[cfg(unix)]
+    {
+        let link = std::fs::symlink_metadata(env.work.join("cdxs.yaml")).unwrap();
+        assert!(link.file_type().is_symlink(), "the link stays a link");
+        assert_eq!(
+            std::fs::read_to_string(dots.join("cdxs.yaml")).unwrap(),
+            text_before
+        );
+    }
 }

@@ -86,11 +86,10 @@ fn sync_push_and_pull_under_dry_run_show_their_plan_and_change_nothing() {
     rotated.last_refresh = Some("2026-11-20T00:00:00Z".into());
     rotated.write_to(&b.default_codex_home());
     let out = ok(b.run(&["sync", "push", "--dry-run"]));
-    assert!(
-        crate::harness::stdout(&out).contains(".harvest"),
-        "{}",
-        text(&out)
-    );
+    // The harvest first, then the push: one plan.
+    let shown = crate::harness::stdout(&out);
+    assert!(shown.contains(".harvest"), "{}", text(&out));
+    assert!(shown.contains("sync.default.push"), "{}", text(&out));
     assert_eq!(history(&b), before, "{}", text(&out));
     std::fs::remove_file(b.default_codex_home().join("auth.json")).unwrap();
 

@@ -97,7 +97,8 @@ pub fn import(sh: &mut Shell, a: ImportArgs) -> Result<Exit> {
             archive.open(&Key::Passphrase(&pass))?
         }
     };
-    let done = sh.engine()?.import_archive(&a.file, contents)?;
+    let m = sh.manifest_for_aliases()?;
+    let done = sh.engine()?.import_archive(m.as_ref(), &a.file, contents)?;
     sh.printer.status(views::vault::imported(&done, &a.file));
     let o = Outcome::new("vault import").changed(done.changed());
     sh.outcome(o.with("file", &a.file).fields(&done));

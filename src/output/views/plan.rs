@@ -184,7 +184,7 @@ pub fn render_dry_run(
     for a in &plan.actions {
         if let crate::reconcile::Op::WriteManifest { path, text, .. } = &a.op {
             let shown = crate::paths::display(path);
-            if let Some(d) = crate::reconcile::text_diff::between(&shown, &now(path), text) {
+            if let Some(d) = crate::reconcile::text_diff::between(&shown, &now(path), &text.0) {
                 out.push('\n');
                 out.push_str(render_diff(&d, p, "  ").trim_end());
             }

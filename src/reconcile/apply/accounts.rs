@@ -98,3 +98,20 @@ pub(super) fn import_archive(
     did.imported = Some(Box::new(imported));
     Ok(did)
 }
+
+pub(super) fn forget_placement(
+    run: &mut Run,
+    vault: &mut Vault,
+    path: &std::path::Path,
+    account_id: &str,
+) -> Result<Did> {
+    let gone = vault.forget_placement_if_stale(path)?;
+    run.changed |= gone;
+    Ok(Did::said(match gone {
+        true => format!(
+            "forgot that {} held {account_id}: it no longer does",
+            crate::error::tick(path)
+        ),
+        false => format!("{} holds its login again: kept", crate::error::tick(path)),
+    }))
+}

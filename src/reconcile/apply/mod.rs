@@ -416,11 +416,14 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
         Op::KeepPlacement { path, account_id } => {
             accounts::keep_placement(run, vault, path, account_id)
         }
+        Op::ForgetPlacement { path, account_id } => {
+            accounts::forget_placement(run, vault, path, account_id)
+        }
         Op::ImportArchive { file, contents } => {
             accounts::import_archive(run, vault, file, contents)
         }
         Op::WriteManifest { path, before, text } => {
-            files::write_manifest(run, vault, seq, path, before.as_deref(), text)
+            files::write_manifest(run, vault, seq, path, before.as_deref(), &text.0)
         }
         Op::DeleteBackup { path, folder } => files::delete_backup(run, path, *folder),
     }?;

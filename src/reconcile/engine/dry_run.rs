@@ -12,6 +12,9 @@ pub(super) struct DryRun {
     on: bool,
     /// The plan that reached the door.
     stopped_at: Option<Plan>,
+    /// Steps a command takes before its own write (the harvest before a push): shown
+    /// first in the plan it stops at.
+    before: Vec<crate::reconcile::Action>,
 }
 
 impl Engine {
@@ -35,8 +38,16 @@ impl Engine {
             return Ok(());
         }
         if self.dry_run.stopped_at.is_none() {
-            self.dry_run.stopped_at = Some(plan.clone());
+            let mut shown = plan.clone();
+            let before = std::mem::take(&mut self.dry_run.before);
+            shown.actions.splice(0..0, before);
+            self.dry_run.stopped_at = Some(shown);
         }
         Err(Error::DryRun)
+    }
+
+    /// Under `--dry-run`: steps that would run before the command's own write.
+    pub(super) fn dry_run_before(&mut self, actions: Vec<crate::reconcile::Action>) {
+        self.dry_run.before.extend(actions);
     }
 }

@@ -52,7 +52,7 @@ impl ManifestEdit {
     }
 
     /// `Err` when the file is no longer the text the edit was made from.
-    pub(super) fn check_unchanged(&self) -> Result<()> {
+    pub fn check_unchanged(&self) -> Result<()> {
         let now = crate::fsx::read_optional(&self.path)?;
         if now.as_deref().map(fingerprint) == self.before {
             return Ok(());
@@ -111,9 +111,14 @@ impl Engine {
         command: &str,
         progress: &mut dyn super::Progress,
     ) -> Result<Report> {
+        // Before `first` runs (it may take a login out of a folder): cdxs.yaml must still be
+        // what the edit was made from. The executor checks again right before writing it.
+        edit.check_unchanged()?;
         let mut actions = first;
         actions.push(edit.action());
-        self.run(None, &ops::plan_of(actions), command, None, progress)
+        // The new text's `backups:` policy governs the pruning after it.
+        let m = manifest::parse(&edit.text, &edit.path).ok();
+        self.run(m.as_ref(), &ops::plan_of(actions), command, None, progress)
     }
 
     /// The manifest text with `home` bound to `named` (an account without an alias gets

@@ -45,6 +45,13 @@ impl Engine {
         if account.requires_reauth {
             return Ok(Err(QuotaError::NeedsLogin));
         }
+        if self.dry_run() {
+            // A dry run writes nothing, and a fetch may refresh the login and caches what
+            // it gets: the cache answers.
+            return Ok(self.vault.quota(account_id)?.ok_or_else(|| {
+                QuotaError::Fetch("not fetched under --dry-run (nothing cached yet)".into())
+            }));
+        }
         if self.online
             && self.expiring(&account)
             && let Err(e) = self.refresh(m, account_id, false, "quota", progress)

@@ -67,12 +67,9 @@ impl Engine {
     /// tokens are taken (the high-water rule); a folder whose login is not in the vault is
     /// left alone. A generation only when something was taken.
     pub fn harvest_known(&mut self, m: Option<&Manifest>, command: &str) -> Result<()> {
-        {
-            // A placement whose folder no longer holds its login is forgotten: the next
-            // push tells the other machines the login left it.
-            let _lock = crate::vault::lock::vault(&self.state_dir, &format!("cdxs {command}"))?;
-            self.vault.forget_stale_placements()?;
-        }
+        // A placement whose folder no longer holds its login is forgotten: the next push
+        // tells the other machines the login left it.
+        let stale = self.vault.stale_placements()?;
         // The declared homes and the default one, then the vault's placements.
         let mut folders = self.known_homes(m);
         folders.extend(self.vault.placements()?.into_iter().map(|(p, _)| p));
@@ -88,9 +85,17 @@ impl Engine {
                 holding.push((folder, account));
             }
         }
-        if !holding.is_empty() {
-            self.run(m, &ops::harvest(&holding), command, None, &mut Quiet)?;
+        let mut actions = ops::forget_placements(&stale);
+        actions.extend(ops::harvest(&holding).actions);
+        if actions.is_empty() {
+            return Ok(());
         }
+        // Under `--dry-run` these come first in the plan the command's own write shows.
+        if self.dry_run() {
+            self.dry_run_before(actions);
+            return Ok(());
+        }
+        self.run(m, &ops::plan_of(actions), command, None, &mut Quiet)?;
         Ok(())
     }
 
@@ -124,11 +129,12 @@ impl Engine {
     /// Take a vault archive into the vault (`vault import`), as a generation of its own.
     pub fn import_archive(
         &mut self,
+        m: Option<&Manifest>,
         file: &std::path::Path,
         contents: crate::archive::Contents,
     ) -> Result<crate::archive::Imported> {
         let report = self.run(
-            None,
+            m,
             &ops::import_archive(file, contents),
             "vault import",
             None,
