@@ -24,7 +24,9 @@ pub fn refused(command: &Command) -> Option<&'static str> {
         Command::Man { dir: Some(_) } => "it writes only the pages you asked for",
         Command::Server(S::Run(_)) => "it is a server",
         Command::Server(_) => "it changes the sync server's own database",
-        Command::Sync(Y::Push(_) | Y::Pull(_) | Y::Status | Y::Refresh { .. }) => return None,
+        Command::Sync(
+            Y::Push(_) | Y::Pull(_) | Y::Status | Y::Refresh { .. } | Y::ForgetDevice { .. },
+        ) => return None,
         Command::Sync(_) => "it talks to the sync server first",
         _ => return None,
     })

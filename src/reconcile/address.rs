@@ -140,6 +140,8 @@ pub enum Address {
     Backup(String),
     /// A vault archive taken into the vault: `vault.import`.
     VaultImport,
+    /// What the other machines said about a device (`sync forget-device`): `device[NAME]`.
+    Device(String),
 }
 
 impl Address {
@@ -258,6 +260,7 @@ impl fmt::Display for Address {
             Address::Manifest => f.write_str("manifest"),
             Address::Backup(rel) => write!(f, "backups[{rel}]"),
             Address::VaultImport => f.write_str("vault.import"),
+            Address::Device(d) => write!(f, "device[{d}]"),
         }
     }
 }
@@ -382,6 +385,10 @@ impl FromStr for Address {
             "vault.import" => return Ok(Address::VaultImport),
             _ => {}
         }
+        if let Some(rest) = s.strip_prefix("device[") {
+            let device = rest.strip_suffix(']').ok_or_else(bad)?;
+            return Ok(Address::Device(device.to_string()));
+        }
         if let Some(rest) = s.strip_prefix("backups[") {
             let rel = rest.strip_suffix(']').ok_or_else(bad)?;
             return Ok(Address::Backup(rel.to_string()));
@@ -458,6 +465,7 @@ mod tests {
             "backups[gen12]",
             "backups[gen12/auth.json.1700000000]",
             "vault.import",
+            "device[laptop-a]",
         ] {
             let a: Address = text.parse().unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(a.to_string(), text);

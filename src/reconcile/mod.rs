@@ -189,6 +189,9 @@ pub enum Op {
     /// Remember that a folder holds a login on purpose (`home remove --keep-login`): it
     /// stays a placement, so the one-live-copy rule sees it wherever cdxs writes next.
     KeepPlacement { path: PathBuf, account_id: String },
+    /// Forget what the other machines said about a device (`sync forget-device`): a lost
+    /// machine never lets go of its logins itself.
+    ForgetDevice { device: String },
     /// Forget a placement whose folder no longer holds its login (before `sync push`: the
     /// next push tells the other machines the login left it).
     ForgetPlacement { path: PathBuf, account_id: String },
@@ -235,6 +238,7 @@ impl Op {
             | Op::DeleteBackup { .. }
             | Op::KeepPlacement { .. }
             | Op::ForgetPlacement { .. }
+            | Op::ForgetDevice { .. }
             | Op::ImportArchive { .. }
             // The vault lock, which every cdxs writer holds, covers cdxs.yaml.
             | Op::WriteManifest { .. } => vec![],
@@ -256,6 +260,9 @@ impl Op {
             Op::PurgeTrash { .. } => Some("the thread was deleted for good"),
             Op::Sync { .. } => Some("what a sync server holds is not journaled here"),
             Op::DeleteBackup { .. } => Some("the backup was deleted for good"),
+            Op::ForgetDevice { .. } => {
+                Some("that machine states its placements again when it next pushes")
+            }
             Op::KeepPlacement { .. } | Op::ForgetPlacement { .. } => {
                 Some("the vault forgets a placement once its folder no longer holds the login")
             }

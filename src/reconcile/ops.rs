@@ -523,6 +523,21 @@ pub fn forget_placements(stale: &[(PathBuf, String)]) -> Vec<Action> {
         .collect()
 }
 
+/// Forget what the other machines said about `device` (`sync forget-device`).
+pub fn forget_device(device: &str) -> Plan {
+    plan_of(vec![Action {
+        address: Address::Device(device.to_string()),
+        kind: ActionKind::Delete,
+        description: format!(
+            "forget where machine `{device}` has logins live (it no longer holds them)"
+        ),
+        changes: vec![],
+        op: Op::ForgetDevice {
+            device: device.to_string(),
+        },
+    }])
+}
+
 /// Take a vault archive into the vault (`vault import`).
 pub fn import_archive(file: &Path, contents: crate::archive::Contents) -> Plan {
     let n = contents.counts();

@@ -203,6 +203,27 @@ impl Vault {
         })
     }
 
+    /// Forget what the other machines said about `device` (its id, or its name): a machine
+    /// lost or wiped never lets go of its logins itself. The rows that went: (account, device
+    /// name). The next push carries the records without it; a device that comes back states
+    /// its placements again at its own next push.
+    pub fn forget_device(&mut self, device: &str) -> Result<Vec<(String, String)>> {
+        let gone: Vec<(String, String)> = self
+            .remote_placements()?
+            .into_iter()
+            .filter(|r| r.device_id == device || r.device_name == device)
+            .map(|r| (r.account_id, r.device_name))
+            .collect();
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM remote_placements WHERE device_id = ?1 OR device_name = ?1",
+                [device],
+            )?;
+            Ok(())
+        })?;
+        Ok(gone)
+    }
+
     /// The machine other than this one where the ChatGPT login `account_id` is live, as
     /// far as this vault has pulled ([`on_another_machine`]).
     pub fn live_on_another_machine(&self, account_id: &str) -> Result<Option<RemotePlacement>> {
@@ -298,8 +319,8 @@ impl RemotePlacement {
             None => format!("`cdxs switch OTHER --codex-home {}`", self.folder),
         };
         format!(
-            "on `{}`, switch it to another login ({away}) or unbind it",
-            self.device_name
+            "on `{}`, switch it to another login ({away}) or unbind it (a machine gone for good: `cdxs sync forget-device {}` here)",
+            self.device_name, self.device_name
         )
     }
 }

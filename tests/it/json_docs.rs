@@ -66,6 +66,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ("sync key", "outcome"),
     ("sync key rotate", "outcome"),
     ("sync refresh", "outcome"),
+    ("sync forget-device", "outcome"),
     ("server user add", "outcome"),
     ("server user list", "server-users"),
     ("server user remove", "outcome"),
@@ -251,6 +252,7 @@ const RUN_WITH_A_SERVER: &[&str] = &[
     "sync key",
     "sync key rotate",
     "sync refresh",
+    "sync forget-device",
     "sync logout",
     "server user add",
     "server user passwd",
@@ -573,6 +575,7 @@ fn sync_server_and_login_documents_match_their_schemas() {
     m.doc(&["pull"]);
     m.doc(&["sync", "status"]);
     m.doc(&["sync", "refresh", "pat@example.com"]);
+    m.doc(&["sync", "forget-device", "laptop-gone"]);
     let phrase = stdout(&a.run(&["sync", "key"])).trim().to_string();
     let b = Env::new();
     let mut n = Runner::new(&b);

@@ -99,7 +99,9 @@ fn the_cli_stays_small() {
     // raised the core budget from 3200 to 3400 for new argument definitions only (history
     // paging, sync-threads intent, Codex settings), and to 3500 for `--dry-run` on every
     // command (src/cli/dry_run.rs: which commands refuse it, the command's typed name; the
-    // rendering is in output::views::plan): work still belongs in the domain.
+    // rendering is in output::views::plan): work still belongs in the domain. The sync group
+    // went from 750 to 790 for `sync forget-device` (a machine gone for good lets go of its
+    // logins; the work is in the engine and the vault).
     let (mut core, mut sync) = (0, 0);
     for f in rust_files(&src("cli")) {
         let n = std::fs::read_to_string(&f).unwrap().lines().count();
@@ -117,7 +119,7 @@ fn the_cli_stays_small() {
         "src/cli/ has {core} lines besides sync and server: engine code crept back in"
     );
     assert!(
-        sync <= 750,
+        sync <= 790,
         "src/cli/commands/{{sync,server}}.rs have {sync} lines: move the work into crate::sync or crate::server"
     );
 }

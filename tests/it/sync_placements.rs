@@ -257,3 +257,60 @@ fn a_pool_skips_a_login_another_machine_has_in_a_home() {
     ok(b.run(&["apply", "--yes"]));
     assert_eq!(holds(&main).as_deref(), Some("acct-ben"));
 }
+
+/// A machine gone for good never lets go of its logins itself: `sync forget-device` on
+/// another machine forgets it (a generation), pushes, and the other machines let the login
+/// go at their next pull. The refusal says how.
+#[test]
+fn a_machine_gone_for_good_is_forgotten_with_forget_device() {
+    let env = Env::new();
+    let db = Db::sqlite();
+    let s = server(&env, &db, &["dee"], &[]);
+    let (_a, b, _work) = ada_at_work_on_a(&s.url);
+    let mine = b.codex_home("mine");
+    let to_mine = [
+        "switch",
+        "ada@example.com",
+        "--codex-home",
+        mine.to_str().unwrap(),
+    ];
+    let said = fails(b.run(&to_mine));
+    assert!(
+        said.contains("cdxs sync forget-device laptop-a"),
+        "says how to forget a lost machine: {said}"
+    );
+    // A third machine joins and pulls: it sees laptop-a's placement too.
+    let phrase = String::from_utf8_lossy(&ok(b.run(&["sync", "key"])).stdout)
+        .trim()
+        .to_string();
+    let c = Env::new();
+    machine(&c, &s.url, "desk-c", Some(&phrase));
+    ok(c.run(&["sync", "pull"]));
+    let c_mine = c.codex_home("mine");
+    let c_to_mine = [
+        "switch",
+        "ada@example.com",
+        "--codex-home",
+        c_mine.to_str().unwrap(),
+    ];
+    fails(c.run(&c_to_mine));
+
+    // laptop-a is gone: B forgets it.
+    let before = b.generations_of("sync forget-device").len();
+    let out = ok(b.run(&["sync", "forget-device", "laptop-a"]));
+    assert!(
+        stderr(&out).contains("forgot 1 placement"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(b.generations_of("sync forget-device").len(), before + 1);
+    ok(b.run(&to_mine));
+    assert_eq!(holds(&mine).as_deref(), Some("acct-ada"));
+    // C hears it at its next pull; and once B says it has ada live, C is refused because
+    // of B.
+    ok(b.run(&["sync", "push"]));
+    ok(c.run(&["sync", "pull"]));
+    let said = fails(c.run(&c_to_mine));
+    assert!(said.contains("desk-b"), "{said}");
+    assert!(!said.contains("laptop-a"), "{said}");
+}

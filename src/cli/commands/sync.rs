@@ -156,6 +156,13 @@ pub enum SyncCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Forget where a machine gone for good had logins live (its name or device id), then
+    /// push: every machine lets those logins go at its next pull
+    #[command(after_help = "Examples:\n  cdxs sync forget-device laptop-a")]
+    ForgetDevice {
+        /// The machine's name (as refusals name it) or its device id
+        device: String,
+    },
 }
 
 pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
@@ -176,7 +183,27 @@ pub fn run(sh: &mut Shell, cmd: SyncCommand) -> Result<Exit> {
             action: None,
         } => key(sh, set, target.target),
         SyncCommand::Refresh { account, force } => refresh(sh, &account, force),
+        SyncCommand::ForgetDevice { device } => forget_device(sh, &device),
     }
+}
+
+/// `sync forget-device`: a generation, then a push (a failed push only warns: the next
+/// one carries it).
+fn forget_device(sh: &mut Shell, device: &str) -> Result<Exit> {
+    let report = sh.engine()?.forget_device(device)?;
+    views::report::done(&sh.printer, &report);
+    let mut o = Outcome::new("sync forget-device").report(&report);
+    if report.generation.is_some() {
+        match sh.engine()?.sync_push(None, false) {
+            Ok(r) => sh.printer.say_all(views::sync::pushed(&r)),
+            Err(e) => sh
+                .printer
+                .warn(format!("not pushed yet: {e}; `cdxs sync push` tries again")),
+        }
+    }
+    o = o.with("device", device);
+    sh.outcome(o);
+    Ok(Exit::Success)
 }
 
 fn login(sh: &mut Shell, a: LoginCmd) -> Result<Exit> {

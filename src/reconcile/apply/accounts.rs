@@ -115,3 +115,13 @@ pub(super) fn forget_placement(
         false => format!("{} holds its login again: kept", crate::error::tick(path)),
     }))
 }
+
+pub(super) fn forget_device(run: &mut Run, vault: &mut Vault, device: &str) -> Result<Did> {
+    let gone = vault.forget_device(device)?;
+    run.changed |= !gone.is_empty();
+    let shown = sanitize(device);
+    Ok(Did::said(match gone.len() {
+        0 => format!("no other machine's placement names `{shown}`"),
+        n => format!("forgot {n} placement(s) of `{shown}`"),
+    }))
+}

@@ -416,6 +416,7 @@ fn run_action(action: &Action, seq: usize, vault: &mut Vault, run: &mut Run) -> 
         Op::KeepPlacement { path, account_id } => {
             accounts::keep_placement(run, vault, path, account_id)
         }
+        Op::ForgetDevice { device } => accounts::forget_device(run, vault, device),
         Op::ForgetPlacement { path, account_id } => {
             accounts::forget_placement(run, vault, path, account_id)
         }

@@ -147,4 +147,16 @@ impl Engine {
             .map(|i| *i)
             .ok_or_else(|| Error::user("the archive was not imported"))
     }
+
+    /// `sync forget-device`: forget what the other machines said about `device`, as a
+    /// generation; then push, so that every machine forgets it at its next pull.
+    pub fn forget_device(&mut self, device: &str) -> Result<Report> {
+        self.run(
+            None,
+            &ops::forget_device(device),
+            "sync forget-device",
+            None,
+            &mut Quiet,
+        )
+    }
 }
