@@ -291,7 +291,6 @@ const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
     ("reconcile/watch/mod.rs", "tick", "not yet split (issue 18)"),
     ("reconcile/watch/policy.rs", "select", "not yet split (issue 18)"),
     ("reconcile/watch/run.rs", "run", "not yet split (issue 18)"),
-    ("sync/ops/push.rs", "push_forced", "not yet split (issue 18)"),
 ];
 
 /// A Rust function of src/: where it starts, and its length in lines (signature to closing
