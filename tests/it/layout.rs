@@ -288,7 +288,6 @@ const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
     ("reconcile/engine/mod.rs", "apply", "not yet split (issue 18)"),
     ("reconcile/rollback.rs", "plan", "not yet split (issue 18)"),
     ("reconcile/rollback.rs", "restore", "not yet split (issue 18)"),
-    ("reconcile/watch/run.rs", "run", "not yet split (issue 18)"),
 ];
 
 /// A Rust function of src/: where it starts, and its length in lines (signature to closing
