@@ -279,7 +279,6 @@ const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
         "the parser's table: one short arm per address kind, the mirror of `Display` above it"),
     ("reconcile/apply/mod.rs", "run_action",
         "the executor's dispatch: one arm per operation, each a call to its own small function"),
-    ("cli/commands/apply.rs", "run", "not yet split (issue 18)"),
     ("cli/commands/home.rs", "run", "not yet split (issue 18)"),
     ("cli/commands/login.rs", "run", "not yet split (issue 18)"),
     ("cli/commands/server.rs", "run", "not yet split (issue 18)"),
