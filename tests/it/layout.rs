@@ -281,7 +281,6 @@ const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
         "the executor's dispatch: one arm per operation, each a call to its own small function"),
     ("cli/commands/home.rs", "run", "not yet split (issue 18)"),
     ("reconcile/apply/mod.rs", "apply", "not yet split (issue 18)"),
-    ("reconcile/engine/lease.rs", "run_leased", "not yet split (issue 18)"),
     ("reconcile/engine/mod.rs", "apply", "not yet split (issue 18)"),
     ("reconcile/rollback.rs", "plan", "not yet split (issue 18)"),
     ("reconcile/rollback.rs", "restore", "not yet split (issue 18)"),
