@@ -374,50 +374,11 @@ pub fn refresh_guard<T>(
     let force = opts.force;
     let done_elsewhere =
         move |a: &Account| !expiring(a) && (!force || a.secret_fingerprint() != first);
-    let local = |vault: &mut Vault, refresh: &mut dyn FnMut(&mut Vault) -> Result<T>, why| {
-        if !opts.bound_here {
-            return Err(Error::user(format!(
-                "the sync server `{}` cannot decide who refreshes {} ({why}); it is not bound to a home on this machine, so it is not refreshed here",
-                redact_url(&target.server_url),
-                account.name()
-            ))
-            .with_help("the machine that uses it refreshes it; or try again when the server answers"));
-        }
-        Ok(Guarded::Local {
-            result: refresh(vault)?,
-            why,
-        })
-    };
-    let deadline = Instant::now() + opts.wait;
-    let lease = loop {
-        match take(vault, &target, account_id, opts.ttl) {
-            Ok(lease) => break lease,
-            Err(ApiError::LeaseHeld { holder, until }) => {
-                // Someone else refreshes it: take their token as soon as it arrives.
-                if let Err(e) = ops::pull(vault, Some(&target.name), false, now()) {
-                    return local(vault, &mut refresh, e.to_string());
-                }
-                if let Some(a) = vault.account(account_id)?
-                    && done_elsewhere(&a)
-                {
-                    return Ok(Guarded::TookNewer);
-                }
-                if Instant::now() >= deadline {
-                    return Err(Error::lock_timeout(
-                        format!(
-                            "`{holder}` holds the refresh lease of {} until {}",
-                            account.name(),
-                            chrono::DateTime::from_timestamp(until, 0)
-                                .map(|d| d.to_rfc3339())
-                                .unwrap_or_default()
-                        ),
-                        "another machine is refreshing this login; try again when it is done",
-                    ));
-                }
-                std::thread::sleep(opts.poll);
-            }
-            // The server answered nothing it can be held to: local work goes on.
-            Err(e) => return local(vault, &mut refresh, failure(&target, e)),
+    let lease = match wait_for_lease(vault, &target, &account, opts, &done_elsewhere, &now)? {
+        Waited::Taken(lease) => *lease,
+        Waited::TookNewer => return Ok(Guarded::TookNewer),
+        Waited::NoAnswer(why) => {
+            return refresh_locally(vault, &mut refresh, opts, &target, &account, why);
         }
     };
     let fence = Rc::new(LeaseFenceCheck {
@@ -440,6 +401,84 @@ pub fn refresh_guard<T>(
     // A lease that is not released expires by itself: a failed release is no failure.
     let _ = lease.release(vault);
     outcome
+}
+
+/// How waiting for the refresh lease ended.
+enum Waited {
+    /// This machine holds the lease.
+    Taken(Box<Lease>),
+    /// Another machine refreshed the login meanwhile: its token is in the vault.
+    TookNewer,
+    /// The server answered nothing it can be held to (why): local work goes on.
+    NoAnswer(String),
+}
+
+/// Take the lease on `account`'s record; while another machine holds it, take that
+/// machine's token as soon as it arrives, until `opts.wait` runs out.
+fn wait_for_lease(
+    vault: &mut Vault,
+    target: &Target,
+    account: &Account,
+    opts: &LeaseOptions,
+    done_elsewhere: &impl Fn(&Account) -> bool,
+    now: &impl Fn() -> i64,
+) -> Result<Waited> {
+    let deadline = Instant::now() + opts.wait;
+    loop {
+        match take(vault, target, &account.id, opts.ttl) {
+            Ok(lease) => return Ok(Waited::Taken(Box::new(lease))),
+            Err(ApiError::LeaseHeld { holder, until }) => {
+                // Someone else refreshes it: take their token as soon as it arrives.
+                if let Err(e) = ops::pull(vault, Some(&target.name), false, now()) {
+                    return Ok(Waited::NoAnswer(e.to_string()));
+                }
+                if let Some(a) = vault.account(&account.id)?
+                    && done_elsewhere(&a)
+                {
+                    return Ok(Waited::TookNewer);
+                }
+                if Instant::now() >= deadline {
+                    return Err(Error::lock_timeout(
+                        format!(
+                            "`{holder}` holds the refresh lease of {} until {}",
+                            account.name(),
+                            chrono::DateTime::from_timestamp(until, 0)
+                                .map(|d| d.to_rfc3339())
+                                .unwrap_or_default()
+                        ),
+                        "another machine is refreshing this login; try again when it is done",
+                    ));
+                }
+                std::thread::sleep(opts.poll);
+            }
+            // The server answered nothing it can be held to: local work goes on.
+            Err(e) => return Ok(Waited::NoAnswer(failure(target, e))),
+        }
+    }
+}
+
+/// Refresh without the lease because the server did not decide (`why`): only a login
+/// bound to a home on this machine is refreshed here.
+fn refresh_locally<T>(
+    vault: &mut Vault,
+    refresh: &mut dyn FnMut(&mut Vault) -> Result<T>,
+    opts: &LeaseOptions,
+    target: &Target,
+    account: &Account,
+    why: String,
+) -> Result<Guarded<T>> {
+    if !opts.bound_here {
+        return Err(Error::user(format!(
+            "the sync server `{}` cannot decide who refreshes {} ({why}); it is not bound to a home on this machine, so it is not refreshed here",
+            redact_url(&target.server_url),
+            account.name()
+        ))
+        .with_help("the machine that uses it refreshes it; or try again when the server answers"));
+    }
+    Ok(Guarded::Local {
+        result: refresh(vault)?,
+        why,
+    })
 }
 
 fn run_leased<T>(

@@ -281,23 +281,11 @@ const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
         "the parser's table: one short arm per address kind, the mirror of `Display` above it"),
     ("reconcile/apply/mod.rs", "run_action",
         "the executor's dispatch: one arm per operation, each a call to its own small function"),
-    ("cli/commands/apply.rs", "run", "not yet split (issue 18)"),
     ("cli/commands/home.rs", "run", "not yet split (issue 18)"),
-    ("cli/commands/login.rs", "run", "not yet split (issue 18)"),
-    ("cli/commands/server.rs", "run", "not yet split (issue 18)"),
     ("reconcile/apply/mod.rs", "apply", "not yet split (issue 18)"),
-    ("reconcile/engine/lease.rs", "run_leased", "not yet split (issue 18)"),
     ("reconcile/engine/mod.rs", "apply", "not yet split (issue 18)"),
     ("reconcile/rollback.rs", "plan", "not yet split (issue 18)"),
     ("reconcile/rollback.rs", "restore", "not yet split (issue 18)"),
-    ("reconcile/watch/mod.rs", "tick", "not yet split (issue 18)"),
-    ("reconcile/watch/policy.rs", "select", "not yet split (issue 18)"),
-    ("reconcile/watch/run.rs", "run", "not yet split (issue 18)"),
-    ("sync/lease.rs", "refresh_guard", "not yet split (issue 18)"),
-    ("sync/ops/key.rs", "rotate", "not yet split (issue 18)"),
-    ("sync/ops/login.rs", "login", "not yet split (issue 18)"),
-    ("sync/ops/pull.rs", "apply_records", "not yet split (issue 18)"),
-    ("sync/ops/push.rs", "push_forced", "not yet split (issue 18)"),
 ];
 
 /// A Rust function of src/: where it starts, and its length in lines (signature to closing

@@ -45,20 +45,7 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
     let pkce = Pkce::new();
     let p = &sh.printer;
     let (code, port) = if manual {
-        let url = oauth::authorize_url(&pkce, port)?;
-        p.ask(format!(
-            "Open this address in a browser and log in:\n\n  {url}\n"
-        ));
-        p.ask(format!(
-            "The browser then goes to http://localhost:{port}/auth/callback?... (the page may fail to load: that is fine).\nPaste that whole address here and press Enter:"
-        ));
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::Read::take(std::io::stdin().lock(), 16 * 1024),
-            &mut line,
-        )
-        .map_err(|e| Error::io("cannot read the pasted address", e))?;
-        (oauth::parse_callback(&line, &pkce.state)?, port)
+        (pasted_code(p, &pkce, port)?, port)
     } else {
         let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
             Error::io(format!("cannot listen on localhost:{port} for the login callback"), e).with_help(
@@ -108,8 +95,7 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
     sh.printer.status(said);
     let o = Outcome::new("login oauth")
         .changed(true)
-        .with("outcome", outcome.code());
-    let o = o
+        .with("outcome", outcome.code())
         .with("account", AccountRef::from(&stored))
         .with("plan_type", &stored.plan_type);
     let m = sh.manifest_for_aliases().ok().flatten();
@@ -118,4 +104,22 @@ pub fn run(sh: &mut Shell, cmd: LoginCommand) -> Result<Exit> {
     sh.printer.status(next);
     sh.outcome(o);
     Ok(Exit::Success)
+}
+
+/// `--manual`: the user opens the address and pastes the one the browser ended on.
+fn pasted_code(p: &crate::output::Printer, pkce: &Pkce, port: u16) -> Result<String> {
+    let url = oauth::authorize_url(pkce, port)?;
+    p.ask(format!(
+        "Open this address in a browser and log in:\n\n  {url}\n"
+    ));
+    p.ask(format!(
+        "The browser then goes to http://localhost:{port}/auth/callback?... (the page may fail to load: that is fine).\nPaste that whole address here and press Enter:"
+    ));
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::Read::take(std::io::stdin().lock(), 16 * 1024),
+        &mut line,
+    )
+    .map_err(|e| Error::io("cannot read the pasted address", e))?;
+    oauth::parse_callback(&line, &pkce.state)
 }

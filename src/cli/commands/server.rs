@@ -1,7 +1,7 @@
 //! `cdxs server run|user|import-legacy`: clap definitions and handlers. The server is in
 //! `crate::server`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
@@ -225,47 +225,7 @@ const PASSWORD_HINT: &str = "pipe it in with `--password-stdin`, e.g. `printf '%
 
 pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
     match cmd {
-        ServerCommand::Run(a) => {
-            let backend = a.data.backend(sh)?;
-            let described = backend.describe();
-            let cores = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2);
-            let cfg = server::Config {
-                bind: a.bind,
-                backend,
-                caps: Caps {
-                    max_body: a.max_body,
-                    max_records: a.max_records.max(1),
-                    max_record_bytes: a.max_record_bytes,
-                    token_ttl_s: a.token_ttl.max(1) as i64,
-                    max_user_records: a.max_user_records.max(1),
-                    max_leases: a.max_leases.max(1),
-                    ..Caps::default()
-                },
-                login_free_failures: a.login_limit_user,
-                login_per_ip_per_min: a.login_limit_ip,
-                trusted_proxies: a.trusted_proxies,
-                hash_concurrency: cores.min(4),
-                pool_size: a.pool_size,
-                read_connections: a.read_connections.unwrap_or(cores.div_ceil(4)).max(1),
-                log_json: a.log_format == LogFormat::Json,
-                log_level: a.log_level,
-                timeouts: server::Timeouts {
-                    max_connections: a.max_connections.max(1),
-                    header: std::time::Duration::from_secs(a.header_timeout.max(1)),
-                    body: std::time::Duration::from_secs(a.body_timeout.max(1)),
-                    ..server::Timeouts::default()
-                },
-            };
-            let printer = sh.printer.clone();
-            server::run(cfg, move |addr| {
-                printer.out(format!(
-                    "cdxs sync server listening on http://{addr} ({described})"
-                ));
-            })?;
-            Ok(Exit::Success)
-        }
+        ServerCommand::Run(a) => serve(sh, a),
         ServerCommand::User(UserCommand::Add {
             name,
             password_stdin,
@@ -331,25 +291,71 @@ pub fn run(sh: &mut Shell, cmd: ServerCommand) -> Result<Exit> {
             sh.outcome(o.with("user", name).with("logins_revoked", true));
             Ok(Exit::Success)
         }
-        ServerCommand::ImportLegacy { path, data } => {
-            let backend = data.backend(sh)?;
-            let r = admin::import_legacy(&backend, &path)?;
-            for s in &r.skipped {
-                sh.printer.warn(format!("skipped {s}"));
-            }
-            sh.printer.status(format!(
-                "imported {} user(s) into {}: {}. Each keeps its password; it is re-hashed with Argon2id at its next login. Their machines migrate with `cdxs import legacy`, then `cdxs sync login`",
-                r.imported.len(),
-                backend.describe(),
-                if r.imported.is_empty() {
-                    "none".to_string()
-                } else {
-                    r.imported.join(", ")
-                }
-            ));
-            let o = Outcome::new("server import-legacy").changed(!r.imported.is_empty());
-            sh.outcome(o.with("imported", &r.imported).with("skipped", &r.skipped));
-            Ok(Exit::Success)
-        }
+        ServerCommand::ImportLegacy { path, data } => import_legacy(sh, &path, &data),
     }
+}
+
+/// `server run`: serve until stopped, saying where once it listens.
+fn serve(sh: &mut Shell, a: RunArgs) -> Result<Exit> {
+    let backend = a.data.backend(sh)?;
+    let described = backend.describe();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let cfg = server::Config {
+        bind: a.bind,
+        backend,
+        caps: Caps {
+            max_body: a.max_body,
+            max_records: a.max_records.max(1),
+            max_record_bytes: a.max_record_bytes,
+            token_ttl_s: a.token_ttl.max(1) as i64,
+            max_user_records: a.max_user_records.max(1),
+            max_leases: a.max_leases.max(1),
+            ..Caps::default()
+        },
+        login_free_failures: a.login_limit_user,
+        login_per_ip_per_min: a.login_limit_ip,
+        trusted_proxies: a.trusted_proxies,
+        hash_concurrency: cores.min(4),
+        pool_size: a.pool_size,
+        read_connections: a.read_connections.unwrap_or(cores.div_ceil(4)).max(1),
+        log_json: a.log_format == LogFormat::Json,
+        log_level: a.log_level,
+        timeouts: server::Timeouts {
+            max_connections: a.max_connections.max(1),
+            header: std::time::Duration::from_secs(a.header_timeout.max(1)),
+            body: std::time::Duration::from_secs(a.body_timeout.max(1)),
+            ..server::Timeouts::default()
+        },
+    };
+    let printer = sh.printer.clone();
+    server::run(cfg, move |addr| {
+        printer.out(format!(
+            "cdxs sync server listening on http://{addr} ({described})"
+        ));
+    })?;
+    Ok(Exit::Success)
+}
+
+/// `server import-legacy`: the older tool's users, each keeping its password.
+fn import_legacy(sh: &mut Shell, path: &Path, data: &DataArgs) -> Result<Exit> {
+    let backend = data.backend(sh)?;
+    let r = admin::import_legacy(&backend, path)?;
+    for s in &r.skipped {
+        sh.printer.warn(format!("skipped {s}"));
+    }
+    sh.printer.status(format!(
+        "imported {} user(s) into {}: {}. Each keeps its password; it is re-hashed with Argon2id at its next login. Their machines migrate with `cdxs import legacy`, then `cdxs sync login`",
+        r.imported.len(),
+        backend.describe(),
+        if r.imported.is_empty() {
+            "none".to_string()
+        } else {
+            r.imported.join(", ")
+        }
+    ));
+    let o = Outcome::new("server import-legacy").changed(!r.imported.is_empty());
+    sh.outcome(o.with("imported", &r.imported).with("skipped", &r.skipped));
+    Ok(Exit::Success)
 }

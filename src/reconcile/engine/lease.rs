@@ -9,6 +9,7 @@
 //! under the locks as usual, push the new tokens, release.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{Engine, EnvLookup, Progress};
 use crate::clock::Clock;
@@ -57,90 +58,35 @@ impl Engine {
         progress: &mut dyn Progress,
     ) -> Result<Vec<Done>> {
         let known = self.known_homes(m);
+        let run = LeasedRun {
+            x: Exec {
+                state_dir: &self.state_dir,
+                clock: self.clock.as_ref(),
+                env: &self.env,
+                known: &known,
+                refresh_window: self.refresh_window,
+            },
+            clock: self.clock.clone(),
+            command,
+        };
         let mut out = Vec::new();
-        // When the sync server fails, each bound login is refreshed here, and that is said
-        // once, not once per login.
-        let mut server_failed: Option<String> = None;
-        let mut refreshed_locally = Vec::new();
+        let mut unleased = Unleased::default();
         for action in actions {
             let Op::Refresh { account_id, force } = &action.op else {
                 continue;
             };
-            let force = *force;
             let account = self
                 .vault
                 .account(account_id)?
                 .ok_or_else(|| Error::user(format!("no account `{account_id}` in the vault")))?;
             let opts = LeaseOptions {
                 bound_here: crate::sync::lease::bound_here(m, &self.vault, &account),
-                force,
+                force: *force,
                 ..LeaseOptions::default()
             };
-            let (clock, window) = (self.clock.clone(), self.refresh_window);
-            let expiring = move |a: &Account| {
-                a.access_expires_at
-                    .is_none_or(|exp| exp.saturating_sub(clock.ts()) < window)
-            };
-            let x = Exec {
-                state_dir: &self.state_dir,
-                clock: self.clock.as_ref(),
-                env: &self.env,
-                known: &known,
-                refresh_window: self.refresh_window,
-            };
-            let single = crate::reconcile::ops::refresh(account_id, force);
-            let clock = self.clock.clone();
-            let guarded = crate::sync::refresh_guard(
-                &mut self.vault,
-                account_id,
-                &opts,
-                expiring,
-                |v| x.run(v, &single, command, progress),
-                move || clock.ts(),
-            )?;
-            let name = account.name().to_string();
-            let (report, message) = match guarded {
-                Guarded::Refreshed {
-                    result,
-                    warning: None,
-                } => (
-                    result,
-                    Some(format!(
-                        "refreshed {name} under the sync lease and pushed the new tokens"
-                    )),
-                ),
-                Guarded::Refreshed {
-                    result,
-                    warning: Some(w),
-                } => {
-                    progress.warn(format!("{name}: {w}"));
-                    (
-                        result,
-                        Some(format!("refreshed {name} under the sync lease")),
-                    )
-                }
-                Guarded::TookNewer => {
-                    // Written into the homes here that hold the login (no refresh: fresh).
-                    let again = crate::reconcile::ops::refresh(account_id, false);
-                    (
-                        x.run(&mut self.vault, &again, command, progress)?,
-                        Some(format!(
-                            "another machine refreshed {name} meanwhile; took its new tokens"
-                        )),
-                    )
-                }
-                Guarded::Unsynced(r) => (r, None),
-                Guarded::Local { result, why } => {
-                    server_failed.get_or_insert(why);
-                    refreshed_locally.push(name.clone());
-                    (
-                        result,
-                        Some(format!(
-                            "refreshed {name} here (it is bound on this machine) without the sync lease: the sync server failed"
-                        )),
-                    )
-                }
-            };
+            let guarded = run.refresh(&mut self.vault, &account, &opts, progress)?;
+            let (report, message) =
+                run.said(&mut self.vault, guarded, &account, progress, &mut unleased)?;
             for mut d in report.done {
                 if let Some(m) = &message {
                     d.message = m.clone();
@@ -148,13 +94,118 @@ impl Engine {
                 out.push(d);
             }
         }
-        if let Some(why) = server_failed {
+        unleased.warn(progress);
+        Ok(out)
+    }
+}
+
+/// When the sync server fails, each bound login is refreshed here, and that is said once,
+/// not once per login: why it failed, and the logins refreshed without the lease.
+#[derive(Default)]
+struct Unleased {
+    why: Option<String>,
+    names: Vec<String>,
+}
+
+impl Unleased {
+    fn warn(self, progress: &mut dyn Progress) {
+        if let Some(why) = self.why {
             progress.warn(format!(
                 "{why}; refreshed {} on this machine without the sync lease: `cdxs sync push` sends the new tokens when the server is back",
-                refreshed_locally.join(", ")
+                self.names.join(", ")
             ));
         }
-        Ok(out)
+    }
+}
+
+/// What each leased refresh needs besides the vault: the executor, the clock the lease
+/// counts by, and the command that runs it.
+struct LeasedRun<'a> {
+    x: Exec<'a>,
+    clock: Arc<dyn Clock>,
+    command: &'a str,
+}
+
+impl LeasedRun<'_> {
+    /// Refresh `account` under the lease (`opts`): done here, by another machine, or here
+    /// without the lease.
+    fn refresh(
+        &self,
+        vault: &mut Vault,
+        account: &Account,
+        opts: &LeaseOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<Guarded<Report>> {
+        let (clock, window) = (self.clock.clone(), self.x.refresh_window);
+        let expiring = move |a: &Account| {
+            a.access_expires_at
+                .is_none_or(|exp| exp.saturating_sub(clock.ts()) < window)
+        };
+        let single = crate::reconcile::ops::refresh(&account.id, opts.force);
+        let clock = self.clock.clone();
+        crate::sync::refresh_guard(
+            vault,
+            &account.id,
+            opts,
+            expiring,
+            |v| self.x.run(v, &single, self.command, progress),
+            move || clock.ts(),
+        )
+    }
+
+    /// What the guarded refresh did, and the line that says it (a new login another
+    /// machine refreshed is written into the homes here that hold it).
+    fn said(
+        &self,
+        vault: &mut Vault,
+        guarded: Guarded<Report>,
+        account: &Account,
+        progress: &mut dyn Progress,
+        unleased: &mut Unleased,
+    ) -> Result<(Report, Option<String>)> {
+        let name = account.name().to_string();
+        Ok(match guarded {
+            Guarded::Refreshed {
+                result,
+                warning: None,
+            } => (
+                result,
+                Some(format!(
+                    "refreshed {name} under the sync lease and pushed the new tokens"
+                )),
+            ),
+            Guarded::Refreshed {
+                result,
+                warning: Some(w),
+            } => {
+                progress.warn(format!("{name}: {w}"));
+                (
+                    result,
+                    Some(format!("refreshed {name} under the sync lease")),
+                )
+            }
+            Guarded::TookNewer => {
+                // Written into the homes here that hold the login (no refresh: fresh).
+                let again = crate::reconcile::ops::refresh(&account.id, false);
+                (
+                    self.x.run(vault, &again, self.command, progress)?,
+                    Some(format!(
+                        "another machine refreshed {name} meanwhile; took its new tokens"
+                    )),
+                )
+            }
+            Guarded::Unsynced(r) => (r, None),
+            Guarded::Local { result, why } => {
+                unleased.why.get_or_insert(why);
+                unleased.names.push(name.clone());
+                (
+                    result,
+                    Some(format!(
+                        "refreshed {name} here (it is bound on this machine) without the sync lease: the sync server failed"
+                    )),
+                )
+            }
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::Serialize;
 
-use super::engine::{ApplyOptions, Engine, Progress, Request, Review};
+use super::engine::{Applied, ApplyOptions, Engine, Progress, Request, Review, Selector};
 use super::observe::{AuthObs, CredObs, Observed, Scope};
 use super::{Op, Plan};
 use crate::error::Result;
@@ -232,23 +232,7 @@ pub fn tick(
         }
     }
     state.cycles += 1;
-    let mut errors_now = BTreeSet::new();
-    state.errors.clear();
-    for e in &plan.errors {
-        let line = format!("{}: {}", e.address, e.message);
-        if let Some(h) = policy::home_of(&e.address) {
-            state.errors.insert(h.to_string(), e.message.clone());
-        }
-        if !state.errors_before.contains(&line) {
-            cycle.logs.push(LogLine {
-                event: "error",
-                home: policy::home_of(&e.address).map(str::to_string),
-                message: line.clone(),
-            });
-        }
-        errors_now.insert(line);
-    }
-    state.errors_before = errors_now;
+    report_errors(state, &plan, &mut cycle.logs);
     let mut last_switch = last_switched(&o);
     for (h, t) in &state.switched {
         let e = last_switch.entry(h.clone()).or_insert(*t);
@@ -265,44 +249,11 @@ pub fn tick(
     report_held(state, &held, &plan, &mut cycle.logs);
     let homes_changed = homes_of(&todo);
     if todo.has_changes() || !todo.accepted.is_empty() {
-        let flapping = state.flapping.clone();
-        let manifest = m.clone();
-        let (apply, min_dwell) = (policy.apply, policy.min_dwell);
-        let select_again = move |p: Plan, o: &Observed| {
-            let ctx = policy::Context {
-                now,
-                apply,
-                min_dwell,
-                last_switch: &last_switch,
-                flapping: &flapping,
-            };
-            policy::select(p, &manifest, o, &ctx).0
-        };
         let mut opts = ApplyOptions::new("watch", Review::Unreviewed, request);
-        opts.select = Some(Box::new(select_again));
+        let flapping = state.flapping.clone();
+        opts.select = Some(select_again(m, &policy, now, last_switch, flapping));
         let applied = engine.apply(m, todo, opts, progress)?;
-        for d in &applied.report.done {
-            cycle.logs.push(LogLine {
-                event: "action",
-                home: policy::home_of(&d.address).map(str::to_string),
-                message: format!("{}: {}", d.address, d.message),
-            });
-        }
-        for a in &applied.plan.actions {
-            if let Some(h) = policy::home_of(&a.address) {
-                cycle.touched.insert(h.to_string());
-                if matches!(a.op, Op::WriteAuth { switch: true, .. }) {
-                    state.switched.insert(h.to_string(), now);
-                }
-            }
-        }
-        for n in &applied.plan.notes {
-            cycle.logs.push(LogLine {
-                event: "note",
-                home: policy::home_of(&n.address).map(str::to_string),
-                message: format!("{}: {}", n.address, n.message),
-            });
-        }
+        report_applied(state, &applied, now, &mut cycle);
     }
     note_flapping(state, &homes_changed, now, &mut cycle.logs);
     cycle.next_due = next_due(m, &o, &policy, now, engine.online);
@@ -310,6 +261,77 @@ pub fn tick(
         cycle.next_due = cycle.next_due.min(r.max(now + 1));
     }
     Ok(cycle)
+}
+
+/// The plan's errors, each logged once while it lasts (again when it comes back), and
+/// kept per home for `watch status`.
+fn report_errors(state: &mut WatchState, plan: &Plan, logs: &mut Vec<LogLine>) {
+    let mut errors_now = BTreeSet::new();
+    state.errors.clear();
+    for e in &plan.errors {
+        let line = format!("{}: {}", e.address, e.message);
+        if let Some(h) = policy::home_of(&e.address) {
+            state.errors.insert(h.to_string(), e.message.clone());
+        }
+        if !state.errors_before.contains(&line) {
+            logs.push(LogLine {
+                event: "error",
+                home: policy::home_of(&e.address).map(str::to_string),
+                message: line.clone(),
+            });
+        }
+        errors_now.insert(line);
+    }
+    state.errors_before = errors_now;
+}
+
+/// The watch policy again, for the plan the executor makes anew under the locks.
+fn select_again(
+    m: &Manifest,
+    policy: &Policy,
+    now: i64,
+    last_switch: BTreeMap<String, i64>,
+    flapping: BTreeSet<String>,
+) -> Selector {
+    let manifest = m.clone();
+    let (apply, min_dwell) = (policy.apply, policy.min_dwell);
+    Box::new(move |p: Plan, o: &Observed| {
+        let ctx = policy::Context {
+            now,
+            apply,
+            min_dwell,
+            last_switch: &last_switch,
+            flapping: &flapping,
+        };
+        policy::select(p, &manifest, o, &ctx).0
+    })
+}
+
+/// Log what the executor did and noted; mark the homes it wrote, and when each switched
+/// accounts (for the dwell time).
+fn report_applied(state: &mut WatchState, applied: &Applied, now: i64, cycle: &mut Cycle) {
+    for d in &applied.report.done {
+        cycle.logs.push(LogLine {
+            event: "action",
+            home: policy::home_of(&d.address).map(str::to_string),
+            message: format!("{}: {}", d.address, d.message),
+        });
+    }
+    for a in &applied.plan.actions {
+        if let Some(h) = policy::home_of(&a.address) {
+            cycle.touched.insert(h.to_string());
+            if matches!(a.op, Op::WriteAuth { switch: true, .. }) {
+                state.switched.insert(h.to_string(), now);
+            }
+        }
+    }
+    for n in &applied.plan.notes {
+        cycle.logs.push(LogLine {
+            event: "note",
+            home: policy::home_of(&n.address).map(str::to_string),
+            message: format!("{}: {}", n.address, n.message),
+        });
+    }
 }
 
 /// The homes a plan writes in (reads and refreshes aside).

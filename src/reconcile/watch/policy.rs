@@ -99,83 +99,130 @@ fn holders<'a>(o: &'a Observed, account_id: &str) -> Vec<&'a str> {
 
 /// Split `plan` into what applies now and what waits.
 pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, Vec<Held>) {
-    let drifted: BTreeSet<Address> = plan.drift.iter().map(|d| d.address.clone()).collect();
+    let judge = Judge {
+        m,
+        o,
+        ctx,
+        drifted: plan.drift.iter().map(|d| d.address.clone()).collect(),
+    };
     let mut keep: Vec<Action> = Vec::new();
     let mut held = Vec::new();
-    let busy = |home: &str| o.homes.get(home).and_then(|h| h.busy());
     for a in plan.actions.iter().cloned() {
-        let home = home_of(&a.address).map(str::to_string);
-        if let Some(h) = &home
-            && ctx.flapping.contains(h)
+        match judge.why_waits(&a) {
+            Some(h) => held.push(h),
+            None => keep.push(a),
+        }
+    }
+    let keep = hold_along(keep, &mut held);
+    let accepted = plan
+        .accepted
+        .iter()
+        .filter(|acc| !ctx.flapping.contains(&acc.home))
+        .cloned()
+        .collect();
+    (
+        Plan {
+            actions: keep,
+            accepted,
+            ..plan
+        },
+        held,
+    )
+}
+
+/// What decides whether one action waits: the manifest, the observed homes, the policy's
+/// context and the addresses that drifted.
+struct Judge<'a> {
+    m: &'a Manifest,
+    o: &'a Observed,
+    ctx: &'a Context<'a>,
+    drifted: BTreeSet<Address>,
+}
+
+impl Judge<'_> {
+    /// Why the home is busy, if it is.
+    fn busy(&self, home: &str) -> Option<String> {
+        self.o.homes.get(home).and_then(|h| h.busy())
+    }
+
+    /// Why `a` waits, if it does: its home flaps, or the write it is (or goes with) waits.
+    fn why_waits(&self, a: &Action) -> Option<Held> {
+        let home = home_of(&a.address);
+        if let Some(h) = home
+            && self.ctx.flapping.contains(h)
         {
-            held.push(Held::Flapping {
-                home: h.clone(),
+            return Some(Held::Flapping {
+                home: h.to_string(),
                 address: a.address.clone(),
             });
-            continue;
         }
-        let hold = match (&a.op, &home) {
-            (Op::WriteAuth { switch, .. }, Some(h)) => {
-                if ctx.apply == WatchApply::Safe && drifted.contains(&a.address) {
-                    Some(Held::Drift {
-                        home: h.clone(),
-                        address: a.address.clone(),
-                    })
-                } else if let Some(detail) = busy(h) {
-                    Some(Held::Busy {
-                        home: h.clone(),
-                        address: a.address.clone(),
-                        detail,
-                    })
-                } else if *switch
-                    && matches!(
-                        m.homes.get(h).and_then(|x| x.binding.as_ref()),
-                        Some(Binding::Pool { .. })
-                    )
-                    && let Some(at) = ctx.last_switch.get(h)
-                    && at + ctx.min_dwell > ctx.now
-                {
-                    Some(Held::Dwell {
-                        home: h.clone(),
-                        address: a.address.clone(),
-                        until: at + ctx.min_dwell,
-                    })
-                } else {
-                    None
-                }
-            }
+        match (&a.op, home) {
+            (Op::WriteAuth { switch, .. }, Some(h)) => self.why_write_waits(a, *switch, h),
             // The endpoint goes with the account, and a login taken out of a home for a
             // swap goes with the swap: they wait with the auth.json write.
             (Op::SetBaseUrl { .. } | Op::RemoveAuth { .. }, Some(h)) => {
-                busy(h).map(|detail| Held::Busy {
-                    home: h.clone(),
+                self.busy(h).map(|detail| Held::Busy {
+                    home: h.to_string(),
                     address: a.address.clone(),
                     detail,
                 })
             }
             // A refresh writes back into every home holding the login.
-            (Op::Refresh { account_id, .. }, _) => holders(o, account_id)
+            (Op::Refresh { account_id, .. }, _) => holders(self.o, account_id)
                 .into_iter()
-                .find_map(|h| busy(h).map(|d| (h.to_string(), d)))
+                .find_map(|h| self.busy(h).map(|d| (h.to_string(), d)))
                 .map(|(h, detail)| Held::Busy {
                     home: h,
                     address: a.address.clone(),
                     detail,
                 }),
             _ => None,
-        };
-        match hold {
-            Some(h) => held.push(h),
-            None => keep.push(a),
         }
     }
-    // A write that waits takes its endpoint change along (and the other way round).
+
+    /// Why an auth.json write into home `h` waits: drift (under `safe`), a busy home, or a
+    /// pool home still within `min_dwell` of its last switch.
+    fn why_write_waits(&self, a: &Action, switch: bool, h: &str) -> Option<Held> {
+        let ctx = self.ctx;
+        if ctx.apply == WatchApply::Safe && self.drifted.contains(&a.address) {
+            Some(Held::Drift {
+                home: h.to_string(),
+                address: a.address.clone(),
+            })
+        } else if let Some(detail) = self.busy(h) {
+            Some(Held::Busy {
+                home: h.to_string(),
+                address: a.address.clone(),
+                detail,
+            })
+        } else if switch
+            && matches!(
+                self.m.homes.get(h).and_then(|x| x.binding.as_ref()),
+                Some(Binding::Pool { .. })
+            )
+            && let Some(at) = ctx.last_switch.get(h)
+            && at + ctx.min_dwell > ctx.now
+        {
+            Some(Held::Dwell {
+                home: h.to_string(),
+                address: a.address.clone(),
+                until: at + ctx.min_dwell,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// A write that waits takes its endpoint change along (and the other way round); a swap
+/// is one move: while any of its homes waits, none of its logins is taken out. Returns
+/// what still applies now; what waits along is added to `held`.
+fn hold_along(keep: Vec<Action>, held: &mut Vec<Held>) -> Vec<Action> {
     let waiting: BTreeSet<String> = held
         .iter()
         .filter(|h| !matches!(h, Held::Drift { .. }))
         .map(|h| h.home().to_string())
         .collect();
-    // A swap is one move: while any of its homes waits, none of its logins is taken out.
     let swap_waits = !waiting.is_empty();
     let (keep, also): (Vec<Action>, Vec<Action>) = keep.into_iter().partition(|a| {
         if matches!(a.op, Op::RemoveAuth { .. }) && swap_waits {
@@ -193,20 +240,7 @@ pub fn select(plan: Plan, m: &Manifest, o: &Observed, ctx: &Context) -> (Plan, V
             });
         }
     }
-    let accepted = plan
-        .accepted
-        .iter()
-        .filter(|acc| !ctx.flapping.contains(&acc.home))
-        .cloned()
-        .collect();
-    (
-        Plan {
-            actions: keep,
-            accepted,
-            ..plan
-        },
-        held,
-    )
+    keep
 }
 
 #[cfg(test)]

@@ -109,58 +109,19 @@ pub fn run(
     sink: &mut dyn Sink,
     progress: &mut dyn Progress,
 ) -> Result<()> {
-    let mut m = manifest;
     let state_dir = engine.state_dir.clone();
     // One watch per state folder: a second one would overwrite the first's status file.
     let _instance = crate::vault::lock::watch(&state_dir)?;
-    let (mut watches, fallback) = Watches::start(tx.clone());
-    if let Some(why) = fallback.or_else(|| watches.sync(&m, opts.max_watches)) {
-        sink.line(&note("note", why));
-    }
-    let started = engine.now();
-    sink.line(&note(
-        "start",
-        format!(
-            "watching {} home(s) from {} (every {}, `watch.apply: {}`)",
-            m.homes.len(),
-            crate::paths::display(&m.path),
-            crate::text::duration(Policy::of(&m).interval),
-            match m.watch.apply {
-                crate::manifest::WatchApply::Safe => "safe",
-                crate::manifest::WatchApply::All => "all",
-            }
-        ),
-    ));
-    let mut state = WatchState::default();
-    let mut own = OwnWrites::default();
-    let mut dbs = DbVersions::default();
-    dbs.changed(&homes_of(&m));
-    let mut debounce = Debouncer::default();
-    let mut full_due = engine.now(); // the first cycle covers every home
-    let mut last_cycle = None;
-    let mut last_beat = Instant::now();
+    let mut w = Watcher::start(engine, manifest, state_dir, &tx, opts, sink);
     let mut stopping = false;
     loop {
-        // Sleep until something is due: an event, a debounced home, a deadline, at most a
-        // minute (deadlines are rechecked against the wall clock after a suspend).
-        let now = engine.now();
-        let mut wait = Duration::from_secs((full_due - now).clamp(0, super::MAX_SLEEP_SECS) as u64);
-        if let Some(t) = debounce.next() {
-            wait = wait.min(t.saturating_duration_since(Instant::now()));
-        }
-        if let Some(p) = watches.poll_every() {
-            wait = wait.min(p);
-        }
-        let mut msgs = Vec::new();
-        if !stopping {
-            match rx.recv_timeout(wait) {
-                Ok(msg) => msgs.push(msg),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => stopping = true,
-            }
-            msgs.extend(rx.try_iter());
-        }
-        let mut changed: Vec<PathBuf> = watches.poll(&m.path);
+        let wait = w.wait(engine.now());
+        let msgs = if stopping {
+            Vec::new()
+        } else {
+            receive(&rx, wait, &mut stopping)
+        };
+        let mut changed: Vec<PathBuf> = w.watches.poll(&w.m.path);
         for msg in msgs {
             match msg {
                 Msg::Stop => stopping = true,
@@ -170,112 +131,229 @@ pub fn run(
         if stopping {
             break;
         }
+        w.mark(changed);
+        let (dirty, manifest_changed) = w.due();
+        if manifest_changed {
+            w.reload(engine, opts, sink);
+        }
+        let now = engine.now();
+        let full = now >= w.full_due || opts.once;
+        if full || !dirty.is_empty() {
+            let homes = (!full).then_some(dirty);
+            let outcome = super::tick(engine, &w.m, homes, &mut w.state, progress);
+            w.after_cycle(outcome, full, now, opts, sink);
+            w.last_cycle = Some(now);
+            w.write_status(engine.now(), false);
+            w.last_beat = Instant::now();
+            if opts.once {
+                break;
+            }
+        } else if w.last_beat.elapsed() >= Duration::from_secs(30) {
+            w.write_status(engine.now(), false);
+            w.last_beat = Instant::now();
+        }
+    }
+    w.write_status(engine.now(), true);
+    if !opts.once {
+        sink.line(&note("stop", "stopped".into()));
+    }
+    Ok(())
+}
+
+/// Wait up to `wait` for a message, then take the ones already queued; a closed channel
+/// stops the loop.
+fn receive(rx: &Receiver<Msg>, wait: Duration, stopping: &mut bool) -> Vec<Msg> {
+    let mut msgs = Vec::new();
+    match rx.recv_timeout(wait) {
+        Ok(msg) => msgs.push(msg),
+        Err(mpsc::RecvTimeoutError::Timeout) => {}
+        Err(mpsc::RecvTimeoutError::Disconnected) => *stopping = true,
+    }
+    msgs.extend(rx.try_iter());
+    msgs
+}
+
+/// What the loop carries from one turn to the next.
+struct Watcher {
+    m: Manifest,
+    state_dir: PathBuf,
+    watches: Watches,
+    state: WatchState,
+    /// The files cycles wrote (their events are not changes).
+    own: OwnWrites,
+    dbs: DbVersions,
+    debounce: Debouncer,
+    started: i64,
+    /// When the next cycle over every home is due.
+    full_due: i64,
+    last_cycle: Option<i64>,
+    /// When the status file was last written.
+    last_beat: Instant,
+}
+
+impl Watcher {
+    /// Start watching `m`'s files and say so.
+    fn start(
+        engine: &Engine,
+        m: Manifest,
+        state_dir: PathBuf,
+        tx: &Sender<Msg>,
+        opts: &Options,
+        sink: &mut dyn Sink,
+    ) -> Watcher {
+        let (mut watches, fallback) = Watches::start(tx.clone());
+        if let Some(why) = fallback.or_else(|| watches.sync(&m, opts.max_watches)) {
+            sink.line(&note("note", why));
+        }
+        let started = engine.now();
+        sink.line(&note(
+            "start",
+            format!(
+                "watching {} home(s) from {} (every {}, `watch.apply: {}`)",
+                m.homes.len(),
+                crate::paths::display(&m.path),
+                crate::text::duration(Policy::of(&m).interval),
+                match m.watch.apply {
+                    crate::manifest::WatchApply::Safe => "safe",
+                    crate::manifest::WatchApply::All => "all",
+                }
+            ),
+        ));
+        let mut dbs = DbVersions::default();
+        dbs.changed(&homes_of(&m));
+        let full_due = engine.now(); // the first cycle covers every home
+        Watcher {
+            m,
+            state_dir,
+            watches,
+            state: WatchState::default(),
+            own: OwnWrites::default(),
+            dbs,
+            debounce: Debouncer::default(),
+            started,
+            full_due,
+            last_cycle: None,
+            last_beat: Instant::now(),
+        }
+    }
+
+    /// How long to sleep: until an event, a debounced home, a deadline, at most a minute
+    /// (deadlines are rechecked against the wall clock after a suspend).
+    fn wait(&self, now: i64) -> Duration {
+        let mut wait =
+            Duration::from_secs((self.full_due - now).clamp(0, super::MAX_SLEEP_SECS) as u64);
+        if let Some(t) = self.debounce.next() {
+            wait = wait.min(t.saturating_duration_since(Instant::now()));
+        }
+        if let Some(p) = self.watches.poll_every() {
+            wait = wait.min(p);
+        }
+        wait
+    }
+
+    /// Mark the homes (or the manifest) of changed files for the debouncer; the files the
+    /// cycles wrote themselves are no change.
+    fn mark(&mut self, changed: Vec<PathBuf>) {
         for p in changed {
-            if own.is_own(&p) {
+            if self.own.is_own(&p) {
                 continue;
             }
-            if let Some(k) = watches.key_of(&p, &m.path) {
-                debounce.mark(k, Instant::now());
+            if let Some(k) = self.watches.key_of(&p, &self.m.path) {
+                self.debounce.mark(k, Instant::now());
             }
         }
+    }
+
+    /// The homes due now (debounced, or their state database changed), and whether the
+    /// manifest is.
+    fn due(&mut self) -> (Vec<String>, bool) {
         let mut dirty: Vec<String> = Vec::new();
         let mut manifest_changed = false;
-        for k in debounce.take_due(Instant::now()) {
+        for k in self.debounce.take_due(Instant::now()) {
             match k {
                 Key::Manifest => manifest_changed = true,
                 Key::Home(h) => dirty.push(h),
             }
         }
-        for h in dbs.changed(&homes_of(&m)) {
+        for h in self.dbs.changed(&homes_of(&self.m)) {
             if !dirty.contains(&h) {
                 dirty.push(h);
             }
         }
-        if manifest_changed {
-            match crate::manifest::load(&m.path) {
-                Ok(new) if new.text != m.text => {
-                    sink.line(&note("note", "cdxs.yaml changed: applying it".into()));
-                    m = new;
-                    if let Some(why) = watches.sync(&m, opts.max_watches) {
-                        sink.line(&note("note", why));
-                    }
-                    full_due = engine.now();
+        (dirty, manifest_changed)
+    }
+
+    /// cdxs.yaml changed: take it when it is valid (and due at once), keep the last good
+    /// one when it is not.
+    fn reload(&mut self, engine: &Engine, opts: &Options, sink: &mut dyn Sink) {
+        match crate::manifest::load(&self.m.path) {
+            Ok(new) if new.text != self.m.text => {
+                sink.line(&note("note", "cdxs.yaml changed: applying it".into()));
+                self.m = new;
+                if let Some(why) = self.watches.sync(&self.m, opts.max_watches) {
+                    sink.line(&note("note", why));
                 }
-                Ok(_) => {}
-                Err(e) => sink.line(&note(
-                    "error",
-                    format!(
-                        "cdxs.yaml is not valid now; watch keeps the last good one: {}",
-                        e.full_message()
-                    ),
-                )),
+                self.full_due = engine.now();
             }
-        }
-        let now = engine.now();
-        let full = now >= full_due || opts.once;
-        if full || !dirty.is_empty() {
-            let homes = (!full).then_some(dirty);
-            let outcome = super::tick(engine, &m, homes, &mut state, progress);
-            match outcome {
-                Ok(cycle) => {
-                    for l in &cycle.logs {
-                        sink.line(l);
-                    }
-                    for h in &cycle.touched {
-                        if let Some(home) = m.homes.get(h) {
-                            own.record(&home.path);
-                        }
-                        dbs.settle(h);
-                    }
-                    // A home the cycle created is watched from now on.
-                    if let Some(why) = watches.sync(&m, opts.max_watches) {
-                        sink.line(&note("note", why));
-                    }
-                    full_due = if full {
-                        cycle.next_due.min(now + Policy::of(&m).interval)
-                    } else {
-                        full_due.min(cycle.next_due)
-                    };
-                }
-                Err(e) => {
-                    sink.line(&note("error", e.full_message()));
-                    full_due = now + 30;
-                }
-            }
-            last_cycle = Some(now);
-            let times = Times {
-                started,
-                now: engine.now(),
-                last_cycle,
-                next: full_due,
-            };
-            let _ = status::write(&state_dir, &status_of(times, &watches, &state, &m));
-            last_beat = Instant::now();
-            if opts.once {
-                break;
-            }
-        } else if last_beat.elapsed() >= Duration::from_secs(30) {
-            let times = Times {
-                started,
-                now: engine.now(),
-                last_cycle,
-                next: full_due,
-            };
-            let _ = status::write(&state_dir, &status_of(times, &watches, &state, &m));
-            last_beat = Instant::now();
+            Ok(_) => {}
+            Err(e) => sink.line(&note(
+                "error",
+                format!(
+                    "cdxs.yaml is not valid now; watch keeps the last good one: {}",
+                    e.full_message()
+                ),
+            )),
         }
     }
-    let times = Times {
-        started,
-        now: engine.now(),
-        last_cycle,
-        next: full_due,
-    };
-    let mut st = status_of(times, &watches, &state, &m);
-    st.stopped = true;
-    let _ = status::write(&state_dir, &st);
-    if !opts.once {
-        sink.line(&note("stop", "stopped".into()));
+
+    /// Log a cycle's lines, remember what it wrote, watch what it created and set when
+    /// the next full cycle is due (in 30 seconds after a failed one).
+    fn after_cycle(
+        &mut self,
+        outcome: Result<super::Cycle>,
+        full: bool,
+        now: i64,
+        opts: &Options,
+        sink: &mut dyn Sink,
+    ) {
+        match outcome {
+            Ok(cycle) => {
+                for l in &cycle.logs {
+                    sink.line(l);
+                }
+                for h in &cycle.touched {
+                    if let Some(home) = self.m.homes.get(h) {
+                        self.own.record(&home.path);
+                    }
+                    self.dbs.settle(h);
+                }
+                // A home the cycle created is watched from now on.
+                if let Some(why) = self.watches.sync(&self.m, opts.max_watches) {
+                    sink.line(&note("note", why));
+                }
+                self.full_due = if full {
+                    cycle.next_due.min(now + Policy::of(&self.m).interval)
+                } else {
+                    self.full_due.min(cycle.next_due)
+                };
+            }
+            Err(e) => {
+                sink.line(&note("error", e.full_message()));
+                self.full_due = now + 30;
+            }
+        }
     }
-    Ok(())
+
+    /// Write the status file (errors ignored: the status is a report, watch goes on).
+    fn write_status(&self, now: i64, stopped: bool) {
+        let times = Times {
+            started: self.started,
+            now,
+            last_cycle: self.last_cycle,
+            next: self.full_due,
+        };
+        let mut st = status_of(times, &self.watches, &self.state, &self.m);
+        st.stopped = stopped;
+        let _ = status::write(&self.state_dir, &st);
+    }
 }

@@ -121,57 +121,9 @@ pub fn rotate(vault: &mut Vault, target: Option<&str>, now: i64) -> Result<(Rota
     let base = c.remote_revision(0).map_err(|e| api_error(&t, e))?;
     let (_, records) = fetch_all(&c, &t, &old, 0)?;
     let new = SyncKey::generate();
-    // Every record this machine can open, re-sealed under the new key. Record ids come from
-    // the key too: each record gets its new id, at version 1 (the server replaces them all).
-    let mut unused = PullReport::default();
-    let opened = open_all(vault, &t, &old, &records, &mut unused)?;
-    let left_out = unused.unreadable;
-    let resealed: Vec<Record> = opened
-        .into_iter()
-        .map(|(_, mut plain)| {
-            plain.record_id = new.record_id(&plain.account_id);
-            record::seal(&new, &t.username, 1, &plain)
-        })
-        .collect();
-    // Backups first: the server's side as it was, and the vault with the old key.
-    let mut backups = Backups::new(vault.state_dir(), "sync-key-rotate");
-    let bytes = serde_json::to_vec_pretty(&serde_json::json!({
-        "server": redact_url(&t.server_url), "user": t.username, "revision": base,
-        "key_id": old.key_id(), "records": records,
-    }))
-    .unwrap_or_default();
-    let saved = backups.save(Path::new("server-records.json"), &bytes)?;
-    let vault_copy = backup_vault(vault, "sync-key-rotate")?;
-    let backup_list = vec![saved.display().to_string(), vault_copy];
-    // The journal: a generation, and the new key pending in the vault before the server
-    // hears of it.
-    let generation = vault.begin_generation(
-        "sync key rotate",
-        None,
-        None,
-        &[(
-            format!("sync.{}.key", t.name),
-            "update".into(),
-            format!(
-                "re-encrypt {} record(s) under a new sync key ({} -> {}); backups: {}",
-                resealed.len(),
-                old.key_id(),
-                new.key_id(),
-                backup_list.join(", ")
-            ),
-        )],
-        now,
-    )?;
-    let p = Pending {
-        new_key: crate::secret::hex(new.expose_bytes()),
-        old_key_id: old.key_id(),
-        new_key_id: new.key_id(),
-        generation,
-    };
-    vault.meta_set(
-        &pending_key(&t.name),
-        &serde_json::to_string(&p).unwrap_or_default(),
-    )?;
+    let (resealed, left_out) = reseal_all(vault, &t, &old, &new, &records)?;
+    let backup_list = save_backups(vault, &t, &old, base, &records)?;
+    let generation = journal_rotation(vault, &t, &old, &new, resealed.len(), &backup_list, now)?;
     let n = resealed.len();
     let sent = c.rotate_key(&RotateRequest {
         old_key_id: old.key_id(),
@@ -179,24 +131,7 @@ pub fn rotate(vault: &mut Vault, target: Option<&str>, now: i64) -> Result<(Rota
         base_revision: base,
         records: resealed,
     });
-    let revision = match sent {
-        Ok(rev) => rev,
-        Err(e @ (ApiError::Offline(_) | ApiError::Failed(_))) => {
-            // The answer was lost: the server may or may not have taken it. The pending
-            // key stays; the next sync command asks the server and settles it.
-            return Err(api_error(&t, e).with_help(
-                "the rotation may or may not have reached the server: the next `cdxs sync pull` settles it (the new key is kept in the vault until then)",
-            ));
-        }
-        Err(e) => {
-            clear_pending(vault, &t.name)?;
-            let err = api_error(&t, e);
-            let cause = err.full_message();
-            let _ = vault.finish_action(generation, 0, Some(&cause));
-            let _ = vault.finish_generation(generation, false, Some(&cause), now);
-            return Err(err);
-        }
-    };
+    let revision = rotation_answer(vault, &t, sent, generation, now)?;
     let t = adopt(vault, t, new.clone())?;
     clear_pending(vault, &t.name)?;
     vault.finish_action(generation, 0, None)?;
@@ -214,4 +149,116 @@ pub fn rotate(vault: &mut Vault, target: Option<&str>, now: i64) -> Result<(Rota
         },
         new.phrase(),
     ))
+}
+
+/// Every record this machine can open, re-sealed under the new key, and how many did not
+/// open with the old key either (left out). Record ids come from the key too: each record
+/// gets its new id, at version 1 (the server replaces them all).
+fn reseal_all(
+    vault: &mut Vault,
+    t: &Target,
+    old: &SyncKey,
+    new: &SyncKey,
+    records: &[Record],
+) -> Result<(Vec<Record>, usize)> {
+    let mut unused = PullReport::default();
+    let opened = open_all(vault, t, old, records, &mut unused)?;
+    let resealed = opened
+        .into_iter()
+        .map(|(_, mut plain)| {
+            plain.record_id = new.record_id(&plain.account_id);
+            record::seal(new, &t.username, 1, &plain)
+        })
+        .collect();
+    Ok((resealed, unused.unreadable))
+}
+
+/// Backups first: the server's side as it was, and the vault with the old key. Returns
+/// where they are.
+fn save_backups(
+    vault: &Vault,
+    t: &Target,
+    old: &SyncKey,
+    base: i64,
+    records: &[Record],
+) -> Result<Vec<String>> {
+    let mut backups = Backups::new(vault.state_dir(), "sync-key-rotate");
+    let bytes = serde_json::to_vec_pretty(&serde_json::json!({
+        "server": redact_url(&t.server_url), "user": t.username, "revision": base,
+        "key_id": old.key_id(), "records": records,
+    }))
+    .unwrap_or_default();
+    let saved = backups.save(Path::new("server-records.json"), &bytes)?;
+    let vault_copy = backup_vault(vault, "sync-key-rotate")?;
+    Ok(vec![saved.display().to_string(), vault_copy])
+}
+
+/// The journal: a generation, and the new key pending in the vault before the server
+/// hears of it. Returns the generation.
+fn journal_rotation(
+    vault: &mut Vault,
+    t: &Target,
+    old: &SyncKey,
+    new: &SyncKey,
+    records: usize,
+    backups: &[String],
+    now: i64,
+) -> Result<i64> {
+    let generation = vault.begin_generation(
+        "sync key rotate",
+        None,
+        None,
+        &[(
+            format!("sync.{}.key", t.name),
+            "update".into(),
+            format!(
+                "re-encrypt {records} record(s) under a new sync key ({} -> {}); backups: {}",
+                old.key_id(),
+                new.key_id(),
+                backups.join(", ")
+            ),
+        )],
+        now,
+    )?;
+    let p = Pending {
+        new_key: crate::secret::hex(new.expose_bytes()),
+        old_key_id: old.key_id(),
+        new_key_id: new.key_id(),
+        generation,
+    };
+    vault.meta_set(
+        &pending_key(&t.name),
+        &serde_json::to_string(&p).unwrap_or_default(),
+    )?;
+    Ok(generation)
+}
+
+/// The server's answer to the rotation: its new revision, or the error. A lost answer
+/// keeps the pending key (the next sync command settles it); a refusal drops it and
+/// closes the generation as failed.
+fn rotation_answer(
+    vault: &mut Vault,
+    t: &Target,
+    sent: std::result::Result<i64, ApiError>,
+    generation: i64,
+    now: i64,
+) -> Result<i64> {
+    match sent {
+        Ok(rev) => Ok(rev),
+        Err(e @ (ApiError::Offline(_) | ApiError::Failed(_))) => {
+            // The answer was lost: the server may or may not have taken it. The pending
+            // key stays; the next sync command asks the server and settles it.
+            Err(api_error(t, e).with_help(
+                "the rotation may or may not have reached the server: the next `cdxs sync pull` settles it (the new key is kept in the vault until then)",
+            ))
+        }
+        Err(e) => {
+            clear_pending(vault, &t.name)?;
+            let err = api_error(t, e);
+            let cause = err.full_message();
+            let _ = vault.finish_action(generation, 0, Some(&cause));
+            let _ = vault.finish_generation(generation, false, Some(&cause), now);
+            Err(err)
+        }
+    }
 }

@@ -36,45 +36,8 @@ pub fn login(vault: &mut Vault, args: LoginArgs) -> Result<LoginReport> {
     let url = crate::sync::client::check_url(&args.server_url, args.allow_insecure_http)?;
     let device_id = vault.sync_device_id()?;
     let existing = vault.sync_target(&args.target)?;
-    let device_name = args
-        .device_name
-        .clone()
-        .or_else(|| existing.as_ref().map(|t| t.device_name.clone()))
-        .unwrap_or_else(default_device_name);
-    let mut target = Target {
-        name: args.target.clone(),
-        server_url: url.clone(),
-        username: args.username.trim().to_lowercase(),
-        device_id: device_id.clone(),
-        device_name: device_name.clone(),
-        token: None,
-        token_expires_at: None,
-        key: None,
-        key_id: None,
-        revision: 0,
-        last_pull_at: None,
-        last_push_at: None,
-        created_at: args.now,
-    };
-    let anon = SyncClient::new(&url, None)?;
-    anon.health().map_err(|e| api_error(&target, e))?;
-    let resp = anon
-        .login(&LoginRequest {
-            username: target.username.clone(),
-            password: args.password.expose().to_string(),
-            device: Some(format!("{device_name} ({device_id})")),
-            device_id: Some(device_id.clone()),
-        })
-        .map_err(|e| match e {
-            ApiError::Unauthorized => Error::user(format!(
-                "the sync server `{url}` refused the login of `{}`",
-                target.username
-            ))
-            .with_help(
-                "check the user name and password; an admin adds users with `cdxs server user add`",
-            ),
-            other => api_error(&target, other),
-        })?;
+    let mut target = fresh_target(&args, &url, device_id, existing.as_ref());
+    let resp = log_in(&target, &args.password)?;
     target.username = resp.user.clone();
     let token = Secret::new(resp.token.clone());
     let authed = SyncClient::new(&url, Some(token.clone()))?;
@@ -89,22 +52,7 @@ pub fn login(vault: &mut Vault, args: LoginArgs) -> Result<LoginReport> {
         .key
         .clone()
         .or_else(|| existing.as_ref().and_then(|t| t.key.clone()));
-    let key_state = match (&candidate, &server_kid) {
-        (Some(k), Some(server)) if &k.key_id() != server => {
-            // Refused before anything is written: revoke the token we just got.
-            let _ = authed.logout();
-            return Err(key_mismatch(&target, server, &k.key_id()));
-        }
-        (Some(k), Some(_)) => KeyState::Ready(k.key_id()),
-        (Some(k), None) => {
-            authed
-                .set_key_id(&k.key_id())
-                .map_err(|e| api_error(&target, e))?;
-            KeyState::Ready(k.key_id())
-        }
-        (None, Some(server)) => KeyState::JoinNeeded(server.clone()),
-        (None, None) => KeyState::InitNeeded,
-    };
+    let key_state = match_key(&authed, &target, candidate.as_ref(), server_kid.as_ref())?;
     if let KeyState::Ready(_) = key_state {
         target.key = candidate;
         target.key_id = target.key.as_ref().map(SyncKey::key_id);
@@ -112,14 +60,7 @@ pub fn login(vault: &mut Vault, args: LoginArgs) -> Result<LoginReport> {
     target.token = Some(token);
     target.token_expires_at = Some(resp.expires_at);
     if let Some(old) = existing.as_ref().filter(|_| same_identity) {
-        // Same user, same server: keep the cursor and what was synced.
-        target.revision = old.revision;
-        target.last_pull_at = old.last_pull_at;
-        target.last_push_at = old.last_push_at;
-        target.created_at = old.created_at;
-        if old.key_id != target.key_id {
-            target.revision = 0;
-        }
+        keep_progress(&mut target, old);
     }
     let reset = existing.is_some() && (!same_identity || target.revision == 0);
     vault.save_sync_target(&target)?;
@@ -131,6 +72,98 @@ pub fn login(vault: &mut Vault, args: LoginArgs) -> Result<LoginReport> {
         expires_at: resp.expires_at,
         key: key_state,
     })
+}
+
+/// The target a login starts from: this machine's device, the name it had (or the one
+/// given), nothing synced and no token yet.
+fn fresh_target(
+    args: &LoginArgs,
+    url: &str,
+    device_id: String,
+    existing: Option<&Target>,
+) -> Target {
+    let device_name = args
+        .device_name
+        .clone()
+        .or_else(|| existing.map(|t| t.device_name.clone()))
+        .unwrap_or_else(default_device_name);
+    Target {
+        name: args.target.clone(),
+        server_url: url.to_string(),
+        username: args.username.trim().to_lowercase(),
+        device_id,
+        device_name,
+        token: None,
+        token_expires_at: None,
+        key: None,
+        key_id: None,
+        revision: 0,
+        last_pull_at: None,
+        last_push_at: None,
+        created_at: args.now,
+    }
+}
+
+/// Ask the server (after its health check) for a token for `target`'s user and device; a
+/// refused password says what to check.
+fn log_in(target: &Target, password: &Secret) -> Result<crate::sync::wire::LoginResponse> {
+    let url = &target.server_url;
+    let anon = SyncClient::new(url, None)?;
+    anon.health().map_err(|e| api_error(target, e))?;
+    anon.login(&LoginRequest {
+        username: target.username.clone(),
+        password: password.expose().to_string(),
+        device: Some(format!("{} ({})", target.device_name, target.device_id)),
+        device_id: Some(target.device_id.clone()),
+    })
+    .map_err(|e| match e {
+        ApiError::Unauthorized => Error::user(format!(
+            "the sync server `{url}` refused the login of `{}`",
+            target.username
+        ))
+        .with_help(
+            "check the user name and password; an admin adds users with `cdxs server user add`",
+        ),
+        other => api_error(target, other),
+    })
+}
+
+/// This machine's key (`candidate`) against the server's key id: ready when they match,
+/// registered when the server has none, refused (the new token revoked) when they differ.
+fn match_key(
+    authed: &SyncClient,
+    target: &Target,
+    candidate: Option<&SyncKey>,
+    server_kid: Option<&String>,
+) -> Result<KeyState> {
+    Ok(match (candidate, server_kid) {
+        (Some(k), Some(server)) if &k.key_id() != server => {
+            // Refused before anything is written: revoke the token we just got.
+            let _ = authed.logout();
+            return Err(key_mismatch(target, server, &k.key_id()));
+        }
+        (Some(k), Some(_)) => KeyState::Ready(k.key_id()),
+        (Some(k), None) => {
+            authed
+                .set_key_id(&k.key_id())
+                .map_err(|e| api_error(target, e))?;
+            KeyState::Ready(k.key_id())
+        }
+        (None, Some(server)) => KeyState::JoinNeeded(server.clone()),
+        (None, None) => KeyState::InitNeeded,
+    })
+}
+
+/// Same user, same server: keep the cursor and what was synced (the cursor starts over
+/// when the key changed).
+fn keep_progress(target: &mut Target, old: &Target) {
+    target.revision = old.revision;
+    target.last_pull_at = old.last_pull_at;
+    target.last_push_at = old.last_push_at;
+    target.created_at = old.created_at;
+    if old.key_id != target.key_id {
+        target.revision = 0;
+    }
 }
 
 /// `sync init`: make the sync key, register its id on the server, return the phrase

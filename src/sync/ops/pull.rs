@@ -279,15 +279,7 @@ fn apply_records(
         };
         let local = vault.account(&plain.account_id)?;
         let quota = vault.quota(&plain.account_id)?;
-        let local_fp = match &local {
-            Some(a) => Some(payload_of(vault, t, a)?.fingerprint()),
-            None => None,
-        };
-        let dirty = match (known, &local_fp) {
-            (Some(s), Some(fp)) => s.fingerprint.as_deref() != Some(fp.as_str()) || s.deleted,
-            (None, Some(_)) => true,
-            (_, None) => tombstones.contains_key(&plain.account_id),
-        };
+        let dirty = changed_here(vault, t, local.as_ref(), known, &tombstones, &plain)?;
         let hw = vault.high_water(&plain.account_id)?;
         let outcome = merge::merge(
             &Local {
@@ -302,46 +294,7 @@ fn apply_records(
             remote_account,
         );
         let remote_fp = plain.account.as_ref().map(AccountPayload::fingerprint);
-        let fingerprint = match &outcome {
-            Outcome::Take {
-                account,
-                quota,
-                created,
-            } => {
-                vault.put(account)?;
-                if let Some(q) = quota {
-                    vault.set_quota(&account.id, q)?;
-                }
-                if account.kind == AccountKind::OAuth {
-                    vault.raise_high_water(&account.id, TokenStamp::of(account), false, now)?;
-                }
-                if *created {
-                    report.created += 1;
-                } else {
-                    report.updated += 1;
-                }
-                remote_fp
-            }
-            Outcome::Delete => {
-                // Another machine removed it (or pushed with `--force` without it): the
-                // vault is saved first, once per pull, so that nothing is lost here.
-                if report.backup.is_none() {
-                    report.backup = Some(backup_vault(vault, "sync-pull-removal")?);
-                }
-                vault.remove(&plain.account_id)?;
-                report.deleted += 1;
-                None
-            }
-            Outcome::Keep(Why::Same | Why::AlreadyGone) => remote_fp,
-            Outcome::Keep(Why::BelowHighWater) => {
-                report.refused_older += 1;
-                None
-            }
-            Outcome::Keep(_) => {
-                report.kept_local += 1;
-                None
-            }
-        };
+        let fingerprint = take_outcome(vault, &outcome, &plain, remote_fp, &mut report, now)?;
         // Whoever won the tokens, the record is the other machines' newest word on where
         // they have the login.
         take_placements(vault, t, &plain)?;
@@ -357,6 +310,79 @@ fn apply_records(
     }
     vault.record_synced(&t.name, &done, None, now)?;
     Ok(report)
+}
+
+/// Was the local copy of `plain`'s account changed since it was last synced (or removed
+/// here, a tombstone)?
+fn changed_here(
+    vault: &Vault,
+    t: &Target,
+    local: Option<&Account>,
+    known: Option<&Synced>,
+    tombstones: &HashMap<String, i64>,
+    plain: &Plaintext,
+) -> Result<bool> {
+    let local_fp = match local {
+        Some(a) => Some(payload_of(vault, t, a)?.fingerprint()),
+        None => None,
+    };
+    Ok(match (known, &local_fp) {
+        (Some(s), Some(fp)) => s.fingerprint.as_deref() != Some(fp.as_str()) || s.deleted,
+        (None, Some(_)) => true,
+        (_, None) => tombstones.contains_key(&plain.account_id),
+    })
+}
+
+/// Carry out what the merge decided for one record, counted in `report`. Returns the
+/// fingerprint the vault now has in common with the server, if any.
+fn take_outcome(
+    vault: &mut Vault,
+    outcome: &Outcome,
+    plain: &Plaintext,
+    remote_fp: Option<String>,
+    report: &mut PullReport,
+    now: i64,
+) -> Result<Option<String>> {
+    Ok(match outcome {
+        Outcome::Take {
+            account,
+            quota,
+            created,
+        } => {
+            vault.put(account)?;
+            if let Some(q) = quota {
+                vault.set_quota(&account.id, q)?;
+            }
+            if account.kind == AccountKind::OAuth {
+                vault.raise_high_water(&account.id, TokenStamp::of(account), false, now)?;
+            }
+            if *created {
+                report.created += 1;
+            } else {
+                report.updated += 1;
+            }
+            remote_fp
+        }
+        Outcome::Delete => {
+            // Another machine removed it (or pushed with `--force` without it): the
+            // vault is saved first, once per pull, so that nothing is lost here.
+            if report.backup.is_none() {
+                report.backup = Some(backup_vault(vault, "sync-pull-removal")?);
+            }
+            vault.remove(&plain.account_id)?;
+            report.deleted += 1;
+            None
+        }
+        Outcome::Keep(Why::Same | Why::AlreadyGone) => remote_fp,
+        Outcome::Keep(Why::BelowHighWater) => {
+            report.refused_older += 1;
+            None
+        }
+        Outcome::Keep(_) => {
+            report.kept_local += 1;
+            None
+        }
+    })
 }
 
 /// Why a forced pull does not take a remote token.

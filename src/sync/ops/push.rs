@@ -265,66 +265,12 @@ fn push_forced(
     let mut report = PushReport::default();
     for _ in 0..PUSH_ATTEMPTS {
         let (revision, records) = fetch_all(c, t, key, 0)?;
-        // The server's side, as it was, encrypted (it never held anything else).
-        let mut backups = Backups::new(vault.state_dir(), "sync-push-force");
-        let bytes = serde_json::to_vec_pretty(&serde_json::json!({
-            "server": redact_url(&t.server_url), "user": t.username, "revision": revision, "records": records,
-        }))
-        .unwrap_or_default();
-        let saved = backups.save(Path::new("server-records.json"), &bytes)?;
-        report.backup = Some(saved.display().to_string());
-        let mut versions: HashMap<String, (u64, bool)> = HashMap::new();
-        for r in &records {
-            let e = versions
-                .entry(r.record_id.clone())
-                .or_insert((0, r.deleted));
-            if r.version >= e.0 {
-                *e = (r.version, r.deleted);
-            }
-        }
-        let mut todo = Vec::new();
-        let mut local_ids = HashMap::new();
-        for a in vault.accounts()? {
-            let rid = key.record_id(&a.id);
-            let v = versions.get(&rid).map_or(0, |x| x.0);
-            local_ids.insert(rid.clone(), ());
-            todo.push(Change {
-                record_id: rid,
-                account_id: a.id.clone(),
-                payload: Some(payload_of(vault, t, &a)?),
-                version: v + 1,
-            });
-        }
-        // Server records this vault does not have: tombstones (the account id is only
-        // inside the ciphertext, so open each one).
-        let mut unused = PullReport::default();
-        for (rec, plain) in open_all(vault, t, key, &records, &mut unused)? {
-            if !rec.deleted
-                && !local_ids.contains_key(&rec.record_id)
-                && versions
-                    .get(&rec.record_id)
-                    .is_some_and(|v| v.0 == rec.version)
-            {
-                todo.push(Change {
-                    record_id: rec.record_id.clone(),
-                    account_id: plain.account_id.clone(),
-                    payload: None,
-                    version: rec.version + 1,
-                });
-            }
-        }
+        report.backup = Some(save_server_side(vault, t, revision, &records)?);
+        let todo = forced_changes(vault, t, key, &records)?;
         vault.reset_sync_records(&t.name)?;
         match send(vault, t, key, c, revision, &todo, None, now) {
             Ok(rev) => {
-                // What this push overwrote opens here now: pushes leave it alone no more.
-                let mut noted = unreadable(vault, &t.name)?;
-                let before = noted.len();
-                for ch in &todo {
-                    noted.remove(&ch.record_id);
-                }
-                if noted.len() != before {
-                    save_unreadable(vault, &t.name, &noted)?;
-                }
+                forget_overwritten(vault, t, &todo)?;
                 report.revision = rev;
                 report.pushed = todo.iter().filter(|c| c.payload.is_some()).count();
                 report.deleted = todo.iter().filter(|c| c.payload.is_none()).count();
@@ -339,4 +285,85 @@ fn push_forced(
         }
     }
     Err(api_error(t, ApiError::Conflict { revision: 0 }))
+}
+
+/// The server's side, as it was, encrypted (it never held anything else). Returns where it
+/// was saved.
+fn save_server_side(
+    vault: &Vault,
+    t: &Target,
+    revision: i64,
+    records: &[Record],
+) -> Result<String> {
+    let mut backups = Backups::new(vault.state_dir(), "sync-push-force");
+    let bytes = serde_json::to_vec_pretty(&serde_json::json!({
+        "server": redact_url(&t.server_url), "user": t.username, "revision": revision, "records": records,
+    }))
+    .unwrap_or_default();
+    let saved = backups.save(Path::new("server-records.json"), &bytes)?;
+    Ok(saved.display().to_string())
+}
+
+/// What a forced push sends: every account of the vault, each one version above the
+/// server's newest; and a tombstone for each live server record this vault does not have.
+fn forced_changes(
+    vault: &mut Vault,
+    t: &Target,
+    key: &SyncKey,
+    records: &[Record],
+) -> Result<Vec<Change>> {
+    let mut versions: HashMap<String, (u64, bool)> = HashMap::new();
+    for r in records {
+        let e = versions
+            .entry(r.record_id.clone())
+            .or_insert((0, r.deleted));
+        if r.version >= e.0 {
+            *e = (r.version, r.deleted);
+        }
+    }
+    let mut todo = Vec::new();
+    let mut local_ids = HashMap::new();
+    for a in vault.accounts()? {
+        let rid = key.record_id(&a.id);
+        let v = versions.get(&rid).map_or(0, |x| x.0);
+        local_ids.insert(rid.clone(), ());
+        todo.push(Change {
+            record_id: rid,
+            account_id: a.id.clone(),
+            payload: Some(payload_of(vault, t, &a)?),
+            version: v + 1,
+        });
+    }
+    // Server records this vault does not have: tombstones (the account id is only
+    // inside the ciphertext, so open each one).
+    let mut unused = PullReport::default();
+    for (rec, plain) in open_all(vault, t, key, records, &mut unused)? {
+        if !rec.deleted
+            && !local_ids.contains_key(&rec.record_id)
+            && versions
+                .get(&rec.record_id)
+                .is_some_and(|v| v.0 == rec.version)
+        {
+            todo.push(Change {
+                record_id: rec.record_id.clone(),
+                account_id: plain.account_id.clone(),
+                payload: None,
+                version: rec.version + 1,
+            });
+        }
+    }
+    Ok(todo)
+}
+
+/// What this push overwrote opens here now: pushes leave it alone no more.
+fn forget_overwritten(vault: &mut Vault, t: &Target, todo: &[Change]) -> Result<()> {
+    let mut noted = unreadable(vault, &t.name)?;
+    let before = noted.len();
+    for ch in todo {
+        noted.remove(&ch.record_id);
+    }
+    if noted.len() != before {
+        save_unreadable(vault, &t.name, &noted)?;
+    }
+    Ok(())
 }
