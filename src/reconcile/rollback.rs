@@ -94,134 +94,20 @@ pub fn plan(
         if f.before_fingerprint.as_deref() == Some(CREATED_FOLDER) {
             continue;
         }
-        if f.after_fingerprint.as_deref() == Some(CREATED_FOLDER) {
-            steps.push(Step {
-                path: f.path.clone(),
-                restore: false,
-                folder: true,
-                account: None,
-                changed_since: false,
-                // What the steps before it leave there (they remove what it created).
-                note: folder_leftovers(&f.path, &going(&steps)).err(),
-                refused: None,
-            });
-            actions.push(Action {
-                address: crate::reconcile::Address::File(f.path.clone()),
-                kind: ActionKind::Delete,
-                description: format!(
-                    "remove the folder generation {} created, if nothing else is in it",
-                    generation.id
-                ),
-                changes: vec![],
-                op: Op::RestoreFile {
-                    path: f.path.clone(),
-                    backup: None,
-                    after: f.after_fingerprint.clone(),
-                },
-            });
-            continue;
-        }
-        if let Some(b) = &f.backup
-            && !b.exists()
-        {
-            return Err(Error::user(format!(
-                "the backup {} of {} is gone",
-                tick(b),
-                tick(&f.path)
-            ))
-            .with_help("the backup folder was removed or damaged; restore the file by hand"));
-        }
-        let current = fsx::read_optional(&f.path)?.map(|b| fingerprint(&b));
-        // A preview for the person; the content is decided again under the locks.
-        let note = match &f.backup {
-            Some(b) if is_auth_json(&f.path) => std::fs::read(b)
-                .ok()
-                .and_then(|saved| auth_content(vault, &saved).ok())
-                .and_then(|(_, note)| note),
-            _ => None,
+        let (step, action) = if f.after_fingerprint.as_deref() == Some(CREATED_FOLDER) {
+            let (step, action) = created_folder(f, generation.id, &steps);
+            (step, Some(action))
+        } else {
+            file_step(vault, f, generation.id, known_homes)?
         };
-        let refused = match &f.backup {
-            Some(b) if is_auth_json(&f.path) => std::fs::read(b)
-                .ok()
-                .map(|saved| live_copy_of(vault, &saved, &fsx::parent_of(&f.path), known_homes))
-                .transpose()?
-                .flatten(),
-            _ => None,
-        };
-        // The login the file gets back, or (a removal) the one it holds now.
-        let account = match &f.backup {
-            _ if !is_auth_json(&f.path) => None,
-            Some(b) => std::fs::read(b)
-                .ok()
-                .and_then(|bytes| login_in(vault, &bytes)),
-            None => fsx::read_optional(&f.path)?.and_then(|bytes| login_in(vault, &bytes)),
-        };
-        steps.push(Step {
-            path: f.path.clone(),
-            restore: f.backup.is_some(),
-            folder: false,
-            account,
-            changed_since: current != f.after_fingerprint,
-            note,
-            refused: refused.clone(),
-        });
-        if refused.is_some() {
-            continue;
-        }
-        actions.push(Action {
-            address: crate::reconcile::Address::File(f.path.clone()),
-            kind: ActionKind::Update,
-            description: format!("restore from generation {}", generation.id),
-            changes: vec![],
-            op: Op::RestoreFile {
-                path: f.path.clone(),
-                backup: f.backup.clone(),
-                after: f.after_fingerprint.clone(),
-            },
-        });
+        steps.push(step);
+        actions.extend(action);
     }
     // Threads the generation copied into a home go out again (rows, name, rollout).
     for t in generation.threads.iter().rev() {
-        let home = crate::paths::display(&t.home);
-        let changed = t.rollout.exists() && !t.unchanged();
-        steps.push(Step {
-            path: t.rollout.clone(),
-            restore: false,
-            folder: false,
-            account: None,
-            // Said in the note: a changed copy is kept in the trash, not backed up.
-            changed_since: false,
-            note: Some(format!(
-                "the copy of thread {} in home `{home}`: its rows and name go too{}",
-                t.thread_id,
-                if changed {
-                    " (it changed since: it is kept in that home's trash)"
-                } else {
-                    ""
-                }
-            )),
-            refused: None,
-        });
-        actions.push(Action {
-            address: crate::reconcile::Address::Copy {
-                home: crate::reconcile::HomeId::Folder(home.clone()),
-                id: t.thread_id.clone(),
-            },
-            kind: ActionKind::Delete,
-            description: format!(
-                "take thread {} out of `{home}` (generation {} copied it there)",
-                t.thread_id, generation.id
-            ),
-            changes: vec![],
-            op: Op::RemoveThreadCopy {
-                home: crate::reconcile::HomeId::Folder(home),
-                path: t.home.clone(),
-                id: t.thread_id.clone(),
-                rollout: t.rollout.clone(),
-                size: t.size,
-                mtime_ns: t.mtime_ns,
-            },
-        });
+        let (step, action) = thread_copy(t, generation.id);
+        steps.push(step);
+        actions.push(action);
     }
     let plan = Plan {
         manifest: PathBuf::new(),
@@ -234,6 +120,145 @@ pub fn plan(
         accepted: vec![],
     };
     Ok((plan, steps))
+}
+
+/// A folder the generation created: removed when nothing else is in it.
+fn created_folder(
+    f: &crate::vault::journal::JournalFile,
+    generation: i64,
+    before: &[Step],
+) -> (Step, Action) {
+    let step = Step {
+        path: f.path.clone(),
+        restore: false,
+        folder: true,
+        account: None,
+        changed_since: false,
+        // What the steps before it leave there (they remove what it created).
+        note: folder_leftovers(&f.path, &going(before)).err(),
+        refused: None,
+    };
+    let action = Action {
+        address: crate::reconcile::Address::File(f.path.clone()),
+        kind: ActionKind::Delete,
+        description: format!(
+            "remove the folder generation {generation} created, if nothing else is in it"
+        ),
+        changes: vec![],
+        op: Op::RestoreFile {
+            path: f.path.clone(),
+            backup: None,
+            after: f.after_fingerprint.clone(),
+        },
+    };
+    (step, action)
+}
+
+/// A file the generation changed: put back from its backup (or removed, when it created
+/// it). An auth.json whose login is live in another folder now is refused (no action).
+fn file_step(
+    vault: &Vault,
+    f: &crate::vault::journal::JournalFile,
+    generation: i64,
+    known_homes: &[PathBuf],
+) -> Result<(Step, Option<Action>)> {
+    if let Some(b) = &f.backup
+        && !b.exists()
+    {
+        return Err(Error::user(format!(
+            "the backup {} of {} is gone",
+            tick(b),
+            tick(&f.path)
+        ))
+        .with_help("the backup folder was removed or damaged; restore the file by hand"));
+    }
+    let current = fsx::read_optional(&f.path)?.map(|b| fingerprint(&b));
+    let saved = match &f.backup {
+        Some(b) if is_auth_json(&f.path) => std::fs::read(b).ok(),
+        _ => None,
+    };
+    // A preview for the person; the content is decided again under the locks.
+    let note = saved
+        .as_ref()
+        .and_then(|saved| auth_content(vault, saved).ok())
+        .and_then(|(_, note)| note);
+    let refused = saved
+        .as_ref()
+        .map(|saved| live_copy_of(vault, saved, &fsx::parent_of(&f.path), known_homes))
+        .transpose()?
+        .flatten();
+    // The login the file gets back, or (a removal) the one it holds now.
+    let account = match &f.backup {
+        _ if !is_auth_json(&f.path) => None,
+        Some(_) => saved.as_ref().and_then(|bytes| login_in(vault, bytes)),
+        None => fsx::read_optional(&f.path)?.and_then(|bytes| login_in(vault, &bytes)),
+    };
+    let step = Step {
+        path: f.path.clone(),
+        restore: f.backup.is_some(),
+        folder: false,
+        account,
+        changed_since: current != f.after_fingerprint,
+        note,
+        refused: refused.clone(),
+    };
+    let action = refused.is_none().then(|| Action {
+        address: crate::reconcile::Address::File(f.path.clone()),
+        kind: ActionKind::Update,
+        description: format!("restore from generation {generation}"),
+        changes: vec![],
+        op: Op::RestoreFile {
+            path: f.path.clone(),
+            backup: f.backup.clone(),
+            after: f.after_fingerprint.clone(),
+        },
+    });
+    Ok((step, action))
+}
+
+/// A thread the generation copied into a home: its rows, name and rollout go out again.
+fn thread_copy(t: &crate::vault::journal::JournalThread, generation: i64) -> (Step, Action) {
+    let home = crate::paths::display(&t.home);
+    let changed = t.rollout.exists() && !t.unchanged();
+    let step = Step {
+        path: t.rollout.clone(),
+        restore: false,
+        folder: false,
+        account: None,
+        // Said in the note: a changed copy is kept in the trash, not backed up.
+        changed_since: false,
+        note: Some(format!(
+            "the copy of thread {} in home `{home}`: its rows and name go too{}",
+            t.thread_id,
+            if changed {
+                " (it changed since: it is kept in that home's trash)"
+            } else {
+                ""
+            }
+        )),
+        refused: None,
+    };
+    let action = Action {
+        address: crate::reconcile::Address::Copy {
+            home: crate::reconcile::HomeId::Folder(home.clone()),
+            id: t.thread_id.clone(),
+        },
+        kind: ActionKind::Delete,
+        description: format!(
+            "take thread {} out of `{home}` (generation {generation} copied it there)",
+            t.thread_id
+        ),
+        changes: vec![],
+        op: Op::RemoveThreadCopy {
+            home: crate::reconcile::HomeId::Folder(home),
+            path: t.home.clone(),
+            id: t.thread_id.clone(),
+            rollout: t.rollout.clone(),
+            size: t.size,
+            mtime_ns: t.mtime_ns,
+        },
+    };
+    (step, action)
 }
 
 /// Why the ChatGPT login in `saved` (an auth.json) must not go back into `home`: the folder
@@ -441,64 +466,9 @@ pub fn restore(
     let changed_since = before.as_deref() != r.after;
     let mut note = None;
     let outcome = if is_auth_json(path) {
-        let home = fsx::parent_of(path);
-        let now = clock.ts();
-        match &saved {
-            Some(saved) => auth::write_with(
-                &home,
-                |current| {
-                    // Inside Codex's locks: the newest copies are known before deciding.
-                    if let Some(bytes) = current {
-                        homes::harvest(vault, bytes, now)?;
-                    }
-                    homes::harvest(vault, saved, now)?;
-                    // The door: a login live in another folder now is not put back here.
-                    if let Some(why) = live_copy_of(vault, saved, &home, r.known_homes)? {
-                        return Err(Error::user(format!("{} is not put back: {why}", tick(path)))
-                            .with_help("take the login out of that folder first (`cdxs switch ACCOUNT --codex-home FOLDER` puts another one there), then roll back again"));
-                    }
-                    let (content, why) = auth_content(vault, saved)?;
-                    note = why;
-                    Ok(Some(content))
-                },
-                |orig, bytes| backups.save(orig, bytes),
-            )?,
-            None => auth::remove_with(
-                &home,
-                |current| {
-                    if let Some(bytes) = current {
-                        homes::harvest(vault, bytes, now)?;
-                    }
-                    Ok(true)
-                },
-                |orig, bytes| backups.save(orig, bytes),
-            )?,
-        }
+        restore_auth(vault, backups, &r, saved.as_deref(), &mut note, clock.ts())?
     } else {
-        // Other files (the manifest, config.toml): back up, then atomic write or remove.
-        let current = fsx::read_optional(path)?;
-        match (&saved, &current) {
-            (Some(content), cur) if cur.as_deref() != Some(content.as_slice()) => {
-                let backup = match cur {
-                    Some(bytes) => Some(backups.save(path, bytes)?),
-                    None => None,
-                };
-                // Keep the file's mode; a re-created one may hold secrets (config.toml). A
-                // symlinked file (a dotfiles cdxs.yaml) is written where it points: the link
-                // stays a link.
-                let target = crate::manifest::edit::link_target(path)?;
-                let mode = fsx::mode_of(&target).unwrap_or(fsx::SECRET_FILE_MODE);
-                fsx::write_atomic(&target, content, mode)?;
-                WriteOutcome::Written { backup }
-            }
-            (None, Some(bytes)) => {
-                let backup = Some(backups.save(path, bytes)?);
-                std::fs::remove_file(path)
-                    .map_err(|e| Error::io(format!("cannot remove {}", tick(path)), e))?;
-                WriteOutcome::Written { backup }
-            }
-            _ => WriteOutcome::Unchanged,
-        }
+        restore_other(backups, path, saved.as_deref())?
     };
     let after = fsx::read_optional(path)?.map(|b| fingerprint(&b));
     let backup = match outcome {
@@ -514,28 +484,12 @@ pub fn restore(
         after.as_deref(),
     )?;
     if is_auth_json(path) {
-        let home = fsx::parent_of(path);
-        match (&after, fsx::read_optional(path)?) {
-            (Some(fp), Some(bytes)) => {
-                let id = homes::account_of(vault, &bytes)?;
-                vault.set_baseline(path, fp, id.as_deref(), Some(step.generation), clock.ts())?;
-                match id {
-                    Some(id) => vault.set_placement(&home, &id, clock.ts())?,
-                    None => vault.clear_placement(&home)?,
-                }
-            }
-            _ => {
-                // cdxs removed it: nothing left to measure drift against.
-                vault.clear_placement(&home)?;
-                vault.clear_baseline(path)?;
-            }
-        }
+        remember_what_it_holds(vault, path, after.as_deref(), step.generation, clock.ts())?;
     }
-    let what = match (&saved, after.is_some()) {
+    let mut message = match (&saved, after.is_some()) {
         (None, false) => format!("removed {} (the generation created it)", tick(path)),
         _ => format!("restored {}", tick(path)),
     };
-    let mut message = what;
     if let Some(n) = note {
         message.push_str(&format!(" {n}"));
     }
@@ -543,4 +497,106 @@ pub fn restore(
         message.push_str("; it had changed since, and that content is backed up too");
     }
     Ok((message, backup))
+}
+
+/// An auth.json put back (or removed, when the generation created it) inside Codex's
+/// locks: both copies harvested first, never a login live in another folder now, never an
+/// older or spent token than the vault has (`note` says what it got instead).
+fn restore_auth(
+    vault: &mut Vault,
+    backups: &mut Backups,
+    r: &Restore,
+    saved: Option<&[u8]>,
+    note: &mut Option<String>,
+    now: i64,
+) -> Result<WriteOutcome> {
+    let path = r.path;
+    let home = fsx::parent_of(path);
+    match saved {
+        Some(saved) => auth::write_with(
+            &home,
+            |current| {
+                // Inside Codex's locks: the newest copies are known before deciding.
+                if let Some(bytes) = current {
+                    homes::harvest(vault, bytes, now)?;
+                }
+                homes::harvest(vault, saved, now)?;
+                // The door: a login live in another folder now is not put back here.
+                if let Some(why) = live_copy_of(vault, saved, &home, r.known_homes)? {
+                    return Err(Error::user(format!("{} is not put back: {why}", tick(path)))
+                        .with_help("take the login out of that folder first (`cdxs switch ACCOUNT --codex-home FOLDER` puts another one there), then roll back again"));
+                }
+                let (content, why) = auth_content(vault, saved)?;
+                *note = why;
+                Ok(Some(content))
+            },
+            |orig, bytes| backups.save(orig, bytes),
+        ),
+        None => auth::remove_with(
+            &home,
+            |current| {
+                if let Some(bytes) = current {
+                    homes::harvest(vault, bytes, now)?;
+                }
+                Ok(true)
+            },
+            |orig, bytes| backups.save(orig, bytes),
+        ),
+    }
+}
+
+/// Another file (the manifest, config.toml): back up what is there, then write the saved
+/// content atomically, or remove the file the generation created.
+fn restore_other(backups: &mut Backups, path: &Path, saved: Option<&[u8]>) -> Result<WriteOutcome> {
+    let current = fsx::read_optional(path)?;
+    Ok(match (saved, &current) {
+        (Some(content), cur) if cur.as_deref() != Some(content) => {
+            let backup = match cur {
+                Some(bytes) => Some(backups.save(path, bytes)?),
+                None => None,
+            };
+            // Keep the file's mode; a re-created one may hold secrets (config.toml). A
+            // symlinked file (a dotfiles cdxs.yaml) is written where it points: the link
+            // stays a link.
+            let target = crate::manifest::edit::link_target(path)?;
+            let mode = fsx::mode_of(&target).unwrap_or(fsx::SECRET_FILE_MODE);
+            fsx::write_atomic(&target, content, mode)?;
+            WriteOutcome::Written { backup }
+        }
+        (None, Some(bytes)) => {
+            let backup = Some(backups.save(path, bytes)?);
+            std::fs::remove_file(path)
+                .map_err(|e| Error::io(format!("cannot remove {}", tick(path)), e))?;
+            WriteOutcome::Written { backup }
+        }
+        _ => WriteOutcome::Unchanged,
+    })
+}
+
+/// After an auth.json was restored: the drift baseline and the placement follow what the
+/// folder holds now.
+fn remember_what_it_holds(
+    vault: &mut Vault,
+    path: &Path,
+    after: Option<&str>,
+    generation: i64,
+    now: i64,
+) -> Result<()> {
+    let home = fsx::parent_of(path);
+    match (after, fsx::read_optional(path)?) {
+        (Some(fp), Some(bytes)) => {
+            let id = homes::account_of(vault, &bytes)?;
+            vault.set_baseline(path, fp, id.as_deref(), Some(generation), now)?;
+            match id {
+                Some(id) => vault.set_placement(&home, &id, now)?,
+                None => vault.clear_placement(&home)?,
+            }
+        }
+        _ => {
+            // cdxs removed it: nothing left to measure drift against.
+            vault.clear_placement(&home)?;
+            vault.clear_baseline(path)?;
+        }
+    }
+    Ok(())
 }

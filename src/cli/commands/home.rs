@@ -11,7 +11,6 @@ use crate::output::views::outcome::{AccountRef, Outcome};
 use crate::output::views::{self};
 use crate::paths;
 use crate::reconcile::engine::{ManifestEdit, SwitchTo, Target};
-use crate::reconcile::ops;
 use crate::resolve;
 use clap::Subcommand;
 
@@ -126,60 +125,54 @@ pub fn run(sh: &mut Shell, cmd: HomeCommand) -> Result<Exit> {
             name,
             clear_login,
             keep_login,
-        } => {
-            let name = select::require_home(&m, &name)?;
-            let text = edit::remove_home(&m.text, &name)?;
-            manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
-            let folder = m.homes[&name].path.clone();
-            let mut o = Outcome::new("home remove")
-                .changed(true)
-                .with("home", &name);
-            o = o
-                .with("path", &folder)
-                .with("login", serde_json::Value::Null);
-            let (mut first, mut kept) = (Vec::new(), None);
-            if let Some(account) = sh.engine()?.login_in(&folder)? {
-                let clear = clear_login
-                    || (!keep_login
-                        && !sh.settings.dry_run
-                        && crate::output::stdin_is_terminal()
-                        && sh.confirm(
-                            &format!("`{}` still holds {}'s login. Take it out (backed up)? Answer anything else to keep it there, as its one live copy.", paths::display(&folder), account.name()),
-                            "clear the login",
-                        )?);
-                first = match clear {
-                    true => ops::remove_login(&folder, &account).actions,
-                    false => vec![ops::keep_placement(&folder, &account)],
-                };
-                let login =
-                    serde_json::json!({"account": AccountRef::from(&account), "cleared": clear});
-                o = o.with("login", login);
-                kept = (!clear).then_some(account);
-            }
-            let edit = ManifestEdit::of(&m, &text);
-            let mut bar = sh.progress("home remove");
-            let report = sh
-                .engine()?
-                .write_manifest(&edit, first, "home remove", &mut bar)?;
-            if let Some(d) = &edit.diff {
-                sh.printer
-                    .status(views::plan::render_diff(d, &sh.printer, "  ").trim_end());
-            }
-            views::report::done(&sh.printer, &report);
-            if let Some(account) = kept {
-                sh.printer.status(format!(
-                    "{}'s login stays in `{}` as its one live copy: cdxs writes it nowhere else while it is there",
-                    account.name(),
-                    paths::display(&folder),
-                ));
-            }
-            sh.printer.status(format!(
-                "home `{name}` is no longer managed; its folder `{}` is kept",
-                paths::display(&m.homes[&name].path)
-            ));
-            o = o.report(&report);
-            sh.outcome(o);
-        }
+        } => remove(sh, &m, &name, [clear_login, keep_login])?,
     }
     Ok(Exit::Success)
+}
+
+/// `home remove`: cdxs.yaml without the home, and the login left in its folder taken out
+/// (`--clear-login`) or kept there as its one live copy (`--keep-login`; without either,
+/// asked on a terminal, else kept); one generation.
+fn remove(sh: &mut Shell, m: &manifest::Manifest, name: &str, flags: [bool; 2]) -> Result<()> {
+    let [clear_login, keep_login] = flags;
+    let name = select::require_home(m, name)?;
+    let text = edit::remove_home(&m.text, &name)?;
+    manifest::parse(&text, &m.path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
+    let folder = m.homes[&name].path.clone();
+    let login = sh.engine()?.login_in(&folder)?;
+    let clear = match &login {
+        Some(a) if !clear_login && !keep_login && !sh.settings.dry_run && crate::output::stdin_is_terminal() => sh.confirm(
+            &format!("`{}` still holds {}'s login. Take it out (backed up)? Answer anything else to keep it there, as its one live copy.", paths::display(&folder), a.name()),
+            "clear the login",
+        )?,
+        _ => clear_login,
+    };
+    let edit = ManifestEdit::of(m, &text);
+    let mut bar = sh.progress("home remove");
+    let report = sh
+        .engine()?
+        .remove_home(&edit, &folder, login.as_ref(), clear, &mut bar)?;
+    if let Some(d) = &edit.diff {
+        sh.printer
+            .status(views::plan::render_diff(d, &sh.printer, "  ").trim_end());
+    }
+    views::report::done(&sh.printer, &report);
+    if let Some(account) = login.as_ref().filter(|_| !clear) {
+        sh.printer.status(format!(
+            "{}'s login stays in `{}` as its one live copy: cdxs writes it nowhere else while it is there",
+            account.name(),
+            paths::display(&folder),
+        ));
+    }
+    sh.printer.status(format!(
+        "home `{name}` is no longer managed; its folder `{}` is kept",
+        paths::display(&folder)
+    ));
+    let held =
+        login.map(|a| serde_json::json!({"account": AccountRef::from(&a), "cleared": clear}));
+    let o = Outcome::new("home remove")
+        .changed(true)
+        .with("home", &name);
+    sh.outcome(o.with("path", &folder).with("login", held).report(&report));
+    Ok(())
 }

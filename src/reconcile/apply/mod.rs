@@ -206,20 +206,7 @@ pub fn apply(
         command: env.command,
         manifest: manifest_text.as_deref(),
         rollback_of: env.rollback_of,
-        actions: plan
-            .actions
-            .iter()
-            .map(|a| {
-                (
-                    a.address.to_string(),
-                    format!("{:?}", a.kind).to_lowercase(),
-                    match a.op.irreversible() {
-                        Some(why) => crate::vault::journal::not_undone(&a.description, why),
-                        None => a.description.clone(),
-                    },
-                )
-            })
-            .collect(),
+        actions: plan.actions.iter().map(journaled).collect(),
     };
     let mut run: Option<Run> = None;
     let result = run_generation(
@@ -241,62 +228,89 @@ pub fn apply(
         |vault, generation| accept(plan, vault, Some(generation), env.clock.ts()),
     );
     match result {
-        Ok((generation, done)) => {
-            let discarded = run.as_ref().is_none_or(|r| !r.changed)
-                && vault.discard_unchanged_generation(generation)?;
-            if discarded {
-                if let Some(r) = &run {
-                    r.backups.discard();
-                }
-                return Ok(Report {
-                    generation: None,
-                    done,
-                });
-            }
-            Ok(Report {
-                generation: Some(generation),
-                done,
-            })
+        Ok((generation, done)) => finished(vault, run.as_ref(), generation, done),
+        Err(stopped) => Err(failed(plan, run.as_ref(), stopped)),
+    }
+}
+
+/// An action as the journal records it: address, kind, and its description (saying when
+/// rollback cannot undo it).
+fn journaled(a: &Action) -> (String, String, String) {
+    (
+        a.address.to_string(),
+        format!("{:?}", a.kind).to_lowercase(),
+        match a.op.irreversible() {
+            Some(why) => crate::vault::journal::not_undone(&a.description, why),
+            None => a.description.clone(),
+        },
+    )
+}
+
+/// A generation that ran to its end; dropped again (with its backups) when it changed
+/// nothing.
+fn finished(
+    vault: &mut Vault,
+    run: Option<&Run>,
+    generation: i64,
+    done: Vec<Done>,
+) -> Result<Report> {
+    let discarded =
+        run.is_none_or(|r| !r.changed) && vault.discard_unchanged_generation(generation)?;
+    if discarded {
+        if let Some(r) = run {
+            r.backups.discard();
         }
-        Err(Stopped {
-            generation,
-            seq,
+        return Ok(Report {
+            generation: None,
             done,
-            error,
-        }) => {
-            let Some(action) = plan.actions.get(seq) else {
-                return Err(error);
-            };
-            // A lock that could not be taken says who holds it; it needs nothing more
-            // (and keeps its exit code, 3).
-            if matches!(error, Error::LockTimeout { .. }) {
-                return Err(error);
-            }
-            let mut help: Vec<String> = miette::Diagnostic::help(&error)
-                .map(|h| h.to_string())
-                .into_iter()
-                .collect();
-            help.push(if done > 0 {
-                format!(
-                    "{done} earlier action(s) of generation {generation} stayed done; see `cdxs history {generation}`"
-                )
-            } else {
-                format!("nothing else was changed; see `cdxs history {generation}`")
-            });
-            if let Some((orig, b)) = run.as_ref().and_then(|r| r.backups.saved().last()) {
-                help.push(format!(
-                    "the previous {} is saved at {}",
-                    tick(orig),
-                    tick(b)
-                ));
-            }
-            // The cause stays the source (the shell shows it, and adds its hint).
-            Err(Error::Action {
-                message: format!("`{}` failed", action.address),
-                help: (!help.is_empty()).then(|| help.join("; ")),
-                source: Some(Box::new(error)),
-            })
-        }
+        });
+    }
+    Ok(Report {
+        generation: Some(generation),
+        done,
+    })
+}
+
+/// The error of a generation that stopped at an action: the action, the cause (kept as the
+/// source), what stayed done and the backup to restore from.
+fn failed(plan: &Plan, run: Option<&Run>, stopped: Stopped) -> Error {
+    let Stopped {
+        generation,
+        seq,
+        done,
+        error,
+    } = stopped;
+    let Some(action) = plan.actions.get(seq) else {
+        return error;
+    };
+    // A lock that could not be taken says who holds it; it needs nothing more (and keeps
+    // its exit code, 3).
+    if matches!(error, Error::LockTimeout { .. }) {
+        return error;
+    }
+    let mut help: Vec<String> = miette::Diagnostic::help(&error)
+        .map(|h| h.to_string())
+        .into_iter()
+        .collect();
+    help.push(if done > 0 {
+        format!(
+            "{done} earlier action(s) of generation {generation} stayed done; see `cdxs history {generation}`"
+        )
+    } else {
+        format!("nothing else was changed; see `cdxs history {generation}`")
+    });
+    if let Some((orig, b)) = run.and_then(|r| r.backups.saved().last()) {
+        help.push(format!(
+            "the previous {} is saved at {}",
+            tick(orig),
+            tick(b)
+        ));
+    }
+    // The cause stays the source (the shell shows it, and adds its hint).
+    Error::Action {
+        message: format!("`{}` failed", action.address),
+        help: (!help.is_empty()).then(|| help.join("; ")),
+        source: Some(Box::new(error)),
     }
 }
 

@@ -121,6 +121,25 @@ impl Engine {
         self.run(m.as_ref(), &ops::plan_of(actions), command, None, progress)
     }
 
+    /// `home remove`: cdxs.yaml without the home, after the login left in its `folder`
+    /// (if any) is taken out with a backup (`clear`) or kept there as a placement; one
+    /// generation.
+    pub fn remove_home(
+        &mut self,
+        edit: &ManifestEdit,
+        folder: &Path,
+        login: Option<&crate::vault::Account>,
+        clear: bool,
+        progress: &mut dyn super::Progress,
+    ) -> Result<Report> {
+        let first = match login {
+            Some(a) if clear => ops::remove_login(folder, a).actions,
+            Some(a) => vec![ops::keep_placement(folder, a)],
+            None => Vec::new(),
+        };
+        self.write_manifest(edit, first, "home remove", progress)
+    }
+
     /// The manifest text with `home` bound to `named` (an account without an alias gets
     /// one). Returns the text and the alias.
     pub fn bind_text(&self, m: &Manifest, home: &str, named: &Named) -> Result<(String, String)> {

@@ -266,47 +266,12 @@ impl Engine {
         let mut held = apply::lock_for(&plan, &self.state_dir, &holder, &self.vault, &known)?;
         let mut manifest = m.clone();
         let mut replanned = None;
-        if !plan.observed.is_empty() || !plan.manifest_fingerprint.is_empty() {
-            let scope = Scope {
-                homes: Some(plan.observed.keys().cloned().collect()),
-                skip_processes: true,
-                skip_sessions: true,
-                ..Scope::default()
-            };
-            // The manifest may have been edited while this apply waited for its locks (an
-            // edit this command makes must still apply to what is there).
-            let current = match &opts.manifest_edit {
-                Some(edit) => {
-                    edit.check_unchanged()?;
-                    m.clone()
-                }
-                None => crate::manifest::load(&m.path).unwrap_or_else(|_| m.clone()),
-            };
-            let now = self.observe_cached(&current, &scope, &mut Quiet)?;
-            if let Some(why) = apply::stale_reason(&plan, &current, &now) {
-                if opts.review != Review::Unreviewed {
-                    return Err(Error::Stale {
-                        why,
-                        saved: opts.review == Review::Saved,
-                    });
-                }
-                manifest = current;
-                let (again, seen) = self.plan_cached(&manifest, &opts.request)?;
-                let again = match &opts.select {
-                    Some(select) => select(again, &seen),
-                    None => again,
-                };
-                if !again.errors.is_empty() {
-                    return Err(crate::reconcile::plan_failed(again.errors));
-                }
-                // The new plan may write in more folders: lock those too.
-                held.extend(&again, &self.state_dir, &holder, &self.vault, &known)?;
-                plan = again;
-                if let Some(edit) = &opts.manifest_edit {
-                    plan.actions.insert(0, edit.action());
-                }
-                replanned = Some(why);
-            }
+        if let Some((current, again, why)) = self.look_again(m, &plan, &opts)? {
+            // The new plan may write in more folders: lock those too.
+            held.extend(&again, &self.state_dir, &holder, &self.vault, &known)?;
+            manifest = current;
+            plan = again;
+            replanned = Some(why);
         }
         let leased = self.take_leased(&mut plan)?;
         let env_fn = self.env.clone();
@@ -349,6 +314,57 @@ impl Engine {
             report,
             replanned,
         })
+    }
+
+    /// Under the locks: did the world or cdxs.yaml move since `plan` was made? A plan nobody
+    /// reviewed is made again: (the manifest it was made from, the plan, why). A reviewed
+    /// one is refused as stale. `None`: it still holds.
+    fn look_again(
+        &mut self,
+        m: &Manifest,
+        plan: &Plan,
+        opts: &ApplyOptions,
+    ) -> Result<Option<(Manifest, Plan, String)>> {
+        if plan.observed.is_empty() && plan.manifest_fingerprint.is_empty() {
+            return Ok(None);
+        }
+        let scope = Scope {
+            homes: Some(plan.observed.keys().cloned().collect()),
+            skip_processes: true,
+            skip_sessions: true,
+            ..Scope::default()
+        };
+        // The manifest may have been edited while this apply waited for its locks (an edit
+        // this command makes must still apply to what is there).
+        let current = match &opts.manifest_edit {
+            Some(edit) => {
+                edit.check_unchanged()?;
+                m.clone()
+            }
+            None => crate::manifest::load(&m.path).unwrap_or_else(|_| m.clone()),
+        };
+        let now = self.observe_cached(&current, &scope, &mut Quiet)?;
+        let Some(why) = apply::stale_reason(plan, &current, &now) else {
+            return Ok(None);
+        };
+        if opts.review != Review::Unreviewed {
+            return Err(Error::Stale {
+                why,
+                saved: opts.review == Review::Saved,
+            });
+        }
+        let (again, seen) = self.plan_cached(&current, &opts.request)?;
+        let mut again = match &opts.select {
+            Some(select) => select(again, &seen),
+            None => again,
+        };
+        if !again.errors.is_empty() {
+            return Err(crate::reconcile::plan_failed(again.errors));
+        }
+        if let Some(edit) = &opts.manifest_edit {
+            again.actions.insert(0, edit.action());
+        }
+        Ok(Some((current, again, why)))
     }
 
     /// Converge some homes now (after `switch`, `home create|bind`, before `run`): the
