@@ -123,7 +123,8 @@ pub struct Stopped {
     pub generation: i64,
     pub seq: usize,
     pub done: usize,
-    pub error: crate::error::Error,
+    /// Boxed: the error is large, and this is the `Err` of every generation.
+    pub error: Box<crate::error::Error>,
 }
 
 /// Run one journaled generation: every command that writes goes through here. `run` does
@@ -141,7 +142,7 @@ pub fn run_generation<T>(
         generation,
         seq,
         done,
-        error,
+        error: Box::new(error),
     };
     let generation = vault
         .begin_generation(

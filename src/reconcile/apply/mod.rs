@@ -280,6 +280,7 @@ fn failed(plan: &Plan, run: Option<&Run>, stopped: Stopped) -> Error {
         done,
         error,
     } = stopped;
+    let error = *error;
     let Some(action) = plan.actions.get(seq) else {
         return error;
     };
