@@ -637,3 +637,48 @@ fn login_over_ssh_suggests_manual_and_every_login_says_what_next() {
         "{rest}"
     );
 }
+
+/// `--dry-run` writes nothing, so it neither fetches quota (the fetch caches it, and may
+/// refresh the login) nor refreshes: `list`, `quota` and `switch` (picking by quota, with a
+/// login about to expire) read the cache, the issuer and the usage endpoint see nothing, and
+/// the plan `switch` stops at is its own (refresh the expiring login, then write it).
+#[test]
+fn dry_runs_never_fetch_quota_nor_refresh() {
+    let mock = MockOpenAi::start();
+    let mut a = MockAccount::new("ama@example.com", "acct-ama");
+    a.ttl = 30; // inside the refresh window
+    a.usage = Some(usage(80.0, 10.0));
+    mock.add(a);
+    let env = env_with(&mock);
+    import(&env, &mock, "ama@example.com");
+    let (usage_before, tokens_before) = (mock.count("/wham/usage"), mock.count("/oauth/token"));
+    for args in [
+        &["list", "--dry-run"][..],
+        &["quota", "--dry-run"],
+        &["switch", "--dry-run"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(
+            code(&out),
+            if args[0] == "quota" { 1 } else { 0 },
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    // Its own plan: refresh the expiring login, then write it (not a refresh from a quota
+    // fetch standing in for it).
+    let out = env.run(&["switch", "--dry-run"]);
+    assert!(
+        stdout(&out).contains("home[~/.codex].auth"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(mock.count("/wham/usage"), usage_before, "no quota fetch");
+    assert_eq!(mock.count("/oauth/token"), tokens_before, "no refresh");
+    assert!(!env.default_codex_home().join("auth.json").exists());
+    let list: Value = serde_json::from_slice(&env.run(&["show", "--json"]).stdout).unwrap();
+    assert!(
+        list["accounts"][0]["quota"].is_null(),
+        "nothing cached: {list}"
+    );
+}
