@@ -114,6 +114,8 @@ impl Vault {
 
     /// Forget the placements whose folder no longer holds the login put there (Codex
     /// logged out, another login went in): the next push says the login left. How many.
+    /// Tests only: cdxs forgets them through the executor (`Op::ForgetPlacement`).
+    #[cfg(test)]
     pub fn forget_stale_placements(&mut self) -> Result<usize> {
         let stale = self.stale_placements()?;
         for (folder, _) in &stale {

@@ -149,7 +149,8 @@ impl Engine {
     }
 
     /// `sync forget-device`: forget what the other machines said about `device`, as a
-    /// generation; then push, so that every machine forgets it at its next pull.
+    /// generation (the command pushes after it, so that every machine forgets it at its
+    /// next pull).
     pub fn forget_device(&mut self, device: &str) -> Result<Report> {
         self.run(
             None,
