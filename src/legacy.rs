@@ -232,7 +232,8 @@ pub struct Declared {
 
 /// The older tool's homes declared in manifest `text` (at `path`), with their bindings:
 /// an alias for the bound account, unless that login is bound elsewhere already. Homes
-/// already declared (same folder) are skipped; Windows paths are left to the person.
+/// already declared (same folder) are skipped; a path of another OS (a Windows path on
+/// Linux or macOS, a Unix one on Windows) is left to the person.
 pub fn declare_homes(
     text: &str,
     path: &std::path::Path,
@@ -244,7 +245,7 @@ pub fn declare_homes(
     let mut warnings = Vec::new();
     let mut added = Vec::new();
     for h in &store.homes {
-        let Some(abs) = posix_folder(h, &mut warnings) else {
+        let Some(abs) = native_folder(h, &mut warnings) else {
             continue;
         };
         let current = manifest::parse(&text, path).map_err(|r| Error::Diagnostics(Box::new(r)))?;
@@ -269,14 +270,22 @@ pub fn declare_homes(
     })
 }
 
-/// The home's folder, expanded; a Windows path (or one that does not expand) is left to
-/// the person, with a warning.
-fn posix_folder(h: &LegacyHome, warnings: &mut Vec<String>) -> Option<PathBuf> {
+/// The home's folder, expanded; a path of another OS (or one that does not expand) is
+/// left to the person, with a warning. The older tool ran on Windows as much as on Linux
+/// (its README is written for PowerShell): on Windows, `D:\codex-homes\work` is a folder
+/// like any other, and `/home/me/.codex` is the path that belongs elsewhere.
+fn native_folder(h: &LegacyHome, warnings: &mut Vec<String>) -> Option<PathBuf> {
     use crate::text::sanitize;
     let raw = h.path.to_string_lossy().to_string();
-    if raw.contains('\\') || raw.chars().nth(1) == Some(':') {
+    let windows_spelled = raw.contains('\\') || raw.chars().nth(1) == Some(':');
+    let foreign = match (crate::platform::WINDOWS, windows_spelled) {
+        (false, true) => Some("a Windows path"),
+        (true, false) if raw.starts_with('/') => Some("a Unix path"),
+        _ => None,
+    };
+    if let Some(kind) = foreign {
         warnings.push(format!(
-            "home `{}` has a Windows path ({}); declare it by hand",
+            "home `{}` has {kind} ({}); declare it by hand",
             sanitize(&h.name),
             sanitize(&raw)
         ));

@@ -318,6 +318,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "needs symbolic links: wine 8.0 makes none (CreateSymbolicLinkW is a stub), Windows only with Developer Mode"
+    )]
     fn resolved_keys_agree_for_two_spellings_of_one_folder() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real");

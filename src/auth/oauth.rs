@@ -206,20 +206,7 @@ pub fn remote_hint(port: u16) -> String {
 
 /// Try to open a browser; say nothing if there is none.
 pub fn open_browser(url: &str) -> bool {
-    let candidates: Vec<String> = std::env::var("BROWSER")
-        .ok()
-        .into_iter()
-        .chain(["xdg-open".to_string(), "open".to_string()])
-        .collect();
-    candidates.iter().any(|b| {
-        std::process::Command::new(b)
-            .arg(url)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .is_ok()
-    })
+    crate::platform::browser::open(url)
 }
 
 #[cfg(test)]

@@ -36,14 +36,15 @@ fn files(home: &Path) -> Vec<PathBuf> {
 }
 
 /// Is `path` (an existing file) the same file as one of `home`'s credential files (a hard
-/// link to it, or the file itself)? Compared by device and inode, never by content.
+/// link to it, or the file itself)? Compared by file identity (device and inode; volume and
+/// file index on Windows), never by content.
 pub fn is_credential_file(home: &Path, path: &Path) -> bool {
-    let Ok(meta) = std::fs::metadata(path) else {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return false;
-    };
+    }
     files(home).iter().any(|f| {
-        std::fs::symlink_metadata(f)
-            .is_ok_and(|m| m.is_file() && crate::platform::fs::same_file(&m, &meta))
+        std::fs::symlink_metadata(f).is_ok_and(|m| m.is_file())
+            && crate::platform::fs::same_file(f, path)
     })
 }
 

@@ -14,12 +14,13 @@ const SHARED: [&str; 6] = ["9p", "drvfs", "cifs", "smb3", "smbfs", "v9fs"];
 /// `None` when it is not.
 pub fn risk(path: &Path, fs_type: Option<&str>) -> Option<String> {
     let on_drive = {
-        let mut parts = path.components().map(|c| c.as_os_str().to_string_lossy());
-        parts.next().as_deref() == Some("/")
-            && parts.next().as_deref() == Some("mnt")
-            && parts
-                .next()
-                .is_some_and(|d| d.len() == 1 && d.chars().all(|c| c.is_ascii_alphabetic()))
+        let mut parts = path.components();
+        parts.next() == Some(std::path::Component::RootDir)
+            && parts.next().is_some_and(|c| c.as_os_str() == "mnt")
+            && parts.next().is_some_and(|d| {
+                let d = d.as_os_str().to_string_lossy();
+                d.len() == 1 && d.chars().all(|c| c.is_ascii_alphabetic())
+            })
     };
     let shared = fs_type.filter(|t| SHARED.contains(t));
     let place = match (on_drive, shared) {

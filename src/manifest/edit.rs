@@ -25,8 +25,21 @@ pub fn scalar(s: &str) -> String {
     ) || s.parse::<f64>().is_ok();
     if safe_start && s.chars().all(safe_char) && !reserved {
         s.to_string()
+    } else if s.contains('\\') && !s.contains('\'') && !s.chars().any(char::is_control) {
+        // A Windows path: single quotes keep each `\` as it is (no `\\` escapes).
+        format!("'{s}'")
     } else {
         serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+    }
+}
+
+/// A folder as cdxs writes it into the manifest: `~\.codex` (how Windows shows a folder in
+/// the profile) is written `~/.codex`, which every OS reads, so that a cdxs.yaml kept in
+/// dotfiles means the same on each machine; any other path as shown, quoted as YAML needs.
+pub fn path_scalar(shown: &str) -> String {
+    match shown.strip_prefix("~\\") {
+        Some(rest) => scalar(&format!("~/{}", rest.replace('\\', "/"))),
+        None => scalar(shown),
     }
 }
 
@@ -171,7 +184,7 @@ impl EntryValue {
 
 /// Add a home: `homes: { name: { path, account? } }`.
 pub fn add_home(text: &str, name: &str, path: &str, account: Option<&str>) -> Result<String> {
-    let mut fields = vec![("path".to_string(), scalar(path))];
+    let mut fields = vec![("path".to_string(), path_scalar(path))];
     if let Some(a) = account {
         fields.push(("account".into(), scalar(a)));
     }
@@ -445,6 +458,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "needs symbolic links: wine 8.0 makes none (CreateSymbolicLinkW is a stub), Windows only with Developer Mode"
+    )]
     fn a_write_through_a_symlink_edits_its_target() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("dotfiles/cdxs.yaml");
@@ -482,5 +499,18 @@ mod tests {
         assert_eq!(scalar("12"), "\"12\"");
         assert_eq!(scalar(""), "\"\"");
         assert_eq!(scalar("-x"), "\"-x\"");
+        assert_eq!(scalar(r"D:\codex homes\w"), r"'D:\codex homes\w'");
+        assert_eq!(scalar(r"C:\it's"), r#""C:\\it's""#);
+    }
+
+    #[test]
+    fn folders_in_the_profile_are_written_for_every_os() {
+        assert_eq!(path_scalar(r"~\.codex"), "~/.codex");
+        assert_eq!(path_scalar(r"~\codex homes\w"), "\"~/codex homes/w\"");
+        assert_eq!(path_scalar("~/.codex"), "~/.codex");
+        assert_eq!(path_scalar(r"C:\Users\me\h"), r"'C:\Users\me\h'");
+        let out = add_home("version: 1\n", "w", r"~\.codex-w", None).unwrap();
+        assert!(out.contains("    path: ~/.codex-w\n"), "{out}");
+        check(&out);
     }
 }

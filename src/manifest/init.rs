@@ -22,7 +22,10 @@ pub fn render(
         }
     }
     text.push_str("homes:\n  default:   # the home Codex uses when CODEX_HOME is unset\n");
-    text.push_str(&format!("    path: {}\n", super::edit::scalar(home_path)));
+    text.push_str(&format!(
+        "    path: {}\n",
+        super::edit::path_scalar(home_path)
+    ));
     if let Some(alias) = bound {
         text.push_str(&format!("    account: {alias}\n"));
     }

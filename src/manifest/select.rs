@@ -175,7 +175,8 @@ fn named_home(known: &[HomeRef], name: &str) -> Result<HomeRef> {
     if let Some(h) = known.iter().find(|h| h.name == name) {
         return Ok(h.clone());
     }
-    if name.contains(std::path::MAIN_SEPARATOR) || name.starts_with('~') {
+    // `/` too on Windows, where people write `C:/Users/me/.codex` as often as `\`.
+    if name.chars().any(std::path::is_separator) || name.starts_with('~') {
         let path = crate::paths::expand(name, None)?;
         let key = crate::paths::resolved_key(&path);
         return Ok(known

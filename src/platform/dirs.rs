@@ -9,6 +9,10 @@
 //! macOS follows the XDG variables and `~/.config`, `~/.local/share` (as gh, atuin and
 //! chezmoi do for people who keep dotfiles in git), not `~/Library/Application Support`.
 //! An XDG variable that is empty or relative is ignored, as the XDG spec says.
+//!
+//! No variable moves the Windows profile (Codex does not read one either), so that a test
+//! can give each world its own, `CDXS_PROFILE_DIR` (absolute) does, for cdxs only: a Codex
+//! started by hand still uses the known folder.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -64,6 +68,9 @@ pub struct Folders {
     pub data: Option<PathBuf>,
 }
 
+/// The variable that moves the Windows profile folder for cdxs (tests: one per world).
+pub const PROFILE_OVERRIDE: &str = "CDXS_PROFILE_DIR";
+
 /// The folders for `family`, from the environment `env` and the OS's answers `known`:
 /// pure, so every rule is tested for every OS on any OS.
 pub fn folders(family: Family, env: &dyn Fn(&str) -> Option<OsString>, known: &Known) -> Folders {
@@ -91,7 +98,7 @@ pub fn folders(family: Family, env: &dyn Fn(&str) -> Option<OsString>, known: &K
             }
         }
         Family::Windows => Folders {
-            profile: known.profile.clone(),
+            profile: absolute(PROFILE_OVERRIDE).or_else(|| known.profile.clone()),
             config: absolute("APPDATA").or_else(|| known.roaming_app_data.clone()),
             data: absolute("LOCALAPPDATA").or_else(|| known.local_app_data.clone()),
         },
@@ -217,5 +224,18 @@ mod tests {
         assert_eq!(f.data, Some(PathBuf::from(r"D:\t\local")));
         let f = folders(Family::Windows, &env_of(&[("APPDATA", "relative")]), &known);
         assert_eq!(f.config, known.roaming_app_data);
+        // Only cdxs's own variable moves the profile, and only to an absolute folder.
+        let f = folders(
+            Family::Windows,
+            &env_of(&[("CDXS_PROFILE_DIR", r"D:\t\profile")]),
+            &known,
+        );
+        assert_eq!(f.profile, Some(PathBuf::from(r"D:\t\profile")));
+        let f = folders(
+            Family::Windows,
+            &env_of(&[("CDXS_PROFILE_DIR", "rel")]),
+            &known,
+        );
+        assert_eq!(f.profile, known.profile);
     }
 }

@@ -2,6 +2,7 @@
 //! one place at the bottom of the layering: it imports nothing of the crate, and no other
 //! module needs a `cfg` for an OS (tests aside).
 //!
+//! - [`browser`]: open a web address (`$BROWSER`, `xdg-open`, `open`, the Windows shell).
 //! - [`fs`]: private files and folders (modes on Unix; on Windows a file takes its folder's
 //!   inherited ACL, as Codex's own auth.json does), opening without following links, folder
 //!   fsync, atomic replace with a short bounded retry on sharing violations, file times.
@@ -20,6 +21,7 @@
 //! File locks themselves need nothing here: std's `File::lock`/`try_lock` are `flock` on
 //! Unix and `LockFileEx` on Windows, the same pair Codex uses on every OS.
 
+pub mod browser;
 pub mod codex_admin;
 pub mod dirs;
 pub mod fs;

@@ -107,9 +107,50 @@ pub fn windows_executable_names(name: &str, pathext: &str) -> Vec<String> {
         .collect()
 }
 
+/// The program a command names, found as the Windows shell finds it: a bare name (no
+/// folder, no extension) is looked up in `path_var` with every `%PATHEXT%` extension, so
+/// that `codex` is npm's `codex.cmd`, which std's own search (`.exe` only) misses. A name
+/// with a folder or an extension, a name not found, and every name on Unix stay as given.
+pub fn program(name: &std::ffi::OsStr, path_var: Option<&std::ffi::OsStr>) -> PathBuf {
+    let given = PathBuf::from(name);
+    let bare = given.components().count() == 1 && given.extension().is_none();
+    if !cfg!(windows) || !bare {
+        return given;
+    }
+    let names = executable_names(&name.to_string_lossy());
+    std::env::split_paths(path_var.unwrap_or_default())
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+        .unwrap_or(given)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_command_is_found_with_its_windows_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("codex.cmd"), "@exit /b 0").unwrap();
+        let path = std::env::join_paths([dir.path()]).unwrap();
+        let found = program("codex".as_ref(), Some(&path));
+        if cfg!(windows) {
+            assert_eq!(found, dir.path().join("codex.cmd"));
+        } else {
+            assert_eq!(found, PathBuf::from("codex"));
+        }
+        // A path or a name with an extension is the user's choice, as written.
+        assert_eq!(
+            program("x.exe".as_ref(), Some(&path)),
+            PathBuf::from("x.exe")
+        );
+        let given = dir.path().join("codex");
+        assert_eq!(program(given.as_os_str(), Some(&path)), given);
+        assert_eq!(
+            program("nothere".as_ref(), Some(&path)),
+            PathBuf::from("nothere")
+        );
+    }
 
     #[test]
     fn windows_spellings_of_one_folder_compare_equal() {

@@ -103,7 +103,8 @@ impl Filter {
     pub fn keeps(&self, t: &super::list::ThreadView) -> bool {
         self.cwd
             .as_ref()
-            .is_none_or(|c| Path::new(t.cwd).starts_with(c))
+            // Windows: `\\?\C:\src` (the desktop app's spelling) is under `c:\src`.
+            .is_none_or(|c| crate::platform::path::under(Path::new(t.cwd), c))
             && self.since.is_none_or(|s| t.updated_at >= s)
             && self.search.as_ref().is_none_or(|s| {
                 t.name.is_some_and(|n| n.to_lowercase().contains(s))

@@ -383,7 +383,7 @@ mod tests {
         v.set_placement(&home, "oauth_a", 2).unwrap();
         assert_eq!(
             v.placements_of("oauth_a").unwrap(),
-            vec![std::fs::canonicalize(&home).unwrap()],
+            vec![crate::platform::path::canonicalize(&home).unwrap()],
             "two spellings, one placement"
         );
         v.clear_placement(&home).unwrap();

@@ -143,7 +143,11 @@ fn command_line(command: &[String], home: &Path) -> Result<std::process::Command
         Error::user("no command to run")
             .with_help("put it after `--`: `cdxs run --home work -- codex`")
     })?;
-    let mut cmd = std::process::Command::new(program);
+    let path_var = std::env::var_os("PATH");
+    let mut cmd = std::process::Command::new(crate::platform::path::program(
+        program.as_ref(),
+        path_var.as_deref(),
+    ));
     cmd.args(rest).env("CODEX_HOME", home);
     Ok(cmd)
 }
