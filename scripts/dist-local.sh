@@ -15,8 +15,8 @@
 #       build this way: CI never builds release binaries).
 #
 # Archives: `cdxs-<triple>.tar.xz` with one folder `cdxs-<triple>/` (the binary and
-# README.md), as the shell installer, Homebrew and binstall unpack it; for Windows
-# `cdxs-<triple>.zip` with `cdxs.exe` and README.md at the top, as the PowerShell installer
+# README.md and the two licence texts), as the shell installer, Homebrew and binstall unpack it; for Windows
+# `cdxs-<triple>.zip` with `cdxs.exe`, README.md and the licences at the top, as the PowerShell installer
 # and winget expect. Each has `<archive>.sha256` (`sha256sum -c` reads it).
 # Windows here is x86_64-pc-windows-gnu (mingw): the release workflow builds the MSVC one.
 set -euo pipefail
@@ -36,12 +36,12 @@ package() {
     *windows*)
       archive=$NAME-$triple.zip
       cp "$binary" "$stage/$NAME.exe"
-      cp "$ROOT/README.md" "$stage/"
+      cp "$ROOT/README.md" "$ROOT/LICENSE-MIT" "$ROOT/LICENSE-APACHE" "$stage/"
       rm -f "$out/$archive"
       if command -v zip >/dev/null; then
-        (cd "$stage" && zip -q -X "$out/$archive" "$NAME.exe" README.md)
+        (cd "$stage" && zip -q -X "$out/$archive" "$NAME.exe" README.md LICENSE-MIT LICENSE-APACHE)
       else
-        (cd "$stage" && python3 -m zipfile -c "$out/$archive" "$NAME.exe" README.md)
+        (cd "$stage" && python3 -m zipfile -c "$out/$archive" "$NAME.exe" README.md LICENSE-MIT LICENSE-APACHE)
       fi
       ;;
     *)
@@ -49,7 +49,7 @@ package() {
       mkdir "$stage/$NAME-$triple"
       cp "$binary" "$stage/$NAME-$triple/$NAME"
       chmod 0755 "$stage/$NAME-$triple/$NAME"
-      cp "$ROOT/README.md" "$stage/$NAME-$triple/"
+      cp "$ROOT/README.md" "$ROOT/LICENSE-MIT" "$ROOT/LICENSE-APACHE" "$stage/$NAME-$triple/"
       tar -C "$stage" --owner=0 --group=0 --numeric-owner -cJf "$out/$archive" "$NAME-$triple"
       ;;
   esac

@@ -207,6 +207,10 @@ fn the_formula_and_the_winget_manifest_carry_the_archives_checksums_and_version(
     let listing = run(Command::new("unzip").arg("-Z1").arg(&windows));
     let listing = String::from_utf8_lossy(&listing.stdout);
     assert!(listing.lines().any(|l| l == "cdxs.exe"), "{listing}");
+    // The licences travel with the binary (MIT OR Apache-2.0, as Cargo.toml says).
+    for licence in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        assert!(listing.lines().any(|l| l == licence), "{listing}");
+    }
 }
 
 /// A checksum file that is not one fails the generator instead of landing in a manifest.
@@ -307,6 +311,12 @@ fn binstall_metadata_points_at_the_archives_and_the_binary_inside() {
             listing.lines().any(|l| l == inner),
             "{inner} not in {listing}"
         );
+        for licence in ["LICENSE-MIT", "LICENSE-APACHE"] {
+            assert!(
+                listing.lines().any(|l| l.ends_with(licence)),
+                "{licence} not in {listing}"
+            );
+        }
     }
 }
 
