@@ -4,7 +4,7 @@ CARGO ?= cargo
 SHELL := /bin/bash
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: build test lint fmt schema bench demo codex-cli postgres fuzz clean cross cross-tools cross-check cross-build test-cross dist-local installers
+.PHONY: build test lint fmt schema bench demo codex-cli postgres fuzz clean cross cross-tools cross-check cross-build test-cross test-windows dist-local installers
 
 build:
 	$(CARGO) build
@@ -38,6 +38,11 @@ cross-build:
 # Only the cross smoke tests (after `make cross`).
 test-cross:
 	CI=$${CI:-1} $(CARGO) nextest run -E 'test(/^platforms::/)'
+
+# The whole suite built for Windows x64 and run under wine (scripts/test-windows.sh; not
+# in `make test`: it takes longer than CI's budget allows beside the Linux suite).
+test-windows: cross-tools
+	scripts/test-windows.sh $(ARGS)
 
 # The release archives of Linux x86_64, Linux arm64 and Windows x64 (mingw), built here once
 # each with the `dist` profile, with their SHA-256 files, sha256.sum, the installers and the

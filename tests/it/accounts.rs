@@ -187,11 +187,11 @@ fn switch_harvests_the_login_it_replaces() {
     );
     let written = read_json(&env.default_codex_home().join("auth.json"));
     assert_eq!(written["auth_mode"], "apikey");
-    assert_eq!(mode(&env.default_codex_home().join("auth.json")), 0o600);
+    crate::harness::assert_mode(&env.default_codex_home().join("auth.json"), 0o600);
     // The replaced file is in a 0600 backup inside the 0700 state folder.
     let backups: Vec<_> = walk(&env.state.join("backups"));
     assert_eq!(backups.len(), 1, "{backups:?}");
-    assert_eq!(mode(&backups[0]), 0o600);
+    crate::harness::assert_mode(&backups[0], 0o600);
     assert_eq!(
         std::fs::read_to_string(&backups[0]).unwrap(),
         carol.auth_json()
@@ -329,7 +329,7 @@ path = "~/.codex"
     // A missing or broken file is a clean error.
     let out = env.run(&["import", "legacy", "/nonexistent/cdxs.toml"]);
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("/nonexistent/cdxs.toml"));
+    assert!(stderr(&out).contains(&sep("/nonexistent/cdxs.toml")));
 }
 
 #[test]
@@ -366,10 +366,10 @@ fn concurrent_writers_do_not_corrupt_the_vault() {
     for name in ["cdxs.db", "cdxs.db-wal", "cdxs.db-shm"] {
         let p = env.state.join(name);
         if p.exists() {
-            assert_eq!(mode(&p), 0o600, "{name}");
+            crate::harness::assert_mode(&p, 0o600);
         }
     }
-    assert_eq!(mode(&env.state), 0o700);
+    crate::harness::assert_mode(&env.state, 0o700);
 }
 
 /// Run `cdxs args` on a pseudo-terminal (util-linux `script`), typing `input`.
@@ -398,7 +398,7 @@ fn removing_a_bound_live_account_says_what_happens_and_asks() {
     assert_eq!(code(&out), 1, "{}", text(&out));
     let err = stderr(&out);
     assert!(err.contains("binds home default to it"), "{err}");
-    assert!(err.contains("`~/.codex` holds it"), "{err}");
+    assert!(err.contains(&sep("`~/.codex` holds it")), "{err}");
     assert!(err.contains("takes it back into the vault"), "{err}");
     assert!(err.contains("--yes"), "{err}");
     assert_eq!(ids(&env.accounts_json()).len(), 1);

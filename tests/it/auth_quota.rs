@@ -584,12 +584,14 @@ fn login_over_ssh_suggests_manual_and_every_login_says_what_next() {
     mock.with(|s| s.login_as = Some("pat@example.com".into()));
     let browser = |env: &Env| {
         let marker = env.path("browser-opened");
-        let script = env.path("browser.sh");
-        std::fs::write(
-            &script,
-            format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
-        )
-        .unwrap();
+        let (script, body) = if cfg!(windows) {
+            let body = format!("@echo opened> \"{}\"\r\n", marker.display());
+            (env.path("browser.cmd"), body)
+        } else {
+            let body = format!("#!/bin/sh\ntouch '{}'\n", marker.display());
+            (env.path("browser.sh"), body)
+        };
+        std::fs::write(&script, body).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -669,7 +671,7 @@ fn dry_runs_never_fetch_quota_nor_refresh() {
     // fetch standing in for it).
     let out = env.run(&["switch", "--dry-run"]);
     assert!(
-        stdout(&out).contains("home[~/.codex].auth"),
+        stdout(&out).contains(&sep("home[~/.codex].auth")),
         "{}",
         text(&out)
     );

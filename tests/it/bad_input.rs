@@ -7,7 +7,10 @@ fn assert_clean_failure(env: &Env, args: &[&str], file: &str, needle: &str) {
     let out = env.run(args);
     assert_eq!(code(&out), 1, "{args:?}\n{}", text(&out));
     let err = stderr(&out);
-    assert!(err.contains(file), "error should name `{file}`:\n{err}");
+    assert!(
+        err.contains(&sep(file)),
+        "error should name `{file}`:\n{err}"
+    );
     assert!(err.contains(needle), "error should say `{needle}`:\n{err}");
     assert!(
         !err.contains("internal error") && !err.contains("panicked"),

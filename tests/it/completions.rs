@@ -85,6 +85,7 @@ fn completions_know_homes_accounts_pools_and_threads() {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "runs the completion script in bash")]
 fn the_sourced_bash_script_completes_from_the_manifest() {
     let env = world();
     let script = stdout(&env.run(&["completions", "bash"]));

@@ -43,7 +43,7 @@ fn assert_whole(env: &Env, home: &str, acct: &str, allow_old: bool) {
     let v: Value =
         serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("torn {home}/auth.json: {e}"));
     assert_eq!(v["tokens"]["account_id"], acct, "{home}: {v}");
-    assert_eq!(mode(&path), 0o600);
+    crate::harness::assert_mode(&path, 0o600);
 }
 
 fn stray_files(env: &Env) -> Vec<String> {
@@ -82,7 +82,7 @@ fn killed_at_every_fault_point_the_next_apply_converges() {
         }
         let point = point.split(':').next().unwrap().to_string();
         assert!(
-            out.status.code().is_none(),
+            crate::harness::aborted(&out.status),
             "{point}: expected a kill, got {}",
             text(&out)
         );

@@ -43,8 +43,17 @@ fn completions_for_each_shell() {
         let out = env.run(&["completions", shell]);
         assert!(out.status.success(), "{shell}: {}", text(&out));
         assert!(stdout(&out).contains(marker), "{shell}: {}", stdout(&out));
+        // As the shell's quoting spells it: a Windows path's `\` may be doubled, twice for
+        // fish (a string inside a quoted string).
+        let me = std::path::absolute(cdxs_bin())
+            .unwrap()
+            .display()
+            .to_string();
+        let script = stdout(&out);
         assert!(
-            stdout(&out).contains(&cdxs_bin().display().to_string()),
+            [1, 2, 4]
+                .iter()
+                .any(|n| script.contains(&me.replace('\\', &"\\".repeat(*n)))),
             "{shell}: the script calls this binary back"
         );
     }

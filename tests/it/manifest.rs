@@ -234,7 +234,11 @@ fn an_unset_variable_in_a_path_warns_in_validate_and_stops_plan() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stdout(&out).contains("project/.codex-ci"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains(&sep("project/.codex-ci")),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -257,7 +261,11 @@ fn commands_without_a_manifest_name_init() {
     }
     let out = env.run(&["-f", "/nope/cdxs.yaml", "plan"]);
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("/nope/cdxs.yaml"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&sep("/nope/cdxs.yaml")),
+        "{}",
+        text(&out)
+    );
 }
 
 /// One rule for a named manifest (`-f`, `CDXS_MANIFEST`) that does not exist yet: commands
@@ -315,7 +323,7 @@ fn a_named_manifest_that_does_not_exist_yet_one_rule_per_group() {
             text(&out)
         );
         assert!(
-            stderr(&out).contains("not-yet/cdxs.yaml"),
+            stderr(&out).contains(&sep("not-yet/cdxs.yaml")),
             "{args:?}: {}",
             text(&out)
         );
@@ -328,7 +336,7 @@ fn init_declares_the_current_home_and_refuses_to_overwrite() {
     Login::new("ida@example.com", "acct-ida").write_to(&env.default_codex_home());
     let out = env.run(&["init"]);
     assert!(out.status.success(), "{}", text(&out));
-    let path = env.home.join(".config/cdxs/cdxs.yaml");
+    let path = env.default_manifest();
     let text_ = std::fs::read_to_string(&path).unwrap();
     assert!(text_.contains("ida: { email: ida@example.com }"), "{text_}");
     assert!(
@@ -533,7 +541,10 @@ fn commands_that_can_do_without_the_manifest_work_before_it_exists() {
     // `import legacy` declares the older tool's homes: it writes the named file.
     std::fs::write(
         env.path("legacy.toml"),
-        "[[homes]]\nname = \"old\"\npath = \"/tmp/old-home\"\n",
+        format!(
+            "[[homes]]\nname = \"old\"\npath = '{}'\n",
+            env.path("old-home").display()
+        ),
     )
     .unwrap();
     let out = env.run(&[

@@ -12,7 +12,8 @@ use crate::harness::{Env, mode, text};
 use crate::sync_harness::*;
 
 fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    // Absolute with its drive on Windows (`Z:\work\...` under wine), as walks return it.
+    std::path::absolute(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
 }
 
 fn read(rel: &str) -> String {
@@ -241,7 +242,8 @@ fn the_docker_build_context_holds_what_the_build_reads_and_not_target() {
                 let code = std::fs::read_to_string(&path).unwrap();
                 for m in include.captures_iter(&code) {
                     let file = path.parent().unwrap().join(&m[1]);
-                    let file = file.canonicalize().unwrap_or_else(|_| panic!("{file:?}"));
+                    let file = cdxs::platform::path::canonicalize(&file)
+                        .unwrap_or_else(|_| panic!("{file:?}"));
                     assert!(is_copied(&file), "{} includes {file:?}", path.display());
                     seen += 1;
                 }

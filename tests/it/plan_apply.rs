@@ -67,7 +67,7 @@ fn apply_converges_and_a_second_plan_is_empty() {
         text(&out)
     );
     for h in ["main", "side", "scratch"] {
-        assert_eq!(mode(&env.codex_home(h)), 0o700, "{h}");
+        crate::harness::assert_mode(&env.codex_home(h), 0o700);
     }
     assert_eq!(
         read_json(&env.codex_home("main").join("auth.json"))["tokens"]["account_id"],
@@ -228,7 +228,7 @@ fn drift_is_shown_and_repaired_with_a_backup() {
         std::fs::read_to_string(backup).unwrap(),
         r#"{"auth_mode":"apikey","OPENAI_API_KEY":"sk-somebody-else"}"#
     );
-    assert_eq!(mode(std::path::Path::new(backup)), 0o600);
+    crate::harness::assert_mode(std::path::Path::new(backup), 0o600);
 }
 
 #[test]
@@ -489,15 +489,9 @@ fn status_shows_homes_accounts_and_drift() {
 #[test]
 fn run_execs_the_command_in_the_home_with_its_exit_code() {
     let env = setup();
-    let out = env.run(&[
-        "run",
-        "--home",
-        "side",
-        "--",
-        "sh",
-        "-c",
-        "echo \"$CODEX_HOME\"; exit 7",
-    ]);
+    let [shell, flag, script] =
+        crate::harness::shell("echo \"$CODEX_HOME\"; exit 7", "echo %CODEX_HOME%& exit 7");
+    let out = env.run(&["run", "--home", "side", "--", shell, flag, script]);
     assert_eq!(code(&out), 7, "{}", text(&out));
     assert_eq!(
         stdout(&out).trim(),
@@ -555,7 +549,7 @@ fn a_held_lock_makes_apply_wait_then_exit_3_naming_the_holder() {
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(stderr(&out).contains("the vault lock"), "{}", text(&out));
     assert!(
-        stderr(&out).contains(&format!("pid {}", std::process::id())),
+        names_this_process_as_holder(&stderr(&out)),
         "{}",
         text(&out)
     );
@@ -686,17 +680,18 @@ fn hostile_a_saved_plan_with_an_edited_path_is_refused_and_writes_nothing() {
     let plan_file = env.path("plan.json");
     let out = env.run(&["plan", "--out", plan_file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(mode(&plan_file), 0o600);
+    crate::harness::assert_mode(&plan_file, 0o600);
     let elsewhere = env.path("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
-    let main = env.codex_home("main").display().to_string();
+    // As the plan's JSON spells a path (a Windows path's `\` escaped).
+    let json = |p: &std::path::Path| {
+        let quoted = serde_json::to_string(&p.display().to_string()).unwrap();
+        quoted.trim_matches('"').to_string()
+    };
+    let main = json(&env.codex_home("main"));
     let text_of = std::fs::read_to_string(&plan_file).unwrap();
     assert!(text_of.contains(&main));
-    std::fs::write(
-        &plan_file,
-        text_of.replace(&main, &elsewhere.display().to_string()),
-    )
-    .unwrap();
+    std::fs::write(&plan_file, text_of.replace(&main, &json(&elsewhere))).unwrap();
     let out = env.run(&["apply", plan_file.to_str().unwrap(), "--yes"]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(

@@ -21,7 +21,7 @@ fn api_key_written_by_cdxs_is_what_codex_reports(codex: PathBuf) {
         said.contains("API key configured - sk-proj-***p1234"),
         "{said}"
     );
-    assert_eq!(mode(&env.default_codex_home().join("auth.json")), 0o600);
+    crate::harness::assert_mode(&env.default_codex_home().join("auth.json"), 0o600);
 }
 codex_matrix!(api_key_written_by_cdxs_is_what_codex_reports);
 
@@ -145,10 +145,7 @@ fn a_lock_held_too_long_exits_3_naming_the_holder() {
     assert_eq!(code(&out), 3, "{}", text(&out));
     let err = stderr(&out);
     assert!(err.contains("auth.lock"), "{err}");
-    assert!(
-        err.contains(&format!("pid {}", std::process::id())),
-        "{err}"
-    );
+    assert!(names_this_process_as_holder(&err), "{err}");
     assert!(
         !home.join("auth.json").exists(),
         "nothing may be written without the lock"

@@ -208,7 +208,10 @@ fn a_thread_codex_compressed_is_listed_trashed_restored_resumed_and_shared(codex
     );
     assert_eq!(stats["stats"]["tokens"]["total_tokens"], 214, "{stats}");
 }
-codex_matrix!(a_thread_codex_compressed_is_listed_trashed_restored_resumed_and_shared);
+codex_matrix!(
+    a_thread_codex_compressed_is_listed_trashed_restored_resumed_and_shared,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);
 
 fn codex_does_not_compress_while_the_maintenance_lock_is_held(codex: PathBuf) {
     let mock = MockResponses::start("ok");
@@ -240,4 +243,7 @@ fn codex_does_not_compress_while_the_maintenance_lock_is_held(codex: PathBuf) {
         "Codex did not compress once the lock was free"
     );
 }
-codex_matrix!(codex_does_not_compress_while_the_maintenance_lock_is_held);
+codex_matrix!(
+    codex_does_not_compress_while_the_maintenance_lock_is_held,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);

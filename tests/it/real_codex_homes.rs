@@ -228,7 +228,10 @@ fn an_api_key_base_url_reaches_codex_through_config_toml(codex: PathBuf) {
     assert_eq!(c, 0, "{s}");
     assert!(s.contains("API key"), "{s}");
 }
-codex_matrix!(an_api_key_base_url_reaches_codex_through_config_toml);
+codex_matrix!(
+    an_api_key_base_url_reaches_codex_through_config_toml,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);
 
 /// `run --account` (no manifest) writes the key and its endpoint into a fresh home.
 fn run_with_a_proxied_key_sets_the_endpoint_for_codex(codex: PathBuf) {
@@ -263,6 +266,9 @@ fn run_with_a_proxied_key_sets_the_endpoint_for_codex(codex: PathBuf) {
     );
     let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
     assert_eq!(config, format!("openai_base_url = \"{}\"\n", mock.url));
-    assert_eq!(mode(&home.join("config.toml")), 0o600);
+    crate::harness::assert_mode(&home.join("config.toml"), 0o600);
 }
-codex_matrix!(run_with_a_proxied_key_sets_the_endpoint_for_codex);
+codex_matrix!(
+    run_with_a_proxied_key_sets_the_endpoint_for_codex,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);

@@ -87,4 +87,7 @@ fn a_token_codex_rotated_survives_switching_away_and_back(codex: PathBuf) {
     assert_eq!(status, 0);
     assert!(said.contains("Logged in using ChatGPT"), "{said}");
 }
-codex_matrix!(a_token_codex_rotated_survives_switching_away_and_back);
+codex_matrix!(
+    a_token_codex_rotated_survives_switching_away_and_back,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);

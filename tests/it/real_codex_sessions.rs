@@ -142,7 +142,10 @@ fn a_trashed_thread_is_gone_and_stays_gone_and_restore_brings_it_back_named(code
         "resume appended to the rollout"
     );
 }
-codex_matrix!(a_trashed_thread_is_gone_and_stays_gone_and_restore_brings_it_back_named);
+codex_matrix!(
+    a_trashed_thread_is_gone_and_stays_gone_and_restore_brings_it_back_named,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);
 
 fn a_live_thread_is_refused(codex: PathBuf) {
     let mock = MockResponses::start("ok");
@@ -169,7 +172,10 @@ fn a_live_thread_is_refused(codex: PathBuf) {
         "nothing was touched"
     );
 }
-codex_matrix!(a_live_thread_is_refused);
+codex_matrix!(
+    a_live_thread_is_refused,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);
 
 fn a_copied_home_is_repaired(codex: PathBuf) {
     let mock = MockResponses::start("ok");
@@ -206,7 +212,10 @@ fn a_copied_home_is_repaired(codex: PathBuf) {
         "{v}"
     );
 }
-codex_matrix!(a_copied_home_is_repaired);
+codex_matrix!(
+    a_copied_home_is_repaired,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);
 
 fn shared_threads_are_listed_and_resumable_in_the_other_home(codex: PathBuf) {
     let mock = MockResponses::start("ok");
@@ -245,7 +254,10 @@ fn shared_threads_are_listed_and_resumable_in_the_other_home(codex: PathBuf) {
     let resumed = codex_exec(&codex, &b, &env.path("work"), Some(&in_a[0]), "go on").unwrap();
     assert_eq!(resumed, in_a[0]);
 }
-codex_matrix!(shared_threads_are_listed_and_resumable_in_the_other_home);
+codex_matrix!(
+    shared_threads_are_listed_and_resumable_in_the_other_home,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);
 
 fn auto_repair_and_trash_max_age_are_plan_actions(codex: PathBuf) {
     let mock = MockResponses::start("ok");
@@ -322,7 +334,10 @@ fn auto_repair_and_trash_max_age_are_plan_actions(codex: PathBuf) {
     assert!(out.status.success(), "{}", text(&out));
     assert!(!home.join("cdxs-trash").join(&made[1]).exists());
 }
-codex_matrix!(auto_repair_and_trash_max_age_are_plan_actions);
+codex_matrix!(
+    auto_repair_and_trash_max_age_are_plan_actions,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);
 
 fn garbage_and_truncated_rollouts_never_crash_anything(codex: PathBuf) {
     let mock = MockResponses::start("ok");
@@ -389,7 +404,10 @@ fn garbage_and_truncated_rollouts_never_crash_anything(codex: PathBuf) {
     assert_eq!(v["stats"]["tokens"]["total_tokens"], 107);
     assert_eq!(v["stats"]["compressed"], true);
 }
-codex_matrix!(garbage_and_truncated_rollouts_never_crash_anything);
+codex_matrix!(
+    garbage_and_truncated_rollouts_never_crash_anything,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);
 
 fn list_rollouts(home: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

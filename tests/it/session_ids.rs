@@ -26,9 +26,17 @@ fn two_homes() -> (Env, PathBuf, PathBuf) {
     }
     let db = rusqlite::Connection::open(default.join("state_5.sqlite")).unwrap();
     let now = env.now.timestamp();
+    // On Windows, folders as Codex stores them there: the desktop app's verbatim spelling
+    // (and another case) for A, the plain one for B; `--cwd /src/app` is `Z:\src\app` for
+    // a cdxs started on drive Z:, as the tests' is under wine.
+    let (app, sync) = if cfg!(windows) {
+        (r"\\?\Z:\SRC\app", r"Z:\src\app\sync")
+    } else {
+        ("/src/app", "/src/app/sync")
+    };
     for (id, cwd, text, age) in [
-        (A, "/src/app", "fix the flaky login test", 3 * 86_400),
-        (B, "/src/app/sync", "explain the sync protocol", 3600),
+        (A, app, "fix the flaky login test", 3 * 86_400),
+        (B, sync, "explain the sync protocol", 3600),
     ] {
         db.execute(
             "UPDATE threads SET cwd = ?2, preview = ?3, title = ?3, updated_at = ?4 WHERE id = ?1",

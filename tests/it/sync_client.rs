@@ -1,8 +1,6 @@
 //! Sync between machines end to end: machines are `Env`s (own `$HOME`, own vault), the
 //! server is a real `cdxs server run`, the token issuer is the OpenAI mock.
 
-use std::process::Command;
-
 use crate::harness::{Env, Login, login_status, stderr, stdout, text};
 use crate::mock_openai::{MockAccount, MockOpenAi};
 use crate::sync_harness::*;
@@ -332,7 +330,7 @@ fn forced_pull_makes_the_vault_the_servers_after_a_backup() {
         .query_row("SELECT api_key FROM accounts", [], |r| r.get(0))
         .unwrap();
     assert_eq!(kept, "sk-proj-only-local-0002");
-    assert_eq!(crate::harness::mode(db_backup), 0o600);
+    crate::harness::assert_mode(db_backup, 0o600);
 }
 
 fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -608,10 +606,7 @@ fn sync_targets_are_plan_actions_that_apply_and_watch_run() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     for w in [&mut wa, &mut wb] {
-        let _ = Command::new("kill")
-            .args(["-TERM", &w.id().to_string()])
-            .status();
-        let _ = w.wait();
+        crate::harness::stop_child(w);
     }
     assert_eq!(account_ids(&a), account_ids(&b));
     assert_eq!(account_ids(&a).len(), before + 2);

@@ -94,7 +94,7 @@ fn vault_export_then_import_carries_every_account_token_key_member_and_placement
     assert_eq!(doc["counts"]["placements"], 1);
     let file = a.path("vault.cdxs");
     #[cfg(unix)]
-    assert_eq!(crate::harness::mode(&file), 0o600);
+    crate::harness::assert_mode(&file, 0o600);
     // Sealed: neither a token, a key, an email nor a member Codex wrote is readable.
     let bytes = String::from_utf8(std::fs::read(&file).unwrap()).unwrap();
     for secret in [
@@ -345,7 +345,7 @@ fn vault_export_asks_for_a_passphrase_never_in_argv_and_never_overwrites_unasked
         "a fresh salt and nonce"
     );
     #[cfg(unix)]
-    assert_eq!(crate::harness::mode(&file), 0o600);
+    crate::harness::assert_mode(&file, 0o600);
     // It opens with the file's first line.
     let other = Env::new();
     ok(import(&other, &file, PASS));

@@ -38,7 +38,7 @@ pub fn rollout_name(id: &str) -> String {
 /// `threads` row (pointing at `rollout_path`, default the real file), one dynamic-tool row
 /// and one history row. Returns the rollout's path.
 pub fn add_thread(home: &Path, id: &str, text: &str, rollout_path: Option<&str>) -> PathBuf {
-    let dir = home.join("sessions/2026/11/26");
+    let dir = home.join("sessions").join("2026").join("11").join("26");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(rollout_name(id));
     std::fs::write(&file, rollout_text(id, text, true)).unwrap();
@@ -140,7 +140,16 @@ pub fn any_file_contains(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
 impl Env {
     /// Run cdxs under a 2 GB address-space limit (`ulimit -v`), with a wall-clock bound:
     /// a command that reads without bound fails here instead of eating the machine.
+    /// Windows has no `ulimit`: there only the wall-clock bound holds.
     pub fn run_limited(&self, args: &[&str], secs: u64) -> Output {
+        if cfg!(windows) {
+            return self
+                .cdxs()
+                .args(args)
+                .timeout(std::time::Duration::from_secs(secs))
+                .output()
+                .unwrap();
+        }
         let bin = assert_cmd::cargo::cargo_bin("cdxs");
         let mut cmd = self.cdxs_process("sh");
         cmd.arg("-c")
@@ -165,6 +174,15 @@ impl Env {
             .env("NO_COLOR", "1")
             .env("BROWSER", "/bin/false")
             .args(args)
+            .envs(if cfg!(windows) {
+                let mut env = self.windows_env();
+                // No browser: the harness's `false.cmd`.
+                let no = self.root.path().join("bin").join("false.cmd");
+                env.push(("BROWSER".into(), no.display().to_string()));
+                env
+            } else {
+                Vec::new()
+            })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -32,6 +32,8 @@ impl Env {
         // binaries under temporary folders and says so on stderr.
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/it-tmp");
         std::fs::create_dir_all(&base).unwrap();
+        // Windows (the suite under wine): `/work/...` has no drive; spell it `Z:\work\...`.
+        let base = std::path::absolute(&base).unwrap();
         let root = tempfile::Builder::new()
             .prefix("t")
             .tempdir_in(&base)
@@ -60,6 +62,16 @@ impl Env {
     /// What cdxs reads as `/etc/codex` (or `%ProgramData%\OpenAI\Codex`) in this world.
     pub fn codex_system_dir(&self) -> PathBuf {
         self.path("codex-system")
+    }
+
+    /// Where cdxs keeps its manifest by default: `~/.config/cdxs/cdxs.yaml`, on Windows
+    /// `%APPDATA%\\cdxs\\cdxs.yaml` (the world's own, see [`Env::windows_env`]).
+    pub fn default_manifest(&self) -> PathBuf {
+        if cfg!(windows) {
+            self.home.join(r"AppData\Roaming\cdxs\cdxs.yaml")
+        } else {
+            self.home.join(".config/cdxs/cdxs.yaml")
+        }
     }
 
     /// `~/.codex` of the fake user.
@@ -124,7 +136,63 @@ impl Env {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        if cfg!(windows) {
+            pairs.extend(self.windows_env());
+        }
         pairs.extend(self.extra.borrow().iter().cloned());
+        pairs
+    }
+
+    /// Windows (the suite under wine): the profile and app-data folders of this world
+    /// (`$HOME` moves nothing there), and what every Windows program expects to inherit.
+    pub fn windows_env(&self) -> Vec<(String, String)> {
+        // `true` and `false` for `cdxs run -- true` (cdxs finds `true.cmd` as Windows does).
+        let bin = self.root.path().join("bin");
+        if !bin.exists() {
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("true.cmd"), "@exit /b 0\r\n").unwrap();
+            std::fs::write(bin.join("false.cmd"), "@exit /b 1\r\n").unwrap();
+        }
+        let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
+        .unwrap();
+        let mut pairs = vec![
+            ("PATH".to_string(), path.to_string_lossy().into_owned()),
+            (
+                "CDXS_PROFILE_DIR".to_string(),
+                self.home.display().to_string(),
+            ),
+            (
+                "APPDATA".to_string(),
+                self.home
+                    .join("AppData")
+                    .join("Roaming")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "LOCALAPPDATA".to_string(),
+                self.home
+                    .join("AppData")
+                    .join("Local")
+                    .display()
+                    .to_string(),
+            ),
+        ];
+        for var in [
+            "SystemRoot",
+            "SystemDrive",
+            "windir",
+            "TEMP",
+            "TMP",
+            "ComSpec",
+            "PATHEXT",
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                pairs.push((var.to_string(), v));
+            }
+        }
         pairs
     }
 
@@ -225,9 +293,16 @@ impl Env {
     }
 
     /// Replace this test's temporary root with `[ROOT]` for snapshots.
+    /// On Windows, paths read as on Linux, so that one snapshot holds on both: `/` for `\`
+    /// below the root and below `~`, and `Z:\x` (wine's drive for `/`) as `/x`.
     pub fn redact(&self, text: &str) -> String {
         let root = self.root.path().to_string_lossy().into_owned();
-        text.replace(&root, "[ROOT]")
+        let text = text.replace(&root, "[ROOT]");
+        if cfg!(windows) {
+            slashes_after_root(&text)
+        } else {
+            text
+        }
     }
 
     /// Import a ChatGPT login into the vault (through a temp file).
@@ -246,6 +321,83 @@ impl Env {
     /// A Codex home under the test root.
     pub fn codex_home(&self, name: &str) -> PathBuf {
         self.root.path().join("homes").join(name)
+    }
+}
+
+/// `[ROOT]\\work\\x` (a path in JSON) and `[ROOT]\work\x` as `[ROOT]/work/x`; `~\x` as
+/// `~/x`; `Z:\srv\x` (wine's drive for `/`) as `/srv/x`.
+fn slashes_after_root(text: &str) -> String {
+    let text = text.replace(r"Z:\\", "/").replace(r"Z:\", "/");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    let starts = ["[ROOT]", r"~\", "/"];
+    while let Some((i, start)) = starts
+        .iter()
+        .filter_map(|s| rest.find(s).map(|i| (i, *s)))
+        .min()
+    {
+        let (head, tail) = rest.split_at(i + start.len());
+        out.push_str(&head.replace(r"~\", "~/"));
+        let end = tail
+            .find(|c: char| c.is_whitespace() || ":`'\"],)".contains(c))
+            .unwrap_or(tail.len());
+        out.push_str(&tail[..end].replace(r"\\", "/").replace('\\', "/"));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The process aborted (a fault point's `abort()`): killed by a signal on Unix (no exit
+/// code); on Windows the code `abort()` ends a process with, `STATUS_STACK_BUFFER_OVERRUN`
+/// (Rust's abort is the fail-fast `__fastfail`).
+pub fn aborted(status: &std::process::ExitStatus) -> bool {
+    if cfg!(windows) {
+        status.code() == Some(0xC000_0409_u32 as i32)
+    } else {
+        status.code().is_none()
+    }
+}
+
+/// A path written with `/` as cdxs shows it on this OS (`\\` on Windows), for `contains`.
+pub fn sep(path: &str) -> String {
+    if cfg!(windows) {
+        path.replace('/', "\\")
+    } else {
+        path.to_string()
+    }
+}
+
+/// A lock-wait error names this test process as the holder: by pid on Linux (from
+/// `/proc/locks`); elsewhere the OS does not say, and the error says "another process".
+pub fn names_this_process_as_holder(err: &str) -> bool {
+    if cfg!(target_os = "linux") {
+        err.contains(&format!("pid {}", std::process::id()))
+    } else {
+        err.contains("held by another process")
+    }
+}
+
+/// Ask `child` (a `cdxs watch`, a server) to stop as a service manager would (SIGTERM) and
+/// wait for it. Under wine no console control event reaches a process: there it is ended
+/// (TerminateProcess).
+pub fn stop_child(child: &mut std::process::Child) {
+    if cfg!(windows) {
+        let _ = child.kill();
+    } else {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    }
+    let _ = child.wait();
+}
+
+/// A command line that runs `unix` with `sh -c`, or on Windows `windows` with `cmd /c`.
+pub fn shell<'a>(unix: &'a str, windows: &'a str) -> [&'a str; 3] {
+    if cfg!(windows) {
+        ["cmd", "/c", windows]
+    } else {
+        ["sh", "-c", unix]
     }
 }
 
@@ -369,6 +521,16 @@ pub fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// `path` has the permission bits `want` (0600 files, 0700 folders). Windows has none: a
+/// private file there keeps the ACL its folder passes down (docs/platforms.md), so there is
+/// nothing to compare.
+#[track_caller]
+pub fn assert_mode(path: &Path, want: u32) {
+    if cfg!(unix) {
+        assert_eq!(mode(path), want, "{}", path.display());
+    }
+}
+
 /// The permission bits of `path` (0 where files have none: Windows).
 pub fn mode(path: &Path) -> u32 {
     cdxs::platform::fs::mode_of(path).map_or(0, |m| m & 0o777)
@@ -377,6 +539,10 @@ pub fn mode(path: &Path) -> u32 {
 /// Every Codex release cdxs supports (as `scripts/install-codex.sh` installs them and
 /// `cdxs::codex::schema::RELEASES` knows them). Each real-Codex test runs against each.
 pub const CODEX_RELEASES: &[&str] = &["0.169.0", "0.171.0"];
+
+/// Where scripts/install-codex-cross.sh puts the Windows Codex of a release, after
+/// `<version>-` (keep equal to `WINDOWS_CODEX` in build.rs).
+const WINDOWS_CODEX: &str = "win32-x64/package/vendor/x86_64-pc-windows-msvc/bin/codex.exe";
 
 /// The real Codex CLI of one release: `$CDXS_TEST_CODEX_DIR/<version>/`, else
 /// `target/codex-cli/<version>/` (installed by `scripts/install-codex.sh`).
@@ -391,7 +557,11 @@ pub fn codex_release(version: &str) -> PathBuf {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/codex-cli"));
-    let bin = dir.join(version).join("node_modules/.bin/codex");
+    let bin = if cfg!(windows) {
+        std::path::absolute(dir.join(format!("{version}-{WINDOWS_CODEX}"))).unwrap()
+    } else {
+        dir.join(version).join("node_modules/.bin/codex")
+    };
     if bin.exists() {
         return bin;
     }
@@ -416,8 +586,33 @@ pub fn codex() -> PathBuf {
 /// Run the test function `$name(codex: PathBuf)` once per supported Codex release, as
 /// the tests `$name::codex_<version>`; each is ignored (with the reason) where its release
 /// is not installed, outside CI.
+///
+/// `codex_matrix!(name, windows_ignore = "why")` marks both ignored in the suite built for
+/// Windows (`make test-windows`), with the reason.
 #[macro_export]
 macro_rules! codex_matrix {
+    ($name:ident, windows_ignore = $why:literal) => {
+        mod $name {
+            #[test]
+            #[cfg_attr(windows, ignore = $why)]
+            #[cfg_attr(
+                cdxs_no_codex_0_169_0,
+                ignore = "the real Codex CLI 0.169.0 is not installed (scripts/install-codex.sh)"
+            )]
+            fn codex_0_169_0() {
+                super::$name($crate::harness::codex_release("0.169.0"))
+            }
+            #[test]
+            #[cfg_attr(windows, ignore = $why)]
+            #[cfg_attr(
+                cdxs_no_codex_0_171_0,
+                ignore = "the real Codex CLI 0.171.0 is not installed (scripts/install-codex.sh)"
+            )]
+            fn codex_0_171_0() {
+                super::$name($crate::harness::codex_release("0.171.0"))
+            }
+        }
+    };
     ($name:ident) => {
         mod $name {
             #[test]

@@ -70,6 +70,7 @@ fn hostile_terminal_escapes_in_thread_names_and_previews_are_shown_escaped() {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "reads /dev/zero, which Windows does not have")]
 fn hostile_an_auth_json_that_never_ends_is_a_clean_error_not_a_read_until_memory_runs_out() {
     let env = Env::new();
     let home = env.codex_home("zero");
@@ -135,6 +136,10 @@ fn hostile_a_rollout_whose_first_line_never_ends_is_read_with_a_bound() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs symbolic links: wine 8.0 makes none (CreateSymbolicLinkW is a stub), Windows only with Developer Mode"
+)]
 fn hostile_editing_a_symlinked_manifest_keeps_the_link() {
     let env = Env::new();
     let dotfiles = env.path("dotfiles");
@@ -176,6 +181,10 @@ fn hostile_editing_a_symlinked_manifest_keeps_the_link() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Unix permission bits: a Windows file takes its folder's ACL"
+)]
 fn hostile_read_only_commands_never_chmod_an_existing_state_dir() {
     for mode in [0o1777, 0o755] {
         let env = Env::new();
@@ -311,6 +320,10 @@ fn hostile_backups_past_their_retention_are_pruned_and_journaled() {
 // `paths::state_dir_warning` (both unit tested too).
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs symbolic links: wine 8.0 makes none (CreateSymbolicLinkW is a stub), Windows only with Developer Mode"
+)]
 fn hostile_home_locks_are_keyed_by_the_resolved_path() {
     let env = Env::new();
     let home = env.codex_home("h");
@@ -347,6 +360,10 @@ fn hostile_home_locks_are_keyed_by_the_resolved_path() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Unix permission bits: a Windows file takes its folder's ACL"
+)]
 fn hostile_an_open_state_dir_is_warned_about() {
     let env = Env::new();
     std::fs::create_dir_all(&env.state).unwrap();
@@ -357,6 +374,10 @@ fn hostile_an_open_state_dir_is_warned_about() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs symbolic links: wine 8.0 makes none (CreateSymbolicLinkW is a stub), Windows only with Developer Mode"
+)]
 fn hostile_a_symlinked_thread_lock_folder_or_trash_is_not_followed() {
     let (env, home) = one_home("");
     add_thread(&home, T1, "one", None);

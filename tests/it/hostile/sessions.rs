@@ -206,7 +206,10 @@ mod confinement {
             "OUTSIDE-MARKER dated",
         )
         .unwrap();
-        cdxs::platform::fs::symlink(&outside, &home.join("sessions/link")).unwrap();
+        // Windows under wine cannot make links: there the other ways out are tried.
+        if cfg!(unix) {
+            cdxs::platform::fs::symlink(&outside, &home.join("sessions/link")).unwrap();
+        }
         std::fs::create_dir_all(home.join("archived_sessions")).unwrap();
         World {
             home: HomeRef {
@@ -319,8 +322,11 @@ mod confinement {
             let before = snapshot(&w.outside);
             std::fs::create_dir_all(w.home.path.join("cdxs-trash")).unwrap();
             let dir = w.home.path.join("cdxs-trash").join(&entry);
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("r.jsonl"), "stored").unwrap();
+            // A name Windows cannot hold (`a.`, `...`) is no folder a home can have there.
+            let made = std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(dir.join("r.jsonl"), "stored"));
+            prop_assume!(cfg!(unix) || made.is_ok());
+            made.unwrap();
             let files: Vec<_> = originals
                 .iter()
                 .zip(stored.iter().chain(std::iter::repeat(&"r.jsonl".to_string())))
@@ -684,7 +690,10 @@ fn hostile_repaired_rows_match_codex_own_rows(codex: PathBuf) {
         secs(&codex_row[1])
     );
 }
-crate::codex_matrix!(hostile_repaired_rows_match_codex_own_rows);
+crate::codex_matrix!(
+    hostile_repaired_rows_match_codex_own_rows,
+    windows_ignore = "codex exec and codex app-server under wine 8.0 stop at `Lock violation (os error 33)`; the Linux suite runs this against the real Codex"
+);
 
 #[test]
 fn hostile_trash_list_names_the_crafted_entries_it_skips() {

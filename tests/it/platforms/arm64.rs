@@ -103,5 +103,5 @@ fn arm64_cdxs_writes_what_the_real_arm64_codex_reads() {
     assert!(w.logged_in(&home).contains("Logged in using ChatGPT"));
     let out = w.cdxs(&["run", "--home", "work", "--", "sh", "-c", "exit 7"]);
     assert_eq!(code(&out), 7, "{}", text(&out));
-    assert_eq!(crate::harness::mode(&home.join("auth.json")), 0o600);
+    crate::harness::assert_mode(&home.join("auth.json"), 0o600);
 }
