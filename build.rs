@@ -52,18 +52,32 @@ fn main() {
     // The suite built for Windows (`make test-windows`, run under wine) runs the Windows
     // Codex, and none of the Linux programs the other tests drive.
     let windows = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("windows");
+    // Where scripts/install-codex-cross.sh puts the Windows Codex.
+    let cross_codex_dir = std::env::var_os("CDXS_TEST_CODEX_CROSS_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| codex_dir.clone());
     for r in CODEX_RELEASES {
-        let bin = if windows {
-            codex_dir.join(format!("{r}-{WINDOWS_CODEX}"))
+        let (bin, fix) = if windows {
+            (
+                cross_codex_dir.join(format!("{r}-{WINDOWS_CODEX}")),
+                "run scripts/install-codex-cross.sh, or point CDXS_TEST_CODEX_CROSS_DIR at the folder holding <version>-win32-x64/",
+            )
         } else {
-            codex_dir.join(r).join("node_modules/.bin/codex")
+            (
+                codex_dir.join(r).join("node_modules/.bin/codex"),
+                "run scripts/install-codex.sh, or point CDXS_TEST_CODEX_DIR at the folder holding <version>/",
+            )
         };
         if !bin.exists() {
             missing.push((
                 codex_flag(r),
-                format!("the real Codex CLI {r} is not installed at {}", bin.display()),
+                format!(
+                    "the real Codex CLI {r} is not installed at {}",
+                    bin.display()
+                ),
                 "its tests",
-                "run scripts/install-codex.sh, or point CDXS_TEST_CODEX_DIR at the folder holding <version>/",
+                fix,
             ));
         }
     }

@@ -6,7 +6,8 @@
 # BENCHMARKS.md for what it costs. The tests that drive Linux programs (PostgreSQL,
 # `script`, the wine and qemu smoke suites) are ignored in this build (build.rs) and run in
 # `make test`; a test that is Unix-only says why where it is marked.
-# Extra arguments go to nextest (a filter: `make test-windows ARGS='-E test(/^sessions/)'`).
+# Extra arguments go to nextest (a filter: `make test-windows ARGS="-E 'test(/^sessions/)'"`,
+# or `scripts/test-windows.sh -E 'test(/^sessions/)'`).
 set -euo pipefail
 source "$(dirname "$0")/cross-env.sh"
 cd "$ROOT"

@@ -280,7 +280,8 @@ fn native_folder(h: &LegacyHome, warnings: &mut Vec<String>) -> Option<PathBuf> 
     let windows_spelled = raw.contains('\\') || raw.chars().nth(1) == Some(':');
     let foreign = match (crate::platform::WINDOWS, windows_spelled) {
         (false, true) => Some("a Windows path"),
-        (true, false) if raw.starts_with('/') => Some("a Unix path"),
+        // `//server/share` is a UNC path written with `/` on Windows.
+        (true, false) if raw.starts_with('/') && !raw.starts_with("//") => Some("a Unix path"),
         _ => None,
     };
     if let Some(kind) = foreign {

@@ -29,6 +29,10 @@ fn os_opener(url: &str) -> bool {
 
 #[cfg(windows)]
 fn os_opener(url: &str) -> bool {
+    // The shell opens any path too (and runs a program): hand it web addresses only.
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return false;
+    }
     use windows_sys::Win32::UI::Shell::ShellExecuteW;
     use windows_sys::Win32::UI::WindowsAndMessaging::SW_SHOWNORMAL;
     let wide = |s: &str| -> Vec<u16> { s.encode_utf16().chain([0]).collect() };

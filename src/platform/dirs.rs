@@ -11,8 +11,8 @@
 //! An XDG variable that is empty or relative is ignored, as the XDG spec says.
 //!
 //! No variable moves the Windows profile (Codex does not read one either), so that a test
-//! can give each world its own, `CDXS_PROFILE_DIR` (absolute) does, for cdxs only: a Codex
-//! started by hand still uses the known folder.
+//! can give each world its own, `CDXS_PROFILE_DIR` (absolute) does, for cdxs only and in
+//! debug and test builds only (as `CDXS_NOW`): a release build always agrees with Codex.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -98,7 +98,9 @@ pub fn folders(family: Family, env: &dyn Fn(&str) -> Option<OsString>, known: &K
             }
         }
         Family::Windows => Folders {
-            profile: absolute(PROFILE_OVERRIDE).or_else(|| known.profile.clone()),
+            profile: absolute(PROFILE_OVERRIDE)
+                .filter(|_| cfg!(debug_assertions))
+                .or_else(|| known.profile.clone()),
             config: absolute("APPDATA").or_else(|| known.roaming_app_data.clone()),
             data: absolute("LOCALAPPDATA").or_else(|| known.local_app_data.clone()),
         },

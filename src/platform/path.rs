@@ -108,17 +108,26 @@ pub fn windows_executable_names(name: &str, pathext: &str) -> Vec<String> {
 }
 
 /// The program a command names, found as the Windows shell finds it: a bare name (no
-/// folder, no extension) is looked up in `path_var` with every `%PATHEXT%` extension, so
-/// that `codex` is npm's `codex.cmd`, which std's own search (`.exe` only) misses. A name
-/// with a folder or an extension, a name not found, and every name on Unix stay as given.
+/// folder, no `%PATHEXT%` extension) is looked up in the absolute folders of `path_var`
+/// with every `%PATHEXT%` extension, so that `codex` is npm's `codex.cmd`, which std's own
+/// search (`.exe` only) misses. A name with a folder or such an extension, a name not
+/// found, and every name on Unix stay as given.
 pub fn program(name: &std::ffi::OsStr, path_var: Option<&std::ffi::OsStr>) -> PathBuf {
     let given = PathBuf::from(name);
-    let bare = given.components().count() == 1 && given.extension().is_none();
-    if !cfg!(windows) || !bare {
+    if !cfg!(windows) {
         return given;
     }
-    let names = executable_names(&name.to_string_lossy());
+    let text = name.to_string_lossy();
+    let names = executable_names(&text);
+    let has_extension = names
+        .iter()
+        .any(|n| n.len() > text.len() && text.to_lowercase().ends_with(&n[text.len()..]));
+    let bare = !text.contains(['/', '\\', ':']) && !has_extension;
+    if !bare {
+        return given;
+    }
     std::env::split_paths(path_var.unwrap_or_default())
+        .filter(|dir| dir.is_absolute())
         .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
         .find(|p| p.is_file())
         .unwrap_or(given)
@@ -150,6 +159,20 @@ mod tests {
             program("nothere".as_ref(), Some(&path)),
             PathBuf::from("nothere")
         );
+        // A dot that is no command extension is part of the name; a relative PATH entry
+        // (the current folder) is never searched.
+        std::fs::write(dir.path().join("python3.12.exe"), "").unwrap();
+        let dotted = program("python3.12".as_ref(), Some(&path));
+        let relative = std::env::join_paths([Path::new("rel")]).unwrap();
+        assert_eq!(
+            program("codex".as_ref(), Some(&relative)),
+            PathBuf::from("codex")
+        );
+        if cfg!(windows) {
+            assert_eq!(dotted, dir.path().join("python3.12.exe"));
+        } else {
+            assert_eq!(dotted, PathBuf::from("python3.12"));
+        }
     }
 
     #[test]

@@ -25,7 +25,12 @@ fn start_login(env: &Env, args: &[&str]) -> (Child, String, BufReader<std::proce
         .env("CDXS_STATE_DIR", &env.state)
         .env("NO_COLOR", "1")
         .env("CDXS_LOGIN_TIMEOUT", "20")
-        .env("BROWSER", "/bin/false")
+        .env("BROWSER", env.no_browser())
+        .envs(if cfg!(windows) {
+            env.windows_env()
+        } else {
+            Vec::new()
+        })
         .args(["login", "oauth"])
         .args(args)
         .stdin(Stdio::piped())

@@ -27,16 +27,20 @@ fn two_homes() -> (Env, PathBuf, PathBuf) {
     let db = rusqlite::Connection::open(default.join("state_5.sqlite")).unwrap();
     let now = env.now.timestamp();
     // On Windows, folders as Codex stores them there: the desktop app's verbatim spelling
-    // (and another case) for A, the plain one for B; `--cwd /src/app` is `Z:\src\app` for
-    // a cdxs started on drive Z:, as the tests' is under wine.
+    // (and another case) for A, the plain one for B; `--cwd /src/app` is `<drive>\src\app`
+    // for a cdxs started on the drive of the world's working folder.
+    let drive: String = env.work.display().to_string().chars().take(2).collect();
     let (app, sync) = if cfg!(windows) {
-        (r"\\?\Z:\SRC\app", r"Z:\src\app\sync")
+        (
+            format!(r"\\?\{}\SRC\app", drive.to_uppercase()),
+            format!(r"{drive}\src\app\sync"),
+        )
     } else {
-        ("/src/app", "/src/app/sync")
+        ("/src/app".to_string(), "/src/app/sync".to_string())
     };
     for (id, cwd, text, age) in [
-        (A, app, "fix the flaky login test", 3 * 86_400),
-        (B, sync, "explain the sync protocol", 3600),
+        (A, app.as_str(), "fix the flaky login test", 3 * 86_400),
+        (B, sync.as_str(), "explain the sync protocol", 3600),
     ] {
         db.execute(
             "UPDATE threads SET cwd = ?2, preview = ?3, title = ?3, updated_at = ?4 WHERE id = ?1",

@@ -159,6 +159,7 @@ impl SyncServer {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", &self.root)
             .env("CDXS_STATE_DIR", self.root.join("state"))
+            .envs(crate::harness::windows_system_env())
             .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(log)

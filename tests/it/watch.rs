@@ -93,8 +93,14 @@ impl Watching {
     /// console control event (Ctrl-C, Ctrl-Break) reaches a process, so on Windows watch is
     /// ended instead and only what it did before counts; `sigterm_ends_watch_...` (ignored
     /// there) is the test of the stop itself.
-    fn stop_cleanly(self) {
+    fn stop_cleanly(mut self) {
         if cfg!(windows) {
+            // It must still be running: a watch that died on its own is a failure here too.
+            let early = self.child.try_wait().unwrap();
+            assert!(
+                early.is_none(),
+                "watch ended before it was stopped: {early:?}"
+            );
             drop(self);
         } else {
             assert_eq!(self.stop(), 0);

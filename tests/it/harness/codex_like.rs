@@ -172,14 +172,10 @@ impl Env {
             .env("HOME", &self.home)
             .env("CDXS_STATE_DIR", &self.state)
             .env("NO_COLOR", "1")
-            .env("BROWSER", "/bin/false")
+            .env("BROWSER", self.no_browser())
             .args(args)
             .envs(if cfg!(windows) {
-                let mut env = self.windows_env();
-                // No browser: the harness's `false.cmd`.
-                let no = self.root.path().join("bin").join("false.cmd");
-                env.push(("BROWSER".into(), no.display().to_string()));
-                env
+                self.windows_env()
             } else {
                 Vec::new()
             })

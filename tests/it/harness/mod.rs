@@ -180,6 +180,32 @@ impl Env {
                     .to_string(),
             ),
         ];
+        pairs.extend(windows_system_env());
+        pairs
+    }
+
+    /// A `BROWSER` that opens nothing and succeeds in starting (so that cdxs does not fall
+    /// back to the OS's opener): `/bin/false`, or the world's `false.cmd` on Windows.
+    pub fn no_browser(&self) -> String {
+        if cfg!(windows) {
+            self.windows_env();
+            self.root
+                .path()
+                .join("bin")
+                .join("false.cmd")
+                .display()
+                .to_string()
+        } else {
+            "/bin/false".into()
+        }
+    }
+}
+
+/// What every Windows program expects to inherit (empty elsewhere): a process started
+/// with a cleared environment needs `SystemRoot` for its network stack, among others.
+pub fn windows_system_env() -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    if cfg!(windows) {
         for var in [
             "SystemRoot",
             "SystemDrive",
@@ -193,9 +219,11 @@ impl Env {
                 pairs.push((var.to_string(), v));
             }
         }
-        pairs
     }
+    pairs
+}
 
+impl Env {
     fn isolated(&self, mut cmd: assert_cmd::Command) -> assert_cmd::Command {
         cmd.current_dir(&self.work).env_clear();
         for (k, v) in self.env_pairs() {
@@ -558,7 +586,11 @@ pub fn codex_release(version: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/codex-cli"));
     let bin = if cfg!(windows) {
-        std::path::absolute(dir.join(format!("{version}-{WINDOWS_CODEX}"))).unwrap()
+        let cross = std::env::var_os("CDXS_TEST_CODEX_CROSS_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or(dir);
+        std::path::absolute(cross.join(format!("{version}-{WINDOWS_CODEX}"))).unwrap()
     } else {
         dir.join(version).join("node_modules/.bin/codex")
     };
