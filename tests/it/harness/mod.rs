@@ -623,10 +623,10 @@ pub fn codex() -> PathBuf {
 /// Windows (`make test-windows`), with the reason.
 #[macro_export]
 macro_rules! codex_matrix {
-    ($name:ident, windows_ignore = $why:literal) => {
+    ($name:ident $(, windows_ignore = $why:literal)?) => {
         mod $name {
             #[test]
-            #[cfg_attr(windows, ignore = $why)]
+            $(#[cfg_attr(windows, ignore = $why)])?
             #[cfg_attr(
                 cdxs_no_codex_0_169_0,
                 ignore = "the real Codex CLI 0.169.0 is not installed (scripts/install-codex.sh)"
@@ -635,27 +635,7 @@ macro_rules! codex_matrix {
                 super::$name($crate::harness::codex_release("0.169.0"))
             }
             #[test]
-            #[cfg_attr(windows, ignore = $why)]
-            #[cfg_attr(
-                cdxs_no_codex_0_171_0,
-                ignore = "the real Codex CLI 0.171.0 is not installed (scripts/install-codex.sh)"
-            )]
-            fn codex_0_171_0() {
-                super::$name($crate::harness::codex_release("0.171.0"))
-            }
-        }
-    };
-    ($name:ident) => {
-        mod $name {
-            #[test]
-            #[cfg_attr(
-                cdxs_no_codex_0_169_0,
-                ignore = "the real Codex CLI 0.169.0 is not installed (scripts/install-codex.sh)"
-            )]
-            fn codex_0_169_0() {
-                super::$name($crate::harness::codex_release("0.169.0"))
-            }
-            #[test]
+            $(#[cfg_attr(windows, ignore = $why)])?
             #[cfg_attr(
                 cdxs_no_codex_0_171_0,
                 ignore = "the real Codex CLI 0.171.0 is not installed (scripts/install-codex.sh)"
