@@ -1,39 +1,14 @@
 //! The programs on `PATH` doctor looks at: each Codex release (and whether cdxs supports it),
 //! and stray cdxs binaries.
 
-use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Check, CodexBinary, Status, check};
 use crate::codex::schema::RELEASES;
 use crate::paths;
 use crate::platform;
-
-/// Every executable named `name` in the folders of `$PATH`, in order, without duplicates
-/// (on Windows `name.exe`, `name.cmd`, ...: every `%PATHEXT%` spelling).
-fn on_path(path_var: Option<&OsStr>, name: &str) -> Vec<PathBuf> {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    let names = platform::path::executable_names(name);
-    for dir in std::env::split_paths(path_var.unwrap_or_default()) {
-        for file in &names {
-            let candidate = dir.join(file);
-            let Ok(meta) = std::fs::metadata(&candidate) else {
-                continue;
-            };
-            if !platform::fs::is_executable(&meta) {
-                continue;
-            }
-            let real = platform::path::canonicalize(&candidate).unwrap_or(candidate.clone());
-            if seen.insert(real) {
-                out.push(candidate);
-            }
-        }
-    }
-    out
-}
 
 /// `PROGRAM --version`, bounded in time (a hung binary must not hang doctor).
 pub(super) fn version_of(program: &Path) -> Option<String> {
@@ -65,7 +40,7 @@ pub(super) fn version_of(program: &Path) -> Option<String> {
 }
 
 pub(super) fn codex_binaries(path_var: Option<&OsStr>) -> Vec<CodexBinary> {
-    on_path(path_var, "codex")
+    platform::path::on_path(path_var, "codex")
         .into_iter()
         .map(|path| {
             let version = version_of(&path);
@@ -162,7 +137,7 @@ pub(super) fn codex_checks(found: &[CodexBinary]) -> Vec<Check> {
 }
 
 pub(super) fn cdxs_on_path(path_var: Option<&OsStr>) -> Vec<Check> {
-    let found = on_path(path_var, "cdxs");
+    let found = platform::path::on_path(path_var, "cdxs");
     let running = std::env::current_exe()
         .ok()
         .and_then(|p| platform::path::canonicalize(&p).ok());

@@ -14,7 +14,7 @@
 //! - [`signals`]: "stop" requests (SIGINT/SIGTERM; Ctrl-C/Ctrl-Break/close on Windows).
 //! - [`dirs`]: the default folders of Codex and of cdxs per OS.
 //! - [`path`]: Windows path spellings (`\\?\C:\` = `C:\`, case folded) and plain
-//!   canonical paths.
+//!   canonical paths; commands found on `PATH` with `%PATHEXT%`.
 //! - [`service`]: where this OS keeps the `cdxs watch` service definition.
 //! - [`inotify`]: the Linux limits `cdxs watch` depends on.
 //!

@@ -118,19 +118,46 @@ pub fn program(name: &std::ffi::OsStr, path_var: Option<&std::ffi::OsStr>) -> Pa
         return given;
     }
     let text = name.to_string_lossy();
-    let names = executable_names(&text);
-    let has_extension = names
+    let lower = text.to_lowercase();
+    let has_extension = executable_names(&text)
         .iter()
-        .any(|n| n.len() > text.len() && text.to_lowercase().ends_with(&n[text.len()..]));
-    let bare = !text.contains(['/', '\\', ':']) && !has_extension;
-    if !bare {
+        .any(|n| lower.ends_with(&n[text.len()..]));
+    if text.contains(['/', '\\', ':']) || has_extension {
         return given;
     }
-    std::env::split_paths(path_var.unwrap_or_default())
-        .filter(|dir| dir.is_absolute())
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
+    // Never the current folder (a relative entry, as a trailing `;` makes).
+    let absolute = std::env::split_paths(path_var.unwrap_or_default()).filter(|d| d.is_absolute());
+    let Ok(absolute) = std::env::join_paths(absolute) else {
+        return given;
+    };
+    on_path(Some(&absolute), &text)
+        .into_iter()
+        .next()
         .unwrap_or(given)
+}
+
+/// Every executable named `name` in the folders of `$PATH`, in order, without duplicates
+/// (on Windows `name.exe`, `name.cmd`, ...: every `%PATHEXT%` spelling).
+pub fn on_path(path_var: Option<&std::ffi::OsStr>, name: &str) -> Vec<PathBuf> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let names = executable_names(name);
+    for dir in std::env::split_paths(path_var.unwrap_or_default()) {
+        for file in &names {
+            let candidate = dir.join(file);
+            let Ok(meta) = std::fs::metadata(&candidate) else {
+                continue;
+            };
+            if !super::fs::is_executable(&meta) {
+                continue;
+            }
+            let real = canonicalize(&candidate).unwrap_or(candidate.clone());
+            if seen.insert(real) {
+                out.push(candidate);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -43,6 +43,14 @@ impl Env {
         let work = root.path().join("work");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&work).unwrap();
+        if cfg!(windows) {
+            // `true` and `false` for `cdxs run -- true` (cdxs finds `true.cmd` as Windows
+            // does), on the world's PATH (`Env::windows_env`).
+            let bin = root.path().join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("true.cmd"), "@exit /b 0\r\n").unwrap();
+            std::fs::write(bin.join("false.cmd"), "@exit /b 1\r\n").unwrap();
+        }
         let now = chrono::Utc::now();
         FIXTURE_NOW.with(|n| n.set(Some(now)));
         Env {
@@ -146,13 +154,7 @@ impl Env {
     /// Windows (the suite under wine): the profile and app-data folders of this world
     /// (`$HOME` moves nothing there), and what every Windows program expects to inherit.
     pub fn windows_env(&self) -> Vec<(String, String)> {
-        // `true` and `false` for `cdxs run -- true` (cdxs finds `true.cmd` as Windows does).
         let bin = self.root.path().join("bin");
-        if !bin.exists() {
-            std::fs::create_dir_all(&bin).unwrap();
-            std::fs::write(bin.join("true.cmd"), "@exit /b 0\r\n").unwrap();
-            std::fs::write(bin.join("false.cmd"), "@exit /b 1\r\n").unwrap();
-        }
         let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
             &std::env::var_os("PATH").unwrap_or_default(),
         )))
@@ -188,7 +190,6 @@ impl Env {
     /// back to the OS's opener): `/bin/false`, or the world's `false.cmd` on Windows.
     pub fn no_browser(&self) -> String {
         if cfg!(windows) {
-            self.windows_env();
             self.root
                 .path()
                 .join("bin")
@@ -199,31 +200,7 @@ impl Env {
             "/bin/false".into()
         }
     }
-}
 
-/// What every Windows program expects to inherit (empty elsewhere): a process started
-/// with a cleared environment needs `SystemRoot` for its network stack, among others.
-pub fn windows_system_env() -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    if cfg!(windows) {
-        for var in [
-            "SystemRoot",
-            "SystemDrive",
-            "windir",
-            "TEMP",
-            "TMP",
-            "ComSpec",
-            "PATHEXT",
-        ] {
-            if let Ok(v) = std::env::var(var) {
-                pairs.push((var.to_string(), v));
-            }
-        }
-    }
-    pairs
-}
-
-impl Env {
     fn isolated(&self, mut cmd: assert_cmd::Command) -> assert_cmd::Command {
         cmd.current_dir(&self.work).env_clear();
         for (k, v) in self.env_pairs() {
@@ -427,6 +404,28 @@ pub fn shell<'a>(unix: &'a str, windows: &'a str) -> [&'a str; 3] {
     } else {
         ["sh", "-c", unix]
     }
+}
+
+/// What every Windows program expects to inherit (empty elsewhere): a process started
+/// with a cleared environment needs `SystemRoot` for its network stack, among others.
+pub fn windows_system_env() -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    if cfg!(windows) {
+        for var in [
+            "SystemRoot",
+            "SystemDrive",
+            "windir",
+            "TEMP",
+            "TMP",
+            "ComSpec",
+            "PATHEXT",
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                pairs.push((var.to_string(), v));
+            }
+        }
+    }
+    pairs
 }
 
 /// The cdxs binary under test.
